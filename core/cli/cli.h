@@ -1,0 +1,38 @@
+#ifndef SUMMIT_CLI_H
+#define SUMMIT_CLI_H
+/* Command groups: each takes the arguments after the command name and
+ * returns an exit code (engine/engine.h). */
+
+int cmd_run(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+/* ---- shared by the commands (common.c) ---- */
+
+/* The state directory (DESIGN §5): $SUMMIT_STATE_DIR, else .summit/ next
+ * to the nearest summit.lua above the working directory, else
+ * $XDG_STATE_HOME/summit, else ~/.local/state/summit. Static storage. */
+const char *cli_state_dir(void);
+/* $SUMMIT_USER, else the login name. Static storage. */
+const char *cli_user(void);
+
+/* Matches argv[*i] against --name / --name=value. For options with a
+ * value, *value gets it (from the next argument if needed, advancing *i);
+ * a missing value prints a usage error and returns -1. Returns 1 on a
+ * match, 0 otherwise. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+int cli_flag(char **argv, int i, const char *name);
+/* Prints "summit CMD: msg" and the command's usage line; returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...);
+
+/* Opens the state database read-only-in-spirit (no creation) for the
+ * inspection commands. Prints why and returns NULL on failure. */
+struct store;
+struct store *cli_open_store(void);
+
+#endif

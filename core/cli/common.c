@@ -1,0 +1,98 @@
+/* What the commands share: state directory, identity, argument parsing. */
+#include "cli/cli.h"
+
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+const char *cli_state_dir(void) {
+  static char dir[4096];
+  const char *env = getenv("SUMMIT_STATE_DIR");
+  if (env && *env) return env;
+  char cwd[4000];
+  if (getcwd(cwd, sizeof cwd)) {
+    for (;;) {
+      char probe[4096];
+      snprintf(probe, sizeof probe, "%s/summit.lua", cwd);
+      if (access(probe, F_OK) == 0) {
+        snprintf(dir, sizeof dir, "%s/.summit", cwd);
+        return dir;
+      }
+      char *slash = strrchr(cwd, '/');
+      if (!slash || slash == cwd) break;
+      *slash = '\0';
+    }
+  }
+  const char *xdg = getenv("XDG_STATE_HOME");
+  if (xdg && *xdg) {
+    snprintf(dir, sizeof dir, "%s/summit", xdg);
+    return dir;
+  }
+  const char *home = getenv("HOME");
+  snprintf(dir, sizeof dir, "%s/.local/state/summit", home ? home : ".");
+  return dir;
+}
+
+const char *cli_user(void) {
+  static char name[256];
+  const char *u = getenv("SUMMIT_USER");
+  if (u && *u) return u;
+  if (getlogin_r(name, sizeof name) == 0) return name;
+  struct passwd *pw = getpwuid(getuid());
+  if (pw) {
+    snprintf(name, sizeof name, "%s", pw->pw_name);
+    return name;
+  }
+  snprintf(name, sizeof name, "uid%d", (int)getuid());
+  return name;
+}
+
+int cli_flag(char **argv, int i, const char *name) {
+  return strcmp(argv[i], name) == 0;
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name,
+            const char **value) {
+  size_t n = strlen(name);
+  const char *a = argv[*i];
+  if (strncmp(a, name, n) != 0) return 0;
+  if (a[n] == '=') {
+    *value = a + n + 1;
+    return 1;
+  }
+  if (a[n] != '\0') return 0;
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "summit: %s needs a value\n", name);
+    return -1;
+  }
+  *value = argv[++*i];
+  return 1;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "summit %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n(see: summit help %s)\n", cmd);
+  va_end(ap);
+  return 2;
+}
+
+struct store *cli_open_store(void) {
+  char path[4200], err[1024];
+  const char *dir = cli_state_dir();
+  snprintf(path, sizeof path, "%s/state.db", dir);
+  if (access(path, F_OK) != 0) {
+    fprintf(stderr, "summit: no state database at %s (no runs yet)\n", path);
+    return NULL;
+  }
+  store_t *s = store_open(path, 0, STORE_DURABILITY_FULL, err, sizeof err);
+  if (!s) fprintf(stderr, "summit: %s\n", err);
+  return s;
+}

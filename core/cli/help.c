@@ -1,0 +1,61 @@
+/* summit version | help */
+#include <stdio.h>
+#include <string.h>
+
+#include <luajit.h>
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "store/store.h"
+
+static const struct {
+  const char *cmd, *usage, *text;
+} HELP[] = {
+  {"run", "summit run FILE [-p key=value]... [--params-file F.json] [--env NAME]\n"
+          "           [--json] [--detach] [--time-scale N] [--durability full|process]",
+   "Starts a new run of the runbook FILE. Params are validated against the\n"
+   "runbook's schema before anything runs. --detach suspends the run (exit 3)\n"
+   "when it reaches a durable wait instead of waiting in this process.\n"
+   "--time-scale N divides every sleep and timeout by N (demos and tests)."},
+  {"resume", "summit resume RUN [--upgrade] [--retry|--skip] [--json] [--detach]",
+   "Continues a run from its journal: completed entries replay their recorded\n"
+   "results, the rest runs. The pinned source is used unless --upgrade, which\n"
+   "replays the file on disk and refuses if it diverges from the journal.\n"
+   "--retry/--skip decide an entry that needs attention."},
+  {"runs", "summit runs [--json] [--status S]", "Lists runs, newest first."},
+  {"status", "summit status RUN [--json]", "Shows one run, its entries and waits."},
+  {"log", "summit log RUN [--json]",
+   "Shows every journal row of a run: starts, completions, failures, recoveries."},
+  {"validate", "summit validate FILE [--json]",
+   "Loads the runbook in the sandbox and checks its definition and param schema."},
+  {"version", "summit version", "Prints the versions of summit and its libraries."},
+  {"help", "summit help [COMMAND]", "Shows this help, or one command's."},
+};
+#define NHELP (sizeof HELP / sizeof HELP[0])
+
+int cmd_version(int argc, char **argv) {
+  printf("summit %s (%s, libuv %s, SQLite %s, schema %d)\n", SUMMIT_VERSION,
+         LUAJIT_VERSION, uv_version_string(), sqlite3_libversion(),
+         store_schema_version());
+  return EXIT_OK;
+}
+
+int cmd_help(int argc, char **argv) {
+  if (argc > 0) {
+    for (size_t i = 0; i < NHELP; i++)
+      if (!strcmp(argv[0], HELP[i].cmd)) {
+        printf("usage: %s\n\n%s\n", HELP[i].usage, HELP[i].text);
+        return EXIT_OK;
+      }
+    fprintf(stderr, "summit help: no command '%s'\n", argv[0]);
+    return EXIT_USAGE;
+  }
+  printf("summit: durable deployment runbooks in Lua\n\nusage:\n");
+  for (size_t i = 0; i < NHELP; i++) printf("  %s\n", HELP[i].usage);
+  printf("\nexit codes: 0 succeeded, 1 failed, 2 usage or invalid runbook,\n"
+         "3 suspended, 4 cancelled, 5 busy, 6 needs attention, 130 interrupted\n"
+         "state: $SUMMIT_STATE_DIR, else .summit/ beside the nearest summit.lua\n");
+  return EXIT_OK;
+}

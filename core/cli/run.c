@@ -1,0 +1,126 @@
+/* summit run | resume | validate: argument parsing in front of the engine. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "engine/engine.h"
+
+static void defaults(engine_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->state_dir = cli_state_dir();
+  o->user = cli_user();
+  o->time_scale = 1;
+}
+
+/* Options common to run and resume; returns 1 if argv[*i] was one, 0 if
+ * not, -1 on a bad value. */
+static int common_opt(engine_opts *o, int argc, char **argv, int *i,
+                      const char *cmd) {
+  const char *v;
+  int r;
+  if (cli_flag(argv, *i, "--json")) return o->json = 1;
+  if (cli_flag(argv, *i, "--detach")) return o->detach = 1;
+  if ((r = cli_opt(argc, argv, i, "--durability", &v))) {
+    if (r < 0) return -1;
+    if (!strcmp(v, "process")) o->durability_process = 1;
+    else if (strcmp(v, "full") != 0) {
+      cli_usage(cmd, "--durability must be 'full' or 'process', not '%s'", v);
+      return -1;
+    }
+    return 1;
+  }
+  if ((r = cli_opt(argc, argv, i, "--time-scale", &v))) {
+    if (r < 0) return -1;
+    char *end;
+    o->time_scale = strtod(v, &end);
+    if (*end || !(o->time_scale > 0)) {
+      cli_usage(cmd, "--time-scale must be a positive number, not '%s'", v);
+      return -1;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+  engine_opts o;
+  defaults(&o);
+  const char **params = calloc((size_t)argc + 1, sizeof *params);
+  int np = 0, r;
+  const char *v;
+  for (int i = 0; i < argc; i++) {
+    if ((r = common_opt(&o, argc, argv, &i, "run"))) {
+      if (r < 0) goto usage;
+    } else if ((r = cli_opt(argc, argv, &i, "-p", &v)) ||
+               (r = cli_opt(argc, argv, &i, "--param", &v))) {
+      if (r < 0) goto usage;
+      params[np++] = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--params-file", &v))) {
+      if (r < 0) goto usage;
+      o.params_file = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--env", &v))) {
+      if (r < 0) goto usage;
+      o.env = v;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      cli_usage("run", "unknown option %s", argv[i]);
+      goto usage;
+    } else if (!o.file) {
+      o.file = argv[i];
+    } else {
+      cli_usage("run", "only one runbook file, got '%s' and '%s'", o.file,
+                argv[i]);
+      goto usage;
+    }
+  }
+  if (!o.file) {
+    cli_usage("run", "which runbook? summit run FILE [-p key=value]...");
+    goto usage;
+  }
+  o.params = params;
+  int code = engine_run(&o);
+  free(params);
+  return code;
+usage:
+  free(params);
+  return EXIT_USAGE;
+}
+
+int cmd_resume(int argc, char **argv) {
+  engine_opts o;
+  defaults(&o);
+  int r;
+  for (int i = 0; i < argc; i++) {
+    if ((r = common_opt(&o, argc, argv, &i, "resume"))) {
+      if (r < 0) return EXIT_USAGE;
+    } else if (cli_flag(argv, i, "--upgrade")) {
+      o.upgrade = 1;
+    } else if (cli_flag(argv, i, "--retry") || cli_flag(argv, i, "--skip")) {
+      if (o.decision)
+        return cli_usage("resume", "--retry and --skip exclude each other");
+      o.decision = argv[i] + 2;
+    } else if (argv[i][0] == '-') {
+      return cli_usage("resume", "unknown option %s", argv[i]);
+    } else if (!o.run_id) {
+      o.run_id = argv[i];
+    } else {
+      return cli_usage("resume", "one run at a time");
+    }
+  }
+  if (!o.run_id) return cli_usage("resume", "which run? summit resume RUN");
+  return engine_resume(&o);
+}
+
+int cmd_validate(int argc, char **argv) {
+  engine_opts o;
+  defaults(&o);
+  o.quiet = 1;
+  for (int i = 0; i < argc; i++) {
+    if (cli_flag(argv, i, "--json")) o.json = 1;
+    else if (argv[i][0] == '-') return cli_usage("validate", "unknown option %s", argv[i]);
+    else if (!o.file) o.file = argv[i];
+    else return cli_usage("validate", "one file at a time");
+  }
+  if (!o.file) return cli_usage("validate", "which runbook? summit validate FILE");
+  return engine_validate(&o);
+}

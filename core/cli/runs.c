@@ -1,0 +1,258 @@
+/* summit runs | status | log: reading the state database. */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "engine/events.h"
+#include "engine/runtime.h"
+#include "store/store.h"
+
+static void add_str(cJSON *o, const char *k, const char *v) {
+  if (v) cJSON_AddStringToObject(o, k, v);
+}
+
+static void add_time(cJSON *o, const char *k, int64_t ms) {
+  char ts[40];
+  if (!ms) return;
+  events_rfc3339(ms, ts, sizeof ts);
+  cJSON_AddStringToObject(o, k, ts);
+}
+
+static void print_json(cJSON *o) {
+  char *s = cJSON_PrintUnformatted(o);
+  if (s) puts(s);
+  free(s);
+  cJSON_Delete(o);
+}
+
+static cJSON *run_json(const store_run *r) {
+  cJSON *o = cJSON_CreateObject();
+  add_str(o, "run", r->id);
+  add_str(o, "runbook", r->name);
+  add_str(o, "version", r->version);
+  add_str(o, "status", r->status);
+  add_str(o, "file", r->source_path);
+  add_str(o, "source_sha256", r->source_sha256);
+  add_str(o, "started_by", r->started_by);
+  add_str(o, "env", r->env);
+  add_time(o, "created", r->created_ms);
+  add_time(o, "updated", r->updated_ms);
+  add_time(o, "finished", r->finished_ms);
+  add_time(o, "wake", r->wake_ms);
+  if (r->params) cJSON_AddItemToObject(o, "params", cJSON_Parse(r->params));
+  if (r->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(r->error));
+  add_str(o, "failed_key", r->failed_key);
+  if (r->owner_pid) {
+    cJSON *own = cJSON_CreateObject();
+    cJSON_AddNumberToObject(own, "pid", (double)r->owner_pid);
+    add_str(own, "host", r->owner_host);
+    add_time(own, "lease_expires", r->lease_expires_ms);
+    cJSON_AddItemToObject(o, "owner", own);
+  }
+  return o;
+}
+
+typedef struct {
+  int json, count;
+} list_ctx;
+
+static int list_one(void *ud, const store_run *r) {
+  list_ctx *c = ud;
+  c->count++;
+  if (c->json) {
+    print_json(run_json(r));
+    return 0;
+  }
+  char ts[40] = "";
+  events_rfc3339(r->created_ms, ts, sizeof ts);
+  ts[19] = '\0';
+  char owner[300] = "";
+  if (r->owner_pid && r->lease_expires_ms > runtime_now_ms())
+    snprintf(owner, sizeof owner, "pid %lld", (long long)r->owner_pid);
+  printf("%-15s %-16s %-20s %-10s %-20s %-10s %s\n", r->id, r->status,
+         r->name, r->version ? r->version : "-", ts,
+         r->started_by ? r->started_by : "-", owner);
+  return 0;
+}
+
+int cmd_runs(int argc, char **argv) {
+  list_ctx c = {0};
+  const char *status = NULL;
+  for (int i = 0; i < argc; i++) {
+    int r;
+    if (cli_flag(argv, i, "--json")) c.json = 1;
+    else if ((r = cli_opt(argc, argv, &i, "--status", &status))) {
+      if (r < 0) return EXIT_USAGE;
+    } else return cli_usage("runs", "unknown argument %s", argv[i]);
+  }
+  store_t *s = cli_open_store();
+  if (!s) return EXIT_FAILED;
+  if (!c.json)
+    printf("%-15s %-16s %-20s %-10s %-20s %-10s %s\n", "RUN", "STATUS",
+           "RUNBOOK", "VERSION", "CREATED (UTC)", "BY", "OWNER");
+  int rc = store_run_list(s, status, list_one, &c);
+  if (rc != STORE_OK) fprintf(stderr, "summit: %s\n", store_errmsg(s));
+  store_close(s);
+  return rc == STORE_OK ? EXIT_OK : EXIT_FAILED;
+}
+
+/* ---- status: the newest state of each entry ------------------------ */
+
+typedef struct {
+  cJSON *entries;      /* array, in first-seen order */
+  cJSON *by_key;       /* key -> index, as an object of numbers */
+} fold_ctx;
+
+static int fold(void *ud, const store_entry *e) {
+  fold_ctx *c = ud;
+  cJSON *idx = cJSON_GetObjectItemCaseSensitive(c->by_key, e->key);
+  cJSON *o;
+  if (idx) {
+    o = cJSON_GetArrayItem(c->entries, (int)idx->valuedouble);
+  } else {
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "key", e->key);
+    add_str(o, "kind", e->kind);
+    add_str(o, "name", e->name);
+    add_str(o, "site", e->site);
+    cJSON_AddNumberToObject(c->by_key, e->key,
+                            cJSON_GetArraySize(c->entries));
+    cJSON_AddItemToArray(c->entries, o);
+    add_time(o, "started", e->ts_ms);
+  }
+  cJSON_DeleteItemFromObject(o, "state");
+  cJSON_DeleteItemFromObject(o, "attempt");
+  cJSON_AddStringToObject(o, "state", e->state);
+  cJSON_AddNumberToObject(o, "attempt", (double)e->attempt);
+  if (strcmp(e->state, "started") != 0) {
+    cJSON_DeleteItemFromObject(o, "ended");
+    add_time(o, "ended", e->ts_ms);
+  }
+  if (e->error) {
+    cJSON_DeleteItemFromObject(o, "error");
+    cJSON_AddItemToObject(o, "error", cJSON_Parse(e->error));
+  }
+  if (e->note) {
+    cJSON_DeleteItemFromObject(o, "note");
+    cJSON_AddStringToObject(o, "note", e->note);
+  }
+  return 0;
+}
+
+static int open_run(const char *cmd, int argc, char **argv, int *json,
+                    store_t **s, store_run *r) {
+  const char *id = NULL;
+  for (int i = 0; i < argc; i++) {
+    if (cli_flag(argv, i, "--json")) *json = 1;
+    else if (argv[i][0] == '-') return cli_usage(cmd, "unknown option %s", argv[i]);
+    else id = argv[i];
+  }
+  if (!id) return cli_usage(cmd, "which run? summit %s RUN", cmd);
+  if (!(*s = cli_open_store())) return EXIT_FAILED;
+  int rc = store_run_get(*s, id, r);
+  if (rc == STORE_OK) return 0;
+  if (rc == STORE_NOTFOUND) fprintf(stderr, "summit: no run %s\n", id);
+  else fprintf(stderr, "summit: %s\n", store_errmsg(*s));
+  store_close(*s);
+  return rc == STORE_NOTFOUND ? EXIT_USAGE : EXIT_FAILED;
+}
+
+int cmd_status(int argc, char **argv) {
+  int json = 0;
+  store_t *s;
+  store_run r;
+  int code = open_run("status", argc, argv, &json, &s, &r);
+  if (code) return code;
+  fold_ctx c = {cJSON_CreateArray(), cJSON_CreateObject()};
+  store_journal_each(s, r.id, fold, &c);
+  cJSON *o = run_json(&r);
+  if (json) {
+    cJSON_AddItemToObject(o, "entries", c.entries);
+    print_json(o);
+  } else {
+    char *params = r.params;
+    printf("run      %s\nrunbook  %s %s (%s, sha256 %.12s)\nstatus   %s\n",
+           r.id, r.name, r.version ? r.version : "", r.source_path,
+           r.source_sha256, r.status);
+    printf("params   %s\nby       %s\n", params, r.started_by ? r.started_by : "-");
+    if (r.wake_ms) {
+      char ts[40];
+      events_rfc3339(r.wake_ms, ts, sizeof ts);
+      printf("wakes    %s\n", ts);
+    }
+    if (r.error) printf("error    %s\n", r.error);
+    if (r.failed_key) printf("at key   %s\n", r.failed_key);
+    if (r.owner_pid && r.lease_expires_ms > runtime_now_ms())
+      printf("owner    pid %lld on %s\n", (long long)r.owner_pid,
+             r.owner_host ? r.owner_host : "?");
+    printf("\n%-14s %-9s %-10s %-8s %s\n", "KEY", "KIND", "STATE", "ATTEMPT",
+           "NAME");
+    cJSON *e;
+    cJSON_ArrayForEach(e, c.entries) {
+      const cJSON *kind = cJSON_GetObjectItem(e, "kind"),
+                  *name = cJSON_GetObjectItem(e, "name"),
+                  *state = cJSON_GetObjectItem(e, "state"),
+                  *att = cJSON_GetObjectItem(e, "attempt");
+      if (!strcmp(kind->valuestring, "now") || !strcmp(kind->valuestring, "random"))
+        continue;
+      printf("%-14s %-9s %-10s %-8d %s\n", cJSON_GetObjectItem(e, "key")->valuestring,
+             kind->valuestring, state->valuestring, (int)att->valuedouble,
+             cJSON_IsString(name) ? name->valuestring : "");
+    }
+    cJSON_Delete(c.entries);
+    cJSON_Delete(o);
+  }
+  cJSON_Delete(c.by_key);
+  store_run_free(&r);
+  store_close(s);
+  return EXIT_OK;
+}
+
+/* ---- log: every journal row ---------------------------------------- */
+
+static int log_row(void *ud, const store_entry *e) {
+  int json = *(int *)ud;
+  if (json) {
+    cJSON *o = cJSON_CreateObject();
+    add_time(o, "ts", e->ts_ms);
+    cJSON_AddStringToObject(o, "key", e->key);
+    cJSON_AddStringToObject(o, "state", e->state);
+    cJSON_AddNumberToObject(o, "attempt", (double)e->attempt);
+    add_str(o, "kind", e->kind);
+    add_str(o, "name", e->name);
+    add_str(o, "site", e->site);
+    add_str(o, "note", e->note);
+    if (e->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(e->error));
+    print_json(o);
+    return 0;
+  }
+  char ts[40];
+  events_rfc3339(e->ts_ms, ts, sizeof ts);
+  printf("%s  %-12s %-9s %-9s #%-2lld %s", ts, e->key, e->kind, e->state,
+         (long long)e->attempt, e->name ? e->name : "");
+  if (e->note) printf("  (%s)", e->note);
+  if (e->error) {
+    cJSON *err = cJSON_Parse(e->error);
+    const cJSON *m = cJSON_GetObjectItem(err, "message");
+    printf("  error: %s", cJSON_IsString(m) ? m->valuestring : e->error);
+    cJSON_Delete(err);
+  }
+  putchar('\n');
+  return 0;
+}
+
+int cmd_log(int argc, char **argv) {
+  int json = 0;
+  store_t *s;
+  store_run r;
+  int code = open_run("log", argc, argv, &json, &s, &r);
+  if (code) return code;
+  if (!json) printf("run %s (%s, %s)\n", r.id, r.name, r.status);
+  store_journal_each(s, r.id, log_row, &json);
+  store_run_free(&r);
+  store_close(s);
+  return EXIT_OK;
+}

@@ -1,0 +1,41 @@
+#ifndef SUMMIT_ENGINE_ENGINE_H
+#define SUMMIT_ENGINE_ENGINE_H
+/* The run lifecycle: load a runbook into a sandboxed lua_State, validate its
+ * params, create or resume the run in the store, execute it under the
+ * scheduler and record the outcome. Returns DESIGN §5 exit codes. */
+
+enum {
+  EXIT_OK = 0,
+  EXIT_FAILED = 1,
+  EXIT_USAGE = 2,
+  EXIT_SUSPENDED = 3,
+  EXIT_CANCELLED = 4,
+  EXIT_BUSY = 5,
+  EXIT_ATTENTION = 6,
+  EXIT_INTERRUPTED = 130
+};
+
+typedef struct {
+  const char *file;            /* run, validate: the runbook */
+  const char *run_id;          /* resume */
+  const char *const *params;   /* "key=value" list, NULL-terminated */
+  const char *params_file;     /* JSON object of params */
+  const char *env;             /* --env */
+  const char *state_dir;       /* resolved by the CLI; created if missing */
+  const char *user;            /* who is at the keyboard */
+  int json, detach, upgrade;
+  const char *decision;        /* resume: "retry" or "skip" */
+  double time_scale;           /* 1 unless --time-scale */
+  int durability_process;      /* --durability=process */
+  int quiet;                   /* no event output (benches) */
+} engine_opts;
+
+int engine_run(const engine_opts *o);
+int engine_resume(const engine_opts *o);
+int engine_validate(const engine_opts *o);
+
+/* Writes a new run id: 10 base32 characters of the creation time in ms and
+ * 4 random ones, so ids are short, unique and sort by creation time. */
+void engine_new_run_id(char out[16]);
+
+#endif

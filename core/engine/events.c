@@ -1,0 +1,169 @@
+/* The event stream: JSON lines for machines, short lines for people. */
+#include "engine/events.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+void events_init(events_t *ev, FILE *out, int json) {
+  memset(ev, 0, sizeof *ev);
+  ev->out = out;
+  ev->json = json;
+  ev->tty = !json && isatty(fileno(out));
+  const char *nc = getenv("NO_COLOR");
+  ev->color = ev->tty && !(nc && *nc);
+}
+
+void events_rfc3339(long long ms, char *buf, size_t len) {
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char base[32];
+  strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf, len, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+static long long now_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static const char *str(cJSON *f, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double num(cJSON *f, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, k);
+  return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* The message of an error field: a string, or an object's message. */
+static const char *errtext(cJSON *f) {
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "error");
+  if (cJSON_IsString(e)) return e->valuestring;
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+  return cJSON_IsString(m) ? m->valuestring : NULL;
+}
+
+static const char *paint(events_t *ev, const char *code) {
+  return ev->color ? code : "";
+}
+
+/* Erases the live progress line, if any, before printing a real one. */
+static void clear_live(events_t *ev) {
+  if (ev->live_line) {
+    fputs("\r\033[K", ev->out);
+    ev->live_line = 0;
+  }
+}
+
+static void human(events_t *ev, const char *event, cJSON *f) {
+  const char *G = paint(ev, "\033[32m"), *R = paint(ev, "\033[31m"),
+             *Y = paint(ev, "\033[33m"), *D = paint(ev, "\033[2m"),
+             *B = paint(ev, "\033[1m"), *Z = paint(ev, "\033[0m");
+  const char *name = str(f, "name"), *key = str(f, "key");
+  FILE *o = ev->out;
+  clear_live(ev);
+  if (!strcmp(event, "run.started")) {
+    fprintf(o, "%srun %s%s  %s %s\n", B, ev->run_id, Z, str(f, "runbook"),
+            str(f, "version") ? str(f, "version") : "");
+  } else if (!strcmp(event, "run.resumed")) {
+    fprintf(o, "%sresume %s%s  %s\n", B, ev->run_id, Z, str(f, "runbook"));
+  } else if (!strcmp(event, "step.started")) {
+    int attempt = (int)num(f, "attempt");
+    if (ev->tty) {
+      fprintf(o, "  %s… %s%s", Y, name, Z);
+      if (attempt > 1) fprintf(o, " %s(attempt %d)%s", D, attempt, Z);
+      ev->live_line = 1;
+    } else {
+      fprintf(o, "  .. %s [%s]", name, key);
+      if (attempt > 1) fprintf(o, " attempt %d", attempt);
+      fputc('\n', o);
+    }
+  } else if (!strcmp(event, "step.completed")) {
+    fprintf(o, "  %s%s%s %s %s(%.0f ms)%s\n", G, ev->tty ? "✓" : "ok", Z, name,
+            D, num(f, "duration_ms"), Z);
+  } else if (!strcmp(event, "step.replayed")) {
+    fprintf(o, "  %s%s %s (replayed)%s\n", D, ev->tty ? "↺" : "==", name, Z);
+  } else if (!strcmp(event, "step.failed")) {
+    fprintf(o, "  %s%s %s%s: %s\n", R, ev->tty ? "✗" : "FAIL", name, Z,
+            errtext(f) ? errtext(f) : "failed");
+  } else if (!strcmp(event, "step.recovered")) {
+    fprintf(o, "  %s!! %s [%s] was in flight at a crash: attempt %d%s\n", Y,
+            name, key, (int)num(f, "attempt"), Z);
+  } else if (!strcmp(event, "wait.started")) {
+    const char *until = str(f, "until");
+    fprintf(o, "  %s%s %s%s%s\n", Y, ev->tty ? "⏸" : "..", str(f, "kind"),
+            until ? " until " : "", until ? until : "");
+    fputs(Z, o);
+  } else if (!strcmp(event, "wait.finished")) {
+    /* The step line that follows says enough. */
+  } else if (!strcmp(event, "run.suspended")) {
+    const char *until = str(f, "until");
+    fprintf(o, "%srun %s suspended%s%s%s; continue with: summit resume %s\n",
+            Y, ev->run_id, Z, until ? " until " : "", until ? until : "",
+            ev->run_id);
+  } else if (!strcmp(event, "run.finished")) {
+    const char *status = str(f, "status");
+    int good = status && !strcmp(status, "succeeded");
+    fprintf(o, "%srun %s %s%s in %.1fs", good ? G : R, ev->run_id, status, Z,
+            num(f, "duration_ms") / 1000.0);
+    if (errtext(f)) fprintf(o, ": %s", errtext(f));
+    fputc('\n', o);
+    const char *hint = str(f, "hint");
+    if (hint) fprintf(o, "  %s\n", hint);
+  } else {
+    fprintf(o, "%s%s%s\n", D, event, Z);
+  }
+  fflush(o);
+}
+
+void events_emit(events_t *ev, const char *event, cJSON *fields) {
+  if (ev->quiet) return;
+  if (!ev->json) {
+    cJSON *empty = NULL;
+    if (!fields) fields = empty = cJSON_CreateObject();
+    human(ev, event, fields);
+    cJSON_Delete(empty);
+    return;
+  }
+  char ts[40];
+  events_rfc3339(now_ms(), ts, sizeof ts);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "event", event);
+  cJSON_AddStringToObject(o, "ts", ts);
+  if (ev->run_id) cJSON_AddStringToObject(o, "run", ev->run_id);
+  if (fields)
+    for (cJSON *e = fields->child; e; e = e->next)
+      cJSON_AddItemToObject(o, e->string, cJSON_Duplicate(e, 1));
+  char *line = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (line) {
+    fputs(line, ev->out);
+    fputc('\n', ev->out);
+    fflush(ev->out);
+    free(line);
+  }
+}
+
+void events_log(events_t *ev, const char *level, const char *msg) {
+  if (ev->quiet) return;
+  if (ev->json) {
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "level", level);
+    cJSON_AddStringToObject(f, "message", msg);
+    events_emit(ev, "log", f);
+    cJSON_Delete(f);
+    return;
+  }
+  clear_live(ev);
+  const char *c = !strcmp(level, "error") ? "\033[31m"
+                  : !strcmp(level, "warn") ? "\033[33m" : "\033[2m";
+  fprintf(ev->out, "    %s%s%s %s\n", ev->color ? c : "", level,
+          ev->color ? "\033[0m" : "", msg);
+  fflush(ev->out);
+}

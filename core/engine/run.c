@@ -1,0 +1,816 @@
+/* The run lifecycle (see engine.h): one lua_State, one loop, one store. */
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "engine/runtime.h"
+#include "lua/bindings.h"
+
+#define LEASE_TTL_MS 30000
+#define HEARTBEAT_MS 10000
+
+/* ---- runtime ------------------------------------------------------- */
+
+static const char RT_KEY = 0;  /* its address keys the registry */
+
+void runtime_attach(lua_State *L, runtime_t *rt) {
+  lua_pushlightuserdata(L, (void *)&RT_KEY);
+  lua_pushlightuserdata(L, rt);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+runtime_t *runtime_get(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&RT_KEY);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  runtime_t *rt = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return rt;
+}
+
+int64_t runtime_now_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void engine_new_run_id(char out[16]) {
+  static const char B32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+  uint64_t ms = (uint64_t)runtime_now_ms();
+  uint32_t rnd = 0;
+  uv_random(NULL, NULL, &rnd, sizeof rnd, 0, NULL);
+  for (int i = 9; i >= 0; i--, ms >>= 5) out[i] = B32[ms & 31];
+  for (int i = 10; i < 14; i++, rnd >>= 5) out[i] = B32[rnd & 31];
+  out[14] = '\0';
+}
+
+/* ---- helpers ------------------------------------------------------- */
+
+static void errf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("summit: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 8192, n = 0;
+  char *buf = malloc(cap);
+  size_t r;
+  while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+    n += r;
+    if (n + 1 == cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+      }
+      buf = nb;
+    }
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (!buf || bad) {
+    free(buf);
+    return NULL;
+  }
+  buf[n] = '\0';
+  *len = n;
+  return buf;
+}
+
+static void sha256_hex(const char *data, size_t len, char out[65]) {
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+  for (unsigned i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", md[i]);
+  out[64] = '\0';
+}
+
+static int mkdirs(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+  return 0;
+}
+
+/* require(name) on L, result on the stack. */
+static void require(lua_State *L, const char *name) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, name);
+  lua_call(L, 1, 1);
+}
+
+static int traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) {
+    /* An error table: its __tostring says it best. */
+    lua_getglobal(L, "tostring");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    msg = lua_tostring(L, -1);
+  }
+  lua_pushstring(L, msg ? msg : "(error)");
+  return 1;
+}
+
+/* ---- the per-run context -------------------------------------------- */
+
+typedef struct {
+  runtime_t rt;
+  events_t ev;
+  uv_loop_t loop;
+  uv_timer_t heartbeat;
+  uv_signal_t sigint, sigterm;
+  int interrupted;
+  char host[256];
+  char *upgrade_path, *upgrade_source, *upgrade_version;
+  char upgrade_sha[65];
+  int upgrade_pinned;
+} ctx_t;
+
+static int ctx_init(ctx_t *c, const engine_opts *o) {
+  memset(c, 0, sizeof *c);
+  if (uv_loop_init(&c->loop) != 0) return -1;
+  events_init(&c->ev, stdout, o->json);
+  c->ev.quiet = o->quiet;
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    uv_loop_close(&c->loop);
+    return -1;
+  }
+  luaL_openlibs(L);
+  sl_open_modules(L);
+  c->rt.L = L;
+  c->rt.loop = &c->loop;
+  c->rt.ev = &c->ev;
+  c->rt.state_dir = o->state_dir;
+  c->rt.time_scale = o->time_scale > 0 ? o->time_scale : 1;
+  c->rt.log_fd = -1;
+  c->rt.sched = sched_new(L, &c->loop);
+  runtime_attach(L, &c->rt);
+  gethostname(c->host, sizeof c->host - 1);
+  return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void ctx_free(ctx_t *c) {
+  if (c->rt.sched) sched_free(c->rt.sched);
+  c->rt.sched = NULL;
+  /* Cancelled waits close their handles; let the loop finish them. */
+  uv_run(&c->loop, UV_RUN_NOWAIT);
+  uv_walk(&c->loop, close_walk, NULL);
+  while (uv_run(&c->loop, UV_RUN_NOWAIT)) {}
+  if (c->rt.L) lua_close(c->rt.L);
+  uv_loop_close(&c->loop);
+  if (c->rt.store) store_close(c->rt.store);
+  if (c->rt.log_fd >= 0) close(c->rt.log_fd);
+  free(c->upgrade_path);
+  free(c->upgrade_source);
+  free(c->upgrade_version);
+}
+
+/* Loads a runbook's source into the sandbox and runs its top level, which
+ * must return runbook{...}. Pushes the definition and returns 0, or prints
+ * what is wrong (file:line) and returns EXIT_USAGE. */
+static int load_runbook(lua_State *L, const char *path, const char *src,
+                        size_t len) {
+  char chunk[4200];
+  snprintf(chunk, sizeof chunk, "@%s", path);
+  if (luaL_loadbuffer(L, src, len, chunk) != 0) {
+    errf("%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return EXIT_USAGE;
+  }
+  sl_push_sandbox(L);                        /* chunk env */
+  lua_setfenv(L, -2);
+  lua_pushcfunction(L, traceback);
+  lua_insert(L, -2);                         /* tb chunk */
+  if (lua_pcall(L, 0, 1, -2) != 0) {
+    errf("%s: %s", path, lua_tostring(L, -1));
+    lua_pop(L, 2);
+    return EXIT_USAGE;
+  }
+  lua_remove(L, -2);                         /* def */
+  require(L, "summit.runbook");
+  lua_getfield(L, -1, "is");
+  lua_pushvalue(L, -3);
+  lua_call(L, 1, 1);
+  int ok = lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  if (!ok) {
+    errf("%s: the file must return runbook{...} (it returned a %s)", path,
+         luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* Builds the raw params table from -p k=v and --params-file, then resolves
+ * it against the schema. Pushes the params; EXIT_USAGE on any problem. */
+static int resolve_params(lua_State *L, int def, const engine_opts *o) {
+  lua_newtable(L);                           /* raw */
+  if (o->params_file) {
+    size_t len;
+    char *text = read_file(o->params_file, &len);
+    if (!text) {
+      errf("--params-file %s: %s", o->params_file, strerror(errno));
+      lua_pop(L, 1);
+      return EXIT_USAGE;
+    }
+    int ok = sl_decode(L, text, len);
+    free(text);
+    if (!ok || !lua_istable(L, -1)) {
+      errf("--params-file %s: not a JSON object", o->params_file);
+      lua_pop(L, ok ? 2 : 1);
+      return EXIT_USAGE;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, -5);
+    }
+    lua_pop(L, 1);
+  }
+  for (const char *const *p = o->params; p && *p; p++) {
+    const char *eq = strchr(*p, '=');
+    if (!eq || eq == *p) {
+      errf("-p %s: expected key=value", *p);
+      lua_pop(L, 1);
+      return EXIT_USAGE;
+    }
+    lua_pushlstring(L, *p, (size_t)(eq - *p));
+    lua_pushstring(L, eq + 1);
+    lua_settable(L, -3);
+  }
+  require(L, "summit.runbook");
+  lua_getfield(L, -1, "resolve");
+  lua_remove(L, -2);
+  lua_pushvalue(L, def);
+  lua_pushvalue(L, -3);
+  lua_call(L, 2, 2);                         /* raw params errs */
+  if (lua_isnil(L, -2)) {
+    int n = (int)lua_objlen(L, -1);
+    for (int i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      errf("%s", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 3);
+    return EXIT_USAGE;
+  }
+  lua_pop(L, 1);
+  lua_remove(L, -2);                         /* params */
+  return 0;
+}
+
+static int open_store(ctx_t *c, const engine_opts *o, int create) {
+  char path[4200], err[1024];
+  if (create && mkdirs(o->state_dir) != 0) {
+    errf("cannot create state directory %s: %s", o->state_dir,
+         strerror(errno));
+    return EXIT_FAILED;
+  }
+  snprintf(path, sizeof path, "%s/state.db", o->state_dir);
+  if (!create && access(path, F_OK) != 0) {
+    errf("no state database at %s (no runs yet?)", path);
+    return EXIT_USAGE;
+  }
+  c->rt.store = store_open(path, create,
+                           o->durability_process ? STORE_DURABILITY_PROCESS
+                                                 : STORE_DURABILITY_FULL,
+                           err, sizeof err);
+  if (!c->rt.store) {
+    errf("%s", err);
+    return EXIT_FAILED;
+  }
+  return 0;
+}
+
+static void open_log(ctx_t *c, const engine_opts *o, const char *run_id) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/logs", o->state_dir);
+  mkdirs(path);
+  snprintf(path, sizeof path, "%s/logs/%s.log", o->state_dir, run_id);
+  c->rt.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* ---- execution ----------------------------------------------------- */
+
+static void on_heartbeat(uv_timer_t *t) {
+  ctx_t *c = t->data;
+  store_lease_renew(c->rt.store, c->rt.run_id, getpid(), runtime_now_ms(),
+                    LEASE_TTL_MS);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  ctx_t *c = h->data;
+  c->interrupted = signum;
+  sched_stop(c->rt.sched);
+}
+
+static void flush_before_wait(void *ud) {
+  ctx_t *c = ud;
+  store_flush(c->rt.store);
+}
+
+/* on_first_new for resume --upgrade: the new source replayed the journal
+ * without diverging, so the run is pinned to it from now on. */
+static int l_pin_upgrade(lua_State *L) {
+  ctx_t *c = lua_touserdata(L, lua_upvalueindex(1));
+  if (c->upgrade_pinned || !c->upgrade_source) return 0;
+  if (store_run_pin_source(c->rt.store, c->rt.run_id, c->upgrade_path,
+                           c->upgrade_source, c->upgrade_sha,
+                           c->upgrade_version) != STORE_OK)
+    return luaL_error(L, "pinning the upgraded source: %s",
+                      store_errmsg(c->rt.store));
+  c->upgrade_pinned = 1;
+  return 0;
+}
+
+/* Prints the divergence report kept by halt() (table on top of L). */
+static void report_divergence(lua_State *L, const char *run_id) {
+  lua_getfield(L, -1, "key");
+  lua_getfield(L, -2, "why");
+  errf("run %s diverges from its journal at key %s: %s", run_id,
+       lua_tostring(L, -2), lua_tostring(L, -1));
+  lua_pop(L, 2);
+  const char *sides[] = {"journal", "code"};
+  const char *label[] = {"the journal holds", "the code asks for"};
+  for (int i = 0; i < 2; i++) {
+    lua_getfield(L, -1, sides[i]);
+    if (!lua_istable(L, -1)) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_getfield(L, -1, "kind");
+    lua_getfield(L, -2, "name");
+    lua_getfield(L, -3, "site");
+    lua_getfield(L, -4, "hash");
+    if (lua_isnil(L, -4))
+      fprintf(stderr, "  %-18s nothing more here (at %s)\n", label[i],
+              lua_isstring(L, -2) ? lua_tostring(L, -2) : "?");
+    else
+      fprintf(stderr, "  %-18s %s '%s' (arguments %s) at %s\n", label[i],
+              lua_tostring(L, -4), lua_tostring(L, -3),
+              lua_isstring(L, -1) ? lua_tostring(L, -1) : "-",
+              lua_isstring(L, -2) ? lua_tostring(L, -2) : "?");
+    lua_pop(L, 5);
+  }
+}
+
+/* Runs the loaded runbook under the scheduler and records the outcome. On
+ * top of L: the options for engine.setup, the definition, the params.
+ * prev_status is the status before this execution (kept on
+ * divergence). */
+static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
+                   int64_t t0) {
+  lua_State *L = c->rt.L;
+  int params = lua_gettop(L), def = params - 1, setup_idx = params - 2;
+  store_t *st = c->rt.store;
+  const char *id = c->rt.run_id;
+
+  require(L, "summit.engine");
+  lua_getfield(L, -1, "setup");
+  lua_pushvalue(L, setup_idx);
+  lua_pushcfunction(L, traceback);
+  lua_insert(L, -3);
+  if (lua_pcall(L, 1, 0, -3) != 0) {
+    errf("%s", lua_tostring(L, -1));
+    lua_pop(L, 3);
+    return EXIT_FAILED;
+  }
+  lua_pop(L, 1);                             /* engine */
+  if (luaL_loadstring(L, "local E, def, p = ...\n"
+                         "return function() return E.main(def, p) end") != 0)
+    return EXIT_FAILED;
+  lua_insert(L, -2);
+  lua_pushvalue(L, def);
+  lua_pushvalue(L, params);
+  lua_call(L, 3, 1);                         /* main function */
+  sched_spawn(c->rt.sched, L, NULL);
+  lua_pop(L, 1);
+
+  sched_set_before_wait(c->rt.sched, flush_before_wait, c);
+  uv_timer_init(&c->loop, &c->heartbeat);
+  c->heartbeat.data = c;
+  uv_timer_start(&c->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
+  uv_signal_init(&c->loop, &c->sigint);
+  uv_signal_init(&c->loop, &c->sigterm);
+  c->sigint.data = c->sigterm.data = c;
+  uv_signal_start(&c->sigint, on_signal, SIGINT);
+  uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+
+  int64_t wake = 0;
+  sched_outcome out = sched_run(c->rt.sched, o->detach, &wake);
+
+  uv_timer_stop(&c->heartbeat);
+  uv_signal_stop(&c->sigint);
+  uv_signal_stop(&c->sigterm);
+
+  const char *status = "failed";
+  char *error = NULL;
+  char failed_key[1024] = "";
+  int code = EXIT_FAILED, final = 1;
+  cJSON *f = cJSON_CreateObject();
+  char errbuf[512];
+
+  if (out == SCHED_DONE) {
+    sched_push_root_result(c->rt.sched, L);  /* outcome */
+    lua_getfield(L, -1, "status");
+    status = lua_tostring(L, -1);
+    status = status && !strcmp(status, "succeeded") ? "succeeded" : "failed";
+    lua_pop(L, 1);
+    if (!strcmp(status, "succeeded")) {
+      code = EXIT_OK;
+    } else {
+      lua_getfield(L, -1, "error");
+      error = sl_encode(L, -1, errbuf, sizeof errbuf);
+      lua_getglobal(L, "tostring");
+      lua_pushvalue(L, -2);
+      lua_call(L, 1, 1);
+      cJSON_AddStringToObject(f, "error", lua_tostring(L, -1));
+      lua_pop(L, 2);
+      lua_getfield(L, -1, "key");
+      if (lua_isstring(L, -1))
+        snprintf(failed_key, sizeof failed_key, "%s", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  } else if (out == SCHED_SUSPENDED) {
+    status = "suspended";
+    code = EXIT_SUSPENDED;
+    final = 0;
+    char until[40];
+    events_rfc3339(wake, until, sizeof until);
+    cJSON_AddStringToObject(f, "until", until);
+  } else if (out == SCHED_STOPPED && c->rt.halted) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "summit.halt");
+    lua_getfield(L, -1, "status");
+    const char *h = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "key");
+    snprintf(failed_key, sizeof failed_key, "%s",
+             lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+    lua_pop(L, 1);
+    if (h && !strcmp(h, "needs_attention")) {
+      status = "needs_attention";
+      code = EXIT_ATTENTION;
+      final = 0;
+      lua_getfield(L, -1, "name");
+      lua_getfield(L, -2, "site");
+      snprintf(errbuf, sizeof errbuf,
+               "'%s' [%s] at %s was in flight when the run stopped and is "
+               "marked idempotent = false; decide with: summit resume %s "
+               "--retry | --skip",
+               lua_tostring(L, -2), failed_key,
+               lua_isstring(L, -1) ? lua_tostring(L, -1) : "?", id);
+      lua_pop(L, 2);
+      cJSON_AddStringToObject(f, "error", errbuf);
+      error = sl_encode(L, -1, errbuf, sizeof errbuf);
+    } else {
+      /* Divergence: nothing new was executed; the run keeps its state so
+       * it can be resumed with the code it was pinned to. */
+      report_divergence(L, id);
+      status = prev_status;
+      code = EXIT_USAGE;
+      final = 0;
+      failed_key[0] = '\0';
+      cJSON_AddStringToObject(f, "error", "diverged from the journal");
+    }
+    lua_pop(L, 1);
+  } else if (out == SCHED_STOPPED) {
+    status = "interrupted";
+    code = EXIT_INTERRUPTED;
+    final = 0;
+    cJSON_AddStringToObject(f, "error", c->interrupted == SIGTERM
+                                            ? "terminated (SIGTERM)"
+                                            : "interrupted (SIGINT)");
+  } else {
+    snprintf(errbuf, sizeof errbuf, "%s", sched_errmsg(c->rt.sched));
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "code", "EINTERNAL");
+    cJSON_AddStringToObject(e, "message", errbuf);
+    error = cJSON_PrintUnformatted(e);
+    cJSON_Delete(e);
+    cJSON_AddStringToObject(f, "error", errbuf);
+  }
+
+  /* Stop what is still in flight (a cancelled sibling, an interrupted
+   * process) before the outcome is written. */
+  sched_free(c->rt.sched);
+  c->rt.sched = sched_new(L, &c->loop);
+
+  if (!strcmp(status, "succeeded") && c->upgrade_source && !c->upgrade_pinned) {
+    lua_pushlightuserdata(L, c);
+    lua_pushcclosure(L, l_pin_upgrade, 1);
+    lua_call(L, 0, 0);
+  }
+  int64_t now = runtime_now_ms();
+  if (store_run_set_status(st, id, status, error,
+                           failed_key[0] ? failed_key : NULL,
+                           out == SCHED_SUSPENDED ? wake : 0, final,
+                           now) != STORE_OK ||
+      store_flush(st) != STORE_OK) {
+    errf("recording the outcome of run %s: %s", id, store_errmsg(st));
+    code = EXIT_FAILED;
+  }
+  store_lease_release(st, id, getpid());
+  free(error);
+
+  cJSON_AddStringToObject(f, "status", status);
+  cJSON_AddNumberToObject(f, "duration_ms", (double)(now - t0));
+  if (code == EXIT_INTERRUPTED || code == EXIT_ATTENTION ||
+      (code == EXIT_FAILED && out == SCHED_DONE)) {
+    snprintf(errbuf, sizeof errbuf, "resume with: summit resume %s%s", id,
+             code == EXIT_ATTENTION ? " --retry | --skip" : "");
+    cJSON_AddStringToObject(f, "hint", errbuf);
+  }
+  events_emit(&c->ev, out == SCHED_SUSPENDED ? "run.suspended"
+                                             : "run.finished", f);
+  cJSON_Delete(f);
+  return code;
+}
+
+/* Pushes engine.setup's options: failed_key, decision, on_first_new. */
+static int push_setup(ctx_t *c, const store_run *r, const engine_opts *o) {
+  lua_State *L = c->rt.L;
+  lua_newtable(L);
+  if (r && r->failed_key && !strcmp(r->status, "failed")) {
+    lua_pushstring(L, r->failed_key);
+    lua_setfield(L, -2, "failed_key");
+  }
+  if (r && r->failed_key && o->decision &&
+      !strcmp(r->status, "needs_attention")) {
+    lua_newtable(L);
+    lua_pushstring(L, r->failed_key);
+    lua_setfield(L, -2, "key");
+    lua_pushstring(L, o->decision);
+    lua_setfield(L, -2, "action");
+    lua_pushstring(L, o->user);
+    lua_setfield(L, -2, "by");
+    lua_setfield(L, -2, "decision");
+  }
+  if (c->upgrade_source) {
+    lua_pushlightuserdata(L, c);
+    lua_pushcclosure(L, l_pin_upgrade, 1);
+    lua_setfield(L, -2, "on_first_new");
+  }
+  return lua_gettop(L);
+}
+
+static int acquire(ctx_t *c, const char *id) {
+  int64_t holder = 0;
+  char *holder_host = NULL;
+  int rc = store_lease_acquire(c->rt.store, id, getpid(), c->host,
+                               runtime_now_ms(), LEASE_TTL_MS, &holder,
+                               &holder_host);
+  if (rc == STORE_BUSY) {
+    errf("run %s is being executed by pid %lld on %s; it cannot run twice "
+         "at once", id, (long long)holder, holder_host ? holder_host : "?");
+    free(holder_host);
+    return EXIT_BUSY;
+  }
+  if (rc == STORE_NOTFOUND) {
+    errf("no run %s", id);
+    return EXIT_USAGE;
+  }
+  if (rc != STORE_OK) {
+    errf("taking the lease of run %s: %s", id, store_errmsg(c->rt.store));
+    return EXIT_FAILED;
+  }
+  return 0;
+}
+
+/* ---- commands ------------------------------------------------------ */
+
+int engine_run(const engine_opts *o) {
+  ctx_t c;
+  size_t len;
+  char *src = read_file(o->file, &len);
+  if (!src) {
+    errf("cannot read runbook %s: %s", o->file, strerror(errno));
+    return EXIT_USAGE;
+  }
+  int64_t t0 = runtime_now_ms();
+  if (ctx_init(&c, o) != 0) {
+    free(src);
+    errf("cannot start the runtime");
+    return EXIT_FAILED;
+  }
+  lua_State *L = c.rt.L;
+  int code = load_runbook(L, o->file, src, len);
+  if (!code) code = resolve_params(L, lua_gettop(L), o);
+  if (!code) code = open_store(&c, o, 1);
+  if (code) goto done;
+
+  char id[16], sha[65], err[256];
+  engine_new_run_id(id);
+  sha256_hex(src, len, sha);
+  char *params_json = sl_encode(L, -1, err, sizeof err);
+  if (!params_json) {
+    errf("params cannot be stored: %s", err);
+    code = EXIT_USAGE;
+    goto done;
+  }
+  lua_getfield(L, -2, "name");
+  lua_getfield(L, -3, "version");
+  store_run r = {
+    .id = id, .name = (char *)lua_tostring(L, -2),
+    .version = (char *)lua_tostring(L, -1), .source_path = (char *)o->file,
+    .source_sha256 = sha, .source = src, .params = params_json,
+    .env = (char *)o->env, .status = "running", .started_by = (char *)o->user,
+    .created_ms = t0, .updated_ms = t0,
+  };
+  int rc = store_run_create(c.rt.store, &r);
+  free(params_json);
+  if (rc != STORE_OK) {
+    errf("creating the run: %s", store_errmsg(c.rt.store));
+    lua_pop(L, 2);
+    code = EXIT_FAILED;
+    goto done;
+  }
+  c.rt.run_id = id;
+  c.ev.run_id = id;
+  if ((code = acquire(&c, id))) {
+    lua_pop(L, 2);
+    goto done;
+  }
+  open_log(&c, o, id);
+  cJSON *f = cJSON_CreateObject();
+  cJSON_AddStringToObject(f, "runbook", lua_tostring(L, -2));
+  if (lua_isstring(L, -1))
+    cJSON_AddStringToObject(f, "version", lua_tostring(L, -1));
+  cJSON_AddStringToObject(f, "file", o->file);
+  events_emit(&c.ev, "run.started", f);
+  cJSON_Delete(f);
+  lua_pop(L, 2);
+  push_setup(&c, NULL, o);
+  lua_insert(L, -3);                         /* setup def params */
+  code = execute(&c, o, "running", t0);
+done:
+  free(src);
+  ctx_free(&c);
+  return code;
+}
+
+int engine_resume(const engine_opts *o) {
+  ctx_t c;
+  int64_t t0 = runtime_now_ms();
+  if (ctx_init(&c, o) != 0) {
+    errf("cannot start the runtime");
+    return EXIT_FAILED;
+  }
+  lua_State *L = c.rt.L;
+  store_run r = {0};
+  int have_run = 0;
+  int code = open_store(&c, o, 0);
+  if (code) goto done;
+  int rc = store_run_get(c.rt.store, o->run_id, &r);
+  if (rc == STORE_NOTFOUND) {
+    errf("no run %s in %s", o->run_id, o->state_dir);
+    code = EXIT_USAGE;
+    goto done;
+  }
+  if (rc != STORE_OK) {
+    errf("reading run %s: %s", o->run_id, store_errmsg(c.rt.store));
+    code = EXIT_FAILED;
+    goto done;
+  }
+  have_run = 1;
+  if (!strcmp(r.status, "succeeded") || !strcmp(r.status, "cancelled") ||
+      !strcmp(r.status, "rolled_back")) {
+    errf("run %s has finished (%s); there is nothing to resume", r.id,
+         r.status);
+    code = EXIT_USAGE;
+    goto done;
+  }
+  if (o->decision && strcmp(r.status, "needs_attention") != 0) {
+    errf("--%s applies to a run that needs attention; run %s is %s",
+         o->decision, r.id, r.status);
+    code = EXIT_USAGE;
+    goto done;
+  }
+  if ((code = acquire(&c, r.id))) goto done;
+  c.rt.run_id = r.id;
+  c.ev.run_id = r.id;
+  if (!strcmp(r.status, "needs_attention") && !o->decision) {
+    errf("run %s needs attention: entry %s was in flight at a crash and is "
+         "not idempotent; decide with: summit resume %s --retry | --skip",
+         r.id, r.failed_key ? r.failed_key : "?", r.id);
+    store_lease_release(c.rt.store, r.id, getpid());
+    code = EXIT_ATTENTION;
+    goto done;
+  }
+
+  const char *src = r.source;
+  size_t len = strlen(r.source);
+  const char *path = r.source_path;
+  if (o->upgrade) {
+    char *disk = read_file(r.source_path, &len);
+    if (!disk) {
+      errf("--upgrade: cannot read %s: %s", r.source_path, strerror(errno));
+      store_lease_release(c.rt.store, r.id, getpid());
+      code = EXIT_USAGE;
+      goto done;
+    }
+    c.upgrade_source = disk;
+    c.upgrade_path = strdup(r.source_path);
+    sha256_hex(disk, len, c.upgrade_sha);
+    src = disk;
+  }
+  code = load_runbook(L, path, src, len);
+  if (code) {
+    store_lease_release(c.rt.store, r.id, getpid());
+    goto done;
+  }
+  if (c.upgrade_source) {
+    lua_getfield(L, -1, "version");
+    if (lua_isstring(L, -1)) c.upgrade_version = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  if (!sl_decode(L, r.params, strlen(r.params))) {
+    errf("run %s: corrupt params in the state database", r.id);
+    store_lease_release(c.rt.store, r.id, getpid());
+    code = EXIT_FAILED;
+    goto done;
+  }
+  open_log(&c, o, r.id);
+  store_run_set_status(c.rt.store, r.id, "running", NULL, NULL, 0, 0, t0);
+  store_flush(c.rt.store);
+  cJSON *f = cJSON_CreateObject();
+  cJSON_AddStringToObject(f, "runbook", r.name);
+  cJSON_AddStringToObject(f, "from", r.status);
+  if (o->upgrade) cJSON_AddBoolToObject(f, "upgrade", 1);
+  events_emit(&c.ev, "run.resumed", f);
+  cJSON_Delete(f);
+  push_setup(&c, &r, o);
+  lua_insert(L, -3);
+  code = execute(&c, o, r.status, t0);
+done:
+  if (have_run) store_run_free(&r);
+  ctx_free(&c);
+  return code;
+}
+
+int engine_validate(const engine_opts *o) {
+  ctx_t c;
+  size_t len;
+  char *src = read_file(o->file, &len);
+  if (!src) {
+    errf("cannot read runbook %s: %s", o->file, strerror(errno));
+    return EXIT_USAGE;
+  }
+  if (ctx_init(&c, o) != 0) {
+    free(src);
+    return EXIT_FAILED;
+  }
+  lua_State *L = c.rt.L;
+  int code = load_runbook(L, o->file, src, len);
+  if (!code) {
+    lua_getfield(L, -1, "name");
+    lua_getfield(L, -2, "version");
+    lua_getfield(L, -3, "params");
+    int nparams = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      nparams++;
+      lua_pop(L, 1);
+    }
+    if (o->json)
+      printf("{\"valid\":true,\"file\":\"%s\",\"name\":\"%s\",\"params\":%d}\n",
+             o->file, lua_tostring(L, -3), nparams);
+    else
+      printf("%s: runbook '%s' %s is valid (%d params)\n", o->file,
+             lua_tostring(L, -3), lua_isstring(L, -2) ? lua_tostring(L, -2) : "",
+             nparams);
+    lua_pop(L, 3);
+  }
+  free(src);
+  ctx_free(&c);
+  return code;
+}

@@ -1,0 +1,277 @@
+/* The coroutine scheduler (see sched.h): the only caller of lua_resume.
+ *
+ * Tasks are kept alive by a registry table mapping each coroutine to its
+ * task (lightuserdata), which is also how a primitive finds the task of the
+ * coroutine that called it. */
+#include "engine/sched.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TASKS_KEY "summit.tasks"
+
+struct task {
+  sched_t *s;
+  lua_State *co;
+  task_t *parent;
+  task_t *prev, *next;      /* all live tasks */
+  task_t *next_ready;
+  int ready, nargs;
+  int waiting;
+  wait_kind wkind;
+  task_cancel_fn cancel;
+  void *cdata;
+  int64_t wake_ms;
+};
+
+struct sched {
+  lua_State *L;
+  uv_loop_t *loop;
+  task_t *all;
+  task_t *ready_head, *ready_tail;
+  task_t *current, *root;
+  int n_active, n_durable;
+  int stop, root_done;
+  int root_result_ref;
+  void (*before_wait)(void *);
+  void *before_wait_ud;
+  char errmsg[4096];
+};
+
+sched_t *sched_new(lua_State *L, uv_loop_t *loop) {
+  sched_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->L = L;
+  s->loop = loop;
+  s->root_result_ref = LUA_NOREF;
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, TASKS_KEY);  /* registry.tasks = {} */
+  return s;
+}
+
+uv_loop_t *sched_loop(sched_t *s) { return s->loop; }
+lua_State *task_thread(task_t *t) { return t->co; }
+sched_t *task_sched(task_t *t) { return t->s; }
+task_t *sched_current(sched_t *s) { return s->current; }
+const char *sched_errmsg(sched_t *s) { return s->errmsg; }
+void sched_stop(sched_t *s) { s->stop = 1; }
+
+void sched_set_before_wait(sched_t *s, void (*fn)(void *), void *ud) {
+  s->before_wait = fn;
+  s->before_wait_ud = ud;
+}
+
+/* The state to use for registry work: the running coroutine if any, so
+ * the main thread's stack is left alone while it waits in lua_resume. */
+static lua_State *opL(sched_t *s) {
+  return s->current ? s->current->co : s->L;
+}
+
+task_t *sched_task_of(sched_t *s, lua_State *co) {
+  lua_State *L = opL(s);
+  lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
+  lua_pushthread(co);
+  lua_xmove(co, L, 1);
+  lua_rawget(L, -2);                  /* tasks[co] */
+  task_t *t = lua_touserdata(L, -1);
+  lua_pop(L, 2);
+  return t;
+}
+
+task_t *sched_spawn(sched_t *s, lua_State *L, task_t *parent) {
+  task_t *t = calloc(1, sizeof *t);
+  if (!t) luaL_error(L, "out of memory");
+  t->s = s;
+  t->parent = parent;
+  t->co = lua_newthread(L);           /* fn co */
+  lua_pushvalue(L, -2);
+  lua_xmove(L, t->co, 1);             /* co's stack: fn */
+  lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
+  lua_pushvalue(L, -2);
+  lua_pushlightuserdata(L, t);
+  lua_rawset(L, -3);                  /* tasks[co] = t */
+  lua_pop(L, 1);                      /* fn co */
+  lua_remove(L, -2);                  /* co */
+  t->next = s->all;
+  if (s->all) s->all->prev = t;
+  s->all = t;
+  if (!parent && !s->root) s->root = t;
+  sched_wake(t, 0);
+  return t;
+}
+
+static void unready(sched_t *s, task_t *t) {
+  if (!t->ready) return;
+  task_t **pp = &s->ready_head, *prev = NULL;
+  while (*pp && *pp != t) {
+    prev = *pp;
+    pp = &(*pp)->next_ready;
+  }
+  if (*pp) *pp = t->next_ready;
+  if (s->ready_tail == t) s->ready_tail = prev;
+  t->ready = 0;
+  t->next_ready = NULL;
+}
+
+static void unwait(sched_t *s, task_t *t) {
+  if (!t->waiting) return;
+  if (t->wkind == WAIT_ACTIVE) s->n_active--;
+  else if (t->wkind == WAIT_DURABLE) s->n_durable--;
+  t->waiting = 0;
+  t->cancel = NULL;
+  t->cdata = NULL;
+  t->wake_ms = 0;
+}
+
+/* Releases a finished or cancelled task: its coroutine may be collected. */
+static void task_free(sched_t *s, task_t *t) {
+  lua_State *L = t == s->current ? s->L : opL(s);
+  unready(s, t);
+  unwait(s, t);
+  for (task_t *c = s->all; c; c = c->next)
+    if (c->parent == t) c->parent = t->parent;
+  if (t->prev) t->prev->next = t->next;
+  else s->all = t->next;
+  if (t->next) t->next->prev = t->prev;
+  lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
+  lua_pushthread(t->co);
+  lua_xmove(t->co, L, 1);
+  lua_pushnil(L);
+  lua_rawset(L, -3);                  /* tasks[co] = nil */
+  lua_pop(L, 1);
+  if (s->root == t) s->root = NULL;
+  free(t);
+}
+
+void task_wait(task_t *t, wait_kind kind, task_cancel_fn cancel, void *data,
+               int64_t wake_ms) {
+  sched_t *s = t->s;
+  unwait(s, t);
+  t->waiting = 1;
+  t->wkind = kind;
+  t->cancel = cancel;
+  t->cdata = data;
+  t->wake_ms = wake_ms;
+  if (kind == WAIT_ACTIVE) s->n_active++;
+  else if (kind == WAIT_DURABLE) s->n_durable++;
+}
+
+void sched_wake(task_t *t, int nargs) {
+  sched_t *s = t->s;
+  unwait(s, t);
+  if (t->ready) return;  /* already woken: keep the first wake's values */
+  t->ready = 1;
+  t->nargs = nargs;
+  t->next_ready = NULL;
+  if (s->ready_tail) s->ready_tail->next_ready = t;
+  else s->ready_head = t;
+  s->ready_tail = t;
+}
+
+void sched_cancel(sched_t *s, task_t *t) {
+  /* Descendants first, so no child outlives the parent it reports to. */
+  for (;;) {
+    task_t *c = s->all;
+    while (c && c->parent != t) c = c->next;
+    if (!c) break;
+    sched_cancel(s, c);
+  }
+  if (t->waiting && t->cancel) {
+    task_cancel_fn fn = t->cancel;
+    void *data = t->cdata;
+    t->cancel = NULL;
+    fn(data);
+  }
+  task_free(s, t);
+}
+
+void sched_push_root_result(sched_t *s, lua_State *L) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->root_result_ref);
+}
+
+static task_t *pop_ready(sched_t *s) {
+  task_t *t = s->ready_head;
+  if (!t) return NULL;
+  s->ready_head = t->next_ready;
+  if (!s->ready_head) s->ready_tail = NULL;
+  t->ready = 0;
+  t->next_ready = NULL;
+  return t;
+}
+
+static int64_t earliest_wake(sched_t *s) {
+  int64_t w = 0;
+  for (task_t *t = s->all; t; t = t->next)
+    if (t->waiting && t->wkind == WAIT_DURABLE && (!w || t->wake_ms < w))
+      w = t->wake_ms;
+  return w;
+}
+
+sched_outcome sched_run(sched_t *s, int detach, int64_t *wake_ms) {
+  lua_State *L = s->L;
+  for (;;) {
+    task_t *t;
+    while (!s->stop && (t = pop_ready(s))) {
+      int is_root = t == s->root;
+      s->current = t;
+      int rc = lua_resume(t->co, t->nargs);
+      s->current = NULL;
+      if (rc == LUA_YIELD) {
+        /* A yield with no wait registered and no wake pending would sleep
+         * forever: only scheduler primitives may yield. */
+        if (!t->waiting && !t->ready) {
+          lua_settop(t->co, 0);
+          snprintf(s->errmsg, sizeof s->errmsg,
+                   "a coroutine yielded outside a summit primitive");
+          return SCHED_ERROR;
+        }
+        continue;
+      }
+      if (rc == 0) {
+        if (is_root) {
+          lua_settop(t->co, 1);
+          lua_xmove(t->co, L, 1);
+          luaL_unref(L, LUA_REGISTRYINDEX, s->root_result_ref);
+          s->root_result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+          s->root_done = 1;
+        }
+        task_free(s, t);
+        if (is_root) return SCHED_DONE;
+        continue;
+      }
+      const char *msg = lua_tostring(t->co, -1);
+      snprintf(s->errmsg, sizeof s->errmsg, "%s",
+               msg ? msg : "(error object is not a string)");
+      task_free(s, t);
+      return SCHED_ERROR;
+    }
+    if (s->stop) return SCHED_STOPPED;
+    if (s->root_done) return SCHED_DONE;
+    if (s->before_wait) s->before_wait(s->before_wait_ud);
+    if (detach && s->n_active == 0 && s->n_durable > 0) {
+      *wake_ms = earliest_wake(s);
+      return SCHED_SUSPENDED;
+    }
+    if (s->n_active == 0 && s->n_durable == 0) {
+      snprintf(s->errmsg, sizeof s->errmsg,
+               "deadlock: every task waits and nothing can wake them");
+      return SCHED_ERROR;
+    }
+    uv_run(s->loop, UV_RUN_ONCE);
+  }
+}
+
+void sched_free(sched_t *s) {
+  if (!s) return;
+  while (s->all) {
+    task_t *t = s->all;
+    while (t->parent) t = t->parent;  /* cancel from the top of a tree */
+    sched_cancel(s, t);
+  }
+  luaL_unref(s->L, LUA_REGISTRYINDEX, s->root_result_ref);
+  lua_pushnil(s->L);
+  lua_setfield(s->L, LUA_REGISTRYINDEX, TASKS_KEY);
+  free(s);
+}

@@ -1,0 +1,42 @@
+#ifndef SUMMIT_LUA_BINDINGS_H
+#define SUMMIT_LUA_BINDINGS_H
+/* The C <-> Lua boundary: value conversion and the C modules the engine's
+ * own Lua (lua/summit/) is built on. */
+#include <cJSON.h>
+#include <lua.h>
+#include <stddef.h>
+
+/* ---- converter (json.c) ---- */
+
+/* Converts the Lua value at idx to JSON. On failure returns NULL and writes
+ * into err what could not be converted and where ("a function at [1].x"). */
+cJSON *sl_to_json(lua_State *L, int idx, char *err, size_t errlen);
+/* Pushes the Lua value of j (null -> nil). */
+void sl_push_json(lua_State *L, const cJSON *j);
+/* Encodes the value at idx as compact JSON text (caller frees with free()). */
+char *sl_encode(lua_State *L, int idx, char *err, size_t errlen);
+/* Decodes text and pushes the value; on bad JSON pushes nothing, returns 0. */
+int sl_decode(lua_State *L, const char *text, size_t len);
+
+/* ---- modules, registered in package.preload by sl_open_modules ---- */
+int luaopen_summit_json(lua_State *L);      /* summit.json: runbooks' json */
+int luaopen_summit_c_journal(lua_State *L); /* summit.c.journal */
+int luaopen_summit_c_task(lua_State *L);    /* summit.c.task */
+int luaopen_summit_c_out(lua_State *L);     /* summit.c.out */
+int luaopen_summit_c_exec(lua_State *L);    /* summit.c.exec */
+
+/* Registers the C modules and the embedded Lua modules in package.preload.
+ * With $SUMMIT_LUA_DIR set, Lua modules load from that source tree instead
+ * (its lua/ and stdlib/ folders), so edits need no rebuild. */
+void sl_open_modules(lua_State *L);
+
+/* Builds the sandboxed environment of a runbook: an allow-list of base
+ * functions plus the summit API (require "summit.api"); reading or writing
+ * any other global raises an error naming it. Pushes the table. */
+void sl_push_sandbox(lua_State *L);
+
+/* An error value for a primitive: {code=..., message=...} with the error
+ * metatable (__tostring). Pushes it. */
+void sl_push_error(lua_State *L, const char *code, const char *fmt, ...);
+
+#endif

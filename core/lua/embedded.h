@@ -1,0 +1,17 @@
+#ifndef SUMMIT_LUA_EMBEDDED_H
+#define SUMMIT_LUA_EMBEDDED_H
+#include <stddef.h>
+
+/* One embedded Lua module: its require() name, its path in the source tree
+ * (for SUMMIT_LUA_DIR, which loads the tree instead) and its bytecode. */
+struct summit_embedded {
+  const char *name;   /* "summit.step" */
+  const char *path;   /* "lua/summit/step.lua" */
+  const char *code;
+  size_t size;
+};
+
+/* Terminated by an entry whose name is NULL. */
+extern const struct summit_embedded summit_embedded_modules[];
+
+#endif

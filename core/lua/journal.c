@@ -1,0 +1,258 @@
+/* summit.c.journal: the run's journal for the engine's Lua (engine.lua).
+ *
+ * Results are encoded to JSON here, in C, so a step result costs one
+ * conversion and one prepared INSERT. */
+#include <lauxlib.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/keys.h"
+#include "engine/runtime.h"
+#include "lua/bindings.h"
+
+static runtime_t *rt_store(lua_State *L) {
+  runtime_t *rt = runtime_get(L);
+  if (!rt->store) luaL_error(L, "no run: the journal is not open");
+  return rt;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v) {
+  if (!v) return;
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static int load_row(void *ud, const store_entry *e) {
+  lua_State *L = ud;
+  lua_getfield(L, -1, e->key);          /* entries entries[key] */
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 10);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, e->key);        /* entries[key] = row */
+  }
+  /* Later rows of a key override its state; fields they lack (a completed
+   * row has no args) keep the values of earlier rows. */
+  set_str(L, "state", e->state);
+  lua_pushinteger(L, (lua_Integer)e->attempt);
+  lua_setfield(L, -2, "attempt");
+  set_str(L, "kind", e->kind);
+  set_str(L, "name", e->name);
+  set_str(L, "hash", e->args_hash);
+  set_str(L, "args", e->args);
+  set_str(L, "result", e->result);
+  set_str(L, "error", e->error);
+  set_str(L, "site", e->site);
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* load() -> { [key] = {state, attempt, kind, name, hash, args, result,
+ * error, site} }: the newest state of every entry of the run. */
+static int l_load(lua_State *L) {
+  runtime_t *rt = rt_store(L);
+  lua_newtable(L);
+  if (store_journal_each(rt->store, rt->run_id, load_row, L) != STORE_OK)
+    return luaL_error(L, "reading the journal: %s", store_errmsg(rt->store));
+  return 1;
+}
+
+static int append(lua_State *L, store_entry *e, int durable) {
+  runtime_t *rt = rt_store(L);
+  e->ts_ms = runtime_now_ms();
+  if (store_journal_append(rt->store, rt->run_id, e, durable) != STORE_OK)
+    return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
+  return 0;
+}
+
+static void head(lua_State *L, store_entry *e) {
+  e->key = luaL_checkstring(L, 1);
+  e->attempt = luaL_checkinteger(L, 2);
+  e->kind = luaL_checkstring(L, 3);
+  e->name = luaL_optstring(L, 4, NULL);
+}
+
+/* start(key, attempt, kind, name, hash, args, site, note, durable) */
+static int l_start(lua_State *L) {
+  store_entry e = {.state = "started"};
+  head(L, &e);
+  e.args_hash = luaL_optstring(L, 5, NULL);
+  e.args = luaL_optstring(L, 6, NULL);
+  e.site = luaL_optstring(L, 7, NULL);
+  e.note = luaL_optstring(L, 8, NULL);
+  append(L, &e, lua_toboolean(L, 9));
+  return 0;
+}
+
+/* complete(key, attempt, kind, name, results, first, last) -> true, or
+ * nil and what cannot be serialised (nothing is written then). The
+ * results are results[first..last], stored as a JSON array. */
+static int l_complete(lua_State *L) {
+  store_entry e = {.state = "completed"};
+  head(L, &e);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  int first = luaL_checkint(L, 6), last = luaL_checkint(L, 7);
+  char err[512];
+  cJSON *arr = cJSON_CreateArray();
+  for (int i = first; i <= last; i++) {
+    lua_rawgeti(L, 5, i);
+    cJSON *v = sl_to_json(L, -1, err, sizeof err);
+    lua_pop(L, 1);
+    if (!v) {
+      cJSON_Delete(arr);
+      lua_pushnil(L);
+      lua_pushfstring(L, "%s (result %d)", err, i - first + 1);
+      return 2;
+    }
+    cJSON_AddItemToArray(arr, v);
+  }
+  char *text = cJSON_PrintUnformatted(arr);
+  cJSON_Delete(arr);
+  if (!text) return luaL_error(L, "out of memory");
+  e.result = text;
+  runtime_t *rt = rt_store(L);
+  e.ts_ms = runtime_now_ms();
+  int rc = store_journal_append(rt->store, rt->run_id, &e, 0);
+  free(text);
+  if (rc != STORE_OK)
+    return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* fail(key, attempt, kind, name, error): the error as JSON (a table that
+ * cannot be encoded is stored as its tostring). */
+static int l_fail(lua_State *L) {
+  store_entry e = {.state = "failed"};
+  head(L, &e);
+  char err[256];
+  char *text = sl_encode(L, 5, err, sizeof err);
+  if (!text) {
+    lua_getglobal(L, "tostring");
+    lua_pushvalue(L, 5);
+    lua_call(L, 1, 1);
+    cJSON *s = cJSON_CreateString(lua_tostring(L, -1));
+    text = cJSON_PrintUnformatted(s);
+    cJSON_Delete(s);
+    lua_pop(L, 1);
+  }
+  e.error = text;
+  runtime_t *rt = rt_store(L);
+  e.ts_ms = runtime_now_ms();
+  int rc = store_journal_append(rt->store, rt->run_id, &e, 0);
+  free(text);
+  if (rc != STORE_OK)
+    return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
+  return 0;
+}
+
+/* skip(key, attempt, kind, name, note): an operator skipped the entry. */
+static int l_skip(lua_State *L) {
+  store_entry e = {.state = "skipped", .result = "[]"};
+  head(L, &e);
+  e.note = luaL_optstring(L, 5, NULL);
+  append(L, &e, 1);
+  return 0;
+}
+
+/* results(text) -> the values of a stored JSON array, unpacked. */
+static int l_results(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  cJSON *j = cJSON_ParseWithLength(s, len);
+  if (!cJSON_IsArray(j)) {
+    cJSON_Delete(j);
+    return luaL_error(L, "corrupt journal result: %s", s);
+  }
+  int n = cJSON_GetArraySize(j);
+  luaL_checkstack(L, n, "too many results");
+  for (const cJSON *e = j->child; e; e = e->next) sl_push_json(L, e);
+  cJSON_Delete(j);
+  return n;
+}
+
+/* hash(text) -> 16 hex digits (FNV-1a 64): compares a call's arguments
+ * with the journal's without storing them twice. */
+static int l_hash(lua_State *L) {
+  size_t len;
+  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < len; i++) {
+    h ^= s[i];
+    h *= 0x100000001b3ULL;
+  }
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
+/* flush(): commits buffered journal writes. */
+static int l_flush(lua_State *L) {
+  runtime_t *rt = rt_store(L);
+  if (store_flush(rt->store) != STORE_OK)
+    return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
+  return 0;
+}
+
+/* child(prefix, n) -> the key of the n-th entry under prefix. */
+static int l_child(lua_State *L) {
+  char buf[1024];
+  const char *prefix = luaL_checkstring(L, 1);
+  if (key_child(buf, sizeof buf, prefix, (long)luaL_checkinteger(L, 2)) < 0)
+    return luaL_error(L, "journal key too long under '%s'", prefix);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+/* branch(key, name) -> the prefix of a parallel branch, or nil if the name
+ * cannot be part of a key. */
+static int l_branch(lua_State *L) {
+  char buf[1024];
+  if (key_branch(buf, sizeof buf, luaL_checkstring(L, 1),
+                 luaL_checkstring(L, 2)) < 0)
+    return 0;
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+static void push_key(void *ud, const char *k) {
+  lua_State *L = ud;
+  lua_pushstring(L, k);
+  lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+}
+
+/* ancestors(key) -> { outermost, ..., key }, or nil if malformed. */
+static int l_ancestors(lua_State *L) {
+  const char *key = luaL_checkstring(L, 1);
+  lua_newtable(L);
+  if (key_ancestors(key, push_key, L) < 0) return 0;
+  return 1;
+}
+
+/* split(key) -> prefix, n */
+static int l_split(lua_State *L) {
+  const char *key = luaL_checkstring(L, 1);
+  char prefix[1024];
+  long n;
+  if (key_split(key, prefix, sizeof prefix, &n) < 0) return 0;
+  lua_pushstring(L, prefix);
+  lua_pushinteger(L, n);
+  return 2;
+}
+
+static const luaL_Reg funcs[] = {
+  {"child", l_child},     {"branch", l_branch}, {"ancestors", l_ancestors},
+  {"split", l_split},
+  {"load", l_load},       {"start", l_start}, {"complete", l_complete},
+  {"fail", l_fail},       {"skip", l_skip},   {"results", l_results},
+  {"hash", l_hash},       {"flush", l_flush}, {NULL, NULL}
+};
+
+int luaopen_summit_c_journal(lua_State *L) {
+  lua_newtable(L);
+  luaL_register(L, NULL, funcs);
+  return 1;
+}

@@ -1,0 +1,218 @@
+/* Lua <-> JSON conversion on cJSON, and the `json` module of runbooks.
+ *
+ * A table whose keys are exactly 1..n (n > 0) is an array; any other table
+ * is an object, whose keys must be strings (numbers are written as their
+ * decimal text, like most Lua JSON libraries). Functions, userdata,
+ * threads, NaN, infinities and cycles cannot be represented and are errors
+ * that name the path where they were found. */
+#include "lua/bindings.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+
+typedef struct {
+  char *err;
+  size_t errlen;
+  char path[256];
+} conv;
+
+static cJSON *to_json(lua_State *L, int idx, conv *c, int depth);
+
+/* Appends ".k" or "[i]" to the path, returns the old length to restore. */
+static size_t path_push(conv *c, lua_State *L, int kidx) {
+  size_t n = strlen(c->path);
+  if (lua_type(L, kidx) == LUA_TNUMBER)
+    snprintf(c->path + n, sizeof c->path - n, "[%.14g]", lua_tonumber(L, kidx));
+  else
+    snprintf(c->path + n, sizeof c->path - n, ".%s", lua_tostring(L, kidx));
+  return n;
+}
+
+static cJSON *conv_fail(conv *c, const char *what) {
+  snprintf(c->err, c->errlen, "%s at %s", what,
+           c->path[0] ? c->path : "the top level");
+  return NULL;
+}
+
+/* Returns n if the table at idx is a sequence 1..n, else -1 (0: empty). */
+static int array_len(lua_State *L, int idx) {
+  int n = 0, max = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TNUMBER) {
+      lua_pop(L, 1);
+      return -1;
+    }
+    double k = lua_tonumber(L, -1);
+    if (k < 1 || k != floor(k)) {
+      lua_pop(L, 1);
+      return -1;
+    }
+    if (k > max) max = (int)k;
+    n++;
+  }
+  return max == n ? n : -1;
+}
+
+static cJSON *table_to_json(lua_State *L, int idx, conv *c, int depth) {
+  if (depth > MAX_DEPTH) return conv_fail(c, "a table nested too deep (a cycle?)");
+  luaL_checkstack(L, 4, "json");
+  int n = array_len(L, idx);
+  if (n > 0) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 1; i <= n; i++) {
+      lua_rawgeti(L, idx, i);
+      lua_pushinteger(L, i);
+      size_t mark = path_push(c, L, -1);
+      lua_pop(L, 1);
+      cJSON *v = to_json(L, lua_gettop(L), c, depth + 1);
+      lua_pop(L, 1);
+      if (!v) {
+        cJSON_Delete(a);
+        return NULL;
+      }
+      c->path[mark] = '\0';
+      cJSON_AddItemToArray(a, v);
+    }
+    return a;
+  }
+  cJSON *o = cJSON_CreateObject();
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int kt = lua_type(L, -2);
+    if (kt != LUA_TSTRING && kt != LUA_TNUMBER) {
+      lua_pop(L, 2);
+      cJSON_Delete(o);
+      return conv_fail(c, "a table key that is neither a string nor a number");
+    }
+    /* Copy the key: lua_tostring on a number key would confuse lua_next. */
+    lua_pushvalue(L, -2);
+    const char *k = lua_tostring(L, -1);
+    size_t mark = path_push(c, L, -3);
+    cJSON *v = to_json(L, lua_gettop(L) - 1, c, depth + 1);
+    if (!v) {
+      lua_pop(L, 3);
+      cJSON_Delete(o);
+      return NULL;
+    }
+    c->path[mark] = '\0';
+    cJSON_AddItemToObject(o, k, v);
+    lua_pop(L, 2);
+  }
+  return o;
+}
+
+static cJSON *to_json(lua_State *L, int idx, conv *c, int depth) {
+  switch (lua_type(L, idx)) {
+  case LUA_TNIL: return cJSON_CreateNull();
+  case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
+  case LUA_TNUMBER: {
+    double d = lua_tonumber(L, idx);
+    if (isnan(d) || isinf(d)) return conv_fail(c, "a NaN or infinite number");
+    return cJSON_CreateNumber(d);
+  }
+  case LUA_TSTRING: {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    if (strlen(s) != len) return conv_fail(c, "a string with a NUL byte");
+    return cJSON_CreateString(s);
+  }
+  case LUA_TTABLE: return table_to_json(L, idx, c, depth);
+  case LUA_TLIGHTUSERDATA:
+    if (lua_touserdata(L, idx) == NULL) return cJSON_CreateNull(); /* json.null */
+    /* fallthrough */
+  default: {
+    char what[64];
+    snprintf(what, sizeof what, "a %s", luaL_typename(L, idx));
+    return conv_fail(c, what);
+  }
+  }
+}
+
+cJSON *sl_to_json(lua_State *L, int idx, char *err, size_t errlen) {
+  conv c = {.err = err, .errlen = errlen};
+  if (idx < 0) idx = lua_gettop(L) + idx + 1;
+  return to_json(L, idx, &c, 0);
+}
+
+void sl_push_json(lua_State *L, const cJSON *j) {
+  luaL_checkstack(L, 3, "json");
+  if (cJSON_IsNull(j) || !j) lua_pushnil(L);
+  else if (cJSON_IsBool(j)) lua_pushboolean(L, cJSON_IsTrue(j));
+  else if (cJSON_IsNumber(j)) lua_pushnumber(L, j->valuedouble);
+  else if (cJSON_IsString(j)) lua_pushstring(L, j->valuestring);
+  else if (cJSON_IsArray(j)) {
+    lua_createtable(L, cJSON_GetArraySize(j), 0);
+    int i = 1;
+    for (const cJSON *e = j->child; e; e = e->next, i++) {
+      sl_push_json(L, e);
+      lua_rawseti(L, -2, i);
+    }
+  } else {
+    lua_newtable(L);
+    for (const cJSON *e = j->child; e; e = e->next) {
+      sl_push_json(L, e);
+      lua_setfield(L, -2, e->string);
+    }
+  }
+}
+
+char *sl_encode(lua_State *L, int idx, char *err, size_t errlen) {
+  cJSON *j = sl_to_json(L, idx, err, errlen);
+  if (!j) return NULL;
+  char *s = cJSON_PrintUnformatted(j);
+  cJSON_Delete(j);
+  if (!s) snprintf(err, errlen, "out of memory");
+  return s;
+}
+
+int sl_decode(lua_State *L, const char *text, size_t len) {
+  cJSON *j = cJSON_ParseWithLength(text, len);
+  if (!j) return 0;
+  sl_push_json(L, j);
+  cJSON_Delete(j);
+  return 1;
+}
+
+/* json.encode(value) -> string; raises naming what cannot be encoded. */
+static int l_encode(lua_State *L) {
+  char err[512];
+  luaL_checkany(L, 1);
+  char *s = sl_encode(L, 1, err, sizeof err);
+  if (!s) return luaL_error(L, "json.encode: cannot encode %s", err);
+  lua_pushstring(L, s);
+  free(s);
+  return 1;
+}
+
+/* json.decode(text) -> value; raises with the position of bad input. */
+static int l_decode(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  if (!sl_decode(L, s, len)) {
+    const char *at = cJSON_GetErrorPtr();
+    long off = at && at >= s && at <= s + len ? (long)(at - s) : -1;
+    return luaL_error(L, "json.decode: invalid JSON at byte %d", (int)off);
+  }
+  return 1;
+}
+
+static const luaL_Reg json_funcs[] = {
+  {"encode", l_encode},
+  {"decode", l_decode},
+  {NULL, NULL}
+};
+
+int luaopen_summit_json(lua_State *L) {
+  lua_newtable(L);
+  luaL_register(L, NULL, json_funcs);
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");  /* json.null encodes as null */
+  return 1;
+}

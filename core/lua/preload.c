@@ -1,0 +1,81 @@
+/* Module registration: the C modules and the embedded Lua modules go into
+ * package.preload, so `require` finds them with no file system access. */
+#include <lauxlib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/bindings.h"
+#include "lua/embedded.h"
+
+static const luaL_Reg C_MODULES[] = {
+  {"summit.json", luaopen_summit_json},
+  {"summit.c.journal", luaopen_summit_c_journal},
+  {"summit.c.task", luaopen_summit_c_task},
+  {"summit.c.out", luaopen_summit_c_out},
+  {"summit.c.exec", luaopen_summit_c_exec},
+  {NULL, NULL}
+};
+
+/* Loader of an embedded module: upvalue 1 is its index in the table. */
+static int load_embedded(lua_State *L) {
+  const struct summit_embedded *m =
+      &summit_embedded_modules[lua_tointeger(L, lua_upvalueindex(1))];
+  const char *dir = getenv("SUMMIT_LUA_DIR");
+  int rc;
+  if (dir && *dir) {
+    /* Developer mode: the source tree, chunk named by its real path. */
+    char path[4096], chunk[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, m->path);
+    snprintf(chunk, sizeof chunk, "@%s", m->path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return luaL_error(L, "SUMMIT_LUA_DIR: cannot open %s", path);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) luaL_addlstring(&b, buf, n);
+    fclose(f);
+    luaL_pushresult(&b);
+    size_t len;
+    const char *src = lua_tolstring(L, -1, &len);
+    rc = luaL_loadbuffer(L, src, len, chunk);
+  } else {
+    /* Bytecode keeps the chunk name it was compiled with (@summit/x.lua). */
+    rc = luaL_loadbuffer(L, m->code, m->size, m->name);
+  }
+  if (rc != 0) return lua_error(L);
+  lua_pushstring(L, m->name);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+void sl_open_modules(lua_State *L) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  for (const luaL_Reg *m = C_MODULES; m->name; m++) {
+    lua_pushcfunction(L, m->func);
+    lua_setfield(L, -2, m->name);
+  }
+  for (int i = 0; summit_embedded_modules[i].name; i++) {
+    lua_pushinteger(L, i);
+    lua_pushcclosure(L, load_embedded, 1);
+    lua_setfield(L, -2, summit_embedded_modules[i].name);
+  }
+  lua_pop(L, 2);
+}
+
+void sl_push_error(lua_State *L, const char *code, const char *fmt, ...) {
+  va_list ap;
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "summit.errors");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "new");
+  lua_remove(L, -2);
+  lua_pushstring(L, code);
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_call(L, 2, 1);
+}

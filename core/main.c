@@ -1,0 +1,27 @@
+/* summit: argv -> command dispatch; nothing else. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+} COMMANDS[] = {
+  {"run", cmd_run},         {"resume", cmd_resume}, {"validate", cmd_validate},
+  {"runs", cmd_runs},       {"status", cmd_status}, {"log", cmd_log},
+  {"version", cmd_version}, {"help", cmd_help},     {"--help", cmd_help},
+  {"--version", cmd_version},
+};
+
+int main(int argc, char **argv) {
+  /* A child that exits without reading its stdin must not kill us. */
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 2) return cmd_help(0, NULL);
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+    if (!strcmp(argv[1], COMMANDS[i].name))
+      return COMMANDS[i].fn(argc - 2, argv + 2);
+  fprintf(stderr, "summit: unknown command '%s' (see: summit help)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,527 @@
+/* The state store on SQLite: schema, migrations and every SQL statement.
+ *
+ * WAL mode lets `summit status` read while a run writes. Statements are
+ * prepared once per connection and reused. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Forward migrations: MIGRATIONS[i] takes user_version i to i + 1. */
+static const char *const MIGRATIONS[] = {
+  /* 0 -> 1: runs and the journal. */
+  "CREATE TABLE runs("
+  "  id TEXT PRIMARY KEY,"
+  "  name TEXT NOT NULL, version TEXT,"
+  "  source_path TEXT NOT NULL, source_sha256 TEXT NOT NULL,"
+  "  source TEXT NOT NULL, params TEXT NOT NULL, env TEXT,"
+  "  status TEXT NOT NULL, error TEXT, failed_key TEXT,"
+  "  started_by TEXT, rerun_of TEXT,"
+  "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+  "  finished_ms INTEGER, wake_ms INTEGER,"
+  "  owner_pid INTEGER, owner_host TEXT, lease_expires_ms INTEGER);"
+  "CREATE INDEX runs_status ON runs(status, id);"
+  "CREATE TABLE journal("
+  "  id INTEGER PRIMARY KEY,"
+  "  run_id TEXT NOT NULL REFERENCES runs(id),"
+  "  key TEXT NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,"
+  "  kind TEXT NOT NULL, name TEXT, args_hash TEXT, args TEXT,"
+  "  result TEXT, error TEXT, site TEXT, note TEXT,"
+  "  ts_ms INTEGER NOT NULL);"
+  "CREATE INDEX journal_run ON journal(run_id, id);",
+};
+#define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+#define RUN_COLS                                                          \
+  "id, name, version, source_path, source_sha256, source, params, env, "  \
+  "status, error, failed_key, started_by, rerun_of, created_ms, "         \
+  "updated_ms, finished_ms, wake_ms, owner_pid, owner_host, "             \
+  "lease_expires_ms"
+
+enum {
+  Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+  Q_RUN_INSERT, Q_RUN_GET, Q_RUN_STATUS, Q_RUN_PIN,
+  Q_RUN_LIST, Q_RUN_LIST_STATUS,
+  Q_LEASE_GET, Q_LEASE_SET, Q_LEASE_RENEW, Q_LEASE_RELEASE,
+  Q_JOURNAL_APPEND, Q_JOURNAL_EACH,
+  Q_COUNT
+};
+
+static const char *const SQL[Q_COUNT] = {
+  [Q_BEGIN] = "BEGIN IMMEDIATE",
+  [Q_COMMIT] = "COMMIT",
+  [Q_ROLLBACK] = "ROLLBACK",
+  [Q_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES(?1, ?2, ?3, ?4, "
+                   "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                   "?17, ?18, ?19, ?20)",
+  [Q_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
+  [Q_RUN_STATUS] = "UPDATE runs SET status = ?2, error = ?3, failed_key = ?4,"
+                   " wake_ms = ?5, updated_ms = ?6,"
+                   " finished_ms = CASE WHEN ?7 THEN ?6 ELSE NULL END"
+                   " WHERE id = ?1",
+  [Q_RUN_PIN] = "UPDATE runs SET source_path = ?2, source = ?3,"
+                " source_sha256 = ?4, version = ?5 WHERE id = ?1",
+  [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM runs ORDER BY id DESC",
+  [Q_RUN_LIST_STATUS] = "SELECT " RUN_COLS " FROM runs WHERE status = ?1"
+                        " ORDER BY id DESC",
+  [Q_LEASE_GET] = "SELECT owner_pid, owner_host, lease_expires_ms FROM runs"
+                  " WHERE id = ?1",
+  [Q_LEASE_SET] = "UPDATE runs SET owner_pid = ?2, owner_host = ?3,"
+                  " lease_expires_ms = ?4 WHERE id = ?1",
+  [Q_LEASE_RENEW] = "UPDATE runs SET lease_expires_ms = ?3"
+                    " WHERE id = ?1 AND owner_pid = ?2",
+  [Q_LEASE_RELEASE] = "UPDATE runs SET owner_pid = NULL, owner_host = NULL,"
+                      " lease_expires_ms = NULL"
+                      " WHERE id = ?1 AND owner_pid = ?2",
+  [Q_JOURNAL_APPEND] = "INSERT INTO journal(run_id, key, attempt, state, kind,"
+                       " name, args_hash, args, result, error, site, note,"
+                       " ts_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                       " ?10, ?11, ?12, ?13)",
+  [Q_JOURNAL_EACH] = "SELECT id, key, attempt, state, kind, name, args_hash,"
+                     " args, result, error, site, note, ts_ms FROM journal"
+                     " WHERE run_id = ?1 ORDER BY id",
+};
+
+struct store {
+  sqlite3 *db;
+  sqlite3_stmt *stmt[Q_COUNT];
+  int in_txn;      /* a write transaction is open (see store_flush) */
+  char err[512];
+};
+
+int store_schema_version(void) { return NMIGRATIONS; }
+
+const char *store_errmsg(store_t *s) { return s->err; }
+
+static int fail(store_t *s, const char *what) {
+  snprintf(s->err, sizeof s->err, "%s: %s", what, sqlite3_errmsg(s->db));
+  return STORE_ERR;
+}
+
+/* Returns the prepared statement q, reset and with bindings cleared. */
+static sqlite3_stmt *stmt(store_t *s, int q) {
+  sqlite3_stmt *st = s->stmt[q];
+  if (!st) {
+    if (sqlite3_prepare_v3(s->db, SQL[q], -1, SQLITE_PREPARE_PERSISTENT, &st,
+                           NULL) != SQLITE_OK) {
+      fail(s, "prepare");
+      return NULL;
+    }
+    s->stmt[q] = st;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v) {
+  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+
+static void bind_i64(sqlite3_stmt *st, int i, int64_t v, int null_if_zero) {
+  if (null_if_zero && v == 0) sqlite3_bind_null(st, i);
+  else sqlite3_bind_int64(st, i, v);
+}
+
+/* Runs a statement that returns no rows. */
+static int exec_stmt(store_t *s, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return fail(s, what);
+  return STORE_OK;
+}
+
+static int begin(store_t *s) {
+  if (s->in_txn) return STORE_OK;
+  sqlite3_stmt *st = stmt(s, Q_BEGIN);
+  if (!st || exec_stmt(s, st, "begin") != STORE_OK) return STORE_ERR;
+  s->in_txn = 1;
+  return STORE_OK;
+}
+
+int store_flush(store_t *s) {
+  if (!s->in_txn) return STORE_OK;
+  sqlite3_stmt *st = stmt(s, Q_COMMIT);
+  if (!st || exec_stmt(s, st, "commit") != STORE_OK) return STORE_ERR;
+  s->in_txn = 0;
+  return STORE_OK;
+}
+
+static int migrate(store_t *s, int from) {
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+    goto error;
+  /* Read again inside the lock: another process may have migrated. */
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) !=
+      SQLITE_OK)
+    goto error;
+  if (sqlite3_step(st) == SQLITE_ROW) from = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  for (int v = from; v < NMIGRATIONS; v++) {
+    char pragma[64];
+    if (sqlite3_exec(s->db, MIGRATIONS[v], NULL, NULL, &msg) != SQLITE_OK)
+      goto error;
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+    if (sqlite3_exec(s->db, pragma, NULL, NULL, &msg) != SQLITE_OK) goto error;
+  }
+  if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) goto error;
+  return STORE_OK;
+error:
+  snprintf(s->err, sizeof s->err, "migrating the schema: %s",
+           msg ? msg : sqlite3_errmsg(s->db));
+  sqlite3_free(msg);
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return STORE_ERR;
+}
+
+store_t *store_open(const char *path, int create, store_durability dur,
+                    char *err, size_t errlen) {
+  store_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "%s: out of memory", path);
+    return NULL;
+  }
+  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "cannot open state database %s: %s", path,
+             s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    goto error;
+  }
+  sqlite3_extended_result_codes(s->db, 1);
+  sqlite3_busy_timeout(s->db, 10000);
+
+  /* Read the schema version before writing anything, so a file that is not
+   * a database (or not ours) is reported and left untouched. */
+  sqlite3_stmt *st = NULL;
+  int version = -1;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) ==
+          SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  if (version < 0) {
+    snprintf(err, errlen,
+             "state database %s cannot be read: %s (nothing was changed)",
+             path, sqlite3_errmsg(s->db));
+    goto error;
+  }
+  if (version > NMIGRATIONS) {
+    snprintf(err, errlen,
+             "state database %s has schema version %d, newer than this "
+             "summit understands (%d); upgrade summit",
+             path, version, NMIGRATIONS);
+    goto error;
+  }
+  if (version == 0) {
+    /* A version-0 file with tables of its own is someone else's database. */
+    int foreign = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      foreign = sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    if (foreign) {
+      snprintf(err, errlen,
+               "state database %s is a SQLite database but not summit's "
+               "(it has tables and no summit schema version); nothing was "
+               "changed", path);
+      goto error;
+    }
+  }
+  const char *sync = dur == STORE_DURABILITY_FULL ? "PRAGMA synchronous=FULL"
+                                                 : "PRAGMA synchronous=NORMAL";
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) !=
+          SQLITE_OK ||
+      sqlite3_exec(s->db, sync, NULL, NULL, &msg) != SQLITE_OK ||
+      sqlite3_exec(s->db, "PRAGMA foreign_keys=ON", NULL, NULL, &msg) !=
+          SQLITE_OK) {
+    snprintf(err, errlen, "state database %s: %s", path,
+             msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    goto error;
+  }
+  if (version < NMIGRATIONS && migrate(s, version) != STORE_OK) {
+    snprintf(err, errlen, "state database %s: %s", path, s->err);
+    goto error;
+  }
+  return s;
+error:
+  store_close(s);
+  return NULL;
+}
+
+void store_close(store_t *s) {
+  if (!s) return;
+  if (s->in_txn) store_flush(s);
+  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->stmt[i]);
+  sqlite3_close(s->db);
+  free(s);
+}
+
+/* ---- runs ---------------------------------------------------------- */
+
+static char *col_dup(sqlite3_stmt *st, int i) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? strdup((const char *)t) : NULL;
+}
+
+static void run_from_row(sqlite3_stmt *st, store_run *r) {
+  memset(r, 0, sizeof *r);
+  r->id = col_dup(st, 0);
+  r->name = col_dup(st, 1);
+  r->version = col_dup(st, 2);
+  r->source_path = col_dup(st, 3);
+  r->source_sha256 = col_dup(st, 4);
+  r->source = col_dup(st, 5);
+  r->params = col_dup(st, 6);
+  r->env = col_dup(st, 7);
+  r->status = col_dup(st, 8);
+  r->error = col_dup(st, 9);
+  r->failed_key = col_dup(st, 10);
+  r->started_by = col_dup(st, 11);
+  r->rerun_of = col_dup(st, 12);
+  r->created_ms = sqlite3_column_int64(st, 13);
+  r->updated_ms = sqlite3_column_int64(st, 14);
+  r->finished_ms = sqlite3_column_int64(st, 15);
+  r->wake_ms = sqlite3_column_int64(st, 16);
+  r->owner_pid = sqlite3_column_int64(st, 17);
+  r->owner_host = col_dup(st, 18);
+  r->lease_expires_ms = sqlite3_column_int64(st, 19);
+}
+
+void store_run_free(store_run *r) {
+  if (!r) return;
+  char **strs[] = {&r->id, &r->name, &r->version, &r->source_path,
+                   &r->source_sha256, &r->source, &r->params, &r->env,
+                   &r->status, &r->error, &r->failed_key, &r->started_by,
+                   &r->owner_host, &r->rerun_of};
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+    free(*strs[i]);
+    *strs[i] = NULL;
+  }
+}
+
+int store_run_create(store_t *s, const store_run *r) {
+  sqlite3_stmt *st = stmt(s, Q_RUN_INSERT);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  bind_text(st, 1, r->id);
+  bind_text(st, 2, r->name);
+  bind_text(st, 3, r->version);
+  bind_text(st, 4, r->source_path);
+  bind_text(st, 5, r->source_sha256);
+  bind_text(st, 6, r->source);
+  bind_text(st, 7, r->params);
+  bind_text(st, 8, r->env);
+  bind_text(st, 9, r->status);
+  bind_text(st, 10, r->error);
+  bind_text(st, 11, r->failed_key);
+  bind_text(st, 12, r->started_by);
+  bind_text(st, 13, r->rerun_of);
+  bind_i64(st, 14, r->created_ms, 0);
+  bind_i64(st, 15, r->updated_ms, 0);
+  bind_i64(st, 16, r->finished_ms, 1);
+  bind_i64(st, 17, r->wake_ms, 1);
+  bind_i64(st, 18, r->owner_pid, 1);
+  bind_text(st, 19, r->owner_host);
+  bind_i64(st, 20, r->lease_expires_ms, 1);
+  if (exec_stmt(s, st, "creating the run") != STORE_OK) return STORE_ERR;
+  return store_flush(s);
+}
+
+int store_run_get(store_t *s, const char *id, store_run *out) {
+  sqlite3_stmt *st = stmt(s, Q_RUN_GET);
+  if (!st) return STORE_ERR;
+  bind_text(st, 1, id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    run_from_row(st, out);
+    sqlite3_reset(st);
+    return STORE_OK;
+  }
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE) return STORE_NOTFOUND;
+  return fail(s, "reading the run");
+}
+
+int store_run_set_status(store_t *s, const char *id, const char *status,
+                         const char *error, const char *failed_key,
+                         int64_t wake_ms, int final, int64_t now_ms) {
+  sqlite3_stmt *st = stmt(s, Q_RUN_STATUS);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  bind_text(st, 1, id);
+  bind_text(st, 2, status);
+  bind_text(st, 3, error);
+  bind_text(st, 4, failed_key);
+  bind_i64(st, 5, wake_ms, 1);
+  bind_i64(st, 6, now_ms, 0);
+  sqlite3_bind_int(st, 7, final != 0);
+  return exec_stmt(s, st, "updating the run");
+}
+
+int store_run_pin_source(store_t *s, const char *id, const char *path,
+                         const char *source, const char *sha256,
+                         const char *version) {
+  sqlite3_stmt *st = stmt(s, Q_RUN_PIN);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  bind_text(st, 1, id);
+  bind_text(st, 2, path);
+  bind_text(st, 3, source);
+  bind_text(st, 4, sha256);
+  bind_text(st, 5, version);
+  return exec_stmt(s, st, "pinning the source");
+}
+
+int store_run_list(store_t *s, const char *status, store_run_cb fn,
+                   void *ud) {
+  sqlite3_stmt *st = stmt(s, status ? Q_RUN_LIST_STATUS : Q_RUN_LIST);
+  if (!st) return STORE_ERR;
+  if (status) bind_text(st, 1, status);
+  int rc, ret = STORE_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    store_run r;
+    run_from_row(st, &r);
+    ret = fn(ud, &r);
+    store_run_free(&r);
+    if (ret) break;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "listing runs");
+  return ret;
+}
+
+/* ---- leases -------------------------------------------------------- */
+
+/* A holder on this host whose pid is gone has died: its lease is void. */
+static int holder_alive(int64_t pid, const char *host, const char *myhost) {
+  if (pid <= 0) return 0;
+  if (!host || strcmp(host, myhost) != 0) return 1; /* trust the expiry */
+  return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int store_lease_acquire(store_t *s, const char *id, int64_t pid,
+                        const char *host, int64_t now_ms, int64_t ttl_ms,
+                        int64_t *holder_pid, char **holder_host) {
+  if (store_flush(s) != STORE_OK || begin(s) != STORE_OK) return STORE_ERR;
+  sqlite3_stmt *st = stmt(s, Q_LEASE_GET);
+  if (!st) goto error;
+  bind_text(st, 1, id);
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+      store_flush(s);
+      return STORE_NOTFOUND;
+    }
+    fail(s, "reading the lease");
+    goto error;
+  }
+  int64_t opid = sqlite3_column_int64(st, 0);
+  char *ohost = col_dup(st, 1);
+  int64_t expires = sqlite3_column_int64(st, 2);
+  sqlite3_reset(st);
+  if (opid > 0 && opid != pid && expires > now_ms &&
+      holder_alive(opid, ohost, host)) {
+    *holder_pid = opid;
+    *holder_host = ohost;
+    store_flush(s);
+    return STORE_BUSY;
+  }
+  free(ohost);
+  st = stmt(s, Q_LEASE_SET);
+  if (!st) goto error;
+  bind_text(st, 1, id);
+  sqlite3_bind_int64(st, 2, pid);
+  bind_text(st, 3, host);
+  sqlite3_bind_int64(st, 4, now_ms + ttl_ms);
+  if (exec_stmt(s, st, "taking the lease") != STORE_OK) goto error;
+  return store_flush(s);
+error:
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  s->in_txn = 0;
+  return STORE_ERR;
+}
+
+int store_lease_renew(store_t *s, const char *id, int64_t pid, int64_t now_ms,
+                      int64_t ttl_ms) {
+  sqlite3_stmt *st = stmt(s, Q_LEASE_RENEW);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  bind_text(st, 1, id);
+  sqlite3_bind_int64(st, 2, pid);
+  sqlite3_bind_int64(st, 3, now_ms + ttl_ms);
+  if (exec_stmt(s, st, "renewing the lease") != STORE_OK) return STORE_ERR;
+  return store_flush(s);
+}
+
+int store_lease_release(store_t *s, const char *id, int64_t pid) {
+  sqlite3_stmt *st = stmt(s, Q_LEASE_RELEASE);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  bind_text(st, 1, id);
+  sqlite3_bind_int64(st, 2, pid);
+  if (exec_stmt(s, st, "releasing the lease") != STORE_OK) return STORE_ERR;
+  return store_flush(s);
+}
+
+/* ---- journal ------------------------------------------------------- */
+
+int store_journal_append(store_t *s, const char *run_id, const store_entry *e,
+                         int durable) {
+  sqlite3_stmt *st = stmt(s, Q_JOURNAL_APPEND);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  bind_text(st, 1, run_id);
+  bind_text(st, 2, e->key);
+  sqlite3_bind_int64(st, 3, e->attempt);
+  bind_text(st, 4, e->state);
+  bind_text(st, 5, e->kind);
+  bind_text(st, 6, e->name);
+  bind_text(st, 7, e->args_hash);
+  bind_text(st, 8, e->args);
+  bind_text(st, 9, e->result);
+  bind_text(st, 10, e->error);
+  bind_text(st, 11, e->site);
+  bind_text(st, 12, e->note);
+  sqlite3_bind_int64(st, 13, e->ts_ms);
+  if (exec_stmt(s, st, "appending to the journal") != STORE_OK)
+    return STORE_ERR;
+  return durable ? store_flush(s) : STORE_OK;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i) {
+  return (const char *)sqlite3_column_text(st, i);
+}
+
+int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
+                       void *ud) {
+  sqlite3_stmt *st = stmt(s, Q_JOURNAL_EACH);
+  if (!st) return STORE_ERR;
+  bind_text(st, 1, run_id);
+  int rc, ret = STORE_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    store_entry e = {
+      .id = sqlite3_column_int64(st, 0),
+      .key = col_text(st, 1),
+      .attempt = sqlite3_column_int64(st, 2),
+      .state = col_text(st, 3),
+      .kind = col_text(st, 4),
+      .name = col_text(st, 5),
+      .args_hash = col_text(st, 6),
+      .args = col_text(st, 7),
+      .result = col_text(st, 8),
+      .error = col_text(st, 9),
+      .site = col_text(st, 10),
+      .note = col_text(st, 11),
+      .ts_ms = sqlite3_column_int64(st, 12),
+    };
+    ret = fn(ud, &e);
+    if (ret) break;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "reading the journal");
+  return ret;
+}

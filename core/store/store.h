@@ -1,0 +1,97 @@
+#ifndef SUMMIT_STORE_H
+#define SUMMIT_STORE_H
+/* The state store: runs, their journals and leases, in one SQLite database.
+ *
+ * Every SQL statement of summit lives behind this interface (sqlite.c). It
+ * knows nothing of Lua. Writes are batched in one open transaction that
+ * store_flush() commits; store_journal_append() with durable=1 commits at
+ * once, so a `started` row is on disk before its effect runs and the
+ * `completed` row of the previous entry rides along in the same fsync. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+enum {
+  STORE_OK = 0,
+  STORE_ERR = -1,      /* see store_errmsg() */
+  STORE_NOTFOUND = -2,
+  STORE_BUSY = -3      /* a lease is held by a live owner */
+};
+
+/* How a commit reaches the disk: FULL survives a power cut (the default),
+ * PROCESS survives a killed process only (WAL with synchronous=NORMAL). */
+typedef enum { STORE_DURABILITY_FULL, STORE_DURABILITY_PROCESS } store_durability;
+
+/* Opens (create != 0: creates if missing) the database at path, checks that
+ * it is a summit database and migrates its schema forward. On failure
+ * returns NULL and writes a message naming the file into err; nothing in an
+ * existing file is changed when it is not a summit database. */
+store_t *store_open(const char *path, int create, store_durability dur,
+                    char *err, size_t errlen);
+void store_close(store_t *s);
+const char *store_errmsg(store_t *s);
+/* The schema version this build writes (PRAGMA user_version). */
+int store_schema_version(void);
+
+/* Commits the open write transaction, if any. */
+int store_flush(store_t *s);
+
+/* A run record. Strings are owned by the record (store_run_free). */
+typedef struct {
+  char *id, *name, *version, *source_path, *source_sha256, *source;
+  char *params, *env, *status, *error, *failed_key, *started_by, *owner_host;
+  char *rerun_of;
+  int64_t created_ms, updated_ms, finished_ms, wake_ms, lease_expires_ms;
+  int64_t owner_pid;
+} store_run;
+
+void store_run_free(store_run *r);
+int store_run_create(store_t *s, const store_run *r);
+/* Fills *out (caller frees with store_run_free); STORE_NOTFOUND if absent. */
+int store_run_get(store_t *s, const char *id, store_run *out);
+/* Sets status, error (JSON or NULL), failed_key and wake_ms (0 = none);
+ * finished_ms is set when final != 0. Not committed until store_flush. */
+int store_run_set_status(store_t *s, const char *id, const char *status,
+                         const char *error, const char *failed_key,
+                         int64_t wake_ms, int final, int64_t now_ms);
+/* Replaces the pinned source (resume --upgrade). */
+int store_run_pin_source(store_t *s, const char *id, const char *path,
+                         const char *source, const char *sha256,
+                         const char *version);
+/* Calls fn for each run, newest first, optionally only those with status. */
+typedef int (*store_run_cb)(void *ud, const store_run *r);
+int store_run_list(store_t *s, const char *status, store_run_cb fn, void *ud);
+
+/* Leases: one executor per run. Takes the lease for (pid, host) if it is
+ * free, expired, or held by a pid on this host that no longer exists.
+ * Returns STORE_BUSY with the holder in *holder_pid / holder_host (caller
+ * frees) when a live owner has it. Commits at once. */
+int store_lease_acquire(store_t *s, const char *id, int64_t pid,
+                        const char *host, int64_t now_ms, int64_t ttl_ms,
+                        int64_t *holder_pid, char **holder_host);
+int store_lease_renew(store_t *s, const char *id, int64_t pid,
+                      int64_t now_ms, int64_t ttl_ms);
+int store_lease_release(store_t *s, const char *id, int64_t pid);
+
+/* One journal row. The journal is append-only: each state change of an
+ * entry (started, completed, failed, skipped) is a new row; the newest row
+ * of a key is the entry's state. */
+typedef struct {
+  int64_t id;
+  const char *key, *state, *kind, *name, *args_hash, *args;
+  const char *result, *error, *site, *note;
+  int64_t attempt, ts_ms;
+} store_entry;
+
+/* Appends a row; durable != 0 commits before returning. */
+int store_journal_append(store_t *s, const char *run_id, const store_entry *e,
+                         int durable);
+/* Calls fn for every row of the run in append order. Strings are valid only
+ * during the call. A non-zero return from fn stops the walk and is returned. */
+typedef int (*store_entry_cb)(void *ud, const store_entry *e);
+int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
+                       void *ud);
+
+#endif

@@ -1,0 +1,250 @@
+-- The globals of a runbook (DESIGN §6): step, parallel, sleep, now, random,
+-- log, fail, exec, json, runbook. Each journaled call goes through
+-- engine.entry; waiting is done by the C primitives of summit.c.task/exec.
+local E = require("summit.engine")
+local T = require("summit.c.task")
+local X = require("summit.c.exec")
+local J = require("summit.c.journal")
+local out = require("summit.c.out")
+local json = require("summit.json")
+local errors = require("summit.errors")
+local R = require("summit.runbook")
+
+local api = {}
+
+local function argerr(fname, arg, msg)
+  error(string.format("%s: bad argument '%s' (%s)", fname, arg, msg), 3)
+end
+
+local function rfc3339(ms)
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000))
+    .. string.format(".%03dZ", ms % 1000)
+end
+
+api.runbook = R.define
+api.json = json
+
+-- step(name, fn) or step{ name, fn, idempotent = false, ... }
+function api.step(a, b)
+  local name, fn, o
+  if type(a) == "table" then
+    o = a
+    name, fn = a[1] or a.name, a[2] or a.fn
+  else
+    name, fn, o = a, b, {}
+  end
+  if type(name) ~= "string" or name == "" then argerr("step", "name", "a non-empty string expected") end
+  if type(fn) ~= "function" then argerr("step", "fn", "a function expected") end
+  return E.entry("step", name, "", { scope = true, idempotent = o.idempotent },
+    function() return fn() end)
+end
+
+-- parallel{ fn, fn } or parallel{ a = fn, b = fn }: branches run as child
+-- tasks; results come back under the same keys. The first failure cancels
+-- the other branches and is raised.
+function api.parallel(branches)
+  if type(branches) ~= "table" then argerr("parallel", "branches", "a table of functions expected") end
+  local names, n = {}, #branches
+  for k, fn in pairs(branches) do
+    if type(fn) ~= "function" then
+      argerr("parallel", tostring(k), "a function expected")
+    end
+    if n > 0 and type(k) ~= "number" then
+      argerr("parallel", tostring(k), "mix of list and named branches")
+    end
+    names[#names + 1] = k
+  end
+  table.sort(names, function(x, y) return tostring(x) < tostring(y) end)
+  if n > 0 then
+    for i = 1, n do names[i] = i end
+  end
+  local desc = {}
+  for i, k in ipairs(names) do desc[i] = tostring(k) end
+  return E.entry("parallel", "parallel", table.concat(desc, ","), { scope = true },
+    function(_, _, key)
+      local parent = T.self()
+      local results, pending, failed = {}, #names, nil
+      local handles = {}
+      for i, k in ipairs(names) do
+        local prefix = J.branch(key, tostring(k))
+        if not prefix then argerr("parallel", tostring(k), "branch names may use letters, digits, _ and -") end
+        local fn = branches[k]
+        handles[i] = T.spawn(function()
+          E.enter_branch(prefix)
+          local ok, res = pcall(function()
+            local r = fn()
+            E.end_branch(prefix)
+            return r
+          end)
+          if ok then results[k] = res elseif failed == nil then failed = res end
+          pending = pending - 1
+          if pending == 0 or not ok then T.wake(parent) end
+        end)
+      end
+      if pending > 0 then T.suspend() end
+      if failed ~= nil then
+        for _, h in ipairs(handles) do T.cancel(h) end
+        error(failed, 0)
+      end
+      return results
+    end)
+end
+
+-- sleep(d): durable. The wake time is journaled, so a run resumed after it
+-- does not wait again; with --detach the run suspends instead of waiting.
+function api.sleep(d)
+  local ok, ms = pcall(T.duration_ms, d)
+  if not ok then argerr("sleep", "d", tostring(ms)) end
+  return E.entry("sleep", "sleep", tostring(ms), {
+    stored = function(prev)
+      if prev and prev.state == "started" and prev.args then return prev.args end
+      return string.format("%.0f", T.now_ms() + ms / T.time_scale())
+    end,
+  }, function(_, stored, key)
+    local wake = tonumber(stored)
+    if wake > T.now_ms() then
+      out.emit("wait.started", { key = key, kind = "sleep", ["until"] = rfc3339(wake) })
+      T.sleep_until(wake)
+      out.emit("wait.finished", { key = key, kind = "sleep" })
+    end
+  end)
+end
+
+-- now() -> journaled wall-clock seconds (with milliseconds).
+function api.now()
+  return E.entry("now", "now", "", { durable = false }, function()
+    return T.now_ms() / 1000
+  end)
+end
+
+-- os.time() is now() in whole seconds; os.time(t) converts a date table.
+local real_time = os.time
+function api.time(t)
+  if t ~= nil then return real_time(t) end
+  return math.floor(api.now())
+end
+
+-- random([m [, n]]) -> like math.random, journaled.
+function api.random(m, n)
+  if m ~= nil and type(m) ~= "number" then argerr("random", "m", "a number expected") end
+  if n ~= nil and type(n) ~= "number" then argerr("random", "n", "a number expected") end
+  if m and not n then m, n = 1, m end
+  if m and m > n then argerr("random", "n", "interval is empty") end
+  return E.entry("random", "random", tostring(m) .. "," .. tostring(n), { durable = false },
+    function()
+      local u = T.random_u32() / 4294967296
+      if not m then return u end
+      return m + math.floor(u * (n - m + 1))
+    end)
+end
+
+local function fmt(f, ...)
+  if select("#", ...) > 0 then return string.format(f, ...) end
+  return tostring(f)
+end
+
+-- log.info|warn|error(fmt, ...): not journaled; quiet while replaying.
+api.log = {}
+for _, level in ipairs({ "info", "warn", "error" }) do
+  api.log[level] = function(f, ...)
+    if not E.replaying() then out.log(level, fmt(f, ...)) end
+  end
+end
+
+function api.print(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  api.log.info(table.concat(parts, "\t"))
+end
+
+-- fail(message [, fields]): fails the current step (and the run, unless
+-- caught with pcall) with code EFAIL.
+function api.fail(message, fields)
+  local e = errors.new("EFAIL", tostring(message), fields)
+  e.where = E.site()
+  error(e, 0)
+end
+
+local function tail(s, n)
+  s = s or ""
+  if #s > n then s = "..." .. s:sub(-n) end
+  return (s:gsub("%s+$", ""))
+end
+
+-- exec(argv, opts) -> { code, stdout, stderr }: argv is a list (never a
+-- shell string). opts: cwd, env, input, timeout, check (default true),
+-- max_output, idempotent.
+function api.exec(argv, opts)
+  if type(argv) ~= "table" or #argv == 0 then argerr("exec", "argv", "a non-empty list of strings expected") end
+  local args = {}
+  for i = 1, #argv do
+    local a = argv[i]
+    if type(a) ~= "string" and type(a) ~= "number" then
+      argerr("exec", "argv", "argv[" .. i .. "] is a " .. type(a))
+    end
+    args[i] = tostring(a)
+  end
+  local o = opts or {}
+  if type(o) ~= "table" then argerr("exec", "opts", "a table expected") end
+  local timeout_ms
+  if o.timeout ~= nil then
+    local ok, ms = pcall(T.duration_ms, o.timeout)
+    if not ok then argerr("exec", "timeout", tostring(ms)) end
+    timeout_ms = ms / T.time_scale()
+  end
+  if o.env ~= nil and type(o.env) ~= "table" then argerr("exec", "env", "a table expected") end
+  -- The identity hashes what makes the call; only argv and cwd are stored
+  -- (env and input may hold secrets).
+  local identity = json.encode({ args, o.cwd or json.null, o.env or json.null, o.input or json.null })
+  local shown = json.encode({ argv = args, cwd = o.cwd })
+  return E.entry("exec", args[1], identity, {
+    idempotent = o.idempotent,
+    stored = function() return shown end,
+  }, function(_, _, key)
+    local r, ename, emsg = X.run(args, {
+      cwd = o.cwd, env = o.env, input = o.input, timeout_ms = timeout_ms,
+      max_output = o.max_output, label = key,
+    })
+    if not r then
+      error(errors.new(ename, string.format("cannot run '%s': %s", args[1], emsg),
+        { argv = args }), 0)
+    end
+    if r.timed_out then
+      error(errors.new("ETIMEDOUT", string.format("'%s' timed out after %s",
+        args[1], tostring(o.timeout)), { argv = args, stdout = r.stdout, stderr = r.stderr }), 0)
+    end
+    if o.check ~= false and r.code ~= 0 then
+      local why = r.signal and ("was killed by signal " .. r.signal)
+        or ("exited with code " .. r.code)
+      local err = tail(r.stderr, 400)
+      error(errors.new("EEXIT", string.format("'%s' %s%s", table.concat(args, " "), why,
+        err ~= "" and (": " .. err) or ""),
+        { exit_code = r.code, stdout = r.stdout, stderr = r.stderr }), 0)
+    end
+    return { code = r.code, stdout = r.stdout, stderr = r.stderr, signal = r.signal,
+             truncated = r.truncated }
+  end)
+end
+
+-- require inside a runbook: the stdlib (summit.*) and json, not the engine.
+local INTERNAL = { ["summit.engine"] = true, ["summit.api"] = true, ["summit.runbook"] = true }
+function api.require(name)
+  if type(name) ~= "string" then argerr("require", "name", "a string expected") end
+  if name:sub(1, 7) ~= "summit." or name:sub(1, 9) == "summit.c." or INTERNAL[name] then
+    error(string.format("require: module '%s' is not available to runbooks "
+      .. "(the summit stdlib is: require \"summit.<module>\")", name), 2)
+  end
+  return require(name)
+end
+
+local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
+                  "fail", "exec", "json", "print", "require" }
+
+-- install(env): puts the API into a sandbox environment.
+function api.install(env)
+  for _, k in ipairs(GLOBALS) do env[k] = api[k] end
+  env.math.random = api.random
+  env.os.time = api.time
+end
+
+return api

@@ -1,0 +1,158 @@
+-- runbook{...}: the definition a runbook file returns, and its param schema.
+local M = {}
+
+local TYPES = { string = true, number = true, integer = true, boolean = true }
+local defined = setmetatable({}, { __mode = "k" })
+
+local function fail(level, fmt, ...)
+  error(string.format(fmt, ...), level + 1)
+end
+
+local function type_ok(t, v)
+  if t == "integer" then return type(v) == "number" and v == math.floor(v) end
+  return type(v) == t
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+-- Checks one param's spec; returns the normalised spec or raises.
+local function check_spec(rb, name, spec)
+  if type(name) ~= "string" or not name:match("^[%a_][%w_%-]*$") then
+    fail(3, "runbook '%s': param name %s is not a valid name", rb, tostring(name))
+  end
+  if type(spec) ~= "table" then
+    fail(3, "runbook '%s': param '%s' must be a table like { type = \"string\" }", rb, name)
+  end
+  local s = {}
+  for k, v in pairs(spec) do s[k] = v end
+  s.type = s.type or "string"
+  if not TYPES[s.type] then
+    fail(3, "runbook '%s': param '%s' has unknown type '%s' (string, number, integer, boolean)",
+      rb, name, tostring(s.type))
+  end
+  if s.pattern ~= nil then
+    if type(s.pattern) ~= "string" or s.type ~= "string" then
+      fail(3, "runbook '%s': param '%s': pattern must be a string on a string param", rb, name)
+    end
+    local ok, err = pcall(string.find, "", s.pattern)
+    if not ok then fail(3, "runbook '%s': param '%s': bad pattern: %s", rb, name, err) end
+  end
+  if s.enum ~= nil then
+    if type(s.enum) ~= "table" or #s.enum == 0 then
+      fail(3, "runbook '%s': param '%s': enum must be a non-empty list", rb, name)
+    end
+    for _, v in ipairs(s.enum) do
+      if not type_ok(s.type, v) then
+        fail(3, "runbook '%s': param '%s': enum value %s is not a %s", rb, name, tostring(v), s.type)
+      end
+    end
+  end
+  if s.default ~= nil and not type_ok(s.type, s.default) then
+    fail(3, "runbook '%s': param '%s': default %s is not a %s", rb, name, tostring(s.default), s.type)
+  end
+  return s
+end
+
+-- runbook{ name, version, description, params, run } -> the definition.
+function M.define(def)
+  if type(def) ~= "table" then fail(2, "runbook{...} expects a table, got %s", type(def)) end
+  if type(def.name) ~= "string" or def.name == "" then
+    fail(2, "runbook{...}: 'name' must be a non-empty string")
+  end
+  if type(def.run) ~= "function" then
+    fail(2, "runbook '%s': 'run' must be a function(params)", def.name)
+  end
+  if def.version ~= nil and type(def.version) ~= "string" then
+    fail(2, "runbook '%s': 'version' must be a string like \"1.0.0\"", def.name)
+  end
+  local params = {}
+  if def.params ~= nil then
+    if type(def.params) ~= "table" then fail(2, "runbook '%s': 'params' must be a table", def.name) end
+    for _, name in ipairs(sorted_keys(def.params)) do
+      params[name] = check_spec(def.name, name, def.params[name])
+    end
+  end
+  local d = {}
+  for k, v in pairs(def) do d[k] = v end
+  d.params = params
+  defined[d] = true
+  return d
+end
+
+function M.is(def) return defined[def] == true end
+
+local function coerce(t, v)
+  if type(v) ~= "string" then
+    if type_ok(t, v) or (t == "number" and type(v) == "number") then return v end
+    return nil
+  end
+  if t == "string" then return v end
+  if t == "number" then return tonumber(v) end
+  if t == "integer" then
+    local n = tonumber(v)
+    if n and n == math.floor(n) then return n end
+    return nil
+  end
+  if t == "boolean" then
+    if v == "true" or v == "yes" or v == "1" then return true end
+    if v == "false" or v == "no" or v == "0" then return false end
+    return nil
+  end
+end
+
+-- resolve(def, raw) -> params, or nil and a list of messages. raw maps
+-- names to strings (from -p) or JSON values (from --params-file).
+function M.resolve(def, raw)
+  local errs, out = {}, {}
+  for _, name in ipairs(sorted_keys(raw)) do
+    if not def.params[name] then
+      local known = sorted_keys(def.params)
+      errs[#errs + 1] = string.format("unknown param '%s' (runbook '%s' declares: %s)",
+        tostring(name), def.name, #known > 0 and table.concat(known, ", ") or "none")
+    end
+  end
+  for _, name in ipairs(sorted_keys(def.params)) do
+    local spec, v = def.params[name], raw[name]
+    if v == nil then
+      if spec.default ~= nil then
+        v = spec.default
+      elseif spec.required then
+        errs[#errs + 1] = string.format("missing required param '%s' (%s%s)", name,
+          spec.type, spec.description and ": " .. spec.description or "")
+      end
+    else
+      local c = coerce(spec.type, v)
+      if c == nil then
+        errs[#errs + 1] = string.format("param '%s' must be %s %s, got %q",
+          name, spec.type == "integer" and "an" or "a", spec.type, tostring(v))
+      end
+      v = c
+    end
+    if v ~= nil then
+      if spec.pattern and not tostring(v):find(spec.pattern) then
+        errs[#errs + 1] = string.format("param '%s' = %q does not match pattern %q",
+          name, tostring(v), spec.pattern)
+      end
+      if spec.enum then
+        local found = false
+        for _, e in ipairs(spec.enum) do if e == v then found = true end end
+        if not found then
+          local allowed = {}
+          for i, e in ipairs(spec.enum) do allowed[i] = tostring(e) end
+          errs[#errs + 1] = string.format("param '%s' = %q is not one of: %s",
+            name, tostring(v), table.concat(allowed, ", "))
+        end
+      end
+    end
+    out[name] = v
+  end
+  if #errs > 0 then return nil, errs end
+  return out
+end
+
+return M
