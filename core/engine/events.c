@@ -78,10 +78,13 @@ static void human(events_t *ev, const char *event, cJSON *f) {
     if (ev->tty) {
       fprintf(o, "  %s… %s%s", Y, name, Z);
       if (attempt > 1) fprintf(o, " %s(attempt %d)%s", D, attempt, Z);
+      if (cJSON_IsTrue(cJSON_GetObjectItem(f, "resumed")))
+        fprintf(o, " %s(resumed)%s", D, Z);
       ev->live_line = 1;
     } else {
       fprintf(o, "  .. %s [%s]", name, key);
       if (attempt > 1) fprintf(o, " attempt %d", attempt);
+      if (cJSON_IsTrue(cJSON_GetObjectItem(f, "resumed"))) fputs(" (resumed)", o);
       fputc('\n', o);
     }
   } else if (!strcmp(event, "step.completed")) {
@@ -92,6 +95,8 @@ static void human(events_t *ev, const char *event, cJSON *f) {
   } else if (!strcmp(event, "step.failed")) {
     fprintf(o, "  %s%s %s%s: %s\n", R, ev->tty ? "✗" : "FAIL", name, Z,
             errtext(f) ? errtext(f) : "failed");
+  } else if (!strcmp(event, "step.skipped")) {
+    fprintf(o, "  %s>> %s [%s] skipped by an operator%s\n", Y, name, key, Z);
   } else if (!strcmp(event, "step.recovered")) {
     fprintf(o, "  %s!! %s [%s] was in flight at a crash: attempt %d%s\n", Y,
             name, key, (int)num(f, "attempt"), Z);

@@ -484,9 +484,9 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
       lua_getfield(L, -1, "name");
       lua_getfield(L, -2, "site");
       snprintf(errbuf, sizeof errbuf,
-               "'%s' [%s] at %s was in flight when the run stopped and is "
-               "marked idempotent = false; decide with: summit resume %s "
-               "--retry | --skip",
+               "'%s' [%s] at %s is idempotent = false and was cut off "
+               "while an effect was in flight; check what it did, then: "
+               "summit resume %s --retry | --skip",
                lua_tostring(L, -2), failed_key,
                lua_isstring(L, -1) ? lua_tostring(L, -1) : "?", id);
       lua_pop(L, 2);
@@ -544,10 +544,8 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
 
   cJSON_AddStringToObject(f, "status", status);
   cJSON_AddNumberToObject(f, "duration_ms", (double)(now - t0));
-  if (code == EXIT_INTERRUPTED || code == EXIT_ATTENTION ||
-      (code == EXIT_FAILED && out == SCHED_DONE)) {
-    snprintf(errbuf, sizeof errbuf, "resume with: summit resume %s%s", id,
-             code == EXIT_ATTENTION ? " --retry | --skip" : "");
+  if (code == EXIT_INTERRUPTED || (code == EXIT_FAILED && out == SCHED_DONE)) {
+    snprintf(errbuf, sizeof errbuf, "resume with: summit resume %s", id);
     cJSON_AddStringToObject(f, "hint", errbuf);
   }
   events_emit(&c->ev, out == SCHED_SUSPENDED ? "run.suspended"
@@ -564,11 +562,12 @@ static int push_setup(ctx_t *c, const store_run *r, const engine_opts *o) {
     lua_pushstring(L, r->failed_key);
     lua_setfield(L, -2, "failed_key");
   }
-  if (r && r->failed_key && o->decision &&
-      !strcmp(r->status, "needs_attention")) {
+  if (r && o->decision) {
     lua_newtable(L);
-    lua_pushstring(L, r->failed_key);
-    lua_setfield(L, -2, "key");
+    if (r->failed_key && !strcmp(r->status, "needs_attention")) {
+      lua_pushstring(L, r->failed_key);
+      lua_setfield(L, -2, "key");
+    }
     lua_pushstring(L, o->decision);
     lua_setfield(L, -2, "action");
     lua_pushstring(L, o->user);
@@ -709,9 +708,12 @@ int engine_resume(const engine_opts *o) {
     code = EXIT_USAGE;
     goto done;
   }
-  if (o->decision && strcmp(r.status, "needs_attention") != 0) {
-    errf("--%s applies to a run that needs attention; run %s is %s",
-         o->decision, r.id, r.status);
+  /* --retry may also be given up front for a crashed run (it approves
+   * re-running whatever was cut off); --skip needs to know what to skip. */
+  if (o->decision && !strcmp(o->decision, "skip") &&
+      strcmp(r.status, "needs_attention") != 0) {
+    errf("--skip applies to a run that needs attention; run %s is %s",
+         r.id, r.status);
     code = EXIT_USAGE;
     goto done;
   }

@@ -63,6 +63,7 @@ function api.parallel(branches)
   return E.entry("parallel", "parallel", table.concat(desc, ","), { scope = true },
     function(_, _, key)
       local parent = T.self()
+      local inherited = E.scope_state()
       local results, pending, failed = {}, #names, nil
       local handles = {}
       for i, k in ipairs(names) do
@@ -70,7 +71,7 @@ function api.parallel(branches)
         if not prefix then argerr("parallel", tostring(k), "branch names may use letters, digits, _ and -") end
         local fn = branches[k]
         handles[i] = T.spawn(function()
-          E.enter_branch(prefix)
+          E.enter_branch(prefix, inherited)
           local ok, res = pcall(function()
             local r = fn()
             E.end_branch(prefix)
@@ -198,7 +199,9 @@ function api.exec(argv, opts)
   local identity = json.encode({ args, o.cwd or json.null, o.env or json.null, o.input or json.null })
   local shown = json.encode({ argv = args, cwd = o.cwd })
   return E.entry("exec", args[1], identity, {
+    effect = true,
     idempotent = o.idempotent,
+    on_skip = function() return { code = 0, stdout = "", stderr = "", skipped = true } end,
     stored = function() return shown end,
   }, function(_, _, key)
     local r, ename, emsg = X.run(args, {

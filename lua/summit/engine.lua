@@ -44,8 +44,17 @@ local function ctx()
   return c
 end
 
+-- What a parallel branch inherits from the code that started it.
+function M.scope_state()
+  local c = ctx()
+  return { guard = c.guard, approved = c.approved }
+end
+
 -- Starts the key path of a parallel branch in the running coroutine.
-function M.enter_branch(prefix) ctxs[T.self()] = { prefix = prefix, n = 0 } end
+function M.enter_branch(prefix, from)
+  ctxs[T.self()] = { prefix = prefix, n = 0, guard = from and from.guard,
+                     approved = from and from.approved }
+end
 
 -- The runbook line that made the current call: the innermost frame that is
 -- not summit's own code.
@@ -97,11 +106,15 @@ end
 
 -- entry(kind, name, args, opts, body) -> body's results, run once per run.
 --   args: text that identifies the call (hashed; compared on replay)
---   opts.scope: entries made by body are keyed under this entry's key
+--   opts.scope: entries made by body are keyed under this entry's key; a
+--     scope found in flight is re-entered (its finished children replay)
+--   opts.effect: the body acts on the outside world; found in flight after
+--     a crash it runs again as attempt N+1, unless it or an enclosing step
+--     is idempotent = false: then the run stops as needs_attention
+--   opts.idempotent: false -> see above
 --   opts.durable: commit the started row before body runs (default true)
---   opts.idempotent: false -> found in flight after a crash, it waits for an
---     operator (needs_attention) instead of running again
 --   opts.stored(prev): the text to store as the entry's args (default args)
+--   opts.on_skip(): the result of an entry an operator skipped
 --   body(prev, stored, key)
 function M.entry(kind, name, args, opts, body)
   local c = ctx()
@@ -109,7 +122,7 @@ function M.entry(kind, name, args, opts, body)
   local key = J.child(c.prefix, c.n)
   local hash = J.hash(args)
   local prev = entries[key]
-  local attempt, note = 1, nil
+  local attempt, note, resumed = 1, nil, false
   local is_step = kind == "step"
   if prev then
     if prev.kind ~= kind or prev.name ~= name or prev.hash ~= hash then
@@ -123,25 +136,35 @@ function M.entry(kind, name, args, opts, body)
       end
       return J.results(prev.result)
     end
-    attempt = prev.attempt + 1
     if st == "failed" then
       if not retry[key] then
         error(errors.restore(json.decode(prev.error)), 0)
       end
+      attempt = prev.attempt + 1
       note = "retry: the run failed here and was resumed"
-    elseif decision and decision.key == key then
-      if decision.action == "skip" then
-        J.skip(key, prev.attempt, kind, name, "skipped by " .. decision.by)
-        if is_step then out.emit("step.skipped", { key = key, name = name }) end
-        return
+    elseif decision and decision.key == key and decision.action == "skip" then
+      J.skip(key, prev.attempt, kind, name, "skipped by " .. decision.by)
+      out.emit("step.skipped", { key = key, name = name, attempt = prev.attempt })
+      if opts.on_skip then return opts.on_skip() end
+      return
+    elseif opts.effect then
+      -- In flight at a crash: the effect may or may not have happened.
+      local guard = opts.idempotent == false and { key = key, name = name, site = prev.site }
+        or c.guard
+      local approved = decision and decision.action == "retry"
+        and (decision.key == nil or decision.key == key or c.approved)
+      if guard and not approved then
+        T.halt({ status = "needs_attention", key = guard.key, name = guard.name,
+                 site = guard.site, inner = key })
       end
-      note = "retry: chosen by " .. decision.by .. " after a crash"
-    elseif opts.idempotent == false then
-      T.halt({ status = "needs_attention", key = key, kind = kind, name = name,
-               attempt = prev.attempt, site = prev.site or M.site() })
-    else
-      note = "recovered: in flight at a crash"
+      attempt = prev.attempt + 1
+      note = approved and ("retry: chosen by " .. decision.by .. " after a crash")
+        or "recovered: in flight at a crash"
       out.emit("step.recovered", { key = key, kind = kind, name = name, attempt = attempt })
+    else
+      -- A scope or a wait that was in progress (a crash, an interrupt, a
+      -- suspension): carry on with the same attempt.
+      resumed, attempt = true, prev.attempt
     end
   elseif on_first_new then
     local f = on_first_new
@@ -149,16 +172,26 @@ function M.entry(kind, name, args, opts, body)
     f()
   end
 
+  local site = M.site()
   local stored = opts.stored and opts.stored(prev) or args
-  J.start(key, attempt, kind, name, hash, stored, M.site(), note, opts.durable ~= false)
-  if is_step then out.emit("step.started", { key = key, name = name, attempt = attempt }) end
+  if not resumed then
+    J.start(key, attempt, kind, name, hash, stored, site, note, opts.durable ~= false)
+  end
+  if is_step then
+    out.emit("step.started", { key = key, name = name, attempt = attempt,
+                               resumed = resumed or nil })
+  end
   local t0 = T.now_ms()
-  local saved_prefix, saved_n = c.prefix, c.n
-  if opts.scope then c.prefix, c.n = key, 0 end
+  local saved_prefix, saved_n, saved_guard, saved_approved = c.prefix, c.n, c.guard, c.approved
+  if opts.scope then
+    c.prefix, c.n = key, 0
+    if opts.idempotent == false then c.guard = { key = key, name = name, site = site } end
+    if decision and decision.key == key and decision.action == "retry" then c.approved = true end
+  end
   local r = pack(pcall(body, prev, stored, key))
   if opts.scope then
     if r[1] then check_scope_end(key, c) end
-    c.prefix, c.n = saved_prefix, saved_n
+    c.prefix, c.n, c.guard, c.approved = saved_prefix, saved_n, saved_guard, saved_approved
   end
   local ms = T.now_ms() - t0
   if r[1] then
