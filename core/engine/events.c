@@ -95,6 +95,9 @@ static void human(events_t *ev, const char *event, cJSON *f) {
   } else if (!strcmp(event, "step.failed")) {
     fprintf(o, "  %s%s %s%s: %s\n", R, ev->tty ? "✗" : "FAIL", name, Z,
             errtext(f) ? errtext(f) : "failed");
+  } else if (!strcmp(event, "step.retrying")) {
+    fprintf(o, "  %s.. %s [%s] retries in %.0f ms%s\n", Y, name, key,
+            num(f, "delay_ms"), Z);
   } else if (!strcmp(event, "step.skipped")) {
     fprintf(o, "  %s>> %s [%s] skipped by an operator%s\n", Y, name, key, Z);
   } else if (!strcmp(event, "step.recovered")) {

@@ -46,43 +46,32 @@ int key_ancestors(const char *key, void (*fn)(void *ud, const char *k),
   char *acc = malloc(klen + 1);
   if (!acc) return -1;
   int count = 0;
+  size_t alen = 0;   /* acc holds the prefix the current part lives under */
   const char *p = key;
-  size_t alen = 0;   /* acc holds the prefix of the current part */
-  while (*p) {
+  for (;;) {
     const char *end = strchr(p, '/');
     size_t plen = end ? (size_t)(end - p) : strlen(p);
-    /* A part is "n" or "n.branch": entry n of the prefix, then the branch. */
-    const char *dot = memchr(p, '.', plen);
-    size_t nlen = dot ? (size_t)(dot - p) : plen;
-    if (nlen == 0 || (dot && dot + 1 == p + plen)) {
+    /* A part is "n", or "n~t" (try t of a retried step) and/or "n.b"
+     * (branch b of a parallel): entry n of the prefix, then a prefix. */
+    size_t nlen = 0;
+    while (nlen < plen && p[nlen] >= '0' && p[nlen] <= '9') nlen++;
+    int last = end == NULL;
+    if (nlen == 0 || (last && nlen != plen) ||
+        (nlen < plen && p[nlen] != '~' && p[nlen] != '.') ||
+        (end && !end[1])) {
       count = -1;
       break;
     }
-    for (size_t i = 0; i < nlen; i++)
-      if (p[i] < '0' || p[i] > '9') {
-        free(acc);
-        return -1;
-      }
     if (alen) acc[alen++] = '/';
     memcpy(acc + alen, p, nlen);
-    alen += nlen;
-    acc[alen] = '\0';
+    acc[alen + nlen] = '\0';
     fn(ud, acc);
     count++;
-    if (dot) {
-      memcpy(acc + alen, dot, plen - nlen);
-      alen += plen - nlen;
-      acc[alen] = '\0';
-      if (!end) { /* a key cannot end in a branch prefix */
-        count = -1;
-        break;
-      }
-    }
-    p = end ? end + 1 : p + plen;
-    if (end && !*p) {
-      count = -1;
-      break;
-    }
+    memcpy(acc + alen, p, plen);
+    alen += plen;
+    acc[alen] = '\0';
+    if (last) break;
+    p = end + 1;
   }
   free(acc);
   return count;

@@ -18,6 +18,7 @@
 
 #define LEASE_TTL_MS 30000
 #define HEARTBEAT_MS 10000
+#define CANCEL_POLL_MS 250
 
 /* ---- runtime ------------------------------------------------------- */
 
@@ -139,7 +140,7 @@ typedef struct {
   runtime_t rt;
   events_t ev;
   uv_loop_t loop;
-  uv_timer_t heartbeat;
+  uv_timer_t heartbeat, cancel_poll;
   uv_signal_t sigint, sigterm;
   int interrupted;
   char host[256];
@@ -327,6 +328,21 @@ static void on_heartbeat(uv_timer_t *t) {
                     LEASE_TTL_MS);
 }
 
+/* summit cancel from another process writes a request into the store;
+ * the executor looks for it a few times a second. */
+static void on_cancel_poll(uv_timer_t *t) {
+  ctx_t *c = t->data;
+  char *mode = NULL;
+  if (c->rt.cancel_state != CANCEL_NONE ||
+      store_run_cancel_requested(c->rt.store, c->rt.run_id, &mode) != STORE_OK ||
+      !mode)
+    return;
+  c->rt.cancel_state = CANCEL_UNWINDING;
+  c->rt.cancel_rollback = !strcmp(mode, "rollback");
+  free(mode);
+  sched_interrupt_all(c->rt.sched, "ECANCELED", "the run was cancelled");
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   ctx_t *c = h->data;
   c->interrupted = signum;
@@ -419,6 +435,9 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
   uv_timer_init(&c->loop, &c->heartbeat);
   c->heartbeat.data = c;
   uv_timer_start(&c->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
+  uv_timer_init(&c->loop, &c->cancel_poll);
+  c->cancel_poll.data = c;
+  uv_timer_start(&c->cancel_poll, on_cancel_poll, CANCEL_POLL_MS, CANCEL_POLL_MS);
   uv_signal_init(&c->loop, &c->sigint);
   uv_signal_init(&c->loop, &c->sigterm);
   c->sigint.data = c->sigterm.data = c;
@@ -429,6 +448,7 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
   sched_outcome out = sched_run(c->rt.sched, o->detach, &wake);
 
   uv_timer_stop(&c->heartbeat);
+  uv_timer_stop(&c->cancel_poll);
   uv_signal_stop(&c->sigint);
   uv_signal_stop(&c->sigterm);
 
@@ -442,12 +462,17 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
   if (out == SCHED_DONE) {
     sched_push_root_result(c->rt.sched, L);  /* outcome */
     lua_getfield(L, -1, "status");
-    status = lua_tostring(L, -1);
-    status = status && !strcmp(status, "succeeded") ? "succeeded" : "failed";
+    const char *rs = lua_tostring(L, -1);
+    static const char *const KNOWN[] = {"succeeded", "failed", "cancelled",
+                                        "rolled_back", NULL};
+    for (int i = 0; KNOWN[i]; i++)
+      if (rs && !strcmp(rs, KNOWN[i])) status = KNOWN[i];
     lua_pop(L, 1);
-    if (!strcmp(status, "succeeded")) {
-      code = EXIT_OK;
-    } else {
+    if (!strcmp(status, "succeeded")) code = EXIT_OK;
+    else if (!strcmp(status, "failed")) code = EXIT_FAILED;
+    else if (c->rt.cancel_state != CANCEL_NONE) code = EXIT_CANCELLED;
+    else code = EXIT_FAILED;  /* rolled back after a failure */
+    if (code != EXIT_OK) {
       lua_getfield(L, -1, "error");
       error = sl_encode(L, -1, errbuf, sizeof errbuf);
       lua_getglobal(L, "tostring");
@@ -456,10 +481,15 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
       cJSON_AddStringToObject(f, "error", lua_tostring(L, -1));
       lua_pop(L, 2);
       lua_getfield(L, -1, "key");
-      if (lua_isstring(L, -1))
+      if (lua_isstring(L, -1) && !strcmp(status, "failed"))
         snprintf(failed_key, sizeof failed_key, "%s", lua_tostring(L, -1));
       lua_pop(L, 1);
+      lua_getfield(L, -1, "undone");
+      if (lua_isnumber(L, -1))
+        cJSON_AddNumberToObject(f, "undone", lua_tonumber(L, -1));
+      lua_pop(L, 1);
     }
+    if (strcmp(status, "failed") != 0) final = 1;
     lua_pop(L, 1);
   } else if (out == SCHED_SUSPENDED) {
     status = "suspended";
@@ -477,7 +507,28 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
     snprintf(failed_key, sizeof failed_key, "%s",
              lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
     lua_pop(L, 1);
-    if (h && !strcmp(h, "needs_attention")) {
+    lua_getfield(L, -1, "exhausted");
+    int exhausted = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (h && !strcmp(h, "needs_attention") && exhausted) {
+      status = "needs_attention";
+      code = EXIT_ATTENTION;
+      final = 0;
+      lua_getfield(L, -1, "name");
+      lua_getfield(L, -2, "error");
+      lua_getfield(L, -1, "message");
+      snprintf(errbuf, sizeof errbuf,
+               "step '%s' [%s] failed on its last retry (%s) and pauses for "
+               "a human (on_exhausted = \"pause\"): summit resume %s "
+               "--retry | --skip",
+               lua_tostring(L, -3), failed_key,
+               lua_isstring(L, -1) ? lua_tostring(L, -1) : "?", id);
+      lua_pop(L, 3);
+      cJSON_AddStringToObject(f, "error", errbuf);
+      lua_getfield(L, -1, "error");
+      error = sl_encode(L, -1, errbuf, sizeof errbuf);
+      lua_pop(L, 1);
+    } else if (h && !strcmp(h, "needs_attention")) {
       status = "needs_attention";
       code = EXIT_ATTENTION;
       final = 0;
@@ -539,12 +590,16 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
     errf("recording the outcome of run %s: %s", id, store_errmsg(st));
     code = EXIT_FAILED;
   }
+  /* Locks are kept by a run that waits by design (suspended, needs
+   * attention); any other outcome gives them back. */
+  if (strcmp(status, "suspended") != 0 && strcmp(status, "needs_attention") != 0)
+    store_lock_release(st, NULL, id);
   store_lease_release(st, id, getpid());
   free(error);
 
   cJSON_AddStringToObject(f, "status", status);
   cJSON_AddNumberToObject(f, "duration_ms", (double)(now - t0));
-  if (code == EXIT_INTERRUPTED || (code == EXIT_FAILED && out == SCHED_DONE)) {
+  if (code == EXIT_INTERRUPTED || !strcmp(status, "failed")) {
     snprintf(errbuf, sizeof errbuf, "resume with: summit resume %s", id);
     cJSON_AddStringToObject(f, "hint", errbuf);
   }

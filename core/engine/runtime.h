@@ -21,7 +21,11 @@ typedef struct runtime {
   double time_scale;    /* --time-scale: durations are divided by it */
   int log_fd;           /* the run's output log, or -1 */
   int halted;           /* summit.c.task.halt() was called */
+  int cancel_state;     /* CANCEL_*: summit cancel was asked for */
+  int cancel_rollback;  /* ... with --rollback */
 } runtime_t;
+
+enum { CANCEL_NONE, CANCEL_UNWINDING, CANCEL_UNDOING };
 
 /* Stores rt in L's registry. */
 void runtime_attach(lua_State *L, runtime_t *rt);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #define TASKS_KEY "summit.tasks"
 
@@ -24,6 +25,7 @@ struct task {
   task_cancel_fn cancel;
   void *cdata;
   int64_t wake_ms;
+  uv_timer_t *deadline;     /* interrupts the wait with ETIMEDOUT */
 };
 
 struct sched {
@@ -115,7 +117,17 @@ static void unready(sched_t *s, task_t *t) {
   t->next_ready = NULL;
 }
 
+static void deadline_closed(uv_handle_t *h) { free(h); }
+
+static void deadline_stop(task_t *t) {
+  if (!t->deadline) return;
+  uv_timer_stop(t->deadline);
+  uv_close((uv_handle_t *)t->deadline, deadline_closed);
+  t->deadline = NULL;
+}
+
 static void unwait(sched_t *s, task_t *t) {
+  deadline_stop(t);
   if (!t->waiting) return;
   if (t->wkind == WAIT_ACTIVE) s->n_active--;
   else if (t->wkind == WAIT_DURABLE) s->n_durable--;
@@ -156,6 +168,45 @@ void task_wait(task_t *t, wait_kind kind, task_cancel_fn cancel, void *data,
   t->wake_ms = wake_ms;
   if (kind == WAIT_ACTIVE) s->n_active++;
   else if (kind == WAIT_DURABLE) s->n_durable++;
+}
+
+static void deadline_fired(uv_timer_t *tm) {
+  task_t *t = tm->data;
+  sched_interrupt(t, "ETIMEDOUT", "the step's timeout expired");
+}
+
+void task_deadline(task_t *t, int64_t deadline_ms) {
+  deadline_stop(t);
+  if (deadline_ms <= 0 || !t->waiting) return;
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+  t->deadline = malloc(sizeof *t->deadline);
+  if (!t->deadline) return;
+  uv_timer_init(t->s->loop, t->deadline);
+  t->deadline->data = t;
+  uv_timer_start(t->deadline, deadline_fired,
+                 deadline_ms > now ? (uint64_t)(deadline_ms - now) : 0, 0);
+}
+
+void sched_interrupt(task_t *t, const char *code, const char *message) {
+  if (!t->waiting || t->wkind == WAIT_TASKS) return;
+  if (t->cancel) {
+    task_cancel_fn fn = t->cancel;
+    void *data = t->cdata;
+    t->cancel = NULL;
+    fn(data);
+  }
+  lua_State *co = t->co;
+  lua_pushnil(co);
+  lua_pushstring(co, code);
+  lua_pushstring(co, message);
+  sched_wake(t, 3);
+}
+
+void sched_interrupt_all(sched_t *s, const char *code, const char *message) {
+  for (task_t *t = s->all; t; t = t->next)
+    sched_interrupt(t, code, message);
 }
 
 void sched_wake(task_t *t, int nargs) {

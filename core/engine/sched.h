@@ -53,6 +53,17 @@ sched_t *task_sched(task_t *t);
  * durable wait (0 otherwise). */
 void task_wait(task_t *t, wait_kind kind, task_cancel_fn cancel, void *data,
                int64_t wake_ms);
+/* Gives the current wait of t a deadline (absolute wall-clock ms; 0: none):
+ * if it is still waiting then, it is interrupted with ETIMEDOUT. Call after
+ * task_wait. */
+void task_deadline(task_t *t, int64_t deadline_ms);
+/* Interrupts t's wait, if it is in an ACTIVE or DURABLE one: the wait is
+ * cancelled (its hook runs) and the coroutine resumes with nil, code,
+ * message as the results of the primitive it waited in. */
+void sched_interrupt(task_t *t, const char *code, const char *message);
+/* Interrupts every task waiting on an effect or a timer (cancellation). */
+void sched_interrupt_all(sched_t *s, const char *code, const char *message);
+
 /* Makes t ready; its coroutine resumes with the top nargs values of its own
  * stack (pushed by the caller) as the results of its yield. */
 void sched_wake(task_t *t, int nargs);

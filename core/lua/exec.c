@@ -117,8 +117,10 @@ static const char **env_of(lua_State *L, int idx) {
 }
 
 /* run(argv, opts) -> {code, stdout, stderr, signal?, timed_out?,
- * truncated?, duration_ms} or nil, errname, message when it cannot start.
- * opts: cwd, env, input, timeout_ms, kill_grace_ms, max_output, label. */
+ * truncated?, duration_ms} or nil, errname, message when it cannot start
+ * or was interrupted (ETIMEDOUT at deadline_ms, ECANCELED).
+ * opts: cwd, env, input, timeout_ms, kill_grace_ms, max_output, label,
+ * deadline_ms. */
 static int l_run(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -155,6 +157,8 @@ static int l_run(lua_State *L) {
     return luaL_error(L, "out of memory starting a process");
   }
   task_wait(t, WAIT_ACTIVE, exec_cancel, w, 0);
+  lua_getfield(L, 2, "deadline_ms");
+  task_deadline(t, (int64_t)lua_tonumber(L, -1));
   lua_settop(L, 0);
   return lua_yield(L, 0);
 }

@@ -36,6 +36,8 @@ static int load_row(void *ud, const store_entry *e) {
   /* Later rows of a key override its state; fields they lack (a completed
    * row has no args) keep the values of earlier rows. */
   set_str(L, "state", e->state);
+  lua_pushnumber(L, (lua_Number)e->id);
+  lua_setfield(L, -2, "seq");
   lua_pushinteger(L, (lua_Integer)e->attempt);
   lua_setfield(L, -2, "attempt");
   set_str(L, "kind", e->kind);
@@ -49,8 +51,9 @@ static int load_row(void *ud, const store_entry *e) {
   return 0;
 }
 
-/* load() -> { [key] = {state, attempt, kind, name, hash, args, result,
- * error, site} }: the newest state of every entry of the run. */
+/* load() -> { [key] = {state, seq, attempt, kind, name, hash, args,
+ * result, error, site} }: the newest state of every entry of the run (seq
+ * is the id of that newest row). */
 static int l_load(lua_State *L) {
   runtime_t *rt = rt_store(L);
   lua_newtable(L);
@@ -86,7 +89,8 @@ static int l_start(lua_State *L) {
   return 0;
 }
 
-/* complete(key, attempt, kind, name, results, first, last) -> true, or
+/* complete(key, attempt, kind, name, results, first, last) -> the row's
+ * sequence number (orders completions), or
  * nil and what cannot be serialised (nothing is written then). The
  * results are results[first..last], stored as a JSON array. */
 static int l_complete(lua_State *L) {
@@ -118,7 +122,7 @@ static int l_complete(lua_State *L) {
   free(text);
   if (rc != STORE_OK)
     return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
-  lua_pushboolean(L, 1);
+  lua_pushnumber(L, (lua_Number)store_last_id(rt->store));
   return 1;
 }
 

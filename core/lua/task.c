@@ -90,8 +90,10 @@ static void sleeper_cancel(void *data) {
   uv_close((uv_handle_t *)&sl->timer, sleeper_closed);
 }
 
-/* sleep_until(wake_ms): a durable wait until the wall-clock time wake_ms.
- * The run may suspend on it (--detach); the journal holds the wake time. */
+/* sleep_until(wake_ms [, deadline_ms]): a durable wait until the
+ * wall-clock time wake_ms. The run may suspend on it (--detach); the
+ * journal holds the wake time. Returns nothing, or nil, code, message when
+ * interrupted (deadline, cancellation). */
 static int l_sleep_until(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   double wake = luaL_checknumber(L, 1);
@@ -105,6 +107,8 @@ static int l_sleep_until(lua_State *L) {
   uint64_t delay = wake > (double)now ? (uint64_t)(wake - (double)now) : 0;
   uv_timer_start(&sl->timer, sleeper_fired, delay, 0);
   task_wait(t, WAIT_DURABLE, sleeper_cancel, sl, (int64_t)wake);
+  task_deadline(t, (int64_t)luaL_optnumber(L, 2, 0));
+  lua_settop(L, 0);
   return lua_yield(L, 0);
 }
 
@@ -164,7 +168,27 @@ static int l_halt(lua_State *L) {
   return lua_yield(L, 0);
 }
 
+/* cancelling() -> nil, "cancelling" (unwinding after summit cancel) or
+ * "undoing" (running the undo functions). */
+static int l_cancelling(lua_State *L) {
+  runtime_t *rt = runtime_get(L);
+  if (rt->cancel_state == CANCEL_NONE) return 0;
+  lua_pushstring(L, rt->cancel_state == CANCEL_UNWINDING ? "cancelling"
+                                                         : "undoing");
+  lua_pushboolean(L, rt->cancel_rollback);
+  return 2;
+}
+
+/* begin_undo(): the undo phase starts; new entries may run again. */
+static int l_begin_undo(lua_State *L) {
+  runtime_t *rt = runtime_get(L);
+  if (rt->cancel_state != CANCEL_NONE) rt->cancel_state = CANCEL_UNDOING;
+  return 0;
+}
+
 static const luaL_Reg funcs[] = {
+  {"cancelling", l_cancelling},
+  {"begin_undo", l_begin_undo},
   {"spawn", l_spawn},
   {"self", l_self},
   {"suspend", l_suspend},

@@ -33,6 +33,13 @@ static const char *const MIGRATIONS[] = {
   "  result TEXT, error TEXT, site TEXT, note TEXT,"
   "  ts_ms INTEGER NOT NULL);"
   "CREATE INDEX journal_run ON journal(run_id, id);",
+  /* 1 -> 2: cancellation requests, heartbeats and locks. */
+  "ALTER TABLE runs ADD COLUMN cancel_request TEXT;"
+  "ALTER TABLE runs ADD COLUMN heartbeat_ms INTEGER;"
+  "CREATE TABLE locks("
+  "  name TEXT PRIMARY KEY,"
+  "  run_id TEXT NOT NULL REFERENCES runs(id),"
+  "  acquired_ms INTEGER NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -40,7 +47,7 @@ static const char *const MIGRATIONS[] = {
   "id, name, version, source_path, source_sha256, source, params, env, "  \
   "status, error, failed_key, started_by, rerun_of, created_ms, "         \
   "updated_ms, finished_ms, wake_ms, owner_pid, owner_host, "             \
-  "lease_expires_ms"
+  "lease_expires_ms, cancel_request, heartbeat_ms"
 
 enum {
   Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -48,6 +55,8 @@ enum {
   Q_RUN_LIST, Q_RUN_LIST_STATUS,
   Q_LEASE_GET, Q_LEASE_SET, Q_LEASE_RENEW, Q_LEASE_RELEASE,
   Q_JOURNAL_APPEND, Q_JOURNAL_EACH,
+  Q_CANCEL_SET, Q_CANCEL_GET,
+  Q_LOCK_GET, Q_LOCK_SET, Q_LOCK_RELEASE, Q_LOCK_RELEASE_RUN, Q_LOCK_LIST,
   Q_COUNT
 };
 
@@ -57,7 +66,7 @@ static const char *const SQL[Q_COUNT] = {
   [Q_ROLLBACK] = "ROLLBACK",
   [Q_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES(?1, ?2, ?3, ?4, "
                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-                   "?17, ?18, ?19, ?20)",
+                   "?17, ?18, ?19, ?20, ?21, ?22)",
   [Q_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
   [Q_RUN_STATUS] = "UPDATE runs SET status = ?2, error = ?3, failed_key = ?4,"
                    " wake_ms = ?5, updated_ms = ?6,"
@@ -71,8 +80,8 @@ static const char *const SQL[Q_COUNT] = {
   [Q_LEASE_GET] = "SELECT owner_pid, owner_host, lease_expires_ms FROM runs"
                   " WHERE id = ?1",
   [Q_LEASE_SET] = "UPDATE runs SET owner_pid = ?2, owner_host = ?3,"
-                  " lease_expires_ms = ?4 WHERE id = ?1",
-  [Q_LEASE_RENEW] = "UPDATE runs SET lease_expires_ms = ?3"
+                  " lease_expires_ms = ?4, heartbeat_ms = ?5 WHERE id = ?1",
+  [Q_LEASE_RENEW] = "UPDATE runs SET lease_expires_ms = ?3, heartbeat_ms = ?4"
                     " WHERE id = ?1 AND owner_pid = ?2",
   [Q_LEASE_RELEASE] = "UPDATE runs SET owner_pid = NULL, owner_host = NULL,"
                       " lease_expires_ms = NULL"
@@ -81,6 +90,19 @@ static const char *const SQL[Q_COUNT] = {
                        " name, args_hash, args, result, error, site, note,"
                        " ts_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
                        " ?10, ?11, ?12, ?13)",
+  [Q_CANCEL_SET] = "UPDATE runs SET cancel_request = ?2 WHERE id = ?1",
+  [Q_CANCEL_GET] = "SELECT cancel_request FROM runs WHERE id = ?1",
+  [Q_LOCK_GET] = "SELECT l.run_id, r.status, r.owner_pid, r.owner_host,"
+                 " r.lease_expires_ms FROM locks l LEFT JOIN runs r"
+                 " ON r.id = l.run_id WHERE l.name = ?1",
+  [Q_LOCK_SET] = "INSERT OR REPLACE INTO locks(name, run_id, acquired_ms)"
+                 " VALUES(?1, ?2, ?3)",
+  [Q_LOCK_RELEASE] = "DELETE FROM locks WHERE name = ?1 AND run_id = ?2",
+  [Q_LOCK_RELEASE_RUN] = "DELETE FROM locks WHERE run_id = ?1",
+  [Q_LOCK_LIST] = "SELECT l.name, l.run_id, l.acquired_ms, r.status,"
+                  " r.owner_pid, r.owner_host, r.lease_expires_ms, r.name"
+                  " FROM locks l LEFT JOIN runs r ON r.id = l.run_id"
+                  " ORDER BY l.name",
   [Q_JOURNAL_EACH] = "SELECT id, key, attempt, state, kind, name, args_hash,"
                      " args, result, error, site, note, ts_ms FROM journal"
                      " WHERE run_id = ?1 ORDER BY id",
@@ -294,6 +316,8 @@ static void run_from_row(sqlite3_stmt *st, store_run *r) {
   r->owner_pid = sqlite3_column_int64(st, 17);
   r->owner_host = col_dup(st, 18);
   r->lease_expires_ms = sqlite3_column_int64(st, 19);
+  r->cancel_request = col_dup(st, 20);
+  r->heartbeat_ms = sqlite3_column_int64(st, 21);
 }
 
 void store_run_free(store_run *r) {
@@ -301,7 +325,7 @@ void store_run_free(store_run *r) {
   char **strs[] = {&r->id, &r->name, &r->version, &r->source_path,
                    &r->source_sha256, &r->source, &r->params, &r->env,
                    &r->status, &r->error, &r->failed_key, &r->started_by,
-                   &r->owner_host, &r->rerun_of};
+                   &r->owner_host, &r->rerun_of, &r->cancel_request};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     free(*strs[i]);
     *strs[i] = NULL;
@@ -331,6 +355,8 @@ int store_run_create(store_t *s, const store_run *r) {
   bind_i64(st, 18, r->owner_pid, 1);
   bind_text(st, 19, r->owner_host);
   bind_i64(st, 20, r->lease_expires_ms, 1);
+  bind_text(st, 21, r->cancel_request);
+  bind_i64(st, 22, r->heartbeat_ms, 1);
   if (exec_stmt(s, st, "creating the run") != STORE_OK) return STORE_ERR;
   return store_flush(s);
 }
@@ -440,6 +466,7 @@ int store_lease_acquire(store_t *s, const char *id, int64_t pid,
   sqlite3_bind_int64(st, 2, pid);
   bind_text(st, 3, host);
   sqlite3_bind_int64(st, 4, now_ms + ttl_ms);
+  sqlite3_bind_int64(st, 5, now_ms);
   if (exec_stmt(s, st, "taking the lease") != STORE_OK) goto error;
   return store_flush(s);
 error:
@@ -455,6 +482,7 @@ int store_lease_renew(store_t *s, const char *id, int64_t pid, int64_t now_ms,
   bind_text(st, 1, id);
   sqlite3_bind_int64(st, 2, pid);
   sqlite3_bind_int64(st, 3, now_ms + ttl_ms);
+  sqlite3_bind_int64(st, 4, now_ms);
   if (exec_stmt(s, st, "renewing the lease") != STORE_OK) return STORE_ERR;
   return store_flush(s);
 }
@@ -492,6 +520,8 @@ int store_journal_append(store_t *s, const char *run_id, const store_entry *e,
   return durable ? store_flush(s) : STORE_OK;
 }
 
+int64_t store_last_id(store_t *s) { return sqlite3_last_insert_rowid(s->db); }
+
 static const char *col_text(sqlite3_stmt *st, int i) {
   return (const char *)sqlite3_column_text(st, i);
 }
@@ -523,5 +553,112 @@ int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
   }
   sqlite3_reset(st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "reading the journal");
+  return ret;
+}
+
+/* ---- cancellation requests ----------------------------------------- */
+
+int store_run_request_cancel(store_t *s, const char *id, const char *mode) {
+  sqlite3_stmt *st = stmt(s, Q_CANCEL_SET);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  bind_text(st, 1, id);
+  bind_text(st, 2, mode);
+  if (exec_stmt(s, st, "requesting the cancel") != STORE_OK) return STORE_ERR;
+  return store_flush(s);
+}
+
+int store_run_cancel_requested(store_t *s, const char *id, char **mode) {
+  sqlite3_stmt *st = stmt(s, Q_CANCEL_GET);
+  if (!st) return STORE_ERR;
+  bind_text(st, 1, id);
+  int rc = sqlite3_step(st);
+  *mode = rc == SQLITE_ROW ? col_dup(st, 0) : NULL;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "reading the run");
+  return STORE_OK;
+}
+
+/* ---- locks --------------------------------------------------------- */
+
+int store_run_alive(const char *status, int64_t pid, const char *host,
+                    int64_t lease_expires_ms, const char *myhost,
+                    int64_t now_ms) {
+  if (!status) return 0;
+  if (!strcmp(status, "suspended") || !strcmp(status, "needs_attention"))
+    return 1;
+  if (strcmp(status, "running") != 0) return 0;
+  return lease_expires_ms > now_ms && holder_alive(pid, host, myhost);
+}
+
+int store_lock_acquire(store_t *s, const char *name, const char *run_id,
+                       const char *myhost, int64_t now_ms, char **holder) {
+  *holder = NULL;
+  if (store_flush(s) != STORE_OK || begin(s) != STORE_OK) return STORE_ERR;
+  sqlite3_stmt *st = stmt(s, Q_LOCK_GET);
+  if (!st) goto error;
+  bind_text(st, 1, name);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    char *hrun = col_dup(st, 0);
+    const char *status = col_text(st, 1);
+    int alive = store_run_alive(status, sqlite3_column_int64(st, 2),
+                                col_text(st, 3), sqlite3_column_int64(st, 4),
+                                myhost, now_ms);
+    sqlite3_reset(st);
+    if (alive && strcmp(hrun, run_id) != 0) {
+      *holder = hrun;
+      store_flush(s);
+      return STORE_BUSY;
+    }
+    free(hrun);
+  } else {
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+      fail(s, "reading the lock");
+      goto error;
+    }
+  }
+  st = stmt(s, Q_LOCK_SET);
+  if (!st) goto error;
+  bind_text(st, 1, name);
+  bind_text(st, 2, run_id);
+  sqlite3_bind_int64(st, 3, now_ms);
+  if (exec_stmt(s, st, "taking the lock") != STORE_OK) goto error;
+  return store_flush(s);
+error:
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  s->in_txn = 0;
+  return STORE_ERR;
+}
+
+int store_lock_release(store_t *s, const char *name, const char *run_id) {
+  sqlite3_stmt *st = stmt(s, name ? Q_LOCK_RELEASE : Q_LOCK_RELEASE_RUN);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  if (name) {
+    bind_text(st, 1, name);
+    bind_text(st, 2, run_id);
+  } else {
+    bind_text(st, 1, run_id);
+  }
+  if (exec_stmt(s, st, "releasing the lock") != STORE_OK) return STORE_ERR;
+  return store_flush(s);
+}
+
+int store_lock_list(store_t *s, store_lock_cb fn, void *ud) {
+  sqlite3_stmt *st = stmt(s, Q_LOCK_LIST);
+  if (!st) return STORE_ERR;
+  int rc, ret = STORE_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    store_lock l = {
+      .name = col_text(st, 0), .run_id = col_text(st, 1),
+      .acquired_ms = sqlite3_column_int64(st, 2), .status = col_text(st, 3),
+      .owner_pid = sqlite3_column_int64(st, 4), .owner_host = col_text(st, 5),
+      .lease_expires_ms = sqlite3_column_int64(st, 6),
+      .runbook = col_text(st, 7),
+    };
+    if ((ret = fn(ud, &l))) break;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "listing locks");
   return ret;
 }

@@ -42,9 +42,9 @@ int store_flush(store_t *s);
 typedef struct {
   char *id, *name, *version, *source_path, *source_sha256, *source;
   char *params, *env, *status, *error, *failed_key, *started_by, *owner_host;
-  char *rerun_of;
+  char *rerun_of, *cancel_request;
   int64_t created_ms, updated_ms, finished_ms, wake_ms, lease_expires_ms;
-  int64_t owner_pid;
+  int64_t owner_pid, heartbeat_ms;
 } store_run;
 
 void store_run_free(store_run *r);
@@ -85,13 +85,42 @@ typedef struct {
   int64_t attempt, ts_ms;
 } store_entry;
 
-/* Appends a row; durable != 0 commits before returning. */
+/* Appends a row; durable != 0 commits before returning. The row's id
+ * (increasing in append order) is then store_last_id(). */
 int store_journal_append(store_t *s, const char *run_id, const store_entry *e,
                          int durable);
+int64_t store_last_id(store_t *s);
 /* Calls fn for every row of the run in append order. Strings are valid only
  * during the call. A non-zero return from fn stops the walk and is returned. */
 typedef int (*store_entry_cb)(void *ud, const store_entry *e);
 int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
                        void *ud);
+
+/* Cancellation: `summit cancel` records mode ("cancel" or "rollback");
+ * the run's executor polls for it. Committed at once. */
+int store_run_request_cancel(store_t *s, const char *id, const char *mode);
+/* *mode gets the pending request (caller frees) or NULL. */
+int store_run_cancel_requested(store_t *s, const char *id, char **mode);
+
+/* Whether a run still holds what it took (locks): it is suspended or
+ * needs attention (waiting by design), or running with a lease that has
+ * not lapsed and an owner that is not known dead. */
+int store_run_alive(const char *status, int64_t pid, const char *host,
+                    int64_t lease_expires_ms, const char *myhost,
+                    int64_t now_ms);
+
+/* Locks, held by runs (not processes). Takes name for run_id unless a run
+ * that is alive holds it: then STORE_BUSY and *holder is that run's id
+ * (caller frees). A lock of a finished or dead run is taken over. */
+int store_lock_acquire(store_t *s, const char *name, const char *run_id,
+                       const char *myhost, int64_t now_ms, char **holder);
+/* Releases name (or every lock of run_id when name is NULL). */
+int store_lock_release(store_t *s, const char *name, const char *run_id);
+typedef struct {
+  const char *name, *run_id, *status, *owner_host, *runbook;
+  int64_t acquired_ms, owner_pid, lease_expires_ms;
+} store_lock;
+typedef int (*store_lock_cb)(void *ud, const store_lock *l);
+int store_lock_list(store_t *s, store_lock_cb fn, void *ud);
 
 #endif

@@ -24,7 +24,32 @@ end
 api.runbook = R.define
 api.json = json
 
--- step(name, fn) or step{ name, fn, idempotent = false, ... }
+local function duration_arg(fname, arg, v)
+  local ok, ms = pcall(T.duration_ms, v)
+  if not ok then argerr(fname, arg, tostring(ms):gsub("^bad argument #1 to '%?' %((.*)%)$", "%1")) end
+  return ms
+end
+
+-- backoff = "fixed" | "exponential" | { initial =, max =, factor =, jitter = }
+local function backoff_arg(b)
+  if b == nil or b == "exponential" then return nil end
+  if b == "fixed" then return { fixed = true, initial = 1000, jitter = false } end
+  if type(b) ~= "table" then argerr("step", "backoff", "\"fixed\", \"exponential\" or a table") end
+  local o = { initial = 1000, factor = 2, max = 100000, jitter = true }
+  if b.initial ~= nil then o.initial = duration_arg("step", "backoff.initial", b.initial) end
+  if b.max ~= nil then o.max = duration_arg("step", "backoff.max", b.max)
+  else o.max = 100 * o.initial end
+  if b.factor ~= nil then
+    if type(b.factor) ~= "number" or b.factor < 1 then argerr("step", "backoff.factor", "a number >= 1") end
+    o.factor = b.factor
+  end
+  if b.jitter ~= nil then o.jitter = b.jitter and true or false end
+  if b.type == "fixed" then o.fixed = true end
+  return o
+end
+
+-- step(name, fn) or step{ name, fn, retries =, backoff =, timeout =,
+-- on_exhausted = "fail"|"pause", undo = fn(results...), idempotent = false }
 function api.step(a, b)
   local name, fn, o
   if type(a) == "table" then
@@ -35,8 +60,31 @@ function api.step(a, b)
   end
   if type(name) ~= "string" or name == "" then argerr("step", "name", "a non-empty string expected") end
   if type(fn) ~= "function" then argerr("step", "fn", "a function expected") end
-  return E.entry("step", name, "", { scope = true, idempotent = o.idempotent },
-    function() return fn() end)
+  local opts = { scope = true, idempotent = o.idempotent }
+  if o.retries ~= nil then
+    if type(o.retries) ~= "number" or o.retries < 0 or o.retries ~= math.floor(o.retries) then
+      argerr("step", "retries", "a whole number >= 0")
+    end
+    opts.retries = o.retries
+    opts.backoff = backoff_arg(o.backoff)
+  elseif o.backoff ~= nil then
+    argerr("step", "backoff", "needs retries")
+  end
+  if o.on_exhausted ~= nil then
+    if o.on_exhausted ~= "fail" and o.on_exhausted ~= "pause" then
+      argerr("step", "on_exhausted", "\"fail\" or \"pause\"")
+    end
+    opts.on_exhausted = o.on_exhausted
+    opts.retries = opts.retries or 0
+  end
+  if o.timeout ~= nil then
+    opts.timeout_ms = duration_arg("step", "timeout", o.timeout) / T.time_scale()
+  end
+  if o.undo ~= nil then
+    if type(o.undo) ~= "function" then argerr("step", "undo", "a function expected") end
+    opts.undo = o.undo
+  end
+  return E.entry("step", name, "", opts, function() return fn() end)
 end
 
 -- parallel{ fn, fn } or parallel{ a = fn, b = fn }: branches run as child
@@ -105,7 +153,7 @@ function api.sleep(d)
     local wake = tonumber(stored)
     if wake > T.now_ms() then
       out.emit("wait.started", { key = key, kind = "sleep", ["until"] = rfc3339(wake) })
-      T.sleep_until(wake)
+      E.check_wait(T.sleep_until(wake, E.deadline()))
       out.emit("wait.finished", { key = key, kind = "sleep" })
     end
   end)
@@ -206,8 +254,12 @@ function api.exec(argv, opts)
   }, function(_, _, key)
     local r, ename, emsg = X.run(args, {
       cwd = o.cwd, env = o.env, input = o.input, timeout_ms = timeout_ms,
-      max_output = o.max_output, label = key,
+      max_output = o.max_output, label = key, deadline_ms = E.deadline(),
     })
+    if not r and (ename == "ETIMEDOUT" or ename == "ECANCELED") then
+      error(errors.new(ename, string.format("'%s' was stopped: %s", args[1], emsg),
+        { argv = args }), 0)
+    end
     if not r then
       error(errors.new(ename, string.format("cannot run '%s': %s", args[1], emsg),
         { argv = args }), 0)
@@ -243,9 +295,35 @@ end
 local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
                   "fail", "exec", "json", "print", "require" }
 
+-- pcall and xpcall of a runbook: a cancellation passes through them, so a
+-- runbook cannot swallow `summit cancel`.
+local function pass_cancel(r)
+  if not r[1] and T.cancelling() == "cancelling" and type(r[2]) == "table"
+      and r[2].code == "ECANCELED" then
+    error(r[2], 0)
+  end
+  return unpack(r, 1, r.n)
+end
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+function api.pcall(f, ...)
+  return pass_cancel(pack(pcall(f, ...)))
+end
+
+function api.xpcall(f, handler)
+  return pass_cancel(pack(xpcall(f, function(e)
+    if T.cancelling() == "cancelling" and type(e) == "table" and e.code == "ECANCELED" then
+      return e
+    end
+    return handler(e)
+  end)))
+end
+
 -- install(env): puts the API into a sandbox environment.
 function api.install(env)
   for _, k in ipairs(GLOBALS) do env[k] = api[k] end
+  env.pcall, env.xpcall = api.pcall, api.xpcall
   env.math.random = api.random
   env.os.time = api.time
 end

@@ -15,6 +15,7 @@ local retry = {}       -- keys to run again: the path of a failed run's error
 local decision         -- { key, action = "retry"|"skip", by } for needs_attention
 local on_first_new     -- called once before the first entry not in the journal
 local ctxs = setmetatable({}, { __mode = "k" })  -- coroutine -> { prefix, n }
+local undos = {}       -- completed steps with an undo: { seq, key, name, fn, results }
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -32,6 +33,29 @@ function M.setup(o)
   end
   decision = o.decision
   on_first_new = o.on_first_new
+  undos = {}
+end
+
+
+-- Raises the error of an interrupted wait: primitives return nil, code,
+-- message when a deadline or a cancellation cut them off.
+function M.check_wait(r, code, message)
+  if r == nil and code then
+    error(errors.new(code, message or code), 0)
+  end
+  return r
+end
+
+local BACKOFF = { initial = 1000, factor = 2, max = 100000, jitter = true }
+
+-- The delay before try number `try` + 1 (ms): Temporal-like defaults,
+-- exponential from 1 s, doubled each time, capped at 100 s, with jitter of
+-- up to a fifth either way so retrying runs do not move in lockstep.
+local function backoff_ms(b, try)
+  b = b or BACKOFF
+  local d = b.fixed and b.initial or math.min(b.max, b.initial * b.factor ^ (try - 1))
+  if b.jitter then d = d * (0.8 + 0.4 * T.random_u32() / 4294967296) end
+  return math.floor(d / T.time_scale())
 end
 
 local function ctx()
@@ -44,16 +68,20 @@ local function ctx()
   return c
 end
 
+-- The absolute deadline (ms) of the running scope, or nil (step timeouts).
+function M.deadline() return ctx().deadline end
+
 -- What a parallel branch inherits from the code that started it.
 function M.scope_state()
   local c = ctx()
-  return { guard = c.guard, approved = c.approved }
+  return { guard = c.guard, approved = c.approved, deadline = c.deadline }
 end
 
 -- Starts the key path of a parallel branch in the running coroutine.
 function M.enter_branch(prefix, from)
   ctxs[T.self()] = { prefix = prefix, n = 0, guard = from and from.guard,
-                     approved = from and from.approved }
+                     approved = from and from.approved,
+                     deadline = from and from.deadline }
 end
 
 -- The runbook line that made the current call: the innermost frame that is
@@ -104,6 +132,28 @@ local function event_error(e)
   return tostring(e)
 end
 
+local function event_error(e) return tostring(e) end
+
+local function retryable(e)
+  return e.retryable ~= false and e.code ~= "EBADRESULT" and e.code ~= "ECANCELED"
+end
+
+-- Runs body in the entry's scope: child keys under `prefix`, the scope's
+-- guard (nearest idempotent = false step), approval and deadline.
+local function in_scope(c, opts, key, prefix, name, site, deadline, body, prev, stored)
+  local saved = { c.prefix, c.n, c.guard, c.approved, c.deadline }
+  if opts.scope then
+    c.prefix, c.n = prefix, 0
+    if opts.idempotent == false then c.guard = { key = key, name = name, site = site } end
+    if decision and decision.key == key and decision.action == "retry" then c.approved = true end
+  end
+  if deadline and (not c.deadline or deadline < c.deadline) then c.deadline = deadline end
+  local r = pack(pcall(body, prev, stored, key))
+  if opts.scope and r[1] then check_scope_end(prefix, c) end
+  c.prefix, c.n, c.guard, c.approved, c.deadline = saved[1], saved[2], saved[3], saved[4], saved[5]
+  return r
+end
+
 -- entry(kind, name, args, opts, body) -> body's results, run once per run.
 --   args: text that identifies the call (hashed; compared on replay)
 --   opts.scope: entries made by body are keyed under this entry's key; a
@@ -115,6 +165,8 @@ end
 --   opts.durable: commit the started row before body runs (default true)
 --   opts.stored(prev): the text to store as the entry's args (default args)
 --   opts.on_skip(): the result of an entry an operator skipped
+--   opts.retries, opts.backoff, opts.timeout_ms, opts.on_exhausted,
+--   opts.undo: steps only (see api.step)
 --   body(prev, stored, key)
 function M.entry(kind, name, args, opts, body)
   local c = ctx()
@@ -123,6 +175,7 @@ function M.entry(kind, name, args, opts, body)
   local hash = J.hash(args)
   local prev = entries[key]
   local attempt, note, resumed = 1, nil, false
+  local try, wake = 1, nil     -- retried steps: which try, and its backoff
   local is_step = kind == "step"
   if prev then
     if prev.kind ~= kind or prev.name ~= name or prev.hash ~= hash then
@@ -134,19 +187,41 @@ function M.entry(kind, name, args, opts, body)
       if is_step then
         out.emit("step.replayed", { key = key, name = name, attempt = prev.attempt })
       end
+      if opts.undo and st == "completed" then
+        undos[#undos + 1] = { seq = prev.seq, key = key, name = name, fn = opts.undo,
+                              results = pack(J.results(prev.result)) }
+      end
       return J.results(prev.result)
     end
-    if st == "failed" then
-      if not retry[key] then
-        error(errors.restore(json.decode(prev.error)), 0)
-      end
-      attempt = prev.attempt + 1
-      note = "retry: the run failed here and was resumed"
-    elseif decision and decision.key == key and decision.action == "skip" then
+    if opts.retries and prev.args and prev.args ~= "" then
+      local a = json.decode(prev.args)
+      try, wake = a.try or 1, a.wake
+    end
+    local decided = decision and decision.key == key
+    if st == "started" and T.cancelling() == "cancelling"
+        and not (opts.scope and not opts.retries) then
+      -- Cancelled while this was in flight: it ends here, recorded.
+      local e = errors.new("ECANCELED", "the run was cancelled", { key = key })
+      J.fail(key, prev.attempt, kind, name, e)
+      error(e, 0)
+    end
+    if decided and decision.action == "skip" then
       J.skip(key, prev.attempt, kind, name, "skipped by " .. decision.by)
       out.emit("step.skipped", { key = key, name = name, attempt = prev.attempt })
       if opts.on_skip then return opts.on_skip() end
       return
+    elseif st == "failed" then
+      if not (retry[key] or (decided and decision.action == "retry")) then
+        error(errors.restore(json.decode(prev.error)), 0)
+      end
+      attempt = prev.attempt + 1
+      if decided then
+        try, wake = try + 1, nil   -- a human chose a fresh try
+        note = "retry: chosen by " .. decision.by
+      else
+        wake = nil
+        note = "retry: the run failed here and was resumed"
+      end
     elseif opts.effect then
       -- In flight at a crash: the effect may or may not have happened.
       local guard = opts.idempotent == false and { key = key, name = name, site = prev.site }
@@ -171,52 +246,96 @@ function M.entry(kind, name, args, opts, body)
     on_first_new = nil
     f()
   end
+  if not resumed and T.cancelling() == "cancelling" then
+    error(errors.new("ECANCELED", "the run was cancelled"), 0)
+  end
 
   local site = M.site()
-  local stored = opts.stored and opts.stored(prev) or args
-  if not resumed then
-    J.start(key, attempt, kind, name, hash, stored, site, note, opts.durable ~= false)
-  end
-  if is_step then
-    out.emit("step.started", { key = key, name = name, attempt = attempt,
-                               resumed = resumed or nil })
-  end
   local t0 = T.now_ms()
-  local saved_prefix, saved_n, saved_guard, saved_approved = c.prefix, c.n, c.guard, c.approved
-  if opts.scope then
-    c.prefix, c.n = key, 0
-    if opts.idempotent == false then c.guard = { key = key, name = name, site = site } end
-    if decision and decision.key == key and decision.action == "retry" then c.approved = true end
-  end
-  local r = pack(pcall(body, prev, stored, key))
-  if opts.scope then
-    if r[1] then check_scope_end(key, c) end
-    c.prefix, c.n, c.guard, c.approved = saved_prefix, saved_n, saved_guard, saved_approved
-  end
-  local ms = T.now_ms() - t0
-  if r[1] then
-    local ok, why = J.complete(key, attempt, kind, name, r, 2, r.n)
-    if ok then
-      if is_step then
-        out.emit("step.completed", { key = key, name = name, attempt = attempt, duration_ms = ms })
-      end
-      return unpack(r, 2, r.n)
+  while true do
+    local stored
+    if opts.retries then
+      stored = json.encode({ try = try, wake = wake })
+    else
+      stored = opts.stored and opts.stored(prev) or args
     end
-    r[2] = errors.new("EBADRESULT", string.format(
-      "%s '%s' returned %s; results must be JSON-serialisable "
-      .. "(tables, strings, numbers, booleans)", kind, name, why))
+    if not resumed then
+      J.start(key, attempt, kind, name, hash, stored, site, note, opts.durable ~= false)
+    end
+    if is_step then
+      out.emit("step.started", { key = key, name = name, attempt = attempt,
+                                 resumed = resumed or nil })
+    end
+    local r
+    if wake and wake > T.now_ms() then
+      -- Waiting out a retry's backoff (durable: the wake time is journaled).
+      out.emit("wait.started", { key = key, kind = "backoff" })
+      local w, code, msg = T.sleep_until(wake, c.deadline)
+      if w == nil and code then r = { false, errors.new(code, msg), n = 2 } end
+    end
+    if not r then
+      local deadline = opts.timeout_ms and (T.now_ms() + opts.timeout_ms)
+      local prefix = try > 1 and (key .. "~" .. try) or key
+      r = in_scope(c, opts, key, prefix, name, site, deadline, body, prev, stored)
+    end
+    local ms = T.now_ms() - t0
+    if r[1] then
+      local seq, why = J.complete(key, attempt, kind, name, r, 2, r.n)
+      if seq then
+        if is_step then
+          out.emit("step.completed", { key = key, name = name, attempt = attempt, duration_ms = ms })
+        end
+        if opts.undo then
+          undos[#undos + 1] = { seq = seq, key = key, name = name, fn = opts.undo,
+                                results = pack(unpack(r, 2, r.n)) }
+        end
+        return unpack(r, 2, r.n)
+      end
+      r[2] = errors.new("EBADRESULT", string.format(
+        "%s '%s' returned %s; results must be JSON-serialisable "
+        .. "(tables, strings, numbers, booleans)", kind, name, why))
+    end
+    local e = errors.normalize(r[2])
+    if e.key == nil then e.key = key end  -- the innermost entry that failed
+    J.fail(key, attempt, kind, name, e)
+    if is_step then
+      out.emit("step.failed", { key = key, name = name, attempt = attempt,
+                                duration_ms = ms, error = event_error(e) })
+    end
+    if opts.retries and try <= opts.retries and retryable(e) and not T.cancelling() then
+      local delay = backoff_ms(opts.backoff, try)
+      try, attempt, resumed = try + 1, attempt + 1, false
+      wake = T.now_ms() + delay
+      note = string.format("retry %d of %d in %d ms after: %s", try - 1, opts.retries,
+        delay, e.message)
+      out.emit("step.retrying", { key = key, name = name, attempt = attempt,
+                                  delay_ms = delay, error = event_error(e) })
+    elseif opts.retries and opts.on_exhausted == "pause" and retryable(e)
+        and not T.cancelling() then
+      T.halt({ status = "needs_attention", key = key, name = name, site = site,
+               exhausted = true, error = e })
+    else
+      error(e, 0)
+    end
   end
-  local e = errors.normalize(r[2])
-  if e.key == nil then e.key = key end  -- the innermost entry that failed
-  J.fail(key, attempt, kind, name, e)
-  if is_step then
-    out.emit("step.failed", { key = key, name = name, attempt = attempt,
-                              duration_ms = ms, error = event_error(e) })
+end
+
+-- Runs the undo functions of completed steps, newest completion first, as
+-- steps of their own. Returns true, or false and the first undo's error.
+local function run_undos()
+  table.sort(undos, function(a, b) return a.seq > b.seq end)
+  local list = undos
+  undos = {}
+  for _, u in ipairs(list) do
+    local ok, err = pcall(M.entry, "step", "undo " .. u.name, u.key, { scope = true },
+      function() return u.fn(unpack(u.results, 1, u.results.n)) end)
+    if not ok then return false, errors.normalize(err) end
   end
-  error(e, 0)
+  return true, #list
 end
 
 -- The root task: runs the runbook and returns its outcome for the engine.
+-- A failure (or a cancel with --rollback) runs the registered undos.
 function M.main(def, params)
   local c = ctx()
   local r = pack(pcall(def.run, params))
@@ -227,7 +346,22 @@ function M.main(def, params)
     return { status = "succeeded", result = result }
   end
   local e = errors.normalize(r[2])
-  return { status = "failed", error = e, key = e.key }
+  local cancelling, rollback = T.cancelling()
+  local status = cancelling and "cancelled" or "failed"
+  if cancelling and not rollback then
+    return { status = status, error = e }
+  end
+  T.begin_undo()
+  local ok, undone = run_undos()
+  if not ok then
+    local both = errors.new(e.code, string.format("%s; then undo failed: %s",
+      e.message, undone.message), { key = undone.key, undo_error = undone, where = e.where })
+    return { status = "failed", error = both, key = undone.key }
+  end
+  if undone > 0 then
+    return { status = "rolled_back", error = e, undone = undone, cancelled = cancelling ~= nil }
+  end
+  return { status = status, error = e, key = e.key }
 end
 
 return M

@@ -1,0 +1,82 @@
+#ifndef SUMMIT_IO_HTTP_H
+#define SUMMIT_IO_HTTP_H
+/* HTTP requests on libcurl's multi_socket API driven by the libuv loop:
+ * no blocking calls, any number of transfers in flight on one thread.
+ * Knows nothing of Lua. */
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct http_client http_client;
+typedef struct http_req http_req;
+
+typedef struct {
+  const char *name, *value;
+} http_header;
+
+typedef struct {
+  const char *method;          /* "GET" when NULL */
+  const char *url;
+  const http_header *headers;  /* n_headers entries */
+  size_t n_headers;
+  const char *body;            /* copied; may be NULL */
+  size_t body_len;
+  uint64_t timeout_ms;         /* whole transfer; 0: none */
+  uint64_t connect_timeout_ms; /* 0: libcurl's default */
+  int follow_redirects;        /* 0: a 3xx is returned as it is */
+  long max_redirects;          /* with follow_redirects; 0 means 10 */
+  size_t max_response;         /* body bytes; 0 means 16 MiB; more aborts */
+  int insecure;                /* 1: no TLS verification at all */
+  const char *ca_file;         /* PEM bundle path, or NULL */
+  const char *ca_blob;         /* PEM text (copied), or NULL */
+  size_t ca_blob_len;
+  const char *client_cert, *client_key;  /* PEM paths, or NULL */
+  const char *unix_socket;     /* connect through this socket, or NULL */
+} http_opts;
+
+typedef struct {
+  int error;                /* 0, or one of HTTP_E* below */
+  char errmsg[256];         /* libcurl's words when error != 0 */
+  long status;              /* 0 when no response */
+  http_header *headers;     /* response headers of the final response,
+                               names lower-cased */
+  size_t n_headers;
+  char *body;               /* NUL-terminated */
+  size_t body_len;
+  double duration_ms;
+  char *effective_url;
+} http_result;
+
+enum {
+  HTTP_OK = 0,
+  HTTP_ETIMEDOUT,       /* the timeout fired */
+  HTTP_ECONNREFUSED,    /* could not connect */
+  HTTP_ERESOLVE,        /* host name not resolved */
+  HTTP_ETLS,            /* TLS handshake or verification failed */
+  HTTP_ETOOLARGE,       /* response body beyond max_response */
+  HTTP_ECANCELED,       /* http_cancel() */
+  HTTP_EOTHER
+};
+
+/* The error's short code: "ETIMEDOUT", "ECONNREFUSED", ... */
+const char *http_error_code(int error);
+
+/* One client per loop; it owns the CURLM and its timer. */
+http_client *http_client_new(uv_loop_t *loop);
+/* Aborts every transfer (no callbacks) and frees the client once its
+ * handles are closed (run the loop afterwards). */
+void http_client_free(http_client *c);
+
+/* Called once when the transfer ends. The result is valid only during the
+ * call. */
+typedef void (*http_done_cb)(void *ud, const http_result *r);
+
+/* Starts a request; returns NULL only when it cannot even be set up (bad
+ * options: errmsg filled). done is always called from the loop, never from
+ * inside http_start. */
+http_req *http_start(http_client *c, const http_opts *o, http_done_cb done,
+                     void *ud, char *errmsg, size_t errlen);
+/* Aborts the transfer; done is not called. */
+void http_cancel(http_req *r);
+
+#endif
