@@ -10,6 +10,8 @@ int cmd_runs(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_locks(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
@@ -18,6 +20,8 @@ int cmd_help(int argc, char **argv);
  * to the nearest summit.lua above the working directory, else
  * $XDG_STATE_HOME/summit, else ~/.local/state/summit. Static storage. */
 const char *cli_state_dir(void);
+/* The nearest summit.lua above the working directory, or NULL. Static. */
+const char *cli_find_config(void);
 /* $SUMMIT_USER, else the login name. Static storage. */
 const char *cli_user(void);
 

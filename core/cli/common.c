@@ -10,23 +10,32 @@
 
 #include "store/store.h"
 
+const char *cli_find_config(void) {
+  static char found[4096];
+  char cwd[4000];
+  if (!getcwd(cwd, sizeof cwd)) return NULL;
+  for (;;) {
+    snprintf(found, sizeof found, "%s/summit.lua", cwd);
+    if (access(found, F_OK) == 0) return found;
+    char *slash = strrchr(cwd, '/');
+    if (!slash) return NULL;
+    if (slash == cwd) {
+      if (!cwd[1]) return NULL;
+      cwd[1] = '\0';  /* try the root itself once */
+      continue;
+    }
+    *slash = '\0';
+  }
+}
+
 const char *cli_state_dir(void) {
   static char dir[4096];
   const char *env = getenv("SUMMIT_STATE_DIR");
   if (env && *env) return env;
-  char cwd[4000];
-  if (getcwd(cwd, sizeof cwd)) {
-    for (;;) {
-      char probe[4096];
-      snprintf(probe, sizeof probe, "%s/summit.lua", cwd);
-      if (access(probe, F_OK) == 0) {
-        snprintf(dir, sizeof dir, "%s/.summit", cwd);
-        return dir;
-      }
-      char *slash = strrchr(cwd, '/');
-      if (!slash || slash == cwd) break;
-      *slash = '\0';
-    }
+  const char *cfg = cli_find_config();
+  if (cfg) {
+    snprintf(dir, sizeof dir, "%.*s/.summit", (int)(strrchr(cfg, '/') - cfg), cfg);
+    return dir;
   }
   const char *xdg = getenv("XDG_STATE_HOME");
   if (xdg && *xdg) {

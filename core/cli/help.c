@@ -14,7 +14,8 @@ static const struct {
   const char *cmd, *usage, *text;
 } HELP[] = {
   {"run", "summit run FILE [-p key=value]... [--params-file F.json] [--env NAME]\n"
-          "           [--json] [--detach] [--time-scale N] [--durability full|process]",
+          "           [--config F] [--wait-lock] [--json] [--detach] [--time-scale N]\n"
+          "           [--durability full|process]",
    "Starts a new run of the runbook FILE. Params are validated against the\n"
    "runbook's schema before anything runs. --detach suspends the run (exit 3)\n"
    "when it reaches a durable wait instead of waiting in this process.\n"
@@ -24,6 +25,12 @@ static const struct {
    "results, the rest runs. The pinned source is used unless --upgrade, which\n"
    "replays the file on disk and refuses if it diverges from the journal.\n"
    "--retry/--skip decide an entry that needs attention."},
+  {"cancel", "summit cancel RUN [--rollback]",
+   "Stops a run. A live run stops at its next wait point (its process is\n"
+   "killed, its transfer aborted) and exits 4; a run with no process is marked\n"
+   "cancelled at once. --rollback runs the undo functions of its completed\n"
+   "steps, newest first."},
+  {"locks", "summit locks [--json]", "Lists locks: which run holds each, and whether it still does."},
   {"runs", "summit runs [--json] [--status S]", "Lists runs, newest first."},
   {"status", "summit status RUN [--json]", "Shows one run, its entries and waits."},
   {"log", "summit log RUN [--json]",

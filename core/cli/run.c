@@ -8,6 +8,7 @@
 
 static void defaults(engine_opts *o) {
   memset(o, 0, sizeof *o);
+  o->config_path = cli_find_config();
   o->state_dir = cli_state_dir();
   o->user = cli_user();
   o->time_scale = 1;
@@ -20,6 +21,12 @@ static int common_opt(engine_opts *o, int argc, char **argv, int *i,
   const char *v;
   int r;
   if (cli_flag(argv, *i, "--json")) return o->json = 1;
+  if (cli_flag(argv, *i, "--wait-lock")) return o->wait_lock = 1;
+  if ((r = cli_opt(argc, argv, i, "--config", &v))) {
+    if (r < 0) return -1;
+    o->config_path = v;
+    return 1;
+  }
   if (cli_flag(argv, *i, "--detach")) return o->detach = 1;
   if ((r = cli_opt(argc, argv, i, "--durability", &v))) {
     if (r < 0) return -1;
@@ -123,4 +130,19 @@ int cmd_validate(int argc, char **argv) {
   }
   if (!o.file) return cli_usage("validate", "which runbook? summit validate FILE");
   return engine_validate(&o);
+}
+
+int cmd_cancel(int argc, char **argv) {
+  engine_opts o;
+  defaults(&o);
+  int rollback = 0;
+  for (int i = 0; i < argc; i++) {
+    if (cli_flag(argv, i, "--rollback")) rollback = 1;
+    else if (cli_flag(argv, i, "--json")) o.json = 1;
+    else if (argv[i][0] == '-') return cli_usage("cancel", "unknown option %s", argv[i]);
+    else if (!o.run_id) o.run_id = argv[i];
+    else return cli_usage("cancel", "one run at a time");
+  }
+  if (!o.run_id) return cli_usage("cancel", "which run? summit cancel RUN [--rollback]");
+  return engine_cancel(&o, rollback);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "engine/engine.h"
@@ -50,6 +51,7 @@ static cJSON *run_json(const store_run *r) {
     cJSON_AddNumberToObject(own, "pid", (double)r->owner_pid);
     add_str(own, "host", r->owner_host);
     add_time(own, "lease_expires", r->lease_expires_ms);
+    add_time(own, "heartbeat", r->heartbeat_ms);
     cJSON_AddItemToObject(o, "owner", own);
   }
   return o;
@@ -70,8 +72,19 @@ static int list_one(void *ud, const store_run *r) {
   events_rfc3339(r->created_ms, ts, sizeof ts);
   ts[19] = '\0';
   char owner[300] = "";
-  if (r->owner_pid && r->lease_expires_ms > runtime_now_ms())
-    snprintf(owner, sizeof owner, "pid %lld", (long long)r->owner_pid);
+  if (r->owner_pid) {
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    int64_t now = runtime_now_ms();
+    int live = store_run_alive("running", r->owner_pid, r->owner_host,
+                               r->lease_expires_ms, host, now);
+    snprintf(owner, sizeof owner, "pid %lld@%s, heartbeat %llds ago%s",
+             (long long)r->owner_pid, r->owner_host ? r->owner_host : "?",
+             (long long)((now - r->heartbeat_ms) / 1000),
+             live ? "" : " (dead: resumable)");
+  } else if (!strcmp(r->status, "running")) {
+    snprintf(owner, sizeof owner, "none (resumable)");
+  }
   printf("%-15s %-16s %-20s %-10s %-20s %-10s %s\n", r->id, r->status,
          r->name, r->version ? r->version : "-", ts,
          r->started_by ? r->started_by : "-", owner);
@@ -255,4 +268,48 @@ int cmd_log(int argc, char **argv) {
   store_run_free(&r);
   store_close(s);
   return EXIT_OK;
+}
+
+/* ---- locks --------------------------------------------------------- */
+
+static int lock_row(void *ud, const store_lock *l) {
+  int json = *(int *)ud;
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  int alive = store_run_alive(l->status, l->owner_pid, l->owner_host,
+                              l->lease_expires_ms, host, runtime_now_ms());
+  if (json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "lock", l->name);
+    cJSON_AddStringToObject(o, "run", l->run_id);
+    add_str(o, "runbook", l->runbook);
+    add_str(o, "status", l->status);
+    add_time(o, "acquired", l->acquired_ms);
+    cJSON_AddBoolToObject(o, "held", alive);
+    print_json(o);
+    return 0;
+  }
+  char ts[40];
+  events_rfc3339(l->acquired_ms, ts, sizeof ts);
+  ts[19] = '\0';
+  printf("%-24s %-15s %-16s %-16s %-20s %s\n", l->name, l->run_id,
+         l->runbook ? l->runbook : "-", l->status ? l->status : "-", ts,
+         alive ? "held" : "stale (free to take)");
+  return 0;
+}
+
+int cmd_locks(int argc, char **argv) {
+  int json = 0;
+  for (int i = 0; i < argc; i++) {
+    if (cli_flag(argv, i, "--json")) json = 1;
+    else return cli_usage("locks", "unknown argument %s", argv[i]);
+  }
+  store_t *s = cli_open_store();
+  if (!s) return EXIT_FAILED;
+  if (!json)
+    printf("%-24s %-15s %-16s %-16s %-20s %s\n", "LOCK", "RUN", "RUNBOOK",
+           "RUN STATUS", "SINCE (UTC)", "STATE");
+  int rc = store_lock_list(s, lock_row, &json);
+  store_close(s);
+  return rc == STORE_OK ? EXIT_OK : EXIT_FAILED;
 }

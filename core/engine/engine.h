@@ -28,11 +28,16 @@ typedef struct {
   double time_scale;           /* 1 unless --time-scale */
   int durability_process;      /* --durability=process */
   int quiet;                   /* no event output (benches) */
+  const char *config_path;     /* --config, else the nearest summit.lua */
+  int wait_lock;               /* --wait-lock: wait for environment locks */
+  const char *cancel;          /* resume for summit cancel: "rollback" */
 } engine_opts;
 
 int engine_run(const engine_opts *o);
 int engine_resume(const engine_opts *o);
 int engine_validate(const engine_opts *o);
+/* summit cancel RUN [--rollback] */
+int engine_cancel(const engine_opts *o, int rollback);
 
 /* Writes a new run id: 10 base32 characters of the creation time in ms and
  * 4 random ones, so ids are short, unique and sort by creation time. */

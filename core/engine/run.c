@@ -660,6 +660,108 @@ static int acquire(ctx_t *c, const char *id) {
   return 0;
 }
 
+/* Loads summit.lua (if any) and selects --env: the runbook reads the
+ * environment as `env`. Prints every problem; EXIT_USAGE if any. */
+static int load_config(ctx_t *c, const char *path, const char *env_name) {
+  lua_State *L = c->rt.L;
+  require(L, "summit.config");
+  size_t len = 0;
+  char *src = NULL;
+  if (path) {
+    src = read_file(path, &len);
+    if (!src) {
+      errf("cannot read configuration %s: %s", path, strerror(errno));
+      lua_pop(L, 1);
+      return EXIT_USAGE;
+    }
+    lua_getfield(L, -1, "open");
+    lua_pushstring(L, path);
+    lua_pushlstring(L, src, len);
+    free(src);
+    if (env_name) lua_pushstring(L, env_name);
+    else lua_pushnil(L);
+    lua_call(L, 3, 2);
+  } else {
+    lua_getfield(L, -1, "select");
+    if (env_name) lua_pushstring(L, env_name);
+    else lua_pushnil(L);
+    lua_call(L, 1, 2);
+  }
+  int code = 0;
+  if (!lua_toboolean(L, -2)) {
+    int n = (int)lua_objlen(L, -1);
+    for (int i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      errf("%s", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    code = EXIT_USAGE;
+  }
+  lua_pop(L, 3);
+  return code;
+}
+
+/* Takes the locks of the environments the runbook declares (def and
+ * params on top of L). Waits with --wait-lock; otherwise a lock held by a
+ * live run is EXIT_BUSY, naming that run. */
+static int take_env_locks(ctx_t *c, const engine_opts *o, const char *id,
+                          const char *env_name) {
+  lua_State *L = c->rt.L;
+  require(L, "summit.runbook");
+  lua_getfield(L, -1, "environments");
+  lua_pushvalue(L, -4);
+  lua_pushvalue(L, -4);
+  if (env_name) lua_pushstring(L, env_name);
+  else lua_pushnil(L);
+  lua_call(L, 3, 2);                         /* rb names|nil err */
+  if (lua_isnil(L, -2)) {
+    errf("%s", lua_tostring(L, -1));
+    lua_pop(L, 3);
+    return EXIT_USAGE;
+  }
+  int code = 0, n = (int)lua_objlen(L, -2);
+  for (int i = 1; i <= n && !code; i++) {
+    lua_rawgeti(L, -2, i);
+    char name[512];
+    snprintf(name, sizeof name, "env:%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    for (int said = 0;;) {
+      char *holder = NULL;
+      int rc = store_lock_acquire(c->rt.store, name, id, c->host,
+                                  runtime_now_ms(), &holder);
+      if (rc == STORE_OK) break;
+      if (rc != STORE_BUSY) {
+        errf("taking lock %s: %s", name, store_errmsg(c->rt.store));
+        code = EXIT_FAILED;
+        break;
+      }
+      if (!o->wait_lock) {
+        errf("environment %s is locked by run %s (see: summit status %s); "
+             "wait for it with --wait-lock", name + 4, holder, holder);
+        free(holder);
+        code = EXIT_BUSY;
+        break;
+      }
+      if (!said++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "kind", "lock");
+        cJSON_AddStringToObject(f, "name", name);
+        cJSON_AddStringToObject(f, "holder", holder);
+        events_emit(&c->ev, "wait.started", f);
+        cJSON_Delete(f);
+      }
+      free(holder);
+      /* Nothing runs yet: the run has not started, so a plain pause is
+       * all this process has to do. */
+      uv_sleep(250);
+      store_lease_renew(c->rt.store, id, getpid(), runtime_now_ms(),
+                        LEASE_TTL_MS);
+    }
+  }
+  lua_pop(L, 3);
+  return code;
+}
+
 /* ---- commands ------------------------------------------------------ */
 
 int engine_run(const engine_opts *o) {
@@ -677,7 +779,8 @@ int engine_run(const engine_opts *o) {
     return EXIT_FAILED;
   }
   lua_State *L = c.rt.L;
-  int code = load_runbook(L, o->file, src, len);
+  int code = load_config(&c, o->config_path, o->env);
+  if (!code) code = load_runbook(L, o->file, src, len);
   if (!code) code = resolve_params(L, lua_gettop(L), o);
   if (!code) code = open_store(&c, o, 1);
   if (code) goto done;
@@ -698,7 +801,7 @@ int engine_run(const engine_opts *o) {
     .version = (char *)lua_tostring(L, -1), .source_path = (char *)o->file,
     .source_sha256 = sha, .source = src, .params = params_json,
     .env = (char *)o->env, .status = "running", .started_by = (char *)o->user,
-    .created_ms = t0, .updated_ms = t0,
+    .created_ms = t0, .updated_ms = t0, .config_path = (char *)o->config_path,
   };
   int rc = store_run_create(c.rt.store, &r);
   free(params_json);
@@ -714,6 +817,19 @@ int engine_run(const engine_opts *o) {
     lua_pop(L, 2);
     goto done;
   }
+  lua_pop(L, 2);
+  if ((code = take_env_locks(&c, o, id, o->env))) {
+    /* The attempt is kept, as a run that never started. */
+    store_run_set_status(c.rt.store, id, "cancelled",
+                         "{\"code\":\"EBUSY\",\"message\":\"an environment "
+                         "it needs is locked by another run\"}",
+                         NULL, 0, 1, runtime_now_ms());
+    store_flush(c.rt.store);
+    store_lease_release(c.rt.store, id, getpid());
+    goto done;
+  }
+  lua_getfield(L, -2, "name");
+  lua_getfield(L, -3, "version");
   open_log(&c, o, id);
   cJSON *f = cJSON_CreateObject();
   cJSON_AddStringToObject(f, "runbook", lua_tostring(L, -2));
@@ -784,6 +900,11 @@ int engine_resume(const engine_opts *o) {
     goto done;
   }
 
+  const char *cfg = o->config_path ? o->config_path : r.config_path;
+  if ((code = load_config(&c, cfg, r.env))) {
+    store_lease_release(c.rt.store, r.id, getpid());
+    goto done;
+  }
   const char *src = r.source;
   size_t len = strlen(r.source);
   const char *path = r.source_path;
@@ -815,6 +936,14 @@ int engine_resume(const engine_opts *o) {
     store_lease_release(c.rt.store, r.id, getpid());
     code = EXIT_FAILED;
     goto done;
+  }
+  if ((code = take_env_locks(&c, o, r.id, r.env))) {
+    store_lease_release(c.rt.store, r.id, getpid());
+    goto done;
+  }
+  if (o->cancel) {
+    c.rt.cancel_state = CANCEL_UNWINDING;
+    c.rt.cancel_rollback = !strcmp(o->cancel, "rollback");
   }
   open_log(&c, o, r.id);
   store_run_set_status(c.rt.store, r.id, "running", NULL, NULL, 0, 0, t0);
@@ -868,6 +997,86 @@ int engine_validate(const engine_opts *o) {
     lua_pop(L, 3);
   }
   free(src);
+  ctx_free(&c);
+  return code;
+}
+
+int engine_cancel(const engine_opts *o, int rollback) {
+  ctx_t c;
+  if (ctx_init(&c, o) != 0) return EXIT_FAILED;
+  store_run r = {0};
+  int have = 0, code = open_store(&c, o, 0);
+  if (code) goto done;
+  int rc = store_run_get(c.rt.store, o->run_id, &r);
+  if (rc != STORE_OK) {
+    errf(rc == STORE_NOTFOUND ? "no run %s" : "reading run %s", o->run_id);
+    code = rc == STORE_NOTFOUND ? EXIT_USAGE : EXIT_FAILED;
+    goto done;
+  }
+  have = 1;
+  if (!strcmp(r.status, "succeeded") || !strcmp(r.status, "cancelled") ||
+      !strcmp(r.status, "rolled_back")) {
+    errf("run %s has finished (%s); there is nothing to cancel", r.id, r.status);
+    code = EXIT_USAGE;
+    goto done;
+  }
+  int64_t now = runtime_now_ms();
+  if (store_run_alive(r.status, r.owner_pid, r.owner_host, r.lease_expires_ms,
+                      c.host, now) && r.owner_pid) {
+    /* A live executor: ask it, then watch it stop. */
+    if (store_run_request_cancel(c.rt.store, r.id,
+                                 rollback ? "rollback" : "cancel") != STORE_OK) {
+      errf("requesting the cancel: %s", store_errmsg(c.rt.store));
+      code = EXIT_FAILED;
+      goto done;
+    }
+    printf("cancel requested: run %s (pid %lld) stops at its next wait point\n",
+           r.id, (long long)r.owner_pid);
+    for (int i = 0; i < 120; i++) {
+      uv_sleep(250);
+      store_run next = {0};
+      if (store_run_get(c.rt.store, r.id, &next) != STORE_OK) break;
+      int done = strcmp(next.status, "running") != 0;
+      if (done) printf("run %s is %s\n", r.id, next.status);
+      store_run_free(&next);
+      if (done) break;
+    }
+    code = EXIT_OK;
+    goto done;
+  }
+  if (rollback) {
+    /* No process: this one replays the run and runs its undos. */
+    store_run_free(&r);
+    have = 0;
+    ctx_free(&c);
+    engine_opts ro = *o;
+    ro.cancel = "rollback";
+    ro.decision = NULL;
+    ro.upgrade = 0;
+    ro.detach = 0;
+    int rc2 = engine_resume(&ro);
+    return rc2 == EXIT_CANCELLED ? EXIT_OK : rc2;
+  }
+  int64_t holder = 0;
+  char *holder_host = NULL;
+  rc = store_lease_acquire(c.rt.store, r.id, getpid(), c.host, now,
+                           LEASE_TTL_MS, &holder, &holder_host);
+  free(holder_host);
+  if (rc == STORE_BUSY) {
+    errf("run %s was just taken by pid %lld; try again", r.id, (long long)holder);
+    code = EXIT_BUSY;
+    goto done;
+  }
+  store_run_set_status(c.rt.store, r.id, "cancelled",
+                       "{\"code\":\"ECANCELED\",\"message\":\"cancelled\"}",
+                       NULL, 0, 1, now);
+  store_lock_release(c.rt.store, NULL, r.id);
+  store_lease_release(c.rt.store, r.id, getpid());
+  store_flush(c.rt.store);
+  printf("run %s cancelled (it was %s)\n", r.id, r.status);
+  code = EXIT_OK;
+done:
+  if (have) store_run_free(&r);
   ctx_free(&c);
   return code;
 }

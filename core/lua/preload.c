@@ -15,6 +15,7 @@ static const luaL_Reg C_MODULES[] = {
   {"summit.c.task", luaopen_summit_c_task},
   {"summit.c.out", luaopen_summit_c_out},
   {"summit.c.exec", luaopen_summit_c_exec},
+  {"summit.c.lock", luaopen_summit_c_lock},
   {NULL, NULL}
 };
 

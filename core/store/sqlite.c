@@ -36,6 +36,7 @@ static const char *const MIGRATIONS[] = {
   /* 1 -> 2: cancellation requests, heartbeats and locks. */
   "ALTER TABLE runs ADD COLUMN cancel_request TEXT;"
   "ALTER TABLE runs ADD COLUMN heartbeat_ms INTEGER;"
+  "ALTER TABLE runs ADD COLUMN config_path TEXT;"
   "CREATE TABLE locks("
   "  name TEXT PRIMARY KEY,"
   "  run_id TEXT NOT NULL REFERENCES runs(id),"
@@ -47,7 +48,7 @@ static const char *const MIGRATIONS[] = {
   "id, name, version, source_path, source_sha256, source, params, env, "  \
   "status, error, failed_key, started_by, rerun_of, created_ms, "         \
   "updated_ms, finished_ms, wake_ms, owner_pid, owner_host, "             \
-  "lease_expires_ms, cancel_request, heartbeat_ms"
+  "lease_expires_ms, cancel_request, heartbeat_ms, config_path"
 
 enum {
   Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -66,7 +67,7 @@ static const char *const SQL[Q_COUNT] = {
   [Q_ROLLBACK] = "ROLLBACK",
   [Q_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES(?1, ?2, ?3, ?4, "
                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-                   "?17, ?18, ?19, ?20, ?21, ?22)",
+                   "?17, ?18, ?19, ?20, ?21, ?22, ?23)",
   [Q_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
   [Q_RUN_STATUS] = "UPDATE runs SET status = ?2, error = ?3, failed_key = ?4,"
                    " wake_ms = ?5, updated_ms = ?6,"
@@ -318,6 +319,7 @@ static void run_from_row(sqlite3_stmt *st, store_run *r) {
   r->lease_expires_ms = sqlite3_column_int64(st, 19);
   r->cancel_request = col_dup(st, 20);
   r->heartbeat_ms = sqlite3_column_int64(st, 21);
+  r->config_path = col_dup(st, 22);
 }
 
 void store_run_free(store_run *r) {
@@ -325,7 +327,8 @@ void store_run_free(store_run *r) {
   char **strs[] = {&r->id, &r->name, &r->version, &r->source_path,
                    &r->source_sha256, &r->source, &r->params, &r->env,
                    &r->status, &r->error, &r->failed_key, &r->started_by,
-                   &r->owner_host, &r->rerun_of, &r->cancel_request};
+                   &r->owner_host, &r->rerun_of, &r->cancel_request,
+                   &r->config_path};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     free(*strs[i]);
     *strs[i] = NULL;
@@ -357,6 +360,7 @@ int store_run_create(store_t *s, const store_run *r) {
   bind_i64(st, 20, r->lease_expires_ms, 1);
   bind_text(st, 21, r->cancel_request);
   bind_i64(st, 22, r->heartbeat_ms, 1);
+  bind_text(st, 23, r->config_path);
   if (exec_stmt(s, st, "creating the run") != STORE_OK) return STORE_ERR;
   return store_flush(s);
 }

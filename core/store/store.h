@@ -42,7 +42,7 @@ int store_flush(store_t *s);
 typedef struct {
   char *id, *name, *version, *source_path, *source_sha256, *source;
   char *params, *env, *status, *error, *failed_key, *started_by, *owner_host;
-  char *rerun_of, *cancel_request;
+  char *rerun_of, *cancel_request, *config_path;
   int64_t created_ms, updated_ms, finished_ms, wake_ms, lease_expires_ms;
   int64_t owner_pid, heartbeat_ms;
 } store_run;

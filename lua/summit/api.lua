@@ -12,6 +12,8 @@ local R = require("summit.runbook")
 
 local api = {}
 
+local function pack(...) return { n = select("#", ...), ... } end
+
 local function argerr(fname, arg, msg)
   error(string.format("%s: bad argument '%s' (%s)", fname, arg, msg), 3)
 end
@@ -292,8 +294,39 @@ function api.require(name)
   return require(name)
 end
 
+local LK = require("summit.c.lock")
+
+-- lock(name, fn [, { timeout = }]) -> fn's results: runs fn while this run
+-- holds the named lock, waiting for it if another live run holds it.
+function api.lock(name, fn, opts)
+  if type(name) ~= "string" or name == "" then argerr("lock", "name", "a non-empty string expected") end
+  if type(fn) ~= "function" then argerr("lock", "fn", "a function expected") end
+  local o = opts or {}
+  local timeout_ms = o.timeout ~= nil and duration_arg("lock", "timeout", o.timeout) / T.time_scale()
+  return E.entry("lock", name, name, { scope = true }, function(_, _, key)
+    local got, holder = LK.try(name)
+    if not got then
+      out.emit("wait.started", { key = key, kind = "lock", name = name, holder = holder })
+      local deadline = timeout_ms and (T.now_ms() + timeout_ms)
+      local d = E.deadline()
+      if d and (not deadline or d < deadline) then deadline = d end
+      local ok, code = LK.wait(name, deadline)
+      if not ok and code == "ETIMEDOUT" then
+        error(errors.new("ETIMEDOUT", string.format("lock '%s' is still held by run %s",
+          name, tostring(holder)), { holder = holder }), 0)
+      end
+      E.check_wait(ok, code)
+      out.emit("wait.finished", { key = key, kind = "lock", name = name })
+    end
+    local r = pack(pcall(fn))
+    LK.release(name)
+    if not r[1] then error(r[2], 0) end
+    return unpack(r, 2, r.n)
+  end)
+end
+
 local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
-                  "fail", "exec", "json", "print", "require" }
+                  "fail", "exec", "json", "print", "require", "lock" }
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a
 -- runbook cannot swallow `summit cancel`.
@@ -304,8 +337,6 @@ local function pass_cancel(r)
   end
   return unpack(r, 1, r.n)
 end
-
-local function pack(...) return { n = select("#", ...), ... } end
 
 function api.pcall(f, ...)
   return pass_cancel(pack(pcall(f, ...)))
@@ -326,6 +357,11 @@ function api.install(env)
   env.pcall, env.xpcall = api.pcall, api.xpcall
   env.math.random = api.random
   env.os.time = api.time
+  -- The selected environment (--env) from summit.lua, as a copy.
+  local C = require("summit.config")
+  local e = {}
+  if C.env then for k, v in pairs(C.env) do e[k] = v end end
+  env.env = e
 end
 
 return api

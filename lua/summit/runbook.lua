@@ -70,6 +70,12 @@ function M.define(def)
   if def.version ~= nil and type(def.version) ~= "string" then
     fail(2, "runbook '%s': 'version' must be a string like \"1.0.0\"", def.name)
   end
+  local e = def.environment
+  if e ~= nil and type(e) ~= "string" and type(e) ~= "table" and type(e) ~= "function"
+      and e ~= true then
+    fail(2, "runbook '%s': 'environment' must be a name, a list of names, true (the --env one) "
+      .. "or a function(params, env) returning those", def.name)
+  end
   local params = {}
   if def.params ~= nil then
     if type(def.params) ~= "table" then fail(2, "runbook '%s': 'params' must be a table", def.name) end
@@ -85,6 +91,32 @@ function M.define(def)
 end
 
 function M.is(def) return defined[def] == true end
+
+-- environments(def, params, env_name) -> the environments the run locks
+-- (runbook{ environment = ... }), or nil and a message.
+function M.environments(def, params, env_name)
+  local e = def.environment
+  if type(e) == "function" then
+    local ok, r = pcall(e, params, env_name)
+    if not ok then return nil, "environment(): " .. tostring(r) end
+    e = r
+  end
+  if e == nil or e == false then return {} end
+  if e == true then
+    if not env_name then
+      return nil, string.format("runbook '%s' locks the selected environment: give --env NAME", def.name)
+    end
+    return { env_name }
+  end
+  if type(e) == "string" then return { e } end
+  if type(e) == "table" then
+    for i, v in ipairs(e) do
+      if type(v) ~= "string" then return nil, "environment[" .. i .. "] is not a name" end
+    end
+    return e
+  end
+  return nil, "environment must be a name or a list of names"
+end
 
 local function coerce(t, v)
   if type(v) ~= "string" then

@@ -1,0 +1,148 @@
+-- summit.lua: the team's configuration (DESIGN §7), loaded in a small
+-- sandbox and checked key by key, so a typo is reported with its line
+-- instead of silently meaning "not configured".
+local M = {}
+
+M.current = nil     -- the loaded table, or nil
+M.path = nil
+M.env_name = nil    -- --env
+M.env = nil         -- the selected environment's table (with .name)
+
+local function list(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return table.concat(keys, ", ")
+end
+
+local TOP = {
+  environments = "table", clusters = "table", metrics = "table",
+  approvers = "table", commands = "table", notifications = "table",
+  allowed_signers = "string", windows = "table", defaults = "table",
+}
+local ENV = {
+  cluster = "string", namespace = "string", traffic = "number",
+  approval = "table", url = "string", vars = "table", description = "string",
+  windows = "table", deployment = "string", app = "string",
+}
+local CLUSTER = {
+  sim = "boolean", kubeconfig = "string", context = "string",
+  namespace = "string", server = "string", token = "string",
+  token_file = "string", ca_file = "string", insecure = "boolean",
+  scenario = "table",
+}
+local METRICS = { url = "string", queries = "table", headers = "table", timeout = "string" }
+
+-- The first line of src that assigns key (for error positions).
+local function line_of(src, key)
+  local n = 0
+  for line in (src .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    local k = tostring(key):gsub("%p", "%%%0")
+    if line:find("^%s*" .. k .. "%s*=") or line:find("[{,;]%s*" .. k .. "%s*=")
+        or line:find("%[%s*[\"']" .. k .. "[\"']%s*%]%s*=") then
+      return n
+    end
+  end
+end
+
+-- check(path, src, cfg) -> list of problems, each "file:line: message".
+local function check(path, src, cfg)
+  local errs = {}
+  local function bad(key, fmt, ...)
+    errs[#errs + 1] = string.format("%s:%s: " .. fmt, path, line_of(src, key) or "?", ...)
+  end
+  local function fields(where, t, schema, keyname)
+    for k, v in pairs(t) do
+      local want = schema[k]
+      if not want then
+        bad(k, "unknown key '%s' in %s (known: %s)", tostring(k), where, list(schema))
+      elseif type(v) ~= want then
+        bad(k, "%s.%s must be a %s, not a %s", where, tostring(k), want, type(v))
+      end
+    end
+  end
+  fields("summit.lua", cfg, TOP)
+  if type(cfg.clusters) == "table" then
+    for name, c in pairs(cfg.clusters) do
+      if type(c) ~= "table" then bad(name, "clusters.%s must be a table", tostring(name))
+      else fields("clusters." .. tostring(name), c, CLUSTER) end
+    end
+  end
+  if type(cfg.environments) == "table" then
+    for name, e in pairs(cfg.environments) do
+      if type(e) ~= "table" then
+        bad(name, "environments.%s must be a table", tostring(name))
+      else
+        fields("environments." .. tostring(name), e, ENV)
+        if type(e.cluster) == "string" and not (cfg.clusters and cfg.clusters[e.cluster]) then
+          bad("cluster", "environments.%s.cluster names '%s', which is not in clusters",
+            tostring(name), e.cluster)
+        end
+      end
+    end
+  end
+  if type(cfg.metrics) == "table" then fields("metrics", cfg.metrics, METRICS) end
+  if type(cfg.approvers) == "table" then
+    for who, roles in pairs(cfg.approvers) do
+      if type(roles) ~= "table" then
+        bad(who, "approvers.%s must be a list of roles", tostring(who))
+      end
+    end
+  end
+  if type(cfg.commands) == "table" then
+    for name, argv in pairs(cfg.commands) do
+      if type(argv) ~= "table" or #argv == 0 then
+        bad(name, "commands.%s must be an argv list like { \"make\", \"smoke\" }", tostring(name))
+      end
+    end
+  end
+  table.sort(errs)
+  return errs
+end
+
+-- open(path, src, env_name) -> true, or nil and a list of problems.
+function M.open(path, src, env_name)
+  local chunk, err = loadstring(src, "@" .. path)
+  if not chunk then return nil, { err } end
+  local sandbox = {
+    os = { getenv = os.getenv }, string = string, table = table, math = math,
+    tostring = tostring, tonumber = tonumber, pairs = pairs, ipairs = ipairs,
+    type = type, error = error, assert = assert, select = select,
+  }
+  setfenv(chunk, setmetatable(sandbox, { __index = function(_, k)
+    error(string.format("unknown global '%s' in configuration", tostring(k)), 2)
+  end }))
+  local ok, cfg = pcall(chunk)
+  if not ok then return nil, { tostring(cfg) } end
+  if type(cfg) ~= "table" then
+    return nil, { path .. ": must return a table (return { environments = ... })" }
+  end
+  local errs = check(path, src, cfg)
+  if #errs > 0 then return nil, errs end
+  M.current, M.path = cfg, path
+  return M.select(env_name)
+end
+
+-- select(env_name): makes environments[env_name] the run's `env`.
+function M.select(env_name)
+  M.env_name = env_name
+  if env_name == nil then
+    M.env = nil
+    return true
+  end
+  local envs = M.current and M.current.environments or {}
+  local e = envs[env_name]
+  if type(e) ~= "table" then
+    local where = M.path or "no summit.lua was found"
+    return nil, { string.format("unknown environment '%s' (%s defines: %s)", env_name,
+      where, next(envs) and list(envs) or "none") }
+  end
+  local copy = {}
+  for k, v in pairs(e) do copy[k] = v end
+  copy.name = env_name
+  M.env = copy
+  return true
+end
+
+return M
