@@ -401,10 +401,11 @@ static void report_divergence(lua_State *L, const char *run_id) {
 
 /* Runs the loaded runbook under the scheduler and records the outcome. On
  * top of L: the options for engine.setup, the definition, the params.
- * prev_status is the status before this execution (kept on
- * divergence). */
-static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
+ * prev is the run as it was before this resume (NULL for a new run): a
+ * divergence puts it back as it was. */
+static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
                    int64_t t0) {
+  const char *prev_status = prev ? prev->status : "running";
   lua_State *L = c->rt.L;
   int params = lua_gettop(L), def = params - 1, setup_idx = params - 2;
   store_t *st = c->rt.store;
@@ -446,6 +447,7 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
 
   int64_t wake = 0;
   sched_outcome out = sched_run(c->rt.sched, o->detach, &wake);
+  if (out != SCHED_SUSPENDED) wake = 0;
 
   uv_timer_stop(&c->heartbeat);
   uv_timer_stop(&c->cancel_poll);
@@ -551,6 +553,12 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
       code = EXIT_USAGE;
       final = 0;
       failed_key[0] = '\0';
+      if (prev) {
+        if (prev->failed_key)
+          snprintf(failed_key, sizeof failed_key, "%s", prev->failed_key);
+        if (prev->error) error = strdup(prev->error);
+        wake = prev->wake_ms;
+      }
       cJSON_AddStringToObject(f, "error", "diverged from the journal");
     }
     lua_pop(L, 1);
@@ -584,7 +592,7 @@ static int execute(ctx_t *c, const engine_opts *o, const char *prev_status,
   int64_t now = runtime_now_ms();
   if (store_run_set_status(st, id, status, error,
                            failed_key[0] ? failed_key : NULL,
-                           out == SCHED_SUSPENDED ? wake : 0, final,
+                           wake, final,
                            now) != STORE_OK ||
       store_flush(st) != STORE_OK) {
     errf("recording the outcome of run %s: %s", id, store_errmsg(st));
@@ -806,7 +814,7 @@ int engine_run(const engine_opts *o) {
   int rc = store_run_create(c.rt.store, &r);
   free(params_json);
   if (rc != STORE_OK) {
-    errf("creating the run: %s", store_errmsg(c.rt.store));
+    errf("%s", store_errmsg(c.rt.store));
     lua_pop(L, 2);
     code = EXIT_FAILED;
     goto done;
@@ -841,7 +849,7 @@ int engine_run(const engine_opts *o) {
   lua_pop(L, 2);
   push_setup(&c, NULL, o);
   lua_insert(L, -3);                         /* setup def params */
-  code = execute(&c, o, "running", t0);
+  code = execute(&c, o, NULL, t0);
 done:
   free(src);
   ctx_free(&c);
@@ -956,7 +964,7 @@ int engine_resume(const engine_opts *o) {
   cJSON_Delete(f);
   push_setup(&c, &r, o);
   lua_insert(L, -3);
-  code = execute(&c, o, r.status, t0);
+  code = execute(&c, o, &r, t0);
 done:
   if (have_run) store_run_free(&r);
   ctx_free(&c);

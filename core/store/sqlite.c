@@ -113,7 +113,8 @@ struct store {
   sqlite3 *db;
   sqlite3_stmt *stmt[Q_COUNT];
   int in_txn;      /* a write transaction is open (see store_flush) */
-  char err[512];
+  char err[1024];
+  char *path;      /* named in every error */
 };
 
 int store_schema_version(void) { return NMIGRATIONS; }
@@ -121,7 +122,8 @@ int store_schema_version(void) { return NMIGRATIONS; }
 const char *store_errmsg(store_t *s) { return s->err; }
 
 static int fail(store_t *s, const char *what) {
-  snprintf(s->err, sizeof s->err, "%s: %s", what, sqlite3_errmsg(s->db));
+  snprintf(s->err, sizeof s->err, "%s in state database %s: %s", what,
+           s->path ? s->path : "?", sqlite3_errmsg(s->db));
   return STORE_ERR;
 }
 
@@ -206,7 +208,8 @@ error:
 store_t *store_open(const char *path, int create, store_durability dur,
                     char *err, size_t errlen) {
   store_t *s = calloc(1, sizeof *s);
-  if (!s) {
+  if (!s || !(s->path = strdup(path))) {
+    free(s);
     snprintf(err, errlen, "%s: out of memory", path);
     return NULL;
   }
@@ -285,6 +288,7 @@ void store_close(store_t *s) {
   if (s->in_txn) store_flush(s);
   for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->stmt[i]);
   sqlite3_close(s->db);
+  free(s->path);
   free(s);
 }
 
