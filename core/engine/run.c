@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/runtime.h"
+#include "io/http.h"
 #include "lua/bindings.h"
 
 #define LEASE_TTL_MS 30000
@@ -180,6 +181,8 @@ static void close_walk(uv_handle_t *h, void *arg) {
 static void ctx_free(ctx_t *c) {
   if (c->rt.sched) sched_free(c->rt.sched);
   c->rt.sched = NULL;
+  if (c->rt.http) http_client_free(c->rt.http);
+  c->rt.http = NULL;
   /* Cancelled waits close their handles; let the loop finish them. */
   uv_run(&c->loop, UV_RUN_NOWAIT);
   uv_walk(&c->loop, close_walk, NULL);

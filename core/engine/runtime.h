@@ -23,6 +23,7 @@ typedef struct runtime {
   int halted;           /* summit.c.task.halt() was called */
   int cancel_state;     /* CANCEL_*: summit cancel was asked for */
   int cancel_rollback;  /* ... with --rollback */
+  struct http_client *http;  /* made on the first request */
 } runtime_t;
 
 enum { CANCEL_NONE, CANCEL_UNWINDING, CANCEL_UNDOING };

@@ -16,6 +16,7 @@ static const luaL_Reg C_MODULES[] = {
   {"summit.c.out", luaopen_summit_c_out},
   {"summit.c.exec", luaopen_summit_c_exec},
   {"summit.c.lock", luaopen_summit_c_lock},
+  {"summit.c.http", luaopen_summit_c_http},
   {NULL, NULL}
 };
 

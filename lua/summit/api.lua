@@ -295,6 +295,101 @@ function api.require(name)
 end
 
 local LK = require("summit.c.lock")
+local H = require("summit.c.http")
+local redact = require("summit.redact")
+
+-- http.request{ method, url, headers, body, json, timeout, check,
+--   follow_redirects, max_redirects, max_response, insecure, ca_file, ca,
+--   cert, key, unix_socket, idempotent }
+-- -> { status, headers, body, json, url }. A non-2xx status is a result
+-- unless check = true. Secret headers (Authorization, cookies, tokens) and
+-- URL credentials never reach the journal, the logs or the events.
+api.http = {}
+
+function api.http.request(o)
+  if type(o) ~= "table" then argerr("http.request", "opts", "a table expected") end
+  if type(o.url) ~= "string" or not o.url:match("^https?://") then
+    argerr("http.request", "url", "an http:// or https:// URL expected")
+  end
+  local headers, has = {}, {}
+  if o.headers ~= nil and type(o.headers) ~= "table" then argerr("http.request", "headers", "a table expected") end
+  for k, v in pairs(o.headers or {}) do
+    headers[tostring(k)] = tostring(v)
+    has[tostring(k):lower()] = true
+  end
+  local body = o.body
+  if body ~= nil and type(body) ~= "string" then argerr("http.request", "body", "a string expected (or use json =)") end
+  if o.json ~= nil then
+    local ok, text = pcall(json.encode, o.json)
+    if not ok then argerr("http.request", "json", tostring(text)) end
+    body = text
+    if not has["content-type"] then headers["Content-Type"] = "application/json" end
+    if not has["accept"] then headers["Accept"] = "application/json" end
+  end
+  local method = (o.method or (body and "POST" or "GET")):upper()
+  local timeout_ms = duration_arg("http.request", "timeout", o.timeout or 30) / T.time_scale()
+  local secrets = {}
+  for k, v in pairs(headers) do
+    if redact.is_secret_header(k) then secrets[#secrets + 1] = v end
+  end
+  for cred in o.url:gmatch("^%a[%w+.-]*://([^/@]+)@") do secrets[#secrets + 1] = cred end
+  local shown = redact.url(o.url)
+  local name = method .. " " .. (shown:gsub("[?#].*$", ""))
+  local identity = method .. " " .. shown .. " " .. J.hash(body or "")
+  local stored = json.encode({ method = method, url = shown, headers = redact.headers(headers) })
+  return E.entry("http", name, identity, {
+    effect = true, idempotent = o.idempotent,
+    stored = function() return stored end,
+  }, function()
+    local r, code, msg = H.request({
+      method = method, url = o.url, headers = headers, body = body,
+      timeout_ms = timeout_ms, follow_redirects = o.follow_redirects,
+      max_redirects = o.max_redirects, max_response = o.max_response,
+      insecure = o.insecure == true, ca_file = o.ca_file, ca = o.ca,
+      cert = o.cert, key = o.key, unix_socket = o.unix_socket,
+      deadline_ms = E.deadline(),
+    })
+    if not r then
+      error(errors.new(code, redact.text(string.format("%s %s: %s", method, shown, msg), secrets),
+        { url = shown }), 0)
+    end
+    local res = { status = r.status, headers = redact.headers(r.headers), body = r.body,
+                  url = r.url and redact.url(r.url) }
+    local ctype = r.headers["content-type"] or ""
+    local want_json = o.json ~= nil or o.decode == "json"
+    if (want_json or ctype:find("json", 1, true)) and r.body ~= "" then
+      local ok, v = pcall(json.decode, r.body)
+      if not ok then
+        error(errors.new("EBADJSON", string.format("%s %s answered %d with a body that is not "
+          .. "valid JSON (%s): %s", method, shown, r.status, tostring(v):gsub("^.-json%.decode: ", ""),
+          r.body:sub(1, 200)), { status = r.status, url = shown }), 0)
+      end
+      res.json = v
+    end
+    if o.check and (r.status < 200 or r.status > 299) then
+      error(errors.new("EHTTP", string.format("%s %s answered %d", method, shown, r.status),
+        { status = r.status, body = r.body:sub(1, 2000), url = shown }), 0)
+    end
+    return res
+  end)
+end
+
+for _, m in ipairs({ "get", "delete", "head" }) do
+  api.http[m] = function(url, o)
+    local r = {}
+    for k, v in pairs(o or {}) do r[k] = v end
+    r.url, r.method = url, m:upper()
+    return api.http.request(r)
+  end
+end
+for _, m in ipairs({ "post", "put", "patch" }) do
+  api.http[m] = function(url, o)
+    local r = {}
+    for k, v in pairs(o or {}) do r[k] = v end
+    r.url, r.method = url, m:upper()
+    return api.http.request(r)
+  end
+end
 
 -- lock(name, fn [, { timeout = }]) -> fn's results: runs fn while this run
 -- holds the named lock, waiting for it if another live run holds it.
@@ -326,7 +421,7 @@ function api.lock(name, fn, opts)
 end
 
 local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
-                  "fail", "exec", "json", "print", "require", "lock" }
+                  "fail", "exec", "json", "print", "require", "lock", "http" }
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a
 -- runbook cannot swallow `summit cancel`.

@@ -1,0 +1,54 @@
+-- Redaction of secrets before anything reaches the journal, the logs or
+-- the event stream: credential headers, userinfo in URLs, and query
+-- parameters whose names say they carry a secret.
+local M = {}
+
+M.MASK = "[redacted]"
+
+local SECRET_HEADERS = {
+  authorization = true, ["proxy-authorization"] = true, cookie = true,
+  ["set-cookie"] = true, ["x-api-key"] = true, ["x-auth-token"] = true,
+  ["private-token"] = true, ["x-vault-token"] = true,
+}
+
+local function secret_name(name)
+  local n = name:lower()
+  return SECRET_HEADERS[n] or n:find("token", 1, true) or n:find("secret", 1, true)
+    or n:find("password", 1, true) or n:find("api[-_]?key") or n:find("credential", 1, true)
+end
+
+-- header(name) -> true when the header's value must never be stored.
+function M.is_secret_header(name) return secret_name(name) and true or false end
+
+-- headers(t) -> a copy with secret values masked.
+function M.headers(t)
+  local out = {}
+  for k, v in pairs(t or {}) do
+    out[k] = secret_name(tostring(k)) and M.MASK or v
+  end
+  return out
+end
+
+-- url(u) -> u without userinfo and with secret query values masked.
+function M.url(u)
+  u = tostring(u):gsub("^(%a[%w+.-]*://)[^/@]*@", "%1" .. M.MASK .. "@")
+  return (u:gsub("([?&])([^=&#]+)=([^&#]*)", function(sep, k, v)
+    if secret_name(k) or k:lower() == "sig" or k:lower() == "signature" then
+      return sep .. k .. "=" .. M.MASK
+    end
+    return sep .. k .. "=" .. v
+  end))
+end
+
+-- text(s, secrets) -> s with every listed secret value masked.
+function M.text(s, secrets)
+  s = tostring(s)
+  for _, v in ipairs(secrets or {}) do
+    if type(v) == "string" and #v >= 4 then
+      s = s:gsub(v:gsub("%p", "%%%0"), M.MASK)
+    end
+  end
+  return s
+end
+
+return M
