@@ -595,9 +595,7 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   int64_t now = runtime_now_ms();
   if (store_run_set_status(st, id, status, error,
                            failed_key[0] ? failed_key : NULL,
-                           wake, final,
-                           now) != STORE_OK ||
-      store_flush(st) != STORE_OK) {
+                           wake, final, now) != STORE_OK) {
     errf("recording the outcome of run %s: %s", id, store_errmsg(st));
     code = EXIT_FAILED;
   }
@@ -606,6 +604,10 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   if (strcmp(status, "suspended") != 0 && strcmp(status, "needs_attention") != 0)
     store_lock_release(st, NULL, id);
   store_lease_release(st, id, getpid());
+  if (store_flush(st) != STORE_OK) {
+    errf("recording the outcome of run %s: %s", id, store_errmsg(st));
+    code = EXIT_FAILED;
+  }
   free(error);
 
   cJSON_AddStringToObject(f, "status", status);
@@ -813,6 +815,9 @@ int engine_run(const engine_opts *o) {
     .source_sha256 = sha, .source = src, .params = params_json,
     .env = (char *)o->env, .status = "running", .started_by = (char *)o->user,
     .created_ms = t0, .updated_ms = t0, .config_path = (char *)o->config_path,
+    /* A new run is ours from its first row: no lease round trip. */
+    .owner_pid = getpid(), .owner_host = c.host, .heartbeat_ms = t0,
+    .lease_expires_ms = t0 + LEASE_TTL_MS,
   };
   int rc = store_run_create(c.rt.store, &r);
   free(params_json);
@@ -824,10 +829,6 @@ int engine_run(const engine_opts *o) {
   }
   c.rt.run_id = id;
   c.ev.run_id = id;
-  if ((code = acquire(&c, id))) {
-    lua_pop(L, 2);
-    goto done;
-  }
   lua_pop(L, 2);
   if ((code = take_env_locks(&c, o, id, o->env))) {
     /* The attempt is kept, as a run that never started. */

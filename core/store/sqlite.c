@@ -500,8 +500,7 @@ int store_lease_release(store_t *s, const char *id, int64_t pid) {
   if (!st || begin(s) != STORE_OK) return STORE_ERR;
   bind_text(st, 1, id);
   sqlite3_bind_int64(st, 2, pid);
-  if (exec_stmt(s, st, "releasing the lease") != STORE_OK) return STORE_ERR;
-  return store_flush(s);
+  return exec_stmt(s, st, "releasing the lease");
 }
 
 /* ---- journal ------------------------------------------------------- */
@@ -648,8 +647,7 @@ int store_lock_release(store_t *s, const char *name, const char *run_id) {
   } else {
     bind_text(st, 1, run_id);
   }
-  if (exec_stmt(s, st, "releasing the lock") != STORE_OK) return STORE_ERR;
-  return store_flush(s);
+  return exec_stmt(s, st, "releasing the lock");
 }
 
 int store_lock_list(store_t *s, store_lock_cb fn, void *ud) {

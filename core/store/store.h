@@ -73,6 +73,7 @@ int store_lease_acquire(store_t *s, const char *id, int64_t pid,
                         int64_t *holder_pid, char **holder_host);
 int store_lease_renew(store_t *s, const char *id, int64_t pid,
                       int64_t now_ms, int64_t ttl_ms);
+/* Not committed until store_flush (it rides with the run's last write). */
 int store_lease_release(store_t *s, const char *id, int64_t pid);
 
 /* One journal row. The journal is append-only: each state change of an
@@ -114,7 +115,8 @@ int store_run_alive(const char *status, int64_t pid, const char *host,
  * (caller frees). A lock of a finished or dead run is taken over. */
 int store_lock_acquire(store_t *s, const char *name, const char *run_id,
                        const char *myhost, int64_t now_ms, char **holder);
-/* Releases name (or every lock of run_id when name is NULL). */
+/* Releases name (or every lock of run_id when name is NULL). Not committed
+ * until store_flush. */
 int store_lock_release(store_t *s, const char *name, const char *run_id);
 typedef struct {
   const char *name, *run_id, *status, *owner_host, *runbook;

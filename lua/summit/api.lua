@@ -62,7 +62,7 @@ function api.step(a, b)
   end
   if type(name) ~= "string" or name == "" then argerr("step", "name", "a non-empty string expected") end
   if type(fn) ~= "function" then argerr("step", "fn", "a function expected") end
-  local opts = { scope = true, idempotent = o.idempotent }
+  local opts = { scope = true, idempotent = o.idempotent, fn = fn }
   if o.retries ~= nil then
     if type(o.retries) ~= "number" or o.retries < 0 or o.retries ~= math.floor(o.retries) then
       argerr("step", "retries", "a whole number >= 0")

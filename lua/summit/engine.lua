@@ -84,16 +84,25 @@ function M.enter_branch(prefix, from)
                      deadline = from and from.deadline }
 end
 
+local function ours(src)
+  return src:sub(1, 1) ~= "@" or src:sub(1, 8) == "@summit/" or src:sub(1, 12) == "@lua/summit/"
+end
+
 -- The runbook line that made the current call: the innermost frame that is
--- not summit's own code.
-function M.site()
+-- not summit's own code. A runbook's `return step(...)` is a tail call that
+-- leaves no frame; then fn (the function given to the call) tells where.
+function M.site(fn)
   for level = 2, 40 do
     local info = debug.getinfo(level, "Sl")
     if not info then break end
-    local src = info.source
-    if info.currentline > 0 and src:sub(1, 1) == "@"
-        and src:sub(1, 8) ~= "@summit/" and src:sub(1, 12) ~= "@lua/summit/" then
-      return src:sub(2) .. ":" .. info.currentline
+    if info.currentline > 0 and not ours(info.source) then
+      return info.source:sub(2) .. ":" .. info.currentline
+    end
+  end
+  if type(fn) == "function" then
+    local info = debug.getinfo(fn, "S")
+    if info and not ours(info.source) then
+      return info.source:sub(2) .. ":" .. info.linedefined
     end
   end
   return "?"
@@ -106,11 +115,11 @@ function M.replaying()
   return entries[J.child(c.prefix, c.n + 1)] ~= nil
 end
 
-local function divergence(key, prev, kind, name, args, why)
+local function divergence(key, prev, kind, name, args, why, fn)
   T.halt({
     status = "diverged", key = key, why = why,
     journal = { kind = prev.kind, name = prev.name, hash = prev.hash, site = prev.site },
-    code = { kind = kind, name = name, hash = args and J.hash(args), site = M.site() },
+    code = { kind = kind, name = name, hash = args and J.hash(args), site = M.site(fn) },
   })
 end
 
@@ -180,7 +189,7 @@ function M.entry(kind, name, args, opts, body)
   if prev then
     if prev.kind ~= kind or prev.name ~= name or prev.hash ~= hash then
       divergence(key, prev, kind, name, args,
-        "the code asks for something other than what the journal recorded")
+        "the code asks for something other than what the journal recorded", opts.fn)
     end
     local st = prev.state
     if st == "completed" or st == "skipped" then
@@ -250,7 +259,7 @@ function M.entry(kind, name, args, opts, body)
     error(errors.new("ECANCELED", "the run was cancelled"), 0)
   end
 
-  local site = M.site()
+  local site = M.site(opts.fn)
   local t0 = T.now_ms()
   while true do
     local stored
