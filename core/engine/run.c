@@ -200,7 +200,7 @@ static void ctx_free(ctx_t *c) {
  * must return runbook{...}. Pushes the definition and returns 0, or prints
  * what is wrong (file:line) and returns EXIT_USAGE. */
 static int load_runbook(lua_State *L, const char *path, const char *src,
-                        size_t len) {
+                        size_t len, int static_check) {
   char chunk[4200];
   snprintf(chunk, sizeof chunk, "@%s", path);
   if (luaL_loadbuffer(L, src, len, chunk) != 0) {
@@ -209,6 +209,25 @@ static int load_runbook(lua_State *L, const char *path, const char *src,
     return EXIT_USAGE;
   }
   sl_push_sandbox(L);                        /* chunk env */
+  if (static_check) {
+    require(L, "summit.check");
+    lua_getfield(L, -1, "globals");
+    lua_remove(L, -2);
+    lua_pushvalue(L, -3);
+    lua_pushvalue(L, -3);
+    lua_call(L, 2, 1);                       /* chunk env problems */
+    int n = (int)lua_objlen(L, -1);
+    for (int i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      errf("%s", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (n > 0) {
+      lua_pop(L, 2);
+      return EXIT_USAGE;
+    }
+  }
   lua_setfenv(L, -2);
   lua_pushcfunction(L, traceback);
   lua_insert(L, -2);                         /* tb chunk */
@@ -540,14 +559,20 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
       lua_getfield(L, -1, "name");
       lua_getfield(L, -2, "site");
       snprintf(errbuf, sizeof errbuf,
-               "'%s' [%s] at %s is idempotent = false and was cut off "
-               "while an effect was in flight; check what it did, then: "
-               "summit resume %s --retry | --skip",
-               lua_tostring(L, -2), failed_key,
-               lua_isstring(L, -1) ? lua_tostring(L, -1) : "?", id);
+               "step '%s' at %s is idempotent = false and was cut off "
+               "while an effect was in flight; check what it did",
+               lua_tostring(L, -2),
+               lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
       lua_pop(L, 2);
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddStringToObject(e, "code", "ENEEDSATTENTION");
+      cJSON_AddStringToObject(e, "message", errbuf);
+      error = cJSON_PrintUnformatted(e);
+      cJSON_Delete(e);
+      size_t used = strlen(errbuf);
+      snprintf(errbuf + used, sizeof errbuf - used,
+               "; then: summit resume %s --retry | --skip", id);
       cJSON_AddStringToObject(f, "error", errbuf);
-      error = sl_encode(L, -1, errbuf, sizeof errbuf);
     } else {
       /* Divergence: nothing new was executed; the run keeps its state so
        * it can be resumed with the code it was pinned to. */
@@ -717,19 +742,30 @@ static int load_config(ctx_t *c, const char *path, const char *env_name) {
 /* Takes the locks of the environments the runbook declares (def and
  * params on top of L). Waits with --wait-lock; otherwise a lock held by a
  * live run is EXIT_BUSY, naming that run. */
+/* Pushes the runbook's environment list (def and params on top of L) and
+ * nil, or prints what is wrong and returns EXIT_USAGE with nothing pushed
+ * beyond two values to pop. */
+static int env_lock_names(lua_State *L, const char *env_name) {
+  require(L, "summit.runbook");
+  lua_getfield(L, -1, "environments");
+  lua_remove(L, -2);
+  lua_pushvalue(L, -3);
+  lua_pushvalue(L, -3);
+  if (env_name) lua_pushstring(L, env_name);
+  else lua_pushnil(L);
+  lua_call(L, 3, 2);                         /* names|nil err */
+  if (lua_isnil(L, -2)) {
+    errf("%s", lua_tostring(L, -1));
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
 static int take_env_locks(ctx_t *c, const engine_opts *o, const char *id,
                           const char *env_name) {
   lua_State *L = c->rt.L;
-  require(L, "summit.runbook");
-  lua_getfield(L, -1, "environments");
-  lua_pushvalue(L, -4);
-  lua_pushvalue(L, -4);
-  if (env_name) lua_pushstring(L, env_name);
-  else lua_pushnil(L);
-  lua_call(L, 3, 2);                         /* rb names|nil err */
-  if (lua_isnil(L, -2)) {
-    errf("%s", lua_tostring(L, -1));
-    lua_pop(L, 3);
+  if (env_lock_names(L, env_name)) {
+    lua_pop(L, 2);
     return EXIT_USAGE;
   }
   int code = 0, n = (int)lua_objlen(L, -2);
@@ -771,7 +807,7 @@ static int take_env_locks(ctx_t *c, const engine_opts *o, const char *id,
                         LEASE_TTL_MS);
     }
   }
-  lua_pop(L, 3);
+  lua_pop(L, 2);
   return code;
 }
 
@@ -793,8 +829,14 @@ int engine_run(const engine_opts *o) {
   }
   lua_State *L = c.rt.L;
   int code = load_config(&c, o->config_path, o->env);
-  if (!code) code = load_runbook(L, o->file, src, len);
+  if (!code) code = load_runbook(L, o->file, src, len, 0);
   if (!code) code = resolve_params(L, lua_gettop(L), o);
+  if (!code) {
+    /* An environment declaration that cannot be met is a usage error
+     * found before any run is recorded. */
+    code = env_lock_names(L, o->env);
+    lua_pop(L, 2);
+  }
   if (!code) code = open_store(&c, o, 1);
   if (code) goto done;
 
@@ -904,9 +946,17 @@ int engine_resume(const engine_opts *o) {
   c.rt.run_id = r.id;
   c.ev.run_id = r.id;
   if (!strcmp(r.status, "needs_attention") && !o->decision) {
-    errf("run %s needs attention: entry %s was in flight at a crash and is "
-         "not idempotent; decide with: summit resume %s --retry | --skip",
-         r.id, r.failed_key ? r.failed_key : "?", r.id);
+    /* The stored error says why: retries ran out, or an effect of an
+     * idempotent = false step was cut off. */
+    cJSON *e = r.error ? cJSON_Parse(r.error) : NULL;
+    const cJSON *m = cJSON_GetObjectItem(e, "message");
+    errf("run %s needs attention at %s: %s; decide with: summit resume %s "
+         "--retry | --skip", r.id, r.failed_key ? r.failed_key : "?",
+         cJSON_IsString(m) ? m->valuestring
+                           : "an effect of a step marked idempotent = false "
+                             "was cut off",
+         r.id);
+    cJSON_Delete(e);
     store_lease_release(c.rt.store, r.id, getpid());
     code = EXIT_ATTENTION;
     goto done;
@@ -933,7 +983,7 @@ int engine_resume(const engine_opts *o) {
     sha256_hex(disk, len, c.upgrade_sha);
     src = disk;
   }
-  code = load_runbook(L, path, src, len);
+  code = load_runbook(L, path, src, len, 0);
   if (code) {
     store_lease_release(c.rt.store, r.id, getpid());
     goto done;
@@ -988,7 +1038,8 @@ int engine_validate(const engine_opts *o) {
     return EXIT_FAILED;
   }
   lua_State *L = c.rt.L;
-  int code = load_runbook(L, o->file, src, len);
+  int code = load_config(&c, o->config_path, NULL);
+  if (!code) code = load_runbook(L, o->file, src, len, 1);
   if (!code) {
     lua_getfield(L, -1, "name");
     lua_getfield(L, -2, "version");

@@ -14,6 +14,22 @@ typedef struct {
   proc_t *proc;
 } waiter;
 
+/* Pushes captured output as text: a NUL byte (which no JSON string can
+ * carry) becomes U+FFFD, so binary output cannot fail a finished step. */
+static void push_output(lua_State *co, const char *buf, size_t len) {
+  if (!buf || !memchr(buf, '\0', len)) {
+    lua_pushlstring(co, buf ? buf : "", len);
+    return;
+  }
+  luaL_Buffer b;
+  luaL_buffinit(co, &b);
+  for (size_t i = 0; i < len; i++) {
+    if (buf[i]) luaL_addchar(&b, buf[i]);
+    else luaL_addstring(&b, "\xef\xbf\xbd");
+  }
+  luaL_pushresult(&b);
+}
+
 static void exec_done(void *ud, const proc_result *r) {
   waiter *w = ud;
   lua_State *co = task_thread(w->task);
@@ -28,9 +44,9 @@ static void exec_done(void *ud, const proc_result *r) {
   lua_createtable(co, 0, 10);
   lua_pushnumber(co, (lua_Number)r->exit_code);
   lua_setfield(co, -2, "code");
-  lua_pushlstring(co, r->out ? r->out : "", r->out_len);
+  push_output(co, r->out, r->out_len);
   lua_setfield(co, -2, "stdout");
-  lua_pushlstring(co, r->err ? r->err : "", r->err_len);
+  push_output(co, r->err, r->err_len);
   lua_setfield(co, -2, "stderr");
   if (r->term_signal) {
     lua_pushinteger(co, r->term_signal);

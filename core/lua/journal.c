@@ -14,7 +14,10 @@
 
 static runtime_t *rt_store(lua_State *L) {
   runtime_t *rt = runtime_get(L);
-  if (!rt->store) luaL_error(L, "no run: the journal is not open");
+  if (!rt->store || !rt->run_id)
+    luaL_error(L, "steps and other journaled calls run only while the "
+                  "runbook runs (inside run = function(p) ... end), not "
+                  "at the top level of the file");
   return rt;
 }
 
@@ -90,7 +93,7 @@ static int l_start(lua_State *L) {
 }
 
 /* complete(key, attempt, kind, name, results, first, last) -> the row's
- * sequence number (orders completions), or
+ * sequence number (orders completions) and the results as stored, or
  * nil and what cannot be serialised (nothing is written then). The
  * results are results[first..last], stored as a JSON array. */
 static int l_complete(lua_State *L) {
@@ -113,17 +116,27 @@ static int l_complete(lua_State *L) {
     cJSON_AddItemToArray(arr, v);
   }
   char *text = cJSON_PrintUnformatted(arr);
-  cJSON_Delete(arr);
-  if (!text) return luaL_error(L, "out of memory");
+  if (!text) {
+    cJSON_Delete(arr);
+    return luaL_error(L, "out of memory");
+  }
   e.result = text;
   runtime_t *rt = rt_store(L);
   e.ts_ms = runtime_now_ms();
   int rc = store_journal_append(rt->store, rt->run_id, &e, 0);
   free(text);
-  if (rc != STORE_OK)
+  if (rc != STORE_OK) {
+    cJSON_Delete(arr);
     return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
+  }
+  /* The caller gets what the journal holds, so a first run and a replay
+   * see the same values (no holes, no metatables, string keys). */
+  int n = cJSON_GetArraySize(arr);
+  luaL_checkstack(L, n + 1, "too many results");
   lua_pushnumber(L, (lua_Number)store_last_id(rt->store));
-  return 1;
+  for (const cJSON *v = arr->child; v; v = v->next) sl_push_json(L, v);
+  cJSON_Delete(arr);
+  return n + 1;
 }
 
 /* fail(key, attempt, kind, name, error): the error as JSON (a table that

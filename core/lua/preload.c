@@ -66,6 +66,17 @@ void sl_open_modules(lua_State *L) {
     lua_setfield(L, -2, summit_embedded_modules[i].name);
   }
   lua_pop(L, 2);
+  /* The modules a runbook may require: the stdlib and json, nothing of
+   * the engine (registry.summit_stdlib[name] = true). */
+  lua_newtable(L);
+  for (int i = 0; summit_embedded_modules[i].name; i++)
+    if (!strncmp(summit_embedded_modules[i].path, "stdlib/", 7)) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, summit_embedded_modules[i].name);
+    }
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "summit.json");
+  lua_setfield(L, LUA_REGISTRYINDEX, "summit_stdlib");
 }
 
 void sl_push_error(lua_State *L, const char *code, const char *fmt, ...) {

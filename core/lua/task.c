@@ -186,7 +186,16 @@ static int l_begin_undo(lua_State *L) {
   return 0;
 }
 
+/* stdlib(name) -> true if a runbook may require name. */
+static int l_stdlib(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, "summit_stdlib");
+  lua_getfield(L, -1, name);
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
+  {"stdlib", l_stdlib},
   {"cancelling", l_cancelling},
   {"begin_undo", l_begin_undo},
   {"spawn", l_spawn},

@@ -283,13 +283,13 @@ function api.exec(argv, opts)
   end)
 end
 
--- require inside a runbook: the stdlib (summit.*) and json, not the engine.
-local INTERNAL = { ["summit.engine"] = true, ["summit.api"] = true, ["summit.runbook"] = true }
+-- require inside a runbook: the stdlib (stdlib/summit/*.lua) and json,
+-- only from what is compiled in; nothing of the engine, nothing from disk.
 function api.require(name)
   if type(name) ~= "string" then argerr("require", "name", "a string expected") end
-  if name:sub(1, 7) ~= "summit." or name:sub(1, 9) == "summit.c." or INTERNAL[name] then
+  if not T.stdlib(name) then
     error(string.format("require: module '%s' is not available to runbooks "
-      .. "(the summit stdlib is: require \"summit.<module>\")", name), 2)
+      .. "(they may require the summit stdlib, e.g. require \"summit.json\")", name), 2)
   end
   return require(name)
 end
@@ -357,7 +357,8 @@ function api.http.request(o)
                   url = r.url and redact.url(r.url) }
     local ctype = r.headers["content-type"] or ""
     local want_json = o.json ~= nil or o.decode == "json"
-    if (want_json or ctype:find("json", 1, true)) and r.body ~= "" then
+    if (want_json or ctype:find("json", 1, true)) and r.body ~= ""
+        and r.status >= 200 and r.status <= 299 then
       local ok, v = pcall(json.decode, r.body)
       if not ok then
         error(errors.new("EBADJSON", string.format("%s %s answered %d with a body that is not "

@@ -74,14 +74,15 @@ function M.deadline() return ctx().deadline end
 -- What a parallel branch inherits from the code that started it.
 function M.scope_state()
   local c = ctx()
-  return { guard = c.guard, approved = c.approved, deadline = c.deadline }
+  return { guard = c.guard, approved = c.approved, deadline = c.deadline, retrying = c.retrying }
 end
 
 -- Starts the key path of a parallel branch in the running coroutine.
 function M.enter_branch(prefix, from)
   ctxs[T.self()] = { prefix = prefix, n = 0, guard = from and from.guard,
                      approved = from and from.approved,
-                     deadline = from and from.deadline }
+                     deadline = from and from.deadline,
+                     retrying = from and from.retrying }
 end
 
 local function ours(src)
@@ -150,16 +151,19 @@ end
 -- Runs body in the entry's scope: child keys under `prefix`, the scope's
 -- guard (nearest idempotent = false step), approval and deadline.
 local function in_scope(c, opts, key, prefix, name, site, deadline, body, prev, stored)
-  local saved = { c.prefix, c.n, c.guard, c.approved, c.deadline }
+  local saved = { c.prefix, c.n, c.guard, c.approved, c.deadline, c.retrying }
   if opts.scope then
     c.prefix, c.n = prefix, 0
+    -- Running a failed step again: what failed inside it runs again too.
+    if prev and prev.state == "failed" then c.retrying = true end
     if opts.idempotent == false then c.guard = { key = key, name = name, site = site } end
     if decision and decision.key == key and decision.action == "retry" then c.approved = true end
   end
   if deadline and (not c.deadline or deadline < c.deadline) then c.deadline = deadline end
   local r = pack(pcall(body, prev, stored, key))
   if opts.scope and r[1] then check_scope_end(prefix, c) end
-  c.prefix, c.n, c.guard, c.approved, c.deadline = saved[1], saved[2], saved[3], saved[4], saved[5]
+  c.prefix, c.n, c.guard, c.approved, c.deadline, c.retrying =
+    saved[1], saved[2], saved[3], saved[4], saved[5], saved[6]
   return r
 end
 
@@ -220,7 +224,7 @@ function M.entry(kind, name, args, opts, body)
       if opts.on_skip then return opts.on_skip() end
       return
     elseif st == "failed" then
-      if not (retry[key] or (decided and decision.action == "retry")) then
+      if not (retry[key] or c.retrying or (decided and decision.action == "retry")) then
         error(errors.restore(json.decode(prev.error)), 0)
       end
       attempt = prev.attempt + 1
@@ -289,16 +293,17 @@ function M.entry(kind, name, args, opts, body)
     end
     local ms = T.now_ms() - t0
     if r[1] then
-      local seq, why = J.complete(key, attempt, kind, name, r, 2, r.n)
+      local stored_r = pack(J.complete(key, attempt, kind, name, r, 2, r.n))
+      local seq, why = stored_r[1], stored_r[2]
       if seq then
         if is_step then
           out.emit("step.completed", { key = key, name = name, attempt = attempt, duration_ms = ms })
         end
         if opts.undo then
           undos[#undos + 1] = { seq = seq, key = key, name = name, fn = opts.undo,
-                                results = pack(unpack(r, 2, r.n)) }
+                                results = pack(unpack(stored_r, 2, stored_r.n)) }
         end
-        return unpack(r, 2, r.n)
+        return unpack(stored_r, 2, stored_r.n)
       end
       r[2] = errors.new("EBADRESULT", string.format(
         "%s '%s' returned %s; results must be JSON-serialisable "
