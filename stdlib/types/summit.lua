@@ -1,0 +1,263 @@
+---@meta
+-- Annotations for lua-language-server: the globals summit gives a runbook
+-- (docs/api.md). Never loaded by summit itself. Point the language server at
+-- this directory with workspace.library (see .luarc.json at the repo root).
+--
+-- Beyond these, a runbook sees only: assert, error, ipairs, next, pairs,
+-- pcall, xpcall, select, tonumber, tostring, type, unpack, rawequal, rawget,
+-- rawset, setmetatable, getmetatable, _VERSION, _G, string, table, bit,
+-- math (no randomseed) and os.date/difftime/clock/time. io, load*, dofile,
+-- coroutine, debug, package and the rest of os are not there.
+
+---A duration: seconds as a number (or a string of digits), or units from
+---largest to smallest: "500ms", "30s", "15m", "1h30m", "2d".
+---@alias summit.Duration number|string
+
+---The value of every error summit raises. Prints as "[where: ]CODE: message".
+---@class summit.Error
+---@field code string EFAIL, EEXIT, ETIMEDOUT, ECANCELED, ENOENT, EACCES, EHTTP, EBADJSON, EBADRESULT, ERUNBOOK, ...
+---@field message string
+---@field key? string Journal key of the innermost entry that failed
+---@field where? string "file:line" of a fail() call
+---@field retryable? boolean false: step retries do not retry this error
+---@field exit_code? integer EEXIT: the exit status (-1 if killed by a signal)
+---@field stdout? string EEXIT, ETIMEDOUT: captured output
+---@field stderr? string EEXIT, ETIMEDOUT: captured output
+---@field argv? string[] ETIMEDOUT, ECANCELED, ENOENT...: the command
+---@field holder? string lock() ETIMEDOUT: the run holding the lock
+---@field status? integer EHTTP, EBADJSON: the HTTP status
+---@field body? string EHTTP: the start of the response body
+---@field url? string http errors: the URL (credentials masked)
+
+---@alias summit.ParamType "string"|"number"|"integer"|"boolean"
+
+---One entry of a runbook's params schema.
+---@class summit.ParamSpec
+---@field type? summit.ParamType Default "string"
+---@field required? boolean The run refuses to start without it (unless defaulted)
+---@field default? string|number|boolean Used when not given; must have the declared type
+---@field pattern? string Lua pattern the value must match (string params)
+---@field enum? (string|number|boolean)[] Allowed values
+---@field description? string Shown when a required param is missing
+
+---What a runbook file returns: `return runbook { ... }`.
+---@class summit.RunbookDef
+---@field name string
+---@field version? string
+---@field description? string
+---@field params? table<string, summit.ParamSpec>
+---Environments the run locks ("env:NAME") for its whole life: a name, a list,
+---true for the --env one, or a function(params, env_name) returning those.
+---@field environment? string|string[]|boolean|fun(params: table<string, any>, env_name: string?): (string|string[]|boolean|nil)
+---@field run fun(params: table<string, any>): any
+
+---The definition returned by runbook{...}.
+---@class summit.Runbook: summit.RunbookDef
+---@field params table<string, summit.ParamSpec>
+
+---@alias summit.Backoff "exponential"|"fixed"|summit.BackoffSpec
+
+---@class summit.BackoffSpec
+---@field initial? summit.Duration First delay (default 1s)
+---@field max? summit.Duration Longest delay (default 100 x initial)
+---@field factor? number Growth per try, >= 1 (default 2)
+---@field jitter? boolean Vary each delay by up to 20% (default true)
+---@field type? "fixed" Always wait `initial`
+
+---The table form of step: step{ "name", function() ... end, retries = 3 }.
+---@class summit.StepSpec
+---@field [1] string? The name (or `name`)
+---@field [2] (fun(): ...)? The body (or `fn`)
+---@field name? string
+---@field fn? fun(): ...
+---@field idempotent? boolean false: a command cut off by a crash stops the run as needs_attention
+---@field retries? integer Tries after the first when the step fails
+---@field backoff? summit.Backoff Delay between tries (needs retries)
+---@field on_exhausted? "fail"|"pause" "pause": after the last try, stop as needs_attention
+---@field timeout? summit.Duration Fail with ETIMEDOUT if still running then
+---@field undo? fun(...): any Called with the step's results when the run fails or is cancelled with --rollback
+
+---@class summit.ExecOptions
+---@field cwd? string Directory to run in (default: summit's working directory)
+---@field env? table<string, string|number|false> Variables to set; false removes one; the rest is inherited
+---@field input? string Written to stdin, which is then closed
+---@field timeout? summit.Duration SIGTERM to the process group, SIGKILL 5 s later, then ETIMEDOUT
+---@field check? boolean Default true: raise EEXIT on a non-zero exit or a signal
+---@field max_output? integer Bytes of stdout and of stderr kept (default 1 MiB)
+---@field idempotent? boolean Default true; false: cut off by a crash, the run stops as needs_attention
+
+---@class summit.ExecResult
+---@field code integer Exit status; -1 if killed by a signal
+---@field stdout string
+---@field stderr string
+---@field signal? integer The signal that killed it
+---@field truncated? boolean Output was cut at max_output
+---@field skipped? boolean An operator skipped this entry (resume --skip)
+
+---@class summit.HttpOptions
+---@field url? string http:// or https:// (required for http.request)
+---@field method? string Default GET, or POST when there is a body
+---@field headers? table<string, string> Secret ones (Authorization, cookies, tokens) are never stored
+---@field body? string
+---@field json? any Encoded as the body; JSON Content-Type and Accept; the response is decoded
+---@field decode? "json" Decode the response body as JSON
+---@field timeout? summit.Duration Default 30 s
+---@field check? boolean true: a non-2xx status raises EHTTP (default false: it is a result)
+---@field follow_redirects? boolean Default false
+---@field max_redirects? integer Default 10
+---@field max_response? integer Body bytes, default 16 MiB; more raises ETOOLARGE
+---@field insecure? boolean Skip TLS verification
+---@field ca_file? string
+---@field ca? string PEM text of a CA
+---@field cert? string Client certificate file
+---@field key? string Client key file
+---@field unix_socket? string Connect through this socket
+---@field idempotent? boolean Default true; false: cut off by a crash, the run stops as needs_attention
+
+---@class summit.HttpResponse
+---@field status integer
+---@field headers table<string, string> Lower-case names; secret values masked
+---@field body string
+---@field json? any The decoded body, when it is JSON
+---@field url? string The final URL (credentials masked)
+
+---Journaled HTTP requests: each runs once per run and its response replays.
+---Errors: EHTTP (check), EBADJSON, ETIMEDOUT, ECONNREFUSED, ERESOLVE, ETLS, ETOOLARGE, ECANCELED.
+---@class summit.http
+http = {}
+
+---@param opts summit.HttpOptions
+---@return summit.HttpResponse
+function http.request(opts) end
+
+---@param url string
+---@param opts? summit.HttpOptions
+---@return summit.HttpResponse
+function http.get(url, opts) end
+
+---@param url string
+---@param opts? summit.HttpOptions
+---@return summit.HttpResponse
+function http.head(url, opts) end
+
+---@param url string
+---@param opts? summit.HttpOptions
+---@return summit.HttpResponse
+function http.delete(url, opts) end
+
+---@param url string
+---@param opts? summit.HttpOptions
+---@return summit.HttpResponse
+function http.post(url, opts) end
+
+---@param url string
+---@param opts? summit.HttpOptions
+---@return summit.HttpResponse
+function http.put(url, opts) end
+
+---@param url string
+---@param opts? summit.HttpOptions
+---@return summit.HttpResponse
+function http.patch(url, opts) end
+
+---@class summit.LockOptions
+---@field timeout? summit.Duration Give up with ETIMEDOUT after this long
+
+---@class summit.log
+log = {}
+
+---Writes an info line: string.format(fmt, ...), or tostring(fmt) alone.
+---Not journaled; not printed again while a resumed run replays.
+---@param fmt any
+---@param ... any
+function log.info(fmt, ...) end
+
+---Writes a warning line.
+---@param fmt any
+---@param ... any
+function log.warn(fmt, ...) end
+
+---Writes an error line (it does not fail anything).
+---@param fmt any
+---@param ... any
+function log.error(fmt, ...) end
+
+---@class summit.json
+---@field null lightuserdata Encodes as JSON null
+json = {}
+
+---Encodes a value as compact JSON. Tables with keys exactly 1..n are arrays,
+---other tables objects. Raises on functions, userdata, NaN, cycles.
+---@param value any
+---@return string
+function json.encode(value) end
+
+---Decodes JSON text; null becomes nil. Raises "invalid JSON at byte N".
+---@param text string
+---@return any
+function json.decode(text) end
+
+---The selected environment from summit.lua (--env NAME), with `name`;
+---an empty table without --env.
+---@type table<string, any>
+env = {}
+
+---Defines the runbook; a runbook file returns its result.
+---@param def summit.RunbookDef
+---@return summit.Runbook
+function runbook(def) end
+
+---Runs fn once per run and returns its results (JSON data), recorded in the
+---journal; a resumed run gets the recorded results without running fn.
+---Also step{ name, fn, idempotent =, retries =, backoff =, on_exhausted =, timeout =, undo = }.
+---@overload fun(spec: summit.StepSpec): ...
+---@param name string
+---@param fn fun(): ...
+---@return any ...
+function step(name, fn) end
+
+---Runs the functions concurrently; returns each one's first result under
+---its key. The first failure cancels the other branches and is raised.
+---Branch names: letters, digits, _ and -.
+---@param branches table<string|integer, fun(): any>
+---@return table<string|integer, any>
+function parallel(branches) end
+
+---Durable wait: the wake time is journaled, so a resumed run does not wait
+---again; with --detach the run suspends instead.
+---@param d summit.Duration
+function sleep(d) end
+
+---Journaled wall-clock time: seconds since the epoch, with milliseconds.
+---@return number
+function now() end
+
+---Journaled random number: random() in [0, 1), random(n) in [1, n],
+---random(m, n) in [m, n]. Same function as math.random.
+---@overload fun(): number
+---@overload fun(n: integer): integer
+---@param m integer
+---@param n integer
+---@return integer
+function random(m, n) end
+
+---Fails the current step (and the run, unless caught) with code EFAIL.
+---@param message any
+---@param fields? table Extra error fields; retryable = false stops step retries
+---@return never
+function fail(message, fields) end
+
+---Runs a command (argv list, never a shell string) and returns its result.
+---Journaled: runs once per run. Raises EEXIT, ETIMEDOUT, ECANCELED, ENOENT...
+---@param argv (string|number)[]
+---@param opts? summit.ExecOptions
+---@return summit.ExecResult
+function exec(argv, opts) end
+
+---Runs fn while this run holds the named lock (waiting while another live
+---run holds it) and returns fn's results. Raises ETIMEDOUT on timeout.
+---@param name string
+---@param fn fun(): ...
+---@param opts? summit.LockOptions
+---@return any ...
+function lock(name, fn, opts) end
