@@ -39,8 +39,9 @@ int engine_validate(const engine_opts *o);
 /* summit cancel RUN [--rollback] */
 int engine_cancel(const engine_opts *o, int rollback);
 
-/* Writes a new run id: 10 base32 characters of the creation time in ms and
- * 4 random ones, so ids are short, unique and sort by creation time. */
+/* Writes a new run id: 11 base32 characters of the creation time in
+ * microseconds and 3 random ones, so ids are short, unique and sort by
+ * creation time. */
 void engine_new_run_id(char out[16]);
 
 #endif

@@ -47,11 +47,15 @@ int64_t runtime_now_ms(void) {
 
 void engine_new_run_id(char out[16]) {
   static const char B32[] = "0123456789abcdefghjkmnpqrstvwxyz";
-  uint64_t ms = (uint64_t)runtime_now_ms();
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  uint64_t us = (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
   uint32_t rnd = 0;
   uv_random(NULL, NULL, &rnd, sizeof rnd, 0, NULL);
-  for (int i = 9; i >= 0; i--, ms >>= 5) out[i] = B32[ms & 31];
-  for (int i = 10; i < 14; i++, rnd >>= 5) out[i] = B32[rnd & 31];
+  /* 11 characters of microseconds (good until the year 2527) keep ids in
+   * creation order even for runs started in the same millisecond. */
+  for (int i = 10; i >= 0; i--, us >>= 5) out[i] = B32[us & 31];
+  for (int i = 11; i < 14; i++, rnd >>= 5) out[i] = B32[rnd & 31];
   out[14] = '\0';
 }
 

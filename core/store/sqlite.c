@@ -75,9 +75,10 @@ static const char *const SQL[Q_COUNT] = {
                    " WHERE id = ?1",
   [Q_RUN_PIN] = "UPDATE runs SET source_path = ?2, source = ?3,"
                 " source_sha256 = ?4, version = ?5 WHERE id = ?1",
-  [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM runs ORDER BY id DESC",
+  [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM runs"
+                 " ORDER BY created_ms DESC, rowid DESC",
   [Q_RUN_LIST_STATUS] = "SELECT " RUN_COLS " FROM runs WHERE status = ?1"
-                        " ORDER BY id DESC",
+                        " ORDER BY created_ms DESC, rowid DESC",
   [Q_LEASE_GET] = "SELECT owner_pid, owner_host, lease_expires_ms FROM runs"
                   " WHERE id = ?1",
   [Q_LEASE_SET] = "UPDATE runs SET owner_pid = ?2, owner_host = ?3,"

@@ -1,0 +1,67 @@
+#ifndef SUMMIT_IO_SERVER_H
+#define SUMMIT_IO_SERVER_H
+/* A small HTTP/1.1 server on libuv with http-parser: the transport of the
+ * simulated Kubernetes API (and of anything else summit serves). Requests
+ * are parsed whole (bodies up to a cap), handed to one callback, and
+ * answered either at once or as a stream of chunks (watches, logs
+ * -f). Keep-alive and pipelined requests on one connection are answered in
+ * order. Knows nothing of Lua. */
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct http_server http_server;
+typedef struct http_exchange http_exchange;
+
+typedef struct {
+  const char *method;      /* "GET", "PATCH", ... */
+  const char *url;         /* as sent: path and query, undecoded */
+  const char *path;        /* path only, percent-decoded */
+  const char *query;       /* raw query string without '?', or "" */
+  const char *const *header_names;   /* lower-cased */
+  const char *const *header_values;
+  size_t n_headers;
+  const char *body;        /* NUL-terminated; may contain NULs (body_len) */
+  size_t body_len;
+  const char *peer;        /* "127.0.0.1:53122" */
+} http_request;
+
+/* Called once per request on the loop. The request is valid only during
+ * the call. The handler must eventually answer the exchange with
+ * http_respond, or with http_stream_start then chunks then
+ * http_stream_end; it may do so later (the exchange stays valid until it
+ * is answered or the client goes away: see http_exchange_on_close). */
+typedef void (*http_handler)(void *ud, http_exchange *x, const http_request *r);
+
+/* Listens on host:port (port 0: ephemeral). Returns NULL with errmsg set
+ * on failure (address in use, ...). max_body: request bodies beyond it are
+ * answered 413 without calling the handler (0 means 8 MiB). */
+http_server *http_server_start(uv_loop_t *loop, const char *host, int port,
+                               size_t max_body, http_handler handler, void *ud,
+                               char *errmsg, size_t errlen);
+/* The port actually bound. */
+int http_server_port(http_server *s);
+/* Stops listening, closes every connection (open exchanges get their
+ * on_close callback), frees the server once its handles are closed (run
+ * the loop afterwards). */
+void http_server_stop(http_server *s);
+
+/* Answers with a whole response. headers: n pairs, Content-Length added. */
+void http_respond(http_exchange *x, int status, const char *const *names,
+                  const char *const *values, size_t n, const char *body,
+                  size_t body_len);
+/* Starts a chunked response (Transfer-Encoding: chunked). */
+void http_stream_start(http_exchange *x, int status,
+                       const char *const *names, const char *const *values,
+                       size_t n);
+/* Sends one chunk (len > 0); data is copied. Returns -1 if the client has
+ * gone. */
+int http_stream_write(http_exchange *x, const char *data, size_t len);
+/* Ends the chunked response (the terminating zero chunk). */
+void http_stream_end(http_exchange *x);
+/* Called once if the connection closes before the exchange is answered or
+ * its stream ended (a watch whose client went away). After it, x is
+ * invalid. */
+void http_exchange_on_close(http_exchange *x, void (*fn)(void *ud), void *ud);
+
+#endif
