@@ -72,6 +72,8 @@ struct http_req {
   char *body;               /* response body, NUL-terminated once any */
   size_t body_len, body_size;
   size_t max_response;
+  void (*on_data)(void *ud, const char *data, size_t len);
+  void *data_ud;
   http_header *rh;          /* response headers; name and value share one
                                allocation, starting at name */
   size_t n_rh, rh_size;
@@ -133,6 +135,10 @@ static int announced_too_large(http_req *r) {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   http_req *r = ud;
   size_t len = size * n;
+  if (r->on_data) {
+    if (len) r->on_data(r->data_ud, p, len);
+    return len;
+  }
   if (!r->len_checked) {
     r->len_checked = 1;
     if (announced_too_large(r)) {
@@ -715,6 +721,8 @@ http_req *http_start(http_client *c, const http_opts *o, http_done_cb done,
   r->done = done;
   r->ud = ud;
   r->max_response = o->max_response ? o->max_response : DEFAULT_MAX_RESPONSE;
+  r->on_data = o->on_data;
+  r->data_ud = o->data_ud;
   r->easy = curl_easy_init();
   if (!r->easy) {
     set_err(errmsg, errlen, "curl_easy_init failed", NULL);

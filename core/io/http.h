@@ -32,6 +32,11 @@ typedef struct {
   size_t ca_blob_len;
   const char *client_cert, *client_key;  /* PEM paths, or NULL */
   const char *unix_socket;     /* connect through this socket, or NULL */
+  /* Streaming (watches, followed logs): when on_data is set, body bytes go
+   * to it as they arrive instead of into the result, and max_response does
+   * not apply. It is called from the loop, never after done. */
+  void (*on_data)(void *ud, const char *data, size_t len);
+  void *data_ud;
 } http_opts;
 
 typedef struct {

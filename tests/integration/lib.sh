@@ -1,0 +1,319 @@
+# shellcheck shell=bash disable=SC2034
+# Shared helpers for the integration tests. Each test does:
+#
+#   set -euo pipefail
+#   source "$(dirname "$0")/lib.sh" "$@"
+#
+# and gets: $SUMMIT (absolute path of the binary under test), $T (a fresh
+# temp dir, removed on exit), SUMMIT_STATE_DIR=$T/state, $RUNBOOKS (the
+# runbooks of tests/integration/runbooks) and the helpers below. Background
+# processes started with `bg_start` and pids written to $T/pids/* or
+# $T/*/pids/* are killed (by pid) on exit. KEEP_TMP=1 keeps $T of a failed
+# test; SUMMIT_TEST_SEED replays the random choices of the tests that use
+# them.
+
+if [[ $# -lt 1 || -z ${1:-} ]]; then
+  echo "usage: bash $(basename "$0") PATH-TO-SUMMIT-BINARY" >&2
+  exit 2
+fi
+if [[ ! -x $1 ]]; then
+  echo "FAIL: summit binary '$1' is not an executable file" >&2
+  exit 2
+fi
+SUMMIT=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RUNBOOKS=$HERE/runbooks
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "${TMPDIR:-/tmp}/summit-$TEST_NAME.XXXXXX")
+mkdir -p "$T/pids" "$T/work"
+export SUMMIT_STATE_DIR=$T/state
+export SUMMIT_USER=tester
+export NO_COLOR=1
+# Under ASan a leak turns a clean exit into code 23 and the exit-code checks
+# fail: a leak is a bug. (The values are those of `make test`.)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+BG_PIDS=()
+N_CHECKS=0
+SOFT_FAILS=()
+
+_cleanup() {
+  local rc=$?
+  set +e
+  for pid in "${BG_PIDS[@]}"; do
+    kill -9 "$pid" 2>/dev/null
+  done
+  wait 2>/dev/null
+  # Children of summit run detached (own process group) and survive a
+  # SIGKILL of summit; runbooks that start long ones write their pid to
+  # $T/pids/NAME or $T/<workdir>/pids/NAME.
+  for f in "$T"/pids/* "$T"/*/pids/*; do
+    [[ -f $f ]] || continue
+    pid=$(cat "$f" 2>/dev/null)
+    [[ $pid =~ ^[0-9]+$ ]] && kill -9 "$pid" 2>/dev/null
+  done
+  if [[ $rc -eq 0 && ${#SOFT_FAILS[@]} -gt 0 ]]; then
+    echo >&2
+    for f in "${SOFT_FAILS[@]}"; do echo "FAIL: $f" >&2; done
+    rc=1
+  fi
+  if [[ $rc -ne 0 && -n ${KEEP_TMP:-} ]]; then
+    echo "(kept $T)" >&2
+  else
+    rm -rf "$T"
+  fi
+  if [[ $rc -eq 0 ]]; then
+    echo "PASS $TEST_NAME ($N_CHECKS checks)"
+  else
+    echo "FAILED $TEST_NAME (exit $rc)" >&2
+  fi
+  exit "$rc"
+}
+trap _cleanup EXIT
+# A test stopped by a signal (a timeout) still cleans up.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+say() { printf '\n== %s\n' "$*"; }
+ok() { N_CHECKS=$((N_CHECKS + 1)); printf '  ok: %s\n' "$*"; }
+die() {
+  printf '\nFAIL: %s\n' "$*" >&2
+  exit 1
+}
+
+# soft_eq ACTUAL EXPECTED WHAT: like eq, but a mismatch is recorded and the
+# test goes on (it still fails at the end). For checks whose failure should
+# not hide the checks after them.
+soft_eq() {
+  if [[ "$1" != "$2" ]]; then
+    printf '  FAIL (continuing): %s: expected %s, got %s\n' "$3" "'$2'" "'$1'" >&2
+    SOFT_FAILS+=("$3: expected '$2', got '$1'")
+  else
+    ok "$3"
+  fi
+}
+
+# soft_has FILE TEXT WHAT: like has, but recorded and the test goes on.
+soft_has() {
+  if ! grep -qF -- "$2" "$1" 2>/dev/null; then
+    printf '  FAIL (continuing): %s: %s does not contain %s\n' "$3" "$(basename "$1")" "'$2'" >&2
+    sed 's/^/    | /' "$1" >&2 2>/dev/null || true
+    SOFT_FAILS+=("$3: expected to find '$2' in $(basename "$1")")
+  else
+    ok "$3"
+  fi
+}
+
+# Prints the named capture files (of `sm`) to stderr, for failure context.
+show() {
+  local name
+  for name in "$@"; do
+    for ext in out err; do
+      if [[ -s $T/$name.$ext ]]; then
+        echo "---- $name std$ext ----" >&2
+        head -c 6000 "$T/$name.$ext" >&2
+      fi
+    done
+  done
+}
+
+# sm NAME ARGS...: runs summit ARGS, stdout -> $T/NAME.out, stderr ->
+# $T/NAME.err, exit code -> $RC (never trips set -e). A summit that hangs
+# is stopped after $SM_TIMEOUT seconds (RC 124) so the test fails instead.
+SM_TIMEOUT=${SM_TIMEOUT:-60}
+sm() {
+  local name=$1
+  shift
+  RC=0
+  timeout -k 5 "$SM_TIMEOUT" "$SUMMIT" "$@" >"$T/$name.out" 2>"$T/$name.err" || RC=$?
+  if [[ $RC -eq 124 ]]; then
+    echo "  (summit $* did not finish within ${SM_TIMEOUT}s and was stopped)" >&2
+  fi
+}
+
+# expect_rc WANT NAME WHAT: the last `sm NAME` exited WANT.
+expect_rc() {
+  local want=$1 name=$2 what=$3
+  if [[ $RC -ne $want ]]; then
+    show "$name"
+    die "$what: expected exit code $want, got $RC"
+  fi
+  ok "$what: exit code $want"
+}
+
+# has FILE TEXT WHAT: FILE contains TEXT (fixed string).
+has() {
+  local file=$1 text=$2 what=$3
+  if ! grep -qF -- "$text" "$file" 2>/dev/null; then
+    echo "---- $file ----" >&2
+    head -c 6000 "$file" >&2 2>/dev/null || true
+    die "$what: expected to find '$text' in $(basename "$file")"
+  fi
+  ok "$what"
+}
+
+# has_num FILE NUMBER WHAT: FILE contains NUMBER as a whole number.
+has_num() {
+  if ! grep -qE -- "(^|[^0-9])$2([^0-9]|\$)" "$1" 2>/dev/null; then
+    echo "---- $1 ----" >&2
+    head -c 6000 "$1" >&2 2>/dev/null || true
+    die "$3: expected to find the number $2 in $(basename "$1")"
+  fi
+  ok "$3"
+}
+
+# hasnt FILE TEXT WHAT: FILE does not contain TEXT.
+hasnt() {
+  local file=$1 text=$2 what=$3
+  if grep -qF -- "$text" "$file" 2>/dev/null; then
+    echo "---- $file ----" >&2
+    head -c 6000 "$file" >&2
+    die "$what: did not expect '$text' in $(basename "$file")"
+  fi
+  ok "$what"
+}
+
+# eq ACTUAL EXPECTED WHAT
+eq() {
+  if [[ "$1" != "$2" ]]; then
+    die "$3: expected '$2', got '$1'"
+  fi
+  ok "$3"
+}
+
+# lines FILE: number of lines (0 when the file does not exist).
+lines() {
+  if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
+}
+
+# py EXPR-SCRIPT ARGS...: runs a python3 snippet; stdin passes through.
+py() {
+  local code=$1
+  shift
+  python3 -c "$code" "$@"
+}
+
+# newest_run: the id of the newest run (summit runs --json is newest first).
+newest_run() {
+  { "$SUMMIT" runs --json 2>/dev/null || true; } | head -n 1 |
+    py 'import json,sys
+line = sys.stdin.readline().strip()
+print(json.loads(line)["run"] if line else "")'
+}
+
+# wait_new_run PREV: waits (up to 30 s) until the newest run is not PREV
+# (the newest run before a launch, "" if none); sets NEW_RUN to it.
+wait_new_run() {
+  local prev=$1 deadline=$((SECONDS + 30)) id
+  while :; do
+    id=$(newest_run)
+    if [[ -n $id && $id != "$prev" ]]; then
+      NEW_RUN=$id
+      return 0
+    fi
+    ((SECONDS <= deadline)) || die "timed out waiting for a new run to be created"
+    sleep 0.05
+  done
+}
+
+# run_count: how many runs the state database lists.
+run_count() {
+  if [[ ! -e $SUMMIT_STATE_DIR/state.db ]]; then echo 0; return; fi
+  "$SUMMIT" runs --json | grep -c '"run"' || true
+}
+
+# run_field RUN FIELD: a top-level field of `summit status RUN --json`.
+run_field() {
+  "$SUMMIT" status "$1" --json | py 'import json,sys
+d = json.load(sys.stdin)
+v = d.get(sys.argv[1])
+print("" if v is None else (json.dumps(v) if isinstance(v, (dict, list)) else v))' "$2"
+}
+
+run_status() { run_field "$1" status; }
+
+# entry_field RUN KEY FIELD: a field of the entry KEY in `summit status`.
+entry_field() {
+  "$SUMMIT" status "$1" --json | py 'import json,sys
+d = json.load(sys.stdin)
+for e in d.get("entries", []):
+    if e["key"] == sys.argv[1]:
+        v = e.get(sys.argv[2])
+        print("" if v is None else v)
+        break
+else:
+    print("<no entry>")' "$2" "$3"
+}
+
+# expect_status RUN WANT WHAT
+expect_status() {
+  local got
+  got=$(run_status "$1")
+  if [[ $got != "$2" ]]; then
+    "$SUMMIT" status "$1" >&2 || true
+    die "$3: expected run status '$2', got '$got'"
+  fi
+  ok "$3: status $2"
+}
+
+# wait_until SECONDS WHAT CMD...: polls CMD every 50 ms until it succeeds.
+wait_until() {
+  local secs=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS > deadline)); then
+      die "timed out after ${secs}s waiting for: $what"
+    fi
+    sleep 0.05
+  done
+}
+
+# bg_start NAME ARGS...: starts summit ARGS in the background with the same
+# capture files as `sm`; sets BG_PID (summit's own pid, to signal). A
+# wrapper subshell waits for it, so bash's "Killed" job notices stay quiet.
+declare -A BG_WRAP=() BG_NAME=()
+bg_start() {
+  local name=$1
+  shift
+  rm -f "$T/$name.pid" "$T/$name.rc"
+  (
+    "$SUMMIT" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+    echo $! >"$T/$name.pid"
+    rc=0
+    wait $! || rc=$?
+    echo $rc >"$T/$name.rc"
+  ) 2>/dev/null &
+  local wrap=$!
+  until [[ -s $T/$name.pid ]]; do sleep 0.01; done
+  BG_PID=$(<"$T/$name.pid")
+  BG_WRAP[$BG_PID]=$wrap
+  BG_NAME[$BG_PID]=$name
+  BG_PIDS+=("$BG_PID")
+}
+
+# bg_wait PID: waits for a background summit; its exit code -> $RC.
+bg_wait() {
+  local pid=$1
+  wait "${BG_WRAP[$pid]}" 2>/dev/null || true
+  RC=$(cat "$T/${BG_NAME[$pid]}.rc" 2>/dev/null || echo 255)
+  local keep=() p
+  for p in "${BG_PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  BG_PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+# journal_has RUN KEY STATE: the journal of RUN holds a row KEY in STATE.
+journal_has() {
+  "$SUMMIT" log "$1" --json | py 'import json,sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r["key"] == sys.argv[1] and r["state"] == sys.argv[2]:
+        sys.exit(0)
+sys.exit(1)' "$2" "$3"
+}
+
+# ms_sleep MS: sleeps MS milliseconds.
+ms_sleep() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+
+# now_ms: wall clock in milliseconds.
+now_ms() { date +%s%3N; }
