@@ -701,6 +701,7 @@ static int split_url(req *r) {
 static int on_message_complete(http_parser *p) {
   conn *c = p->data;
   req *r = c->cur;
+  if (end_header(c) < 0) return fail(c, 503);   /* chunked trailers */
   c->cur = NULL;
   r->keep_alive = http_should_keep_alive(p);
   if (split_url(r) < 0) r->error = 400;
