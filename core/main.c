@@ -11,7 +11,7 @@ static const struct {
 } COMMANDS[] = {
   {"run", cmd_run},         {"resume", cmd_resume}, {"validate", cmd_validate},
   {"runs", cmd_runs},       {"status", cmd_status}, {"log", cmd_log},
-  {"cancel", cmd_cancel},   {"locks", cmd_locks},
+  {"cancel", cmd_cancel},   {"locks", cmd_locks},     {"sim", cmd_sim},
   {"version", cmd_version}, {"help", cmd_help},     {"--help", cmd_help},
   {"--version", cmd_version},
 };

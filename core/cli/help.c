@@ -37,6 +37,13 @@ static const struct {
    "Shows every journal row of a run: starts, completions, failures, recoveries."},
   {"validate", "summit validate FILE [--json]",
    "Loads the runbook in the sandbox and checks its definition and param schema."},
+  {"sim", "summit sim serve [--listen HOST:PORT] [--state FILE | --memory]\n"
+          "           [--scenario FILE.json|.lua] [--time-scale N] [--kubeconfig F] [-v]",
+   "Serves the simulated Kubernetes cluster (default 127.0.0.1:8080) until\n"
+   "SIGINT/SIGTERM, for kubectl or summit. The state is kept in --state (default\n"
+   "<state dir>/sim/state.json) and a kubeconfig for it is written to\n"
+   "--kubeconfig (default <state dir>/sim/kubeconfig). --time-scale N runs the\n"
+   "simulated clock N times faster. See docs/sim.md for scenario knobs."},
   {"version", "summit version", "Prints the versions of summit and its libraries."},
   {"help", "summit help [COMMAND]", "Shows this help, or one command's."},
 };

@@ -183,6 +183,19 @@ static void close_walk(uv_handle_t *h, void *arg) {
 }
 
 static void ctx_free(ctx_t *c) {
+  if (c->rt.L) {
+    /* Stop what the run started on the loop (an in-process sim), if the
+     * engine was loaded at all. */
+    lua_State *L = c->rt.L;
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_getfield(L, -1, "summit.engine");
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "shutdown");
+      if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
+    }
+    lua_pop(L, 3);
+  }
   if (c->rt.sched) sched_free(c->rt.sched);
   c->rt.sched = NULL;
   if (c->rt.http) http_client_free(c->rt.http);

@@ -690,6 +690,20 @@ static const char *setup(http_req *r, const http_opts *o, CURLcode *rc) {
   }
   if (o->client_cert) SET(CURLOPT_SSLCERT, o->client_cert);
   if (o->client_key) SET(CURLOPT_SSLKEY, o->client_key);
+  /* Client certificates from a kubeconfig's *-data: kept in memory, never
+   * written to a file. */
+  if (o->client_cert_blob) {
+    struct curl_blob blob = {(void *)o->client_cert_blob,
+                             o->client_cert_blob_len, CURL_BLOB_COPY};
+    SET(CURLOPT_SSLCERT_BLOB, &blob);
+    SET(CURLOPT_SSLCERTTYPE, "PEM");
+  }
+  if (o->client_key_blob) {
+    struct curl_blob blob = {(void *)o->client_key_blob,
+                             o->client_key_blob_len, CURL_BLOB_COPY};
+    SET(CURLOPT_SSLKEY_BLOB, &blob);
+    SET(CURLOPT_SSLKEYTYPE, "PEM");
+  }
   if (o->unix_socket) SET(CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
 
   if ((why = build_headers(r, o)) != NULL) {

@@ -31,6 +31,8 @@ typedef struct {
   const char *ca_blob;         /* PEM text (copied), or NULL */
   size_t ca_blob_len;
   const char *client_cert, *client_key;  /* PEM paths, or NULL */
+  const char *client_cert_blob, *client_key_blob;  /* PEM text (copied) */
+  size_t client_cert_blob_len, client_key_blob_len;
   const char *unix_socket;     /* connect through this socket, or NULL */
   /* Streaming (watches, followed logs): when on_data is set, body bytes go
    * to it as they arrive instead of into the result, and max_response does

@@ -26,6 +26,8 @@ int luaopen_summit_c_out(lua_State *L);     /* summit.c.out */
 int luaopen_summit_c_exec(lua_State *L);    /* summit.c.exec */
 int luaopen_summit_c_lock(lua_State *L);    /* summit.c.lock */
 int luaopen_summit_c_http(lua_State *L);    /* summit.c.http */
+int luaopen_summit_c_kube(lua_State *L);    /* summit.c.kube */
+int luaopen_summit_c_server(lua_State *L);  /* summit.c.server */
 
 /* Registers the C modules and the embedded Lua modules in package.preload.
  * With $SUMMIT_LUA_DIR set, Lua modules load from that source tree instead

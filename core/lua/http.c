@@ -5,6 +5,7 @@
 
 #include "engine/runtime.h"
 #include "io/http.h"
+#include "io/lines.h"
 #include "lua/bindings.h"
 
 typedef struct {
@@ -115,6 +116,8 @@ static int l_request(lua_State *L) {
   o.ca_blob = opt_str(L, 1, "ca", &o.ca_blob_len);
   o.client_cert = opt_str(L, 1, "cert", NULL);
   o.client_key = opt_str(L, 1, "key", NULL);
+  o.client_cert_blob = opt_str(L, 1, "cert_pem", &o.client_cert_blob_len);
+  o.client_key_blob = opt_str(L, 1, "key_pem", &o.client_key_blob_len);
   o.unix_socket = opt_str(L, 1, "unix_socket", NULL);
 
   lua_getfield(L, 1, "headers");               /* 2 */
@@ -161,12 +164,228 @@ static int l_request(lua_State *L) {
   return lua_yield(L, 0);
 }
 
+/* ---- streams: a response read line by line (watches) ---------------- */
+
+#define STREAM_MT "summit.http.stream"
+
+typedef struct line {
+  struct line *next;
+  size_t len;
+  char text[];
+} line;
+
+typedef struct {
+  http_req *req;        /* NULL once done or closed */
+  lines_t lines;
+  line *head, *tail;
+  int done, error;
+  long status;
+  char errmsg[256];
+  task_t *waiter;       /* a coroutine blocked in next() */
+} stream_t;
+
+static int enqueue(void *ud, const char *text, size_t len) {
+  stream_t *st = ud;
+  line *l = malloc(sizeof *l + len + 1);
+  if (!l) return 1;
+  l->next = NULL;
+  l->len = len;
+  memcpy(l->text, text, len + 1);
+  if (st->tail) st->tail->next = l;
+  else st->head = l;
+  st->tail = l;
+  return 0;
+}
+
+/* Pushes onto L the next line, or the end of the stream; returns how many
+ * values, or 0 when nothing is ready yet. */
+static int push_next(lua_State *L, stream_t *st) {
+  if (st->head) {
+    line *l = st->head;
+    st->head = l->next;
+    if (!st->head) st->tail = NULL;
+    lua_pushlstring(L, l->text, l->len);
+    free(l);
+    return 1;
+  }
+  if (!st->done) return 0;
+  lua_pushnil(L);
+  if (st->error) {
+    lua_pushstring(L, http_error_code(st->error));
+    lua_pushstring(L, st->errmsg);
+    return 3;
+  }
+  size_t n;
+  const char *tail = lines_tail(&st->lines, &n);
+  lua_pushliteral(L, "EOF");
+  lua_pushinteger(L, (lua_Integer)st->status);
+  lua_pushlstring(L, tail, n);
+  return 4;
+}
+
+/* Hands the waiting coroutine its next line, or the end of the stream. */
+static void deliver(stream_t *st) {
+  task_t *t = st->waiter;
+  if (!t) return;
+  int n = push_next(task_thread(t), st);
+  if (n) {
+    st->waiter = NULL;
+    sched_wake(t, n);
+  }
+}
+
+static void stream_data(void *ud, const char *data, size_t len) {
+  stream_t *st = ud;
+  int rc = lines_feed(&st->lines, data, len, enqueue, st);
+  if (rc != 0 && st->req) {
+    /* A line beyond the cap, or no memory: stop the transfer. */
+    http_cancel(st->req);
+    st->req = NULL;
+    st->done = 1;
+    st->error = HTTP_ETOOLARGE;
+    snprintf(st->errmsg, sizeof st->errmsg, "a streamed line is too long");
+  }
+  deliver(st);
+}
+
+static void stream_done(void *ud, const http_result *r) {
+  stream_t *st = ud;
+  st->req = NULL;
+  st->done = 1;
+  st->status = r->status;
+  st->error = r->error;
+  if (r->error) snprintf(st->errmsg, sizeof st->errmsg, "%s", r->errmsg);
+  deliver(st);
+}
+
+static void stream_unwait(void *data) {
+  stream_t *st = data;
+  st->waiter = NULL;
+}
+
+/* stream{...same options as request...} -> a stream, or nil, code, msg.
+ * The request starts at once; read it with stream:next(). */
+static int l_stream(lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushnil(L);                              /* 2: room for headers */
+  stream_t *st = lua_newuserdata(L, sizeof *st);   /* 3 */
+  memset(st, 0, sizeof *st);
+  lines_init(&st->lines, 0);
+  luaL_getmetatable(L, STREAM_MT);
+  lua_setmetatable(L, -2);
+  lua_replace(L, 2);                           /* 2: stream */
+  lua_settop(L, 2);
+
+  runtime_t *rt = runtime_get(L);
+  http_opts o = {0};
+  o.method = opt_str(L, 1, "method", NULL);
+  o.url = opt_str(L, 1, "url", NULL);
+  if (!o.url) return luaL_argerror(L, 1, "url is required");
+  o.timeout_ms = (uint64_t)opt_num(L, 1, "timeout_ms");
+  o.connect_timeout_ms = (uint64_t)opt_num(L, 1, "connect_timeout_ms");
+  o.insecure = opt_bool(L, 1, "insecure");
+  o.ca_file = opt_str(L, 1, "ca_file", NULL);
+  o.ca_blob = opt_str(L, 1, "ca", &o.ca_blob_len);
+  o.client_cert = opt_str(L, 1, "cert", NULL);
+  o.client_key = opt_str(L, 1, "key", NULL);
+  o.client_cert_blob = opt_str(L, 1, "cert_pem", &o.client_cert_blob_len);
+  o.client_key_blob = opt_str(L, 1, "key_pem", &o.client_key_blob_len);
+  lua_getfield(L, 1, "headers");               /* 3 */
+  size_t n = 0;
+  if (lua_istable(L, 3)) {
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+      n++;
+      lua_pop(L, 1);
+    }
+  }
+  http_header *hs = lua_newuserdata(L, sizeof *hs * (n ? n : 1)); /* 4 */
+  size_t i = 0;
+  if (n) {
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+      hs[i].name = lua_tostring(L, -2);
+      hs[i].value = lua_tostring(L, -1);
+      i++;
+      lua_pop(L, 1);
+    }
+  }
+  o.headers = hs;
+  o.n_headers = n;
+  o.on_data = stream_data;
+  o.data_ud = st;
+  char err[256] = "";
+  http_client *hc = client(rt);
+  st->req = hc ? http_start(hc, &o, stream_done, st, err, sizeof err) : NULL;
+  if (!st->req) {
+    lua_pushnil(L);
+    lua_pushstring(L, "EINVAL");
+    lua_pushstring(L, err[0] ? err : "cannot start the request");
+    return 3;
+  }
+  lua_settop(L, 2);
+  return 1;
+}
+
+/* stream:next([deadline_ms]) -> line; at the end: nil, "EOF", status,
+ * unterminated tail; on failure: nil, code, message. */
+static int l_stream_next(lua_State *L) {
+  stream_t *st = luaL_checkudata(L, 1, STREAM_MT);
+  runtime_t *rt = runtime_get(L);
+  task_t *t = sched_current(rt->sched);
+  if (!t || task_thread(t) != L)
+    return luaL_error(L, "stream:next() only inside a running runbook");
+  if (st->waiter) return luaL_error(L, "stream:next() is already waiting");
+  int n = push_next(L, st);
+  if (n) return n;
+  st->waiter = t;
+  task_wait(t, WAIT_ACTIVE, stream_unwait, st, 0);
+  task_deadline(t, (int64_t)luaL_optnumber(L, 2, 0));
+  lua_settop(L, 0);
+  return lua_yield(L, 0);
+}
+
+static void stream_release(stream_t *st) {
+  if (st->req) http_cancel(st->req);
+  st->req = NULL;
+  st->done = 1;
+  while (st->head) {
+    line *l = st->head;
+    st->head = l->next;
+    free(l);
+  }
+  st->tail = NULL;
+  lines_free(&st->lines);
+}
+
+/* stream:close(): aborts the transfer and drops what was not read. */
+static int l_stream_close(lua_State *L) {
+  stream_t *st = luaL_checkudata(L, 1, STREAM_MT);
+  stream_release(st);
+  return 0;
+}
+
+static const luaL_Reg stream_methods[] = {
+  {"next", l_stream_next},
+  {"close", l_stream_close},
+  {NULL, NULL}
+};
+
 static const luaL_Reg funcs[] = {
   {"request", l_request},
+  {"stream", l_stream},
   {NULL, NULL}
 };
 
 int luaopen_summit_c_http(lua_State *L) {
+  if (luaL_newmetatable(L, STREAM_MT)) {
+    lua_newtable(L);
+    luaL_register(L, NULL, stream_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_stream_close);
+    lua_setfield(L, -2, "__gc");          /* an unread stream is aborted */
+  }
+  lua_pop(L, 1);
   lua_newtable(L);
   luaL_register(L, NULL, funcs);
   return 1;

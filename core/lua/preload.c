@@ -17,6 +17,8 @@ static const luaL_Reg C_MODULES[] = {
   {"summit.c.exec", luaopen_summit_c_exec},
   {"summit.c.lock", luaopen_summit_c_lock},
   {"summit.c.http", luaopen_summit_c_http},
+  {"summit.c.kube", luaopen_summit_c_kube},
+  {"summit.c.server", luaopen_summit_c_server},
   {NULL, NULL}
 };
 

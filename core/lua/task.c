@@ -186,6 +186,14 @@ static int l_begin_undo(lua_State *L) {
   return 0;
 }
 
+/* state_dir() -> the state directory of the run (sim state lives there). */
+static int l_state_dir(lua_State *L) {
+  runtime_t *rt = runtime_get(L);
+  if (!rt->state_dir) return 0;
+  lua_pushstring(L, rt->state_dir);
+  return 1;
+}
+
 /* stdlib(name) -> true if a runbook may require name. */
 static int l_stdlib(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
@@ -196,6 +204,7 @@ static int l_stdlib(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
   {"stdlib", l_stdlib},
+  {"state_dir", l_state_dir},
   {"cancelling", l_cancelling},
   {"begin_undo", l_begin_undo},
   {"spawn", l_spawn},

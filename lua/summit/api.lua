@@ -421,8 +421,14 @@ function api.lock(name, fn, opts)
   end)
 end
 
+-- cluster() / cluster("name") / cluster{ kubeconfig =, context =, namespace = }
+-- -> a Kubernetes client (summit.cluster); connecting waits for first use.
+function api.cluster(arg)
+  return require("summit.cluster").client(arg)
+end
+
 local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
-                  "fail", "exec", "json", "print", "require", "lock", "http" }
+                  "fail", "exec", "json", "print", "require", "lock", "http", "cluster" }
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a
 -- runbook cannot swallow `summit cancel`.

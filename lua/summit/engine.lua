@@ -19,6 +19,16 @@ local undos = {}       -- completed steps with an undo: { seq, key, name, fn, re
 
 local function pack(...) return { n = select("#", ...), ... } end
 
+-- Things to stop before the loop closes (an in-process simulated
+-- cluster): called once by the engine when the run's process ends.
+local exit_hooks = {}
+function M.at_exit(fn) exit_hooks[#exit_hooks + 1] = fn end
+function M.shutdown()
+  local hooks = exit_hooks
+  exit_hooks = {}
+  for i = #hooks, 1, -1 do pcall(hooks[i]) end
+end
+
 -- setup{ failed_key =, decision =, on_first_new = }: loads the journal.
 function M.setup(o)
   entries = J.load()

@@ -1,0 +1,95 @@
+/* summit sim serve: argument parsing in front of engine/sim_serve. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "engine/sim_serve.h"
+
+/* kubectl's own default server with no kubeconfig at all is
+ * http://localhost:8080, so the default port makes even that work. */
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT 8080
+
+/* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" into host (static) and
+ * port; -1 if it is none of these. */
+static int parse_listen(const char *v, const char **host, int *port) {
+  static char buf[256];
+  const char *colon = strrchr(v, ':');
+  const char *ps = colon ? colon + 1 : v;
+  char *end;
+  long p = strtol(ps, &end, 10);
+  if (!*ps || *end || p < 0 || p > 65535) return -1;
+  *port = (int)p;
+  if (!colon || colon == v) {
+    *host = DEFAULT_HOST;
+    return 0;
+  }
+  size_t n = (size_t)(colon - v);
+  if (v[0] == '[' && n >= 2 && v[n - 1] == ']') {
+    v++;
+    n -= 2;
+  }
+  if (n == 0 || n >= sizeof buf) return -1;
+  memcpy(buf, v, n);
+  buf[n] = '\0';
+  *host = buf;
+  return 0;
+}
+
+int cmd_sim(int argc, char **argv) {
+  if (argc < 1 || strcmp(argv[0], "serve") != 0) {
+    return cli_usage("sim", argc < 1 ? "which sim command? (serve)"
+                                     : "unknown sim command '%s' (serve)",
+                     argc < 1 ? "" : argv[0]);
+  }
+  static char state_buf[4200], kube_buf[4200];
+  sim_serve_opts o;
+  memset(&o, 0, sizeof o);
+  o.host = DEFAULT_HOST;
+  o.port = DEFAULT_PORT;
+  o.time_scale = 1;
+  o.state_dir = cli_state_dir();
+  int memory = 0, r;
+  const char *v;
+  for (int i = 1; i < argc; i++) {
+    if ((r = cli_opt(argc, argv, &i, "--listen", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      if (parse_listen(v, &o.host, &o.port) != 0)
+        return cli_usage("sim", "--listen wants HOST:PORT, not '%s'", v);
+    } else if ((r = cli_opt(argc, argv, &i, "--state", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      o.state_file = v;
+    } else if (cli_flag(argv, i, "--memory")) {
+      memory = 1;
+    } else if ((r = cli_opt(argc, argv, &i, "--scenario", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      o.scenario = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--kubeconfig", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      o.kubeconfig = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--time-scale", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      char *end;
+      o.time_scale = strtod(v, &end);
+      if (*end || !(o.time_scale > 0))
+        return cli_usage("sim", "--time-scale must be a positive number, not '%s'", v);
+    } else if (cli_flag(argv, i, "--verbose") || cli_flag(argv, i, "-v")) {
+      o.verbose = 1;
+    } else {
+      return cli_usage("sim", "unknown option %s", argv[i]);
+    }
+  }
+  if (memory && o.state_file)
+    return cli_usage("sim", "--memory and --state exclude each other");
+  if (!memory && !o.state_file) {
+    snprintf(state_buf, sizeof state_buf, "%s/sim/state.json", o.state_dir);
+    o.state_file = state_buf;
+  }
+  if (!o.kubeconfig) {
+    snprintf(kube_buf, sizeof kube_buf, "%s/sim/kubeconfig", o.state_dir);
+    o.kubeconfig = kube_buf;
+  }
+  return engine_sim_serve(&o);
+}

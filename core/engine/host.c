@@ -1,0 +1,62 @@
+/* A Lua host without a run (see host.h). */
+#include "engine/host.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lua/bindings.h"
+
+int host_init(host_t *h, double time_scale, const char *state_dir) {
+  memset(h, 0, sizeof *h);
+  if (uv_loop_init(&h->loop) != 0) return -1;
+  events_init(&h->ev, stdout, 0);
+  h->ev.quiet = 1;
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    uv_loop_close(&h->loop);
+    return -1;
+  }
+  luaL_openlibs(L);
+  sl_open_modules(L);
+  h->rt.L = L;
+  h->rt.loop = &h->loop;
+  h->rt.ev = &h->ev;
+  h->rt.state_dir = state_dir;
+  h->rt.time_scale = time_scale > 0 ? time_scale : 1;
+  h->rt.log_fd = -1;
+  h->rt.sched = sched_new(L, &h->loop);
+  runtime_attach(L, &h->rt);
+  return 0;
+}
+
+static void close_walk(uv_handle_t *handle, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(handle)) uv_close(handle, NULL);
+}
+
+int host_free(host_t *h) {
+  if (h->rt.sched) sched_free(h->rt.sched);
+  h->rt.sched = NULL;
+  /* Whatever the embedder left open: let pending closes finish, close
+   * the rest (a leak of their memory, reported by LSan, is a bug there). */
+  uv_run(&h->loop, UV_RUN_NOWAIT);
+  uv_walk(&h->loop, close_walk, NULL);
+  while (uv_run(&h->loop, UV_RUN_NOWAIT)) {}
+  if (h->rt.L) lua_close(h->rt.L);
+  h->rt.L = NULL;
+  return uv_loop_close(&h->loop);
+}
+
+int host_traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) {
+    lua_getglobal(L, "tostring");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    msg = lua_tostring(L, -1);
+  }
+  luaL_traceback(L, L, msg ? msg : "(error)", 1);
+  return 1;
+}

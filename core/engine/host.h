@@ -1,0 +1,29 @@
+#ifndef SUMMIT_ENGINE_HOST_H
+#define SUMMIT_ENGINE_HOST_H
+/* A Lua host without a run: one lua_State (standard libraries and the
+ * embedded modules preloaded, not sandboxed), one uv loop, and the
+ * runtime_t that binds them, set up as the run engine sets up a run (see
+ * run.c ctx_init) for commands that serve rather than run a runbook
+ * (summit sim serve). */
+#include "engine/events.h"
+#include "engine/runtime.h"
+
+typedef struct host {
+  runtime_t rt;
+  events_t ev;
+  uv_loop_t loop;
+} host_t;
+
+/* Initialises h (its memory is the caller's). Returns 0, or -1 when the
+ * loop or the state cannot be made (nothing is left to free). */
+int host_init(host_t *h, double time_scale, const char *state_dir);
+
+/* Closes what is still open on the loop, then the Lua state, then the
+ * loop. Returns uv_loop_close's result: 0 when every handle was closed. */
+int host_free(host_t *h);
+
+/* Message handler for lua_pcall: the error as a string with a traceback
+ * (an error table is shown through tostring). */
+int host_traceback(lua_State *L);
+
+#endif

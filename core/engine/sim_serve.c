@@ -1,0 +1,131 @@
+/* summit sim serve (see sim_serve.h): a host (host.h) running
+ * require("summit.sim").serve{...} until SIGINT/SIGTERM, which stops the
+ * sim; the loop then runs dry and everything is closed and freed. */
+#include "engine/sim_serve.h"
+
+#include <signal.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/host.h"
+
+typedef struct {
+  host_t h;
+  uv_signal_t sigint, sigterm;
+  int inst_ref;        /* the running instance (its stop function) */
+  int stopping;
+} serve_ctx;
+
+/* mkdir -p of the directory part of path. */
+static void mkdirs_for(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  char *slash = strrchr(buf, '/');
+  if (!slash || slash == buf) return;
+  *slash = '\0';
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    mkdir(buf, 0755);
+    *p = '/';
+  }
+  mkdir(buf, 0755);
+}
+
+static void set_str(lua_State *L, const char *k, const char *v) {
+  if (!v) return;
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* Calls inst.stop(): the server, streams and timers close; the state is
+ * written. */
+static void stop_sim(serve_ctx *c) {
+  lua_State *L = c->h.rt.L;
+  if (c->stopping) return;
+  c->stopping = 1;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, host_traceback);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->inst_ref);
+  lua_getfield(L, -1, "stop");
+  if (lua_pcall(L, 0, 0, top + 1) != 0)
+    fprintf(stderr, "summit sim serve: stopping: %s\n", lua_tostring(L, -1));
+  lua_settop(L, top);
+  uv_close((uv_handle_t *)&c->sigint, NULL);
+  uv_close((uv_handle_t *)&c->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  (void)signum;
+  stop_sim(s->data);
+}
+
+int engine_sim_serve(const sim_serve_opts *o) {
+  serve_ctx c;
+  memset(&c, 0, sizeof c);
+  c.inst_ref = LUA_NOREF;
+  if (host_init(&c.h, o->time_scale, o->state_dir) != 0) {
+    fprintf(stderr, "summit sim serve: cannot set up Lua and the event loop\n");
+    return 1;
+  }
+  lua_State *L = c.h.rt.L;
+  if (o->state_file) mkdirs_for(o->state_file);
+  if (o->kubeconfig) mkdirs_for(o->kubeconfig);
+
+  lua_pushcfunction(L, host_traceback);           /* 1: message handler */
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "summit.sim");
+  int rc = lua_pcall(L, 1, 1, 1);                 /* 2: the module */
+  if (rc == 0) {
+    lua_getfield(L, -1, "serve");
+    lua_createtable(L, 0, 8);
+    set_str(L, "name", "sim");
+    set_str(L, "host", o->host);
+    lua_pushinteger(L, o->port);
+    lua_setfield(L, -2, "port");
+    set_str(L, "state_file", o->state_file);
+    set_str(L, "scenario", o->scenario);
+    set_str(L, "kubeconfig", o->kubeconfig);
+    lua_pushnumber(L, o->time_scale > 0 ? o->time_scale : 1);
+    lua_setfield(L, -2, "time_scale");
+    lua_pushboolean(L, o->verbose);
+    lua_setfield(L, -2, "verbose");
+    rc = lua_pcall(L, 1, 1, 1);                   /* 3: the instance */
+  }
+  if (rc != 0) {
+    fprintf(stderr, "summit sim serve: %s\n", lua_tostring(L, -1));
+    host_free(&c.h);
+    return 1;
+  }
+  lua_getfield(L, -1, "url");
+  printf("summit sim serving on %s\n", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  printf("  state: %s\n", o->state_file ? o->state_file : "in memory (--memory)");
+  if (o->kubeconfig) {
+    printf("  kubeconfig: %s\n", o->kubeconfig);
+    printf("  try: KUBECONFIG=%s kubectl get deployments,pods\n", o->kubeconfig);
+  }
+  printf("  stop with Ctrl-C (SIGINT) or SIGTERM\n");
+  fflush(stdout);
+  c.inst_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_settop(L, 0);
+
+  uv_signal_init(&c.h.loop, &c.sigint);
+  uv_signal_init(&c.h.loop, &c.sigterm);
+  c.sigint.data = c.sigterm.data = &c;
+  uv_signal_start(&c.sigint, on_signal, SIGINT);
+  uv_signal_start(&c.sigterm, on_signal, SIGTERM);
+
+  uv_run(&c.h.loop, UV_RUN_DEFAULT);
+  if (!c.stopping) stop_sim(&c);   /* the loop ran dry on its own */
+  luaL_unref(L, LUA_REGISTRYINDEX, c.inst_ref);
+  int closed = host_free(&c.h);
+  if (closed != 0) {
+    fprintf(stderr, "summit sim serve: the event loop did not close cleanly (%s)\n",
+            uv_strerror(closed));
+    return 1;
+  }
+  return 0;
+}

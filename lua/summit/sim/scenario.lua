@@ -1,0 +1,152 @@
+-- Scenario knobs of the simulated cluster: what goes wrong, and how fast
+-- things happen. A scenario is a table (from summit.lua, or a .json or
+-- .lua file); anything left out takes the default below. docs/sim.md
+-- has an example of every knob.
+local U = require("summit.sim.util")
+
+local M = {}
+
+M.DEFAULTS = {
+  -- Seconds of simulated time for one new pod to become ready; a rollout
+  -- of N pods takes about N times this (divided by --time-scale in real
+  -- time).
+  rollout_seconds_per_pod = 5,
+  -- Images (exact, or globs with * and ?) whose pods never become ready:
+  -- ErrImagePull/ImagePullBackOff, and the rollout exceeds its progress
+  -- deadline.
+  bad_images = {},
+  -- Images whose containers start and crash over and over: CrashLoopBackOff
+  -- with a growing restart count, never ready.
+  crashloop_images = {},
+  -- Fraction (0..1) of API requests answered with an injected error,
+  -- chosen among api_error_codes; never /version, discovery or /openapi.
+  api_error_rate = 0,
+  api_error_codes = { 500, 429, 503 },
+  -- Seed of every random choice (pod names, uids, injected errors).
+  seed = 1,
+  -- Scripted commands for exec: { match = {argv...}, prefix = bool,
+  -- deployment = glob, pod = glob, stdout =, stderr =, exit_code = }.
+  exec = {},
+  -- Objects created on a fresh start (no state yet): full Kubernetes
+  -- objects, plus shorthands in deployments/services/configmaps.
+  objects = {},
+  deployments = {},
+  services = {},
+  configmaps = {},
+  namespaces = {},
+  -- Extra log lines per image glob: { ["registry/web:*"] = {"line", ...} }.
+  logs = {},
+  -- Real seconds between generated log lines of a running container.
+  log_interval_seconds = 5,
+  -- How many changes the watch history keeps; a watch from a
+  -- resourceVersion older than that gets 410 Expired (see store.lua).
+  watch_history = 1000,
+}
+
+-- Loads a scenario file: .json, or .lua returning a table (run with no
+-- globals: a scenario is data).
+function M.load_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "cannot read scenario: " .. tostring(err) end
+  local text = f:read("*a")
+  f:close()
+  if path:match("%.lua$") then
+    local chunk, perr = loadstring(text, "@" .. path)
+    if not chunk then return nil, perr end
+    setfenv(chunk, {})
+    local ok, v = pcall(chunk)
+    if not ok then return nil, path .. ": " .. tostring(v) end
+    if type(v) ~= "table" then return nil, path .. ": must return a table" end
+    return v
+  end
+  local v, derr = U.decode(text)
+  if type(v) ~= "table" then
+    return nil, path .. ": " .. (derr or "must be a JSON object")
+  end
+  return v
+end
+
+-- The effective scenario: defaults with t's knobs over them. Raises on an
+-- unknown knob, so a typo does not silently do nothing.
+function M.new(t)
+  t = t or {}
+  local s = {}
+  for k, v in pairs(M.DEFAULTS) do s[k] = U.copy(v) end
+  for k, v in pairs(t) do
+    if M.DEFAULTS[k] == nil then
+      error(string.format("sim scenario: unknown knob %q", tostring(k)), 0)
+    end
+    if v ~= U.null then s[k] = v end
+  end
+  if type(s.rollout_seconds_per_pod) ~= "number" or s.rollout_seconds_per_pod < 0 then
+    error("sim scenario: rollout_seconds_per_pod must be a number >= 0", 0)
+  end
+  if type(s.api_error_rate) ~= "number" or s.api_error_rate < 0 or s.api_error_rate > 1 then
+    error("sim scenario: api_error_rate must be between 0 and 1", 0)
+  end
+  return s
+end
+
+function M.is_bad(s, image) return U.glob_any(s.bad_images, image) end
+function M.is_crashloop(s, image) return U.glob_any(s.crashloop_images, image) end
+
+-- Expands the shorthands into objects to create on a fresh start:
+--   deployments = { { name, namespace, image, replicas, labels, env,
+--                     containers, port } }
+--   services    = { { name, namespace, selector, port, target_port, type } }
+--   configmaps  = { { name, namespace, data } }
+function M.initial_objects(s)
+  local out = {}
+  for _, ns in ipairs(s.namespaces or {}) do
+    out[#out + 1] = { apiVersion = "v1", kind = "Namespace",
+                      metadata = { name = ns } }
+  end
+  for _, o in ipairs(s.objects or {}) do out[#out + 1] = U.copy(o) end
+  for _, d in ipairs(s.deployments or {}) do
+    local labels = U.copy(d.labels or { app = d.name })
+    local containers = d.containers and U.A(U.copy(d.containers))
+    if not containers then
+      local env = U.A()
+      for _, k in ipairs(U.keys(d.env or {})) do
+        env[#env + 1] = { name = k, value = tostring(d.env[k]) }
+      end
+      local c = { name = d.container or d.name, image = d.image }
+      if #env > 0 then c.env = env end
+      if d.port then c.ports = U.A({ { containerPort = d.port } }) end
+      containers = U.A({ c })
+    end
+    out[#out + 1] = {
+      apiVersion = "apps/v1", kind = "Deployment",
+      metadata = { name = d.name, namespace = d.namespace or "default",
+                   labels = U.copy(labels) },
+      spec = {
+        replicas = d.replicas or 1,
+        selector = { matchLabels = U.copy(d.selector or labels) },
+        template = { metadata = { labels = U.copy(labels) },
+                     spec = { containers = containers } },
+      },
+    }
+  end
+  for _, sv in ipairs(s.services or {}) do
+    out[#out + 1] = {
+      apiVersion = "v1", kind = "Service",
+      metadata = { name = sv.name, namespace = sv.namespace or "default" },
+      spec = {
+        type = sv.type,
+        selector = U.copy(sv.selector or { app = sv.name }),
+        ports = U.A({ { port = sv.port or 80,
+                        targetPort = sv.target_port or sv.port or 80 } }),
+      },
+    }
+  end
+  for _, cm in ipairs(s.configmaps or {}) do
+    out[#out + 1] = {
+      apiVersion = "v1", kind = "ConfigMap",
+      metadata = { name = cm.name, namespace = cm.namespace or "default" },
+      data = U.copy(cm.data or {}),
+    }
+  end
+  return out
+end
+
+return M

@@ -1,0 +1,215 @@
+-- Server-side printing: the meta.k8s.io/v1 Table that `kubectl get`
+-- asks for (Accept: ...;as=Table). Column sets and cell formats follow
+-- kubernetes pkg/printers/internalversion/printers.go; priority 1 columns
+-- only show with -o wide.
+local U = require("summit.sim.util")
+local SEL = require("summit.sim.selector")
+
+local M = {}
+
+local function col(name, typ, priority, format, description)
+  return { name = name, type = typ, format = format or "",
+           description = description or "", priority = priority or 0 }
+end
+
+local NAME = col("Name", "string", 0, "name",
+                 "Name must be unique within a namespace.")
+local AGE = col("Age", "string", 0, "",
+                "CreationTimestamp is a timestamp representing the server time when this object was created.")
+
+local function containers_images(spec)
+  local names, images = {}, {}
+  for _, c in ipairs(U.dig(spec, { "containers" }) or {}) do
+    names[#names + 1] = c.name
+    images[#images + 1] = c.image
+  end
+  return table.concat(names, ","), table.concat(images, ",")
+end
+
+local COLUMNS, ROW = {}, {}
+
+COLUMNS.deployments = {
+  NAME, col("Ready", "string", 0, "", "Number of the pod with ready state"),
+  col("Up-to-date", "integer", 0, "", "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
+  col("Available", "integer", 0, "", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+  AGE,
+  col("Containers", "string", 1, "", "Names of each container in the template."),
+  col("Images", "string", 1, "", "Images referenced by each container in the template."),
+  col("Selector", "string", 1, "", "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."),
+}
+function ROW.deployments(d, now)
+  local s = d.status or {}
+  local names, images = containers_images(U.dig(d, { "spec", "template", "spec" }))
+  return { d.metadata.name,
+           string.format("%d/%d", s.readyReplicas or 0, U.dig(d, { "spec", "replicas" }) or 0),
+           s.updatedReplicas or 0, s.availableReplicas or 0,
+           U.age(d.metadata.creationTimestamp, now), names, images,
+           SEL.label_selector_string(U.dig(d, { "spec", "selector" })) }
+end
+
+COLUMNS.replicasets = {
+  NAME, col("Desired", "integer", 0, "", "Number of desired pods."),
+  col("Current", "integer", 0, "", "Number of actual replicas."),
+  col("Ready", "integer", 0, "", "The number of ready replicas for this replica set."),
+  AGE,
+  col("Containers", "string", 1, "", "Names of each container in the template."),
+  col("Images", "string", 1, "", "Images referenced by each container in the template."),
+  col("Selector", "string", 1, "", "Selector is a label query over pods that should match the replica count."),
+}
+function ROW.replicasets(rs, now)
+  local s = rs.status or {}
+  local names, images = containers_images(U.dig(rs, { "spec", "template", "spec" }))
+  return { rs.metadata.name, U.dig(rs, { "spec", "replicas" }) or 0,
+           s.replicas or 0, s.readyReplicas or 0,
+           U.age(rs.metadata.creationTimestamp, now), names, images,
+           SEL.label_selector_string(U.dig(rs, { "spec", "selector" })) }
+end
+
+COLUMNS.pods = {
+  NAME, col("Ready", "string", 0, "", "The aggregate readiness state of this pod for accepting traffic."),
+  col("Status", "string", 0, "", "The aggregate status of the containers in this pod."),
+  col("Restarts", "string", 0, "", "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
+  AGE,
+  col("IP", "string", 1, "", "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated."),
+  col("Node", "string", 1, "", "NodeName is a request to schedule this pod onto a specific node."),
+  col("Nominated Node", "string", 1, "", "nominatedNodeName is set only when this pod preempts other pods on the node."),
+  col("Readiness Gates", "string", 1, "", "If specified, all readiness gates will be evaluated for pod readiness."),
+}
+
+-- The STATUS column as printPod works it out: the phase, overridden by a
+-- waiting or terminated container's reason, "Terminating" when deleting.
+function M.pod_status(p)
+  local s = p.status or {}
+  local reason = s.reason or s.phase or "Unknown"
+  for _, cs in ipairs(s.containerStatuses or {}) do
+    local w = U.dig(cs, { "state", "waiting", "reason" })
+    local t = U.dig(cs, { "state", "terminated", "reason" })
+    if w and w ~= "" then reason = w
+    elseif t and t ~= "" then reason = t end
+  end
+  if p.metadata.deletionTimestamp then reason = "Terminating" end
+  return reason
+end
+
+function ROW.pods(p, now)
+  local s = p.status or {}
+  local total, ready, restarts, last = 0, 0, 0, nil
+  for _, cs in ipairs(s.containerStatuses or {}) do
+    total = total + 1
+    if cs.ready then ready = ready + 1 end
+    restarts = restarts + (cs.restartCount or 0)
+    local fin = U.parse_time(U.dig(cs, { "lastState", "terminated", "finishedAt" }))
+    if fin and (not last or fin > last) then last = fin end
+  end
+  if total == 0 then total = #(U.dig(p, { "spec", "containers" }) or {}) end
+  local rcell = tostring(restarts)
+  if restarts > 0 and last then
+    rcell = string.format("%d (%s ago)", restarts, U.human_duration((now - last) / 1000))
+  end
+  return { p.metadata.name, string.format("%d/%d", ready, total), M.pod_status(p),
+           rcell, U.age(p.metadata.creationTimestamp, now), s.podIP or "<none>",
+           U.dig(p, { "spec", "nodeName" }) or "<none>", "<none>", "<none>" }
+end
+
+COLUMNS.services = {
+  NAME, col("Type", "string", 0, "", "The type of the service."),
+  col("Cluster-IP", "string", 0, "", "The IP address of the service."),
+  col("External-IP", "string", 0, "", "The external IP address of the service."),
+  col("Port(s)", "string", 0, "", "The ports of the service."),
+  AGE,
+  col("Selector", "string", 1, "", "Route service traffic to pods with label keys and values matching this selector."),
+}
+function ROW.services(sv, now)
+  local spec = sv.spec or {}
+  local ports = {}
+  for _, p in ipairs(spec.ports or {}) do
+    local s = tostring(p.port)
+    if p.nodePort then s = s .. ":" .. p.nodePort end
+    ports[#ports + 1] = s .. "/" .. (p.protocol or "TCP")
+  end
+  local sel = {}
+  for _, k in ipairs(U.keys(spec.selector or {})) do
+    sel[#sel + 1] = k .. "=" .. spec.selector[k]
+  end
+  return { sv.metadata.name, spec.type or "ClusterIP", spec.clusterIP or "<none>",
+           "<none>", #ports > 0 and table.concat(ports, ",") or "<none>",
+           U.age(sv.metadata.creationTimestamp, now),
+           #sel > 0 and table.concat(sel, ",") or "<none>" }
+end
+
+COLUMNS.configmaps = {
+  NAME, col("Data", "integer", 0, "", "Data contains the configuration data."), AGE,
+}
+function ROW.configmaps(cm, now)
+  local n = 0
+  for _ in pairs(cm.data or {}) do n = n + 1 end
+  for _ in pairs(cm.binaryData or {}) do n = n + 1 end
+  return { cm.metadata.name, n, U.age(cm.metadata.creationTimestamp, now) }
+end
+
+COLUMNS.namespaces = {
+  NAME, col("Status", "string", 0, "", "The status of the namespace"), AGE,
+}
+function ROW.namespaces(ns, now)
+  return { ns.metadata.name, U.dig(ns, { "status", "phase" }) or "Active",
+           U.age(ns.metadata.creationTimestamp, now) }
+end
+
+COLUMNS.events = {
+  col("Last Seen", "string", 0, "", "Time when last this event was seen"),
+  col("Type", "string", 0, "", "Type of this event (Normal, Warning), new types could be added in the future."),
+  col("Reason", "string", 0, "", "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
+  col("Object", "string", 0, "", "The object that this event is about."),
+  col("Subobject", "string", 1, "", "The subobject that this event is about."),
+  col("Source", "string", 1, "", "The component reporting this event. Should be a short machine understandable string."),
+  col("Message", "string", 0, "", "A human-readable description of the status of this operation."),
+  col("First Seen", "string", 1, "", "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"),
+  col("Count", "string", 1, "", "The number of times this event has occurred."),
+  col("Name", "string", 1, "name", "Name must be unique within a namespace."),
+}
+function ROW.events(e, now)
+  local last = U.parse_time(e.lastTimestamp) or U.parse_time(e.metadata.creationTimestamp) or now
+  local first = U.parse_time(e.firstTimestamp) or last
+  local seen = U.human_duration((now - last) / 1000)
+  local count = e.count or 1
+  if count > 1 then
+    seen = string.format("%s (x%d over %s)", seen, count,
+                         U.human_duration((now - first) / 1000))
+  end
+  local io = e.involvedObject or {}
+  local source = U.dig(e, { "source", "component" }) or ""
+  local host = U.dig(e, { "source", "host" })
+  if host and host ~= "" then source = source .. ", " .. host end
+  return { seen, e.type or "", e.reason or "",
+           string.lower(io.kind or "") .. "/" .. (io.name or ""),
+           io.fieldPath or "", source, e.message or "",
+           U.human_duration((now - first) / 1000), tostring(count),
+           e.metadata.name }
+end
+
+function M.supports(res) return COLUMNS[res] ~= nil end
+
+-- Table for objs of resource res. include: "Object" (full objects in the
+-- rows, what --sort-by needs), "None", or anything else for
+-- PartialObjectMetadata. with_columns false leaves out the column
+-- definitions (later events of a watch).
+function M.table(res, objs, rv, include, with_columns)
+  local now = U.now_ms()
+  local rows = U.A()
+  for _, o in ipairs(objs) do
+    local row = { cells = U.A(ROW[res](o, now)) }
+    if include == "Object" then
+      row.object = o
+    elseif include ~= "None" then
+      row.object = { kind = "PartialObjectMetadata",
+                     apiVersion = "meta.k8s.io/v1", metadata = o.metadata }
+    end
+    rows[#rows + 1] = row
+  end
+  local t = { kind = "Table", apiVersion = "meta.k8s.io/v1",
+              metadata = { resourceVersion = tostring(rv) }, rows = rows }
+  if with_columns ~= false then t.columnDefinitions = U.A(COLUMNS[res]) end
+  return t
+end
+
+return M
