@@ -51,6 +51,7 @@ int duration_parse(const char *s, double *ms, char *err, unsigned errlen) {
     total += v * UNITS[u].ms;
     p += strlen(UNITS[u].unit);
   }
+  if (!isfinite(total)) goto bad;
   *ms = total;
   return 0;
 bad:

@@ -31,6 +31,16 @@ int host_init(host_t *h, double time_scale, const char *state_dir) {
   return 0;
 }
 
+static void count_open(uv_handle_t *handle, void *arg) {
+  if (!uv_is_closing(handle)) (*(int *)arg)++;
+}
+
+int host_open_handles(host_t *h) {
+  int n = 0;
+  uv_walk(&h->loop, count_open, &n);
+  return n;
+}
+
 static void close_walk(uv_handle_t *handle, void *arg) {
   (void)arg;
   if (!uv_is_closing(handle)) uv_close(handle, NULL);

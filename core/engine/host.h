@@ -18,8 +18,12 @@ typedef struct host {
  * loop or the state cannot be made (nothing is left to free). */
 int host_init(host_t *h, double time_scale, const char *state_dir);
 
+/* How many handles of the loop are still open (not closing): 0 once the
+ * embedder has closed everything it started. */
+int host_open_handles(host_t *h);
+
 /* Closes what is still open on the loop, then the Lua state, then the
- * loop. Returns uv_loop_close's result: 0 when every handle was closed. */
+ * loop. Returns uv_loop_close's result (0: the loop could be closed). */
 int host_free(host_t *h);
 
 /* Message handler for lua_pcall: the error as a string with a traceback

@@ -40,6 +40,28 @@ int key_split(const char *key, char *prefix, size_t len, long *n) {
   return 0;
 }
 
+/* What may follow an entry's counter in a part: "~t" (t digits) and/or
+ * ".branch" (a valid branch name), in that order, or nothing. */
+static int suffix_ok(const char *s, size_t n) {
+  size_t i = 0;
+  if (i < n && s[i] == '~') {
+    size_t d = ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    if (i == d) return 0;
+  }
+  if (i < n && s[i] == '.') {
+    size_t b = ++i;
+    for (; i < n; i++) {
+      char ch = s[i];
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+        return 0;
+    }
+    if (i == b) return 0;
+  }
+  return i == n;
+}
+
 int key_ancestors(const char *key, void (*fn)(void *ud, const char *k),
                   void *ud) {
   size_t klen = strlen(key);
@@ -56,8 +78,7 @@ int key_ancestors(const char *key, void (*fn)(void *ud, const char *k),
     size_t nlen = 0;
     while (nlen < plen && p[nlen] >= '0' && p[nlen] <= '9') nlen++;
     int last = end == NULL;
-    if (nlen == 0 || (last && nlen != plen) ||
-        (nlen < plen && p[nlen] != '~' && p[nlen] != '.') ||
+    if (nlen == 0 || (last && nlen != plen) || !suffix_ok(p + nlen, plen - nlen) ||
         (end && !end[1])) {
       count = -1;
       break;

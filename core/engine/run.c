@@ -182,6 +182,10 @@ static void close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+static void guard_fired(uv_timer_t *t) {
+  uv_walk(t->loop, close_walk, NULL);
+}
+
 static void ctx_free(ctx_t *c) {
   if (c->rt.L) {
     /* Stop what the run started on the loop (an in-process sim), if the
@@ -200,8 +204,15 @@ static void ctx_free(ctx_t *c) {
   c->rt.sched = NULL;
   if (c->rt.http) http_client_free(c->rt.http);
   c->rt.http = NULL;
-  /* Cancelled waits close their handles; let the loop finish them. */
-  uv_run(&c->loop, UV_RUN_NOWAIT);
+  /* Cancelled waits close their handles, and a killed child is reaped
+   * before its process handle closes: let the loop finish them, for at
+   * most a few seconds (the guard is unref'd: it does not keep the loop
+   * alive, it only ends a loop that something else keeps alive). */
+  uv_timer_t guard;
+  uv_timer_init(&c->loop, &guard);
+  uv_timer_start(&guard, guard_fired, 3000, 0);
+  uv_unref((uv_handle_t *)&guard);
+  uv_run(&c->loop, UV_RUN_DEFAULT);
   uv_walk(&c->loop, close_walk, NULL);
   while (uv_run(&c->loop, UV_RUN_NOWAIT)) {}
   if (c->rt.L) lua_close(c->rt.L);
@@ -283,7 +294,9 @@ static int resolve_params(lua_State *L, int def, const engine_opts *o) {
     }
     int ok = sl_decode(L, text, len);
     free(text);
-    if (!ok || !lua_istable(L, -1)) {
+    /* A JSON array decodes to a sequence: only an object will do. */
+    int object = ok && lua_istable(L, -1) && lua_objlen(L, -1) == 0;
+    if (!object) {
       errf("--params-file %s: not a JSON object", o->params_file);
       lua_pop(L, ok ? 2 : 1);
       return EXIT_USAGE;

@@ -185,6 +185,7 @@ void task_deadline(task_t *t, int64_t deadline_ms) {
   if (!t->deadline) return;
   uv_timer_init(t->s->loop, t->deadline);
   t->deadline->data = t;
+  uv_update_time(t->s->loop);  /* the delay is from now, not a stale loop time */
   uv_timer_start(t->deadline, deadline_fired,
                  deadline_ms > now ? (uint64_t)(deadline_ms - now) : 0, 0);
 }
@@ -212,7 +213,11 @@ void sched_interrupt_all(sched_t *s, const char *code, const char *message) {
 void sched_wake(task_t *t, int nargs) {
   sched_t *s = t->s;
   unwait(s, t);
-  if (t->ready) return;  /* already woken: keep the first wake's values */
+  if (t->ready) {
+    /* Already woken: keep the first wake's values, drop these. */
+    lua_pop(t->co, nargs);
+    return;
+  }
   t->ready = 1;
   t->nargs = nargs;
   t->next_ready = NULL;
@@ -222,6 +227,10 @@ void sched_wake(task_t *t, int nargs) {
 }
 
 void sched_cancel(sched_t *s, task_t *t) {
+  /* A task cannot cancel itself or a task it runs inside of: the running
+   * coroutine would be freed under its own feet. */
+  for (task_t *a = s->current; a; a = a->parent)
+    if (a == t) return;
   /* Descendants first, so no child outlives the parent it reports to. */
   for (;;) {
     task_t *c = s->all;

@@ -74,10 +74,11 @@ int engine_sim_serve(const sim_serve_opts *o) {
   if (o->state_file) mkdirs_for(o->state_file);
   if (o->kubeconfig) mkdirs_for(o->kubeconfig);
 
-  lua_pushcfunction(L, host_traceback);           /* 1: message handler */
+  /* No traceback for start-up errors: they are about the user's input
+   * (a bad scenario, a port in use) and say where themselves. */
   lua_getglobal(L, "require");
   lua_pushstring(L, "summit.sim");
-  int rc = lua_pcall(L, 1, 1, 1);                 /* 2: the module */
+  int rc = lua_pcall(L, 1, 1, 0);                 /* 1: the module */
   if (rc == 0) {
     lua_getfield(L, -1, "serve");
     lua_createtable(L, 0, 8);
@@ -92,7 +93,7 @@ int engine_sim_serve(const sim_serve_opts *o) {
     lua_setfield(L, -2, "time_scale");
     lua_pushboolean(L, o->verbose);
     lua_setfield(L, -2, "verbose");
-    rc = lua_pcall(L, 1, 1, 1);                   /* 3: the instance */
+    rc = lua_pcall(L, 1, 1, 0);                   /* 2: the instance */
   }
   if (rc != 0) {
     fprintf(stderr, "summit sim serve: %s\n", lua_tostring(L, -1));
@@ -121,7 +122,11 @@ int engine_sim_serve(const sim_serve_opts *o) {
   uv_run(&c.h.loop, UV_RUN_DEFAULT);
   if (!c.stopping) stop_sim(&c);   /* the loop ran dry on its own */
   luaL_unref(L, LUA_REGISTRYINDEX, c.inst_ref);
+  int open = host_open_handles(&c.h);
+  if (open > 0)
+    fprintf(stderr, "summit sim serve: %d handle(s) still open after stop\n", open);
   int closed = host_free(&c.h);
+  if (open > 0) return 1;
   if (closed != 0) {
     fprintf(stderr, "summit sim serve: the event loop did not close cleanly (%s)\n",
             uv_strerror(closed));

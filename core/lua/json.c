@@ -2,7 +2,8 @@
  *
  * A table whose keys are exactly 1..n (n > 0) is an array; any other table
  * is an object, whose keys must be strings (numbers are written as their
- * decimal text, like most Lua JSON libraries). Functions, userdata,
+ * decimal text, like most Lua JSON libraries), written in key order so the
+ * same value always encodes to the same text. Functions, userdata,
  * threads, NaN, infinities and cycles cannot be represented and are errors
  * that name the path where they were found. */
 #include "lua/bindings.h"
@@ -60,6 +61,23 @@ static int array_len(lua_State *L, int idx) {
   return max == n ? n : -1;
 }
 
+typedef struct {
+  char *key;
+  cJSON *value;
+} member;
+
+static int member_cmp(const void *a, const void *b) {
+  return strcmp(((const member *)a)->key, ((const member *)b)->key);
+}
+
+static void free_members(member *m, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(m[i].key);
+    cJSON_Delete(m[i].value);
+  }
+  free(m);
+}
+
 static cJSON *table_to_json(lua_State *L, int idx, conv *c, int depth) {
   if (depth > MAX_DEPTH) return conv_fail(c, "a table nested too deep (a cycle?)");
   luaL_checkstack(L, 4, "json");
@@ -82,13 +100,17 @@ static cJSON *table_to_json(lua_State *L, int idx, conv *c, int depth) {
     }
     return a;
   }
-  cJSON *o = cJSON_CreateObject();
+  /* Members are written in key order: Lua's traversal order differs from
+   * one process to the next, and journal identities and hashes must not. */
+  size_t n_items = 0, cap = 8;
+  member *items = malloc(cap * sizeof *items);
+  if (!items) return conv_fail(c, "no memory");
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     int kt = lua_type(L, -2);
     if (kt != LUA_TSTRING && kt != LUA_TNUMBER) {
       lua_pop(L, 2);
-      cJSON_Delete(o);
+      free_members(items, n_items);
       return conv_fail(c, "a table key that is neither a string nor a number");
     }
     /* Copy the key: lua_tostring on a number key would confuse lua_next. */
@@ -98,13 +120,32 @@ static cJSON *table_to_json(lua_State *L, int idx, conv *c, int depth) {
     cJSON *v = to_json(L, lua_gettop(L) - 1, c, depth + 1);
     if (!v) {
       lua_pop(L, 3);
-      cJSON_Delete(o);
+      free_members(items, n_items);
       return NULL;
     }
     c->path[mark] = '\0';
-    cJSON_AddItemToObject(o, k, v);
+    if (n_items == cap) {
+      member *more = realloc(items, (cap *= 2) * sizeof *items);
+      if (!more) {
+        cJSON_Delete(v);
+        lua_pop(L, 3);
+        free_members(items, n_items);
+        return conv_fail(c, "no memory");
+      }
+      items = more;
+    }
+    items[n_items].key = strdup(k);
+    items[n_items].value = v;
+    n_items++;
     lua_pop(L, 2);
   }
+  qsort(items, n_items, sizeof *items, member_cmp);
+  cJSON *o = cJSON_CreateObject();
+  for (size_t i = 0; i < n_items; i++) {
+    cJSON_AddItemToObject(o, items[i].key, items[i].value);
+    free(items[i].key);
+  }
+  free(items);
   return o;
 }
 
@@ -115,7 +156,14 @@ static cJSON *to_json(lua_State *L, int idx, conv *c, int depth) {
   case LUA_TNUMBER: {
     double d = lua_tonumber(L, idx);
     if (isnan(d) || isinf(d)) return conv_fail(c, "a NaN or infinite number");
-    return cJSON_CreateNumber(d);
+    /* cJSON prints 15 significant digits and accepts "close enough"; a
+     * number that needs more (0.1 + 0.2) is written with 17, so a replay
+     * returns exactly the number the first run saw. */
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", d);
+    if (strtod(buf, NULL) == d) return cJSON_CreateNumber(d);
+    snprintf(buf, sizeof buf, "%.17g", d);
+    return cJSON_CreateRaw(buf);
   }
   case LUA_TSTRING: {
     size_t len;
@@ -146,6 +194,7 @@ void sl_push_json(lua_State *L, const cJSON *j) {
   if (cJSON_IsNull(j) || !j) lua_pushnil(L);
   else if (cJSON_IsBool(j)) lua_pushboolean(L, cJSON_IsTrue(j));
   else if (cJSON_IsNumber(j)) lua_pushnumber(L, j->valuedouble);
+  else if (cJSON_IsRaw(j)) lua_pushnumber(L, strtod(j->valuestring, NULL));
   else if (cJSON_IsString(j)) lua_pushstring(L, j->valuestring);
   else if (cJSON_IsArray(j)) {
     lua_createtable(L, cJSON_GetArraySize(j), 0);

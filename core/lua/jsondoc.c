@@ -113,10 +113,9 @@ static int l_decode(lua_State *L) {
 /* ---- encoding ---- */
 
 typedef struct {
-  char err[256];
+  char err[600];
   char path[256];
   int sorted;
-  int mt_idx;   /* absolute index of the marker */
 } enc;
 
 static cJSON *to_doc(lua_State *L, int idx, enc *c, int depth);
@@ -289,8 +288,6 @@ static int l_encode(lua_State *L) {
   if (!c) return luaL_error(L, "out of memory");
   c->sorted = lua_toboolean(L, 2);
   lua_settop(L, 1);
-  push_array_mt(L);
-  c->mt_idx = 2;
   cJSON *j = to_doc(L, 1, c, 0);
   if (!j) {
     lua_pushfstring(L, "json encode: cannot encode %s", c->err);

@@ -82,6 +82,7 @@ static int l_try(lua_State *L) {
 static int l_wait(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   const char *name = luaL_checkstring(L, 1);
+  int64_t deadline = (int64_t)luaL_optnumber(L, 2, 0);  /* before allocating */
   task_t *t = sched_current(rt->sched);
   if (!t || task_thread(t) != L)
     return luaL_error(L, "lock can only be used inside a running runbook");
@@ -97,7 +98,7 @@ static int l_wait(lua_State *L) {
   w->timer.data = w;
   uv_timer_start(&w->timer, poll_lock, POLL_MS, POLL_MS);
   task_wait(t, WAIT_ACTIVE, waiter_cancel, w, 0);
-  task_deadline(t, (int64_t)luaL_optnumber(L, 2, 0));
+  task_deadline(t, deadline);
   lua_settop(L, 0);
   return lua_yield(L, 0);
 }

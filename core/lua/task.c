@@ -97,6 +97,7 @@ static void sleeper_cancel(void *data) {
 static int l_sleep_until(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   double wake = luaL_checknumber(L, 1);
+  int64_t deadline = (int64_t)luaL_optnumber(L, 2, 0);
   task_t *t = current(L, rt);
   int64_t now = runtime_now_ms();
   sleeper *sl = malloc(sizeof *sl);
@@ -105,9 +106,12 @@ static int l_sleep_until(lua_State *L) {
   uv_timer_init(rt->loop, &sl->timer);
   sl->timer.data = sl;
   uint64_t delay = wake > (double)now ? (uint64_t)(wake - (double)now) : 0;
+  /* The delay is from the wall clock now; libuv counts from its cached
+   * loop time, which is stale after a burst of steps that never waited. */
+  uv_update_time(rt->loop);
   uv_timer_start(&sl->timer, sleeper_fired, delay, 0);
   task_wait(t, WAIT_DURABLE, sleeper_cancel, sl, (int64_t)wake);
-  task_deadline(t, (int64_t)luaL_optnumber(L, 2, 0));
+  task_deadline(t, deadline);
   lua_settop(L, 0);
   return lua_yield(L, 0);
 }

@@ -337,8 +337,11 @@ function api.http.request(o)
   local name = method .. " " .. (shown:gsub("[?#].*$", ""))
   local identity = method .. " " .. shown .. " " .. J.hash(body or "")
   local stored = json.encode({ method = method, url = shown, headers = redact.headers(headers) })
+  -- durable = false: the request leaves only when the loop runs, and the
+  -- scheduler commits every pending row before it runs the loop, so the
+  -- started rows of many concurrent requests share one commit.
   return E.entry("http", name, identity, {
-    effect = true, idempotent = o.idempotent,
+    effect = true, idempotent = o.idempotent, durable = false,
     stored = function() return stored end,
   }, function()
     local r, code, msg = H.request({
@@ -398,12 +401,12 @@ function api.lock(name, fn, opts)
   if type(name) ~= "string" or name == "" then argerr("lock", "name", "a non-empty string expected") end
   if type(fn) ~= "function" then argerr("lock", "fn", "a function expected") end
   local o = opts or {}
-  local timeout_ms = o.timeout ~= nil and duration_arg("lock", "timeout", o.timeout) / T.time_scale()
+  local timeout_ms = o.timeout ~= nil and duration_arg("lock", "timeout", o.timeout) / T.time_scale() or nil
   return E.entry("lock", name, name, { scope = true }, function(_, _, key)
     local got, holder = LK.try(name)
     if not got then
       out.emit("wait.started", { key = key, kind = "lock", name = name, holder = holder })
-      local deadline = timeout_ms and (T.now_ms() + timeout_ms)
+      local deadline = timeout_ms and (T.now_ms() + timeout_ms) or nil
       local d = E.deadline()
       if d and (not deadline or d < deadline) then deadline = d end
       local ok, code = LK.wait(name, deadline)

@@ -281,7 +281,9 @@ end
 -- the cluster, the namespace and the arguments (never credentials).
 local function entry(self, method, desc, args, fn)
   local ident = json.encode({ self.name, self.default_ns or json.null, method, args })
-  return E.entry("cluster", method .. " " .. desc, ident, { effect = true }, fn)
+  -- Requests leave when the loop runs, after the scheduler has committed
+  -- the started row (see the http entry in api.lua).
+  return E.entry("cluster", method .. " " .. desc, ident, { effect = true, durable = false }, fn)
 end
 
 -- ---------------------------------------------------------------------

@@ -157,6 +157,7 @@ function M.exec(name, namespace, pod, argv, container)
   local sim = inst.sim
   local ns = namespace or "default"
   local kind, ref = tostring(pod):match("^([%w%.]+)/(.+)$")
+  kind = kind and kind:lower()
   local p
   if kind == "deployment" or kind == "deploy" or kind == "deployments" or
      kind == "deployment.apps" then
@@ -195,7 +196,11 @@ end
 -- for kubectl, and with o.verbose a stderr line per request.
 function M.serve(o)
   if o.verbose then o.access_log = stderr_log end
-  local inst = M.start(o)
+  local ok, inst = pcall(M.start, o)
+  if not ok then
+    -- For the command line the message alone: no file:line of this call.
+    error((tostring(inst):gsub("^summit/sim%.lua:%d+: ", "")), 0)
+  end
   if o.kubeconfig then
     local f, err = io.open(o.kubeconfig, "wb")
     if not f then

@@ -71,13 +71,10 @@ local function invalid(def, name, causes)
   for _, c in ipairs(causes) do
     parts[#parts + 1] = c.field .. ": " .. c.message
   end
-  local msg = string.format('%s.%s "%s" is invalid: %s', def.kind,
-                            def.group ~= "" and def.group or "", name or "",
-                            table.concat(parts, ", "))
-  if def.group == "" then
-    msg = string.format('%s "%s" is invalid: %s', def.kind, name or "",
-                        table.concat(parts, ", "))
-  end
+  -- One cause as it is, several in brackets (apimachinery's aggregate).
+  local list = #parts == 1 and parts[1] or ("[" .. table.concat(parts, ", ") .. "]")
+  local what = def.group == "" and def.kind or (def.kind .. "." .. def.group)
+  local msg = string.format('%s "%s" is invalid: %s', what, name or "", list)
   fail(422, "Invalid", msg, { name = name, group = def.group ~= "" and def.group or nil,
                               kind = def.kind, causes = U.A(causes) })
 end

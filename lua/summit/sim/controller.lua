@@ -150,6 +150,12 @@ end
 function Ctl:sync_all()
   local now = U.now_ms()
   local st = self.store
+  -- Idle when the last sync changed nothing, nothing was written since,
+  -- and nothing depends on the clock (no rollout under way, no pod
+  -- pulling a bad image or crash-looping): the result would be the same.
+  if not self.busy and self.quiet_rv == st.rv then return end
+  local rv_before = st.rv
+  self.busy = false
   local live = {}
   for _, d in ipairs(st:list("deployments")) do
     live[d.metadata.uid] = true
@@ -176,6 +182,7 @@ function Ctl:sync_all()
   for uid in pairs(self.state.rollouts) do
     if not live[uid] then self.state.rollouts[uid] = nil end
   end
+  self.quiet_rv = st.rv == rv_before and st.rv or nil
 end
 
 -- Snapshot of a ReplicaSet at the start of a rollout.
@@ -206,6 +213,7 @@ function Ctl:sync_deployment(d, now)
   end
   self:update_status(d, rec, plan, paused, now)
   if rec and plan.complete then self:cleanup(d) end
+  if rec and not plan.complete and not paused then self.busy = true end
 end
 
 -- A new rollout: find or create the ReplicaSet of the template, give it
@@ -327,8 +335,10 @@ function Ctl:plan(d, rec, rss, now)
     end
   end
   local per_rs = {}
+  -- settled: the time before which pods of a scenario's steady state
+  -- were created (they are ready at once; a later replacement is not).
   per_rs[rec.rs] = { n = new_n, ready = new_ready, mode = mode,
-                     settled = rec.settled }
+                     settled = rec.settled and rec.start_ms + 1000 or nil }
   -- Old pods go oldest revision first, not-ready ones first within each.
   local cut = old_total0 - old
   for _, o in ipairs(rec.old) do
@@ -368,6 +378,8 @@ function Ctl:sync_replicaset(d, rs, p, now)
   end
   local mode = self:template_mode(rs.spec.template)
   local ready = self:sync_pods(rs, p.n, p.ready, mode, p.settled, now)
+  -- A pod younger than one pod-time becomes ready later (a replaced pod).
+  if ready < p.ready then self.busy = true end
   local nrs = U.copy(rs)
   nrs.status = {
     replicas = p.n, fullyLabeledReplicas = p.n > 0 and p.n or nil,
@@ -423,9 +435,10 @@ function Ctl:sync_pods(rs, n, want_ready, mode, settled, now)
   local per = self.scn.rollout_seconds_per_pod
   local ready = 0
   for i, p in ipairs(order) do
-    local age = sim_seconds(self, U.parse_time(p.metadata.creationTimestamp) or now, now)
+    local created = U.parse_time(p.metadata.creationTimestamp) or now
+    local age = sim_seconds(self, created, now)
     local may = i <= want_ready and mode == "ok" and
-      (is_ready(p) or settled or age >= per)
+      (is_ready(p) or (settled and created <= settled) or age >= per)
     if self:sync_pod_status(p, may, now) then ready = ready + 1 end
   end
   return ready
@@ -515,6 +528,7 @@ function Ctl:sync_pod_status(p, may_ready, now)
   local css = U.A()
   for _, c in ipairs(pod.spec.containers or {}) do
     local mode = self:image_mode(c.image)
+    if mode ~= "ok" then self.busy = true end   -- its status moves with time
     local o = old_cs[c.name] or {}
     local cs = { name = c.name, image = c.image, restartCount = 0,
                  ready = false, started = false,
@@ -663,12 +677,15 @@ function Ctl:update_status(d, rec, plan, paused, now)
   local md = d.metadata
   d = st:get("deployments", md.namespace, md.name)
   local rss = owned_by(st:list("replicasets", md.namespace), md.uid)
+  -- Updated pods are those of the current template (while paused, a
+  -- changed template has none yet, as kubectl expects).
+  local hash = U.template_hash(d.spec.template)
   local total, ready, updated = 0, 0, 0
   for _, rs in ipairs(rss) do
     total = total + (U.dig(rs, { "status", "replicas" }) or 0)
     local r = U.dig(rs, { "status", "readyReplicas" }) or 0
     ready = ready + r
-    if rec and rs.metadata.name == rec.rs then
+    if U.dig(rs, { "metadata", "labels", "pod-template-hash" }) == hash then
       updated = U.dig(rs, { "status", "replicas" }) or 0
     end
   end

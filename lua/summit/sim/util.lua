@@ -267,7 +267,9 @@ end
 -- and the same injected errors for the same seed. state() / set_state()
 -- let the sim persist it.
 function M.rng(seed)
-  local x = bit.tobit(tonumber(seed) or 1)
+  -- Small seeds make xorshift start with runs of near-equal outputs:
+  -- hash the seed and skip the first few.
+  local x = bit.tobit(M.fnv32a("seed:" .. tostring(tonumber(seed) or 1)))
   if x == 0 then x = 0x2545F491 end
   local r = {}
   function r.u32()
@@ -288,6 +290,7 @@ function M.rng(seed)
   end
   function r.state() return x end
   function r.set_state(v) if v and v ~= 0 then x = bit.tobit(v) end end
+  for _ = 1, 8 do r.u32() end
   return r
 end
 

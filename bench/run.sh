@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# make bench: the performance goals of DESIGN §10, each measured against a
+# baseline in the same run, on the same machine and filesystem.
+#
+#   bash bench/run.sh [BUILD_DIR]        (default: build)
+#
+# Knobs (environment): BENCH_STEPS (10000), BENCH_REPEAT (5, for the step
+# cost), BENCH_REPLAYS (5), BENCH_COLD (40 runs for cold start),
+# BENCH_DIR (work directory; default BUILD_DIR/bench-work, removed after).
+# Prints a table; never asserts (tests never time anything). See
+# docs/performance.md for the method.
+set -euo pipefail
+export LC_ALL=C   # '.' decimal point for EPOCHREALTIME, printf and awk
+
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+SUMMIT=$BUILD/summit
+STEPS=${BENCH_STEPS:-10000}
+REPEAT=${BENCH_REPEAT:-5}
+REPLAYS=${BENCH_REPLAYS:-5}
+COLD=${BENCH_COLD:-40}
+WORK=${BENCH_DIR:-$BUILD/bench-work}
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ -x "$SUMMIT" ] || die "no $SUMMIT (run make build)"
+cmake --build "$BUILD" --target bench_commit >/dev/null ||
+  die "cannot build bench_commit"
+COMMIT=$BUILD/bench_commit
+LUAJIT=$(command -v luajit) || die "luajit not found"
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+unset SUMMIT_LUA_DIR NO_COLOR
+
+# Wall clock in microseconds without forking (bash >= 5): $(date) would add
+# a fork/exec of date to every measured interval.
+[ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (EPOCHREALTIME)"
+# median of the numbers on stdin
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2];
+                                           else print (a[NR/2]+a[NR/2+1])/2}'; }
+minimum() { sort -g | head -1; }
+fmt() { printf "%.${2:-3}f" "$1"; }
+calc() { awk "BEGIN {print $*}"; }
+
+# Runs summit with a state dir; expects exit code $1. Prints elapsed ms.
+timed_summit() {
+  local want=$1 state=$2; shift 2
+  local t0 t1 rc=0
+  t0=${EPOCHREALTIME/./}
+  SUMMIT_STATE_DIR=$state "$SUMMIT" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
+  t1=${EPOCHREALTIME/./}
+  [ "$rc" = "$want" ] || { cat "$WORK/stderr" >&2;
+    die "summit $* exited $rc, expected $want"; }
+  calc "($t1 - $t0) / 1e3"
+}
+
+# The id of the newest run in a state dir.
+newest_run() {
+  SUMMIT_STATE_DIR=$1 "$SUMMIT" runs --json | head -1 |
+    sed -E 's/.*"run":"([^"]+)".*/\1/'
+}
+
+# ---- runbooks ---------------------------------------------------------------
+cat >"$WORK/steps.lua" <<EOF
+return runbook {
+  name = "bench-steps", version = "1",
+  run = function()
+    for i = 1, $STEPS do step("s" .. i, function() return i end) end
+  end,
+}
+EOF
+cat >"$WORK/one.lua" <<'EOF'
+return runbook {
+  name = "bench-one", version = "1",
+  run = function() step("s1", function() return 1 end) end,
+}
+EOF
+cat >"$WORK/replay.lua" <<EOF
+return runbook {
+  name = "bench-replay", version = "1",
+  run = function()
+    for i = 1, $STEPS do step("s" .. i, function() return i end) end
+    sleep("1h")
+  end,
+}
+EOF
+
+FS=$(df -T "$WORK" | awk 'NR == 2 {print $2 " on " $1}')
+echo "summit bench: $(nproc) cores, $(uname -m), work dir $WORK ($FS)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
+echo "binary $SUMMIT ($(SUMMIT_STATE_DIR=$WORK/v "$SUMMIT" version 2>/dev/null | head -1))"
+echo
+
+# ---- (a) cost of one durable step --------------------------------------------
+# Interleaved so drift (page cache, other load) hits both sides alike:
+#   commit: bench_commit, $STEPS durable commits (WAL, synchronous=FULL)
+#   wall:   (time of a $STEPS-step run - time of a 1-step run) / ($STEPS - 1),
+#           each in a fresh state dir (the database is created both times)
+#   stamps: the run's own journal: (last completed ts - first completed ts)
+#           / ($STEPS - 1), i.e. without process start and teardown
+echo "(a) per-step cost: $STEPS-step runbook vs $STEPS raw durable commits, x$REPEAT"
+: >"$WORK/a.commit"; : >"$WORK/a.wall"; : >"$WORK/a.stamps"
+: >"$WORK/a.rwall"; : >"$WORK/a.rstamps"
+for r in $(seq "$REPEAT"); do
+  line=$("$COMMIT" "$WORK/commit.db" "$STEPS" full)
+  c=$(echo "$line" | sed -E 's/.*per_commit_ms=([0-9.]+).*/\1/')
+  echo "$c" >>"$WORK/a.commit"
+
+  s1=$WORK/state-one-$r; sN=$WORK/state-steps-$r
+  t1=$(timed_summit 0 "$s1" run "$WORK/one.lua")
+  tN=$(timed_summit 0 "$sN" run "$WORK/steps.lua")
+  w=$(calc "($tN - $t1) / ($STEPS - 1)")
+  echo "$w" >>"$WORK/a.wall"
+  calc "$w / $c" >>"$WORK/a.rwall"
+
+  stamps=-
+  if command -v sqlite3 >/dev/null; then
+    id=$(newest_run "$sN")
+    q="SELECT count(*), max(ts_ms) - min(ts_ms) FROM journal
+       WHERE run_id = '$id' AND state = 'completed' AND kind = 'step'"
+    IFS='|' read -r n span < <(sqlite3 "$sN/state.db" "$q")
+    [ "$n" = "$STEPS" ] || die "run $id journaled $n completed steps, not $STEPS"
+    stamps=$(calc "$span / ($STEPS - 1)")
+    echo "$stamps" >>"$WORK/a.stamps"
+    calc "$stamps / $c" >>"$WORK/a.rstamps"
+  fi
+  printf "  run %d: commit %.4f ms | %d-step run %.0f ms, 1-step run %.1f ms -> %.4f ms/step | journal stamps %s ms/step\n" \
+    "$r" "$c" "$STEPS" "$tN" "$t1" "$w" "$stamps"
+  rm -rf "$s1" "$sN"
+done
+A_COMMIT=$(median <"$WORK/a.commit")
+A_WALL=$(median <"$WORK/a.wall")
+A_STAMPS=$( [ -s "$WORK/a.stamps" ] && median <"$WORK/a.stamps" || echo "")
+# Ratios are taken per interleaved pair, then the median of the ratios.
+R_WALL=$(median <"$WORK/a.rwall")
+R_ST=$( [ -s "$WORK/a.rstamps" ] && median <"$WORK/a.rstamps" || echo "")
+spread() { sort -g "$1" | awk 'NR == 1 {lo = $1} {hi = $1}
+                                END {printf "%.2f-%.2f", lo, hi}'; }
+echo "  per-pair ratios (wall-clock diff): $(sort -g "$WORK/a.rwall" |
+  awk '{printf "%.2f ", $1}')(spread $(spread "$WORK/a.rwall"))"
+echo
+
+# ---- (b) replay of a $STEPS-entry journal -----------------------------------
+# A run of $STEPS steps then sleep("1h"), with --detach: it suspends (exit 3).
+# Each `summit resume RUN --detach` replays the $STEPS completed entries
+# (no step body runs) and suspends again on the journaled wake time (exit 3).
+# Timed: the whole resume command, process start to exit.
+echo "(b) replay: summit resume of a run with $STEPS completed steps, x$REPLAYS"
+sB=$WORK/state-replay
+timed_summit 3 "$sB" run "$WORK/replay.lua" --detach >/dev/null
+RID=$(newest_run "$sB")
+: >"$WORK/b"
+for r in $(seq "$REPLAYS"); do
+  t=$(timed_summit 3 "$sB" resume "$RID" --detach)
+  echo "$t" >>"$WORK/b"
+done
+if command -v sqlite3 >/dev/null; then
+  ran=$(sqlite3 "$sB/state.db" "SELECT count(*) FROM journal WHERE run_id = '$RID'
+        AND state = 'started' AND kind = 'step'")
+  [ "$ran" = "$STEPS" ] || die "replay ran step bodies again ($ran started rows)"
+fi
+echo "  resume times (ms): $(tr '\n' ' ' <"$WORK/b")"
+B_MED=$(median <"$WORK/b"); B_MIN=$(minimum <"$WORK/b")
+rm -rf "$sB"
+echo
+
+# ---- (c) cold start ---------------------------------------------------------
+# $COLD rounds; each round times, one process at a time with bash's
+# EPOCHREALTIME (so the shell's fork/exec cost is in every figure):
+#   luajit -e ''            the anchor of DESIGN §10
+#   summit version          process start only: exec, dynamic linking, exit
+#   summit validate one.lua + a lua_State, embedded modules, the runbook
+#   summit run one.lua      a whole one-step run: a new run in a state dir
+#                           whose database exists (first run untimed)
+# then 10 one-step runs in fresh state dirs (creating the database).
+echo "(c) cold start: one-step run vs luajit -e '', x$COLD each"
+sC=$WORK/state-cold
+timed_summit 0 "$sC" run "$WORK/one.lua" >/dev/null
+: >"$WORK/c.summit"; : >"$WORK/c.luajit"; : >"$WORK/c.version"
+: >"$WORK/c.validate"
+for r in $(seq "$COLD"); do
+  t0=${EPOCHREALTIME/./}; "$LUAJIT" -e ''; t1=${EPOCHREALTIME/./}
+  calc "($t1 - $t0) / 1e3" >>"$WORK/c.luajit"
+  timed_summit 0 "$sC" version >>"$WORK/c.version"
+  timed_summit 0 "$sC" validate "$WORK/one.lua" >>"$WORK/c.validate"
+  timed_summit 0 "$sC" run "$WORK/one.lua" >>"$WORK/c.summit"
+done
+C_SUMMIT=$(median <"$WORK/c.summit"); C_LUAJIT=$(median <"$WORK/c.luajit")
+C_SUMMIT_MIN=$(minimum <"$WORK/c.summit")
+C_VERSION=$(median <"$WORK/c.version"); C_VALIDATE=$(median <"$WORK/c.validate")
+: >"$WORK/c.fresh"
+for r in $(seq 10); do
+  timed_summit 0 "$WORK/state-fresh-$r" run "$WORK/one.lua" >>"$WORK/c.fresh"
+  rm -rf "$WORK/state-fresh-$r"
+done
+C_FRESH=$(median <"$WORK/c.fresh")
+echo "  medians: run $(fmt "$C_SUMMIT" 2) ms (min $(fmt "$C_SUMMIT_MIN" 2)), version $(fmt "$C_VERSION" 2) ms, validate $(fmt "$C_VALIDATE" 2) ms, luajit -e '' $(fmt "$C_LUAJIT" 2) ms, run in a fresh state dir $(fmt "$C_FRESH" 2) ms"
+echo
+
+# ---- table --------------------------------------------------------------------
+verdict() { awk "BEGIN {exit !($1)}" && echo "met" || echo "MISSED"; }
+line() { printf "%-36s %-16s %-22s %-8s %-14s %s\n" "$@"; }
+echo "results (medians; goals from DESIGN §10)"
+line "what" "summit" "baseline" "ratio" "goal" "verdict"
+line "----" "------" "--------" "-----" "----" "-------"
+line "durable step, wall-clock diff" "$(fmt "$A_WALL" 4) ms/step" \
+     "$(fmt "$A_COMMIT" 4) ms/commit" "$(fmt "$R_WALL" 2)x" "<= 1.5x" \
+     "$(verdict "$R_WALL <= 1.5")"
+if [ -n "$A_STAMPS" ]; then
+  line "durable step, journal timestamps" "$(fmt "$A_STAMPS" 4) ms/step" \
+       "$(fmt "$A_COMMIT" 4) ms/commit" "$(fmt "$R_ST" 2)x" "<= 1.5x" \
+       "$(verdict "$R_ST <= 1.5")"
+fi
+line "replay $STEPS entries (resume)" "$(fmt "$B_MED" 1) ms" \
+     "min $(fmt "$B_MIN" 1) ms" "-" "< 300 ms" "$(verdict "$B_MED < 300")"
+line "cold start, one-step run" "$(fmt "$C_SUMMIT" 2) ms" \
+     "luajit -e '' $(fmt "$C_LUAJIT" 2) ms" \
+     "$(fmt "$(calc "$C_SUMMIT / $C_LUAJIT")" 1)x" "< 10 ms" \
+     "$(verdict "$C_SUMMIT < 10")"
+for row in "run in a fresh state dir:$C_FRESH" "summit version (exec+link):$C_VERSION" \
+           "summit validate (+ Lua, runbook):$C_VALIDATE"; do
+  line "  ${row%%:*}" "$(fmt "${row##*:}" 2) ms" \
+       "luajit -e '' $(fmt "$C_LUAJIT" 2) ms" \
+       "$(fmt "$(calc "${row##*:} / $C_LUAJIT")" 1)x" "(info)" "-"
+done
+echo
+echo "method: wall-clock diff = (T($STEPS-step run) - T(1-step run)) / ($STEPS - 1);"
+echo "journal timestamps = (last - first completed step ts_ms) / ($STEPS - 1);"
+echo "baseline = bench/bench_commit: one INSERT per BEGIN IMMEDIATE/COMMIT, WAL,"
+echo "synchronous=FULL, same filesystem. Step ratios: median of per-pair ratios."
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg). 1,000 concurrent HTTP checks: not benched yet."

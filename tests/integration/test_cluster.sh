@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The cluster primitive (issue 4) against the simulated cluster and against
+# scripted bad servers: every method, a SIGKILL during a rollout wait, a bad
+# image's progress deadline, injected API errors, bad kubeconfigs, an
+# unreachable server, malformed JSON, a 410 that forces a re-list and a
+# truncated watch stream.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh" "$@"
+
+W=$T/work
+cp "$RUNBOOKS"/cluster_*.lua "$W"/
+cat >"$W/summit.lua" <<'LUA'
+return {
+  environments = {
+    staging = { cluster = "sim", namespace = "summit-staging" },
+    flaky   = { cluster = "flaky", namespace = "default" },
+  },
+  clusters = {
+    sim = { sim = true, scenario = {
+      rollout_seconds_per_pod = 4,
+      bad_images = { "registry/web:broken" },
+      exec = { { match = { "migrate", "status" }, stdout = "migrations up to date\n", exit_code = 0 } },
+    } },
+    flaky = { sim = true, scenario = { seed = 7, api_error_rate = 0.3, api_error_codes = { 503 } } },
+  },
+}
+LUA
+cd "$W"
+
+say "every method of the client against the sim"
+sm methods run cluster_methods.lua --env staging --time-scale 20
+expect_rc 0 methods "cluster_methods.lua"
+has "$T/methods.out" "succeeded" "the run succeeded"
+
+say "SIGKILL while waiting for a rollout, then resume"
+rm -rf "$SUMMIT_STATE_DIR"
+sm v1 run cluster_roll.lua --env staging --time-scale 4 -p image=registry/web:v1
+expect_rc 0 v1 "first deploy of v1"
+prev=$(newest_run)
+bg_start roll run cluster_roll.lua --env staging --time-scale 4 --json
+wait_new_run "$prev"
+run=$NEW_RUN
+wait_until 30 "the rollout wait to start" journal_has "$run" 3 started
+sleep 0.5
+kill -9 "$BG_PID"
+bg_wait "$BG_PID"
+eq "$RC" 137 "summit was killed during the wait"
+eq "$(entry_field "$run" 3 state)" started "the wait was in flight"
+sm resume resume "$run" --time-scale 4 --json
+expect_rc 0 resume "resume after the kill"
+set_image_key=2/1
+starts=$("$SUMMIT" log "$run" --json | py 'import json,sys
+print(sum(1 for l in sys.stdin for r in [json.loads(l)] if r["key"] == sys.argv[1] and r["state"] == "started"))' "$set_image_key")
+eq "$starts" 1 "set_image ran once: one started row for its entry"
+has "$T/resume.out" '"event":"step.replayed"' "the resume replayed the completed steps"
+result=$("$SUMMIT" status "$run" --json | py 'import json,sys
+d = json.load(sys.stdin)
+print(d["status"])')
+eq "$result" succeeded "the resumed run"
+revs=$("$SUMMIT" log "$run" --json | py 'import json,sys
+for l in sys.stdin:
+    r = json.loads(l)
+    if r["key"] == "3" and r["state"] == "started":
+        print(r["attempt"]); break')
+eq "$revs" 1 "the wait was re-entered, not restarted as a new attempt"
+
+say "a bad image exceeds its progress deadline"
+rm -rf "$SUMMIT_STATE_DIR"
+sm bad run cluster_roll.lua --env staging --time-scale 20 -p image=registry/web:broken -p deadline=60
+expect_rc 1 bad "rollout of a bad image"
+has "$T/bad.out" 'deployment "web" exceeded its progress deadline' "kubectl's message"
+has "$T/bad.out" "EPROGRESSDEADLINE" "the error code"
+
+say "injected API errors: reads retried, writes reported"
+cat >"$W/flaky.lua" <<'LUA'
+return runbook { name = "flaky", run = function()
+  local k = cluster()
+  -- An injected 503 comes before the sim does anything: retrying is safe.
+  step{ "seed", function()
+    k:create({ apiVersion = "v1", kind = "ConfigMap", metadata = { name = "c" }, data = { n = "0" } })
+  end, retries = 6, backoff = { initial = "10ms" } }
+  local reads = step("reads", function()
+    for i = 1, 30 do assert(k:get("configmap/c").data.n == "0") end
+    return 30
+  end)
+  local failed = step("writes", function()
+    local n = 0
+    for i = 1, 30 do
+      local ok, e = pcall(k.patch, k, "configmap/c", { data = { w = tostring(i) } }, { type = "merge" })
+      if not ok then
+        assert(e.status == 503, "a write error reports the server's answer: " .. tostring(e))
+        n = n + 1
+      end
+    end
+    return n
+  end)
+  log.info("reads %d, failed writes %d", reads, failed)
+  assert(failed > 0, "with a 30% error rate some writes fail and are reported")
+end }
+LUA
+rm -rf "$SUMMIT_STATE_DIR"
+sm flaky run flaky.lua --env flaky
+expect_rc 0 flaky "30 reads all succeed through injected 503s"
+has "$T/flaky.out" "failed writes" "writes that hit an injected error are reported"
+
+say "bad kubeconfigs and unreachable servers"
+printf '\x00\x01garbage: [\n\t- nope' >"$W/notyaml"
+sm k1 run cluster_bad.lua -p case=not-yaml -p arg="$W/notyaml" --json
+expect_rc 0 k1 "the runbook catches the error"
+has "$T/k1.out" "EKUBECONFIG" "not YAML: EKUBECONFIG"
+has "$T/k1.out" "notyaml" "the error names the file"
+cat >"$W/kc.yaml" <<'YAML'
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "http://127.0.0.1:1"}
+users:
+- name: u
+  user: {token: "sekret-token-for-test"}
+contexts:
+- name: real
+  context: {cluster: c, user: u}
+current-context: real
+YAML
+sm k2 run cluster_bad.lua -p case=no-context -p arg="$W/kc.yaml" --json
+has "$T/k2.out" "nope" "a missing context is named"
+hasnt "$T/k2.out" "sekret-token-for-test" "the token is not in the output"
+# A port that was just free: nothing listens there.
+closed=$(py 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sm k3 run cluster_bad.lua -p case=server -p arg="http://127.0.0.1:$closed" --json
+has "$T/k3.out" "ECONNREFUSED" "an unreachable server: ECONNREFUSED"
+has "$T/k3.out" "127.0.0.1:$closed" "the error names the server"
+
+for mode in expired truncated badjson; do
+  rm -f "$T/port.$mode"
+  python3 "$HERE/fake_kube.py" "$mode" "$T/port.$mode" "$T/count.$mode" &
+  echo $! >"$T/pids/fake.$mode"
+  wait_until 10 "fake server $mode" test -s "$T/port.$mode"
+  port=$(<"$T/port.$mode")
+  sm "f$mode" run cluster_bad.lua -p case=server -p arg="http://127.0.0.1:$port" --json
+  # Stopped here: the cleanup's `wait` would otherwise wait for it forever.
+  kill "$(<"$T/pids/fake.$mode")" 2>/dev/null || true
+  wait "$(<"$T/pids/fake.$mode")" 2>/dev/null || true
+  expect_rc 0 "f$mode" "runbook against the $mode server"
+done
+has "$T/fexpired.out" '\"ok\":true' "after a 410 the client re-lists and finds the rollout done"
+has "$T/count.expired" "list 2" "it listed twice (once more after the 410)"
+has "$T/ftruncated.out" "EWATCH" "a truncated watch stream is an error"
+has "$T/ftruncated.out" "truncated" "that says so"
+has "$T/fbadjson.out" "EBADJSON" "malformed JSON from the server is a clear error"
+
+echo
+echo "test_cluster: all $N_CHECKS checks passed"
