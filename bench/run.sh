@@ -230,4 +230,6 @@ echo "method: wall-clock diff = (T($STEPS-step run) - T(1-step run)) / ($STEPS -
 echo "journal timestamps = (last - first completed step ts_ms) / ($STEPS - 1);"
 echo "baseline = bench/bench_commit: one INSERT per BEGIN IMMEDIATE/COMMIT, WAL,"
 echo "synchronous=FULL, same filesystem. Step ratios: median of per-pair ratios."
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg). 1,000 concurrent HTTP checks: not benched yet."
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+bash "$ROOT/bench/http.sh" "$BUILD"

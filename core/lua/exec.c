@@ -136,7 +136,7 @@ static const char **env_of(lua_State *L, int idx) {
  * truncated?, duration_ms} or nil, errname, message when it cannot start
  * or was interrupted (ETIMEDOUT at deadline_ms, ECANCELED).
  * opts: cwd, env, input, timeout_ms, kill_grace_ms, max_output, label,
- * deadline_ms. */
+ * deadline_ms, secret_output (keep the output out of the run's log). */
 static int l_run(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -163,6 +163,9 @@ static int l_run(lua_State *L) {
   o.log_label = lua_tostring(L, -1);
   lua_getfield(L, 2, "env");                     /* 10 */
   if (lua_istable(L, -1)) o.env = env_of(L, 10);
+  lua_getfield(L, 2, "secret_output");
+  if (lua_toboolean(L, -1)) o.log_fd = -1;       /* credentials: no log */
+  lua_pop(L, 1);
 
   waiter *w = malloc(sizeof *w);
   if (!w) return luaL_error(L, "out of memory");

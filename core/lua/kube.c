@@ -60,6 +60,7 @@ static void push_conn(lua_State *L, const kube_conn *c) {
       lua_rawseti(L, -2, (int)i + 1);
     }
     lua_setfield(L, -2, "env");
+    set_s(L, "api_version", c->exec->api_version);
     lua_setfield(L, -2, "exec");
   }
 }
@@ -124,15 +125,6 @@ static int l_in_cluster(lua_State *L) {
   return 1;
 }
 
-/* exec_info() -> the KUBERNETES_EXEC_INFO value for a plugin */
-static int l_exec_info(lua_State *L) {
-  char buf[512];
-  if (kube_exec_info_env(buf, sizeof buf, 0) != 0)
-    return luaL_error(L, "KUBERNETES_EXEC_INFO does not fit");
-  lua_pushstring(L, buf);
-  return 1;
-}
-
 /* parse_credential(stdout) -> { token, cert_data, key_data, expires }, or
  * nil, why */
 static int l_parse_credential(lua_State *L) {
@@ -174,7 +166,6 @@ static const luaL_Reg funcs[] = {
   {"default_paths", l_default_paths},
   {"resolve", l_resolve},
   {"in_cluster", l_in_cluster},
-  {"exec_info", l_exec_info},
   {"parse_credential", l_parse_credential},
   {"base64", l_base64},
   {NULL, NULL}

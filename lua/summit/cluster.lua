@@ -150,9 +150,12 @@ local function exec_token(c)
   local key = table.concat(c.exec.argv, "\0")
   local hit = cred_cache[key]
   if hit and (not hit.expires or hit.expires - 30000 > T.now_ms()) then return hit end
-  local env = { KUBERNETES_EXEC_INFO = K.exec_info() }
+  local env = { KUBERNETES_EXEC_INFO = json.encode({
+    apiVersion = c.exec.api_version or "client.authentication.k8s.io/v1",
+    kind = "ExecCredential", spec = { interactive = false } }) }
   for _, e in ipairs(c.exec.env or {}) do env[e.name] = e.value end
-  local r, code, msg = X.run(c.exec.argv, { env = env, timeout_ms = 60000, label = "exec-credential" })
+  local r, code, msg = X.run(c.exec.argv, { env = env, timeout_ms = 60000, label = "exec-credential",
+                                            secret_output = true })
   if not r or r.code ~= 0 then
     error(errors.new("EKUBEAUTH", string.format("credential plugin '%s' failed: %s",
       c.exec.argv[1], r and ("exit " .. r.code .. ": " .. (r.stderr or ""):sub(1, 300))

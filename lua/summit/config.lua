@@ -29,7 +29,7 @@ local CLUSTER = {
   sim = "boolean", kubeconfig = "string", context = "string",
   namespace = "string", server = "string", token = "string",
   token_file = "string", ca_file = "string", insecure = "boolean",
-  scenario = "table",
+  scenario = "table", in_cluster = "boolean",
 }
 local METRICS = { url = "string", queries = "table", headers = "table", timeout = "string" }
 

@@ -6,6 +6,7 @@ failure paths that the simulated cluster never produces on purpose:
              shows the deployment rolled out (the client must re-list)
   truncated  the watch stream stops in the middle of an event
   badjson    every answer is "not json{"
+  auth       answers a ConfigMap and records the Authorization it got
 
 Usage: fake_kube.py MODE PORTFILE COUNTFILE. Writes its port to PORTFILE
 and, on every request, "list N" / "watch N" counters to COUNTFILE.
@@ -44,6 +45,11 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        if MODE == "auth":
+            with open(COUNTFILE, "a") as f:
+                f.write("auth %s\n" % self.headers.get("Authorization"))
+            return self.send(200, json.dumps({"kind": "ConfigMap", "apiVersion": "v1",
+                                              "metadata": {"name": "x"}, "data": {"a": "1"}}))
         if MODE == "badjson":
             counts["get"] += 1
             self.save()

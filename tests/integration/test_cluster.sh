@@ -150,5 +150,40 @@ has "$T/ftruncated.out" "EWATCH" "a truncated watch stream is an error"
 has "$T/ftruncated.out" "truncated" "that says so"
 has "$T/fbadjson.out" "EBADJSON" "malformed JSON from the server is a clear error"
 
+say "an exec credential plugin: its token is used, and stored nowhere"
+python3 "$HERE/fake_kube.py" auth "$T/port.auth" "$T/count.auth" &
+echo $! >"$T/pids/fake.auth"
+wait_until 10 "fake server auth" test -s "$T/port.auth"
+cat >"$W/plugin.sh" <<'SH'
+#!/bin/sh
+# A credential plugin: reads KUBERNETES_EXEC_INFO, prints an ExecCredential.
+case $KUBERNETES_EXEC_INFO in *ExecCredential*) ;; *) exit 3 ;; esac
+echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"plugin-token-4711","expirationTimestamp":"2099-01-01T00:00:00Z"}}'
+SH
+chmod +x "$W/plugin.sh"
+cat >"$W/exec-kc.yaml" <<YAML
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://127.0.0.1:$(<"$T/port.auth")"}}]
+users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, interactiveMode: Never}}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: ns1}}]
+current-context: x
+YAML
+cat >"$W/plugin.lua" <<'LUA'
+return runbook { name = "plugin", run = function()
+  local k = cluster{ kubeconfig = "exec-kc.yaml" }
+  step("a", function() return k:get("cm/x").data.a end)
+  step("b", function() return k:get("cm/x").data.a end)
+end }
+LUA
+sm plugin run plugin.lua --json
+kill "$(<"$T/pids/fake.auth")" 2>/dev/null || true
+wait "$(<"$T/pids/fake.auth")" 2>/dev/null || true
+expect_rc 0 plugin "a run authenticated by an exec plugin"
+eq "$(grep -c 'auth Bearer plugin-token-4711' "$T/count.auth")" 2 "both requests carried the plugin's token"
+for f in "$SUMMIT_STATE_DIR"/state.db* "$SUMMIT_STATE_DIR"/logs/* "$T/plugin.out" "$T/plugin.err"; do
+  hasnt "$f" "plugin-token-4711" "the token is not in $(basename "$f")"
+done
+
 echo
 echo "test_cluster: all $N_CHECKS checks passed"
