@@ -34,3 +34,9 @@ say "summit resume $id: done steps replay, the sleep keeps its wake time"
 
 say "summit log $id"
 "$bin" log "$id"
+
+say "summit run rollout.lua --env staging: a rollout on the simulated cluster"
+"$bin" run rollout.lua --env staging -p image=registry/web:v2.0.0 --time-scale 20
+
+say "a broken image: the rollout exceeds its progress deadline and is undone"
+"$bin" run rollout.lua --env staging -p image=registry/web:broken --time-scale 200 || true
