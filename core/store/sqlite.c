@@ -274,13 +274,6 @@ store_t *store_open(const char *path, int create, store_durability dur,
     sqlite3_free(msg);
     goto error;
   }
-  /* Keep the WAL file between processes and skip the checkpoint on close:
-   * each summit command is short, and creating, checkpointing and deleting
-   * the WAL cost it more fsyncs than its own commits. SQLite still
-   * checkpoints as the WAL grows (wal_autocheckpoint). */
-  int one = 1;
-  sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
-  sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
   if (version < NMIGRATIONS && migrate(s, version) != STORE_OK) {
     snprintf(err, errlen, "state database %s: %s", path, s->err);
     goto error;
