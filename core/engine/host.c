@@ -8,27 +8,33 @@
 
 #include "lua/bindings.h"
 
-int host_init(host_t *h, double time_scale, const char *state_dir) {
-  memset(h, 0, sizeof *h);
-  if (uv_loop_init(&h->loop) != 0) return -1;
-  events_init(&h->ev, stdout, 0);
-  h->ev.quiet = 1;
+int host_init_parts(runtime_t *rt, events_t *ev, uv_loop_t *loop,
+                    double time_scale, const char *state_dir) {
+  memset(rt, 0, sizeof *rt);
+  if (uv_loop_init(loop) != 0) return -1;
+  events_init(ev, stdout, 0);
+  ev->quiet = 1;
   lua_State *L = luaL_newstate();
   if (!L) {
-    uv_loop_close(&h->loop);
+    uv_loop_close(loop);
     return -1;
   }
   luaL_openlibs(L);
   sl_open_modules(L);
-  h->rt.L = L;
-  h->rt.loop = &h->loop;
-  h->rt.ev = &h->ev;
-  h->rt.state_dir = state_dir;
-  h->rt.time_scale = time_scale > 0 ? time_scale : 1;
-  h->rt.log_fd = -1;
-  h->rt.sched = sched_new(L, &h->loop);
-  runtime_attach(L, &h->rt);
+  rt->L = L;
+  rt->loop = loop;
+  rt->ev = ev;
+  rt->state_dir = state_dir;
+  rt->time_scale = time_scale > 0 ? time_scale : 1;
+  rt->log_fd = -1;
+  rt->sched = sched_new(L, loop);
+  runtime_attach(L, rt);
   return 0;
+}
+
+int host_init(host_t *h, double time_scale, const char *state_dir) {
+  memset(h, 0, sizeof *h);
+  return host_init_parts(&h->rt, &h->ev, &h->loop, time_scale, state_dir);
 }
 
 static void count_open(uv_handle_t *handle, void *arg) {

@@ -18,6 +18,13 @@ typedef struct host {
  * loop or the state cannot be made (nothing is left to free). */
 int host_init(host_t *h, double time_scale, const char *state_dir);
 
+/* The same for a runtime, events and loop that live elsewhere (the run
+ * engine's context): the loop, a lua_State with the standard libraries and
+ * the embedded modules, the scheduler, events quiet until the caller says
+ * otherwise. */
+int host_init_parts(runtime_t *rt, events_t *ev, uv_loop_t *loop,
+                    double time_scale, const char *state_dir);
+
 /* How many handles of the loop are still open (not closing): 0 once the
  * embedder has closed everything it started. */
 int host_open_handles(host_t *h);

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "engine/host.h"
 #include "engine/runtime.h"
 #include "io/http.h"
 #include "lua/bindings.h"
@@ -156,24 +157,11 @@ typedef struct {
 
 static int ctx_init(ctx_t *c, const engine_opts *o) {
   memset(c, 0, sizeof *c);
-  if (uv_loop_init(&c->loop) != 0) return -1;
+  if (host_init_parts(&c->rt, &c->ev, &c->loop, o->time_scale,
+                      o->state_dir) != 0)
+    return -1;
   events_init(&c->ev, stdout, o->json);
   c->ev.quiet = o->quiet;
-  lua_State *L = luaL_newstate();
-  if (!L) {
-    uv_loop_close(&c->loop);
-    return -1;
-  }
-  luaL_openlibs(L);
-  sl_open_modules(L);
-  c->rt.L = L;
-  c->rt.loop = &c->loop;
-  c->rt.ev = &c->ev;
-  c->rt.state_dir = o->state_dir;
-  c->rt.time_scale = o->time_scale > 0 ? o->time_scale : 1;
-  c->rt.log_fd = -1;
-  c->rt.sched = sched_new(L, &c->loop);
-  runtime_attach(L, &c->rt);
   gethostname(c->host, sizeof c->host - 1);
   return 0;
 }

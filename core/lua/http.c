@@ -89,6 +89,55 @@ static int opt_bool(lua_State *L, int t, const char *k) {
   return v;
 }
 
+/* Fills o from the options table at index t (the strings stay owned by
+ * it). Pushes the headers table and the header vector (a userdata), which
+ * must stay on the stack until the request has started. */
+static void read_opts(lua_State *L, int t, http_opts *o) {
+  o->method = opt_str(L, t, "method", NULL);
+  o->url = opt_str(L, t, "url", NULL);
+  if (!o->url) luaL_argerror(L, t, "url is required");
+  o->body = opt_str(L, t, "body", &o->body_len);
+  o->timeout_ms = (uint64_t)opt_num(L, t, "timeout_ms");
+  o->connect_timeout_ms = (uint64_t)opt_num(L, t, "connect_timeout_ms");
+  o->follow_redirects = opt_bool(L, t, "follow_redirects");
+  o->max_redirects = (long)opt_num(L, t, "max_redirects");
+  o->max_response = (size_t)opt_num(L, t, "max_response");
+  o->insecure = opt_bool(L, t, "insecure");
+  o->ca_file = opt_str(L, t, "ca_file", NULL);
+  o->ca_blob = opt_str(L, t, "ca", &o->ca_blob_len);
+  o->client_cert = opt_str(L, t, "cert", NULL);
+  o->client_key = opt_str(L, t, "key", NULL);
+  o->client_cert_blob = opt_str(L, t, "cert_pem", &o->client_cert_blob_len);
+  o->client_key_blob = opt_str(L, t, "key_pem", &o->client_key_blob_len);
+  o->unix_socket = opt_str(L, t, "unix_socket", NULL);
+
+  lua_getfield(L, t, "headers");
+  int ht = lua_gettop(L);
+  size_t n = 0;
+  if (lua_istable(L, ht)) {
+    lua_pushnil(L);
+    while (lua_next(L, ht)) {
+      n++;
+      lua_pop(L, 1);
+    }
+  }
+  http_header *hs = lua_newuserdata(L, sizeof *hs * (n ? n : 1));
+  size_t i = 0;
+  if (n) {
+    lua_pushnil(L);
+    while (lua_next(L, ht)) {
+      if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
+        luaL_argerror(L, t, "headers must map names to strings");
+      hs[i].name = lua_tostring(L, -2);
+      hs[i].value = lua_tostring(L, -1);
+      i++;
+      lua_pop(L, 1);
+    }
+  }
+  o->headers = hs;
+  o->n_headers = n;
+}
+
 /* request{method, url, headers = {name = value}, body, timeout_ms,
  * connect_timeout_ms, follow_redirects, max_redirects, max_response,
  * insecure, ca_file, ca, cert, key, unix_socket, deadline_ms}
@@ -102,48 +151,7 @@ static int l_request(lua_State *L) {
     return luaL_error(L, "http can only be used inside a running runbook");
 
   http_opts o = {0};
-  o.method = opt_str(L, 1, "method", NULL);
-  o.url = opt_str(L, 1, "url", NULL);
-  if (!o.url) return luaL_argerror(L, 1, "url is required");
-  o.body = opt_str(L, 1, "body", &o.body_len);
-  o.timeout_ms = (uint64_t)opt_num(L, 1, "timeout_ms");
-  o.connect_timeout_ms = (uint64_t)opt_num(L, 1, "connect_timeout_ms");
-  o.follow_redirects = opt_bool(L, 1, "follow_redirects");
-  o.max_redirects = (long)opt_num(L, 1, "max_redirects");
-  o.max_response = (size_t)opt_num(L, 1, "max_response");
-  o.insecure = opt_bool(L, 1, "insecure");
-  o.ca_file = opt_str(L, 1, "ca_file", NULL);
-  o.ca_blob = opt_str(L, 1, "ca", &o.ca_blob_len);
-  o.client_cert = opt_str(L, 1, "cert", NULL);
-  o.client_key = opt_str(L, 1, "key", NULL);
-  o.client_cert_blob = opt_str(L, 1, "cert_pem", &o.client_cert_blob_len);
-  o.client_key_blob = opt_str(L, 1, "key_pem", &o.client_key_blob_len);
-  o.unix_socket = opt_str(L, 1, "unix_socket", NULL);
-
-  lua_getfield(L, 1, "headers");               /* 2 */
-  size_t n = 0;
-  if (lua_istable(L, 2)) {
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-      n++;
-      lua_pop(L, 1);
-    }
-  }
-  http_header *hs = lua_newuserdata(L, sizeof *hs * (n ? n : 1)); /* 3 */
-  size_t i = 0;
-  if (n) {
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-      if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
-        return luaL_argerror(L, 1, "headers must map names to strings");
-      hs[i].name = lua_tostring(L, -2);
-      hs[i].value = lua_tostring(L, -1);
-      i++;
-      lua_pop(L, 1);
-    }
-  }
-  o.headers = hs;
-  o.n_headers = n;
+  read_opts(L, 1, &o);                         /* 2: headers, 3: vector */
 
   waiter *w = malloc(sizeof *w);
   if (!w) return luaL_error(L, "out of memory");
@@ -278,40 +286,7 @@ static int l_stream(lua_State *L) {
 
   runtime_t *rt = runtime_get(L);
   http_opts o = {0};
-  o.method = opt_str(L, 1, "method", NULL);
-  o.url = opt_str(L, 1, "url", NULL);
-  if (!o.url) return luaL_argerror(L, 1, "url is required");
-  o.timeout_ms = (uint64_t)opt_num(L, 1, "timeout_ms");
-  o.connect_timeout_ms = (uint64_t)opt_num(L, 1, "connect_timeout_ms");
-  o.insecure = opt_bool(L, 1, "insecure");
-  o.ca_file = opt_str(L, 1, "ca_file", NULL);
-  o.ca_blob = opt_str(L, 1, "ca", &o.ca_blob_len);
-  o.client_cert = opt_str(L, 1, "cert", NULL);
-  o.client_key = opt_str(L, 1, "key", NULL);
-  o.client_cert_blob = opt_str(L, 1, "cert_pem", &o.client_cert_blob_len);
-  o.client_key_blob = opt_str(L, 1, "key_pem", &o.client_key_blob_len);
-  lua_getfield(L, 1, "headers");               /* 3 */
-  size_t n = 0;
-  if (lua_istable(L, 3)) {
-    lua_pushnil(L);
-    while (lua_next(L, 3)) {
-      n++;
-      lua_pop(L, 1);
-    }
-  }
-  http_header *hs = lua_newuserdata(L, sizeof *hs * (n ? n : 1)); /* 4 */
-  size_t i = 0;
-  if (n) {
-    lua_pushnil(L);
-    while (lua_next(L, 3)) {
-      hs[i].name = lua_tostring(L, -2);
-      hs[i].value = lua_tostring(L, -1);
-      i++;
-      lua_pop(L, 1);
-    }
-  }
-  o.headers = hs;
-  o.n_headers = n;
+  read_opts(L, 1, &o);                         /* 3: headers, 4: vector */
   o.on_data = stream_data;
   o.data_ud = st;
   char err[256] = "";

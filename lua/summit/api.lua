@@ -378,15 +378,8 @@ function api.http.request(o)
   end)
 end
 
-for _, m in ipairs({ "get", "delete", "head" }) do
-  api.http[m] = function(url, o)
-    local r = {}
-    for k, v in pairs(o or {}) do r[k] = v end
-    r.url, r.method = url, m:upper()
-    return api.http.request(r)
-  end
-end
-for _, m in ipairs({ "post", "put", "patch" }) do
+-- http.get|head|delete|post|put|patch(url, opts): request with that method.
+for _, m in ipairs({ "get", "head", "delete", "post", "put", "patch" }) do
   api.http[m] = function(url, o)
     local r = {}
     for k, v in pairs(o or {}) do r[k] = v end
