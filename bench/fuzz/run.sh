@@ -36,14 +36,15 @@ fi
 cflags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -I"$root/core")
-read -r -a pkg_cflags <<<"$(pkg-config --cflags libcjson yaml-0.1 libcrypto)"
-read -r -a pkg_libs <<<"$(pkg-config --libs libcjson yaml-0.1 libcrypto)"
+read -r -a pkg_cflags <<<"$(pkg-config --cflags libcjson yaml-0.1 libcrypto libuv)"
+read -r -a pkg_libs <<<"$(pkg-config --libs libcjson yaml-0.1 libcrypto libuv)"
 
 # Sources under test for each target.
 sources() {
   case $1 in
     fuzz_kubeconfig) echo "$root/core/io/kubeconfig.c" ;;
     fuzz_lines) echo "$root/core/io/lines.c" ;;
+    fuzz_ws) echo "$root/core/io/ws.c" ;;
     *) echo "run.sh: unknown target $1" >&2; exit 2 ;;
   esac
 }

@@ -41,6 +41,8 @@
 
 typedef struct sock_ctx sock_ctx;
 
+static void raw_connected(http_raw *w);
+
 /* One watched socket. Linked into its client until uv_close is called on
  * it, so http_client_free can close whatever curl did not remove. */
 struct sock_ctx {
@@ -83,6 +85,7 @@ struct http_req {
   int oom;                  /* a callback ran out of memory */
   int uv_err;               /* the socket could not be watched */
   int in_done;              /* done is running: http_cancel is a no-op */
+  http_raw *raw;            /* a connect-only transfer of http_raw_open */
   uint64_t t0;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -348,6 +351,12 @@ static void check_done(http_client *c) {
     char *priv = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
     http_req *r = (http_req *)priv;
+    if (r->raw && rc == CURLE_OK && !r->uv_err) {
+      /* Connected: the handle stays in the multi, which owns the
+       * connection; the bytes are ours from now on. */
+      raw_connected(r->raw);
+      continue;
+    }
     unlink_req(r);
     curl_multi_remove_handle(c->multi, easy);
     finish(r, rc);
@@ -705,6 +714,7 @@ static const char *setup(http_req *r, const http_opts *o, CURLcode *rc) {
     SET(CURLOPT_SSLKEYTYPE, "PEM");
   }
   if (o->unix_socket) SET(CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
+  if (o->connect_only) SET(CURLOPT_CONNECT_ONLY, 1L);
 
   if ((why = build_headers(r, o)) != NULL) {
     *rc = CURLE_BAD_FUNCTION_ARGUMENT;
@@ -774,4 +784,207 @@ void http_cancel(http_req *r) {
   unlink_req(r);
   curl_multi_remove_handle(c->multi, r->easy);
   free_req(r);
+}
+
+/* ---- raw connections (http_raw_open) ----
+ *
+ * A connect-only transfer on a private http_client: curl resolves,
+ * connects and does TLS (CA, client certificates, verification: the same
+ * options as any request) driven by the loop, and reports CURLMSG_DONE
+ * once connected. The easy handle must then stay in its multi handle
+ * (curl closes a CONNECT_ONLY connection whose handle leaves the multi),
+ * and the multi is private so no other transfer shares its connection
+ * cache (which could prune the connection as dead once it has unread
+ * data). curl's own poll of the socket is closed and replaced by ours;
+ * bytes go through curl_easy_send/curl_easy_recv, so TLS stays curl's.
+ * recv is called until CURLE_AGAIN, since TLS may hold decrypted bytes
+ * that the socket no longer shows as readable. The private client, its
+ * transfer and the connection are freed by http_raw_close, after our poll
+ * is closed (the socket must outlive its poll). */
+
+struct http_raw {
+  uv_loop_t *loop;
+  http_client *hc;
+  http_req *req;      /* the connect-only transfer; NULL if it failed */
+  CURL *easy;
+  uv_poll_t poll;
+  int poll_open;      /* initialised (closed by http_raw_close) */
+  int events;
+  curl_socket_t fd;
+  char *out;          /* bytes not yet accepted by curl_easy_send */
+  size_t out_off, out_len, out_cap;
+  http_raw_cbs cbs;
+  void *ud;
+  int open;           /* connected, not ended */
+  int ended;          /* on_end has run (or is not to run) */
+  int closing;        /* http_raw_close was called */
+  int depth;          /* inside raw_on_poll's read loop */
+};
+
+static void raw_on_poll(uv_poll_t *h, int status, int events);
+
+static void raw_free(http_raw *w) {
+  http_client_free(w->hc);   /* drops the transfer: closes the socket */
+  free(w->out);
+  free(w);
+}
+
+static void raw_poll_closed(uv_handle_t *h) { raw_free(h->data); }
+
+static void raw_end(http_raw *w, int error, const char *msg) {
+  if (w->ended || w->closing) return;
+  w->ended = 1;
+  w->open = 0;
+  if (w->poll_open) uv_poll_stop(&w->poll);
+  if (w->cbs.on_end) w->cbs.on_end(w->ud, error, msg);
+}
+
+static void raw_update(http_raw *w) {
+  if (!w->poll_open || !w->open || w->closing) return;
+  int ev = UV_READABLE | (w->out_len > w->out_off ? UV_WRITABLE : 0);
+  if (ev == w->events) return;
+  if (uv_poll_start(&w->poll, ev, raw_on_poll) == 0) w->events = ev;
+  else raw_end(w, HTTP_EOTHER, "cannot watch the socket");
+}
+
+/* Sends what curl will take now. 0, or -1 after raw_end. */
+static int raw_flush(http_raw *w) {
+  while (w->out_off < w->out_len) {
+    size_t n = 0;
+    CURLcode rc = curl_easy_send(w->easy, w->out + w->out_off,
+                                 w->out_len - w->out_off, &n);
+    if (rc == CURLE_AGAIN) break;
+    if (rc != CURLE_OK) {
+      raw_end(w, map_error(w->req, rc), curl_easy_strerror(rc));
+      return -1;
+    }
+    w->out_off += n;
+  }
+  if (w->out_off == w->out_len) w->out_off = w->out_len = 0;
+  raw_update(w);
+  return 0;
+}
+
+static void raw_on_poll(uv_poll_t *h, int status, int events) {
+  http_raw *w = h->data;
+  if (!w->open || w->closing) return;
+  if (status < 0) {
+    raw_end(w, HTTP_EOTHER, uv_strerror(status));
+    return;
+  }
+  if ((events & UV_WRITABLE) && raw_flush(w) < 0) return;
+  if (!(events & UV_READABLE)) return;
+  char buf[16384];
+  w->depth++;
+  while (w->open && !w->closing) {
+    size_t n = 0;
+    CURLcode rc = curl_easy_recv(w->easy, buf, sizeof buf, &n);
+    if (rc == CURLE_AGAIN) break;
+    if (rc != CURLE_OK) {
+      raw_end(w, map_error(w->req, rc), curl_easy_strerror(rc));
+      break;
+    }
+    if (n == 0) {
+      raw_end(w, HTTP_OK, "EOF");
+      break;
+    }
+    if (w->cbs.on_data) w->cbs.on_data(w->ud, buf, n);
+  }
+  w->depth--;   /* a close from on_data frees w from the poll's close */
+}
+
+/* From check_done: the transfer is connected. */
+static void raw_connected(http_raw *w) {
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(w->easy, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
+      fd == CURL_SOCKET_BAD) {
+    raw_end(w, HTTP_EOTHER, "no connected socket");
+    return;
+  }
+  /* curl's poll of this socket, if it kept one, gives way to ours. */
+  for (sock_ctx *s = w->hc->socks; s; s = s->next) {
+    if (s->fd == fd) {
+      uv_poll_stop(&s->poll);
+      close_sock(s);
+      curl_multi_assign(w->hc->multi, fd, NULL);
+      break;
+    }
+  }
+  w->fd = fd;
+  if (uv_poll_init_socket(w->loop, &w->poll, fd) != 0) {
+    raw_end(w, HTTP_EOTHER, "cannot watch the socket");
+    return;
+  }
+  w->poll.data = w;
+  w->poll_open = 1;
+  w->open = 1;
+  raw_update(w);
+  if (w->open && w->cbs.on_open) w->cbs.on_open(w->ud);
+  if (w->open && !w->closing && w->out_len) raw_flush(w);
+}
+
+/* The transfer failed before connecting (finish() frees it). */
+static void raw_failed(void *ud, const http_result *r) {
+  http_raw *w = ud;
+  w->req = NULL;
+  raw_end(w, r->error ? r->error : HTTP_EOTHER,
+          r->errmsg[0] ? r->errmsg : "connection failed");
+}
+
+http_raw *http_raw_open(uv_loop_t *loop, const http_opts *o,
+                        const http_raw_cbs *cbs, void *ud, char *errmsg,
+                        size_t errlen) {
+  http_raw *w = calloc(1, sizeof *w);
+  if (!w) {
+    set_err(errmsg, errlen, "out of memory", NULL);
+    return NULL;
+  }
+  w->loop = loop;
+  w->cbs = *cbs;
+  w->ud = ud;
+  w->hc = http_client_new(loop);
+  if (!w->hc) {
+    free(w);
+    set_err(errmsg, errlen, "cannot start libcurl", NULL);
+    return NULL;
+  }
+  http_opts co = *o;
+  co.connect_only = 1;
+  co.on_data = NULL;
+  co.timeout_ms = 0;   /* a whole-transfer timeout would end the session */
+  w->req = http_start(w->hc, &co, raw_failed, w, errmsg, errlen);
+  if (!w->req) {
+    raw_free(w);
+    return NULL;
+  }
+  w->req->raw = w;
+  w->easy = w->req->easy;
+  return w;
+}
+
+int http_raw_send(http_raw *w, const char *data, size_t len) {
+  if (!w || w->closing || w->ended) return -1;
+  if (w->out_len + len + 1 > w->out_cap) {
+    size_t cap = (w->out_len + len + 1) * 2;
+    char *p = realloc(w->out, cap);
+    if (!p) return -1;
+    w->out = p;
+    w->out_cap = cap;
+  }
+  memcpy(w->out + w->out_len, data, len);
+  w->out_len += len;
+  if (!w->open) return 0;   /* sent once connected */
+  return raw_flush(w);
+}
+
+void http_raw_close(http_raw *w) {
+  if (!w || w->closing) return;
+  w->closing = 1;
+  w->open = 0;
+  if (w->poll_open) {
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t *)&w->poll, raw_poll_closed);
+  } else {
+    raw_free(w);   /* not connected: no callback of ours is running */
+  }
 }

@@ -39,6 +39,7 @@ typedef struct {
    * not apply. It is called from the loop, never after done. */
   void (*on_data)(void *ud, const char *data, size_t len);
   void *data_ud;
+  int connect_only;            /* CURLOPT_CONNECT_ONLY (http_raw_open) */
 } http_opts;
 
 typedef struct {
@@ -85,5 +86,33 @@ http_req *http_start(http_client *c, const http_opts *o, http_done_cb done,
                      void *ud, char *errmsg, size_t errlen);
 /* Aborts the transfer; done is not called. */
 void http_cancel(http_req *r);
+
+/* Raw connections: libcurl connects (proxy, TLS, CA, client certificates:
+ * the options of http_opts) and then hands the connection over, for a
+ * protocol curl does not speak (the WebSocket exec of Kubernetes). No
+ * request is sent; the caller writes its own (an HTTP/1.1 upgrade). */
+typedef struct http_raw http_raw;
+
+typedef struct {
+  void (*on_open)(void *ud);   /* connected; bytes may flow */
+  void (*on_data)(void *ud, const char *data, size_t len);
+  /* Once: error 0 at the peer's EOF, else HTTP_E* (connect failure
+   * included) with a message valid during the call. */
+  void (*on_end)(void *ud, int error, const char *errmsg);
+} http_raw_cbs;
+
+/* Starts connecting to o->url (o->method, headers, body and timeout_ms
+ * are ignored). Callbacks come from the loop, never from inside this call
+ * or after http_raw_close. Returns NULL with errmsg set on bad options. */
+http_raw *http_raw_open(uv_loop_t *loop, const http_opts *o,
+                        const http_raw_cbs *cbs, void *ud, char *errmsg,
+                        size_t errlen);
+/* Queues bytes (copied); they go out as the socket takes them (once
+ * connected). Returns -1 after the end or when out of memory. */
+int http_raw_send(http_raw *r, const char *data, size_t len);
+/* Closes the connection and frees everything (from the loop); no
+ * callback runs afterwards. Safe from inside a callback. The owner must
+ * call it exactly once, whether or not the connection ended. */
+void http_raw_close(http_raw *r);
 
 #endif

@@ -37,6 +37,14 @@
  * refers to the server once its connection is gone, so it may outlive
  * http_server_stop.
  *
+ * Upgrades. A request with an Upgrade header is the last one parsed on its
+ * connection; the bytes after it are kept (c->early). If the handler calls
+ * http_upgrade, the 101 goes out, the kept bytes and then every byte read
+ * go to the exchange's on_data, and the exchange lives on until
+ * http_upgraded_close (a graceful close) or the connection dies (on_close,
+ * as above). If it answers with anything else, the connection closes after
+ * the answer, as for any request that ends a connection.
+ *
  * A client EOF counts as going away (a half-close cannot be told from a
  * watch client that left). The embedding program must ignore SIGPIPE. */
 #include "io/server.h"
@@ -104,6 +112,7 @@ struct req {
   int method;
   int http10;
   int keep_alive;
+  int upgrade;         /* asked to switch protocols (Upgrade header) */
   sbuf url;
   sbuf hdr;            /* "name\0value\0..." */
   size_t off[MAX_HEADERS][2];
@@ -124,6 +133,9 @@ struct http_exchange {
   int nobody;          /* the stream carries no body (HEAD, 204, 304) */
   int close_after;     /* the connection closes when the stream ends */
   int notifying;       /* inside on_close */
+  int can_upgrade;     /* the request asked for an upgrade */
+  int upgraded;        /* http_upgrade was called: raw bytes from now on */
+  void (*on_data)(void *ud, const char *data, size_t len);
   void (*on_close)(void *ud);
   void *close_ud;
 };
@@ -150,6 +162,9 @@ struct conn {
   int parse_done;      /* no more requests: input is discarded */
   int reading;
   int blocked;         /* dispatch waits for the write backlog to drain */
+  int upgraded;        /* the connection speaks another protocol now */
+  int want_upgrade;    /* the last request asked for an upgrade */
+  sbuf early;          /* bytes that came after the upgrade request */
   char peer[64];
   char rbuf[READ_BUF];
 };
@@ -342,6 +357,7 @@ static void conn_finalize(conn *c) {
     req_free(r);
   }
   req_free(c->cur);
+  free(c->early.p);
   if (c->prev) c->prev->next = c->next;
   else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -522,6 +538,7 @@ static void dispatch(conn *c, req *r) {
   x->head = r->method == HTTP_HEAD;
   x->http10 = r->http10;
   x->keep_alive = r->keep_alive;
+  x->can_upgrade = r->upgrade;
   c->active = x;
 
   const char *names[MAX_HEADERS], *values[MAX_HEADERS];
@@ -758,6 +775,19 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
     conn_abort(c);   /* EOF or error: the client is gone */
     return;
   }
+  if (c->upgraded) {
+    http_exchange *x = c->active;
+    if (x && x->upgraded && x->on_data)
+      x->on_data(x->close_ud, buf->base, (size_t)nread);
+    return;   /* after http_upgraded_close: discarded */
+  }
+  if (c->want_upgrade && !c->shutting) {
+    /* Sent before the 101 (the handler may answer later): kept. */
+    if (c->early.len + (size_t)nread > READ_BUF * 16 ||
+        sb_add(&c->early, buf->base, (size_t)nread) < 0)
+      conn_abort(c);
+    return;
+  }
   if (c->parse_done) return;
   size_t n = http_parser_execute(&c->parser, &settings, buf->base,
                                  (size_t)nread);
@@ -768,10 +798,20 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   } else if (e != HPE_OK) {
     parse_failed(c, e);
   } else if (c->parser.upgrade) {
-    /* What follows is another protocol we do not speak: answer the
-     * request, then close. */
+    /* What follows is another protocol: the handler may switch to it
+     * (http_upgrade; the bytes already read are kept for it), or answer
+     * the request, and then the connection closes. */
     c->parse_done = 1;
-    if (c->qtail) c->qtail->keep_alive = 0;
+    c->want_upgrade = 1;
+    if (c->qtail) {
+      c->qtail->keep_alive = 0;
+      c->qtail->upgrade = 1;
+    }
+    if (n < (size_t)nread && sb_add(&c->early, buf->base + n,
+                                    (size_t)nread - n) < 0) {
+      conn_abort(c);
+      return;
+    }
   } else if (n != (size_t)nread) {
     parse_failed(c, HPE_UNKNOWN);
   }
@@ -961,7 +1001,7 @@ static conn *live(http_exchange *x) {
 void http_respond(http_exchange *x, int status, const char *const *names,
                   const char *const *values, size_t n, const char *body,
                   size_t body_len) {
-  if (!x || x->notifying) return;
+  if (!x || x->notifying || x->upgraded) return;
   if (x->streaming) {
     http_stream_end(x);   /* misuse: finish what was started */
     return;
@@ -995,7 +1035,7 @@ void http_respond(http_exchange *x, int status, const char *const *names,
 void http_stream_start(http_exchange *x, int status,
                        const char *const *names, const char *const *values,
                        size_t n) {
-  if (!x || x->notifying || x->streaming) return;
+  if (!x || x->notifying || x->streaming || x->upgraded) return;
   x->streaming = 1;
   conn *c = live(x);
   if (!c) return;
@@ -1019,7 +1059,7 @@ void http_stream_start(http_exchange *x, int status,
 }
 
 int http_stream_write(http_exchange *x, const char *data, size_t len) {
-  if (!x || x->notifying) return -1;
+  if (!x || x->notifying || x->upgraded) return -1;
   if (!x->streaming) http_stream_start(x, 200, NULL, NULL, 0);
   conn *c = live(x);
   if (!c) return -1;
@@ -1040,7 +1080,7 @@ int http_stream_write(http_exchange *x, const char *data, size_t len) {
 }
 
 void http_stream_end(http_exchange *x) {
-  if (!x || x->notifying) return;
+  if (!x || x->notifying || x->upgraded) return;
   if (!x->streaming) http_stream_start(x, 200, NULL, NULL, 0);
   conn *c = live(x);
   if (c && x->chunked && !x->nobody) send_bytes(c, "0\r\n\r\n", 5, NULL, 0);
@@ -1049,8 +1089,69 @@ void http_stream_end(http_exchange *x) {
 
 void http_exchange_on_close(http_exchange *x, void (*fn)(void *ud),
                             void *ud) {
-  if (!x || x->notifying) return;
+  if (!x || x->notifying || x->upgraded) return;
   x->on_close = fn;
   x->close_ud = ud;
   if (!x->c && fn) notify_close(x);   /* already closed: at once */
+}
+
+/* ---- upgraded connections ---- */
+
+/* Hands the bytes that arrived with the upgrade request to on_data, from
+ * the loop (never from inside http_upgrade). */
+static void on_early(uv_timer_t *t) {
+  conn *c = t->data;
+  http_exchange *x = c->active;
+  if (c->closing || !x || !x->upgraded || !c->early.len) return;
+  sbuf e = c->early;
+  memset(&c->early, 0, sizeof c->early);
+  if (x->on_data) x->on_data(x->close_ud, e.p, e.len);
+  free(e.p);
+}
+
+int http_upgrade(http_exchange *x, const char *const *names,
+                 const char *const *values, size_t n,
+                 void (*on_data)(void *ud, const char *data, size_t len),
+                 void (*on_close)(void *ud), void *ud) {
+  if (!x || x->notifying || x->streaming || x->upgraded || !x->can_upgrade)
+    return -1;
+  conn *c = live(x);
+  if (!c) return -1;
+  int close = 0;
+  sbuf h = {0};
+  put_head(&h, 101, names, values, n, &close);
+  sb_str(&h, "Connection: Upgrade\r\n\r\n");
+  if (h.err) {
+    free(h.p);
+    conn_abort(c);
+    return -1;
+  }
+  int rc = send_bytes(c, h.p, h.len, NULL, 0);
+  free(h.p);
+  if (rc < 0) return -1;   /* on_close is not registered: x is finished */
+  x->upgraded = 1;
+  c->upgraded = 1;
+  x->on_data = on_data;
+  x->on_close = on_close;
+  x->close_ud = ud;
+  if (c->early.len) uv_timer_start(&c->timer, on_early, 0, 0);
+  update_reading(c);
+  return 0;
+}
+
+int http_upgraded_write(http_exchange *x, const char *data, size_t len) {
+  if (!x || x->notifying || !x->upgraded) return -1;
+  conn *c = live(x);
+  if (!c) return -1;
+  if (len == 0) return 0;
+  if (c->wbytes > STREAM_CAP) {
+    conn_abort(c);   /* not reading for this long: treat as gone */
+    return -1;
+  }
+  return send_bytes(c, data, len, NULL, 0);
+}
+
+void http_upgraded_close(http_exchange *x) {
+  if (!x || x->notifying || !x->upgraded) return;
+  finish(x, 1);
 }

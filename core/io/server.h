@@ -64,4 +64,29 @@ void http_stream_end(http_exchange *x);
  * invalid. */
 void http_exchange_on_close(http_exchange *x, void (*fn)(void *ud), void *ud);
 
+/* Switches the connection of an exchange whose request asked for it (an
+ * Upgrade header, e.g. WebSocket) to another protocol: sends 101 Switching
+ * Protocols with the n headers given (the handler supplies Upgrade and,
+ * for WebSocket, Sec-WebSocket-Accept/-Protocol; Connection: Upgrade is
+ * added) and from then on hands every byte the client sends to on_data
+ * (bytes that came along with the request are delivered first, from the
+ * loop). on_close(ud) is called once if the connection closes before
+ * http_upgraded_close (it replaces any http_exchange_on_close). Returns 0,
+ * or -1 if the request did not ask for an upgrade, the exchange was
+ * already answered or streaming, or the client is gone; then x is
+ * unchanged and must still be answered (http_respond). */
+int http_upgrade(http_exchange *x, const char *const *names,
+                 const char *const *values, size_t n,
+                 void (*on_data)(void *ud, const char *data, size_t len),
+                 void (*on_close)(void *ud), void *ud);
+/* Sends raw bytes on an upgraded exchange (copied). Returns -1 if the
+ * client has gone. */
+int http_upgraded_write(http_exchange *x, const char *data, size_t len);
+/* Finishes an upgraded exchange: what was written is sent, then the
+ * connection closes gracefully. x is invalid afterwards and on_close is
+ * not called. Does nothing during on_close (x is freed after it). Once
+ * upgraded, http_respond, the stream calls and http_exchange_on_close do
+ * nothing (writes return -1). */
+void http_upgraded_close(http_exchange *x);
+
 #endif

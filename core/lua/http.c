@@ -346,9 +346,174 @@ static const luaL_Reg stream_methods[] = {
   {NULL, NULL}
 };
 
+/* ---- raw connections: bytes both ways (WebSocket exec) ---------------
+ *
+ * raw{url, ...TLS options as request...} -> conn, or nil, code, message.
+ * libcurl connects (io/http's http_raw_open); nothing is sent for us.
+ *   conn:send(bytes) -> true | nil, "ECLOSED" (queued, never blocks)
+ *   conn:next([deadline_ms]) -> bytes as they arrive; at the peer's end:
+ *     nil, "EOF"; on failure (connecting included): nil, code, message
+ *   conn:close(); also by __gc. */
+
+#define RAW_MT "summit.http.raw"
+
+typedef struct chunk {
+  struct chunk *next;
+  size_t len;
+  char data[];
+} chunk;
+
+typedef struct {
+  http_raw *raw;        /* NULL once closed */
+  chunk *head, *tail;
+  int ended, error;
+  char errmsg[256];
+  task_t *waiter;       /* a coroutine blocked in next() */
+} rawconn_t;
+
+static int raw_push_next(lua_State *L, rawconn_t *st) {
+  if (st->head) {
+    chunk *k = st->head;
+    st->head = k->next;
+    if (!st->head) st->tail = NULL;
+    lua_pushlstring(L, k->data, k->len);
+    free(k);
+    return 1;
+  }
+  if (!st->ended) return 0;
+  lua_pushnil(L);
+  if (!st->error) {
+    lua_pushliteral(L, "EOF");
+    return 2;
+  }
+  lua_pushstring(L, http_error_code(st->error));
+  lua_pushstring(L, st->errmsg);
+  return 3;
+}
+
+static void raw_deliver(rawconn_t *st) {
+  task_t *t = st->waiter;
+  if (!t) return;
+  int n = raw_push_next(task_thread(t), st);
+  if (n) {
+    st->waiter = NULL;
+    sched_wake(t, n);
+  }
+}
+
+static void raw_data(void *ud, const char *data, size_t len) {
+  rawconn_t *st = ud;
+  chunk *k = malloc(sizeof *k + len);
+  if (!k) {
+    st->ended = 1;
+    st->error = HTTP_EOTHER;
+    snprintf(st->errmsg, sizeof st->errmsg, "out of memory");
+  } else {
+    k->next = NULL;
+    k->len = len;
+    memcpy(k->data, data, len);
+    if (st->tail) st->tail->next = k;
+    else st->head = k;
+    st->tail = k;
+  }
+  raw_deliver(st);
+}
+
+static void raw_end_cb(void *ud, int error, const char *msg) {
+  rawconn_t *st = ud;
+  st->ended = 1;
+  st->error = error;
+  snprintf(st->errmsg, sizeof st->errmsg, "%s", msg ? msg : "");
+  raw_deliver(st);
+}
+
+static void raw_unwait(void *data) {
+  rawconn_t *st = data;
+  st->waiter = NULL;
+}
+
+static int l_raw(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  rawconn_t *st = lua_newuserdata(L, sizeof *st);    /* 2 */
+  memset(st, 0, sizeof *st);
+  luaL_getmetatable(L, RAW_MT);
+  lua_setmetatable(L, -2);
+  runtime_t *rt = runtime_get(L);
+  http_opts o = {0};
+  read_opts(L, 1, &o);                         /* 3: headers, 4: vector */
+  static const http_raw_cbs cbs = {NULL, raw_data, raw_end_cb};
+  char err[256] = "";
+  st->raw = http_raw_open(rt->loop, &o, &cbs, st, err, sizeof err);
+  if (!st->raw) {
+    lua_pushnil(L);
+    lua_pushstring(L, "EINVAL");
+    lua_pushstring(L, err[0] ? err : "cannot start the connection");
+    return 3;
+  }
+  lua_settop(L, 2);
+  return 1;
+}
+
+static int l_raw_send(lua_State *L) {
+  rawconn_t *st = luaL_checkudata(L, 1, RAW_MT);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  if (!st->raw || st->ended || http_raw_send(st->raw, data, len) < 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "ECLOSED");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_raw_next(lua_State *L) {
+  rawconn_t *st = luaL_checkudata(L, 1, RAW_MT);
+  runtime_t *rt = runtime_get(L);
+  task_t *t = sched_current(rt->sched);
+  if (!t || task_thread(t) != L)
+    return luaL_error(L, "conn:next() only inside a running runbook");
+  if (st->waiter) return luaL_error(L, "conn:next() is already waiting");
+  if (!st->raw && !st->head) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "ECLOSED");
+    return 2;
+  }
+  int n = raw_push_next(L, st);
+  if (n) return n;
+  st->waiter = t;
+  task_wait(t, WAIT_ACTIVE, raw_unwait, st, 0);
+  task_deadline(t, (int64_t)luaL_optnumber(L, 2, 0));
+  lua_settop(L, 0);
+  return lua_yield(L, 0);
+}
+
+static int l_raw_close(lua_State *L) {
+  rawconn_t *st = luaL_checkudata(L, 1, RAW_MT);
+  if (st->raw) http_raw_close(st->raw);
+  st->raw = NULL;
+  st->ended = 1;
+  while (st->head) {
+    chunk *k = st->head;
+    st->head = k->next;
+    free(k);
+  }
+  st->tail = NULL;
+  return 0;
+}
+
+static const luaL_Reg raw_methods[] = {
+  {"send", l_raw_send},
+  {"next", l_raw_next},
+  {"close", l_raw_close},
+  {NULL, NULL}
+};
+
 static const luaL_Reg funcs[] = {
   {"request", l_request},
   {"stream", l_stream},
+  {"raw", l_raw},
   {NULL, NULL}
 };
 
@@ -359,6 +524,14 @@ int luaopen_summit_c_http(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_stream_close);
     lua_setfield(L, -2, "__gc");          /* an unread stream is aborted */
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, RAW_MT)) {
+    lua_newtable(L);
+    luaL_register(L, NULL, raw_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_raw_close);
+    lua_setfield(L, -2, "__gc");          /* a dropped connection is closed */
   }
   lua_pop(L, 1);
   lua_newtable(L);

@@ -229,6 +229,139 @@ static int l_ex_gc(lua_State *L) {
   return 0;
 }
 
+/* ---- protocol upgrades (WebSocket) ----
+ *
+ * x:upgrade(headers, on_data [, on_close]) -> true | false: sends 101
+ *   Switching Protocols with headers (the caller computes
+ *   Sec-WebSocket-Accept); afterwards on_data(bytes) gets every byte the
+ *   client sends and on_close() runs once if the client goes away first.
+ *   false if the request asked for no upgrade or x was already answered.
+ * x:send(bytes) -> true | false (gone); x:close(): a graceful close.
+ * Once upgraded, x is finished for respond/write (x:open() is false). The
+ * upgrade state is its own userdata, pinned by a registry reference while
+ * the connection is open and found from x through x's environment table;
+ * io/server calls back with it, never with the exchange userdata. */
+
+#define UPGRADE_KEY "summit.server.upgrade"
+
+typedef struct {
+  http_exchange *x;   /* NULL once closed, by either side */
+  lua_State *L;       /* the main state */
+  lexchange *owner;
+  int data_ref, close_ref, self_ref;
+} lupgrade;
+
+static void up_release(lupgrade *u) {
+  unref(u->L, &u->data_ref);
+  unref(u->L, &u->close_ref);
+  unref(u->L, &u->self_ref);   /* last: u may be collected from here on */
+}
+
+/* io/server's on_data: the Lua on_data(bytes), protected. u is not used
+ * after the call (on_data may close, and u be collected). */
+static void up_data(void *ud, const char *data, size_t len) {
+  lupgrade *u = ud;
+  lua_State *L = u->L;
+  if (!u->x || u->data_ref == LUA_NOREF) return;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, traceback);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, u->data_ref);  /* the Lua on_data */
+  lua_pushlstring(L, data, len);
+  if (lua_pcall(L, 1, 0, top + 1) != 0) log_error(L, "an on_data callback");
+  lua_settop(L, top);
+}
+
+/* io/server's on_close for an upgraded exchange: the client went away. */
+static void up_closed(void *ud) {
+  lupgrade *u = ud;
+  lua_State *L = u->L;
+  int top = lua_gettop(L);
+  u->x = NULL;
+  lua_pushcfunction(L, traceback);
+  if (u->close_ref != LUA_NOREF)
+    lua_rawgeti(L, LUA_REGISTRYINDEX, u->close_ref);  /* the Lua on_close */
+  else
+    lua_pushnil(L);
+  up_release(u);
+  if (lua_isfunction(L, -1) && lua_pcall(L, 0, 0, top + 1) != 0)
+    log_error(L, "an on_close callback");
+  lua_settop(L, top);
+}
+
+static lupgrade *up_of(lua_State *L, lexchange *e) {
+  lua_getfenv(L, 1);
+  lupgrade *u = NULL;
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, UPGRADE_KEY);
+    u = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return u && u->owner == e ? u : NULL;
+}
+
+/* x:upgrade(headers, on_data [, on_close]) -> true | false */
+static int l_ex_upgrade(lua_State *L) {
+  lexchange *e = check_ex(L);
+  const char *names[MAX_RESP_HEADERS], *values[MAX_RESP_HEADERS];
+  size_t n = headers_of(L, 2, names, values);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TFUNCTION);
+  lua_settop(L, 4);
+  if (!e->x || e->streaming) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lupgrade *u = lua_newuserdata(L, sizeof *u);     /* 5: the state */
+  u->x = NULL;
+  u->L = e->L;
+  u->owner = e;
+  u->data_ref = u->close_ref = u->self_ref = LUA_NOREF;
+  if (http_upgrade(e->x, names, values, n, up_data, up_closed, u) < 0) {
+    lua_pushboolean(L, 0);   /* x unchanged: still to be answered */
+    return 1;
+  }
+  u->x = e->x;
+  e->x = NULL;   /* io/server now calls back with u, never with e */
+  unref(L, &e->close_ref);
+  lua_pushvalue(L, 3);
+  u->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (!lua_isnil(L, 4)) {
+    lua_pushvalue(L, 4);
+    u->close_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_pushvalue(L, 5);
+  u->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);    /* pinned while open */
+  lua_newtable(L);
+  lua_pushvalue(L, 5);
+  lua_setfield(L, -2, UPGRADE_KEY);                /* env[KEY] = u */
+  lua_setfenv(L, 1);                               /* x's environment */
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* x:send(bytes) -> true, or false when the client has gone */
+static int l_ex_send(lua_State *L) {
+  lexchange *e = check_ex(L);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  lupgrade *u = up_of(L, e);
+  lua_pushboolean(L, u && u->x && http_upgraded_write(u->x, data, len) == 0);
+  return 1;
+}
+
+/* x:close(): sends what was written, then closes the connection. */
+static int l_ex_close(lua_State *L) {
+  lexchange *e = check_ex(L);
+  lupgrade *u = up_of(L, e);
+  if (!u || !u->x) return 0;
+  http_exchange *x = u->x;
+  u->x = NULL;
+  up_release(u);
+  http_upgraded_close(x);
+  return 0;
+}
+
 static const luaL_Reg ex_methods[] = {
   {"respond", l_ex_respond},
   {"stream_start", l_ex_stream_start},
@@ -236,6 +369,9 @@ static const luaL_Reg ex_methods[] = {
   {"finish", l_ex_finish},
   {"on_close", l_ex_on_close},
   {"open", l_ex_open},
+  {"upgrade", l_ex_upgrade},
+  {"send", l_ex_send},
+  {"close", l_ex_close},
   {NULL, NULL}
 };
 

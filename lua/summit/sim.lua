@@ -12,9 +12,10 @@
 --   sim.exec(name, namespace, pod, argv [, container])
 --       -> { stdout, stderr, exit_code, pod } | nil, err
 --       runs a scenario's scripted command "in" a pod ("NAME", "pod/NAME"
---       or "deployment/NAME"), in-process: this is how summit's cluster
---       client does exec against the sim (the HTTP exec subresource needs
---       a WebSocket upgrade the sim does not serve). err is a summit error
+--       or "deployment/NAME"), in-process (the HTTP exec subresource
+--       serves the same commands over WebSocket, sim/ws_exec.lua; the
+--       cluster client falls back to this only if that upgrade is
+--       refused). err is a summit error
 --       value {code = "NotFound" | "BadRequest" | "ENOSIM", message}.
 --   sim.get(name)          -- the running instance, or nil
 --   sim.kubeconfig(url)    -- kubeconfig text (JSON, which is YAML) for url

@@ -21,6 +21,11 @@
 #define LLVMFuzzerTestOneInput fuzz_lines_one
 #include "../../bench/fuzz/fuzz_lines.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_ws_one
+#define record fuzz_ws_record
+#include "../../bench/fuzz/fuzz_ws.c"
+#undef record
+#undef LLVMFuzzerTestOneInput
 
 /* The fuzz_regress folder: next to this source file. */
 static void regress_dir(const char *target, char *out, size_t len) {
@@ -87,5 +92,10 @@ Test(fuzz_regress, kubeconfig, .timeout = 60) {
 
 Test(fuzz_regress, lines, .timeout = 60) {
   size_t n = feed_all("fuzz_lines", fuzz_lines_one);
+  cr_assert_gt(n, 0, "no regression inputs found");
+}
+
+Test(fuzz_regress, ws, .timeout = 60) {
+  size_t n = feed_all("fuzz_ws", fuzz_ws_one);
   cr_assert_gt(n, 0, "no regression inputs found");
 }

@@ -3,7 +3,8 @@
  * replies chosen by path; on 127.0.0.1 with an ephemeral port and on a
  * unix socket). Covers bodies, headers, methods, statuses, timeouts, the
  * response cap, redirects, refused connections, concurrency, cancel, free
- * with transfers in flight, refused protocols and the TLS options. Each
+ * with transfers in flight, refused protocols and the TLS options, and
+ * raw connections (http_raw_open: our bytes over curl's connection). Each
  * test runs its own loop and checks it closes cleanly. */
 #include <criterion/criterion.h>
 
@@ -878,4 +879,119 @@ Test(http, error_codes) {
   cr_assert_str_eq(http_error_code(HTTP_ECANCELED), "ECANCELED");
   cr_assert_str_eq(http_error_code(HTTP_EOTHER), "EOTHER");
   cr_assert_str_eq(http_error_code(999), "EOTHER");
+}
+
+/* ---- raw connections (http_raw_open) ---- */
+
+typedef struct {
+  http_raw *raw;
+  int opens, ends, end_error;
+  char got[8192];
+  size_t n;
+  const char *close_when;   /* close from inside on_data once seen */
+} raw_t;
+
+static void raw_open_cb(void *ud) {
+  raw_t *t = ud;
+  t->opens++;
+}
+
+static void raw_data_cb(void *ud, const char *data, size_t len) {
+  raw_t *t = ud;
+  if (t->n + len < sizeof t->got) {
+    memcpy(t->got + t->n, data, len);
+    t->n += len;
+    t->got[t->n] = '\0';
+  }
+  if (t->close_when && strstr(t->got, t->close_when)) {
+    http_raw_close(t->raw);
+    t->raw = NULL;
+    t->close_when = NULL;
+  }
+}
+
+static void raw_end_cb(void *ud, int error, const char *msg) {
+  raw_t *t = ud;
+  t->ends++;
+  t->end_error = error;
+  (void)msg;
+  http_raw_close(t->raw);
+  t->raw = NULL;
+}
+
+static const http_raw_cbs raw_cbs = {raw_open_cb, raw_data_cb, raw_end_cb};
+
+/* Our own request over curl's connection, queued before it is connected;
+ * closed from inside on_data once the answer is in: no callback after. */
+Test(http, raw_connection) {
+  uv_loop_t loop;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  raw_t t;
+  memset(&t, 0, sizeof t);
+  t.close_when = "{\"ok\":true}";
+  http_opts o = opts(url_of("/ok"));
+  char err[256] = "";
+  t.raw = http_raw_open(&loop, &o, &raw_cbs, &t, err, sizeof err);
+  cr_assert_not_null(t.raw, "%s", err);
+  const char *req = "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n";
+  cr_assert_eq(http_raw_send(t.raw, req, strlen(req)), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  cr_assert_eq(t.opens, 1);
+  cr_assert_eq(t.ends, 0, "no callback after close");
+  cr_assert(!strncmp(t.got, "HTTP/1.1 200 OK\r\n", 17), "%s", t.got);
+  cr_assert(strstr(t.got, "{\"ok\":true}"), "%s", t.got);
+}
+
+/* The peer answers and closes: on_end with error 0. */
+Test(http, raw_peer_eof) {
+  uv_loop_t loop;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  raw_t t;
+  memset(&t, 0, sizeof t);
+  http_opts o = opts(url_of("/"));
+  t.raw = http_raw_open(&loop, &o, &raw_cbs, &t, NULL, 0);
+  cr_assert_not_null(t.raw);
+  http_raw_send(t.raw, "\x16hello", 6);   /* "TLS": a 400, then close */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  cr_assert_eq(t.opens, 1);
+  cr_assert_eq(t.ends, 1);
+  cr_assert_eq(t.end_error, HTTP_OK);
+  cr_assert(!strncmp(t.got, "HTTP/1.1 400", 12), "%s", t.got);
+}
+
+Test(http, raw_refused_and_closed_early) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+  close(fd);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", ntohs(a.sin_port));
+  uv_loop_t loop;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  raw_t t;
+  memset(&t, 0, sizeof t);
+  http_opts o = opts(url);
+  t.raw = http_raw_open(&loop, &o, &raw_cbs, &t, NULL, 0);
+  cr_assert_not_null(t.raw);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(t.opens, 0);
+  cr_assert_eq(t.ends, 1);
+  cr_assert_eq(t.end_error, HTTP_ECONNREFUSED, "%d", t.end_error);
+  /* Closed before it connects: nothing runs, nothing leaks. */
+  raw_t u;
+  memset(&u, 0, sizeof u);
+  http_opts o2 = opts(url_of("/ok"));
+  u.raw = http_raw_open(&loop, &o2, &raw_cbs, &u, NULL, 0);
+  cr_assert_not_null(u.raw);
+  http_raw_close(u.raw);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(u.opens + u.ends, 0);
+  cr_assert_eq(uv_loop_close(&loop), 0);
 }

@@ -8,7 +8,9 @@
  * binary bodies), keep-alive and pipelining, deferred answers, chunked
  * streams and their framing, clients leaving mid-stream (with and without
  * on_close), limits (413, 431, 400), HEAD, HTTP/1.0, 100-continue and
- * stopping with connections and streams open. */
+ * stopping with connections and streams open; protocol upgrades (101,
+ * early bytes, raw echo, server close, client gone, refused, open at
+ * stop). */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -59,6 +61,7 @@ static struct {
   int answered;        /* exchanges answered so far */
   int dispatched;      /* read by the client thread: atomics */
   http_exchange *open_stream;
+  long upgraded_bytes; /* on_data bytes; negated once closed cleanly */
   seen_t seen[MAX_SEEN];
   int nseen;
 } T;
@@ -212,12 +215,16 @@ static void big_fill(char *b, int i) {
   for (int k = 0; k < BIG_CHUNK; k++) b[k] = (char)((i * 7 + k) % 251);
 }
 
+static void ws_echo(http_exchange *x);
+
 static void handler(void *ud, http_exchange *x, const http_request *r) {
   (void)ud;
   const char *p = r->path;
   record(r);
   __atomic_add_fetch(&T.dispatched, 1, __ATOMIC_SEQ_CST);
-  if (!strncmp(p, "/echo", 5)) {
+  if (!strcmp(p, "/ws-echo")) {
+    ws_echo(x);
+  } else if (!strncmp(p, "/echo", 5)) {
     char ans[16];
     snprintf(ans, sizeof ans, "%d", T.answered++);
     const char *n[] = {"Content-Type", "X-Method", "X-Answered",
@@ -1233,4 +1240,151 @@ Test(server, stop_idle_and_start_errors) {
   http_server_stop(s);
   uv_run(&loop, UV_RUN_DEFAULT);
   cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* ---- upgrades ---- */
+
+/* /ws-echo: switches protocols and echoes every byte back until it has
+ * seen "bye", then closes. Without an Upgrade header the switch is
+ * refused and the request answered 400. */
+typedef struct {
+  http_exchange *x;
+  size_t got;          /* bytes echoed */
+  char last[8];        /* the last bytes seen, for "bye" */
+} ws_echo_t;
+
+static void ws_echo_data(void *ud, const char *data, size_t len) {
+  ws_echo_t *w = ud;
+  w->got += len;
+  for (size_t i = 0; i < len; i++) {
+    memmove(w->last, w->last + 1, sizeof w->last - 2);
+    w->last[sizeof w->last - 2] = data[i];
+  }
+  T.upgraded_bytes += len;
+  if (strstr(w->last, "bye")) {
+    http_upgraded_write(w->x, "ciao", 4);
+    http_upgraded_close(w->x);
+    T.upgraded_bytes = -T.upgraded_bytes;   /* marks a clean close */
+    free(w);
+    return;
+  }
+  if (http_upgraded_write(w->x, data, len) < 0) T.fails++;
+}
+
+static void ws_echo_closed(void *ud) {
+  ws_echo_t *w = ud;
+  T.closes++;
+  cr_assert_eq(http_upgraded_write(w->x, "x", 1), -1);
+  http_upgraded_close(w->x);   /* a no-op inside on_close */
+  free(w);
+  maybe_stop();
+}
+
+static void ws_echo(http_exchange *x) {
+  ws_echo_t *w = calloc(1, sizeof *w);
+  w->x = x;
+  const char *n[] = {"Upgrade", "Sec-WebSocket-Protocol", "Bad\r\n"};
+  const char *v[] = {"websocket", "v5.channel.k8s.io", "x"};
+  if (http_upgrade(x, n, v, 3, ws_echo_data, ws_echo_closed, w) < 0) {
+    free(w);
+    T.answered++;
+    http_respond(x, 400, NULL, NULL, 0, "no upgrade", 10);
+    return;
+  }
+  cr_assert_eq(http_upgrade(x, n, v, 3, ws_echo_data, ws_echo_closed, w),
+               -1, "only once");
+  http_respond(x, 200, NULL, NULL, 0, "ignored", 7);   /* a no-op */
+}
+
+/* Reads the head of a response (up to the blank line) into r. */
+static int rc_head(rconn *c, resp *r) {
+  char line[1024];
+  if (rc_line(c, r->line, sizeof r->line, NULL, NULL) < 0) return -1;
+  r->status = atoi(r->line + 9);
+  r->head[0] = '\0';
+  for (;;) {
+    if (rc_line(c, line, sizeof line, NULL, NULL) < 0) return -1;
+    if (!line[0]) return 0;
+    strncat(r->head, line, sizeof r->head - strlen(r->head) - 3);
+    strcat(r->head, "\r\n");
+  }
+}
+
+static int rc_expect(rconn *c, const char *want) {
+  char *got = NULL;
+  size_t n = 0;
+  int ok = rc_take(c, strlen(want), &got, &n) == 0 && !strcmp(got, want);
+  free(got);
+  return ok;
+}
+
+static void c_upgrade(void) {
+  resp r;
+  memset(&r, 0, sizeof r);
+  /* Bytes sent along with the request reach on_data after the 101. */
+  rconn *c = rc_open();
+  CHECK(rc_sends(c, "GET /ws-echo HTTP/1.1\r\nHost: x\r\n"
+                    "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+                    "early:") == 0, "send");
+  CHECK(rc_head(c, &r) == 0 && r.status == 101, "%s", r.line);
+  CHECK(!strcmp(r.line, "HTTP/1.1 101 Switching Protocols"), "%s", r.line);
+  CHECK(hdr_is(&r, "Upgrade", "websocket"), "%s", r.head);
+  CHECK(hdr_is(&r, "Connection", "Upgrade"), "%s", r.head);
+  CHECK(hdr_is(&r, "Sec-WebSocket-Protocol", "v5.channel.k8s.io"), "%s",
+        r.head);
+  CHECK(!resp_header(&r, "Content-Length"), "%s", r.head);
+  CHECK(!strstr(r.head, "Bad"), "%s", r.head);
+  CHECK(rc_expect(c, "early:"), "early bytes");
+  /* Raw bytes both ways, binary included, then a close from the server:
+   * what it wrote last arrives before the EOF. */
+  CHECK(rc_send(c, "\x81\x00\xff GET / HTTP/1.1\r\n\r\n", 22) == 0, "s");
+  CHECK(rc_expect(c, "\x81"), "binary echo");
+  char *got = NULL;
+  size_t n = 0;
+  CHECK(rc_take(c, 21, &got, &n) == 0 && !memcmp(got, "\x00\xff GET", 6),
+        "echo");
+  free(got);
+  CHECK(rc_sends(c, "bye") == 0, "send");
+  CHECK(rc_expect(c, "ciao"), "last write");
+  CHECK(rc_eof(c), "not closed");
+  rc_close(c);
+  /* Sent after the request, in a later packet: kept for on_data too. */
+  c = rc_open();
+  CHECK(rc_sends(c, "GET /ws-echo HTTP/1.1\r\nConnection: Upgrade\r\n"
+                    "Upgrade: websocket\r\n\r\n") == 0, "send");
+  CHECK(rc_sends(c, "second") == 0, "send");
+  CHECK(rc_head(c, &r) == 0 && r.status == 101, "%s", r.line);
+  CHECK(rc_expect(c, "second"), "late early bytes");
+  rc_close(c);   /* gone: on_close */
+  /* No Upgrade header: http_upgrade refuses, the answer is a 400. */
+  c = rc_open();
+  CHECK(rc_sends(c, "GET /ws-echo HTTP/1.1\r\n\r\n") == 0, "send");
+  CHECK(rc_resp(c, 0, &r) == 0 && r.status == 400, "%s", r.line);
+  resp_free(&r);
+  rc_close(c);
+}
+
+Test(server, upgrade) {
+  T.want_closes = 1;
+  run(c_upgrade, 0);
+  cr_assert_eq(T.closes, 1);
+  cr_assert_eq(T.fails, 0);
+}
+
+static void c_upgrade_stop(void) {
+  resp r;
+  memset(&r, 0, sizeof r);
+  rconn *c = rc_open();
+  CHECK(rc_sends(c, "GET /ws-echo HTTP/1.1\r\nConnection: Upgrade\r\n"
+                    "Upgrade: websocket\r\n\r\n") == 0, "send");
+  CHECK(rc_head(c, &r) == 0 && r.status == 101, "%s", r.line);
+  CHECK(rc_sends(c, "ping") == 0 && rc_expect(c, "ping"), "echo");
+  signal_done();   /* the server stops with the upgraded connection open */
+  CHECK(rc_eof(c), "not closed by http_server_stop");
+  rc_close(c);
+}
+
+Test(server, upgraded_open_at_stop) {
+  run(c_upgrade_stop, 0);
+  cr_assert_eq(T.closes, 1, "on_close from http_server_stop");
 }

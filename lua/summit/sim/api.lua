@@ -745,10 +745,9 @@ function Api:subresource(c, def, ns, name, sub)
     if m ~= "GET" then method_not_allowed() end
     return self:pod_log(c, def, ns, name)
   elseif def.name == "pods" and sub == "exec" then
-    self:must_get(def, ns, name)
-    fail(400, "BadRequest",
-         "exec is not available from the summit simulated cluster over HTTP (it needs a WebSocket/SPDY upgrade, which the sim does not serve); summit runbooks run the scenario's scripted commands through cluster():exec",
-         {})
+    if m ~= "GET" and m ~= "POST" then method_not_allowed() end
+    local pod = self:must_get(def, ns, name)
+    return require("summit.sim.ws_exec").serve(self.sim, c, pod, fail)
   end
   no_route()
 end

@@ -13,9 +13,9 @@
 -- fit, gives stdout, stderr and exit_code (default 0). No match: exit
 -- code 127 and "command not found" on stderr, as a shell would say.
 --
--- The Kubernetes exec subresource speaks WebSocket/SPDY, which the sim's
--- HTTP server does not; summit's cluster client calls sim.exec() (see
--- summit/sim.lua) in-process instead.
+-- The sim serves them over the Kubernetes WebSocket exec protocol
+-- (summit/sim/ws_exec.lua: kubectl exec, summit's cluster client) and
+-- in-process through sim.exec() (summit/sim.lua).
 local U = require("summit.sim.util")
 
 local M = {}
