@@ -29,57 +29,6 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v kubectl >/dev/null || die "kubectl is needed (the real peer of this test)"
 command -v curl >/dev/null || die "curl is needed (make deps)"
 
-# start_sim NAME ARGS...: starts `summit sim serve` on an ephemeral port;
-# sets SIM_PID and URL once it prints where it serves.
-start_sim() {
-  local name=$1
-  shift
-  bg_start "$name" sim serve --listen 127.0.0.1:0 "$@"
-  SIM_PID=$BG_PID
-  local deadline=$((SECONDS + 30))
-  until grep -q "serving on" "$T/$name.out" 2>/dev/null; do
-    if ! kill -0 "$SIM_PID" 2>/dev/null || ((SECONDS > deadline)); then
-      show "$name"
-      die "summit sim serve did not start"
-    fi
-    sleep 0.05
-  done
-  URL=$(sed -n 's/^summit sim serving on \(http:[^ ]*\)$/\1/p' "$T/$name.out")
-  [[ $URL =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || die "no URL in: $(cat "$T/$name.out")"
-}
-
-# stop_sim NAME: SIGTERM, then the exit code must be 0.
-stop_sim() {
-  kill -TERM "$SIM_PID"
-  bg_wait "$SIM_PID"
-  if [[ $RC -ne 0 ]]; then
-    show "$1"
-    die "summit sim serve exited $RC after SIGTERM (ASan reports leaks as 23)"
-  fi
-  ok "sim stopped cleanly on SIGTERM (exit 0)"
-  hasnt "$T/$1.err" "failed:" "no Lua errors in the sim's log"
-  hasnt "$T/$1.err" "internal error" "no internal errors in the sim's log"
-}
-
-# k NAME ARGS...: kubectl against the sim; stdout/stderr to $T/NAME.out
-# and .err, exit code in RC.
-k() {
-  local name=$1
-  shift
-  RC=0
-  timeout -k 5 60 kubectl --kubeconfig "$T/kubeconfig" --cache-dir "$T/kcache" \
-    --request-timeout=20s "$@" >"$T/$name.out" 2>"$T/$name.err" || RC=$?
-}
-
-# krc WANT NAME WHAT: the last `k NAME` exited WANT.
-krc() {
-  if [[ $RC -ne $1 ]]; then
-    show "$2"
-    die "$3: expected exit code $1, got $RC"
-  fi
-  ok "$3: exit code $1"
-}
-
 # jq_py FILE EXPR: evaluates a Python expression over d = the JSON in FILE.
 jq_py() {
   py 'import json,sys

@@ -18,39 +18,6 @@ source "$(dirname "$0")/lib.sh" "$@"
 
 command -v kubectl >/dev/null || die "kubectl is needed (the real peer of this test)"
 
-start_sim() {
-  local name=$1
-  shift
-  bg_start "$name" sim serve --listen 127.0.0.1:0 "$@"
-  SIM_PID=$BG_PID
-  local deadline=$((SECONDS + 30))
-  until grep -q "serving on" "$T/$name.out" 2>/dev/null; do
-    if ! kill -0 "$SIM_PID" 2>/dev/null || ((SECONDS > deadline)); then
-      show "$name"
-      die "summit sim serve did not start"
-    fi
-    sleep 0.05
-  done
-  URL=$(sed -n 's/^summit sim serving on \(http:[^ ]*\)$/\1/p' "$T/$name.out")
-  [[ $URL =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || die "no URL in: $(cat "$T/$name.out")"
-}
-
-k() {
-  local name=$1
-  shift
-  RC=0
-  timeout -k 5 60 kubectl --kubeconfig "$T/kubeconfig" --cache-dir "$T/kcache" \
-    --request-timeout=20s "$@" >"$T/$name.out" 2>"$T/$name.err" || RC=$?
-}
-
-krc() {
-  if [[ $RC -ne $1 ]]; then
-    show "$2"
-    die "$3: expected exit code $1, got $RC"
-  fi
-  ok "$3: exit code $1"
-}
-
 cat >"$T/scenario.json" <<'JSON'
 {
   "rollout_seconds_per_pod": 1,
@@ -166,15 +133,7 @@ has "$T/client.out" "raised EEXIT" "EEXIT on a non-zero exit"
 cd - >/dev/null
 
 say "4. SIGTERM"
-kill -TERM "$SIM_PID"
-bg_wait "$SIM_PID"
-if [[ $RC -ne 0 ]]; then
-  show sim
-  die "summit sim serve exited $RC after SIGTERM (ASan reports leaks as 23)"
-fi
-ok "sim stopped cleanly on SIGTERM (exit 0)"
-hasnt "$T/sim.err" "failed:" "no Lua errors in the sim's log"
-hasnt "$T/sim.err" "internal error" "no internal errors in the sim's log"
+stop_sim sim
 
 say "5. exec over https: TLS verification, CA file and a token through libcurl"
 python3 "$HERE/wss_server.py" "$T/wss.port" "$T/wss.log" "$HERE/tls/cert.pem" "$HERE/tls/key.pem" &
