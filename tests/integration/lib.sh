@@ -25,7 +25,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RUNBOOKS=$HERE/runbooks
 TEST_NAME=$(basename "$0" .sh)
 T=$(mktemp -d "${TMPDIR:-/tmp}/summit-$TEST_NAME.XXXXXX")
-mkdir -p "$T/pids" "$T/work"
+mkdir -p "$T/pids" "$T/wd"
 export SUMMIT_STATE_DIR=$T/state
 export SUMMIT_USER=tester
 export NO_COLOR=1

@@ -18,7 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
-rb=$T/work/cancel.lua
+rb=$T/wd/cancel.lua
 cat >"$rb" <<'EOF'
 return runbook {
   name = "cancel-me",
@@ -190,7 +190,7 @@ for sig in TERM INT; do
 done
 
 say "6. cancel during a retry's backoff"
-cat >"$T/work/backoff.lua" <<'EOF'
+cat >"$T/wd/backoff.lua" <<'EOF'
 return runbook {
   name = "cancel-in-backoff",
   params = { dir = { type = "string", required = true } },
@@ -204,7 +204,7 @@ EOF
 d6=$T/c6
 mkdir -p "$d6"
 prev=$(newest_run)
-bg_start c6 run "$T/work/backoff.lua" -p dir="$d6"
+bg_start c6 run "$T/wd/backoff.lua" -p dir="$d6"
 pid6=$BG_PID
 wait_new_run "$prev"
 run6=$NEW_RUN

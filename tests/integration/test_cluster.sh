@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
-W=$T/work
+W=$T/wd
 cp "$RUNBOOKS"/cluster_*.lua "$W"/
 cat >"$W/summit.lua" <<'LUA'
 return {

@@ -19,7 +19,7 @@ seed=${SUMMIT_TEST_SEED:-$(( (RANDOM << 15 | RANDOM) % 1000000 ))}
 echo "seed: $seed  (replay the kill points with SUMMIT_TEST_SEED=$seed)"
 RANDOM=$seed
 
-work=$T/work
+work=$T/wd
 rb=$RUNBOOKS/crash50.lua
 effects=$work/effects.txt
 inflight=$T/inflight.txt   # "kill# key" of every entry in flight at a kill

@@ -73,7 +73,7 @@ print(json.loads(t).get("code", "") if t else "")'
 }
 
 start_server
-W=$T/work
+W=$T/wd
 cd "$W"
 
 # ---------------------------------------------------------------------

@@ -22,7 +22,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
-W=$T/work
+W=$T/wd
 cat >"$W/summit.lua" <<'EOF'
 return {
   environments = {

@@ -22,7 +22,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
-W=$T/work
+W=$T/wd
 
 # dead PID: the process is gone or a zombie (waits up to 3 s).
 dead() {

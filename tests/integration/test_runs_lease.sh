@@ -18,7 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
-W=$T/work
+W=$T/wd
 cat >"$W/lease.lua" <<'EOF'
 return runbook {
   name = "leased",

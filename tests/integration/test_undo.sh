@@ -14,7 +14,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
-rb=$T/work/undo5.lua
+rb=$T/wd/undo5.lua
 cat >"$rb" <<'EOF'
 return runbook {
   name = "undo-five",

@@ -96,7 +96,7 @@ CODE=$(curl -sS -o "$T/noup.out" -w '%{http_code}' -XPOST "$URL/api/v1/namespace
 eq "$CODE" 400 "exec without the upgrade: 400"
 
 say "3. summit's cluster client over the real protocol (cluster{ server = URL })"
-W=$T/work
+W=$T/wd
 cat >"$W/wsexec.lua" <<'LUA'
 return runbook {
   name = "ws-exec",
