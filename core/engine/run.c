@@ -499,7 +499,7 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   char failed_key[1024] = "";
   int code = EXIT_FAILED, final = 1;
   cJSON *f = cJSON_CreateObject();
-  char errbuf[512];
+  char errbuf[4096];
 
   if (out == SCHED_DONE) {
     sched_push_root_result(c->rt.sched, L);  /* outcome */

@@ -13,6 +13,12 @@
 cJSON *sl_to_json(lua_State *L, int idx, char *err, size_t errlen);
 /* Pushes the Lua value of j (null -> nil). */
 void sl_push_json(lua_State *L, const cJSON *j);
+/* The same, losslessly: null -> json.null (lightuserdata NULL) and every
+ * array carries the array marker, so it encodes back to the same text. */
+void sl_push_json_doc(lua_State *L, const cJSON *j);
+/* Pushes the array marker metatable; sl_is_array: v at idx carries it. */
+void sl_push_array_mt(lua_State *L);
+int sl_is_array(lua_State *L, int idx);
 /* Encodes the value at idx as compact JSON text (caller frees with free()). */
 char *sl_encode(lua_State *L, int idx, char *err, size_t errlen);
 /* Decodes text and pushes the value; on bad JSON pushes nothing, returns 0. */

@@ -5,7 +5,8 @@
  * decimal text, like most Lua JSON libraries), written in key order so the
  * same value always encodes to the same text. Functions, userdata,
  * threads, NaN, infinities and cycles cannot be represented and are errors
- * that name the path where they were found. */
+ * that name the path where they were found. A table marked with
+ * json.array (the sim's documents) is an array even when empty. */
 #include "lua/bindings.h"
 
 #include <lauxlib.h>
@@ -15,6 +16,31 @@
 #include <string.h>
 
 #define MAX_DEPTH 64
+
+/* ---- the array marker (json.array) ---- */
+
+static const char ARRAY_KEY = 0;  /* its address keys the marker metatable */
+
+void sl_push_array_mt(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&ARRAY_KEY);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if (lua_istable(L, -1)) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_pushstring(L, "json.array");
+  lua_setfield(L, -2, "__name");                 /* mt.__name */
+  lua_pushlightuserdata(L, (void *)&ARRAY_KEY);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);              /* registry[&KEY] = mt */
+}
+
+int sl_is_array(lua_State *L, int idx) {
+  if (!lua_getmetatable(L, idx)) return 0;
+  sl_push_array_mt(L);
+  int eq = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return eq;
+}
 
 typedef struct {
   char *err;
@@ -81,8 +107,11 @@ static void free_members(member *m, size_t n) {
 static cJSON *table_to_json(lua_State *L, int idx, conv *c, int depth) {
   if (depth > MAX_DEPTH) return conv_fail(c, "a table nested too deep (a cycle?)");
   luaL_checkstack(L, 4, "json");
-  int n = array_len(L, idx);
-  if (n > 0) {
+  /* A marked table is an array even when empty (a Go client rejects {}
+   * where it expects a list); otherwise keys exactly 1..n make one. */
+  int marked = sl_is_array(L, idx);
+  int n = marked ? (int)lua_objlen(L, idx) : array_len(L, idx);
+  if (n > 0 || marked) {
     cJSON *a = cJSON_CreateArray();
     for (int i = 1; i <= n; i++) {
       lua_rawgeti(L, idx, i);
@@ -189,9 +218,14 @@ cJSON *sl_to_json(lua_State *L, int idx, char *err, size_t errlen) {
   return to_json(L, idx, &c, 0);
 }
 
-void sl_push_json(lua_State *L, const cJSON *j) {
-  luaL_checkstack(L, 3, "json");
-  if (cJSON_IsNull(j) || !j) lua_pushnil(L);
+/* doc: null -> lightuserdata NULL (json.null) and arrays marked, so the
+ * value encodes back to the same document. */
+static void push_json(lua_State *L, const cJSON *j, int doc) {
+  luaL_checkstack(L, 4, "json");
+  if (cJSON_IsNull(j) || !j) {
+    if (doc) lua_pushlightuserdata(L, NULL);
+    else lua_pushnil(L);
+  }
   else if (cJSON_IsBool(j)) lua_pushboolean(L, cJSON_IsTrue(j));
   else if (cJSON_IsNumber(j)) lua_pushnumber(L, j->valuedouble);
   else if (cJSON_IsRaw(j)) lua_pushnumber(L, strtod(j->valuestring, NULL));
@@ -200,17 +234,25 @@ void sl_push_json(lua_State *L, const cJSON *j) {
     lua_createtable(L, cJSON_GetArraySize(j), 0);
     int i = 1;
     for (const cJSON *e = j->child; e; e = e->next, i++) {
-      sl_push_json(L, e);
+      push_json(L, e, doc);
       lua_rawseti(L, -2, i);
+    }
+    if (doc) {
+      sl_push_array_mt(L);
+      lua_setmetatable(L, -2);                   /* the array marker */
     }
   } else {
     lua_newtable(L);
     for (const cJSON *e = j->child; e; e = e->next) {
-      sl_push_json(L, e);
+      push_json(L, e, doc);
       lua_setfield(L, -2, e->string);
     }
   }
 }
+
+void sl_push_json(lua_State *L, const cJSON *j) { push_json(L, j, 0); }
+
+void sl_push_json_doc(lua_State *L, const cJSON *j) { push_json(L, j, 1); }
 
 char *sl_encode(lua_State *L, int idx, char *err, size_t errlen) {
   cJSON *j = sl_to_json(L, idx, err, errlen);
