@@ -353,3 +353,54 @@ Test(simlua, exec_and_start_stop) {
       "assert(sim.get('t') == nil)");
   for (int i = 0; i < 20; i++) uv_run(&H.loop, UV_RUN_NOWAIT);
 }
+
+/* The sim's code runs without the JIT: the LuaJIT we link has the pairs()
+ * bug of LuaJIT issue #827 (a blacklisted pairs() loop is despecialized
+ * while it runs and the traversal ends early or yields a bogus key), which
+ * made U.copy now and then return a pod without its metadata in the
+ * controller's sync. Hot sim code (copies, patches, hashes, the store, the
+ * controller's sync over many changes) must start no trace in a
+ * summit/sim module, and every copy must be exact. */
+Test(simlua, sim_code_runs_without_the_jit) {
+  lua("local jutil = require('jit.util')\n"
+      "local traced = {}\n"
+      "local function on_trace(what, tr, func)\n"
+      "  if what ~= 'start' or type(func) ~= 'function' then return end\n"
+      "  local src = jutil.funcinfo(func).source or ''\n"
+      "  if src:match('^@summit/sim') then traced[#traced + 1] = src .. ':' .. tostring(jutil.funcinfo(func).linedefined) end\n"
+      "end\n"
+      "jit.attach(on_trace, 'trace')\n"
+      "local ok, err = pcall(function()\n"
+      "  local U = require('summit.sim.util')\n"
+      "  local P = require('summit.sim.patch')\n"
+      "  local sim = require('summit.sim')\n"
+      "  local s = sim.start{ name = 'nojit', port = 0, time_scale = 1000, scenario = {\n"
+      "    bad_images = { 'registry/web:bad*' }, rollout_seconds_per_pod = 1,\n"
+      "    deployments = { { name = 'web', namespace = 'ns', image = 'registry/web:v1', replicas = 3 } } } }\n"
+      "  local st, ctl = s.sim.store, s.sim.controller\n"
+      "  local doc = U.decode('{\"a\":{\"b\":[1,{\"c\":null}],\"d\":{}},\"e\":[],\"f\":\"x\",\"g\":{\"h\":{\"i\":[{\"j\":1}]}}}')\n"
+      "  local want = U.canonical(doc)\n"
+      "  for i = 1, 400 do\n"
+      "    assert(U.canonical(U.copy(doc)) == want, 'an inexact copy')\n"
+      "    U.strip_nulls(U.copy(doc))\n"
+      "    U.template_hash(doc)\n"
+      "    assert(P.strategic(doc, { g = { h = { k = i } } }, 'Deployment'))\n"
+      "    if i % 40 == 0 then\n"
+      "      local d = U.copy(st:get('deployments', 'ns', 'web'))\n"
+      "      d.spec.template.spec.containers[1].image = 'registry/web:' .. (i % 80 == 0 and 'v' or 'bad') .. i\n"
+      "      st:update('deployments', d)\n"
+      "    end\n"
+      "    ctl.busy = true\n"
+      "    ctl:sync_all()\n"
+      "    for _, p in ipairs(st:list('pods', 'ns')) do\n"
+      "      local c = U.copy(p)\n"
+      "      assert(c.metadata and c.spec and c.status, 'a pod copied without a field')\n"
+      "    end\n"
+      "  end\n"
+      "  s.stop()\n"
+      "end)\n"
+      "jit.attach(on_trace)\n"
+      "assert(ok, tostring(err))\n"
+      "assert(#traced == 0, #traced .. ' traces started in sim code: ' .. table.concat(traced, ', ', 1, math.min(#traced, 8)))");
+  for (int i = 0; i < 20; i++) uv_run(&H.loop, UV_RUN_NOWAIT);
+}

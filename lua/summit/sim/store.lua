@@ -16,6 +16,10 @@
 -- client re-lists. After a restart the history is empty and compacted_rv
 -- is the loaded resourceVersion, so a watch from before the restart is
 -- expired too, as it is when a real API server's watch cache restarts.
+
+-- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
+require("jit").off(true, true)
+
 local S = require("summit.c.server")
 local U = require("summit.sim.util")
 
