@@ -46,8 +46,4 @@ void sl_open_modules(lua_State *L);
  * any other global raises an error naming it. Pushes the table. */
 void sl_push_sandbox(lua_State *L);
 
-/* An error value for a primitive: {code=..., message=...} with the error
- * metatable (__tostring). Pushes it. */
-void sl_push_error(lua_State *L, const char *code, const char *fmt, ...);
-
 #endif

@@ -206,14 +206,6 @@ static int l_hash(lua_State *L) {
   return 1;
 }
 
-/* flush(): commits buffered journal writes. */
-static int l_flush(lua_State *L) {
-  runtime_t *rt = rt_store(L);
-  if (store_flush(rt->store) != STORE_OK)
-    return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
-  return 0;
-}
-
 /* child(prefix, n) -> the key of the n-th entry under prefix. */
 static int l_child(lua_State *L) {
   char buf[1024];
@@ -265,7 +257,7 @@ static const luaL_Reg funcs[] = {
   {"split", l_split},
   {"load", l_load},       {"start", l_start}, {"complete", l_complete},
   {"fail", l_fail},       {"skip", l_skip},   {"results", l_results},
-  {"hash", l_hash},       {"flush", l_flush}, {NULL, NULL}
+  {"hash", l_hash},       {NULL, NULL}
 };
 
 int luaopen_summit_c_journal(lua_State *L) {

@@ -1,7 +1,6 @@
 /* Module registration: the C modules and the embedded Lua modules go into
  * package.preload, so `require` finds them with no file system access. */
 #include <lauxlib.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,18 +79,4 @@ void sl_open_modules(lua_State *L) {
   lua_pushboolean(L, 1);
   lua_setfield(L, -2, "summit.json");
   lua_setfield(L, LUA_REGISTRYINDEX, "summit_stdlib");
-}
-
-void sl_push_error(lua_State *L, const char *code, const char *fmt, ...) {
-  va_list ap;
-  lua_getglobal(L, "require");
-  lua_pushstring(L, "summit.errors");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "new");
-  lua_remove(L, -2);
-  lua_pushstring(L, code);
-  va_start(ap, fmt);
-  lua_pushvfstring(L, fmt, ap);
-  va_end(ap);
-  lua_call(L, 2, 1);
 }

@@ -24,9 +24,6 @@
 -- handlers and timers must not yield. The embedder must call stop() before
 -- it closes the loop (handles must be closed, see core/lua/server.c).
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local S = require("summit.c.server")
 local T = require("summit.c.task")
 local U = require("summit.sim.util")

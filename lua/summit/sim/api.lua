@@ -3,9 +3,6 @@
 -- log, exec), Table output and Status errors, following the protocol
 -- facts of shared/reference/kubernetes-prometheus.md.
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local S = require("summit.c.server")
 local U = require("summit.sim.util")
 local SEL = require("summit.sim.selector")

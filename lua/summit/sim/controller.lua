@@ -20,9 +20,6 @@
 -- annotation of max+1 (an old ReplicaSet whose template comes back is
 -- reused and takes the new revision).
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local U = require("summit.sim.util")
 local SEL = require("summit.sim.selector")
 local SCN = require("summit.sim.scenario")

@@ -4,9 +4,6 @@
 -- client-go's event correlator does. At most MAX events are kept; the
 -- oldest go first (a real cluster expires them after an hour).
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local U = require("summit.sim.util")
 
 local M = {}

@@ -17,9 +17,6 @@
 -- (summit/sim/ws_exec.lua: kubectl exec, summit's cluster client) and
 -- in-process through sim.exec() (summit/sim.lua).
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local U = require("summit.sim.util")
 
 local M = {}

@@ -4,9 +4,6 @@
 -- run with a panic (what --previous shows). Lines are a pure function of
 -- the pod and the clock, so they need no storage and survive restarts.
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local U = require("summit.sim.util")
 
 local M = {}

@@ -14,9 +14,6 @@
 -- Each returns the new document (doc itself is not modified) or nil and a
 -- message. Nulls left in the result are for the caller to strip.
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local U = require("summit.sim.util")
 
 local null, copy, is_array = U.null, U.copy, U.is_array

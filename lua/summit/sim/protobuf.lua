@@ -10,9 +10,6 @@
 -- listed below are known; other fields are skipped, an unknown kind is
 -- answered 415. Responses are always JSON (clients accept it).
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local bit = require("bit")
 local U = require("summit.sim.util")
 

@@ -2,9 +2,6 @@
 -- discovery announces them, the defaults the API server fills in on
 -- write, and the validation that answers 422 Invalid.
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local U = require("summit.sim.util")
 
 local M = {}

@@ -3,9 +3,6 @@
 -- .lua file); anything left out takes the default below. docs/sim.md
 -- has an example of every knob.
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local U = require("summit.sim.util")
 
 local M = {}

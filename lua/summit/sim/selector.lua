@@ -7,9 +7,6 @@
 -- where path is a dotted path into the object (metadata.name,
 -- involvedObject.name, status.phase, ...).
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local U = require("summit.sim.util")
 
 local M = {}

@@ -17,9 +17,6 @@
 -- is the loaded resourceVersion, so a watch from before the restart is
 -- expired too, as it is when a real API server's watch cache restarts.
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local S = require("summit.c.server")
 local U = require("summit.sim.util")
 

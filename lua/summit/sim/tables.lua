@@ -3,9 +3,6 @@
 -- kubernetes pkg/printers/internalversion/printers.go; priority 1 columns
 -- only show with -o wide.
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local U = require("summit.sim.util")
 local SEL = require("summit.sim.selector")
 

@@ -2,20 +2,9 @@
 -- copies, Kubernetes-style timestamps and durations, names and hashes,
 -- globs and a seeded random number generator.
 
--- No JIT for the sim's code. The LuaJIT we link (Debian's 2.1.0-beta3
--- snapshot of 2022-03-20) has the pairs() bug of LuaJIT issue #827: when
--- a trace that starts at a running `for k, v in pairs(t)` loop is
--- blacklisted, the loop's ITERN is patched to ITERC mid-iteration, and the
--- rest of that traversal ends early or yields a bogus key. copy() below
--- (pairs inside pairs, through recursion) then silently returned a partial
--- object now and then under load: a pod copied without its metadata
--- ("attempt to index field 'metadata'" in the controller), or worse, an
--- object written back without a field. The sim is request- and
--- timer-driven and spends its time in the C JSON codec, so the interpreter
--- costs little. Every sim module does this for all of its functions. (The
--- engine now turns the JIT off for every lua_State it makes, engine/host.c;
--- these lines keep the sim safe in any other state, e.g. the unit tests'.)
-require("jit").off(true, true)
+-- copy() below recurses through pairs(): it is why every lua_State runs
+-- LuaJIT's interpreter (engine/host.c, LuaJIT issue #827: a blacklisted
+-- trace at a running pairs() loop silently cut such copies short).
 
 local S = require("summit.c.server")
 local T = require("summit.c.task")

@@ -15,9 +15,6 @@
 -- a request without the WebSocket upgrade gets a 400 Status, which makes
 -- kubectl say so rather than hang.
 
--- No JIT for the sim's code: see util.lua (LuaJIT's pairs() bug).
-require("jit").off(true, true)
-
 local WS = require("summit.c.ws")
 local EXEC = require("summit.sim.exec")
 local U = require("summit.sim.util")
