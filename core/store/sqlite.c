@@ -5,11 +5,14 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "store/internal.h"
 
 /* Forward migrations: MIGRATIONS[i] takes user_version i to i + 1. */
 static const char *const MIGRATIONS[] = {
@@ -41,6 +44,33 @@ static const char *const MIGRATIONS[] = {
   "  name TEXT PRIMARY KEY,"
   "  run_id TEXT NOT NULL REFERENCES runs(id),"
   "  acquired_ms INTEGER NOT NULL);",
+  /* 2 -> 3: the audit trail, approval gates and the decisions on them. */
+  "CREATE TABLE audit("
+  "  seq INTEGER PRIMARY KEY,"          /* 1, 2, 3, ...: no gaps */
+  "  ts_ms INTEGER NOT NULL, actor TEXT NOT NULL, run_id TEXT,"
+  "  action TEXT NOT NULL,"
+  "  record TEXT NOT NULL,"             /* the canonical JSON that is hashed */
+  "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+  "CREATE INDEX audit_run ON audit(run_id, seq);"
+  /* Append-only by the schema too: editing it takes a deliberate DROP
+   * TRIGGER, and the hash chain still tells. */
+  "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+  "  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+  "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+  "  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+  "CREATE TABLE waits("                 /* the gates runs wait on now */
+  "  run_id TEXT NOT NULL REFERENCES runs(id),"
+  "  wait_key TEXT NOT NULL, attempt INTEGER NOT NULL, gate TEXT NOT NULL,"
+  "  request TEXT NOT NULL, since_ms INTEGER NOT NULL, deadline_ms INTEGER,"
+  "  PRIMARY KEY(run_id, wait_key));"
+  "CREATE TABLE approvals("
+  "  id INTEGER PRIMARY KEY,"
+  "  run_id TEXT NOT NULL REFERENCES runs(id),"
+  "  wait_key TEXT NOT NULL, attempt INTEGER NOT NULL, gate TEXT NOT NULL,"
+  "  actor TEXT NOT NULL, decision TEXT NOT NULL, comment TEXT,"
+  "  bind TEXT, signature TEXT, ts_ms INTEGER NOT NULL);"
+  "CREATE INDEX approvals_run ON approvals(run_id, wait_key, id);"
+  "ALTER TABLE runs ADD COLUMN git_commit TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -48,7 +78,7 @@ static const char *const MIGRATIONS[] = {
   "id, name, version, source_path, source_sha256, source, params, env, "  \
   "status, error, failed_key, started_by, rerun_of, created_ms, "         \
   "updated_ms, finished_ms, wake_ms, owner_pid, owner_host, "             \
-  "lease_expires_ms, cancel_request, heartbeat_ms, config_path"
+  "lease_expires_ms, cancel_request, heartbeat_ms, config_path, git_commit"
 
 enum {
   Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -67,7 +97,7 @@ static const char *const SQL[Q_COUNT] = {
   [Q_ROLLBACK] = "ROLLBACK",
   [Q_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES(?1, ?2, ?3, ?4, "
                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-                   "?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                   "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
   [Q_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
   [Q_RUN_STATUS] = "UPDATE runs SET status = ?2, error = ?3, failed_key = ?4,"
                    " wake_ms = ?5, updated_ms = ?6,"
@@ -113,6 +143,7 @@ static const char *const SQL[Q_COUNT] = {
 struct store {
   sqlite3 *db;
   sqlite3_stmt *stmt[Q_COUNT];
+  sqlite3_stmt *aux[STORE_AUX_SLOTS];  /* the other files' (internal.h) */
   int in_txn;      /* a write transaction is open (see store_flush) */
   char err[1024];
   char *path;      /* named in every error */
@@ -144,10 +175,7 @@ static sqlite3_stmt *stmt(store_t *s, int q) {
   return st;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v) {
-  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
-}
+#define bind_text store__bind_text
 
 static void bind_i64(sqlite3_stmt *st, int i, int64_t v, int null_if_zero) {
   if (null_if_zero && v == 0) sqlite3_bind_null(st, i);
@@ -168,6 +196,44 @@ static int begin(store_t *s) {
   if (!st || exec_stmt(s, st, "begin") != STORE_OK) return STORE_ERR;
   s->in_txn = 1;
   return STORE_OK;
+}
+
+/* ---- for the other files of core/store/ (internal.h) ---------------- */
+
+sqlite3_stmt *store__aux(store_t *s, int slot, const char *sql) {
+  sqlite3_stmt *st = s->aux[slot];
+  if (!st) {
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                           NULL) != SQLITE_OK) {
+      fail(s, "prepare");
+      return NULL;
+    }
+    s->aux[slot] = st;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+int store__begin(store_t *s) { return begin(s); }
+
+void store__rollback(store_t *s) {
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  s->in_txn = 0;
+}
+
+int store__exec(store_t *s, sqlite3_stmt *st, const char *what) {
+  return exec_stmt(s, st, what);
+}
+
+int store__fail(store_t *s, const char *what) { return fail(s, what); }
+
+int store__failf(store_t *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->err, sizeof s->err, fmt, ap);
+  va_end(ap);
+  return STORE_ERR;
 }
 
 int store_flush(store_t *s) {
@@ -288,6 +354,7 @@ void store_close(store_t *s) {
   if (!s) return;
   if (s->in_txn) store_flush(s);
   for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->stmt[i]);
+  for (int i = 0; i < STORE_AUX_SLOTS; i++) sqlite3_finalize(s->aux[i]);
   sqlite3_close(s->db);
   free(s->path);
   free(s);
@@ -295,10 +362,11 @@ void store_close(store_t *s) {
 
 /* ---- runs ---------------------------------------------------------- */
 
-static char *col_dup(sqlite3_stmt *st, int i) {
+char *store__col_dup(sqlite3_stmt *st, int i) {
   const unsigned char *t = sqlite3_column_text(st, i);
   return t ? strdup((const char *)t) : NULL;
 }
+#define col_dup store__col_dup
 
 static void run_from_row(sqlite3_stmt *st, store_run *r) {
   memset(r, 0, sizeof *r);
@@ -325,6 +393,7 @@ static void run_from_row(sqlite3_stmt *st, store_run *r) {
   r->cancel_request = col_dup(st, 20);
   r->heartbeat_ms = sqlite3_column_int64(st, 21);
   r->config_path = col_dup(st, 22);
+  r->git_commit = col_dup(st, 23);
 }
 
 void store_run_free(store_run *r) {
@@ -333,7 +402,7 @@ void store_run_free(store_run *r) {
                    &r->source_sha256, &r->source, &r->params, &r->env,
                    &r->status, &r->error, &r->failed_key, &r->started_by,
                    &r->owner_host, &r->rerun_of, &r->cancel_request,
-                   &r->config_path};
+                   &r->config_path, &r->git_commit};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     free(*strs[i]);
     *strs[i] = NULL;
@@ -366,6 +435,7 @@ int store_run_create(store_t *s, const store_run *r) {
   bind_text(st, 21, r->cancel_request);
   bind_i64(st, 22, r->heartbeat_ms, 1);
   bind_text(st, 23, r->config_path);
+  bind_text(st, 24, r->git_commit);
   if (exec_stmt(s, st, "creating the run") != STORE_OK) return STORE_ERR;
   return store_flush(s);
 }

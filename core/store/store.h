@@ -43,6 +43,7 @@ typedef struct {
   char *id, *name, *version, *source_path, *source_sha256, *source;
   char *params, *env, *status, *error, *failed_key, *started_by, *owner_host;
   char *rerun_of, *cancel_request, *config_path;
+  char *git_commit;    /* HEAD of the runbook's git work tree at the start */
   int64_t created_ms, updated_ms, finished_ms, wake_ms, lease_expires_ms;
   int64_t owner_pid, heartbeat_ms;
 } store_run;
@@ -124,5 +125,22 @@ typedef struct {
 } store_lock;
 typedef int (*store_lock_cb)(void *ud, const store_lock *l);
 int store_lock_list(store_t *s, store_lock_cb fn, void *ud);
+
+/* ---- the audit trail (audit.c, docs/audit.md) ----------------------- */
+
+/* The prev hash of the first record: 64 zeros. */
+extern const char STORE_AUDIT_GENESIS[65];
+/* hex(SHA-256(prev_hash "\n" record)) into out. */
+void store_audit_hash(const char *prev_hash, const char *record, char out[65]);
+/* The canonical JSON of a record (malloc'd): keys in byte order, detail
+ * (a JSON object's text, NULL = {}) embedded verbatim. */
+char *store_audit_record(int64_t seq, int64_t ts_ms, const char *actor,
+                         const char *run_id, const char *action,
+                         const char *detail, const char *prev_hash);
+/* Appends a record (run_id may be NULL) in the open write transaction;
+ * commit != 0 commits at once. Secrets must be removed by the caller. */
+int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
+                       const char *run_id, const char *action,
+                       const char *detail, int commit);
 
 #endif
