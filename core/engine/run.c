@@ -15,6 +15,7 @@
 
 #include "engine/host.h"
 #include "engine/runtime.h"
+#include "engine/worktree.h"
 #include "io/http.h"
 #include "lua/bindings.h"
 
@@ -889,6 +890,7 @@ int engine_run(const engine_opts *o) {
   }
   c.rt.run_id = id;
   c.ev.run_id = id;
+  worktree_probe(&c.loop, c.rt.store, id, o->file);
   lua_pop(L, 2);
   if ((code = take_env_locks(&c, o, id, o->env))) {
     /* The attempt is kept, as a run that never started. */

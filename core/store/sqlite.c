@@ -82,7 +82,7 @@ static const char *const MIGRATIONS[] = {
 
 enum {
   Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-  Q_RUN_INSERT, Q_RUN_GET, Q_RUN_STATUS, Q_RUN_PIN,
+  Q_RUN_INSERT, Q_RUN_GET, Q_RUN_STATUS, Q_RUN_PIN, Q_RUN_GIT,
   Q_RUN_LIST, Q_RUN_LIST_STATUS,
   Q_LEASE_GET, Q_LEASE_SET, Q_LEASE_RENEW, Q_LEASE_RELEASE,
   Q_JOURNAL_APPEND, Q_JOURNAL_EACH,
@@ -105,6 +105,7 @@ static const char *const SQL[Q_COUNT] = {
                    " WHERE id = ?1",
   [Q_RUN_PIN] = "UPDATE runs SET source_path = ?2, source = ?3,"
                 " source_sha256 = ?4, version = ?5 WHERE id = ?1",
+  [Q_RUN_GIT] = "UPDATE runs SET git_commit = ?2 WHERE id = ?1",
   [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM runs"
                  " ORDER BY created_ms DESC, rowid DESC",
   [Q_RUN_LIST_STATUS] = "SELECT " RUN_COLS " FROM runs WHERE status = ?1"
@@ -481,6 +482,15 @@ int store_run_pin_source(store_t *s, const char *id, const char *path,
   bind_text(st, 4, sha256);
   bind_text(st, 5, version);
   return exec_stmt(s, st, "pinning the source");
+}
+
+int store_run_set_git(store_t *s, const char *id, const char *git_json) {
+  sqlite3_stmt *st = stmt(s, Q_RUN_GIT);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  bind_text(st, 1, id);
+  bind_text(st, 2, git_json);
+  if (exec_stmt(s, st, "recording the git state") != STORE_OK) return STORE_ERR;
+  return store_flush(s);
 }
 
 int store_run_list(store_t *s, const char *status, store_run_cb fn,

@@ -43,7 +43,8 @@ typedef struct {
   char *id, *name, *version, *source_path, *source_sha256, *source;
   char *params, *env, *status, *error, *failed_key, *started_by, *owner_host;
   char *rerun_of, *cancel_request, *config_path;
-  char *git_commit;    /* HEAD of the runbook's git work tree at the start */
+  char *git_commit;    /* the runbook's git work tree at the start: JSON
+                        * {commit, branch, dirty, dir} (worktree.c) */
   int64_t created_ms, updated_ms, finished_ms, wake_ms, lease_expires_ms;
   int64_t owner_pid, heartbeat_ms;
 } store_run;
@@ -61,6 +62,8 @@ int store_run_set_status(store_t *s, const char *id, const char *status,
 int store_run_pin_source(store_t *s, const char *id, const char *path,
                          const char *source, const char *sha256,
                          const char *version);
+/* Records the git state of the run's work tree (JSON); committed at once. */
+int store_run_set_git(store_t *s, const char *id, const char *git_json);
 /* Calls fn for each run, newest first, optionally only those with status. */
 typedef int (*store_run_cb)(void *ud, const store_run *r);
 int store_run_list(store_t *s, const char *status, store_run_cb fn, void *ud);
