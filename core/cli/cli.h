@@ -3,6 +3,8 @@
 /* Command groups: each takes the arguments after the command name and
  * returns an exit code (engine/engine.h). */
 
+#include <stddef.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
@@ -39,5 +41,17 @@ int cli_usage(const char *cmd, const char *fmt, ...);
  * inspection commands. Prints why and returns NULL on failure. */
 struct store;
 struct store *cli_open_store(void);
+
+/* Runs a program (argv[0] looked up in PATH; no shell) to completion with
+ * input on its stdin and fills *out (free with cli_output_free). Returns
+ * -1 when it could not be run at all (out->spawn_error says why). */
+typedef struct {
+  int code;         /* exit code; -1 if it did not run or was killed */
+  int spawn_error;  /* libuv error when spawning failed, else 0 */
+  char *out, *err;  /* captured output, NUL-terminated */
+} cli_output;
+int cli_run(const char *const *argv, const char *input, size_t input_len,
+            cli_output *out);
+void cli_output_free(cli_output *o);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/proc.h"
 #include "store/store.h"
 
 const char *cli_find_config(void) {
@@ -104,4 +105,47 @@ struct store *cli_open_store(void) {
   store_t *s = store_open(path, 0, STORE_DURABILITY_FULL, err, sizeof err);
   if (!s) fprintf(stderr, "summit: %s\n", err);
   return s;
+}
+
+/* ---- running a helper program (ssh-keygen) ------------------------- */
+
+typedef struct {
+  int done;
+  cli_output *out;
+} run_wait;
+
+static void run_done(void *ud, const proc_result *r) {
+  run_wait *w = ud;
+  w->done = 1;
+  w->out->code = r->spawn_error ? -1 : (int)r->exit_code;
+  w->out->spawn_error = r->spawn_error;
+  w->out->out = r->out ? strdup(r->out) : strdup("");
+  w->out->err = r->err ? strdup(r->err) : strdup("");
+}
+
+int cli_run(const char *const *argv, const char *input, size_t input_len,
+            cli_output *out) {
+  memset(out, 0, sizeof *out);
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) return -1;
+  run_wait w = {.out = out};
+  proc_opts o = {.argv = argv, .input = input, .input_len = input_len,
+                 .timeout_ms = 60000, .log_fd = -1};
+  if (!proc_start(&loop, &o, run_done, &w)) {
+    uv_loop_close(&loop);
+    return -1;
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  if (!w.done || !out->out || !out->err) {
+    cli_output_free(out);
+    return -1;
+  }
+  return 0;
+}
+
+void cli_output_free(cli_output *o) {
+  free(o->out);
+  free(o->err);
+  o->out = o->err = NULL;
 }
