@@ -9,14 +9,16 @@
  * edited one. */
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "store/internal.h"
 
 enum {
-  A_LAST = STORE_AUX_AUDIT, A_INSERT,
+  A_LAST = STORE_AUX_AUDIT, A_INSERT, A_EACH, A_EACH_RUN, A_ALL,
 };
 
 static const char *const SQL_LAST =
@@ -24,6 +26,18 @@ static const char *const SQL_LAST =
 static const char *const SQL_INSERT =
     "INSERT INTO audit(seq, ts_ms, actor, run_id, action, record, prev_hash,"
     " hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/* Filters are written so one statement serves "all" too: ?2 = 0 keeps
+ * every time. */
+static const char *const SQL_EACH =
+    "SELECT seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
+    " FROM audit WHERE ts_ms >= ?2 ORDER BY seq";
+static const char *const SQL_EACH_RUN =
+    "SELECT seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
+    " FROM audit WHERE run_id = ?1 AND ts_ms >= ?2 ORDER BY seq";
+static const char *const SQL_ALL =
+    "SELECT seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
+    " FROM audit ORDER BY seq";
 
 const char STORE_AUDIT_GENESIS[65] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -122,4 +136,168 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
   free(record);
   if (rc != STORE_OK) return rc;
   return commit ? store_flush(s) : STORE_OK;
+}
+
+/* ---- reading and verifying ------------------------------------------ */
+
+static const char *col_text(sqlite3_stmt *st, int i) {
+  return (const char *)sqlite3_column_text(st, i);
+}
+
+static void row_from(sqlite3_stmt *st, store_audit_row *r) {
+  r->seq = sqlite3_column_int64(st, 0);
+  r->ts_ms = sqlite3_column_int64(st, 1);
+  r->actor = col_text(st, 2);
+  r->run_id = col_text(st, 3);
+  r->action = col_text(st, 4);
+  r->record = col_text(st, 5);
+  r->prev_hash = col_text(st, 6);
+  r->hash = col_text(st, 7);
+}
+
+int store_audit_each(store_t *s, const char *run_id, int64_t since_ms,
+                     store_audit_cb fn, void *ud) {
+  sqlite3_stmt *st = run_id ? store__aux(s, A_EACH_RUN, SQL_EACH_RUN)
+                            : store__aux(s, A_EACH, SQL_EACH);
+  if (!st) return STORE_ERR;
+  if (run_id) store__bind_text(st, 1, run_id);
+  sqlite3_bind_int64(st, 2, since_ms);
+  int rc, ret = STORE_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    store_audit_row r;
+    row_from(st, &r);
+    if ((ret = fn(ud, &r))) break;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return store__fail(s, "reading the audit trail");
+  return ret;
+}
+
+static int bad(store_audit_check *c, const store_audit_row *r, int64_t seq,
+               const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->reason, sizeof c->reason, fmt, ap);
+  va_end(ap);
+  c->bad_seq = seq;
+  c->bad_row_seq = r->seq;
+  c->bad_ts_ms = r->ts_ms;
+  snprintf(c->bad_run, sizeof c->bad_run, "%s", r->run_id ? r->run_id : "");
+  snprintf(c->bad_action, sizeof c->bad_action, "%s",
+           r->action ? r->action : "");
+  return 1;
+}
+
+static int str_eq(const char *a, const char *b) {
+  return a && b && !strcmp(a, b);
+}
+
+/* Compares the fields of the hashed record text with the row's columns:
+ * an edit of one without the other shows here. Returns 1 (and fills c)
+ * when something differs. */
+static int check_fields(store_audit_check *c, const store_audit_row *r) {
+  cJSON *j = cJSON_Parse(r->record);
+  int out = 0;
+  if (!cJSON_IsObject(j)) {
+    out = bad(c, r, r->seq, "its record is not a JSON object (the text was "
+                            "changed after it was written)");
+    goto done;
+  }
+  const cJSON *seq = cJSON_GetObjectItemCaseSensitive(j, "seq"),
+              *ts = cJSON_GetObjectItemCaseSensitive(j, "ts_ms"),
+              *actor = cJSON_GetObjectItemCaseSensitive(j, "actor"),
+              *run = cJSON_GetObjectItemCaseSensitive(j, "run"),
+              *action = cJSON_GetObjectItemCaseSensitive(j, "action"),
+              *prev = cJSON_GetObjectItemCaseSensitive(j, "prev"),
+              *detail = cJSON_GetObjectItemCaseSensitive(j, "detail");
+  if (!cJSON_IsNumber(seq) || (int64_t)seq->valuedouble != r->seq)
+    out = bad(c, r, r->seq, "the seq column is %lld but the hashed record "
+              "says %.0f (records were renumbered or swapped)",
+              (long long)r->seq, cJSON_IsNumber(seq) ? seq->valuedouble : 0.0);
+  else if (!cJSON_IsNumber(ts) || (int64_t)ts->valuedouble != r->ts_ms)
+    out = bad(c, r, r->seq, "the ts_ms column (%lld) differs from the hashed "
+              "record's", (long long)r->ts_ms);
+  else if (!cJSON_IsString(actor) || !str_eq(actor->valuestring, r->actor))
+    out = bad(c, r, r->seq, "the actor column ('%s') differs from the hashed "
+              "record's ('%s')", r->actor ? r->actor : "",
+              cJSON_IsString(actor) ? actor->valuestring : "");
+  else if (!(cJSON_IsNull(run) && !r->run_id) &&
+           !(cJSON_IsString(run) && str_eq(run->valuestring, r->run_id)))
+    out = bad(c, r, r->seq, "the run_id column ('%s') differs from the hashed "
+              "record's ('%s')", r->run_id ? r->run_id : "",
+              cJSON_IsString(run) ? run->valuestring : "");
+  else if (!cJSON_IsString(action) || !str_eq(action->valuestring, r->action))
+    out = bad(c, r, r->seq, "the action column ('%s') differs from the hashed "
+              "record's ('%s')", r->action ? r->action : "",
+              cJSON_IsString(action) ? action->valuestring : "");
+  else if (!cJSON_IsString(prev) || !str_eq(prev->valuestring, r->prev_hash))
+    out = bad(c, r, r->seq, "the prev_hash column differs from the hashed "
+              "record's prev");
+  else if (!cJSON_IsObject(detail))
+    out = bad(c, r, r->seq, "the hashed record has no detail object");
+done:
+  cJSON_Delete(j);
+  return out;
+}
+
+int store_audit_verify(store_t *s, const char *want_head,
+                       store_audit_check *c) {
+  memset(c, 0, sizeof *c);
+  memcpy(c->head, STORE_AUDIT_GENESIS, sizeof c->head);
+  sqlite3_stmt *st = store__aux(s, A_ALL, SQL_ALL);
+  if (!st) return STORE_ERR;
+  /* One statement reads one snapshot: appends by a run meanwhile are not
+   * half seen. */
+  int rc;
+  int64_t want = 1;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    store_audit_row r;
+    row_from(st, &r);
+    c->count++;
+    char h[65];
+    if (r.seq != want) {
+      if (r.seq > want && want == r.seq - 1)
+        bad(c, &r, want, "record %lld is missing (deleted): the chain goes "
+            "from %lld to %lld", (long long)want, (long long)want - 1,
+            (long long)r.seq);
+      else if (r.seq > want)
+        bad(c, &r, want, "records %lld to %lld are missing (deleted): the "
+            "chain goes from %lld to %lld", (long long)want,
+            (long long)r.seq - 1, (long long)want - 1, (long long)r.seq);
+      else
+        bad(c, &r, r.seq, "seq %lld is out of order (expected %lld)",
+            (long long)r.seq, (long long)want);
+      break;
+    }
+    if (!r.record || !r.prev_hash || !r.hash || !r.actor || !r.action) {
+      bad(c, &r, r.seq, "a column of the record is empty");
+      break;
+    }
+    if (check_fields(c, &r)) break;
+    if (strcmp(r.prev_hash, c->head) != 0) {
+      if (r.seq == 1)
+        bad(c, &r, r.seq, "the first record's prev is not the genesis hash "
+            "(64 zeros)");
+      else
+        bad(c, &r, r.seq, "its prev_hash is not the hash of record %lld "
+            "(that record or this one was rewritten, or one was inserted)",
+            (long long)r.seq - 1);
+      break;
+    }
+    store_audit_hash(r.prev_hash, r.record, h);
+    if (strcmp(h, r.hash) != 0) {
+      bad(c, &r, r.seq, "its hash does not match its content (the record was "
+          "changed after it was written)");
+      break;
+    }
+    memcpy(c->head, h, sizeof c->head);
+    c->head_seq = r.seq;
+    if (want_head && !strcasecmp(want_head, h)) c->want_head_seq = r.seq;
+    want++;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return store__fail(s, "reading the audit trail");
+  return STORE_OK;
 }

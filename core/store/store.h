@@ -146,4 +146,39 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
                        const char *run_id, const char *action,
                        const char *detail, int commit);
 
+/* One stored record. Strings are valid only during the callback. */
+typedef struct {
+  int64_t seq, ts_ms;
+  const char *actor, *run_id, *action, *record, *prev_hash, *hash;
+} store_audit_row;
+typedef int (*store_audit_cb)(void *ud, const store_audit_row *r);
+/* Calls fn for each record in seq order: only run_id's (NULL: all) and
+ * only those at or after since_ms (0: all). A non-zero return from fn
+ * stops the walk and is returned. */
+int store_audit_each(store_t *s, const char *run_id, int64_t since_ms,
+                     store_audit_cb fn, void *ud);
+
+/* What store_audit_verify found. */
+typedef struct {
+  int64_t count;          /* records read */
+  int64_t head_seq;       /* the last record that verified (0: none) */
+  char head[65];          /* its hash (the genesis hash if none) */
+  int64_t bad_seq;        /* the first bad record, 0 if the chain holds */
+  char reason[512];       /* what is wrong with it */
+  /* The stored row found at bad_seq (or just after it, when bad_seq is
+   * missing): */
+  int64_t bad_row_seq, bad_ts_ms;
+  char bad_run[128], bad_action[128];
+  int64_t want_head_seq;  /* the record whose hash is want_head (0: none) */
+} store_audit_check;
+/* Recomputes the whole chain in one read snapshot and stops at the first
+ * bad record: a gap in seq (a deleted record), a column that differs from
+ * the hashed record text, a prev_hash that is not the previous hash, or a
+ * hash that does not match the text. want_head (may be NULL): a hash
+ * remembered earlier, looked for among the records that verify. Returns
+ * STORE_OK when the walk was done (see c->bad_seq), STORE_ERR if the
+ * database could not be read. */
+int store_audit_verify(store_t *s, const char *want_head,
+                       store_audit_check *c);
+
 #endif
