@@ -181,4 +181,53 @@ typedef struct {
 int store_audit_verify(store_t *s, const char *want_head,
                        store_audit_check *c);
 
+/* ---- approval gates (approvals.c, docs/approvals.md) ---------------- */
+
+/* An open wait of a run on an approval gate, joined with its run. Strings
+ * are valid only during a callback. */
+typedef struct {
+  const char *run_id, *wait_key, *gate;
+  const char *request;       /* JSON: everything needed to judge decisions */
+  int64_t attempt, since_ms;
+  int64_t deadline_ms;       /* 0: none (or overdue on a "pause" gate) */
+  /* From the run: */
+  const char *status, *runbook, *started_by, *owner_host;
+  int64_t owner_pid, lease_expires_ms;
+} store_wait;
+/* Opens the wait (run_id, wait_key) for attempt in the open write
+ * transaction (not committed). *opened = 1 when a row was written; a row of
+ * the same attempt is kept as it is (a resumed run), one of an older
+ * attempt is replaced. */
+int store_wait_open(store_t *s, const store_wait *w, int *opened);
+/* Deletes the wait; not committed until store_flush. */
+int store_wait_close(store_t *s, const char *run_id, const char *wait_key);
+/* Sets the wait's deadline (0: none); not committed until store_flush. */
+int store_wait_set_deadline(store_t *s, const char *run_id,
+                            const char *wait_key, int64_t deadline_ms);
+typedef int (*store_wait_cb)(void *ud, const store_wait *w);
+/* Calls fn for each open wait, oldest first: of run_id, or all (NULL). */
+int store_wait_list(store_t *s, const char *run_id, store_wait_cb fn,
+                    void *ud);
+
+/* A decision on a gate. Strings are valid only during a callback. */
+typedef struct {
+  int64_t id, attempt, ts_ms;
+  const char *run_id, *wait_key, *gate, *actor;
+  const char *decision;      /* "approve" or "reject" */
+  const char *comment;       /* may be NULL */
+  const char *bind;          /* canonical JSON of the values approved */
+  const char *signature;     /* armored SSH signature, or NULL */
+} store_approval;
+typedef int (*store_approval_cb)(void *ud, const store_approval *a);
+/* Records a decision (a->id is ignored); commit != 0 commits at once. */
+int store_approval_add(store_t *s, const store_approval *a, int commit);
+/* Calls fn for each decision on (run_id, wait_key, attempt) with an id
+ * above after_id, oldest first. */
+int store_approval_list(store_t *s, const char *run_id, const char *wait_key,
+                        int64_t attempt, int64_t after_id,
+                        store_approval_cb fn, void *ud);
+/* Calls fn for every decision of a run, oldest first (provenance). */
+int store_approval_each(store_t *s, const char *run_id, store_approval_cb fn,
+                        void *ud);
+
 #endif

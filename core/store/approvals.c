@@ -1,0 +1,214 @@
+/* Approval gates: the waits runs have open on them and the decisions
+ * (approve, reject) recorded against each (docs/approvals.md).
+ *
+ * A wait is identified by (run, wait_key): the journal key of the
+ * approval entry. Its attempt tells requests of the same key apart (a gate
+ * asked again after a failure), and decisions are recorded against (run,
+ * wait_key, attempt), so a decision given for one request never counts
+ * for another. Judging the decisions is not done here (engine/approval.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+enum {
+  W_GET = STORE_AUX_APPROVALS, W_INSERT, W_REPLACE, W_CLOSE, W_DEADLINE,
+  W_LIST, W_LIST_RUN, D_INSERT, D_LIST, D_EACH,
+};
+
+static const char *const SQL_W_GET =
+    "SELECT attempt FROM waits WHERE run_id = ?1 AND wait_key = ?2";
+static const char *const SQL_W_INSERT =
+    "INSERT INTO waits(run_id, wait_key, attempt, gate, request, since_ms,"
+    " deadline_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char *const SQL_W_REPLACE =
+    "UPDATE waits SET attempt = ?3, gate = ?4, request = ?5, since_ms = ?6,"
+    " deadline_ms = ?7 WHERE run_id = ?1 AND wait_key = ?2";
+static const char *const SQL_W_CLOSE =
+    "DELETE FROM waits WHERE run_id = ?1 AND wait_key = ?2";
+static const char *const SQL_W_DEADLINE =
+    "UPDATE waits SET deadline_ms = ?3 WHERE run_id = ?1 AND wait_key = ?2";
+#define WAIT_COLS                                                          \
+  "w.run_id, w.wait_key, w.attempt, w.gate, w.request, w.since_ms,"        \
+  " w.deadline_ms, r.status, r.name, r.started_by, r.owner_pid,"           \
+  " r.owner_host, r.lease_expires_ms"
+static const char *const SQL_W_LIST =
+    "SELECT " WAIT_COLS " FROM waits w JOIN runs r ON r.id = w.run_id"
+    " ORDER BY w.since_ms, w.run_id, w.wait_key";
+static const char *const SQL_W_LIST_RUN =
+    "SELECT " WAIT_COLS " FROM waits w JOIN runs r ON r.id = w.run_id"
+    " WHERE w.run_id = ?1 ORDER BY w.since_ms, w.wait_key";
+static const char *const SQL_D_INSERT =
+    "INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision,"
+    " comment, bind, signature, ts_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+    " ?9, ?10)";
+#define DECISION_COLS                                                      \
+  "id, run_id, wait_key, attempt, gate, actor, decision, comment, bind,"   \
+  " signature, ts_ms"
+static const char *const SQL_D_LIST =
+    "SELECT " DECISION_COLS " FROM approvals WHERE run_id = ?1"
+    " AND wait_key = ?2 AND attempt = ?3 AND id > ?4 ORDER BY id";
+static const char *const SQL_D_EACH =
+    "SELECT " DECISION_COLS " FROM approvals WHERE run_id = ?1 ORDER BY id";
+
+static const char *col_text(sqlite3_stmt *st, int i) {
+  return (const char *)sqlite3_column_text(st, i);
+}
+
+static void bind_opt_i64(sqlite3_stmt *st, int i, int64_t v) {
+  if (v) sqlite3_bind_int64(st, i, v);
+  else sqlite3_bind_null(st, i);
+}
+
+int store_wait_open(store_t *s, const store_wait *w, int *opened) {
+  if (!w->run_id || !w->wait_key || !w->gate || !w->request)
+    return store__failf(s, "a wait needs a run, a key, a gate and a request");
+  *opened = 0;
+  sqlite3_stmt *st = store__aux(s, W_GET, SQL_W_GET);
+  if (!st) return STORE_ERR;
+  store__bind_text(st, 1, w->run_id);
+  store__bind_text(st, 2, w->wait_key);
+  int rc = sqlite3_step(st);
+  int64_t attempt = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return store__fail(s, "reading the waits");
+  /* The same request again (a resumed run): it keeps its row, its
+   * since_ms and whatever deadline it has now. */
+  if (rc == SQLITE_ROW && attempt == w->attempt) return STORE_OK;
+  if (store__begin(s) != STORE_OK) return STORE_ERR;
+  st = store__aux(s, rc == SQLITE_ROW ? W_REPLACE : W_INSERT,
+                  rc == SQLITE_ROW ? SQL_W_REPLACE : SQL_W_INSERT);
+  if (!st) return STORE_ERR;
+  store__bind_text(st, 1, w->run_id);
+  store__bind_text(st, 2, w->wait_key);
+  sqlite3_bind_int64(st, 3, w->attempt);
+  store__bind_text(st, 4, w->gate);
+  store__bind_text(st, 5, w->request);
+  sqlite3_bind_int64(st, 6, w->since_ms);
+  bind_opt_i64(st, 7, w->deadline_ms);
+  if (store__exec(s, st, "opening the wait") != STORE_OK) return STORE_ERR;
+  *opened = 1;
+  return STORE_OK;
+}
+
+int store_wait_close(store_t *s, const char *run_id, const char *wait_key) {
+  if (store__begin(s) != STORE_OK) return STORE_ERR;
+  sqlite3_stmt *st = store__aux(s, W_CLOSE, SQL_W_CLOSE);
+  if (!st) return STORE_ERR;
+  store__bind_text(st, 1, run_id);
+  store__bind_text(st, 2, wait_key);
+  return store__exec(s, st, "closing the wait");
+}
+
+int store_wait_set_deadline(store_t *s, const char *run_id,
+                            const char *wait_key, int64_t deadline_ms) {
+  if (store__begin(s) != STORE_OK) return STORE_ERR;
+  sqlite3_stmt *st = store__aux(s, W_DEADLINE, SQL_W_DEADLINE);
+  if (!st) return STORE_ERR;
+  store__bind_text(st, 1, run_id);
+  store__bind_text(st, 2, wait_key);
+  bind_opt_i64(st, 3, deadline_ms);
+  return store__exec(s, st, "changing the wait's deadline");
+}
+
+int store_wait_list(store_t *s, const char *run_id, store_wait_cb fn,
+                    void *ud) {
+  sqlite3_stmt *st = run_id ? store__aux(s, W_LIST_RUN, SQL_W_LIST_RUN)
+                            : store__aux(s, W_LIST, SQL_W_LIST);
+  if (!st) return STORE_ERR;
+  if (run_id) store__bind_text(st, 1, run_id);
+  int rc, ret = STORE_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    store_wait w = {
+      .run_id = col_text(st, 0),
+      .wait_key = col_text(st, 1),
+      .attempt = sqlite3_column_int64(st, 2),
+      .gate = col_text(st, 3),
+      .request = col_text(st, 4),
+      .since_ms = sqlite3_column_int64(st, 5),
+      .deadline_ms = sqlite3_column_int64(st, 6),
+      .status = col_text(st, 7),
+      .runbook = col_text(st, 8),
+      .started_by = col_text(st, 9),
+      .owner_pid = sqlite3_column_int64(st, 10),
+      .owner_host = col_text(st, 11),
+      .lease_expires_ms = sqlite3_column_int64(st, 12),
+    };
+    if ((ret = fn(ud, &w))) break;
+  }
+  sqlite3_reset(st);
+  if (ret) return ret;
+  if (rc != SQLITE_DONE) return store__fail(s, "listing the waits");
+  return STORE_OK;
+}
+
+int store_approval_add(store_t *s, const store_approval *a, int commit) {
+  if (!a->run_id || !a->wait_key || !a->gate || !a->actor || !a->decision)
+    return store__failf(s, "a decision needs a run, a key, a gate, an actor "
+                           "and a decision");
+  if (strcmp(a->decision, "approve") != 0 && strcmp(a->decision, "reject") != 0)
+    return store__failf(s, "a decision is approve or reject, not '%s'",
+                        a->decision);
+  if (store__begin(s) != STORE_OK) return STORE_ERR;
+  sqlite3_stmt *st = store__aux(s, D_INSERT, SQL_D_INSERT);
+  if (!st) return STORE_ERR;
+  store__bind_text(st, 1, a->run_id);
+  store__bind_text(st, 2, a->wait_key);
+  sqlite3_bind_int64(st, 3, a->attempt);
+  store__bind_text(st, 4, a->gate);
+  store__bind_text(st, 5, a->actor);
+  store__bind_text(st, 6, a->decision);
+  store__bind_text(st, 7, a->comment);
+  store__bind_text(st, 8, a->bind);
+  store__bind_text(st, 9, a->signature);
+  sqlite3_bind_int64(st, 10, a->ts_ms);
+  if (store__exec(s, st, "recording the decision") != STORE_OK)
+    return STORE_ERR;
+  return commit ? store_flush(s) : STORE_OK;
+}
+
+static int each_decision(store_t *s, sqlite3_stmt *st, store_approval_cb fn,
+                         void *ud) {
+  int rc, ret = STORE_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    store_approval a = {
+      .id = sqlite3_column_int64(st, 0),
+      .run_id = col_text(st, 1),
+      .wait_key = col_text(st, 2),
+      .attempt = sqlite3_column_int64(st, 3),
+      .gate = col_text(st, 4),
+      .actor = col_text(st, 5),
+      .decision = col_text(st, 6),
+      .comment = col_text(st, 7),
+      .bind = col_text(st, 8),
+      .signature = col_text(st, 9),
+      .ts_ms = sqlite3_column_int64(st, 10),
+    };
+    if ((ret = fn(ud, &a))) break;
+  }
+  sqlite3_reset(st);
+  if (ret) return ret;
+  if (rc != SQLITE_DONE) return store__fail(s, "reading the approvals");
+  return STORE_OK;
+}
+
+int store_approval_list(store_t *s, const char *run_id, const char *wait_key,
+                        int64_t attempt, int64_t after_id,
+                        store_approval_cb fn, void *ud) {
+  sqlite3_stmt *st = store__aux(s, D_LIST, SQL_D_LIST);
+  if (!st) return STORE_ERR;
+  store__bind_text(st, 1, run_id);
+  store__bind_text(st, 2, wait_key);
+  sqlite3_bind_int64(st, 3, attempt);
+  sqlite3_bind_int64(st, 4, after_id);
+  return each_decision(s, st, fn, ud);
+}
+
+int store_approval_each(store_t *s, const char *run_id, store_approval_cb fn,
+                        void *ud) {
+  sqlite3_stmt *st = store__aux(s, D_EACH, SQL_D_EACH);
+  if (!st) return STORE_ERR;
+  store__bind_text(st, 1, run_id);
+  return each_decision(s, st, fn, ud);
+}
