@@ -423,8 +423,14 @@ function api.cluster(arg)
   return require("summit.cluster").client(arg)
 end
 
+-- metrics.query|value|range|get|render|expand|client: PromQL over the
+-- Prometheus HTTP API, one journal entry per query (summit.metrics,
+-- docs/metrics.md).
+api.metrics = require("summit.metrics")
+
 local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
                   "fail", "exec", "json", "print", "require", "lock", "http", "cluster" }
+GLOBALS[#GLOBALS + 1] = "metrics"
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a
 -- runbook cannot swallow `summit cancel`.

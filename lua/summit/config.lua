@@ -24,6 +24,7 @@ local ENV = {
   cluster = "string", namespace = "string", traffic = "number",
   approval = "table", url = "string", vars = "table", description = "string",
   windows = "table", deployment = "string", app = "string",
+  metrics = "table",
 }
 local CLUSTER = {
   sim = "boolean", kubeconfig = "string", context = "string",
@@ -31,7 +32,8 @@ local CLUSTER = {
   token_file = "string", ca_file = "string", insecure = "boolean",
   scenario = "table", in_cluster = "boolean",
 }
-local METRICS = { url = "string", queries = "table", headers = "table", timeout = "string" }
+local METRICS = { url = "string", queries = "table", headers = "table", timeout = "string",
+                  cluster = "string" }
 
 -- The first line of src that assigns key (for error positions).
 local function line_of(src, key)
@@ -82,7 +84,24 @@ local function check(path, src, cfg)
       end
     end
   end
-  if type(cfg.metrics) == "table" then fields("metrics", cfg.metrics, METRICS) end
+  -- metrics: top level, and per environment over it (docs/metrics.md).
+  local function metrics(where, m)
+    fields(where, m, METRICS)
+    if type(m.cluster) == "string" and not (type(cfg.clusters) == "table" and cfg.clusters[m.cluster]) then
+      bad("cluster", "%s.cluster names '%s', which is not in clusters", where, m.cluster)
+    end
+    for name, q in pairs(type(m.queries) == "table" and m.queries or {}) do
+      if type(q) ~= "string" then
+        bad(name, "%s.queries.%s must be a PromQL string, not a %s", where, tostring(name), type(q))
+      end
+    end
+  end
+  if type(cfg.metrics) == "table" then metrics("metrics", cfg.metrics) end
+  for name, e in pairs(type(cfg.environments) == "table" and cfg.environments or {}) do
+    if type(e) == "table" and type(e.metrics) == "table" then
+      metrics("environments." .. tostring(name) .. ".metrics", e.metrics)
+    end
+  end
   if type(cfg.approvers) == "table" then
     for who, roles in pairs(cfg.approvers) do
       if type(roles) ~= "table" then

@@ -1,0 +1,481 @@
+-- The metrics primitive: PromQL over Prometheus's HTTP API (docs/metrics.md),
+-- on summit's HTTP layer (summit.c.http, the binding `http` uses). Every
+-- query is one journal entry of kind "metrics", so a resumed analysis
+-- replays the values it already saw instead of asking again.
+--
+-- What the journal holds is Prometheus's answer with its sample values
+-- as the strings Prometheus wrote ("0.03", "NaN", "+Inf", "-Inf"): that
+-- is JSON, and it turns back into the same Lua numbers (0/0, math.huge,
+-- -math.huge) on a first run and on a replay alike.
+local E = require("summit.engine")
+local T = require("summit.c.task")
+local H = require("summit.c.http")
+local json = require("summit.json")
+local errors = require("summit.errors")
+local redact = require("summit.redact")
+local config = require("summit.config")
+
+local M = {}
+
+local DEFAULT_TIMEOUT = "10s"
+
+-- Misuse raises at once, as a string naming the function, the argument
+-- and the runbook line.
+local function argerr(fname, arg, msg)
+  error(string.format("%s: metrics.%s: bad argument '%s' (%s)", E.site(), fname, arg, msg), 0)
+end
+
+-- ---------------------------------------------------------------------
+-- Values
+
+-- number(s) -> the Lua number of a Prometheus sample value. Go's
+-- strconv.ParseFloat spellings: "NaN", "+Inf", "-Inf", "Inf" (any case).
+function M.number(s)
+  if type(s) == "number" then return s end
+  if type(s) ~= "string" then return nil end
+  local l = s:lower()
+  if l == "nan" or l == "+nan" or l == "-nan" then return 0 / 0 end
+  if l == "+inf" or l == "inf" or l == "+infinity" or l == "infinity" then return math.huge end
+  if l == "-inf" or l == "-infinity" then return -math.huge end
+  return tonumber(s)
+end
+
+local function labels_of(metric)
+  local t = {}
+  if type(metric) == "table" then
+    for k, v in pairs(metric) do t[k] = tostring(v) end
+  end
+  return t
+end
+
+-- ---------------------------------------------------------------------
+-- Templates
+
+-- escape(v) -> v for the inside of a PromQL double-quoted string (a label
+-- matcher's value): backslash, double quote and newline are escaped.
+function M.escape(v)
+  return (tostring(v):gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
+end
+
+-- expand(text, vars, what) -> text with every {{name}} replaced by the
+-- escaped vars[name]. A name vars lacks raises ETEMPLATE naming it.
+local function expand(text, vars, what)
+  vars = vars or {}
+  return (text:gsub("{{%s*([^{}]-)%s*}}", function(name)
+    if not name:match("^[%a_][%w_]*$") then
+      error(errors.new("ETEMPLATE", string.format("%s: '{{%s}}' is not a variable "
+        .. "(names are letters, digits and _)", what, name), { variable = name }), 0)
+    end
+    local v = vars[name]
+    if v == nil then
+      error(errors.new("ETEMPLATE", string.format("%s uses {{%s}}, but no value was given for '%s'",
+        what, name, name), { variable = name }), 0)
+    end
+    if type(v) ~= "string" and type(v) ~= "number" and type(v) ~= "boolean" then
+      error(errors.new("ETEMPLATE", string.format("%s: the value of '%s' must be a string "
+        .. "or a number, not a %s", what, name, type(v)), { variable = name }), 0)
+    end
+    if type(v) == "number" and v == math.floor(v) and math.abs(v) < 2 ^ 53 then
+      v = string.format("%d", v)
+    end
+    return M.escape(v)
+  end))
+end
+
+-- ---------------------------------------------------------------------
+-- Settings: summit.lua's `metrics`, the selected environment's `metrics`
+-- over it, and a client's own spec over both.
+
+local function merged(spec)
+  local s = { queries = {}, headers = {} }
+  local function over(t)
+    if type(t) ~= "table" then return end
+    for k, v in pairs(t) do
+      if k == "queries" or k == "headers" then
+        for qk, qv in pairs(v) do s[k][qk] = qv end
+      else
+        s[k] = v
+      end
+    end
+  end
+  over(config.current and config.current.metrics)
+  over(config.env and config.env.metrics)
+  over(spec)
+  return s
+end
+
+-- The Prometheus URL (without a trailing /) for settings s. Runs inside
+-- an entry: a simulated cluster is started only when a query is made.
+local function base_url(s)
+  if type(s.url) == "string" and s.url ~= "" then return (s.url:gsub("/+$", "")) end
+  local where = s.cluster
+  if where == nil then
+    local env_cluster = config.env and config.env.cluster
+    local spec = env_cluster and config.current and config.current.clusters
+      and config.current.clusters[env_cluster]
+    if type(spec) == "table" and spec.sim then where = env_cluster end
+  end
+  if where == nil then
+    error(errors.new("ENOMETRICS", "metrics: no Prometheus configured: set metrics.url in "
+      .. "summit.lua (or metrics.cluster to a simulated cluster)"), 0)
+  end
+  local k = where
+  if type(where) == "string" then
+    local spec = config.current and config.current.clusters and config.current.clusters[where]
+    if type(spec) ~= "table" then
+      error(errors.new("ENOMETRICS", string.format("metrics.cluster names '%s', which is not "
+        .. "in clusters of summit.lua", where)), 0)
+    end
+    if not spec.sim then
+      error(errors.new("ENOMETRICS", string.format("metrics.cluster names '%s', which is not a "
+        .. "simulated cluster (sim = true); set metrics.url to its Prometheus", where)), 0)
+    end
+    k = require("summit.cluster").client(where)
+  end
+  if type(k) ~= "table" or type(k.conn) ~= "function" or type(k.spec) ~= "table" or not k.spec.sim then
+    error(errors.new("ENOMETRICS", "metrics: cluster must name a simulated cluster "
+      .. "(or be one: cluster{ sim = true })"), 0)
+  end
+  return (k:conn().server:gsub("/+$", ""))
+end
+
+local function urlencode(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(ch)
+    return string.format("%%%02X", ch:byte())
+  end))
+end
+
+local function form(params)
+  local parts = {}
+  for _, kv in ipairs(params) do
+    parts[#parts + 1] = kv[1] .. "=" .. urlencode(kv[2])
+  end
+  return table.concat(parts, "&")
+end
+
+local function fmt_num(x)
+  if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return string.format("%d", x) end
+  return string.format("%.17g", x)
+end
+
+-- ---------------------------------------------------------------------
+-- The request: one POST of an application/x-www-form-urlencoded body
+-- (Prometheus accepts GET and POST; POST has no URL length limit).
+
+local ERROR_RETRYABLE = { bad_data = false, execution = false, not_found = false }
+
+local function call(s, path, params, promql)
+  local url = base_url(s) .. path
+  local shown = redact.url(url)
+  local headers = { ["Content-Type"] = "application/x-www-form-urlencoded",
+                    Accept = "application/json" }
+  local secrets = {}
+  for k, v in pairs(s.headers or {}) do
+    headers[tostring(k)] = tostring(v)
+    if redact.is_secret_header(tostring(k)) then secrets[#secrets + 1] = tostring(v) end
+  end
+  for cred in url:gmatch("^%a[%w+.-]*://([^/@]+)@") do secrets[#secrets + 1] = cred end
+  local timeout_ms = T.duration_ms(s.timeout or DEFAULT_TIMEOUT)
+  params[#params + 1] = { "timeout", fmt_num(timeout_ms / 1000) }
+  local r, code, msg = H.request({
+    method = "POST", url = url, headers = headers, body = form(params),
+    timeout_ms = timeout_ms, deadline_ms = E.deadline(),
+  })
+  if not r then
+    error(errors.new(code, redact.text(string.format("metrics: POST %s: %s", shown, msg), secrets),
+      { url = shown, query = promql }), 0)
+  end
+  local ok, doc = pcall(json.decode, r.body)
+  if ok and type(doc) == "table" and doc.status == "error" then
+    local etype = tostring(doc.errorType or "unknown")
+    local e = errors.new("EPROMQL", string.format("%s: %s", etype, tostring(doc.error)),
+      { error_type = etype, status = r.status, query = promql, url = shown })
+    if ERROR_RETRYABLE[etype] == false then e.retryable = false end
+    error(e, 0)
+  end
+  if r.status < 200 or r.status > 299 then
+    error(errors.new("EHTTP", string.format("metrics: POST %s answered %d: %s", shown, r.status,
+      redact.text(r.body:sub(1, 300), secrets)),
+      { status = r.status, url = shown, query = promql }), 0)
+  end
+  if not ok or type(doc) ~= "table" or doc.status ~= "success" or type(doc.data) ~= "table" then
+    error(errors.new("EBADJSON", string.format("metrics: POST %s answered %d with something that "
+      .. "is not a Prometheus API answer: %s", shown, r.status, r.body:sub(1, 200)),
+      { status = r.status, url = shown, query = promql }), 0)
+  end
+  return doc
+end
+
+-- What the journal keeps of a successful answer: JSON only, values as
+-- Prometheus's strings.
+local function stored_result(doc)
+  local d = doc.data
+  local out = { type = d.resultType, warnings = doc.warnings }
+  local res = d.result
+  if d.resultType == "vector" then
+    out.result = {}
+    for i, s in ipairs(res or {}) do
+      out.result[i] = { labels = labels_of(s.metric), t = s.value[1], v = tostring(s.value[2]) }
+    end
+  elseif d.resultType == "matrix" then
+    out.result = {}
+    for i, s in ipairs(res or {}) do
+      local vals = {}
+      for j, p in ipairs(s.values or {}) do vals[j] = { p[1], tostring(p[2]) } end
+      out.result[i] = { labels = labels_of(s.metric), values = vals }
+    end
+  elseif d.resultType == "scalar" or d.resultType == "string" then
+    out.t, out.v = res[1], tostring(res[2])
+  else
+    error(errors.new("EBADJSON", "metrics: unknown resultType '" .. tostring(d.resultType) .. "'"), 0)
+  end
+  return out
+end
+
+-- ---------------------------------------------------------------------
+-- Argument checks
+
+local function check_query(fname, promql)
+  if type(promql) ~= "string" or not promql:find("%S") then
+    argerr(fname, "promql", "a non-empty PromQL string expected")
+  end
+end
+
+local function check_opts(fname, opts)
+  if opts ~= nil and type(opts) ~= "table" then argerr(fname, "opts", "a table expected") end
+  return opts or {}
+end
+
+-- A time: unix seconds (number) or an RFC 3339 string, sent as given.
+local function time_arg(fname, name, v)
+  if v == nil then return nil end
+  if type(v) == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then argerr(fname, name, "a finite number") end
+    return v
+  end
+  if type(v) == "string" and v:match("^%d%d%d%d%-%d%d%-%d%dT") then return v end
+  argerr(fname, name, "unix seconds (a number) or an RFC 3339 time string expected")
+end
+
+local function seconds_arg(fname, name, v)
+  local ok, ms = pcall(T.duration_ms, v)
+  if not ok or type(ms) ~= "number" or ms <= 0 then
+    argerr(fname, name, "a positive duration (seconds, or \"15s\", \"1m\"...) expected")
+  end
+  return ms / 1000
+end
+
+local function now_s() return T.now_ms() / 1000 end
+
+-- ---------------------------------------------------------------------
+-- Results as runbooks see them
+
+local function vector_of(st)
+  local out = { type = st.type, time = st.time, warnings = st.warnings }
+  if st.type == "vector" then
+    for i, s in ipairs(st.result or {}) do
+      out[i] = { labels = s.labels or {}, value = M.number(s.v), time = s.t }
+    end
+  elseif st.type == "scalar" then
+    out[1] = { labels = {}, value = M.number(st.v), time = st.t }
+  elseif st.type == "string" then
+    out[1] = { labels = {}, value = st.v, time = st.t }
+  end
+  return out
+end
+
+local function value_of(st, what)
+  if st.type == "scalar" then return M.number(st.v) end
+  if st.type == "string" then
+    local n = M.number(st.v)
+    if n == nil then
+      error(errors.new("EMETRICS", string.format("%s returned the string %q, not a number",
+        what, st.v), { retryable = false }), 0)
+    end
+    return n
+  end
+  local res = st.result or {}
+  if #res == 0 then return nil end
+  if #res > 1 then
+    local shown = {}
+    for i = 1, math.min(#res, 3) do
+      local ls = {}
+      for k, v in pairs(res[i].labels or {}) do ls[#ls + 1] = k .. "=" .. string.format("%q", v) end
+      table.sort(ls)
+      shown[i] = "{" .. table.concat(ls, ",") .. "}"
+    end
+    error(errors.new("EMETRICS", string.format("%s returned %d series (%s%s), not one: "
+      .. "aggregate it (sum(...), max(...)) or use metrics.query", what, #res,
+      table.concat(shown, ", "), #res > 3 and ", ..." or ""), { series = #res, retryable = false }), 0)
+  end
+  return M.number(res[1].v)
+end
+
+-- ---------------------------------------------------------------------
+-- Clients
+
+local Client = {}
+Client.__index = Client
+
+-- An instant query as one journal entry; returns what the journal holds.
+local function instant(self, fname, name, promql, o)
+  local t = time_arg(fname, "time", o.time)
+  local ident = json.encode({ "query", promql, t or json.null })
+  local shown = json.encode({ query = promql, time = t })
+  return E.entry("metrics", name, ident, {
+    effect = true, durable = false, stored = function() return shown end,
+  }, function()
+    local s = merged(self.spec)
+    local at = t or now_s()
+    local doc = call(s, "/api/v1/query", { { "query", promql },
+      { "time", type(at) == "number" and fmt_num(at) or at } }, promql)
+    local st = stored_result(doc)
+    st.time = at
+    return st
+  end)
+end
+
+-- query(promql [, {time =}]) -> { {labels =, value =, time =}, ...,
+--   type =, time = }
+function Client:query(promql, opts)
+  check_query("query", promql)
+  local o = check_opts("query", opts)
+  return vector_of(instant(self, "query", "query", promql, o))
+end
+
+-- value(promql [, {time =}]) -> number, or nil when there is no data.
+function Client:value(promql, opts)
+  check_query("value", promql)
+  local o = check_opts("value", opts)
+  local st = instant(self, "value", "value", promql, o)
+  return value_of(st, "the query " .. promql)
+end
+
+-- range(promql, {start =, stop =, step =}) -> { {labels =, values =
+--   { {t, v}, ... }}, ..., start =, stop =, step = }
+function Client:range(promql, opts)
+  check_query("range", promql)
+  local o = check_opts("range", opts)
+  local start = time_arg("range", "start", o.start)
+  local stop = time_arg("range", "stop", o.stop)
+  local since = o.since ~= nil and seconds_arg("range", "since", o.since) or nil
+  if start == nil and since == nil then argerr("range", "start", "a start time (or since =) is required") end
+  if start ~= nil and since ~= nil then argerr("range", "since", "give start or since, not both") end
+  local step = o.step ~= nil and seconds_arg("range", "step", o.step) or nil
+  if type(start) == "number" and type(stop) == "number" and stop < start then
+    argerr("range", "stop", "must not be before start")
+  end
+  local ident = json.encode({ "range", promql, start or json.null, stop or json.null,
+                              since or json.null, step or json.null })
+  local shown = json.encode({ query = promql, start = start, stop = stop, since = since, step = step })
+  local st = E.entry("metrics", "range", ident, {
+    effect = true, durable = false, stored = function() return shown end,
+  }, function()
+    local s = merged(self.spec)
+    local to = stop or now_s()
+    local from = start or (type(to) == "number" and to - since)
+    if type(from) ~= "number" and since then
+      error(errors.new("EMETRICS", "metrics.range: since needs stop as unix seconds"), 0)
+    end
+    local st_step = step
+    if not st_step then
+      if type(from) == "number" and type(to) == "number" then
+        st_step = math.max(1, math.floor((to - from) / 100 + 0.5))
+      else
+        st_step = 60
+      end
+    end
+    local function enc(x) return type(x) == "number" and fmt_num(x) or x end
+    local doc = call(s, "/api/v1/query_range", { { "query", promql }, { "start", enc(from) },
+      { "end", enc(to) }, { "step", fmt_num(st_step) } }, promql)
+    local r = stored_result(doc)
+    if r.type ~= "matrix" then
+      error(errors.new("EMETRICS", string.format("metrics.range: Prometheus answered a %s, "
+        .. "not a matrix", tostring(r.type))), 0)
+    end
+    r.start, r.stop, r.step = from, to, st_step
+    return r
+  end)
+  local out = { type = "matrix", start = st.start, stop = st.stop, step = st.step,
+                warnings = st.warnings }
+  for i, s in ipairs(st.result or {}) do
+    local vals = {}
+    for j, p in ipairs(s.values or {}) do vals[j] = { p[1], M.number(p[2]) } end
+    out[i] = { labels = s.labels or {}, values = vals }
+  end
+  return out
+end
+
+-- render(name, vars) -> the PromQL of the named template with vars
+-- substituted (escaped for label matchers). Not journaled.
+function Client:render(name, vars)
+  if type(name) ~= "string" or name == "" then argerr("render", "name", "a template name expected") end
+  if vars ~= nil and type(vars) ~= "table" then argerr("render", "vars", "a table expected") end
+  local s = merged(self.spec)
+  local text = s.queries[name]
+  if type(text) ~= "string" then
+    local known = {}
+    for k in pairs(s.queries) do known[#known + 1] = k end
+    table.sort(known)
+    error(errors.new("ETEMPLATE", string.format("no query template '%s' in metrics.queries "
+      .. "(known: %s)", name, #known > 0 and table.concat(known, ", ") or "none"),
+      { template = name }), 0)
+  end
+  local ok, res = pcall(expand, text, vars, "query template '" .. name .. "'")
+  if not ok then
+    if type(res) == "table" then res.template = name end
+    error(res, 0)
+  end
+  return res
+end
+
+-- get(name, vars [, {time =}]) -> number or nil: value() of a template.
+-- The journal entry is named after the template.
+function Client:get(name, vars, opts)
+  local promql = self:render(name, vars)
+  local o = check_opts("get", opts)
+  local st = instant(self, "get", name, promql, o)
+  return value_of(st, "the query template '" .. name .. "' (" .. promql .. ")")
+end
+
+local function client_spec(spec)
+  if spec == nil then return nil end
+  if type(spec) ~= "table" then argerr("client", "spec", "a table expected") end
+  local known = { url = "string", headers = "table", timeout = true, queries = "table",
+                  cluster = true }
+  for k, v in pairs(spec) do
+    local want = known[k]
+    if not want then argerr("client", tostring(k), "unknown option (url, headers, timeout, queries, cluster)") end
+    if want ~= true and type(v) ~= want then argerr("client", k, "a " .. want .. " expected") end
+  end
+  if spec.timeout ~= nil then seconds_arg("client", "timeout", spec.timeout) end
+  if spec.cluster ~= nil and type(spec.cluster) ~= "string" and type(spec.cluster) ~= "table" then
+    argerr("client", "cluster", "a cluster name or a cluster() value expected")
+  end
+  return spec
+end
+
+-- client{ url =, headers =, timeout =, queries =, cluster = } -> a client
+-- with :query, :value, :range, :get and :render; what it leaves out comes
+-- from summit.lua.
+function M.client(spec)
+  return setmetatable({ spec = client_spec(spec) }, Client)
+end
+
+local default = setmetatable({}, Client)
+
+function M.query(promql, opts) return Client.query(default, promql, opts) end
+function M.value(promql, opts) return Client.value(default, promql, opts) end
+function M.range(promql, opts) return Client.range(default, promql, opts) end
+function M.get(name, vars, opts) return Client.get(default, name, vars, opts) end
+function M.render(name, vars) return Client.render(default, name, vars) end
+
+-- expand(text, vars) -> a PromQL text with {{name}} placeholders filled
+-- in, escaped as in templates. Not journaled.
+function M.expand(text, vars)
+  if type(text) ~= "string" then argerr("expand", "text", "a string expected") end
+  if vars ~= nil and type(vars) ~= "table" then argerr("expand", "vars", "a table expected") end
+  return expand(text, vars, "the query")
+end
+
+return M
