@@ -428,8 +428,13 @@ end
 -- docs/metrics.md).
 api.metrics = require("summit.metrics")
 
+-- git.status(), git.tag(name, opts), ...: the git CLI, one journal entry
+-- per call (summit.git, docs/git.md).
+api.git = require("summit.git")
+
 local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
-                  "fail", "exec", "json", "print", "require", "lock", "http", "cluster" }
+                  "fail", "exec", "json", "print", "require", "lock", "http", "cluster",
+                  "git" }
 GLOBALS[#GLOBALS + 1] = "metrics"
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a
