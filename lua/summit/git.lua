@@ -55,6 +55,13 @@ local function mask_urls(s)
 end
 M._mask_urls = mask_urls
 
+-- A copy of argv with URL credentials masked (a remote given as a URL).
+local function masked(argv)
+  local t = {}
+  for i, a in ipairs(argv) do t[i] = mask_urls(a) end
+  return t
+end
+
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
 
 local function lines(s)
@@ -278,23 +285,24 @@ function Call:run(args, accept, extra)
     deadline_ms = E.deadline(), max_output = MAX_OUTPUT,
     secret_output = extra and extra.secret_output,
   })
-  local shown = table.concat(argv, " ", 4)
+  local safe = masked(argv)
+  local shown = table.concat(safe, " ", 4)
   if not r and (ename == "ETIMEDOUT" or ename == "ECANCELED") then
     error(errors.new(ename, string.format("git %s was stopped: %s", shown, emsg),
-      { argv = argv }), 0)
+      { argv = safe }), 0)
   end
   if not r then
     local where = self.cwd and (" in " .. self.cwd) or ""
     error(errors.new(ename, string.format("cannot run git%s: %s", where, emsg),
-      { argv = argv }), 0)
+      { argv = safe }), 0)
   end
   if r.timed_out then
     error(errors.new("ETIMEDOUT", string.format("git %s timed out after %s", shown,
-      tostring(self.o.timeout)), { argv = argv, stderr = mask_urls(r.stderr) }), 0)
+      tostring(self.o.timeout)), { argv = safe, stderr = mask_urls(r.stderr) }), 0)
   end
   if r.truncated then
     error(errors.new("ETOOLARGE", string.format("git %s wrote more than %d MiB",
-      shown, math.floor(MAX_OUTPUT / 1048576)), { argv = argv }), 0)
+      shown, math.floor(MAX_OUTPUT / 1048576)), { argv = safe }), 0)
   end
   local fine = r.code == 0 and not r.signal
   for _, c in ipairs(accept or {}) do
@@ -313,6 +321,7 @@ function Call:fail(argv, r, code, fields, headline)
     or ("exited with code " .. r.code)
   local text = tail(r.stderr, 2000)
   if text == "" then text = tail(r.stdout, 2000) end
+  argv = masked(argv)
   local e = { stderr = mask_urls(r.stderr), stdout = mask_urls(tail(r.stdout, 16384)),
               exit_code = r.code, argv = argv }
   for k, v in pairs(fields or {}) do e[k] = v end
@@ -426,9 +435,11 @@ end
 --   how.effect: the call changes a repository or a remote
 local function entry(fname, display, identity, o, how, body)
   local cwd = workdir(o)
-  local name = "git " .. fname .. (display and display ~= "" and (" " .. display) or "")
+  -- The name and the stored arguments are shown and kept: no URL
+  -- credentials in them (the identity is only hashed).
+  local name = mask_urls("git " .. fname .. (display and display ~= "" and (" " .. display) or ""))
   local ident = json.encode({ fname, identity, o.cwd or json.null, o.env or json.null })
-  local stored = json.encode({ call = fname, args = identity, cwd = cwd })
+  local stored = mask_urls(json.encode({ call = fname, args = identity, cwd = cwd }))
   local timeout_ms
   if o.timeout ~= nil then timeout_ms = T.duration_ms(o.timeout) / T.time_scale() end
   return E.entry("git", name, ident, {

@@ -309,8 +309,11 @@ echo "local" >"$T/a/local.txt"
 g -C "$T/a" add local.txt && g -C "$T/a" commit -qm "local commit"
 echo "remote" >"$T/b/remote.txt"
 g -C "$T/b" add remote.txt && g -C "$T/b" commit -qm "remote commit" && g -C "$T/b" push -q origin main
-sm errors run "$RUNBOOKS/git_errors.lua" -p repo="$T/a"
+secret=tok3n$RANDOM$RANDOM
+g -C "$T/a" remote add creds "https://ci:$secret@git.example.com/app.git"
+sm errors run "$RUNBOOKS/git_errors.lua" -p repo="$T/a" -p secret="$secret"
 expect_rc 0 errors "errors runbook (misuse checks and caught errors)"
+run=$(newest_run)
 result checkout "$T/errors.out" >"$T/egit.json"
 eq "$(jv '[d["exit_code"], d["argv"][0], "no-such-branch" in d["argv"]]' <"$T/egit.json")" '[128, "git", true]' \
   "EGIT: exit_code 128, argv"
@@ -322,6 +325,20 @@ has "$T/errors.out" "not a git repository" "outside a repository: git's message"
 eq "$(result push "$T/errors.out" | jv '[d["code"], [r["ref"] for r in d["rejected"]]]')" '["EREJECTED", ["refs/heads/main"]]' \
   "a diverged push: EREJECTED listing refs/heads/main"
 has "$T/errors.out" "failed to push some refs" "EREJECTED carries git's stderr"
+eq "$(result push_url "$T/errors.out" | jv '"[redacted]@127.0.0.1" in d["message"] and "https://[redacted]@127.0.0.1:1/x.git" in d["argv"]')" \
+  "true" "a remote URL's credentials are masked in the error's message and argv"
+eq "$(result remote_url "$T/errors.out" | jv d)" "https://[redacted]@git.example.com/app.git" "remote_url masks credentials"
+py 'import sqlite3,sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("select * from journal").fetchall()
+assert rows, "no journal rows"
+hits = [r for r in rows if sys.argv[2] in repr(r)]
+sys.exit(1 if hits else 0)' "$SUMMIT_STATE_DIR/state.db" "$secret" || die "the secret of a remote URL is in the journal"
+ok "no journal row holds the URL's secret"
+"$SUMMIT" log "$run" >"$T/errors_log.txt"
+"$SUMMIT" log "$run" --json >>"$T/errors_log.txt"
+hasnt "$T/errors_log.txt" "$secret" "summit log does not show it (the run's params do: it was passed as one)"
+has "$T/errors_log.txt" "git push https://[redacted]@127.0.0.1:1/x.git main" "the entry's name has the masked URL"
 sm errors2 run "$RUNBOOKS/git_errors.lua" -p repo="$T/a" -p fail=true
 expect_rc 1 errors2 "an uncaught git error fails the run"
 has "$T/errors2.out" "EGIT: git checkout --quiet no-such-branch -- exited with code 128: fatal: invalid reference: no-such-branch" \

@@ -15,6 +15,7 @@ return runbook {
   params = {
     repo = { type = "string", required = true },
     fail = { type = "boolean", default = false },
+    secret = { type = "string", default = "" },
   },
   run = function(p)
     local o = { cwd = p.repo }
@@ -35,6 +36,12 @@ return runbook {
     ok, e = pcall(git.status, { cwd = p.repo .. "/.." })
     assert(not ok and e.code == "EGIT", tostring(e))
     result("not_a_repo", { message = e.message })
+
+    -- Credentials in a URL never reach the journal, the name or the error.
+    ok, e = pcall(git.push, "https://deploy:" .. p.secret .. "@127.0.0.1:1/x.git", "main", o)
+    assert(not ok and e.code == "EGIT", tostring(e))
+    result("push_url", { message = e.message, argv = e.argv })
+    result("remote_url", git.remote_url("creds", o))
 
     ok, e = pcall(git.push, "origin", "main", o)
     assert(not ok, "the push of a diverged main was accepted")
