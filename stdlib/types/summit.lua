@@ -28,6 +28,9 @@
 ---@field status? integer EHTTP, EBADJSON: the HTTP status
 ---@field body? string EHTTP: the start of the response body
 ---@field url? string http errors: the URL (credentials masked)
+---@field files? table[] git ECONFLICT: the conflicting paths; EDIRTY: the changed files
+---@field rejected? table[] git EREJECTED: the refused ref updates
+---@field aborted? boolean git ECONFLICT: the merge was aborted (abort = true)
 
 ---@alias summit.ParamType "string"|"number"|"integer"|"boolean"
 
@@ -261,3 +264,302 @@ function exec(argv, opts) end
 ---@param opts? summit.LockOptions
 ---@return any ...
 function lock(name, fn, opts) end
+
+-- ---------------------------------------------------------------------
+-- git (docs/git.md): the git CLI, one journal entry per call.
+
+---Options every git call takes (its last argument).
+---@class summit.GitOptions
+---@field cwd? string Directory to run git in (default: the directory of summit.lua, else the working directory); relative to the working directory
+---@field timeout? summit.Duration Stop git and raise ETIMEDOUT
+---@field env? table<string, string|false> Extra variables for git; false removes one
+---@field idempotent? boolean Calls that change things: false -> cut off by a crash, the run stops as needs_attention
+
+---@alias summit.GitFileStatus "modified"|"added"|"deleted"|"renamed"|"copied"|"untracked"|"conflicted"
+
+---@class summit.GitFile
+---@field path string From the top of the working tree
+---@field status summit.GitFileStatus The staged change if any, else the working tree's
+---@field staged boolean The index holds a change of this path
+---@field index? summit.GitFileStatus The change in the index
+---@field worktree? summit.GitFileStatus The change in the working tree
+---@field old_path? string Renamed or copied: the former path
+---@field conflict? string Conflicted: git's code (UU, AA, DU, ...)
+
+---@class summit.GitStatus
+---@field clean boolean No files listed
+---@field branch? string nil when HEAD is detached
+---@field detached boolean
+---@field commit? string HEAD; nil on a branch with no commit yet
+---@field upstream? string e.g. "origin/main"
+---@field ahead integer Commits the upstream lacks (0 without an upstream)
+---@field behind integer Commits of the upstream not here, as of the last fetch
+---@field files summit.GitFile[]
+
+---@class summit.GitStatusOptions: summit.GitOptions
+---@field untracked? boolean false: leave untracked files out
+
+---@class summit.GitCommit
+---@field commit string
+---@field author string
+---@field email string
+---@field date string Author date, ISO 8601 with offset
+---@field parents string[]
+---@field subject string
+---@field body string
+
+---@class summit.GitLogOptions: summit.GitOptions
+---@field max? integer
+---@field paths? string|string[]
+---@field first_parent? boolean
+---@field no_merges? boolean
+
+---@class summit.GitChange
+---@field path string
+---@field status "added"|"modified"|"deleted"|"renamed"|"copied"
+---@field old_path? string
+
+---@class summit.GitChangedOptions: summit.GitOptions
+---@field paths? string|string[] Only changes under these
+---@field merge_base? boolean Compare with where `to` left `from` (from...to)
+
+---@class summit.GitDescribeOptions: summit.GitOptions
+---@field tags? boolean Lightweight tags count too
+---@field always? boolean Fall back to the abbreviated commit
+---@field abbrev? integer
+---@field match? string Glob
+---@field dirty? boolean Append -dirty (not with a ref)
+
+---@class summit.GitRevOptions: summit.GitOptions
+---@field short? boolean Abbreviated
+---@field peel? boolean Default true: a tag resolves to its commit
+
+---@class summit.GitTagsOptions: summit.GitOptions
+---@field pattern? string Glob, e.g. "v4.*"
+---@field sort? string A git sort key: "version:refname", "-version:refname", "-creatordate"
+---@field merged? string Only tags reachable from this ref
+---@field contains? string Only tags containing this commit
+
+---@class summit.GitAddOptions: summit.GitOptions
+---@field all? boolean Stage every change (git add --all)
+
+---@class summit.GitCommitOptions: summit.GitOptions
+---@field all? boolean git commit -a
+---@field paths? string|string[] Commit exactly these files
+---@field allow_empty? boolean
+---@field sign? boolean -S, key and format from git's config
+---@field author? string "Name <email>"
+---@field no_verify? boolean Skip the commit hooks
+
+---@class summit.GitCommitResult
+---@field commit string
+---@field branch? string
+---@field subject string
+---@field recovered? boolean Found made after a crash
+
+---@class summit.GitBranchOptions: summit.GitOptions
+---@field start? string Where the branch starts (default HEAD)
+---@field force? boolean Move an existing branch
+
+---@class summit.GitCheckoutOptions: summit.GitOptions
+---@field create? boolean Create a branch named ref (-b)
+---@field start? string With create: its start
+---@field force? boolean Discard local changes in the way
+
+---@class summit.GitCheckoutResult
+---@field branch? string nil when detached
+---@field commit string
+---@field detached boolean
+---@field recovered? boolean
+
+---@class summit.GitTagOptions: summit.GitOptions
+---@field message? string Annotated tag with this message
+---@field annotate? boolean Annotated even without a message
+---@field sign? boolean Signed tag (git tag -s), key and format from git's config
+---@field ref? string What to tag (default HEAD)
+---@field force? boolean Replace an existing tag
+
+---@class summit.GitTagResult
+---@field name string
+---@field commit string The tagged commit
+---@field object string The tag object (annotated) or the commit (lightweight)
+---@field annotated boolean
+---@field signed boolean
+---@field recovered? boolean Found made after a crash
+
+---@class summit.GitPushOptions: summit.GitOptions
+---@field tags? boolean
+---@field follow_tags? boolean
+---@field set_upstream? boolean
+---@field force? boolean
+---@field force_with_lease? boolean
+---@field atomic? boolean
+---@field delete? boolean
+
+---@class summit.GitPushUpdate
+---@field ref string The remote ref, e.g. "refs/heads/main"
+---@field from? string The local ref
+---@field status "new"|"fast_forward"|"forced"|"deleted"|"up_to_date"|"rejected"
+---@field summary string
+
+---@class summit.GitFetchOptions: summit.GitOptions
+---@field all? boolean
+---@field tags? boolean
+---@field prune? boolean
+
+---@class summit.GitMergeOptions: summit.GitOptions
+---@field ff? "only"|boolean "only": fast-forward or fail; false: always a merge commit
+---@field message? string
+---@field abort? boolean git merge --abort after a conflict
+
+---@class summit.GitMergeResult
+---@field commit string HEAD after
+---@field before string HEAD before
+---@field merged string The commit of ref
+---@field fast_forward boolean
+---@field up_to_date boolean
+
+---@class summit.GitPullOptions: summit.GitOptions
+---@field rebase? boolean
+---@field ff_only? boolean Default true (unless rebase)
+---@field abort? boolean Abort the merge or rebase after a conflict
+
+---The git CLI (your config, credentials, SSH agent and signing apply).
+---Each call is one journal entry of kind "git"; a resumed run gets the
+---recorded result. Errors: EGIT {stderr, stdout, exit_code, argv},
+---ECONFLICT {files, aborted}, EDIRTY {files}, EREJECTED {rejected},
+---ETIMEDOUT, ECANCELED, ENOENT.
+---@class summit.git
+git = {}
+
+---@param opts? summit.GitStatusOptions
+---@return summit.GitStatus
+function git.status(opts) end
+
+---The status, or raises EDIRTY with `files`.
+---@param opts? summit.GitStatusOptions
+---@return summit.GitStatus
+function git.require_clean(opts) end
+
+---HEAD's commit; nil on a branch with no commit yet.
+---@param opts? summit.GitRevOptions
+---@return string?
+function git.head(opts) end
+
+---The commit a ref names (tags peeled unless peel = false). Unknown: EGIT.
+---@param ref string
+---@param opts? summit.GitRevOptions
+---@return string
+function git.rev_parse(ref, opts) end
+
+---The checked-out branch; nil when HEAD is detached.
+---@param opts? summit.GitOptions
+---@return string?
+function git.current_branch(opts) end
+
+---The top directory of the working tree.
+---@param opts? summit.GitOptions
+---@return string
+function git.root(opts) end
+
+---A remote's URL (default "origin"), credentials masked.
+---@overload fun(opts?: summit.GitOptions): string
+---@param name string
+---@param opts? summit.GitOptions
+---@return string
+function git.remote_url(name, opts) end
+
+---@param opts? summit.GitTagsOptions
+---@return string[]
+function git.tags(opts) end
+
+---@param name string
+---@param opts? summit.GitOptions
+---@return boolean
+function git.tag_exists(name, opts) end
+
+---Commits newest first; range: a ref or "a..b" (default HEAD).
+---@overload fun(opts?: summit.GitLogOptions): summit.GitCommit[]
+---@param range string
+---@param opts? summit.GitLogOptions
+---@return summit.GitCommit[]
+function git.log(range, opts) end
+
+---@overload fun(opts?: summit.GitDescribeOptions): string
+---@param ref string
+---@param opts? summit.GitDescribeOptions
+---@return string
+function git.describe(ref, opts) end
+
+---Whether commit a is an ancestor of b (default HEAD).
+---@overload fun(a: string, opts?: summit.GitOptions): boolean
+---@param a string
+---@param b string
+---@param opts? summit.GitOptions
+---@return boolean
+function git.is_ancestor(a, b, opts) end
+
+---What differs between two commits (to defaults to HEAD).
+---@overload fun(from: string, opts?: summit.GitChangedOptions): summit.GitChange[]
+---@param from string
+---@param to string
+---@param opts? summit.GitChangedOptions
+---@return summit.GitChange[]
+function git.changed_files(from, to, opts) end
+
+---Stages paths (or every change with all = true).
+---@overload fun(opts: summit.GitAddOptions)
+---@param paths string|string[]
+---@param opts? summit.GitAddOptions
+function git.add(paths, opts) end
+
+---@param message string
+---@param opts? summit.GitCommitOptions
+---@return summit.GitCommitResult
+function git.commit(message, opts) end
+
+---Creates a branch without switching to it.
+---@param name string
+---@param opts? summit.GitBranchOptions
+---@return { name: string, commit: string, recovered?: boolean }
+function git.branch(name, opts) end
+
+---Local changes in the way raise EDIRTY.
+---@param ref string
+---@param opts? summit.GitCheckoutOptions
+---@return summit.GitCheckoutResult
+function git.checkout(ref, opts) end
+
+---@param name string
+---@param opts? summit.GitTagOptions
+---@return summit.GitTagResult
+function git.tag(name, opts) end
+
+---A refused ref raises EREJECTED.
+---@overload fun(opts?: summit.GitPushOptions): { remote?: string, updates: summit.GitPushUpdate[] }
+---@param remote string
+---@param refs? string|string[]
+---@param opts? summit.GitPushOptions
+---@return { remote?: string, updates: summit.GitPushUpdate[] }
+function git.push(remote, refs, opts) end
+
+---@overload fun(opts?: summit.GitFetchOptions): { remote?: string }
+---@param remote string
+---@param refs? string|string[]
+---@param opts? summit.GitFetchOptions
+---@return { remote?: string }
+function git.fetch(remote, refs, opts) end
+
+---Conflicts raise ECONFLICT with files; local changes in the way EDIRTY.
+---@param ref string
+---@param opts? summit.GitMergeOptions
+---@return summit.GitMergeResult
+function git.merge(ref, opts) end
+
+---Fast-forward only by default.
+---@overload fun(opts?: summit.GitPullOptions): { before?: string, commit?: string, updated: boolean }
+---@param remote string
+---@param branch? string
+---@param opts? summit.GitPullOptions
+---@return { before?: string, commit?: string, updated: boolean }
+function git.pull(remote, branch, opts) end
