@@ -11,6 +11,7 @@ local R = require("summit.sim.resources")
 local TBL = require("summit.sim.tables")
 local LOGS = require("summit.sim.logs")
 local PB = require("summit.sim.protobuf")
+local METRICS = require("summit.sim.metrics")
 
 local M = {}
 
@@ -286,6 +287,8 @@ function Api:handle(req, x)
   local path = req.path:gsub("/+$", "")
   if path == "" then path = "/" end
   local ok, err = xpcall(function()
+    -- Application metrics first: injected API errors are the API server's.
+    if METRICS.serve(self.sim, c, path) then return end
     if self:maybe_inject(c, path) then return end
     if self:discovery(c, path) then return end
     self:route(c, path)

@@ -42,6 +42,10 @@ M.DEFAULTS = {
   -- How many changes the watch history keeps; a watch from a
   -- resourceVersion older than that gets 410 Expired (see store.lua).
   watch_history = 1000,
+  -- Application metrics of ready pods (/metrics, /api/v1/query): request
+  -- rate, error rate, latency, database time, CPU, memory, with per-track
+  -- and per-image overrides; knobs in sim/metrics.lua (M.PROFILE).
+  metrics = {},
 }
 
 -- Loads a scenario file: .json, or .lua returning a table (run with no
@@ -85,6 +89,7 @@ function M.new(t)
   if type(s.api_error_rate) ~= "number" or s.api_error_rate < 0 or s.api_error_rate > 1 then
     error("sim scenario: api_error_rate must be between 0 and 1", 0)
   end
+  require("summit.sim.metrics").check(s.metrics)
   return s
 end
 
