@@ -15,6 +15,7 @@ int cmd_version(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_locks(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */

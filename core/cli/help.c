@@ -44,6 +44,14 @@ static const struct {
    "<state dir>/sim/state.json) and a kubeconfig for it is written to\n"
    "--kubeconfig (default <state dir>/sim/kubeconfig). --time-scale N runs the\n"
    "simulated clock N times faster. See docs/sim.md for scenario knobs."},
+  {"audit", "summit audit verify [--head HASH] [--json] | export [--run RUN] [--since T]\n"
+            "           | show RUN",
+   "The audit trail: a hash-chained, append-only record of runs, steps,\n"
+   "effects, locks, approvals and audit.record calls (docs/audit.md).\n"
+   "verify recomputes the chain and names the first bad record (exit 1);\n"
+   "--head checks that a hash noted earlier is still in it (nothing was cut\n"
+   "from the end). export writes JSON Lines; T is RFC 3339 or a duration\n"
+   "ago (24h). show prints one run's records as a timeline."},
   {"version", "summit version", "Prints the versions of summit and its libraries."},
   {"help", "summit help [COMMAND]", "Shows this help, or one command's."},
 };

@@ -17,6 +17,7 @@
 #include "engine/runtime.h"
 #include "engine/worktree.h"
 #include "io/http.h"
+#include "lua/audit.h"
 #include "lua/bindings.h"
 
 #define LEASE_TTL_MS 30000
@@ -163,8 +164,50 @@ static int ctx_init(ctx_t *c, const engine_opts *o) {
     return -1;
   events_init(&c->ev, stdout, o->json);
   c->ev.quiet = o->quiet;
+  c->rt.user = o->user;
   gethostname(c->host, sizeof c->host - 1);
   return 0;
+}
+
+/* ---- the audit trail (docs/audit.md) --------------------------------- */
+
+/* Appends a record for run id in the open write transaction, so it is
+ * committed with the change it records. detail is taken. */
+static void audit(ctx_t *c, const char *id, const char *action, cJSON *detail) {
+  if (audit_append(&c->rt, id, action, detail) != STORE_OK)
+    errf("writing the audit trail: %s", store_errmsg(c->rt.store));
+}
+
+/* Adds the code and message of a stored error (JSON text) to detail. */
+static void audit_error(cJSON *detail, const char *error) {
+  cJSON *e = error ? cJSON_Parse(error) : NULL;
+  if (!e) return;
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code"),
+              *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+  audit_add_error(detail, cJSON_IsString(code) ? code->valuestring : NULL,
+                  cJSON_IsString(msg) ? msg->valuestring : NULL);
+  cJSON_Delete(e);
+}
+
+static int held_lock(void *ud, const store_lock *l) {
+  const char **want = ud;
+  if (l->run_id && !strcmp(l->run_id, want[0]))
+    cJSON_AddItemToArray((cJSON *)want[1], cJSON_CreateString(l->name));
+  return 0;
+}
+
+/* lock.released for each lock run id holds, before they are released. */
+static void audit_release_locks(ctx_t *c, const char *id) {
+  cJSON *names = cJSON_CreateArray();
+  const char *want[2] = {id, (const char *)names};
+  store_lock_list(c->rt.store, held_lock, (void *)want);
+  const cJSON *n;
+  cJSON_ArrayForEach(n, names) {
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "name", n->valuestring);
+    audit(c, id, "lock.released", d);
+  }
+  cJSON_Delete(names);
 }
 
 static void close_walk(uv_handle_t *h, void *arg) {
@@ -637,6 +680,30 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
     lua_call(L, 0, 0);
   }
   int64_t now = runtime_now_ms();
+  /* The outcome's audit records share the outcome's commit. */
+  cJSON *ad = cJSON_CreateObject();
+  const char *action = "run.finished";
+  if (out == SCHED_SUSPENDED) {
+    action = "run.suspended";
+    if (wake) {
+      char until[40];
+      events_rfc3339(wake, until, sizeof until);
+      cJSON_AddStringToObject(ad, "until", until);
+    }
+  } else if (code == EXIT_INTERRUPTED) {
+    action = "run.interrupted";
+  } else if (code == EXIT_USAGE) {
+    action = "run.diverged";   /* nothing new ran; the run keeps its state */
+  } else if (!strcmp(status, "needs_attention")) {
+    action = "run.needs_attention";
+  }
+  cJSON_AddStringToObject(ad, "status", status);
+  if (failed_key[0]) cJSON_AddStringToObject(ad, "key", failed_key);
+  if (code != EXIT_USAGE) audit_error(ad, error);
+  cJSON_AddNumberToObject(ad, "duration_ms", (double)(now - t0));
+  if (strcmp(status, "suspended") != 0 && strcmp(status, "needs_attention") != 0)
+    audit_release_locks(c, id);
+  audit(c, id, action, ad);
   if (store_run_set_status(st, id, status, error,
                            failed_key[0] ? failed_key : NULL,
                            wake, final, now) != STORE_OK) {
@@ -797,7 +864,14 @@ static int take_env_locks(ctx_t *c, const engine_opts *o, const char *id,
       char *holder = NULL;
       int rc = store_lock_acquire(c->rt.store, name, id, c->host,
                                   runtime_now_ms(), &holder);
-      if (rc == STORE_OK) break;
+      if (rc == STORE_OK) {
+        /* Rides the run's next commit (run.resumed's, or the first
+         * entry's). */
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "name", name);
+        audit(c, id, "lock.acquired", d);
+        break;
+      }
       if (rc != STORE_BUSY) {
         errf("taking lock %s: %s", name, store_errmsg(c->rt.store));
         code = EXIT_FAILED;
@@ -880,6 +954,16 @@ int engine_run(const engine_opts *o) {
     .owner_pid = getpid(), .owner_host = c.host, .heartbeat_ms = t0,
     .lease_expires_ms = t0 + LEASE_TTL_MS,
   };
+  /* run.started is committed with the run's row (store_run_create joins
+   * the transaction the record opened). Params are left out: they may
+   * hold secrets that no key name gives away. */
+  cJSON *ad = cJSON_CreateObject();
+  cJSON_AddStringToObject(ad, "runbook", r.name);
+  if (r.version) cJSON_AddStringToObject(ad, "version", r.version);
+  cJSON_AddStringToObject(ad, "file", o->file);
+  cJSON_AddStringToObject(ad, "sha256", sha);
+  if (o->env) cJSON_AddStringToObject(ad, "env", o->env);
+  audit(&c, id, "run.started", ad);
   int rc = store_run_create(c.rt.store, &r);
   free(params_json);
   if (rc != STORE_OK) {
@@ -894,6 +978,11 @@ int engine_run(const engine_opts *o) {
   lua_pop(L, 2);
   if ((code = take_env_locks(&c, o, id, o->env))) {
     /* The attempt is kept, as a run that never started. */
+    cJSON *fin = cJSON_CreateObject();
+    cJSON_AddStringToObject(fin, "status", "cancelled");
+    audit_add_error(fin, "EBUSY", "an environment it needs is locked by "
+                                  "another run");
+    audit(&c, id, "run.finished", fin);
     store_run_set_status(c.rt.store, id, "cancelled",
                          "{\"code\":\"EBUSY\",\"message\":\"an environment "
                          "it needs is locked by another run\"}",
@@ -1028,6 +1117,13 @@ int engine_resume(const engine_opts *o) {
     c.rt.cancel_rollback = !strcmp(o->cancel, "rollback");
   }
   open_log(&c, o, r.id);
+  cJSON *ad = cJSON_CreateObject();
+  cJSON_AddStringToObject(ad, "from", r.status);
+  if (r.failed_key) cJSON_AddStringToObject(ad, "key", r.failed_key);
+  if (o->upgrade) cJSON_AddStringToObject(ad, "upgrade", c.upgrade_sha);
+  if (o->decision) cJSON_AddStringToObject(ad, "decision", o->decision);
+  if (o->cancel) cJSON_AddStringToObject(ad, "cancel", o->cancel);
+  audit(&c, r.id, "run.resumed", ad);
   store_run_set_status(c.rt.store, r.id, "running", NULL, NULL, 0, 0, t0);
   store_flush(c.rt.store);
   cJSON *f = cJSON_CreateObject();
@@ -1106,7 +1202,12 @@ int engine_cancel(const engine_opts *o, int rollback) {
   int64_t now = runtime_now_ms();
   if (store_run_alive(r.status, r.owner_pid, r.owner_host, r.lease_expires_ms,
                       c.host, now) && r.owner_pid) {
-    /* A live executor: ask it, then watch it stop. */
+    /* A live executor: ask it, then watch it stop. The record shares
+     * the request's commit. */
+    cJSON *ad = cJSON_CreateObject();
+    cJSON_AddStringToObject(ad, "mode", rollback ? "rollback" : "cancel");
+    cJSON_AddStringToObject(ad, "status", r.status);
+    audit(&c, r.id, "run.cancel_requested", ad);
     if (store_run_request_cancel(c.rt.store, r.id,
                                  rollback ? "rollback" : "cancel") != STORE_OK) {
       errf("requesting the cancel: %s", store_errmsg(c.rt.store));
@@ -1128,7 +1229,13 @@ int engine_cancel(const engine_opts *o, int rollback) {
     goto done;
   }
   if (rollback) {
-    /* No process: this one replays the run and runs its undos. */
+    /* No process: this one replays the run and runs its undos (recorded
+     * as its run.resumed, with cancel = rollback). */
+    cJSON *ad = cJSON_CreateObject();
+    cJSON_AddStringToObject(ad, "mode", "rollback");
+    cJSON_AddStringToObject(ad, "status", r.status);
+    audit(&c, r.id, "run.cancel_requested", ad);
+    store_flush(c.rt.store);
     store_run_free(&r);
     have = 0;
     ctx_free(&c);
@@ -1150,6 +1257,15 @@ int engine_cancel(const engine_opts *o, int rollback) {
     code = EXIT_BUSY;
     goto done;
   }
+  cJSON *ad = cJSON_CreateObject();
+  cJSON_AddStringToObject(ad, "mode", "cancel");
+  cJSON_AddStringToObject(ad, "status", r.status);
+  audit(&c, r.id, "run.cancel_requested", ad);
+  audit_release_locks(&c, r.id);
+  ad = cJSON_CreateObject();
+  cJSON_AddStringToObject(ad, "status", "cancelled");
+  audit_add_error(ad, "ECANCELED", "cancelled");
+  audit(&c, r.id, "run.finished", ad);
   store_run_set_status(c.rt.store, r.id, "cancelled",
                        "{\"code\":\"ECANCELED\",\"message\":\"cancelled\"}",
                        NULL, 0, 1, now);

@@ -18,6 +18,7 @@ typedef struct runtime {
   events_t *ev;
   const char *run_id;
   const char *state_dir;
+  const char *user;     /* who started or resumed the run (audit actor) */
   double time_scale;    /* --time-scale: durations are divided by it */
   int log_fd;           /* the run's output log, or -1 */
   int halted;           /* summit.c.task.halt() was called */

@@ -10,6 +10,7 @@
 
 #include "engine/keys.h"
 #include "engine/runtime.h"
+#include "lua/audit.h"
 #include "lua/bindings.h"
 
 static runtime_t *rt_store(lua_State *L) {
@@ -63,6 +64,43 @@ static int l_load(lua_State *L) {
   if (store_journal_each(rt->store, rt->run_id, load_row, L) != STORE_OK)
     return luaL_error(L, "reading the journal: %s", store_errmsg(rt->store));
   return 1;
+}
+
+/* Entries whose outcomes go to the audit trail: steps and effects (exec,
+ * http, cluster, git, ...), not reads of the clock or of randomness,
+ * sleeps, scopes, nor what writes records of its own (docs/audit.md). */
+static int audited(const char *kind) {
+  static const char *const NOT[] = {"now", "random", "sleep", "parallel",
+                                    "lock", "audit", "approval", NULL};
+  for (int i = 0; NOT[i]; i++)
+    if (!strcmp(kind, NOT[i])) return 0;
+  return 1;
+}
+
+/* "<kind>.<outcome>" for entry e, in the transaction of e's row: kind,
+ * name, key, attempt, and for a failure the error's code and message
+ * (the table at err, or nothing) -- never args or results. */
+static void audit_outcome(lua_State *L, runtime_t *rt, const store_entry *e,
+                          const char *outcome, int err) {
+  if (!audited(e->kind)) return;
+  char action[160];
+  snprintf(action, sizeof action, "%s.%s", e->kind, outcome);
+  cJSON *d = audit_entry_detail(e->kind, e->name, e->key,
+                                (long long)e->attempt, outcome);
+  if (err) {
+    const char *code = NULL, *msg = NULL;
+    if (lua_istable(L, err)) {
+      lua_getfield(L, err, "code");
+      lua_getfield(L, err, "message");
+      code = lua_tostring(L, -2);
+      msg = lua_tostring(L, -1);
+    }
+    audit_add_error(d, code, msg);
+    if (lua_istable(L, err)) lua_pop(L, 2);
+  }
+  if (e->note) cJSON_AddStringToObject(d, "note", e->note);
+  if (audit_append(rt, NULL, action, d) != STORE_OK)
+    luaL_error(L, "writing the audit trail: %s", store_errmsg(rt->store));
 }
 
 static int append(lua_State *L, store_entry *e, int durable) {
@@ -136,6 +174,8 @@ static int l_complete(lua_State *L) {
   lua_pushnumber(L, (lua_Number)store_last_id(rt->store));
   for (const cJSON *v = arr->child; v; v = v->next) sl_push_json(L, v);
   cJSON_Delete(arr);
+  /* After arr is freed: an error raised here leaks nothing. */
+  audit_outcome(L, rt, &e, "completed", 0);
   return n + 1;
 }
 
@@ -162,6 +202,7 @@ static int l_fail(lua_State *L) {
   free(text);
   if (rc != STORE_OK)
     return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
+  audit_outcome(L, rt, &e, "failed", 5);
   return 0;
 }
 
@@ -170,7 +211,14 @@ static int l_skip(lua_State *L) {
   store_entry e = {.state = "skipped", .result = "[]"};
   head(L, &e);
   e.note = luaL_optstring(L, 5, NULL);
-  append(L, &e, 1);
+  runtime_t *rt = rt_store(L);
+  /* The record rides the skipped row's commit. */
+  e.ts_ms = runtime_now_ms();
+  if (store_journal_append(rt->store, rt->run_id, &e, 0) != STORE_OK)
+    return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
+  audit_outcome(L, rt, &e, "skipped", 0);
+  if (store_flush(rt->store) != STORE_OK)
+    return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
   return 0;
 }
 

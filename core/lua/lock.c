@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine/runtime.h"
+#include "lua/audit.h"
 #include "lua/bindings.h"
 
 #define POLL_MS 250
@@ -20,7 +21,20 @@ typedef struct {
   runtime_t *rt;
   char *name;
   char host[256];
+  int64_t since_ms;
 } waiter;
+
+/* lock.acquired / lock.released. The lock row is committed by the store
+ * at once; the record rides the run's next commit (the body's first
+ * entry), so a crash in between loses it only with the run's progress,
+ * and the resumed run, taking the lock again, records that. */
+static int audit_lock(runtime_t *rt, const char *action, const char *name,
+                      int64_t waited_ms) {
+  cJSON *d = cJSON_CreateObject();
+  cJSON_AddStringToObject(d, "name", name);
+  if (waited_ms > 0) cJSON_AddNumberToObject(d, "waited_ms", (double)waited_ms);
+  return audit_append(rt, NULL, action, d);
+}
 
 static void waiter_closed(uv_handle_t *h) {
   waiter *w = h->data;
@@ -41,6 +55,10 @@ static void poll_lock(uv_timer_t *tm) {
                               runtime_now_ms(), &holder);
   free(holder);
   if (rc == STORE_BUSY) return;  /* keep polling */
+  if (rc == STORE_OK &&
+      audit_lock(w->rt, "lock.acquired", w->name,
+                 runtime_now_ms() - w->since_ms) != STORE_OK)
+    rc = STORE_ERR;
   task_t *t = w->task;
   lua_State *co = task_thread(t);
   uv_timer_stop(tm);
@@ -65,6 +83,9 @@ static int l_try(lua_State *L) {
   int rc = store_lock_acquire(rt->store, name, rt->run_id, host,
                               runtime_now_ms(), &holder);
   if (rc == STORE_OK) {
+    if (audit_lock(rt, "lock.acquired", name, 0) != STORE_OK)
+      return luaL_error(L, "taking lock '%s': %s", name,
+                        store_errmsg(rt->store));
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -93,6 +114,7 @@ static int l_wait(lua_State *L) {
   }
   w->task = t;
   w->rt = rt;
+  w->since_ms = runtime_now_ms();
   gethostname(w->host, sizeof w->host - 1);
   uv_timer_init(rt->loop, &w->timer);
   w->timer.data = w;
@@ -107,7 +129,8 @@ static int l_wait(lua_State *L) {
 static int l_release(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   const char *name = luaL_checkstring(L, 1);
-  if (store_lock_release(rt->store, name, rt->run_id) != STORE_OK)
+  if (store_lock_release(rt->store, name, rt->run_id) != STORE_OK ||
+      audit_lock(rt, "lock.released", name, 0) != STORE_OK)
     return luaL_error(L, "releasing lock '%s': %s", name,
                       store_errmsg(rt->store));
   return 0;

@@ -140,6 +140,23 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
 
 /* ---- reading and verifying ------------------------------------------ */
 
+int store_audit_head(store_t *s, int64_t *seq, char hash[65]) {
+  sqlite3_stmt *st = store__aux(s, A_LAST, SQL_LAST);
+  if (!st) return STORE_ERR;
+  *seq = 0;
+  memcpy(hash, STORE_AUDIT_GENESIS, 65);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const unsigned char *h = sqlite3_column_text(st, 1);
+    *seq = sqlite3_column_int64(st, 0);
+    snprintf(hash, 65, "%s", h ? (const char *)h : "");
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return store__fail(s, "reading the audit trail");
+  return STORE_OK;
+}
+
 static const char *col_text(sqlite3_stmt *st, int i) {
   return (const char *)sqlite3_column_text(st, i);
 }

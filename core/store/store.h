@@ -157,6 +157,8 @@ typedef int (*store_audit_cb)(void *ud, const store_audit_row *r);
  * stops the walk and is returned. */
 int store_audit_each(store_t *s, const char *run_id, int64_t since_ms,
                      store_audit_cb fn, void *ud);
+/* The newest record's seq and hash (0 and the genesis hash if none). */
+int store_audit_head(store_t *s, int64_t *seq, char hash[65]);
 
 /* What store_audit_verify found. */
 typedef struct {

@@ -417,6 +417,27 @@ function api.lock(name, fn, opts)
   end)
 end
 
+-- audit.record(action [, detail]): a record of the runbook's own in the
+-- audit trail (docs/audit.md), with the run's user as actor. Journaled
+-- (kind "audit"), so a resumed run does not write it twice; secrets in
+-- detail are masked before it is hashed.
+local AU = require("summit.c.audit")
+api.audit = {}
+
+function api.audit.record(action, detail)
+  if type(action) ~= "string" or action == "" then
+    argerr("audit.record", "action", "a non-empty string expected")
+  end
+  if detail ~= nil and type(detail) ~= "table" then
+    argerr("audit.record", "detail", "a table expected, got " .. type(detail))
+  end
+  local text, why = AU.encode(detail or {})
+  if not text then argerr("audit.record", "detail", why .. " cannot be recorded") end
+  return E.entry("audit", action, text, { durable = false }, function()
+    AU.record(action, text)
+  end)
+end
+
 -- cluster() / cluster("name") / cluster{ kubeconfig =, context =, namespace = }
 -- -> a Kubernetes client (summit.cluster); connecting waits for first use.
 function api.cluster(arg)
@@ -436,6 +457,7 @@ local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log"
                   "fail", "exec", "json", "print", "require", "lock", "http", "cluster",
                   "git" }
 GLOBALS[#GLOBALS + 1] = "metrics"
+GLOBALS[#GLOBALS + 1] = "audit"   -- audit.record(action, detail)
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a
 -- runbook cannot swallow `summit cancel`.

@@ -2,7 +2,8 @@
  * chain formula recomputed here with OpenSSL directly, appends from two
  * connections, iteration with filters, the append-only triggers, and each
  * kind of tampering -- done with a second, raw SQLite connection as an
- * attacker would -- caught at the right seq with the right reason. */
+ * attacker would -- caught at the right seq with the right reason; and the
+ * redaction of secrets before anything is hashed (core/lua/audit.c). */
 #include <criterion/criterion.h>
 
 #include <openssl/sha.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lua/audit.h"
 #include "store/store.h"
 
 static char dir[64];
@@ -430,4 +432,52 @@ Test(audit, a_record_rewritten_with_its_hash_recomputed) {
   sqlite3_free(sql);
   free(rec);
   expect_bad(5, "prev_hash is not the hash of record 4");
+}
+
+/* ---- redaction (core/lua/audit.c): what is hashed cannot be taken back -- */
+
+static void redacts(const char *in, const char *want) {
+  char *out = audit_redact_text(in);
+  if (!want) {
+    cr_assert_null(out, "'%s' was changed to '%s'", in, out ? out : "");
+    return;
+  }
+  cr_assert_not_null(out, "'%s' was not redacted", in);
+  cr_assert_str_eq(out, want);
+  free(out);
+}
+
+Test(audit, credential_text_is_masked) {
+  redacts("GET https://api.example.com/v1 answered 503", NULL);
+  redacts("step basic smoke tests", NULL);
+  redacts("curl -H 'Authorization: Bearer abc.def' https://x",
+          "curl -H 'Authorization: [redacted]' https://x");
+  redacts("authorization=Basic dXNlcjpwYXNz;", "authorization=[redacted];");
+  redacts("sent bearer tok123 along", "sent bearer [redacted] along");
+  redacts("clone https://bob:s3cret@git.example.com/r.git failed",
+          "clone https://[redacted]@git.example.com/r.git failed");
+  redacts("DB_PASSWORD=hunter2 ./migrate", "DB_PASSWORD=[redacted] ./migrate");
+  redacts("{\"api_key\": \"k-123\"}", "{\"api_key\": \"[redacted]\"}");
+  redacts("x eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl y",
+          "x [redacted] y");
+  redacts("push with ghp_0123456789abcdefghijABCDEFGHIJ012345 denied",
+          "push with [redacted] denied");
+  redacts("key AKIAIOSFODNN7EXAMPLE", "key [redacted]");
+  redacts("a\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE "
+          "KEY-----\nb", "a\n[redacted]\nb");
+}
+
+Test(audit, credential_keys_are_masked_and_keys_kept) {
+  cJSON *d = cJSON_Parse("{\"by\":\"alice\",\"token\":\"abc123secret\","
+                         "\"nested\":{\"Password\":42,\"ok\":[\"Bearer zz\"]},"
+                         "\"X-Api-Key\":{\"a\":1},\"has_secret\":false}");
+  cr_assert_not_null(d);
+  audit_redact(d);
+  char *t = cJSON_PrintUnformatted(d);
+  cr_assert_str_eq(t, "{\"by\":\"alice\",\"token\":\"[redacted]\","
+                      "\"nested\":{\"Password\":\"[redacted]\","
+                      "\"ok\":[\"Bearer [redacted]\"]},"
+                      "\"X-Api-Key\":\"[redacted]\",\"has_secret\":false}");
+  free(t);
+  cJSON_Delete(d);
 }
