@@ -13,6 +13,7 @@ static const struct {
   {"runs", cmd_runs},       {"status", cmd_status}, {"log", cmd_log},
   {"cancel", cmd_cancel},   {"locks", cmd_locks},     {"sim", cmd_sim},
   {"version", cmd_version}, {"help", cmd_help},     {"--help", cmd_help},
+  {"approve", cmd_approve}, {"reject", cmd_reject},
   {"--version", cmd_version}, {"audit", cmd_audit},
 };
 

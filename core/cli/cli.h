@@ -15,6 +15,8 @@ int cmd_version(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_locks(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
@@ -54,5 +56,17 @@ typedef struct {
 int cli_run(const char *const *argv, const char *input, size_t input_len,
             cli_output *out);
 void cli_output_free(cli_output *o);
+
+/* ---- approval gates (approve.c) ---- */
+
+/* Calls fn with each open approval wait of run_id (NULL: every run still
+ * going), oldest first, as JSON: run, runbook, status, kind ("approval"),
+ * gate, key, attempt, since, deadline, needs, has (actors), have, need,
+ * missing, reason, bind, signed, command. fn owns the object. */
+struct cJSON;
+typedef int (*cli_wait_fn)(void *ud, struct cJSON *wait);
+int cli_waits(struct store *s, const char *run_id, cli_wait_fn fn, void *ud);
+/* Prints a wait of cli_waits (or a sleep: {run, wake}) for people. */
+void cli_wait_print(const struct cJSON *wait, const char *indent);
 
 #endif

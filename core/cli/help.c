@@ -31,8 +31,23 @@ static const struct {
    "cancelled at once. --rollback runs the undo functions of its completed\n"
    "steps, newest first."},
   {"locks", "summit locks [--json]", "Lists locks: which run holds each, and whether it still does."},
-  {"runs", "summit runs [--json] [--status S]", "Lists runs, newest first."},
+  {"runs", "summit runs [--json] [--status S | --waiting]",
+   "Lists runs, newest first. --waiting lists what waits on whom instead:\n"
+   "each open approval gate (what it needs, who has approved, the command\n"
+   "that answers it) and each run suspended on a sleep, with its wake time."},
   {"status", "summit status RUN [--json]", "Shows one run, its entries and waits."},
+  {"approve", "summit approve RUN --gate G [--comment C] [--bind k=v]...\n"
+              "           [--sign KEYFILE | --signature SIGFILE] [--message] [--key K]",
+   "Approves the gate G the run waits on, as $SUMMIT_USER (else the login\n"
+   "name). A decision that cannot count is refused at once with the reason\n"
+   "(exit 1): the starter approving their own run, a missing role, --bind\n"
+   "values that differ from the gate's, a bad or missing signature on a\n"
+   "signed gate. --sign signs with ssh-keygen -Y sign; --message prints the\n"
+   "exact text to sign elsewhere, --signature gives that signature. See\n"
+   "docs/approvals.md."},
+  {"reject", "summit reject RUN --gate G --comment C [--sign KEYFILE | --signature SIGFILE]",
+   "Rejects the gate: it fails with EREJECTED and with it the run, whose undo\n"
+   "steps run. Only someone allowed to approve the gate may reject it."},
   {"log", "summit log RUN [--json]",
    "Shows every journal row of a run: starts, completions, failures, recoveries."},
   {"validate", "summit validate FILE [--json]",

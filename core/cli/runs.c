@@ -91,18 +91,87 @@ static int list_one(void *ud, const store_run *r) {
   return 0;
 }
 
+/* ---- runs --waiting: what waits on whom ----------------------------- */
+
+typedef struct {
+  int json, count;
+  cJSON *gated;        /* run ids with an open gate (not listed as sleeps) */
+} waiting_ctx;
+
+static int waiting_gate(void *ud, cJSON *w) {
+  waiting_ctx *c = ud;
+  c->count++;
+  const cJSON *run = cJSON_GetObjectItem(w, "run");
+  if (cJSON_IsString(run) && !cJSON_GetObjectItem(c->gated, run->valuestring))
+    cJSON_AddTrueToObject(c->gated, run->valuestring);
+  if (c->json) {
+    print_json(w);
+    return 0;
+  }
+  const cJSON *rb = cJSON_GetObjectItem(w, "runbook"),
+              *st = cJSON_GetObjectItem(w, "status");
+  printf("run %s (%s, %s) waits on:\n", run->valuestring,
+         cJSON_IsString(rb) ? rb->valuestring : "?",
+         cJSON_IsString(st) ? st->valuestring : "?");
+  cli_wait_print(w, "  ");
+  cJSON_Delete(w);
+  return 0;
+}
+
+static int waiting_sleep(void *ud, const store_run *r) {
+  waiting_ctx *c = ud;
+  if (!r->wake_ms || cJSON_GetObjectItem(c->gated, r->id)) return 0;
+  c->count++;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "run", r->id);
+  add_str(o, "runbook", r->name);
+  add_str(o, "status", r->status);
+  cJSON_AddStringToObject(o, "kind", "sleep");
+  add_time(o, "wake", r->wake_ms);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "summit resume %s", r->id);
+  cJSON_AddStringToObject(o, "command", cmd);
+  if (c->json) {
+    print_json(o);
+    return 0;
+  }
+  printf("run %s (%s, %s) waits on:\n", r->id, r->name, r->status);
+  cli_wait_print(o, "  ");
+  cJSON_Delete(o);
+  return 0;
+}
+
+static int list_waiting(store_t *s, int json) {
+  waiting_ctx c = {.json = json, .gated = cJSON_CreateObject()};
+  int rc = cli_waits(s, NULL, waiting_gate, &c);
+  if (rc == STORE_OK) rc = store_run_list(s, "suspended", waiting_sleep, &c);
+  if (rc != STORE_OK) fprintf(stderr, "summit: %s\n", store_errmsg(s));
+  else if (!json && !c.count) printf("nothing waits\n");
+  cJSON_Delete(c.gated);
+  return rc == STORE_OK ? EXIT_OK : EXIT_FAILED;
+}
+
 int cmd_runs(int argc, char **argv) {
   list_ctx c = {0};
   const char *status = NULL;
+  int waiting = 0;
   for (int i = 0; i < argc; i++) {
     int r;
     if (cli_flag(argv, i, "--json")) c.json = 1;
+    else if (cli_flag(argv, i, "--waiting")) waiting = 1;
     else if ((r = cli_opt(argc, argv, &i, "--status", &status))) {
       if (r < 0) return EXIT_USAGE;
     } else return cli_usage("runs", "unknown argument %s", argv[i]);
   }
+  if (waiting && status)
+    return cli_usage("runs", "--waiting and --status exclude each other");
   store_t *s = cli_open_store();
   if (!s) return EXIT_FAILED;
+  if (waiting) {
+    int code = list_waiting(s, c.json);
+    store_close(s);
+    return code;
+  }
   if (!c.json)
     printf("%-15s %-16s %-20s %-10s %-20s %-10s %s\n", "RUN", "STATUS",
            "RUNBOOK", "VERSION", "CREATED (UTC)", "BY", "OWNER");
@@ -173,6 +242,11 @@ static int open_run(const char *cmd, int argc, char **argv, int *json,
   return rc == STORE_NOTFOUND ? EXIT_USAGE : EXIT_FAILED;
 }
 
+static int add_wait(void *ud, cJSON *w) {
+  cJSON_AddItemToArray(ud, w);
+  return 0;
+}
+
 int cmd_status(int argc, char **argv) {
   int json = 0;
   store_t *s;
@@ -182,8 +256,11 @@ int cmd_status(int argc, char **argv) {
   fold_ctx c = {cJSON_CreateArray(), cJSON_CreateObject()};
   store_journal_each(s, r.id, fold, &c);
   cJSON *o = run_json(&r);
+  cJSON *waits = cJSON_CreateArray();
+  cli_waits(s, r.id, add_wait, waits);
   if (json) {
     cJSON_AddItemToObject(o, "entries", c.entries);
+    cJSON_AddItemToObject(o, "waits", waits);
     print_json(o);
   } else {
     char *params = r.params;
@@ -215,6 +292,10 @@ int cmd_status(int argc, char **argv) {
              kind->valuestring, state->valuestring, (int)att->valuedouble,
              cJSON_IsString(name) ? name->valuestring : "");
     }
+    if (cJSON_GetArraySize(waits) > 0) printf("\nwaiting on\n");
+    cJSON *w;
+    cJSON_ArrayForEach(w, waits) cli_wait_print(w, "  ");
+    cJSON_Delete(waits);
     cJSON_Delete(c.entries);
     cJSON_Delete(o);
   }

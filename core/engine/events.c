@@ -104,12 +104,35 @@ static void human(events_t *ev, const char *event, cJSON *f) {
     fprintf(o, "  %s!! %s [%s] was in flight at a crash: attempt %d%s\n", Y,
             name, key, (int)num(f, "attempt"), Z);
   } else if (!strcmp(event, "wait.started")) {
-    const char *until = str(f, "until");
-    fprintf(o, "  %s%s %s%s%s\n", Y, ev->tty ? "⏸" : "..", str(f, "kind"),
-            until ? " until " : "", until ? until : "");
-    fputs(Z, o);
+    const char *until = str(f, "until"), *gate = str(f, "gate");
+    fprintf(o, "  %s%s %s", Y, ev->tty ? "⏸" : "..", str(f, "kind"));
+    if (gate) fprintf(o, " gate '%s'", gate);
+    if (str(f, "needs")) fprintf(o, ": needs %s", str(f, "needs"));
+    fprintf(o, "%s%s%s\n", until ? " until " : "", until ? until : "", Z);
+    /* An approval gate: the exact command that answers it. */
+    if (str(f, "reason")) fprintf(o, "     reason: %s\n", str(f, "reason"));
+    if (str(f, "command"))
+      fprintf(o, "     approve with: %s%s%s\n", B, str(f, "command"), Z);
   } else if (!strcmp(event, "wait.finished")) {
-    /* The step line that follows says enough. */
+    /* The step line that follows says enough, but for a gate. */
+    const char *gate = str(f, "gate"), *outcome = str(f, "outcome");
+    if (gate && outcome) {
+      int good = !strcmp(outcome, "approved");
+      fprintf(o, "  %s%s gate '%s' %s%s", good ? G : R,
+              good ? (ev->tty ? "✓" : "ok") : (ev->tty ? "✗" : "FAIL"), gate,
+              outcome, Z);
+      const cJSON *by = cJSON_GetObjectItemCaseSensitive(f, "approvers"), *a;
+      int i = 0;
+      cJSON_ArrayForEach(a, by) if (cJSON_IsString(a))
+        fprintf(o, "%s%s", i++ ? ", " : " by ", a->valuestring);
+      if (str(f, "by")) fprintf(o, " by %s", str(f, "by"));
+      fputc('\n', o);
+    }
+  } else if (!strcmp(event, "approval.overdue")) {
+    fprintf(o, "  %s!! gate '%s' is overdue with %.0f of %.0f approvals; it "
+            "stays open%s\n     approve with: %s\n", Y, str(f, "gate"),
+            num(f, "have"), num(f, "need"), Z,
+            str(f, "command") ? str(f, "command") : "summit approve");
   } else if (!strcmp(event, "run.suspended")) {
     const char *until = str(f, "until");
     fprintf(o, "%srun %s suspended%s%s%s; continue with: summit resume %s\n",

@@ -581,9 +581,11 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
     status = "suspended";
     code = EXIT_SUSPENDED;
     final = 0;
-    char until[40];
-    events_rfc3339(wake, until, sizeof until);
-    cJSON_AddStringToObject(f, "until", until);
+    if (wake) {  /* none when only approval gates without deadlines wait */
+      char until[40];
+      events_rfc3339(wake, until, sizeof until);
+      cJSON_AddStringToObject(f, "until", until);
+    }
   } else if (out == SCHED_STOPPED && c->rt.halted) {
     lua_getfield(L, LUA_REGISTRYINDEX, "summit.halt");
     lua_getfield(L, -1, "status");

@@ -261,10 +261,13 @@ static task_t *pop_ready(sched_t *s) {
   return t;
 }
 
+/* The earliest wake time of the durable waits, 0 if none has one (an
+ * approval gate without a deadline waits for people, not for a time). */
 static int64_t earliest_wake(sched_t *s) {
   int64_t w = 0;
   for (task_t *t = s->all; t; t = t->next)
-    if (t->waiting && t->wkind == WAIT_DURABLE && (!w || t->wake_ms < w))
+    if (t->waiting && t->wkind == WAIT_DURABLE && t->wake_ms &&
+        (!w || t->wake_ms < w))
       w = t->wake_ms;
   return w;
 }

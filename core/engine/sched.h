@@ -81,7 +81,8 @@ void sched_set_before_wait(sched_t *s, void (*fn)(void *), void *ud);
 void sched_push_root_result(sched_t *s, lua_State *L);
 
 /* Runs until the root task returns, or the run suspends (detach != 0 and
- * every waiting task is in a durable wait; *wake_ms is the earliest wake),
+ * every waiting task is in a durable wait; *wake_ms is the earliest wake,
+ * 0 if no durable wait has a wake time),
  * or sched_stop(). */
 sched_outcome sched_run(sched_t *s, int detach, int64_t *wake_ms);
 const char *sched_errmsg(sched_t *s);

@@ -35,6 +35,7 @@ int luaopen_summit_c_http(lua_State *L);    /* summit.c.http */
 int luaopen_summit_c_kube(lua_State *L);    /* summit.c.kube */
 int luaopen_summit_c_server(lua_State *L);  /* summit.c.server */
 int luaopen_summit_c_ws(lua_State *L);      /* summit.c.ws */
+int luaopen_summit_c_approval(lua_State *L); /* summit.c.approval */
 int luaopen_summit_c_audit(lua_State *L);   /* summit.c.audit */
 
 /* Registers the C modules and the embedded Lua modules in package.preload.

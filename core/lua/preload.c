@@ -19,6 +19,7 @@ static const luaL_Reg C_MODULES[] = {
   {"summit.c.kube", luaopen_summit_c_kube},
   {"summit.c.server", luaopen_summit_c_server},
   {"summit.c.ws", luaopen_summit_c_ws},
+  {"summit.c.approval", luaopen_summit_c_approval},
   {"summit.c.audit", luaopen_summit_c_audit},
   {NULL, NULL}
 };

@@ -457,6 +457,12 @@ local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log"
                   "fail", "exec", "json", "print", "require", "lock", "http", "cluster",
                   "git" }
 GLOBALS[#GLOBALS + 1] = "metrics"
+
+-- approval.require{...}: a gate people approve (summit.approval,
+-- docs/approvals.md).
+api.approval = require("summit.approval")
+GLOBALS[#GLOBALS + 1] = "approval"
+
 GLOBALS[#GLOBALS + 1] = "audit"   -- audit.record(action, detail)
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a

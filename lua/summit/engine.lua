@@ -375,6 +375,11 @@ function M.main(def, params)
   if cancelling and not rollback then
     return { status = status, error = e }
   end
+  -- An error that leaves the run resumable as it is (an approval gate that
+  -- timed out with on_timeout = "fail"): no undo.
+  if e.no_undo and not cancelling then
+    return { status = status, error = e, key = e.key }
+  end
   T.begin_undo()
   local ok, undone = run_undos()
   if not ok then

@@ -1,0 +1,697 @@
+/* summit approve | reject: decisions on approval gates, and the listing of
+ * open gates for runs --waiting and status (docs/approvals.md).
+ *
+ * A decision is judged with the same policy the run uses (engine/approval.c)
+ * before it is recorded, so one that cannot count is refused at once with
+ * the reason, and audited as approval.refused. The run judges again when it
+ * reads the decision: this process only records. */
+#include <cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "engine/approval.h"
+#include "engine/engine.h"
+#include "engine/events.h"
+#include "engine/runtime.h"
+#include "store/store.h"
+
+#define MAX_BINDS 64
+
+/* A run that can never go on (a failed run can be resumed). */
+static int finished(const char *status) {
+  static const char *const FINAL[] = {"succeeded", "cancelled", "rolled_back",
+                                      NULL};
+  for (int i = 0; FINAL[i]; i++)
+    if (status && !strcmp(status, FINAL[i])) return 1;
+  return 0;
+}
+
+/* ---- the open waits of runs ------------------------------------------ */
+
+/* The decisions on a gate, owned copies; sigs[i] is the signature of
+ * d[i] (NULL: none). */
+typedef struct {
+  appr_decision *d;
+  char **sigs;
+  int n, cap;
+} decisions;
+
+static void decisions_free(decisions *ds) {
+  for (int i = 0; i < ds->n; i++) {
+    free((char *)ds->d[i].actor);
+    free((char *)ds->d[i].decision);
+    free((char *)ds->d[i].bind);
+    free((char *)ds->d[i].comment);
+    free((char *)ds->d[i].sig_error);
+    free(ds->sigs[i]);
+  }
+  free(ds->d);
+  free(ds->sigs);
+  memset(ds, 0, sizeof *ds);
+}
+
+/* Appends a copy of d and sig; -1 when out of memory. */
+static int decisions_add(decisions *ds, const appr_decision *d,
+                         const char *sig) {
+  if (ds->n == ds->cap) {
+    int cap = ds->cap ? 2 * ds->cap : 8;
+    appr_decision *nd = realloc(ds->d, (size_t)cap * sizeof *nd);
+    if (!nd) return -1;
+    ds->d = nd;
+    char **ns = realloc(ds->sigs, (size_t)cap * sizeof *ns);
+    if (!ns) return -1;
+    ds->sigs = ns;
+    ds->cap = cap;
+  }
+  appr_decision *c = &ds->d[ds->n];
+  *c = *d;
+  c->actor = strdup(d->actor);
+  c->decision = strdup(d->decision);
+  c->bind = d->bind ? strdup(d->bind) : NULL;
+  c->comment = d->comment ? strdup(d->comment) : NULL;
+  c->sig_error = d->sig_error ? strdup(d->sig_error) : NULL;
+  ds->sigs[ds->n++] = sig ? strdup(sig) : NULL;
+  return 0;
+}
+
+static int collect(void *ud, const store_approval *a) {
+  appr_decision d = {.actor = a->actor, .decision = a->decision,
+                     .bind = a->bind, .comment = a->comment,
+                     .ts_ms = a->ts_ms,
+                     .sig = a->signature ? APPR_SIG_UNCHECKED : APPR_SIG_NONE};
+  return decisions_add(ud, &d, a->signature);
+}
+
+static void add_time(cJSON *o, const char *k, int64_t ms) {
+  char ts[40];
+  if (!ms) return;
+  events_rfc3339(ms, ts, sizeof ts);
+  cJSON_AddStringToObject(o, k, ts);
+}
+
+/* The JSON of one open wait: what it needs, who has approved, the command
+ * that answers it. Signatures are taken as given here (the run checks). */
+static cJSON *wait_json(store_t *s, const store_wait *w) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "run", w->run_id);
+  if (w->runbook) cJSON_AddStringToObject(o, "runbook", w->runbook);
+  if (w->status) cJSON_AddStringToObject(o, "status", w->status);
+  cJSON_AddStringToObject(o, "kind", "approval");
+  cJSON_AddStringToObject(o, "gate", w->gate);
+  cJSON_AddStringToObject(o, "key", w->wait_key);
+  cJSON_AddNumberToObject(o, "attempt", (double)w->attempt);
+  add_time(o, "since", w->since_ms);
+  add_time(o, "deadline", w->deadline_ms);
+  char err[300];
+  appr_policy *p = approval_policy_new(w->request, err, sizeof err);
+  if (!p) {
+    cJSON_AddStringToObject(o, "error", err);
+    return o;
+  }
+  const cJSON *req = approval_request(p);
+  char needs[512];
+  approval_describe(p, needs, sizeof needs);
+  cJSON_AddStringToObject(o, "needs", needs);
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "reason");
+  if (cJSON_IsString(v)) cJSON_AddStringToObject(o, "reason", v->valuestring);
+  v = cJSON_GetObjectItemCaseSensitive(req, "bind");
+  if (cJSON_IsObject(v) && v->child)
+    cJSON_AddItemToObject(o, "bind", cJSON_Duplicate(v, 1));
+  v = cJSON_GetObjectItemCaseSensitive(req, "on_timeout");
+  if (cJSON_IsString(v) && w->deadline_ms)
+    cJSON_AddStringToObject(o, "on_timeout", v->valuestring);
+  if (approval_signed(p)) cJSON_AddBoolToObject(o, "signed", 1);
+  if (w->started_by) cJSON_AddStringToObject(o, "started_by", w->started_by);
+  decisions ds = {0};
+  store_approval_list(s, w->run_id, w->wait_key, w->attempt, 0, collect, &ds);
+  appr_judgement *j = calloc((size_t)ds.n + 1, sizeof *j);
+  appr_outcome out;
+  if (j) {
+    approval_judge(p, ds.d, ds.n, j, &out);
+    cJSON *has = cJSON_AddArrayToObject(o, "has");
+    for (int i = 0; i < ds.n; i++)
+      if (j[i].verdict == APPR_COUNTED)
+        cJSON_AddItemToArray(has, cJSON_CreateString(ds.d[i].actor));
+    cJSON_AddNumberToObject(o, "have", out.have);
+    cJSON_AddNumberToObject(o, "need", out.need);
+    cJSON_AddStringToObject(o, "state", out.state == APPR_APPROVED ? "approved"
+                                        : out.state == APPR_REJECTED ? "rejected"
+                                                                     : "waiting");
+    if (out.state == APPR_WAITING)
+      cJSON_AddStringToObject(o, "missing", out.needs);
+  }
+  free(j);
+  decisions_free(&ds);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "summit approve %s --gate %s", w->run_id, w->gate);
+  cJSON_AddStringToObject(o, "command", cmd);
+  approval_policy_free(p);
+  return o;
+}
+
+typedef struct {
+  store_t *s;
+  cli_wait_fn fn;
+  void *ud;
+} waits_ctx;
+
+static int one_wait(void *ud, const store_wait *w) {
+  waits_ctx *c = ud;
+  if (finished(w->status)) return 0;
+  return c->fn(c->ud, wait_json(c->s, w));
+}
+
+int cli_waits(struct store *s, const char *run_id, cli_wait_fn fn, void *ud) {
+  waits_ctx c = {s, fn, ud};
+  return store_wait_list(s, run_id, one_wait, &c);
+}
+
+static const char *jstr(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void cli_wait_print(const cJSON *w, const char *indent) {
+  const char *gate = jstr(w, "gate");
+  if (!gate) {  /* a sleep */
+    printf("%ssleep until %s; continue after it with: summit resume %s\n",
+           indent, jstr(w, "wake") ? jstr(w, "wake") : "?", jstr(w, "run"));
+    return;
+  }
+  printf("%sgate '%s' (key %s) since %s", indent, gate, jstr(w, "key"),
+         jstr(w, "since") ? jstr(w, "since") : "?");
+  if (jstr(w, "deadline"))
+    printf(", deadline %s (then %s)", jstr(w, "deadline"),
+           jstr(w, "on_timeout") ? jstr(w, "on_timeout") : "fail");
+  putchar('\n');
+  if (jstr(w, "reason")) printf("%s  reason: %s\n", indent, jstr(w, "reason"));
+  const cJSON *bind = cJSON_GetObjectItemCaseSensitive(w, "bind");
+  if (bind) {
+    char *b = approval_canonical(bind);
+    printf("%s  for:    %s\n", indent, b ? b : "?");
+    free(b);
+  }
+  printf("%s  needs:  %s\n", indent, jstr(w, "needs") ? jstr(w, "needs") : "?");
+  const cJSON *has = cJSON_GetObjectItemCaseSensitive(w, "has"), *a;
+  printf("%s  has:    ", indent);
+  int i = 0;
+  cJSON_ArrayForEach(a, has) printf("%s%s", i++ ? ", " : "", a->valuestring);
+  if (!i) printf("nobody yet");
+  const cJSON *have = cJSON_GetObjectItemCaseSensitive(w, "have"),
+              *need = cJSON_GetObjectItemCaseSensitive(w, "need");
+  if (cJSON_IsNumber(have) && cJSON_IsNumber(need))
+    printf(" (%d of %d)", (int)have->valuedouble, (int)need->valuedouble);
+  if (jstr(w, "missing")) {
+    printf("; still needs %s\n", jstr(w, "missing"));
+    printf("%s  approve with: %s\n", indent, jstr(w, "command"));
+  } else if (jstr(w, "state")) {
+    printf("; %s: continue with: summit resume %s\n", jstr(w, "state"),
+           jstr(w, "run"));
+  } else {
+    putchar('\n');
+  }
+}
+
+/* ---- approve, reject -------------------------------------------------- */
+
+typedef struct {
+  const char *cmd, *decision;
+  const char *run_id, *gate, *key, *comment, *sign_key, *sig_file;
+  const char *binds[MAX_BINDS];
+  int nbinds, message;
+} opts;
+
+static int parse(opts *o, int argc, char **argv) {
+  for (int i = 0; i < argc; i++) {
+    const char *v;
+    int r;
+    if ((r = cli_opt(argc, argv, &i, "--gate", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      o->gate = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--comment", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      o->comment = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--key", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      o->key = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--bind", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      if (!strchr(v, '=') || v[0] == '=')
+        return cli_usage(o->cmd, "--bind takes key=value, not '%s'", v);
+      if (o->nbinds == MAX_BINDS) return cli_usage(o->cmd, "too many --bind");
+      o->binds[o->nbinds++] = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--sign", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      o->sign_key = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--signature", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      o->sig_file = v;
+    } else if (cli_flag(argv, i, "--message")) {
+      o->message = 1;
+    } else if (argv[i][0] == '-') {
+      return cli_usage(o->cmd, "unknown option %s", argv[i]);
+    } else if (!o->run_id) {
+      o->run_id = argv[i];
+    } else {
+      return cli_usage(o->cmd, "one run at a time");
+    }
+  }
+  if (!o->run_id || !o->gate)
+    return cli_usage(o->cmd, "which run and gate? summit %s RUN --gate G%s",
+                     o->cmd, strcmp(o->cmd, "reject") ? "" : " --comment C");
+  if (!strcmp(o->cmd, "reject") && (!o->comment || !*o->comment))
+    return cli_usage(o->cmd, "a rejection needs --comment saying why");
+  if (o->sign_key && o->sig_file)
+    return cli_usage(o->cmd, "--sign and --signature exclude each other");
+  return 0;
+}
+
+typedef struct {
+  const char *gate, *key;
+  char *found_key, *request;
+  int64_t attempt, deadline;
+  int matches;
+  char gates[1024];  /* the gates the run waits on, for the message */
+} find_ctx;
+
+static int find_gate(void *ud, const store_wait *w) {
+  find_ctx *f = ud;
+  size_t n = strlen(f->gates);
+  snprintf(f->gates + n, sizeof f->gates - n, "%s'%s'", n ? ", " : "", w->gate);
+  if (strcmp(w->gate, f->gate) != 0) return 0;
+  if (f->key && strcmp(w->wait_key, f->key) != 0) return 0;
+  f->matches++;
+  free(f->found_key);
+  free(f->request);
+  f->found_key = strdup(w->wait_key);
+  f->request = strdup(w->request);
+  f->attempt = w->attempt;
+  f->deadline = w->deadline_ms;
+  return 0;
+}
+
+/* Records a refused decision in the audit trail and says why; exit 1. */
+static int refuse(store_t *s, const opts *o, const char *actor,
+                  const find_ctx *f, const char *reason) {
+  cJSON *d = cJSON_CreateObject();
+  cJSON_AddStringToObject(d, "gate", o->gate);
+  if (f && f->found_key) {
+    cJSON_AddStringToObject(d, "key", f->found_key);
+    cJSON_AddNumberToObject(d, "attempt", (double)f->attempt);
+  }
+  cJSON_AddStringToObject(d, "decision", o->decision);
+  cJSON_AddStringToObject(d, "reason", reason);
+  char *text = approval_canonical(d);
+  cJSON_Delete(d);
+  if (!text || store_audit_append(s, runtime_now_ms(), actor, o->run_id,
+                                  "approval.refused", text, 1) != STORE_OK)
+    fprintf(stderr, "summit: recording the refusal: %s\n", store_errmsg(s));
+  free(text);
+  fprintf(stderr, "summit %s: refused: %s\n", o->cmd, reason);
+  return EXIT_FAILED;
+}
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0;
+  char *b = malloc(cap);
+  size_t r;
+  while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
+    n += r;
+    if (n + 1 == cap) {
+      char *nb = realloc(b, cap *= 2);
+      if (!nb) free(b);
+      b = nb;
+    }
+  }
+  fclose(f);
+  if (b) b[n] = '\0';
+  return b;
+}
+
+static void chomp(char *s) {
+  size_t n = s ? strlen(s) : 0;
+  while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = '\0';
+}
+
+/* ssh-keygen -Y verify of sig over msg for principal; 1 if it verifies,
+ * else 0 with why. */
+static int verify_sig(const char *allowed, const char *principal,
+                      const char *msg, const char *sig, char *why,
+                      size_t len) {
+  char path[512];
+  if (approval_sig_file(sig, path, sizeof path) != 0) {
+    snprintf(why, len, "cannot write the signature to a file: %s",
+             strerror(errno));
+    return 0;
+  }
+  const char *argv[12];
+  approval_verify_argv(argv, allowed, principal, path);
+  cli_output out;
+  int rc = cli_run(argv, msg, strlen(msg), &out);
+  unlink(path);
+  int ok = rc == 0 && out.code == 0;
+  if (!ok) {
+    chomp(out.err);
+    snprintf(why, len, "%s", rc != 0 ? "cannot run ssh-keygen"
+                             : out.err && *out.err ? out.err
+                                                   : "ssh-keygen refused it");
+  }
+  cli_output_free(&out);
+  return ok;
+}
+
+/* The principal the allowed signers file names for sig's key: prefer
+ * want when it is one of them. NULL (why says) if the key is not there. */
+static char *principal_of(const char *allowed, const char *sig,
+                          const char *want, char *why, size_t len) {
+  char path[512];
+  if (approval_sig_file(sig, path, sizeof path) != 0) {
+    snprintf(why, len, "cannot write the signature to a file: %s",
+             strerror(errno));
+    return NULL;
+  }
+  const char *argv[12];
+  approval_find_argv(argv, allowed, path);
+  cli_output out;
+  int rc = cli_run(argv, NULL, 0, &out);
+  unlink(path);
+  char *found = NULL, *save = NULL;
+  if (rc == 0 && out.code == 0) {
+    /* Principals, one per line or comma-separated. */
+    for (char *n = strtok_r(out.out, ",\n", &save); n;
+         n = strtok_r(NULL, ",\n", &save)) {
+      if (!*n) continue;
+      if (!found) found = strdup(n);
+      if (want && !strcmp(n, want)) {
+        free(found);
+        found = strdup(n);
+        break;
+      }
+    }
+  }
+  if (!found)
+    snprintf(why, len, "the key that made this signature is not in the "
+             "allowed signers file %s", allowed);
+  cli_output_free(&out);
+  return found;
+}
+
+/* The text of a bind value as --bind would write it. */
+static char *value_text(const cJSON *v) {
+  if (cJSON_IsString(v)) return strdup(v->valuestring);
+  if (cJSON_IsBool(v)) return strdup(cJSON_IsTrue(v) ? "true" : "false");
+  return cJSON_PrintUnformatted(v);
+}
+
+/* Each --bind k=v must be what the gate asks about; NULL or why not. */
+static const char *check_binds(const opts *o, const appr_policy *p,
+                               const char *actor, char *why, size_t len) {
+  const cJSON *bind = cJSON_GetObjectItemCaseSensitive(approval_request(p),
+                                                       "bind");
+  for (int i = 0; i < o->nbinds; i++) {
+    const char *eq = strchr(o->binds[i], '=');
+    char k[256];
+    snprintf(k, sizeof k, "%.*s", (int)(eq - o->binds[i]), o->binds[i]);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(bind, k);
+    if (!v) {
+      snprintf(why, len, "%s approves %s, but gate '%s' binds no '%s' (it "
+               "asks about %s)", actor, o->binds[i], approval_gate(p), k,
+               approval_bind(p));
+      return why;
+    }
+    char *t = value_text(v);
+    int same = t && !strcmp(t, eq + 1);
+    if (!same)
+      snprintf(why, len, "%s approves %s=%s, but gate '%s' asks about "
+               "%s=%s; an approval is for exactly the values it names",
+               actor, k, eq + 1, approval_gate(p), k, t ? t : "?");
+    free(t);
+    if (!same) return why;
+  }
+  return NULL;
+}
+
+static int decide(const char *cmd, const char *decision, int argc,
+                  char **argv) {
+  opts o = {.cmd = cmd, .decision = decision};
+  int code = parse(&o, argc, argv);
+  if (code) return code;
+  store_t *s = cli_open_store();
+  if (!s) return EXIT_FAILED;
+  store_run r = {0};
+  find_ctx f = {.gate = o.gate, .key = o.key};
+  appr_policy *p = NULL;
+  decisions ds = {0};
+  appr_judgement *j = NULL;
+  char *msg = NULL, *sig = NULL, *signer = NULL;
+  const char *actor = cli_user();
+  char why[1024];
+  int rc = store_run_get(s, o.run_id, &r);
+  if (rc != STORE_OK) {
+    if (rc == STORE_NOTFOUND)
+      fprintf(stderr, "summit %s: no run %s (see: summit runs --waiting)\n",
+              cmd, o.run_id);
+    else
+      fprintf(stderr, "summit %s: %s\n", cmd, store_errmsg(s));
+    store_close(s);
+    return rc == STORE_NOTFOUND ? EXIT_USAGE : EXIT_FAILED;
+  }
+  if (finished(r.status)) {
+    snprintf(why, sizeof why, "run %s has finished (%s); nothing waits on "
+             "gate '%s'", r.id, r.status, o.gate);
+    code = refuse(s, &o, actor, NULL, why);
+    goto done;
+  }
+  if (store_wait_list(s, r.id, find_gate, &f) != STORE_OK) {
+    fprintf(stderr, "summit: %s\n", store_errmsg(s));
+    code = EXIT_FAILED;
+    goto done;
+  }
+  if (!f.matches) {
+    snprintf(why, sizeof why, "run %s (%s) is not waiting on gate '%s'%s%s%s",
+             r.id, r.status, o.gate, o.key ? " at key " : "",
+             o.key ? o.key : "", f.gates[0] ? " (it waits on: " : " (it waits "
+             "on no gate)");
+    if (f.gates[0]) {
+      size_t n = strlen(why);
+      snprintf(why + n, sizeof why - n, "%s)", f.gates);
+    }
+    code = refuse(s, &o, actor, NULL, why);
+    goto done;
+  }
+  if (f.matches > 1) {
+    code = cli_usage(cmd, "run %s waits on gate '%s' more than once (parallel "
+                     "branches); name the one with --key (see: summit status "
+                     "%s)", r.id, o.gate, r.id);
+    goto done;
+  }
+  char err[300];
+  p = approval_policy_new(f.request, err, sizeof err);
+  if (!p) {
+    fprintf(stderr, "summit %s: run %s, gate '%s': %s\n", cmd, r.id, o.gate,
+            err);
+    code = EXIT_FAILED;
+    goto done;
+  }
+  msg = approval_message(p, decision);
+  if (!msg) {
+    code = EXIT_FAILED;
+    goto done;
+  }
+  if (o.message) {
+    fputs(msg, stdout);
+    code = EXIT_OK;
+    goto done;
+  }
+
+  /* A signature: made here (--sign) or elsewhere (--signature). */
+  appr_sig sig_state = APPR_SIG_NONE;
+  char sig_why[1024] = "";
+  if (o.sign_key || o.sig_file) {
+    if (!approval_signed(p)) {
+      code = cli_usage(cmd, "gate '%s' does not take signatures (it is not "
+                       "signed = true); drop --sign/--signature", o.gate);
+      goto done;
+    }
+    if (o.sign_key) {
+      const char *sargv[12];
+      approval_sign_argv(sargv, o.sign_key);
+      cli_output out;
+      int ok = cli_run(sargv, msg, strlen(msg), &out) == 0 && out.code == 0 &&
+               strstr(out.out, "BEGIN SSH SIGNATURE");
+      if (ok) sig = strdup(out.out);
+      else {
+        chomp(out.err);
+        fprintf(stderr, "summit %s: ssh-keygen -Y sign -f %s failed: %s\n",
+                cmd, o.sign_key,
+                out.err && *out.err ? out.err : "no signature came out");
+      }
+      cli_output_free(&out);
+      if (!ok) {
+        code = EXIT_FAILED;
+        goto done;
+      }
+    } else {
+      sig = read_text(o.sig_file);
+      if (!sig) {
+        fprintf(stderr, "summit %s: --signature %s: %s\n", cmd, o.sig_file,
+                strerror(errno));
+        code = EXIT_USAGE;
+        goto done;
+      }
+    }
+    const cJSON *as = cJSON_GetObjectItemCaseSensitive(approval_request(p),
+                                                       "allowed_signers");
+    if (!cJSON_IsString(as)) {
+      sig_state = APPR_SIG_BAD;
+      snprintf(sig_why, sizeof sig_why, "the gate names no allowed_signers");
+    } else if (!(signer = principal_of(as->valuestring, sig, actor, sig_why,
+                                       sizeof sig_why))) {
+      sig_state = APPR_SIG_BAD;
+    } else {
+      /* The identity of a signed decision is the key's principal. */
+      if (strcmp(signer, actor) != 0)
+        fprintf(stderr, "summit %s: signed by %s (the allowed signers "
+                "file's name for that key), not %s\n", cmd, signer, actor);
+      actor = signer;
+      sig_state = verify_sig(as->valuestring, actor, msg, sig, sig_why,
+                             sizeof sig_why) ? APPR_SIG_VALID : APPR_SIG_BAD;
+    }
+  }
+
+  const char *bad_bind = check_binds(&o, p, actor, why, sizeof why);
+  if (bad_bind) {
+    code = refuse(s, &o, actor, &f, bad_bind);
+    goto done;
+  }
+
+  /* The decisions so far, then this one: judged as the run will, their
+   * signatures checked again (the database is not trusted). */
+  if (store_approval_list(s, r.id, f.found_key, f.attempt, 0, collect, &ds) !=
+      STORE_OK) {
+    fprintf(stderr, "summit: %s\n", store_errmsg(s));
+    code = EXIT_FAILED;
+    goto done;
+  }
+  const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(approval_request(p),
+                                                          "allowed_signers");
+  for (int i = 0; approval_signed(p) && i < ds.n; i++) {
+    if (!ds.sigs[i]) continue;
+    char *m = approval_message(p, ds.d[i].decision);
+    char w[1024] = "no allowed_signers";
+    int ok = m && cJSON_IsString(allowed) &&
+             verify_sig(allowed->valuestring, ds.d[i].actor, m, ds.sigs[i], w,
+                        sizeof w);
+    free(m);
+    ds.d[i].sig = ok ? APPR_SIG_VALID : APPR_SIG_BAD;
+    if (!ok) ds.d[i].sig_error = strdup(w);
+  }
+  int64_t now = runtime_now_ms();
+  appr_decision mine = {.actor = actor, .decision = decision,
+                        .bind = approval_bind(p), .comment = o.comment,
+                        .ts_ms = now, .sig = sig_state,
+                        .sig_error = sig_why[0] ? sig_why : NULL};
+  if (decisions_add(&ds, &mine, sig) != 0 ||
+      !(j = calloc((size_t)ds.n, sizeof *j))) {
+    code = EXIT_FAILED;
+    goto done;
+  }
+  appr_outcome out;
+  approval_judge(p, ds.d, ds.n, j, &out);
+  appr_judgement *me = &j[ds.n - 1];
+  if (me->verdict == APPR_REFUSED) {
+    code = refuse(s, &o, actor, &f, me->reason);
+    goto done;
+  }
+  if (me->verdict == APPR_AFTER) {
+    printf("%s; nothing recorded", me->reason);
+    if (out.state == APPR_APPROVED)
+      printf(" (the run continues with: summit resume %s)", r.id);
+    putchar('\n');
+    code = strcmp(decision, "approve") == 0 && out.state == APPR_APPROVED
+               ? EXIT_OK : EXIT_FAILED;
+    goto done;
+  }
+
+  store_approval a = {.run_id = r.id, .wait_key = f.found_key,
+                      .attempt = f.attempt, .gate = o.gate, .actor = actor,
+                      .decision = decision, .comment = o.comment,
+                      .bind = approval_bind(p), .signature = sig,
+                      .ts_ms = now};
+  cJSON *d = cJSON_CreateObject();
+  cJSON_AddStringToObject(d, "gate", o.gate);
+  cJSON_AddStringToObject(d, "key", f.found_key);
+  cJSON_AddNumberToObject(d, "attempt", (double)f.attempt);
+  if (o.comment) cJSON_AddStringToObject(d, "comment", o.comment);
+  cJSON_AddItemToObject(d, "bind", cJSON_Parse(approval_bind(p)));
+  cJSON_AddBoolToObject(d, "signed", sig != NULL);
+  if (me->verdict == APPR_DUPLICATE) cJSON_AddBoolToObject(d, "duplicate", 1);
+  cJSON_AddNumberToObject(d, "have", out.have);
+  cJSON_AddNumberToObject(d, "need", out.need);
+  char *detail = approval_canonical(d);
+  cJSON_Delete(d);
+  const char *action = me->verdict == APPR_REJECTS ? "approval.rejected"
+                                                   : "approval.given";
+  if (!detail || store_approval_add(s, &a, 0) != STORE_OK ||
+      store_audit_append(s, now, actor, r.id, action, detail, 1) != STORE_OK) {
+    fprintf(stderr, "summit %s: recording the decision: %s\n", cmd,
+            store_errmsg(s));
+    free(detail);
+    code = EXIT_FAILED;
+    goto done;
+  }
+  free(detail);
+
+  if (me->verdict == APPR_REJECTS) {
+    printf("rejected gate '%s' of run %s as %s: the gate fails, and with it "
+           "the run (its undo steps run)\n", o.gate, r.id, actor);
+  } else if (me->verdict == APPR_DUPLICATE) {
+    printf("%s; recorded (%d of %d)", me->reason, out.have, out.need);
+    if (out.state == APPR_WAITING) printf("; still needs %s", out.needs);
+    putchar('\n');
+  } else if (out.state == APPR_APPROVED) {
+    printf("approved gate '%s' of run %s as %s: the gate is released (%d of "
+           "%d)\n", o.gate, r.id, actor, out.have, out.need);
+  } else {
+    printf("approved gate '%s' of run %s as %s (%d of %d); still needs %s\n",
+           o.gate, r.id, actor, out.have, out.need, out.needs);
+  }
+  if (out.state != APPR_WAITING) {
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    if (r.owner_pid && store_run_alive(r.status, r.owner_pid, r.owner_host,
+                                       r.lease_expires_ms, host, now) &&
+        !strcmp(r.status, "running"))
+      printf("run %s (pid %lld) goes on by itself\n", r.id,
+             (long long)r.owner_pid);
+    else
+      printf("continue the run with: summit resume %s\n", r.id);
+  }
+  code = EXIT_OK;
+done:
+  free(j);
+  decisions_free(&ds);
+  free(msg);
+  free(sig);
+  free(signer);
+  approval_policy_free(p);
+  free(f.found_key);
+  free(f.request);
+  store_run_free(&r);
+  store_close(s);
+  return code;
+}
+
+int cmd_approve(int argc, char **argv) {
+  return decide("approve", "approve", argc, argv);
+}
+
+int cmd_reject(int argc, char **argv) {
+  return decide("reject", "reject", argc, argv);
+}
