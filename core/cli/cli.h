@@ -18,6 +18,7 @@ int cmd_sim(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_reject(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_provenance(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */

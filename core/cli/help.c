@@ -48,6 +48,12 @@ static const struct {
   {"reject", "summit reject RUN --gate G --comment C [--sign KEYFILE | --signature SIGFILE]",
    "Rejects the gate: it fails with EREJECTED and with it the run, whose undo\n"
    "steps run. Only someone allowed to approve the gate may reject it."},
+  {"provenance", "summit provenance RUN [-o FILE [--sign KEYFILE]]",
+   "Writes an in-toto Statement v1 with an SLSA Provenance v1 predicate for\n"
+   "the run: runbook name, version and source digest, params (secrets masked),\n"
+   "the git commit of the work tree, approvals, start, finish and outcome.\n"
+   "--sign signs FILE with ssh-keygen -Y sign (namespace summit-provenance)\n"
+   "into FILE.sig. See docs/provenance.md."},
   {"log", "summit log RUN [--json]",
    "Shows every journal row of a run: starts, completions, failures, recoveries."},
   {"validate", "summit validate FILE [--json]",
