@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
+#include "lua/audit.h"
 #include "store/store.h"
 
 #define MAX_BINDS 64
@@ -305,6 +306,7 @@ static int refuse(store_t *s, const opts *o, const char *actor,
   }
   cJSON_AddStringToObject(d, "decision", o->decision);
   cJSON_AddStringToObject(d, "reason", reason);
+  audit_redact(d);
   char *text = approval_canonical(d);
   cJSON_Delete(d);
   if (!text || store_audit_append(s, runtime_now_ms(), actor, o->run_id,
@@ -634,6 +636,7 @@ static int decide(const char *cmd, const char *decision, int argc,
   if (me->verdict == APPR_DUPLICATE) cJSON_AddBoolToObject(d, "duplicate", 1);
   cJSON_AddNumberToObject(d, "have", out.have);
   cJSON_AddNumberToObject(d, "need", out.need);
+  audit_redact(d);  /* a comment may quote a credential */
   char *detail = approval_canonical(d);
   cJSON_Delete(d);
   const char *action = me->verdict == APPR_REJECTS ? "approval.rejected"

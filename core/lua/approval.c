@@ -19,6 +19,7 @@
 #include "engine/approval.h"
 #include "engine/runtime.h"
 #include "io/proc.h"
+#include "lua/audit.h"
 #include "lua/bindings.h"
 
 #define POLL_MS 250
@@ -28,17 +29,6 @@ static runtime_t *rt_run(lua_State *L) {
   if (!rt->store || !rt->run_id)
     luaL_error(L, "approval gates work only while the runbook runs");
   return rt;
-}
-
-/* detail (a table at idx, or a JSON text) as canonical JSON; malloc'd. */
-static char *detail_json(lua_State *L, int idx) {
-  if (lua_isnoneornil(L, idx)) return strdup("{}");
-  char err[256];
-  cJSON *j = sl_to_json(L, idx, err, sizeof err);
-  if (!j) luaL_error(L, "audit detail: %s", err);
-  char *t = approval_canonical(j);
-  cJSON_Delete(j);
-  return t;
 }
 
 /* info() -> { run, started_by, source_sha256 } of the running run. */
@@ -103,11 +93,11 @@ static int find_one(void *ud, const store_wait *w) {
   return 1;
 }
 
-/* open(key, attempt, gate, request_json, deadline_ms|nil, actor) ->
- * opened, deadline_ms|nil, needs: makes the gate's row (a resumed run finds
- * its own and keeps it) and records approval.requested when new. The
- * deadline returned is the row's: nil once a "pause" gate went overdue.
- * needs: what the gate needs, in words. */
+/* open(key, attempt, gate, request_json, deadline_ms|nil) -> opened,
+ * deadline_ms|nil, needs: makes the gate's row (a resumed run finds its
+ * own and keeps it) and records approval.requested when new. The deadline
+ * returned is the row's: nil once a "pause" gate went overdue. needs: what
+ * the gate needs, in words. */
 static int l_open(lua_State *L) {
   runtime_t *rt = rt_run(L);
   store_wait w = {
@@ -119,28 +109,21 @@ static int l_open(lua_State *L) {
     .deadline_ms = (int64_t)luaL_optnumber(L, 5, 0),
     .since_ms = runtime_now_ms(),
   };
-  const char *actor = luaL_checkstring(L, 6);
-  int opened = 0;
-  if (store_wait_open(rt->store, &w, &opened) != STORE_OK)
-    return luaL_error(L, "opening gate '%s': %s", w.gate,
-                      store_errmsg(rt->store));
   char err[300], needs[512];
   appr_policy *pol = approval_policy_new(w.request, err, sizeof err);
   if (!pol) return luaL_error(L, "%s", err);
   approval_describe(pol, needs, sizeof needs);
   approval_policy_free(pol);
+  int opened = 0;
+  if (store_wait_open(rt->store, &w, &opened) != STORE_OK)
+    return luaL_error(L, "opening gate '%s': %s", w.gate,
+                      store_errmsg(rt->store));
   int64_t deadline = w.deadline_ms;
   if (opened) {
     /* The record names the policy; the approvers map is summit.lua's. */
     cJSON *req = cJSON_Parse(w.request);
     cJSON_DeleteItemFromObject(req, "approvers");
-    char *detail = approval_canonical(req);
-    cJSON_Delete(req);
-    if (!detail) return luaL_error(L, "out of memory");
-    int rc = store_audit_append(rt->store, runtime_now_ms(), actor,
-                                rt->run_id, "approval.requested", detail, 0);
-    free(detail);
-    if (rc != STORE_OK)
+    if (audit_append(rt, NULL, "approval.requested", req) != STORE_OK)
       return luaL_error(L, "recording approval.requested: %s",
                         store_errmsg(rt->store));
   } else {
@@ -157,27 +140,32 @@ static int l_open(lua_State *L) {
   return 3;
 }
 
-/* overdue(key, actor, detail): a "pause" gate passed its deadline: it stays
- * open without one; recorded as approval.overdue. */
+/* The table at idx as JSON for an audit record ({} if none). */
+static cJSON *detail_of(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return cJSON_CreateObject();
+  char err[256];
+  cJSON *j = sl_to_json(L, idx, err, sizeof err);
+  if (!j) luaL_error(L, "audit detail: %s", err);
+  return j;
+}
+
+/* overdue(key, detail): a "pause" gate passed its deadline: it stays open
+ * without one; recorded as approval.overdue. */
 static int l_overdue(lua_State *L) {
   runtime_t *rt = rt_run(L);
   const char *key = luaL_checkstring(L, 1);
-  const char *actor = luaL_checkstring(L, 2);
-  char *detail = detail_json(L, 3);
-  if (!detail) return luaL_error(L, "out of memory");
+  cJSON *detail = detail_of(L, 2);
   int rc = store_wait_set_deadline(rt->store, rt->run_id, key, 0);
-  if (rc == STORE_OK)
-    rc = store_audit_append(rt->store, runtime_now_ms(), actor, rt->run_id,
-                            "approval.overdue", detail, 0);
-  free(detail);
+  if (rc == STORE_OK) rc = audit_append(rt, NULL, "approval.overdue", detail);
+  else cJSON_Delete(detail);
   if (rc != STORE_OK)
     return luaL_error(L, "recording the overdue gate: %s",
                       store_errmsg(rt->store));
   return 0;
 }
 
-/* close(key [, action, actor, detail]): the gate is decided (or abandoned):
- * its row goes, and action is recorded. Not committed here: it shares the
+/* close(key [, action, detail]): the gate is decided (or abandoned): its
+ * row goes, and action is recorded. Not committed here: it shares the
  * commit of the entry's journal row that follows. */
 static int l_close(lua_State *L) {
   runtime_t *rt = rt_run(L);
@@ -185,17 +173,8 @@ static int l_close(lua_State *L) {
   const char *action = luaL_optstring(L, 2, NULL);
   if (store_wait_close(rt->store, rt->run_id, key) != STORE_OK)
     return luaL_error(L, "closing the gate: %s", store_errmsg(rt->store));
-  if (action) {
-    const char *actor = luaL_checkstring(L, 3);
-    char *detail = detail_json(L, 4);
-    if (!detail) return luaL_error(L, "out of memory");
-    int rc = store_audit_append(rt->store, runtime_now_ms(), actor,
-                                rt->run_id, action, detail, 0);
-    free(detail);
-    if (rc != STORE_OK)
-      return luaL_error(L, "recording %s: %s", action,
-                        store_errmsg(rt->store));
-  }
+  if (action && audit_append(rt, NULL, action, detail_of(L, 3)) != STORE_OK)
+    return luaL_error(L, "recording %s: %s", action, store_errmsg(rt->store));
   return 0;
 }
 
@@ -418,14 +397,11 @@ static int decide(waiter *w, lua_State *L) {
       cJSON_AddStringToObject(det, "key", w->key);
       cJSON_AddNumberToObject(det, "attempt", (double)w->attempt);
       cJSON_AddStringToObject(det, "decision", d->decision);
+      cJSON_AddStringToObject(det, "approver", d->actor);
       cJSON_AddStringToObject(det, "by", "run");
       cJSON_AddStringToObject(det, "reason", j[i].reason);
-      char *text = approval_canonical(det);
-      cJSON_Delete(det);
-      if (text)
-        store_audit_append(w->rt->store, runtime_now_ms(), d->actor,
-                           w->rt->run_id, "approval.refused", text, 0);
-      free(text);
+      if (audit_append(w->rt, NULL, "approval.refused", det) != STORE_OK)
+        events_log(w->rt->ev, "warn", store_errmsg(w->rt->store));
     } else if (!w->task) {
       /* Judged before any waiting (a resumed run): nothing new to say. */
     } else if (j[i].verdict == APPR_COUNTED && o.state == APPR_WAITING) {

@@ -248,8 +248,7 @@ function M.require(o)
     local req = json.decode(stored)
     req.key = key
     local text = json.encode(req)
-    local actor = (req.started_by or "") ~= "" and req.started_by or "?"
-    local opened, deadline, needs = A.open(key, req.attempt, req.gate, text, req.deadline, actor)
+    local _, deadline, needs = A.open(key, req.attempt, req.gate, text, req.deadline)
     local command = string.format("summit approve %s --gate %s", req.run, req.gate)
     local started = {
       key = key, kind = "approval", gate = req.gate, attempt = req.attempt,
@@ -274,7 +273,7 @@ function M.require(o)
         local by = {}
         for i, a in ipairs(r.approvers) do by[i] = a.actor end
         record.approvers = by
-        A.close(key, "approval.granted", actor, record)
+        A.close(key, "approval.granted", record)
         if started == nil then finished("approved", { approvers = by }) end
         return { gate = req.gate, bind = req.bind, approvers = r.approvers }
       elseif r.state == "rejected" then
@@ -288,14 +287,14 @@ function M.require(o)
         -- Overdue: the gate stays open without a deadline; late approvals
         -- still release it.
         record.have, record.need, record.deadline = r.have, r.need, rfc3339(deadline)
-        A.overdue(key, actor, record)
+        A.overdue(key, record)
         out.emit("approval.overdue", { key = key, gate = req.gate, have = r.have,
           need = r.need, needs = r.needs, command = command })
         deadline = nil
         record.have, record.need, record.deadline = nil, nil, nil
       else
         record.have, record.need, record.on_timeout = r.have, r.need, req.on_timeout
-        A.close(key, "approval.timed_out", actor, record)
+        A.close(key, "approval.timed_out", record)
         if started == nil then finished("timed_out") end
         error(errors.new("ETIMEDOUT", string.format(
           "approval gate '%s' timed out after %s with %d of %d approvals (still needs %s)",
