@@ -54,8 +54,11 @@ void store_audit_hash(const char *prev_hash, const char *record,
       !EVP_DigestFinal_ex(c, md, &n))
     n = 0;
   EVP_MD_CTX_free(c);
-  for (unsigned i = 0; i < n && i < 32; i++)
-    snprintf(out + 2 * i, 3, "%02x", md[i]);
+  static const char HEX[] = "0123456789abcdef";
+  for (unsigned i = 0; i < n && i < 32; i++) {
+    out[2 * i] = HEX[md[i] >> 4];
+    out[2 * i + 1] = HEX[md[i] & 15];
+  }
   out[n ? 64 : 0] = '\0';
 }
 
