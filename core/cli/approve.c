@@ -139,9 +139,10 @@ static cJSON *wait_json(store_t *s, const store_wait *w) {
         cJSON_AddItemToArray(has, cJSON_CreateString(ds.d[i].actor));
     cJSON_AddNumberToObject(o, "have", out.have);
     cJSON_AddNumberToObject(o, "need", out.need);
-    cJSON_AddStringToObject(o, "state", out.state == APPR_APPROVED ? "approved"
-                                        : out.state == APPR_REJECTED ? "rejected"
-                                                                     : "waiting");
+    const char *state = out.state == APPR_APPROVED   ? "approved"
+                        : out.state == APPR_REJECTED ? "rejected"
+                                                     : "waiting";
+    cJSON_AddStringToObject(o, "state", state);
     if (out.state == APPR_WAITING)
       cJSON_AddStringToObject(o, "missing", out.needs);
   }
@@ -264,7 +265,8 @@ static int parse(opts *o, int argc, char **argv) {
   if (!o->run_id || !o->gate)
     return cli_usage(o->cmd, "which run and gate? summit %s RUN --gate G%s",
                      o->cmd, strcmp(o->cmd, "reject") ? "" : " --comment C");
-  if (!strcmp(o->cmd, "reject") && (!o->comment || !*o->comment))
+  if (!strcmp(o->cmd, "reject") && !o->message &&
+      (!o->comment || !*o->comment))
     return cli_usage(o->cmd, "a rejection needs --comment saying why");
   if (o->sign_key && o->sig_file)
     return cli_usage(o->cmd, "--sign and --signature exclude each other");

@@ -304,7 +304,8 @@ static const char *refusal(const appr_policy *p, const appr_decision *d,
   if (p->is_signed && d->sig == APPR_SIG_BAD) {
     put(&b, "the signature of %s does not verify against the allowed "
             "signers: %s", d->actor,
-        d->sig_error && *d->sig_error ? d->sig_error : "rejected by ssh-keygen");
+        d->sig_error && *d->sig_error ? d->sig_error
+                                      : "rejected by ssh-keygen");
     return buf;
   }
   const char *bind = d->bind ? d->bind : "{}";
@@ -325,7 +326,8 @@ static const char *refusal(const appr_policy *p, const appr_decision *d,
   }
   if (p->ngroups && !p->free_places) {
     int any = 0;
-    for (int g = 0; g < p->ngroups && !any; g++) any = fits_group(p, d->actor, g);
+    for (int g = 0; g < p->ngroups && !any; g++)
+      any = fits_group(p, d->actor, g);
     if (!any) {
       put(&b, "%s holds none of the roles gate '%s' requires (", d->actor,
           p->gate);
@@ -338,7 +340,8 @@ static const char *refusal(const appr_policy *p, const appr_decision *d,
         const cJSON *it;
         int i = 0;
         cJSON_ArrayForEach(it, mine)
-          if (cJSON_IsString(it)) put(&b, "%s%s", i++ ? ", " : "", it->valuestring);
+          if (cJSON_IsString(it))
+            put(&b, "%s%s", i++ ? ", " : "", it->valuestring);
         if (!i) put(&b, "no roles");
       }
       return buf;

@@ -266,6 +266,48 @@ function exec(argv, opts) end
 function lock(name, fn, opts) end
 
 -- ---------------------------------------------------------------------
+-- approval (docs/approvals.md): gates people approve.
+
+---@alias summit.OnTimeout "fail"|"pause"|"rollback"
+
+---@class summit.ApprovalSpec
+---@field gate string The gate's name; a gate named after an environment takes environments[gate].approval from summit.lua as a floor
+---@field count? integer Approvals needed (default 1, at most 100)
+---@field roles? string[]|table<string, integer> A list: one approval from a holder of any of them (the rest from anyone); a map: per-role minimums. Roles come from approvers in summit.lua
+---@field distinct? boolean The same person twice counts once (default true)
+---@field allow_self? boolean The person who started the run may approve it (default false)
+---@field timeout? summit.Duration How long the gate stays open (default: for ever)
+---@field on_timeout? summit.OnTimeout "fail" (default: ETIMEDOUT, no undo, resumable), "rollback" (ETIMEDOUT, the undo path runs) or "pause" (stays open, overdue)
+---@field reason? string Shown to approvers
+---@field bind? table<string, string|number|boolean> What is approved (version, digest, commit): an approval is for exactly these values
+---@field signed? boolean Only approvals signed with an SSH key in summit.lua's allowed_signers count
+
+---One approval that counted.
+---@class summit.Approver
+---@field actor string $SUMMIT_USER of the approver, or the principal of the signing key
+---@field roles string[] The actor's roles in summit.lua's approvers
+---@field comment? string
+---@field ts string When (RFC 3339, UTC)
+---@field signed? boolean A verified SSH signature
+
+---@class summit.ApprovalResult
+---@field gate string
+---@field bind table<string, string|number|boolean>
+---@field approvers summit.Approver[]
+
+---@class summit.approval
+approval = {}
+
+---Waits until the gate is approved (`summit approve RUN --gate G`); a
+---`--detach` run suspends (exit 3). Journaled: a released gate replays.
+---Raises EREJECTED (fields gate, by, comment) when someone allowed to approve
+---rejects it, ETIMEDOUT (gate, have, need) at the timeout, ECANCELED; misuse
+---raises at once naming the option.
+---@param spec summit.ApprovalSpec
+---@return summit.ApprovalResult
+function approval.require(spec) end
+
+-- ---------------------------------------------------------------------
 -- git (docs/git.md): the git CLI, one journal entry per call.
 
 ---Options every git call takes (its last argument).
