@@ -31,6 +31,11 @@
 ---@field files? table[] git ECONFLICT: the conflicting paths; EDIRTY: the changed files
 ---@field rejected? table[] git EREJECTED: the refused ref updates
 ---@field aborted? boolean git ECONFLICT: the merge was aborted (abort = true)
+---@field error_type? string metrics EPROMQL: Prometheus's errorType (bad_data, execution, timeout, canceled, unavailable, internal, not_found)
+---@field query? string metrics errors: the PromQL that failed
+---@field template? string metrics ETEMPLATE: the query template
+---@field variable? string metrics ETEMPLATE: the missing or bad variable
+---@field series? integer metrics EMETRICS: how many series value() got
 
 ---@alias summit.ParamType "string"|"number"|"integer"|"boolean"
 
@@ -605,3 +610,131 @@ function git.merge(ref, opts) end
 ---@param opts? summit.GitPullOptions
 ---@return { before?: string, commit?: string, updated: boolean }
 function git.pull(remote, branch, opts) end
+
+-- ---------------------------------------------------------------------
+-- metrics (docs/metrics.md): PromQL over Prometheus's HTTP API, one
+-- journal entry per query. Values are numbers: NaN (test with v ~= v),
+-- math.huge and -math.huge are kept distinct; no data is nil.
+
+---@class summit.MetricsSample
+---@field labels table<string, string> The series' labels (with __name__ for a bare selector)
+---@field value number The sample (a string only for a string result)
+---@field time number Evaluation time, unix seconds
+
+---@class summit.MetricsVector: summit.MetricsSample[]
+---@field type "vector"|"scalar"|"string" Prometheus's resultType (a scalar comes as one sample with no labels)
+---@field time number|string The evaluation time (given, or now when the query ran)
+---@field warnings? string[] Prometheus's warnings
+
+---@class summit.MetricsSeries
+---@field labels table<string, string>
+---@field values [number, number][] { {unix seconds, value}, ... }
+
+---@class summit.MetricsMatrix: summit.MetricsSeries[]
+---@field type "matrix"
+---@field start number|string
+---@field stop number|string
+---@field step number Seconds
+---@field warnings? string[]
+
+---@class summit.MetricsQueryOptions
+---@field time? number|string Evaluation time: unix seconds or RFC 3339 (default: now, recorded in the journal)
+
+---@class summit.MetricsRangeOptions
+---@field start? number|string First point: unix seconds or RFC 3339 (or give since)
+---@field since? summit.Duration Instead of start: this long before stop
+---@field stop? number|string Last point (default: now, recorded in the journal)
+---@field step? summit.Duration Resolution (default: (stop - start) / 100, at least 1 s)
+
+---@class summit.MetricsSpec
+---@field url? string Prometheus base URL, e.g. "http://127.0.0.1:9090"
+---@field headers? table<string, string> Sent with every query (secret ones are never stored)
+---@field timeout? summit.Duration Per query (default "10s"), also sent as Prometheus's timeout
+---@field queries? table<string, string> Named templates with {{variable}} placeholders
+---@field cluster? string|table A simulated cluster (its name in summit.lua, or a cluster{ sim = true } value) whose own query API to use
+
+---@class summit.MetricsClient
+local MetricsClient = {}
+---@param promql string
+---@param opts? summit.MetricsQueryOptions
+---@return summit.MetricsVector
+function MetricsClient:query(promql, opts) end
+---@param promql string
+---@param opts? summit.MetricsQueryOptions
+---@return number|nil
+function MetricsClient:value(promql, opts) end
+---@param promql string
+---@param opts summit.MetricsRangeOptions
+---@return summit.MetricsMatrix
+function MetricsClient:range(promql, opts) end
+---@param name string
+---@param vars? table<string, string|number|boolean>
+---@param opts? summit.MetricsQueryOptions
+---@return number|nil
+function MetricsClient:get(name, vars, opts) end
+---@param name string
+---@param vars? table<string, string|number|boolean>
+---@return string
+function MetricsClient:render(name, vars) end
+
+---Prometheus queries (summit.lua `metrics`, the environment's `metrics` over
+---it). Raises EPROMQL (error_type), EHTTP, EBADJSON, ECONNREFUSED,
+---ETIMEDOUT..., EMETRICS, ETEMPLATE, ENOMETRICS.
+---@class summit.metrics
+metrics = {}
+
+---Instant query: the series of the result, each { labels, value }.
+---@param promql string
+---@param opts? summit.MetricsQueryOptions
+---@return summit.MetricsVector
+function metrics.query(promql, opts) end
+
+---Instant query of one value: a number (NaN, math.huge, -math.huge
+---included), or nil when the result is empty. More than one series raises
+---EMETRICS.
+---@param promql string
+---@param opts? summit.MetricsQueryOptions
+---@return number|nil
+function metrics.value(promql, opts) end
+
+---Range query: one series per label set, each with its {t, v} points.
+---@param promql string
+---@param opts summit.MetricsRangeOptions
+---@return summit.MetricsMatrix
+function metrics.range(promql, opts) end
+
+---value() of the named template metrics.queries[name], rendered with vars;
+---the journal entry is named after the template.
+---@param name string
+---@param vars? table<string, string|number|boolean>
+---@param opts? summit.MetricsQueryOptions
+---@return number|nil
+function metrics.get(name, vars, opts) end
+
+---The PromQL of a named template, vars substituted and escaped for
+---"..." label values. Raises ETEMPLATE naming a missing variable.
+---@param name string
+---@param vars? table<string, string|number|boolean>
+---@return string
+function metrics.render(name, vars) end
+
+---Fills {{name}} placeholders of a PromQL text, escaped as in templates.
+---@param text string
+---@param vars? table<string, string|number|boolean>
+---@return string
+function metrics.expand(text, vars) end
+
+---A value escaped for the inside of a PromQL double-quoted string.
+---@param value string|number
+---@return string
+function metrics.escape(value) end
+
+---A Prometheus sample string ("0.5", "NaN", "+Inf", "-Inf") as a number.
+---@param s string|number
+---@return number|nil
+function metrics.number(s) end
+
+---A client with its own settings; what spec leaves out comes from summit.lua.
+---@param spec? summit.MetricsSpec
+---@return summit.MetricsClient
+function metrics.client(spec) end

@@ -265,4 +265,46 @@ code=$(curl -s -o "$T/range.json" -w '%{http_code}' -G "$SIM/api/v1/query_range"
 eq "$code" 400 "a range over 11,000 points is refused"
 has "$T/range.json" 'exceeded maximum resolution of 11,000 points' "with Prometheus's message"
 
+# ---------------------------------------------------------------------
+say "6. summit.lua: an environment on a simulated cluster, and bad settings"
+mkdir -p "$T/insim"
+cd "$T/insim"
+cat >summit.lua <<'EOF'
+return {
+  clusters = { sim = { sim = true, scenario = {
+    deployments = { { name = "api", namespace = "default", image = "registry/api:v1", replicas = 2 } },
+    metrics = { requests_per_second = 100 } } } },
+  environments = { staging = { cluster = "sim" } },
+  metrics = { queries = { pods = 'count(http_requests_total{app="{{app}}",code="200"})' } },
+}
+EOF
+cat >insim.lua <<'EOF'
+return runbook { name = "insim", run = function()
+  -- no metrics.url: the environment's simulated cluster answers
+  local n = metrics.get("pods", { app = "api" })
+  assert(n == 2, "expected the 2 api pods, got " .. tostring(n))
+  log.info("RESULT %s", json.encode({ pods = n }))
+end }
+EOF
+sm insim run insim.lua --env staging
+expect_rc 0 insim "metrics with no url on an environment whose cluster is a sim"
+eq "$(result insim pods)" 2 "the in-process sim counted the environment's pods"
+cat >summit.lua <<'EOF'
+return {
+  environments = { prod = { metrics = { url = "http://127.0.0.1:1" } } },
+  metrics = {
+    queries = {
+      error_rate = 42,
+    },
+    cluster = "nowhere",
+  },
+}
+EOF
+sm badcfg run insim.lua --env prod
+expect_rc 2 badcfg "a bad metrics configuration stops the run before it starts"
+has "$T/badcfg.err" "summit.lua:5: metrics.queries.error_rate must be a PromQL string, not a number" \
+  "the template that is not a string, with its line"
+has "$T/badcfg.err" "metrics.cluster names 'nowhere', which is not in clusters" "an unknown metrics.cluster"
+
+cd "$T/wd"
 stop_sim sim
