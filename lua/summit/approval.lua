@@ -282,7 +282,8 @@ function M.require(o)
         if started == nil then finished("rejected", { by = r.by }) end
         error(errors.new("EREJECTED", string.format("gate '%s' was rejected by %s%s", req.gate,
           r.by, r.comment and (": " .. r.comment) or ""),
-          { gate = req.gate, by = r.by, comment = r.comment }), 0)
+          -- A person's decision: a step's retries do not ask again.
+          { gate = req.gate, by = r.by, comment = r.comment, retryable = false }), 0)
       elseif req.on_timeout == "pause" then
         -- Overdue: the gate stays open without a deadline; late approvals
         -- still release it.
@@ -299,7 +300,7 @@ function M.require(o)
         error(errors.new("ETIMEDOUT", string.format(
           "approval gate '%s' timed out after %s with %d of %d approvals (still needs %s)",
           req.gate, tostring(req.timeout), r.have, r.need, r.needs or "?"),
-          { gate = req.gate, have = r.have, need = r.need,
+          { gate = req.gate, have = r.have, need = r.need, retryable = false,
             -- "fail" leaves the run failed and resumable (the gate is asked
             -- again); "rollback" runs the undo path.
             no_undo = req.on_timeout ~= "rollback" or nil }), 0)
