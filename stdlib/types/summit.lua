@@ -271,6 +271,21 @@ function exec(argv, opts) end
 function lock(name, fn, opts) end
 
 -- ---------------------------------------------------------------------
+-- audit (docs/audit.md): the hash-chained audit trail.
+
+---@class summit.audit
+audit = {}
+
+---Adds a record to the audit trail, with the run's user as actor. Secrets
+---in detail (credential-like keys, Bearer tokens, URL passwords, ...) are
+---masked before it is hashed. Journaled (kind "audit"): a resumed run does
+---not record it twice. Raises at once for an empty action or a detail that
+---is not a JSON table.
+---@param action string Your name for it, e.g. "checklist.ack"
+---@param detail? table<string, any> JSON values (default {})
+function audit.record(action, detail) end
+
+-- ---------------------------------------------------------------------
 -- approval (docs/approvals.md): gates people approve.
 
 ---@alias summit.OnTimeout "fail"|"pause"|"rollback"
@@ -619,23 +634,16 @@ function git.pull(remote, branch, opts) end
 ---@class summit.MetricsSample
 ---@field labels table<string, string> The series' labels (with __name__ for a bare selector)
 ---@field value number The sample (a string only for a string result)
----@field time number Evaluation time, unix seconds
+---@field time number|string Evaluation time (unix seconds from Prometheus)
 
----@class summit.MetricsVector: summit.MetricsSample[]
----@field type "vector"|"scalar"|"string" Prometheus's resultType (a scalar comes as one sample with no labels)
----@field time number|string The evaluation time (given, or now when the query ran)
----@field warnings? string[] Prometheus's warnings
+---A scalar result comes as one sample with no labels.
+---@alias summit.MetricsVector summit.MetricsSample[]
 
 ---@class summit.MetricsSeries
 ---@field labels table<string, string>
 ---@field values [number, number][] { {unix seconds, value}, ... }
 
----@class summit.MetricsMatrix: summit.MetricsSeries[]
----@field type "matrix"
----@field start number|string
----@field stop number|string
----@field step number Seconds
----@field warnings? string[]
+---@alias summit.MetricsMatrix summit.MetricsSeries[]
 
 ---@class summit.MetricsQueryOptions
 ---@field time? number|string Evaluation time: unix seconds or RFC 3339 (default: now, recorded in the journal)

@@ -16,7 +16,8 @@
 #     --run and --since filter; a bad --since is a usage error (exit 2).
 #     show prints the run's timeline; an unknown run is exit 2.
 #  4. contrib/audit-verify.py (python3 stdlib only) verifies the database
-#     and the export without summit, and agrees on tampering below.
+#     and the export without summit, and agrees on tampering below; so does
+#     the by-hand check of docs/audit.md (sqlite3 + sha256sum).
 #  5. Tampering (on copies made with sqlite3 .backup): after DROP TRIGGER,
 #     one changed byte of one record -> verify exits 1 naming that seq,
 #     its run and action; a deleted middle record -> exit 1 naming the
@@ -222,6 +223,25 @@ rc=0
 python3 "$VERIFY_PY" "$T/byte/state.db" >"$T/pyt1.out" || rc=$?
 eq "$rc" 1 "audit-verify.py rejects the changed record"
 has "$T/pyt1.out" "record $ACK " "audit-verify.py names it"
+
+# The by-hand check of docs/audit.md, verbatim but for the database path.
+byhand() {
+  sep=$(printf '\037')
+  prev=0000000000000000000000000000000000000000000000000000000000000000
+  n=0
+  sqlite3 -batch -noheader -separator "$sep" "$1" \
+    "SELECT seq, prev_hash, hash, record FROM audit ORDER BY seq" |
+  while IFS=$sep read -r seq p h rec; do
+    n=$((n + 1))
+    [ "$seq" = "$n" ] || { echo "record $n is missing"; exit 1; }
+    [ "$p" = "$prev" ] || { echo "record $seq: prev is not the hash of $((seq - 1))"; exit 1; }
+    prev=$(printf '%s\n%s' "$p" "$rec" | sha256sum | cut -d' ' -f1)
+    [ "$prev" = "$h" ] || { echo "record $seq: the hash does not match"; exit 1; }
+  done && echo "chain intact"
+}
+eq "$(byhand "$DB")" "chain intact" "the by-hand check (sqlite3 + sha256sum) verifies the database"
+eq "$(byhand "$T/byte/state.db" || true)" "record $ACK: the hash does not match" \
+  "the by-hand check finds the changed record"
 
 MID=$(( $(sqlite3 "$DB" "SELECT max(seq) FROM audit") / 2 ))
 copy del
