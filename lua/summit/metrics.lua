@@ -164,6 +164,8 @@ end
 
 local ERROR_RETRYABLE = { bad_data = false, execution = false, not_found = false }
 
+local OUT = require("summit.c.out")
+
 local function call(s, path, params, promql)
   local url = base_url(s) .. path
   local shown = redact.url(url)
@@ -203,6 +205,13 @@ local function call(s, path, params, promql)
       .. "is not a Prometheus API answer: %s", shown, r.status, r.body:sub(1, 200)),
       { status = r.status, url = shown, query = promql }), 0)
   end
+  -- Warnings (a query that may be wrong) go to the log, once: a replay
+  -- does not run this.
+  if type(doc.warnings) == "table" then
+    for _, w in ipairs(doc.warnings) do
+      OUT.log("warn", string.format("Prometheus warns about %s: %s", promql, tostring(w)))
+    end
+  end
   return doc
 end
 
@@ -210,7 +219,7 @@ end
 -- Prometheus's strings.
 local function stored_result(doc)
   local d = doc.data
-  local out = { type = d.resultType, warnings = doc.warnings }
+  local out = { type = d.resultType }
   local res = d.result
   if d.resultType == "vector" then
     out.result = {}
@@ -271,7 +280,9 @@ local function now_s() return T.now_ms() / 1000 end
 -- Results as runbooks see them
 
 local function vector_of(st)
-  local out = { type = st.type, time = st.time, warnings = st.warnings }
+  -- A plain list (no other keys), so a step can return it and get the
+  -- same list back from the journal.
+  local out = {}
   if st.type == "vector" then
     for i, s in ipairs(st.result or {}) do
       out[i] = { labels = s.labels or {}, value = M.number(s.v), time = s.t }
@@ -396,8 +407,7 @@ function Client:range(promql, opts)
     r.start, r.stop, r.step = from, to, st_step
     return r
   end)
-  local out = { type = "matrix", start = st.start, stop = st.stop, step = st.step,
-                warnings = st.warnings }
+  local out = {}
   for i, s in ipairs(st.result or {}) do
     local vals = {}
     for j, p in ipairs(s.values or {}) do vals[j] = { p[1], M.number(p[2]) } end
