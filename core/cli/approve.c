@@ -117,7 +117,10 @@ static cJSON *wait_json(store_t *s, const store_wait *w) {
   char needs[512];
   approval_describe(p, needs, sizeof needs);
   cJSON_AddStringToObject(o, "needs", needs);
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "reason");
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "roles");
+  if (v && !cJSON_IsNull(v))
+    cJSON_AddItemToObject(o, "roles", cJSON_Duplicate(v, 1));
+  v = cJSON_GetObjectItemCaseSensitive(req, "reason");
   if (cJSON_IsString(v)) cJSON_AddStringToObject(o, "reason", v->valuestring);
   v = cJSON_GetObjectItemCaseSensitive(req, "bind");
   if (cJSON_IsObject(v) && v->child)

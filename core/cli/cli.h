@@ -62,8 +62,8 @@ void cli_output_free(cli_output *o);
 
 /* Calls fn with each open approval wait of run_id (NULL: every run still
  * going), oldest first, as JSON: run, runbook, status, kind ("approval"),
- * gate, key, attempt, since, deadline, needs, has (actors), have, need,
- * missing, reason, bind, signed, command. fn owns the object. */
+ * gate, key, attempt, since, deadline, needs, roles, has (actors), have,
+ * need, missing, reason, bind, signed, command. fn owns the object. */
 struct cJSON;
 typedef int (*cli_wait_fn)(void *ud, struct cJSON *wait);
 int cli_waits(struct store *s, const char *run_id, cli_wait_fn fn, void *ud);

@@ -179,7 +179,8 @@ const char *approval_on_timeout(const appr_policy *p) { return p->on_timeout; }
 const cJSON *approval_roles_of(const appr_policy *p, const char *actor) {
   if (!p->approvers || !actor) return NULL;
   const cJSON *r = cJSON_GetObjectItemCaseSensitive(p->approvers, actor);
-  return cJSON_IsArray(r) ? r : NULL;
+  /* An empty list of roles may have been written as {}. */
+  return cJSON_IsArray(r) || (cJSON_IsObject(r) && !r->child) ? r : NULL;
 }
 
 static int holds(const appr_policy *p, const char *actor, const char *role) {

@@ -123,9 +123,22 @@ Test(approval, role_restricted_gate_refuses_outsiders) {
   has(j[0].reason, "gives bob: senior-engineer");
   cr_assert_eq(j[1].verdict, APPR_REFUSED);
   has(j[1].reason, "erin is not listed in approvers");
+  appr_decision dave = ok("dave");
+  o = judge(p, &dave, 1, j);
+  has(j[0].reason, "summit.lua gives dave: no roles");
   has(o.needs, "1 more from platform-lead or sre");
   o = judge(p, d, 3, j);
   cr_assert_eq(o.state, APPR_APPROVED);
+  approval_policy_free(p);
+}
+
+Test(approval, empty_roles_written_as_an_object) {
+  appr_policy *p = policy("{\"gate\":\"g\",\"roles\":[\"lead\"],"
+                          "\"approvers\":{\"dave\":{}}}");
+  appr_decision d[] = {ok("dave")};
+  appr_judgement j[1];
+  judge(p, d, 1, j);
+  has(j[0].reason, "summit.lua gives dave: no roles");
   approval_policy_free(p);
 }
 
