@@ -8,7 +8,8 @@
 #     the waiting process goes on by itself.
 #  2. A role-restricted gate (the environment's policy in summit.lua):
 #     approvers without the role, or not listed, are refused; a platform
-#     lead releases it; `summit runs --waiting` shows what waits on whom.
+#     lead releases it; `summit runs --waiting` and `summit status` show
+#     what waits on whom.
 #  3. Timeouts (--time-scale): "rollback" runs the undo path; "fail" leaves
 #     the run failed without undo and resumable (the gate is asked again,
 #     attempt 2); "pause" keeps the gate open past its deadline
@@ -17,6 +18,7 @@
 #  5. Bind: --bind version=v1 on a gate asking about v2 is refused; the same
 #     gate asked twice (v1, then v2): approvals of the first never release
 #     the second; a forged decision row bound to v1 does not count either.
+#     A suspended gate without deadline gives the run no wake time.
 #  6. SIGKILL while waiting; approvals given while no process runs; then
 #     `resume` proceeds without asking again.
 #  7. Misuse of approval.require raises at once, naming the argument.
@@ -146,6 +148,10 @@ eq "$(waiting "$run2" needs)" "1 approval (1 from platform-lead)" "the environme
 "$SUMMIT" runs --waiting >"$T/waiting2.out"
 has "$T/waiting2.out" "gate 'staging'" "runs --waiting (human) names the gate"
 has "$T/waiting2.out" "approve with: summit approve $run2 --gate staging" "and the command"
+"$SUMMIT" status "$run2" >"$T/status2.out"
+has "$T/status2.out" "gate 'staging' (key 2)" "summit status shows the open gate"
+eq "$(run_field "$run2" waits | py 'import json,sys; print(json.load(sys.stdin)[0]["gate"])')" staging \
+  "summit status --json lists it under waits"
 as bob r1 approve "$run2" --gate staging
 expect_rc 1 r1 "bob (senior-engineer) approves"
 has "$T/r1.err" "bob holds none of the roles gate 'staging' requires (platform-lead)" \
@@ -261,9 +267,12 @@ expect_rc 0 v4 "the run released by the v2 approval"
 
 w8=$T/w8
 mkdir -p "$w8"
-sm v5 run "$RUNBOOKS/approval_twice.lua" -p dir="$w8" --detach
+sm v5 run "$RUNBOOKS/approval_twice.lua" -p dir="$w8" --detach --json
 expect_rc 3 v5 "the first request (v1) suspends"
 run8=$(newest_run)
+grep '"event":"run.suspended"' "$T/v5.out" >"$T/v5.suspended" || die "no run.suspended event"
+hasnt "$T/v5.suspended" '"until"' "a gate without deadline gives the suspended run no wake time"
+eq "$(run_field "$run8" wake)" "" "and none is stored"
 as alice v6 approve "$run8" --gate release --bind version=v1
 expect_rc 0 v6 "alice approves v1"
 sm v7 resume "$run8" --detach
