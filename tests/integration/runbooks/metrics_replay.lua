@@ -10,7 +10,7 @@ return runbook {
     local ninf = metrics.value("-1/0")
     local r = metrics.range('sum(rate(http_requests_total{app="web"}[5s]))', { since = "2s", step = "1s" })
     exec({ "sh", "-c", 'printf "%s" "$1" > "$2"', "sh", string.format("%.17g", total), p.marker })
-    sleep("2s")
+    sleep("3s")
     local after = metrics.value('sum(http_requests_total{app="web"})')
     local er = metrics.get("error_rate", { app = "web", track = "canary" })
     log.info("RESULT %s", json.encode({
