@@ -22,6 +22,7 @@
 #  6. SIGKILL while waiting; approvals given while no process runs; then
 #     `resume` proceeds without asking again.
 #  7. Misuse of approval.require raises at once, naming the argument.
+#  8. runs --waiting also lists runs suspended on a sleep.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -344,6 +345,22 @@ expect_rc 1 u2 "approving a finished run"
 has "$T/u2.err" "has finished (succeeded)" "refused: it has finished"
 sm u3 approve "$run1"
 expect_rc 2 u3 "approve without --gate"
+
+say "8. runs --waiting lists runs suspended on a sleep too"
+mkdir -p "$T/ws"
+sm s1 run "$RUNBOOKS/sleep.lua" -p dir="$T/ws" -p d=1h --detach
+expect_rc 3 s1 "a run suspended on sleep(1h)"
+runS=$(newest_run)
+"$SUMMIT" runs --waiting --json | py 'import json,sys
+for l in sys.stdin:
+    w = json.loads(l)
+    if w["run"] == sys.argv[1]:
+        ok = w["kind"] == "sleep" and w.get("wake") and w["command"] == "summit resume " + sys.argv[1]
+        sys.exit(0 if ok else 1)
+sys.exit(1)' "$runS" || { "$SUMMIT" runs --waiting --json >&2; die "the sleeping run is not listed with its wake time"; }
+ok "the sleeping run is listed with its wake time and the resume command"
+"$SUMMIT" runs --waiting >"$T/waitingS.out"
+has "$T/waitingS.out" "sleep until" "runs --waiting (human) shows the sleep"
 
 say "sanitizers"
 san=$(cd "$T" && grep -l "Sanitizer" -- *.err 2>/dev/null | tr '\n' ' ' || true)
