@@ -29,7 +29,11 @@
 #  6. Errors: misuse raises at once naming the argument (with the runbook
 #     line); a failing command raises EGIT with git's stderr, exit_code and
 #     argv; a diverged push raises EREJECTED; an uncaught git error fails
-#     the run (exit 1) with git's stderr in the message.
+#     the run (exit 1) with git's stderr in the message. A remote given as
+#     a URL with a password: masked in the error, the entry's name and
+#     every journal row; remote_url masks it too.
+#  7. A remote that answers 401: git fails at once with "terminal prompts
+#     disabled" instead of waiting for a password.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -346,3 +350,31 @@ has "$T/errors2.out" "EGIT: git checkout --quiet no-such-branch -- exited with c
 run=$(newest_run)
 "$SUMMIT" log "$run" --json >"$T/errors2.log"
 has "$T/errors2.log" '"stderr":"fatal: invalid reference: no-such-branch\n"' "the journal keeps git's stderr"
+
+# -------------------------------------------------------------------
+say "7. a remote that asks for a password: git fails at once (no prompt)"
+cat >"$T/auth_server.py" <<'PY'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="git"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+# Started from a subshell, so it is not a job of this shell (lib.sh's
+# cleanup waits for jobs); cleanup kills it through $T/pids.
+(python3 "$T/auth_server.py" >"$T/auth_port" & echo $! >"$T/pids/auth_server")
+wait_until 10 "the test HTTP server" test -s "$T/auth_port"
+cat >"$T/wd/prompt.lua" <<'LUA'
+return runbook { name = "git-prompt", params = { repo = { type = "string" }, url = { type = "string" } },
+  run = function(p) git.fetch(p.url, { cwd = p.repo, timeout = "30s" }) end }
+LUA
+sm prompt run "$T/wd/prompt.lua" -p repo="$T/a" -p url="http://127.0.0.1:$(cat "$T/auth_port")/app.git"
+expect_rc 1 prompt "fetch from a remote that wants a password fails"
+has "$T/prompt.out" "terminal prompts disabled" "git did not prompt (GIT_TERMINAL_PROMPT=0)"
+hasnt "$T/prompt.out" "ETIMEDOUT" "and did not hang until the timeout"
