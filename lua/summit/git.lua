@@ -224,6 +224,11 @@ local function check_opts(fname, opts, own)
     local ok, ms = pcall(T.duration_ms, o.timeout)
     if not ok then argerr(fname, "timeout", tostring(ms), 4) end
   end
+  for k, v in pairs(o.env or {}) do
+    if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number" and v ~= false) then
+      argerr(fname, "env", "names must be strings and values strings, numbers or false", 4)
+    end
+  end
   return o
 end
 

@@ -28,6 +28,10 @@ return runbook {
     raises(function() git.log("main", { cwd = p.repo, max = -1 }) end, "git.log: bad argument 'max'")
     raises(function() git.push({ "main" }, o) end, "git.push: bad argument 'remote'")
     raises(function() git.status("main") end, "git.status: bad argument 'opts' %(a table expected%)")
+    raises(function() git.fetch("origin", { cwd = p.repo, env = { GIT_TRACE = true } }) end,
+      "git.fetch: bad argument 'env'")
+    raises(function() git.push("origin", "main", { cwd = p.repo, timeout = "soon" }) end,
+      "git.push: bad argument 'timeout'")
 
     local ok, e = pcall(git.checkout, "no-such-branch", o)
     assert(not ok and e.code == "EGIT", tostring(e))
