@@ -458,7 +458,7 @@ static int decide(const char *cmd, const char *decision, int argc,
   appr_judgement *j = NULL;
   char *msg = NULL, *sig = NULL, *signer = NULL;
   const char *actor = cli_user();
-  char why[1024];
+  char why[2200];  /* room for the list of gates (f.gates) */
   int rc = store_run_get(s, o.run_id, &r);
   if (rc != STORE_OK) {
     if (rc == STORE_NOTFOUND)
