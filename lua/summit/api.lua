@@ -453,17 +453,13 @@ api.metrics = require("summit.metrics")
 -- per call (summit.git, docs/git.md).
 api.git = require("summit.git")
 
-local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
-                  "fail", "exec", "json", "print", "require", "lock", "http", "cluster",
-                  "git" }
-GLOBALS[#GLOBALS + 1] = "metrics"
-
 -- approval.require{...}: a gate people approve (summit.approval,
 -- docs/approvals.md).
 api.approval = require("summit.approval")
-GLOBALS[#GLOBALS + 1] = "approval"
 
-GLOBALS[#GLOBALS + 1] = "audit"   -- audit.record(action, detail)
+local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
+                  "fail", "exec", "json", "print", "require", "lock", "http", "cluster",
+                  "git", "metrics", "approval", "audit" }
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a
 -- runbook cannot swallow `summit cancel`.
