@@ -222,6 +222,24 @@ local function tail(s, n)
   return (s:gsub("%s+$", ""))
 end
 
+-- opts.accept(result) -> true | false, why: a result it refuses fails the
+-- entry (ECHECK, why) instead of completing it, so a resumed run asks again
+-- rather than replaying a result the caller already judged bad
+-- (summit.checks).
+local function accepted(accept, res, fields)
+  if accept == nil then return end
+  local ok, why = accept(res)
+  if not ok then
+    error(errors.new("ECHECK", tostring(why or "the result was not accepted"), fields), 0)
+  end
+end
+
+local function accept_arg(fname, o)
+  if o.accept ~= nil and type(o.accept) ~= "function" then
+    argerr(fname, "accept", "a function(result) expected")
+  end
+end
+
 -- exec(argv, opts) -> { code, stdout, stderr }: argv is a list (never a
 -- shell string). opts: cwd, env, input, timeout, check (default true),
 -- max_output, idempotent.
@@ -244,6 +262,7 @@ function api.exec(argv, opts)
     timeout_ms = ms / T.time_scale()
   end
   if o.env ~= nil and type(o.env) ~= "table" then argerr("exec", "env", "a table expected") end
+  accept_arg("exec", o)
   -- The identity hashes what makes the call; only argv and cwd are stored
   -- (env and input may hold secrets).
   local identity = json.encode({ args, o.cwd or json.null, o.env or json.null, o.input or json.null })
@@ -278,8 +297,10 @@ function api.exec(argv, opts)
         err ~= "" and (": " .. err) or ""),
         { exit_code = r.code, stdout = r.stdout, stderr = r.stderr }), 0)
     end
-    return { code = r.code, stdout = r.stdout, stderr = r.stderr, signal = r.signal,
-             truncated = r.truncated }
+    local res = { code = r.code, stdout = r.stdout, stderr = r.stderr, signal = r.signal,
+                  truncated = r.truncated }
+    accepted(o.accept, res, { argv = args, code = r.code })
+    return res
   end)
 end
 
@@ -313,6 +334,7 @@ function api.http.request(o)
   end
   local headers, has = {}, {}
   if o.headers ~= nil and type(o.headers) ~= "table" then argerr("http.request", "headers", "a table expected") end
+  accept_arg("http.request", o)
   for k, v in pairs(o.headers or {}) do
     headers[tostring(k)] = tostring(v)
     has[tostring(k):lower()] = true
@@ -374,6 +396,7 @@ function api.http.request(o)
       error(errors.new("EHTTP", string.format("%s %s answered %d", method, shown, r.status),
         { status = r.status, body = r.body:sub(1, 2000), url = shown }), 0)
     end
+    accepted(o.accept, res, { status = r.status, url = shown })
     return res
   end)
 end
