@@ -551,17 +551,18 @@ end
 -- its data d = { value, baseline, values, baseline_values }.
 local function evaluate(m, d)
   local checks = {}
+  -- The measurement's outcome is its worst check's; the reason gives
+  -- every check with that outcome.
   local function worst()
-    local w, why = "successful", nil
+    local w = "successful"
     for _, c in ipairs(checks) do
-      if RANK[c.outcome] > RANK[w] then w, why = c.outcome, c.detail end
+      if RANK[c.outcome] > RANK[w] then w = c.outcome end
     end
-    if w == "successful" then
-      local t = {}
-      for _, c in ipairs(checks) do t[#t + 1] = c.detail end
-      why = #t > 0 and table.concat(t, "; ") or "no condition: measured only"
+    local t = {}
+    for _, c in ipairs(checks) do
+      if c.outcome == w then t[#t + 1] = c.detail end
     end
-    return w, why
+    return w, #t > 0 and table.concat(t, "; ") or "no condition: measured only"
   end
   local v, b = d.value, d.baseline
   if m.max then
