@@ -17,6 +17,8 @@ local config = require("summit.config")
 
 local M = {}
 
+local function pack(...) return { n = select("#", ...), ... } end
+
 -- ---- argument checks: misuse raises at once, naming the argument ----
 
 local Bad = {}
@@ -28,7 +30,7 @@ end
 -- guard(fname, check, ...) -> check's results, or raises "fname: bad
 -- argument 'x' (...)" at the caller of the public function.
 local function guard(fname, check, ...)
-  local r = { pcall(check, ...) }
+  local r = pack(pcall(check, ...))
   if not r[1] then
     local e = r[2]
     if getmetatable(e) == Bad then
@@ -36,7 +38,7 @@ local function guard(fname, check, ...)
     end
     error(e, 0)
   end
-  return unpack(r, 2)
+  return unpack(r, 2, r.n)
 end
 
 local function duration(arg, v, default)
