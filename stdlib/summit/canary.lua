@@ -378,36 +378,26 @@ local function metrics_api()
   return m
 end
 
--- The PromQL text of a source (a template rendered by metrics, if it can).
+-- The PromQL text of a source (a template rendered by metrics).
 local function promql(src)
   if src.query then return src.query end
-  local mx = metrics_api()
-  if type(mx.render) == "function" then return mx.render(src.template, src.vars) end
-  return nil
+  return metrics_api().render(src.template, src.vars)
 end
 
--- The default measurement source: the `metrics` primitive. An instant
--- request gives a number or nil; a range request gives a list of samples.
+-- The default measurement source: the `metrics` primitive (each call one
+-- journal entry; a template's entry is named after it). An instant
+-- request gives a number or nil (value() raises EMETRICS for several
+-- series); a range request gives series. Also returns the PromQL text.
 local function from_metrics(req)
   local mx = metrics_api()
   local q = promql(req)
   if req.range then
-    if not q then
-      error(errors.new("EMETRICS", "range samples of template '" .. req.template
-        .. "' need metrics.render"), 0)
-    end
     local series = mx.range(q, { start = req.range.start, stop = req.range.stop,
                                  step = req.range.step })
     return series, q
   end
-  local list
-  if q then
-    list = mx.query(q)
-  else
-    local v = mx.get(req.template, req.vars)
-    return v, nil
-  end
-  return list, q
+  if req.template then return mx.get(req.template, req.vars), q end
+  return mx.value(q), q
 end
 
 -- A sample value as Prometheus writes it ("NaN", "+Inf", "-Inf", "0.5").
@@ -934,6 +924,20 @@ function M.analyze(opts)
       error(string.format("canary.analyze: bad argument '%s' (%s)", o.arg, o.msg), 2)
     end
     error(o, 0)
+  end
+  if not o.measure then
+    -- A template that does not exist or lacks a variable is a mistake in
+    -- the runbook or summit.lua: said now, not as measurement errors.
+    for _, m in ipairs(o.metrics) do
+      for _, src in ipairs({ m.source, m.baseline or false }) do
+        if src and src.template then
+          local fine, e = pcall(promql, src)
+          if not fine then
+            error(string.format("canary.analyze: metric '%s': %s", m.name, err_text(e)), 2)
+          end
+        end
+      end
+    end
   end
   return api.step("canary " .. o.name, function()
     local states = {}

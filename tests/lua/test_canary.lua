@@ -496,6 +496,13 @@ local function compare_tests()
   rate.max, rate.compare, rate.max_increase = nil, nil, 0.10
   v = run({ count = 1, metrics = { rate } }, { error_rate = { 0.0125 }, ["error_rate/baseline"] = { 0 } })
   expect(v, "failed", "the baseline is 0", "the pitfall: relative only")
+  -- Errors in every canary sample: the interval is above 0, the band (25%
+  -- of a zero median) is 0: it fails.
+  v = run({ count = 1, metrics = { { name = "e", query = "c", baseline = "b",
+                                    compare = { direction = "increase" } } } },
+    { e = { spread(0.03, 20, 0.01, 3) }, ["e/baseline"] = { zeros } })
+  expect(v, "failed", "canary is higher", "steady errors, band from the baseline")
+  assert(v.measurements[1].checks[1].stats.band[2] == 0)
   -- Kayenta's own band (a fraction of the shift estimate) against steady errors
   v = run({ count = 1, metrics = { { name = "e", query = "c", baseline = "b",
                                     compare = { direction = "increase", band = "estimate" } } } },
@@ -545,6 +552,9 @@ local function misuse_tests()
   bad({ metrics = { { name = "x", query = "q", success = "x < 1" } } }, "metrics%[1%]%.success")
   bad({ metrics = { { name = "x", query = "q", max = 1, window = "5m" } } }, "only used by compare")
   bad("nope", "bad argument 'opts'")
+  -- without a measure function, templates are rendered before anything runs
+  bad({ metrics = { { name = "x", template = "no_such_template", max = 1 } } },
+    "metric 'x': ETEMPLATE: no query template 'no_such_template'")
 end
 
 return runbook {
