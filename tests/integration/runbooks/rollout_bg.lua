@@ -1,0 +1,26 @@
+-- Blue-green with summit.rollout: deploy a new color and switch the
+-- Service, or switch back; fail = true fails after the switch (undo path).
+local rollout = require("summit.rollout")
+
+return runbook {
+  name = "rollout_bg",
+  params = {
+    action = { enum = { "deploy", "back" }, default = "deploy" },
+    image = { default = "registry/api:v2" },
+    fail = { type = "boolean", default = false },
+  },
+  run = function(p)
+    local k = cluster()
+    local r
+    if p.action == "deploy" then
+      r = rollout.blue_green{ name = "api", image = p.image, container = "api", cluster = k,
+                              timeout = "2m" }
+    else
+      r = rollout.switch_back{ name = "api", cluster = k }
+    end
+    if p.fail then
+      step("smoke test", function() fail("smoke test failed on " .. r.deployment) end)
+    end
+    return r
+  end,
+}
