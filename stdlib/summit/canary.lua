@@ -18,7 +18,6 @@ local stats = require("summit.stats")
 
 local M = {}
 
-local OUTCOMES = { successful = true, failed = true, inconclusive = true, error = true }
 -- The worst metric wins: Successful < Inconclusive < Error < Failed.
 local RANK = { successful = 0, inconclusive = 1, error = 2, failed = 3 }
 local NO_DATA = { fail = true, inconclusive = true, ignore = true }
