@@ -15,7 +15,7 @@ static const struct {
   {"version", cmd_version}, {"help", cmd_help},     {"--help", cmd_help},
   {"approve", cmd_approve}, {"reject", cmd_reject},
   {"--version", cmd_version}, {"audit", cmd_audit},
-  {"provenance", cmd_provenance},
+  {"provenance", cmd_provenance}, {"runbooks", cmd_runbooks},
 };
 
 int main(int argc, char **argv) {

@@ -8,6 +8,7 @@
 int cmd_run(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_runbooks(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);

@@ -13,10 +13,12 @@
 static const struct {
   const char *cmd, *usage, *text;
 } HELP[] = {
-  {"run", "summit run FILE [-p key=value]... [--params-file F.json] [--env NAME]\n"
+  {"run", "summit run FILE|NAME [-p key=value]... [--params-file F.json] [--env NAME]\n"
           "           [--config F] [--wait-lock] [--json] [--detach] [--time-scale N]\n"
           "           [--durability full|process]",
-   "Starts a new run of the runbook FILE. Params are validated against the\n"
+   "Starts a new run of the runbook FILE, or of the runbook named NAME in the\n"
+   "runbook directories when no file FILE exists (see summit runbooks).\n"
+   "Params are validated against the\n"
    "runbook's schema before anything runs. --detach suspends the run (exit 3)\n"
    "when it reaches a durable wait instead of waiting in this process.\n"
    "--time-scale N divides every sleep and timeout by N (demos and tests)."},
@@ -56,8 +58,14 @@ static const struct {
    "into FILE.sig. See docs/provenance.md."},
   {"log", "summit log RUN [--json]",
    "Shows every journal row of a run: starts, completions, failures, recoveries."},
-  {"validate", "summit validate FILE [--json]",
-   "Loads the runbook in the sandbox and checks its definition and param schema."},
+  {"validate", "summit validate FILE|NAME [--json]",
+   "Loads the runbook in the sandbox and checks its definition and param schema.\n"
+   "A version that is not semantic (1.4.0) is an error; a missing one a warning."},
+  {"runbooks", "summit runbooks [--json] [--config F]",
+   "Lists the runbooks found in runbooks/ beside summit.lua (or the directories\n"
+   "of its `runbooks` list): name, version, description, file and params.\n"
+   "Exit 2 if one cannot be loaded, has a non-semantic version or two share a\n"
+   "name. See docs/runbooks.md."},
   {"sim", "summit sim serve [--listen HOST:PORT] [--state FILE | --memory]\n"
           "           [--scenario FILE.json|.lua] [--time-scale N] [--kubeconfig F] [-v]",
    "Serves the simulated Kubernetes cluster (default 127.0.0.1:8080) until\n"

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "engine/engine.h"
@@ -12,6 +13,18 @@ static void defaults(engine_opts *o) {
   o->state_dir = cli_state_dir();
   o->user = cli_user();
   o->time_scale = 1;
+}
+
+/* summit run NAME: a file that exists wins; otherwise the runbook of that
+ * name in the runbook directories (docs/runbooks.md). *owned is the
+ * resolved path to free, or NULL. Returns 0 or an exit code. */
+static int resolve_runbook(engine_opts *o, char **owned) {
+  struct stat st;
+  *owned = NULL;
+  if (stat(o->file, &st) == 0) return 0;
+  int code = engine_find_runbook(o, o->file, owned);
+  if (!code) o->file = *owned;
+  return code;
 }
 
 /* Options common to run and resume; returns 1 if argv[*i] was one, 0 if
@@ -85,7 +98,10 @@ int cmd_run(int argc, char **argv) {
     goto usage;
   }
   o.params = params;
-  int code = engine_run(&o);
+  char *owned;
+  int code = resolve_runbook(&o, &owned);
+  if (!code) code = engine_run(&o);
+  free(owned);
   free(params);
   return code;
 usage:
@@ -129,7 +145,11 @@ int cmd_validate(int argc, char **argv) {
     else return cli_usage("validate", "one file at a time");
   }
   if (!o.file) return cli_usage("validate", "which runbook? summit validate FILE");
-  return engine_validate(&o);
+  char *owned;
+  int code = resolve_runbook(&o, &owned);
+  if (!code) code = engine_validate(&o);
+  free(owned);
+  return code;
 }
 
 int cmd_cancel(int argc, char **argv) {

@@ -36,6 +36,12 @@ typedef struct {
 int engine_run(const engine_opts *o);
 int engine_resume(const engine_opts *o);
 int engine_validate(const engine_opts *o);
+/* summit runbooks [--json]: the catalog (catalog.c). */
+int engine_runbooks(const engine_opts *o);
+/* The file of the runbook named name in the runbook directories: *path
+ * (the caller frees) and 0, or an exit code after printing why, naming
+ * the runbooks it knows. */
+int engine_find_runbook(const engine_opts *o, const char *name, char **path);
 /* summit cancel RUN [--rollback] */
 int engine_cancel(const engine_opts *o, int rollback);
 

@@ -1159,6 +1159,21 @@ int engine_validate(const engine_opts *o) {
   int code = load_config(&c, o->config_path, NULL);
   if (!code) code = load_runbook(L, o->file, src, len, 1);
   if (!code) {
+    /* The version rule (docs/runbooks.md): not semver is an error, none a
+     * warning. */
+    require(L, "summit.catalog");
+    lua_getfield(L, -1, "version_problem");
+    lua_pushvalue(L, -3);
+    lua_call(L, 1, 2);                       /* def cat level msg */
+    if (lua_isstring(L, -2)) {
+      int is_error = !strcmp(lua_tostring(L, -2), "error");
+      errf("%s%s: %s", is_error ? "" : "warning: ", o->file,
+           lua_tostring(L, -1));
+      if (is_error) code = EXIT_USAGE;
+    }
+    lua_pop(L, 3);
+  }
+  if (!code) {
     lua_getfield(L, -1, "name");
     lua_getfield(L, -2, "version");
     lua_getfield(L, -3, "params");

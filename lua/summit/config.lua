@@ -19,6 +19,7 @@ local TOP = {
   environments = "table", clusters = "table", metrics = "table",
   approvers = "table", commands = "table", notifications = "table",
   allowed_signers = "string", windows = "table", defaults = "table",
+  runbooks = "table",
 }
 local ENV = {
   cluster = "string", namespace = "string", traffic = "number",
