@@ -252,17 +252,22 @@ local function normalise(where, w)
     out.allow = {}
     for i, a in ipairs(w.allow) do
       local aw = where .. ".allow[" .. i .. "]"
-      if type(a) ~= "table" then bad(aw, "a table like { days = { \"mon\" }, from = \"09:00\", to = \"16:00\" } expected") end
+      if type(a) ~= "table" then
+        bad(aw, "a table like { days = { \"mon\" }, from = \"09:00\", to = \"16:00\" } expected")
+      end
       check_keys(aw, a, { days = true, from = true, to = true, name = true })
       local days = {}
       if a.days == nil then
         for n = 0, 6 do days[n] = true end
       else
-        if type(a.days) ~= "table" or #a.days == 0 then bad(aw .. ".days", "a list like { \"mon\", \"fri\" } expected") end
+        if type(a.days) ~= "table" or #a.days == 0 then
+          bad(aw .. ".days", "a list like { \"mon\", \"fri\" } expected")
+        end
         for j, dname in ipairs(a.days) do
           local n = DAYS[tostring(dname):lower():sub(1, 3)]
           if type(dname) ~= "string" or not n then
-            bad(aw .. ".days[" .. j .. "]", "'" .. tostring(dname) .. "' is not a day (mon, tue, wed, thu, fri, sat, sun)")
+            bad(aw .. ".days[" .. j .. "]", "'" .. tostring(dname)
+              .. "' is not a day (mon, tue, wed, thu, fri, sat, sun)")
           end
           days[n] = true
         end
@@ -280,9 +285,13 @@ local function normalise(where, w)
     if type(w.deny) ~= "table" then bad(where .. ".deny", "a list of periods expected") end
     for i, d in ipairs(w.deny) do
       local dw = where .. ".deny[" .. i .. "]"
-      if type(d) ~= "table" then bad(dw, "a table like { from = \"2026-12-20\", to = \"2027-01-04\", reason = \"...\" } expected") end
+      if type(d) ~= "table" then
+        bad(dw, "a table like { from = \"2026-12-20\", to = \"2027-01-04\", reason = \"...\" } expected")
+      end
       check_keys(dw, d, { from = true, to = true, reason = true, name = true })
-      if type(d.reason) ~= "string" or d.reason == "" then bad(dw .. ".reason", "a reason is required (it is shown to whoever is refused)") end
+      if type(d.reason) ~= "string" or d.reason == "" then
+        bad(dw .. ".reason", "a reason is required (it is shown to whoever is refused)")
+      end
       local from = date(dw .. ".from", d.from)
       local to, whole_day = date(dw .. ".to", d.to)
       if whole_day then to = to + 86400 end   -- a bare end date includes that day
