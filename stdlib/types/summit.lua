@@ -93,6 +93,7 @@
 ---@field check? boolean Default true: raise EEXIT on a non-zero exit or a signal
 ---@field max_output? integer Bytes of stdout and of stderr kept (default 1 MiB)
 ---@field idempotent? boolean Default true; false: cut off by a crash, the run stops as needs_attention
+---@field accept? fun(result: summit.ExecResult): boolean, string? A result it refuses (false, why) fails the entry with ECHECK, so a resumed run runs the command again
 
 ---@class summit.ExecResult
 ---@field code integer Exit status; -1 if killed by a signal
@@ -121,6 +122,7 @@
 ---@field key? string Client key file
 ---@field unix_socket? string Connect through this socket
 ---@field idempotent? boolean Default true; false: cut off by a crash, the run stops as needs_attention
+---@field accept? fun(response: summit.HttpResponse): boolean, string? A response it refuses (false, why) fails the entry with ECHECK, so a resumed run asks again
 
 ---@class summit.HttpResponse
 ---@field status integer

@@ -100,6 +100,18 @@ sm math run math.lua
 expect_rc 0 math "every window decision is as computed by hand"
 has "$T/math.out" "inside freeze (2026-12-20 to 2027-01-04): year-end freeze" "the reason names the freeze"
 
+cat >wait.lua <<'RB'
+local window = require("summit.window")
+return runbook { name = "window-wait", version = "1.0.0", run = function()
+  -- Tue 2026-12-01 09:59 in Berlin: production opens at 10:00, 60 s later.
+  window.wait("production", { at = os.time{ year = 2026, month = 12, day = 1, hour = 8, min = 59, sec = 0 } })
+  window.wait("production", { at = os.time{ year = 2026, month = 12, day = 1, hour = 9, min = 30, sec = 0 } })
+end }
+RB
+sm wait run wait.lua --time-scale 60
+expect_rc 0 wait "window.wait sleeps until the window opens"
+eq "$(grep -c 'sleep until' "$T/wait.out")" 1 "one durable sleep, none when already open"
+
 say "2. a bad windows entry names the key"
 mkdir -p bad && cat >bad/summit.lua <<'CFG'
 return { windows = { allow = { { days = { "mon", "mnday" } } } } }
