@@ -31,6 +31,9 @@ kind("", "v1", "events", "Event", true, "event", "ev")
 kind("", "v1", "secrets", "Secret", true, "secret")
 kind("", "v1", "namespaces", "Namespace", false, "namespace", "ns")
 kind("batch", "v1", "jobs", "Job", true, "job")
+-- Ingresses carry route weights (summit.rollout's route hook, e.g.
+-- ingress-nginx's canary-weight annotation); the sim does not serve them.
+kind("networking.k8s.io", "v1", "ingresses", "Ingress", true, "ingress", "ing")
 
 local function argerr(fname, arg, msg)
   error(string.format("cluster:%s: bad argument '%s' (%s)", fname, arg, msg), 3)

@@ -28,8 +28,8 @@ local function argerr(fname, arg, msg)
     Bad), 0)
 end
 
--- check(fname, fn) -> fn's results; a misuse raises at the runbook's line.
-local function check(fname, fn, ...)
+-- check(fn, ...) -> fn's results; a misuse raises at the runbook's line.
+local function check(fn, ...)
   local r = { pcall(fn, ...) }
   if r[1] then return unpack(r, 2, table.maxn(r)) end
   if getmetatable(r[2]) == Bad then error(r[2].text, 3) end
@@ -134,7 +134,7 @@ end
 
 -- set(name, percent, { configmap =, namespace =, cluster = }) -> { previous, value, created }
 function M.set(name, pct, opts)
-  local o = check("set", function()
+  local o = check(function()
     name_arg("set", name)
     percent_arg("set", "percent", pct)
     return opts_arg("set", opts)
@@ -143,26 +143,26 @@ function M.set(name, pct, opts)
 end
 
 function M.enable(name, opts)
-  local o = check("enable", function() name_arg("enable", name); return opts_arg("enable", opts) end)
+  local o = check(function() name_arg("enable", name); return opts_arg("enable", opts) end)
   return set(o, name, 100)
 end
 
 function M.disable(name, opts)
-  local o = check("disable", function() name_arg("disable", name); return opts_arg("disable", opts) end)
+  local o = check(function() name_arg("disable", name); return opts_arg("disable", opts) end)
   return set(o, name, 0)
 end
 
 -- get(name, opts) -> the percentage, or nil when the flag (or the
 -- ConfigMap) is not there. One journaled read.
 function M.get(name, opts)
-  local o = check("get", function() name_arg("get", name); return opts_arg("get", opts) end)
+  local o = check(function() name_arg("get", name); return opts_arg("get", opts) end)
   local cm = read(o)
   return parse_value(name, cm and cm.data and cm.data[name])
 end
 
 -- all(opts) -> { [name] = percentage } of every flag in the ConfigMap.
 function M.all(opts)
-  local o = check("all", opts_arg, "all", opts)
+  local o = check(opts_arg, "all", opts)
   local cm = read(o)
   local r = {}
   for k, v in pairs(cm and cm.data or {}) do r[k] = parse_value(k, v) end
@@ -174,7 +174,7 @@ end
 -- `between` unless it is the last), so a resumed run continues with the
 -- percentage it was at and redoes nothing.
 function M.rollout(name, steps, opts)
-  local o, between = check("rollout", function()
+  local o, between = check(function()
     name_arg("rollout", name)
     if type(steps) ~= "table" or #steps == 0 then
       argerr("rollout", "steps", "a list of percentages expected, e.g. { 10, 50, 100 }")

@@ -284,14 +284,12 @@ function M.rolling(o)
   local snap = api.step{ "rolling " .. name .. ": saved state", function()
     return { dep = dep_state(must_get(c, "deployment/" .. name)) }
   end, undo = function(s) restore_dep(c, name, s.dep) end }
-  local previous
   api.step("rolling " .. name .. ": image " .. image, function()
     local dep = must_get(c, "deployment/" .. name)
-    local x = container_of(c, dep)
-    previous = x.image
-    set_image(c, name, x.name, image)
+    set_image(c, name, container_of(c, dep).name, image)
   end)
   local st = api.step("rolling " .. name .. ": wait for rollout", function() return wait(c, name) end)
+  local previous
   for _, x in ipairs(snap.dep.images) do
     if c.container == nil or x.name == c.container then previous = x.image; break end
   end
@@ -374,18 +372,18 @@ function M.blue_green(o)
   end }
   local target = name .. "-" .. snap.new
   api.step(tag .. ": deploy " .. target .. " " .. image, function()
+    -- The new color gets the active color's size (or `replicas`).
+    local src = snap.active and get_or_nil(c, "deployment/" .. name .. "-" .. snap.active)
+    if not src then src = must_get(c, "deployment/" .. from) end
+    local want = o.replicas or src.spec.replicas or 1
     local dep = get_or_nil(c, "deployment/" .. target)
     if dep then
       local x = container_of(c, dep)
-      local want = o.replicas or dep.spec.replicas
       if x.image ~= image then set_image(c, target, x.name, image) end
       if dep.spec.replicas ~= want then scale(c, target, want) end
       return
     end
-    local src = snap.active and get_or_nil(c, "deployment/" .. name .. "-" .. snap.active)
-    if not src then src = must_get(c, "deployment/" .. from) end
-    c.k:create(derive(c, src, target, { [label] = snap.new }, image,
-      o.replicas or src.spec.replicas or 1), c.nso)
+    c.k:create(derive(c, src, target, { [label] = snap.new }, image, want), c.nso)
   end)
   api.step(tag .. ": wait for " .. target, function() return wait(c, target) end)
   local want = copy(snap.selector)
@@ -424,9 +422,11 @@ function M.switch_back(o)
   api.step(tag .. ": check " .. target, function()
     local dep = must_get(c, "deployment/" .. target)
     local ready = dep.status and dep.status.readyReplicas or 0
-    if ready < 1 then
+    local want = math.max(dep.spec.replicas or 1, 1)
+    if ready < want then
       error(errors.new("ENOTREADY", string.format(
-        "rollout.switch_back: deployment/%s has no ready replica; not switching to it", target)), 0)
+        "rollout.switch_back: deployment/%s has %d of %d replicas ready; not switching to it",
+        target, ready, want)), 0)
     end
     return ready
   end)
@@ -477,10 +477,12 @@ local function canary_restore(c, s)
   -- Capacity first: the stable as it was, then the route, then the canary.
   restore_dep(c, c.name, s.stable)
   if c.route then
-    if type(c.route) == "table" and not c.route.patch then
-      route_set(c, c.route, s.route or json.null)
-    else
-      route_set(c, c.route, s.route_weight or 0)
+    local value = s.route_weight or 0
+    if type(c.route) == "table" and not c.route.patch then value = s.route or json.null end
+    -- A route object that is not there has no weight to put back.
+    local ok, err = pcall(route_set, c, c.route, value)
+    if not ok and not (type(err) == "table" and (err.reason == "NotFound" or err.code == "ENOTFOUND")) then
+      error(err, 0)
     end
   end
   restore_dep(c, c.canary, s.canary)

@@ -36,7 +36,8 @@ return {
   configmaps = { { name = "web-route", namespace = "prod", data = { note = "route hook carrier" } } },
 }
 LUA
-start_sim sim --memory --scenario "$T/scenario.lua" --time-scale 50 --kubeconfig "$T/kubeconfig"
+# -v: the sim logs every request (the route hook's Ingress path is checked).
+start_sim sim --memory --scenario "$T/scenario.lua" --time-scale 50 --kubeconfig "$T/kubeconfig" -v
 
 W=$T/wd
 cp "$RUNBOOKS"/rollout_*.lua "$W"/
@@ -125,19 +126,25 @@ krc 1 nocanary "web-canary is gone"
 eq "$(kget deploy/web '{.spec.template.spec.containers[0].image}')" registry/web:v1 "the stable still runs v1"
 
 say "canary with a route hook: the weight annotation, and its undo"
-sm route run rollout_canary.lua --env prod -p weight=25 -p route=true -p after=fail
+sm route run rollout_canary.lua --env prod -p weight=25 -p route=annotation -p after=fail
 expect_rc 1 route "canary 25% with a route, then a failure"
 has "$T/route.out" "route 25%" "the route step ran"
 eq "$(kget cm/web-route "{.metadata.annotations['example\.com/canary-weight']}")" "" \
   "the undo removed the annotation the route set"
 k nocanary -n prod get deploy/web-canary
 krc 1 nocanary "the undo deleted the canary it created"
-sm route2 run rollout_canary.lua --env prod -p weight=25 -p route=true
+sm route2 run rollout_canary.lua --env prod -p weight=25 -p route=annotation
 expect_rc 0 route2 "canary 25% with a route"
 eq "$(kget cm/web-route "{.metadata.annotations['example\.com/canary-weight']}")" 25 "the route carries weight 25"
 eq "$(kget deploy/web-canary '{.spec.replicas}')" 5 "web-canary at ceil(20 x 25%) = 5"
 eq "$(kget deploy/web '{.spec.replicas}')" 20 "the stable keeps its 20 replicas when a route splits traffic"
-sm route3 run rollout_canary.lua --env prod -p weight=25 -p route=true -p after=abort
+sm ing run rollout_canary.lua --env prod -p weight=10 -p route=ingress
+expect_rc 1 ing "a route on an Ingress the sim does not serve"
+has "$T/sim.err" "PATCH /apis/networking.k8s.io/v1/namespaces/prod/ingresses/web-canary" \
+  "the route patch went to the Ingress's API path"
+expect_status "$(newest_run)" rolled_back "the run whose route failed"
+eq "$(kget deploy/web-canary '{.spec.replicas}')" 5 "the canary is back at 5 (the 25% the run found)"
+sm route3 run rollout_canary.lua --env prod -p weight=25 -p route=annotation -p after=abort
 expect_rc 0 route3 "abort with a route"
 eq "$(kget cm/web-route "{.metadata.annotations['example\.com/canary-weight']}")" 0 "route weight 0"
 eq "$(kget deploy/web '{.spec.replicas}')" 20 "web at 20"

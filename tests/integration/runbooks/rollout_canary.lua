@@ -7,13 +7,18 @@ return runbook {
     image = { default = "registry/web:v2" },
     weight = { type = "number", default = 5 },
     after = { enum = { "none", "promote", "abort", "fail" }, default = "none" },
-    route = { type = "boolean", default = false },
+    route = { enum = { "none", "annotation", "ingress" }, default = "none" },
   },
   run = function(p)
     -- The route hook: the weight as an annotation (here on a ConfigMap the
-    -- sim serves; for ingress-nginx, the canary Ingress's canary-weight).
-    local route = p.route and { ref = "configmap/web-route", annotation = "example.com/canary-weight" }
-      or nil
+    -- sim serves; for ingress-nginx, the canary Ingress's canary-weight,
+    -- which the sim cannot serve).
+    local route
+    if p.route == "annotation" then
+      route = { ref = "configmap/web-route", annotation = "example.com/canary-weight" }
+    elseif p.route == "ingress" then
+      route = { ref = "ingress/web-canary", annotation = "nginx.ingress.kubernetes.io/canary-weight" }
+    end
     local r = rollout.canary{ name = "deployment/web", image = p.image, weight = p.weight,
                               route = route, timeout = "2m" }
     if p.after == "promote" then
