@@ -280,6 +280,9 @@ local function normalise(where, w)
       out.allow[i] = { days = days, from = from, to = to, name = a.name or string.format("%s %s-%s",
         table.concat(dl, ","), a.from or "00:00", a.to or "24:00") }
     end
+    -- An empty list lifts the weekly restriction (an environment's
+    -- allow = {} over a top-level one): only freezes apply.
+    if #out.allow == 0 then out.allow = false end
   end
   if w.deny ~= nil then
     if type(w.deny) ~= "table" then bad(where .. ".deny", "a list of periods expected") end
@@ -324,7 +327,7 @@ local function policy(env_name)
     if e.windows ~= nil then
       local ew = normalise("environments." .. env_name .. ".windows", e.windows)
       if ew.timezone then p.timezone = ew.timezone end
-      if ew.allow then p.allow = ew.allow end
+      if ew.allow ~= nil then p.allow = ew.allow end
       for _, d in ipairs(ew.deny) do p.deny[#p.deny + 1] = d end
     end
   end

@@ -30,6 +30,7 @@ return {
   },
   environments = {
     staging = { windows = { timezone = "+05:30" } },
+    anytime = { windows = { allow = {} } },
     production = { windows = {
       timezone = "Europe/Berlin",
       allow = {
@@ -75,6 +76,9 @@ return runbook {
     expect("staging", utc(2026, 11, 30, 3, 29), false, utc(2026, 11, 30, 3, 30), "08:59 +05:30")
     expect("staging", utc(2026, 11, 30, 3, 30), true, nil)
     expect("staging", utc(2026, 12, 22, 5, 0), false, utc(2027, 1, 5, 3, 30))
+    -- allow = {} lifts the weekly windows, not the freezes
+    expect("anytime", utc(2026, 11, 28, 3, 0), true, nil, "no window or freeze applies")
+    expect("anytime", utc(2026, 12, 25, 3, 0), false, utc(2027, 1, 5, 0, 0), "year-end freeze")
     -- production: Europe/Berlin (CET +01:00 in winter, CEST +02:00 in summer)
     expect("production", utc(2026, 12, 1, 9, 30), true, nil, "10:30 +01:00")
     expect("production", utc(2026, 12, 1, 8, 30), false, utc(2026, 12, 1, 9, 0))
