@@ -15,13 +15,14 @@ static void defaults(engine_opts *o) {
   o->time_scale = 1;
 }
 
-/* summit run NAME: a file that exists wins; otherwise the runbook of that
- * name in the runbook directories (docs/runbooks.md). *owned is the
- * resolved path to free, or NULL. Returns 0 or an exit code. */
+/* summit run NAME: a file that exists wins (a directory is not one);
+ * otherwise the runbook of that name in the runbook directories
+ * (docs/runbooks.md). *owned is the resolved path to free, or NULL.
+ * Returns 0 or an exit code. */
 static int resolve_runbook(engine_opts *o, char **owned) {
   struct stat st;
   *owned = NULL;
-  if (stat(o->file, &st) == 0) return 0;
+  if (stat(o->file, &st) == 0 && !S_ISDIR(st.st_mode)) return 0;
   int code = engine_find_runbook(o, o->file, owned);
   if (!code) o->file = *owned;
   return code;

@@ -78,6 +78,10 @@ RB
 sm r2 run backup-drill
 expect_rc 0 r2 "a file that exists wins over a name"
 has "$T/r2.out" "the local file ran" "the file ran, not the catalog's runbook"
+mkdir deploy
+sm r2d run deploy -p version=4.0.5
+expect_rc 0 r2d "a directory of that name does not hide the runbook"
+rmdir deploy
 sm r3 run deplyo
 expect_rc 2 r3 "an unknown name is a usage error"
 has "$T/r3.err" "'deplyo' is neither a runbook file nor the name of a runbook in" "the error says what was looked for"
