@@ -117,6 +117,18 @@ local function check(path, src, cfg)
       end
     end
   end
+  -- The deployment windows' calendar (stdlib/summit/window.lua knows its
+  -- format): a mistake there is found now, not when a deploy reaches it.
+  local has_w = type(cfg.windows) == "table"
+  for _, e in pairs(type(cfg.environments) == "table" and cfg.environments or {}) do
+    if type(e) == "table" and type(e.windows) == "table" then has_w = true end
+  end
+  if has_w then
+    local ok, W = pcall(require, "summit.window")
+    if ok and W.problems then
+      for _, p in ipairs(W.problems(cfg)) do bad(p.key, "%s", p.message) end
+    end
+  end
   table.sort(errs)
   return errs
 end

@@ -518,6 +518,36 @@ function M.require(env, o)
   end)
 end
 
+-- problems(cfg) -> { { key =, message = }, ... }: what is wrong with the
+-- windows of a summit.lua table (called when summit.lua is loaded, so a
+-- bad calendar stops a run before it starts). key is the top-level key or
+-- the environment's name, for the line number.
+function M.problems(cfg)
+  local out = {}
+  local function one(key, where, w)
+    local ok, e = pcall(normalise, where, w)
+    if not ok then
+      out[#out + 1] = { key = key, message = getmetatable(e) == Bad and (e.where .. ": " .. e.msg) or tostring(e) }
+      return
+    end
+    if e.timezone then
+      local z, why = zone(e.timezone)
+      if not z then
+        out[#out + 1] = { key = "timezone", message = string.format("%s.timezone: '%s': %s", where, e.timezone, why) }
+      end
+    end
+  end
+  if type(cfg.windows) == "table" then one("windows", "windows", cfg.windows) end
+  if type(cfg.environments) == "table" then
+    for name, e in pairs(cfg.environments) do
+      if type(e) == "table" and type(e.windows) == "table" then
+        one(name, "environments." .. tostring(name) .. ".windows", e.windows)
+      end
+    end
+  end
+  return out
+end
+
 -- window.wait([env] [, opts]): sleeps (durably) until the window opens.
 function M.wait(env, o)
   local name, p, opts = guard("window.wait", check_args, env, o)

@@ -129,9 +129,29 @@ end }
 RB
 cd bad
 sm bad run check.lua
+expect_rc 2 bad "a bad windows entry stops the run before it starts"
+has "$T/bad.err" "summit.lua:1: windows.allow[1].days[2]: 'mnday' is not a day" "the error names the key and line"
+cat >summit.lua <<'CFG'
+return {
+  environments = {
+    prod = { windows = {
+      timezone = "Mars/Olympus_Mons",
+      deny = { { from = "2026-02-30", to = "2026-03-02", reason = "x" } } } },
+    dev = { windows = { deny = { { from = "2026-03-01", to = "2026-03-02" } } } },
+  },
+}
+CFG
+sm bad2 run check.lua
+expect_rc 2 bad2 "bad environment windows"
+has "$T/bad2.err" "environments.prod.windows.deny[1].from: no such date: 2026-02-30" "an impossible date"
+has "$T/bad2.err" "environments.dev.windows.deny[1].reason: a reason is required" "a freeze without a reason"
+cat >summit.lua <<'CFG'
+return { environments = { prod = { windows = { timezone = "Mars/Olympus_Mons" } } } }
+CFG
+sm bad3 run check.lua
+expect_rc 2 bad3 "an unknown time zone"
+has "$T/bad3.err" "environments.prod.windows.timezone: 'Mars/Olympus_Mons': no such time zone in" "is named"
 cd ..
-expect_rc 1 bad "a bad windows entry fails the run"
-has "$T/bad.out" "summit.lua: windows.allow[1].days[2]: 'mnday' is not a day" "the error names the key"
 
 say "3. window.require in a freeze, then an override approval"
 mkdir -p freeze && cd freeze
