@@ -20,8 +20,9 @@ function M.semver(v)
   for n in core:gmatch("%d+") do
     if #n > 1 and n:sub(1, 1) == "0" then return nil, "numbers must not have leading zeros" end
   end
-  local pre, build = rest:match("^%-([^+]+)(.*)$")
-  if pre then rest = build end
+  local pre, after = rest:match("^%-([^+]+)(.*)$")
+  local build
+  if pre then rest = after end
   if rest ~= "" then
     build = rest:match("^%+(.+)$")
     if not build then return nil, "unexpected '" .. rest .. "' after " .. core end
@@ -31,6 +32,9 @@ function M.semver(v)
       for id in (part .. "."):gmatch("([^.]*)%.") do
         if id == "" or id:find("[^%w%-]") then
           return nil, "'" .. part .. "' is not a dot-separated list of [0-9A-Za-z-] identifiers"
+        end
+        if part == pre and id:match("^0%d+$") then
+          return nil, "numeric pre-release identifiers must not have leading zeros"
         end
       end
     end

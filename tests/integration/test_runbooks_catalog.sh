@@ -103,6 +103,18 @@ has "$T/n1.err" "warning: noversion.lua: runbook 'nov' declares no version" "the
 sm n2 validate v.lua
 expect_rc 2 n2 "a non-semantic version is invalid"
 has "$T/n2.err" "v.lua: runbook 'vee': version \"v2.0\" is not a semantic version: drop the leading 'v'" "naming the version"
+for v in 1.0.0 0.0.1 10.20.30 1.0.0-alpha 1.0.0-alpha.1 1.0.0-0.3.7 1.0.0-x-y.7 1.0.0+20130313144700 1.0.0-beta+exp.sha.5114f85; do
+  printf 'return runbook { name = "sv", version = "%s", run = function() end }\n' "$v" >sv.lua
+  sm sv validate sv.lua
+  [[ $RC -eq 0 ]] || { show sv; die "$v is a semantic version"; }
+done
+ok "semantic versions are valid (pre-release and build metadata too)"
+for v in 1.0.0-01 1.0 1 01.0.0 1.02.0 1.0.0- 1.0.0-rc..1 1.0.0+ 1.0.0_1 " 1.0.0" 1.0.0-é; do
+  printf 'return runbook { name = "sv", version = "%s", run = function() end }\n' "$v" >sv.lua
+  sm sv validate sv.lua
+  [[ $RC -eq 2 ]] || { show sv; die "'$v' is not a semantic version, yet validate exited $RC"; }
+done
+ok "and malformed ones are not"
 sm n3 run noversion.lua
 expect_rc 0 n3 "an unversioned file still runs"
 cp v.lua team/runbooks/vee.lua
