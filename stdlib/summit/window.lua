@@ -78,7 +78,118 @@ local function s64(s, i)
   return hi * 4294967296 + lo
 end
 
--- parse_tzif(data) -> { times = {...}, offsets = {...}, initial = seconds }
+-- ---- POSIX TZ rules (the footer of a TZif file: instants after its last
+-- transition), e.g. "CET-1CEST,M3.5.0,M10.5.0/3" ----
+
+-- A name (alphabetic, or <quoted>), at position i: the position after it.
+local function tz_name(s, i)
+  if s:sub(i, i) == "<" then
+    local j = s:find(">", i, true)
+    return j and j + 1
+  end
+  local j = i
+  while s:sub(j, j):match("%a") do j = j + 1 end
+  return j > i + 2 and j or nil
+end
+
+-- [+-]hh[:mm[:ss]] at i -> seconds, next position.
+local function tz_time(s, i)
+  local sign, h, rest = s:match("^([+-]?)(%d+)()", i)
+  if not h then return nil end
+  local secs = tonumber(h) * 3600
+  local m, r2 = s:match("^:(%d+)()", rest)
+  if m then
+    secs, rest = secs + tonumber(m) * 60, r2
+    local sec, r3 = s:match("^:(%d+)()", rest)
+    if sec then secs, rest = secs + tonumber(sec), r3 end
+  end
+  return sign == "-" and -secs or secs, rest
+end
+
+-- A rule date: Mm.w.d, Jn or n [/time] -> { kind, ... }, next position.
+local function tz_date(s, i)
+  local r = {}
+  local m, w, d, p = s:match("^M(%d+)%.(%d)%.(%d)()", i)
+  if m then
+    r.kind, r.m, r.w, r.d = "M", tonumber(m), tonumber(w), tonumber(d)
+  else
+    local j, pj = s:match("^J(%d+)()", i)
+    if j then
+      r.kind, r.n, p = "J", tonumber(j), pj
+    else
+      local n, pn = s:match("^(%d+)()", i)
+      if not n then return nil end
+      r.kind, r.n, p = "N", tonumber(n), pn
+    end
+  end
+  r.time = 7200
+  if s:sub(p, p) == "/" then
+    local t, pt = tz_time(s, p + 1)
+    if not t then return nil end
+    r.time, p = t, pt
+  end
+  return r, p
+end
+
+local function is_leap(y) return (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0 end
+
+-- The local seconds (since the epoch, on the local clock) of rule date r
+-- in year y.
+local function rule_local(r, y)
+  local day
+  if r.kind == "M" then
+    local first = days_from_civil(y, r.m, 1)
+    local wd = (first + 4) % 7
+    day = first + (r.d - wd) % 7 + (r.w - 1) * 7
+    local mdays = ({ 31, is_leap(y) and 29 or 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 })[r.m]
+    while day >= first + mdays do day = day - 7 end
+  elseif r.kind == "J" then
+    day = days_from_civil(y, 1, 1) + r.n - 1
+    if is_leap(y) and r.n >= 60 then day = day + 1 end
+  else
+    day = days_from_civil(y, 1, 1) + r.n
+  end
+  return day * 86400 + r.time
+end
+
+-- parse_posix_tz(s) -> { std, dst?, start?, stop? } (offsets in seconds
+-- east of UTC), or nil.
+local function parse_posix_tz(s)
+  local p = tz_name(s, 1)
+  if not p then return nil end
+  local off, q = tz_time(s, p)
+  if not off then return nil end
+  local rule = { std = -off }
+  if q > #s then return rule end
+  p = tz_name(s, q)
+  if not p then return nil end
+  rule.dst = rule.std + 3600
+  if s:sub(p, p) ~= "," and p <= #s then
+    off, p = tz_time(s, p)
+    if not off then return nil end
+    rule.dst = -off
+  end
+  if s:sub(p, p) ~= "," then return nil end   -- no rules: not supported
+  rule.start, p = tz_date(s, p + 1)
+  if not rule.start or s:sub(p, p) ~= "," then return nil end
+  rule.stop, p = tz_date(s, p + 1)
+  if not rule.stop or p <= #s then return nil end
+  return rule
+end
+
+-- The offset a POSIX rule gives at the UTC instant t.
+local function rule_offset(rule, t)
+  if not rule.dst then return rule.std end
+  local y = civil_from_days(floor((t + rule.std) / 86400))
+  local on = rule_local(rule.start, y) - rule.std     -- DST starts, in standard time
+  local off = rule_local(rule.stop, y) - rule.dst     -- DST ends, in daylight time
+  local in_dst
+  if on < off then in_dst = t >= on and t < off else in_dst = t >= on or t < off end
+  return in_dst and rule.dst or rule.std
+end
+
+-- parse_tzif(data) -> { times = {...}, offsets = {...}, initial = seconds,
+-- rule = POSIX rule for after the last transition | nil }
 local function parse_tzif(data)
   if data:sub(1, 4) ~= "TZif" or #data < 44 then return nil, "not a TZif file" end
   local function counts(at)
@@ -112,6 +223,12 @@ local function parse_tzif(data)
   z.initial = types[0].off
   for i = 0, c.type - 1 do
     if not types[i].dst then z.initial = types[i].off break end
+  end
+  if tsize == 8 then
+    -- The footer: "\n" POSIX-TZ "\n" after the 64-bit block.
+    local foot = at + c.time * 9 + c.type * 6 + c.char + c.leap * 12 + c.isstd + c.isut
+    local tz = data:match("^\n([^\n]*)\n", foot)
+    if tz and tz ~= "" then z.rule = parse_posix_tz(tz) end
   end
   return z
 end
@@ -155,7 +272,11 @@ end
 local function offset(z, t)
   if z.fixed then return z.fixed end
   local times = z.times
-  if #times == 0 or t < times[1] then return z.initial end
+  if #times == 0 or t < times[1] then
+    if #times == 0 and z.rule then return rule_offset(z.rule, t) end
+    return z.initial
+  end
+  if t >= times[#times] and z.rule then return rule_offset(z.rule, t) end
   local lo, hi = 1, #times
   while lo < hi do
     local mid = floor((lo + hi + 1) / 2)
@@ -561,5 +682,6 @@ end
 
 -- Exposed for tests and tools: local date math on a zone.
 M._zone, M._to_utc, M._offset, M._days_from_civil = zone, to_utc, offset, days_from_civil
+M._rule_offset = rule_offset
 
 return M

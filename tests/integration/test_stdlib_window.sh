@@ -92,6 +92,23 @@ return runbook {
     expect("production", utc(2026, 11, 27, 21, 30), false, utc(2026, 12, 1, 9, 0), "inside freeze 'bf'")
     -- and the top level's freeze still applies (deny lists add up)
     expect("production", utc(2026, 12, 23, 10, 0), false, utc(2027, 1, 5, 9, 0), "year-end freeze")
+    -- after the zone file's last transition (2037), its POSIX rule
+    expect("production", utc(2040, 6, 5, 8, 30), true, nil, "2040-06-05 tue 10:30 +02:00")
+    expect("production", utc(2040, 6, 5, 7, 30), false, utc(2040, 6, 5, 8, 0))
+    expect("production", utc(2040, 12, 4, 8, 30), false, utc(2040, 12, 4, 9, 0), "09:30 +01:00")
+    -- the rule agrees with the transition table wherever both exist
+    for _, name in ipairs({ "Europe/Berlin", "America/New_York", "Australia/Sydney", "America/Sao_Paulo" }) do
+      local z = window._zone(name)
+      assert(z and z.rule, name .. ": no POSIX rule parsed")
+      for t = utc(2024, 1, 1, 0, 0), utc(2037, 1, 1, 0, 0), 3 * 3600 do
+        local a, b = window._offset(z, t), window._rule_offset(z.rule, t)
+        if a ~= b then error(string.format("%s at %s: table %d, rule %d", name, os.date("!%c", t), a, b)) end
+      end
+    end
+    -- Sydney in the southern summer of 2045 is on daylight time (+11:00)
+    local syd = window._zone("Australia/Sydney")
+    assert(window._offset(syd, utc(2045, 1, 15, 0, 0)) == 11 * 3600)
+    assert(window._offset(syd, utc(2045, 7, 15, 0, 0)) == 10 * 3600)
     -- misuse
     local ok, e = pcall(function() local r = window.check("nowhere"); return r end)
     assert(not ok and tostring(e):find("window.check: bad argument 'env' (unknown environment 'nowhere'", 1, true), tostring(e))
