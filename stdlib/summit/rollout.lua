@@ -10,6 +10,7 @@
 --   rollout.progressive{ name = "web", image = "registry/web:v2", steps = { 10, 50, 100 },
 --                        between = function(weight) ... end }
 --   rollout.undo{ name = "web", revision = 3 }
+--   local st = rollout.status{ name = "web" }   -- images, replicas, weight, active color
 --
 -- Every call first records the state it finds as a step whose undo puts
 -- that state back (images, replicas, the Service selector, the route
@@ -643,6 +644,35 @@ function M.progressive(o)
     promoted = true
   end
   return { weights = done, promoted = promoted, total = total }
+end
+
+-- status{ name, service =, label = } -> what runs now (one step, no
+-- change): { stable, canary, weight, selector, color, active }, each
+-- Deployment as { image, replicas, ready, revision } or nil.
+function M.status(o)
+  local c = parse("status", o, bg_opts)
+  return api.step("rollout status " .. c.name, function()
+    local function info(dep)
+      if not dep then return nil end
+      local a = dep.metadata.annotations or {}
+      return { image = container_of(c, dep).image, replicas = dep.spec.replicas or 1,
+               ready = dep.status and dep.status.readyReplicas or 0,
+               revision = tonumber(a["deployment.kubernetes.io/revision"]) }
+    end
+    local r = { stable = info(get_or_nil(c, "deployment/" .. c.name)),
+                canary = info(get_or_nil(c, "deployment/" .. c.name .. "-canary")) }
+    if r.canary then
+      local total = (r.stable and r.stable.replicas or 0) + r.canary.replicas
+      r.weight = total > 0 and math.floor(1000 * r.canary.replicas / total + 0.5) / 10 or 0
+    end
+    local svc = get_or_nil(c, "service/" .. c.service)
+    if svc then
+      r.selector = svc.spec.selector
+      r.color = r.selector and r.selector[c.label]
+      if r.color then r.active = info(get_or_nil(c, "deployment/" .. c.name .. "-" .. r.color)) end
+    end
+    return r
+  end)
 end
 
 M._canary_replicas = canary_replicas

@@ -84,6 +84,12 @@ sm back run rollout_bg.lua --env prod -p action=back
 expect_rc 0 back "switch_back"
 eq "$(kget svc/api '{.spec.selector.color}')" blue "service/api selects color=blue again"
 has "$T/back.out" "switch service/api to color=blue" "the step says what it switched"
+sm status run rollout_bg.lua --env prod -p action=status
+expect_rc 0 status "rollout.status"
+st=$(sed -n 's/^ *info RESULT //p' "$T/status.out" | py 'import json,sys
+d = json.load(sys.stdin)
+print(d["color"], d["active"]["image"], d["active"]["ready"], d.get("stable"), d.get("canary"))')
+eq "$st" "blue registry/api:v1 3 None None" "status: color blue, api-blue on v1 with 3 ready, no stable/canary pair"
 
 say "blue-green: a failing step after the switch runs the undo path"
 sm bgfail run rollout_bg.lua --env prod -p image=registry/api:v3 -p fail=true
@@ -107,6 +113,10 @@ eq "$(kget deploy/web-canary '{.spec.template.metadata.labels.track}')" canary "
 eq "$(kget deploy/web-canary '{.spec.template.metadata.labels.app}')" web "and app=web, so service/web sends them traffic"
 eq "$(count_pods app=web,track=canary)" 1 "1 canary pod"
 eq "$(count_pods app=web,'!track')" 19 "19 stable pods"
+st=$(sed -n 's/^ *info RESULT //p' "$T/c5.out" | py 'import json,sys
+d = json.load(sys.stdin)
+print(d["weight"], d["canary"]["image"], d["canary"]["ready"], d["stable"]["image"], d["stable"]["ready"])')
+eq "$st" "5 registry/web:v2 1 registry/web:v1 19" "rollout.status: weight 5, 1 canary pod on v2, 19 stable on v1"
 
 say "canary at 25% whose analysis fails: back to 5%"
 sm c25 run rollout_canary.lua --env prod -p weight=25 -p after=fail

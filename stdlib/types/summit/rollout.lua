@@ -66,6 +66,21 @@
 ---@field promoted boolean
 ---@field total integer
 
+---One Deployment in a status.
+---@class summit.rollout.DeploymentInfo
+---@field image string The image of the container (opts.container, else the first)
+---@field replicas integer
+---@field ready integer
+---@field revision? integer
+
+---@class summit.rollout.Status
+---@field stable? summit.rollout.DeploymentInfo The Deployment `name`
+---@field canary? summit.rollout.DeploymentInfo <name>-canary
+---@field weight? number The canary's share of the replicas, percent
+---@field selector? table<string, string> The Service's selector
+---@field color? string The selector's blue-green label value
+---@field active? summit.rollout.DeploymentInfo <name>-<color>
+
 ---@class summit.rollout
 ---@field PREVIOUS_SELECTOR string The Service annotation with the selector a switch replaced
 local rollout = {}
@@ -109,5 +124,10 @@ function rollout.abort(opts) end
 ---@param opts summit.rollout.ProgressiveOptions
 ---@return summit.rollout.ProgressiveResult
 function rollout.progressive(opts) end
+
+---What runs now (one step, no change).
+---@param opts summit.rollout.BlueGreenOptions
+---@return summit.rollout.Status
+function rollout.status(opts) end
 
 return rollout

@@ -5,7 +5,7 @@ local rollout = require("summit.rollout")
 return runbook {
   name = "rollout_bg",
   params = {
-    action = { enum = { "deploy", "back" }, default = "deploy" },
+    action = { enum = { "deploy", "back", "status" }, default = "deploy" },
     image = { default = "registry/api:v2" },
     fail = { type = "boolean", default = false },
   },
@@ -15,8 +15,11 @@ return runbook {
     if p.action == "deploy" then
       r = rollout.blue_green{ name = "api", image = p.image, container = "api", cluster = k,
                               timeout = "2m" }
-    else
+    elseif p.action == "back" then
       r = rollout.switch_back{ name = "api", cluster = k }
+    else
+      r = rollout.status{ name = "api" }
+      print("RESULT " .. json.encode(r))
     end
     if p.fail then
       step("smoke test", function() fail("smoke test failed on " .. r.deployment) end)

@@ -27,6 +27,8 @@ return runbook {
       r.aborted = rollout.abort{ name = "web", route = route }
     elseif p.after == "fail" then
       step("analysis", function() fail("canary error rate 3% > 1%") end)
+    else
+      print("RESULT " .. json.encode(rollout.status{ name = "web" }))
     end
     return r
   end,
