@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
+#include "io/file.h"
 #include "lua/audit.h"
 #include "store/store.h"
 
@@ -322,24 +323,6 @@ static int refuse(store_t *s, const opts *o, const char *actor,
   return EXIT_FAILED;
 }
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, n = 0;
-  char *b = malloc(cap);
-  size_t r;
-  while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
-    n += r;
-    if (n + 1 == cap) {
-      char *nb = realloc(b, cap *= 2);
-      if (!nb) free(b);
-      b = nb;
-    }
-  }
-  fclose(f);
-  if (b) b[n] = '\0';
-  return b;
-}
 
 static void chomp(char *s) {
   size_t n = s ? strlen(s) : 0;
@@ -545,7 +528,7 @@ static int decide(const char *cmd, const char *decision, int argc,
         goto done;
       }
     } else {
-      sig = read_text(o.sig_file);
+      sig = io_read_file(o.sig_file, NULL);
       if (!sig) {
         fprintf(stderr, "summit %s: --signature %s: %s\n", cmd, o.sig_file,
                 strerror(errno));

@@ -12,32 +12,9 @@
 
 #include "engine/engine.h"
 #include "engine/host.h"
+#include "io/file.h"
 #include "lua/bindings.h"
 
-/* Reads a whole file; NULL (errno set) on failure. The caller frees. */
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 8192, n = 0, r;
-  char *buf = malloc(cap);
-  while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-    n += r;
-    if (n + 1 == cap) {
-      char *nb = realloc(buf, cap *= 2);
-      if (!nb) free(buf);
-      buf = nb;
-    }
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (!buf || bad) {
-    free(buf);
-    return NULL;
-  }
-  buf[n] = '\0';
-  *len = n;
-  return buf;
-}
 
 /* require(name), result on the stack. */
 static void require(lua_State *L, const char *name) {
@@ -51,7 +28,7 @@ static void require(lua_State *L, const char *name) {
 static int load_config(lua_State *L, const char *path) {
   if (!path) return 0;
   size_t len;
-  char *src = slurp(path, &len);
+  char *src = io_read_file(path, &len);
   if (!src) {
     fprintf(stderr, "summit: cannot read configuration %s: %s\n", path,
             strerror(errno));
@@ -86,7 +63,7 @@ static int by_name(const void *a, const void *b) {
  * returns 1, or pushes the error message and returns 0. */
 static int load_one(lua_State *L, const char *path) {
   size_t len;
-  char *src = slurp(path, &len);
+  char *src = io_read_file(path, &len);
   if (!src) {
     lua_pushfstring(L, "%s: cannot read: %s", path, strerror(errno));
     return 0;

@@ -16,6 +16,7 @@
 #include "engine/host.h"
 #include "engine/runtime.h"
 #include "engine/worktree.h"
+#include "io/file.h"
 #include "io/http.h"
 #include "lua/audit.h"
 #include "lua/bindings.h"
@@ -71,34 +72,6 @@ static void errf(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-}
-
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 8192, n = 0;
-  char *buf = malloc(cap);
-  size_t r;
-  while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-    n += r;
-    if (n + 1 == cap) {
-      char *nb = realloc(buf, cap *= 2);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-      }
-      buf = nb;
-    }
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (!buf || bad) {
-    free(buf);
-    return NULL;
-  }
-  buf[n] = '\0';
-  *len = n;
-  return buf;
 }
 
 static void sha256_hex(const char *data, size_t len, char out[65]) {
@@ -318,7 +291,7 @@ static int resolve_params(lua_State *L, int def, const engine_opts *o) {
   lua_newtable(L);                           /* raw */
   if (o->params_file) {
     size_t len;
-    char *text = read_file(o->params_file, &len);
+    char *text = io_read_file(o->params_file, &len);
     if (!text) {
       errf("--params-file %s: %s", o->params_file, strerror(errno));
       lua_pop(L, 1);
@@ -794,7 +767,7 @@ static int load_config(ctx_t *c, const char *path, const char *env_name) {
   size_t len = 0;
   char *src = NULL;
   if (path) {
-    src = read_file(path, &len);
+    src = io_read_file(path, &len);
     if (!src) {
       errf("cannot read configuration %s: %s", path, strerror(errno));
       lua_pop(L, 1);
@@ -911,7 +884,7 @@ static int take_env_locks(ctx_t *c, const engine_opts *o, const char *id,
 int engine_run(const engine_opts *o) {
   ctx_t c;
   size_t len;
-  char *src = read_file(o->file, &len);
+  char *src = io_read_file(o->file, &len);
   if (!src) {
     errf("cannot read runbook %s: %s", o->file, strerror(errno));
     return EXIT_USAGE;
@@ -1082,7 +1055,7 @@ int engine_resume(const engine_opts *o) {
   size_t len = strlen(r.source);
   const char *path = r.source_path;
   if (o->upgrade) {
-    char *disk = read_file(r.source_path, &len);
+    char *disk = io_read_file(r.source_path, &len);
     if (!disk) {
       errf("--upgrade: cannot read %s: %s", r.source_path, strerror(errno));
       store_lease_release(c.rt.store, r.id, getpid());
@@ -1146,7 +1119,7 @@ done:
 int engine_validate(const engine_opts *o) {
   ctx_t c;
   size_t len;
-  char *src = read_file(o->file, &len);
+  char *src = io_read_file(o->file, &len);
   if (!src) {
     errf("cannot read runbook %s: %s", o->file, strerror(errno));
     return EXIT_USAGE;
