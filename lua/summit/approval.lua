@@ -12,6 +12,7 @@ local out = require("summit.c.out")
 local json = require("summit.json")
 local errors = require("summit.errors")
 local C = require("summit.config")
+local util = require("summit.util")
 
 local M = {}
 
@@ -27,13 +28,6 @@ local ENV_OPTIONS = {
 local ON_TIMEOUT = { fail = true, pause = true, rollback = true }
 local MAX_COUNT = 100
 
-local function names(t)
-  local k = {}
-  for n in pairs(t) do k[#k + 1] = n end
-  table.sort(k)
-  return table.concat(k, ", ")
-end
-
 local function whole(v, lo)
   return type(v) == "number" and v == math.floor(v) and v >= lo and v <= MAX_COUNT
 end
@@ -47,7 +41,7 @@ end
 -- the name of the bad option and what it should be.
 local function check_policy(o, allowed)
   for k in pairs(o) do
-    if not allowed[k] then return tostring(k), "unknown option (known: " .. names(allowed) .. ")" end
+    if not allowed[k] then return tostring(k), "unknown option (known: " .. util.key_list(allowed) .. ")" end
   end
   if o.count ~= nil and not whole(o.count, 1) then
     return "count", "a whole number from 1 to " .. MAX_COUNT

@@ -4,6 +4,7 @@
 -- the sandbox; this module decides and formats.
 local json = require("summit.json")
 local config = require("summit.config")
+local util = require("summit.util")
 
 local M = {}
 
@@ -79,17 +80,10 @@ function M.dirs()
   return out
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
-
 -- describe(def, file) -> { name, version, description, file, params }
 function M.describe(def, file)
   local params = {}
-  for _, name in ipairs(sorted_keys(def.params or {})) do
+  for _, name in ipairs(util.sorted_keys(def.params or {})) do
     local s = def.params[name]
     params[#params + 1] = { name = name, type = s.type, required = s.required == true or nil,
                             default = s.default, description = s.description, enum = s.enum,

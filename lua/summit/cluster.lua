@@ -12,6 +12,7 @@ local json = require("summit.json")
 local errors = require("summit.errors")
 local redact = require("summit.redact")
 local config = require("summit.config")
+local util = require("summit.util")
 
 local M = {}
 
@@ -270,15 +271,9 @@ local function path_of(self, info, name, opts, sub)
   return p
 end
 
-local function urlencode(s)
-  return (tostring(s):gsub("[^%w%-%._~]", function(ch)
-    return string.format("%%%02X", ch:byte())
-  end))
-end
-
 local function query(t)
   local parts = {}
-  for k, v in pairs(t) do parts[#parts + 1] = k .. "=" .. urlencode(v) end
+  for k, v in pairs(t) do parts[#parts + 1] = k .. "=" .. util.urlencode(v) end
   table.sort(parts)
   return #parts > 0 and ("?" .. table.concat(parts, "&")) or ""
 end
@@ -442,7 +437,7 @@ end
 function Client:watch(path, rv, on_event, deadline)
   local sep = path:find("?", 1, true) and "&" or "?"
   local url_path = path .. sep .. "watch=true&allowWatchBookmarks=true&resourceVersion="
-    .. urlencode(rv or "") .. "&timeoutSeconds=300"
+    .. util.urlencode(rv or "") .. "&timeoutSeconds=300"
   local o = request_opts(self, "GET", url_path)
   o.timeout_ms = nil
   o.deadline_ms = deadline
@@ -810,8 +805,8 @@ local function ws_exec(self, ref, argv, opts)
     ((pod.metadata or {}).annotations or {})["kubectl.kubernetes.io/default-container"] or
     (((pod.spec or {}).containers or {})[1] or {}).name
   local q = {}
-  for _, a in ipairs(argv) do q[#q + 1] = "command=" .. urlencode(a) end
-  if cname then q[#q + 1] = "container=" .. urlencode(cname) end
+  for _, a in ipairs(argv) do q[#q + 1] = "command=" .. util.urlencode(a) end
+  if cname then q[#q + 1] = "container=" .. util.urlencode(cname) end
   q[#q + 1] = "stdout=true"
   q[#q + 1] = "stderr=true"
   local path = path_of(self, KINDS.pods, pod.metadata.name, opts, "exec") .. "?" .. table.concat(q, "&")

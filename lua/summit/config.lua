@@ -1,19 +1,13 @@
 -- summit.lua: the team's configuration (DESIGN §7), loaded in a small
 -- sandbox and checked key by key, so a typo is reported with its line
 -- instead of silently meaning "not configured".
+local util = require("summit.util")
 local M = {}
 
 M.current = nil     -- the loaded table, or nil
 M.path = nil
 M.env_name = nil    -- --env
 M.env = nil         -- the selected environment's table (with .name)
-
-local function list(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return table.concat(keys, ", ")
-end
 
 local TOP = {
   environments = "table", clusters = "table", metrics = "table",
@@ -59,7 +53,7 @@ local function check(path, src, cfg)
     for k, v in pairs(t) do
       local want = schema[k]
       if not want then
-        bad(k, "unknown key '%s' in %s (known: %s)", tostring(k), where, list(schema))
+        bad(k, "unknown key '%s' in %s (known: %s)", tostring(k), where, util.key_list(schema))
       elseif type(v) ~= want then
         bad(k, "%s.%s must be a %s, not a %s", where, tostring(k), want, type(v))
       end
@@ -168,7 +162,7 @@ function M.select(env_name)
   if type(e) ~= "table" then
     local where = M.path or "no summit.lua was found"
     return nil, { string.format("unknown environment '%s' (%s defines: %s)", env_name,
-      where, next(envs) and list(envs) or "none") }
+      where, next(envs) and util.key_list(envs) or "none") }
   end
   local copy = {}
   for k, v in pairs(e) do copy[k] = v end

@@ -10,6 +10,7 @@
 local E = require("summit.engine")
 local T = require("summit.c.task")
 local H = require("summit.c.http")
+local util = require("summit.util")
 local json = require("summit.json")
 local errors = require("summit.errors")
 local redact = require("summit.redact")
@@ -139,16 +140,10 @@ local function base_url(s)
   return (k:conn().server:gsub("/+$", ""))
 end
 
-local function urlencode(s)
-  return (tostring(s):gsub("[^%w%-%._~]", function(ch)
-    return string.format("%%%02X", ch:byte())
-  end))
-end
-
 local function form(params)
   local parts = {}
   for _, kv in ipairs(params) do
-    parts[#parts + 1] = kv[1] .. "=" .. urlencode(kv[2])
+    parts[#parts + 1] = kv[1] .. "=" .. util.urlencode(kv[2])
   end
   return table.concat(parts, "&")
 end

@@ -1,4 +1,5 @@
 -- runbook{...}: the definition a runbook file returns, and its param schema.
+local util = require("summit.util")
 local M = {}
 
 local TYPES = { string = true, number = true, integer = true, boolean = true }
@@ -11,13 +12,6 @@ end
 local function type_ok(t, v)
   if t == "integer" then return type(v) == "number" and v == math.floor(v) end
   return type(v) == t
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
 end
 
 -- Checks one param's spec; returns the normalised spec or raises.
@@ -79,7 +73,7 @@ function M.define(def)
   local params = {}
   if def.params ~= nil then
     if type(def.params) ~= "table" then fail(2, "runbook '%s': 'params' must be a table", def.name) end
-    for _, name in ipairs(sorted_keys(def.params)) do
+    for _, name in ipairs(util.sorted_keys(def.params)) do
       params[name] = check_spec(def.name, name, def.params[name])
     end
   end
@@ -141,14 +135,14 @@ end
 -- names to strings (from -p) or JSON values (from --params-file).
 function M.resolve(def, raw)
   local errs, out = {}, {}
-  for _, name in ipairs(sorted_keys(raw)) do
+  for _, name in ipairs(util.sorted_keys(raw)) do
     if not def.params[name] then
-      local known = sorted_keys(def.params)
+      local known = util.sorted_keys(def.params)
       errs[#errs + 1] = string.format("unknown param '%s' (runbook '%s' declares: %s)",
         tostring(name), def.name, #known > 0 and table.concat(known, ", ") or "none")
     end
   end
-  for _, name in ipairs(sorted_keys(def.params)) do
+  for _, name in ipairs(util.sorted_keys(def.params)) do
     local spec, v = def.params[name], raw[name]
     if v == nil then
       if spec.default ~= nil then
