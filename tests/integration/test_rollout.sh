@@ -6,7 +6,10 @@
 #     the green Deployment's previous image (run rolled_back).
 #  2. canary at 5% of 20 replicas: web-canary 1 (track=canary), web 19; a
 #     failing analysis at 25% goes back to 1/19; 25% with a route hook
-#     writes the weight annotation, its undo removes it; abort; promote.
+#     writes the weight annotation, its undo removes it; an Ingress route
+#     goes to networking.k8s.io; abort; status; a canary at 25% whose
+#     summit.canary analysis fails on the sim's metrics (3% errors on the
+#     canary image) is rolled back, production untouched.
 #  3. progressive 10/50/100 killed (SIGKILL) in the pause at 50%: the
 #     cluster is at 50%, the resume replays 10% and continues at 50%
 #     (every mutation ran once), then promotes.
@@ -34,6 +37,8 @@ return {
     { name = "api", namespace = "prod", selector = { app = "api", color = "blue" }, port = 80 },
   },
   configmaps = { { name = "web-route", namespace = "prod", data = { note = "route hook carrier" } } },
+  metrics = { requests_per_second = 50, variation = 0,
+              images = { ["registry/web:v2-errors"] = { error_rate = 0.03 } } },
 }
 LUA
 # -v: the sim logs every request (the route hook's Ingress path is checked).
@@ -45,8 +50,10 @@ cat >"$W/summit.lua" <<'LUA'
 return {
   environments = { prod = { cluster = "k", namespace = "prod" } },
   clusters = { k = { kubeconfig = "../kubeconfig" } },
+  metrics = { url = os.getenv("SIM_URL") },
 }
 LUA
+export SIM_URL=$URL
 cd "$W"
 
 # kget WHAT JSONPATH: one value from kubectl in namespace prod.
@@ -160,6 +167,18 @@ eq "$(kget cm/web-route "{.metadata.annotations['example\.com/canary-weight']}")
 eq "$(kget deploy/web '{.spec.replicas}')" 20 "web at 20"
 k nocanary -n prod get deploy/web-canary
 krc 1 nocanary "web-canary is gone"
+
+say "a canary whose analysis fails on the sim's metrics is rolled back"
+sm analysis run rollout_analysis.lua --env prod
+expect_rc 1 analysis "a canary with a 3% error rate"
+expect_status "$(newest_run)" rolled_back "the canary run"
+has "$T/analysis.out" "canary failed: critical metric 'error_rate' failed" "the verdict failed the run"
+has "$T/analysis.out" "> max 0.01" "on the canary pods' error rate (3% in the sim)"
+has "$T/analysis.out" "web-canary at 5 of 20 replicas" "the canary had 25%"
+eq "$(kget deploy/web '{.spec.replicas}/{.status.readyReplicas}')" 20/20 "web back to 20"
+eq "$(kget deploy/web '{.spec.template.spec.containers[0].image}')" registry/web:v1 "production untouched: v1"
+k nocanary -n prod get deploy/web-canary
+krc 1 nocanary "the canary is gone"
 
 say "progressive 10/50/100: SIGKILL in the pause at 50%, then resume"
 prev=$(newest_run)
