@@ -121,10 +121,12 @@ local function set(o, name, pct)
   return api.step{ string.format("flag %s = %s%%", name, value), function()
     local cm = read(o)
     if not cm then
-      o.k:create({ apiVersion = "v1", kind = "ConfigMap",
-                   metadata = { name = o.configmap, namespace = o.namespace },
-                   data = { [name] = value } }, o.nso)
-      return { created = true, value = value }
+      local ok, err = pcall(o.k.create, o.k, { apiVersion = "v1", kind = "ConfigMap",
+        metadata = { name = o.configmap, namespace = o.namespace }, data = { [name] = value } }, o.nso)
+      if ok then return { created = true, value = value } end
+      -- Someone created it in between: change it as it now is.
+      if not (type(err) == "table" and err.reason == "AlreadyExists") then error(err, 0) end
+      cm = read(o) or error(err, 0)
     end
     local previous = cm.data and cm.data[name]
     if previous ~= value then write(o, name, value) end
