@@ -51,7 +51,9 @@ static const char *const MIGRATIONS[] = {
   "  action TEXT NOT NULL,"
   "  record TEXT NOT NULL,"             /* the canonical JSON that is hashed */
   "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
-  "CREATE INDEX audit_run ON audit(run_id, seq);"
+  /* No index by run: every durable step appends a record, and an index
+   * page more per commit cost more than the few commands that read one
+   * run's records (audit show/export --run, provenance) save by it. */
   /* Append-only by the schema too: editing it takes a deliberate DROP
    * TRIGGER, and the hash chain still tells. */
   "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
