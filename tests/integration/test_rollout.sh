@@ -13,7 +13,8 @@
 #  3. progressive 10/50/100 killed (SIGKILL) in the pause at 50%: the
 #     cluster is at 50%, the resume replays 10% and continues at 50%
 #     (every mutation ran once), then promotes.
-#  4. progressive failing at 50%: undo back to the previous image, 20
+#  4. progressive failing at 50%, or cancelled with --rollback at 10%:
+#     undo back to the previous image, 20
 #     replicas, no canary. rolling to an image that never becomes ready:
 #     the wait fails and the undo puts the previous image back.
 #  5. misuse raises at once naming the argument (exit 1, file:line).
@@ -225,6 +226,21 @@ eq "$(kget deploy/web '{.spec.template.spec.containers[0].image}')" registry/web
 eq "$(kget deploy/web '{.spec.replicas}/{.status.readyReplicas}')" 20/20 "web at 20 replicas again"
 k nocanary3 -n prod get deploy/web-canary
 krc 1 nocanary3 "the canary the run created is deleted"
+
+say "summit cancel --rollback during a progressive rollout"
+prev=$(newest_run)
+bg_start cprog run rollout_progressive.lua --env prod -p image=registry/web:v3 -p pause=20s --json
+wait_new_run "$prev"
+run=$NEW_RUN
+wait_until 60 "the pause at 10%" journal_has "$run" 2/5 started
+eq "$(kget deploy/web-canary '{.spec.replicas}')" 2 "web-canary at 10%: 2"
+sm cancel cancel "$run" --rollback
+bg_wait "$BG_PID"
+expect_status "$run" rolled_back "the cancelled progressive rollout"
+eq "$(kget deploy/web '{.spec.template.spec.containers[0].image}')" registry/web:v2 "web runs v2 (not v3)"
+eq "$(kget deploy/web '{.spec.replicas}/{.status.readyReplicas}')" 20/20 "web at 20 replicas"
+k nocanary4 -n prod get deploy/web-canary
+krc 1 nocanary4 "the canary is deleted"
 
 say "rolling: an image that never becomes ready is rolled back"
 sm broken run rollout_rolling.lua --env prod -p image=registry/web:broken -p timeout=3s
