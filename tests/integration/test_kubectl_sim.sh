@@ -62,7 +62,7 @@ eq "$(jq_py "$T/disc.json" '[r["resource"] for r in d["items"][0]["versions"][0]
   '["deployments", "replicasets"]' "apps resources in aggregated discovery"
 curl -fsS "$URL/api/v1" -o "$T/corev1.json"
 eq "$(jq_py "$T/corev1.json" 'sorted(r["name"] for r in d["resources"] if "/" not in r["name"])')" \
-  '["configmaps", "events", "namespaces", "pods", "services"]' "legacy /api/v1 resource list"
+  '["configmaps", "events", "namespaces", "pods", "secrets", "services"]' "legacy /api/v1 resource list"
 
 say "2. create, rollout status, get"
 k create create deployment web --image=registry/web:v1 --replicas=2

@@ -81,6 +81,7 @@ local function base64(s)
   end
   return table.concat(out)
 end
+M.base64 = base64   -- also Secrets' stringData -> data (resources.lua)
 
 -- ---- schemas ----------------------------------------------------------------------
 -- field number -> { name, type [, rep = true] }; types: "string",
@@ -168,6 +169,9 @@ S.Namespace = { [1] = { "metadata", "ObjectMeta" }, [2] = { "spec", "NamespaceSp
 S.NamespaceSpec = { [1] = { "finalizers", "string", rep = true } }
 S.ConfigMap = { [1] = { "metadata", "ObjectMeta" }, [2] = { "data", "map" },
                 [3] = { "binaryData", "map:bytes" }, [4] = { "immutable", "bool", ptr = true } }
+S.Secret = { [1] = { "metadata", "ObjectMeta" }, [2] = { "data", "map:bytes" },
+             [3] = { "type", "string" }, [4] = { "stringData", "map" },
+             [5] = { "immutable", "bool", ptr = true } }
 S.Service = { [1] = { "metadata", "ObjectMeta" }, [2] = { "spec", "ServiceSpec" },
               [3] = { "status", "ServiceStatus" } }
 S.ServiceStatus = { [1] = { "loadBalancer", "Empty" } }
@@ -187,7 +191,7 @@ S.ServicePort = {
 local KINDS = {
   ["apps/v1/Deployment"] = "Deployment", ["v1/Pod"] = "Pod",
   ["v1/Namespace"] = "Namespace", ["v1/ConfigMap"] = "ConfigMap",
-  ["v1/Service"] = "Service",
+  ["v1/Service"] = "Service", ["v1/Secret"] = "Secret",
 }
 
 -- ---- decoding -----------------------------------------------------------------------

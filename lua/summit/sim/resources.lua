@@ -30,6 +30,8 @@ M.list = {
     verbs = RW },
   { name = "events", singular = "event", kind = "Event", group = "",
     version = "v1", namespaced = true, short = { "ev" }, verbs = RW },
+  { name = "secrets", singular = "secret", kind = "Secret", group = "",
+    version = "v1", namespaced = true, verbs = RW },
   { name = "deployments", singular = "deployment", kind = "Deployment",
     group = "apps", version = "v1", namespaced = true, short = { "deploy" },
     categories = { "all" }, verbs = RW,
@@ -124,6 +126,20 @@ function DEFAULTS.Service(obj)
       p.protocol = p.protocol or "TCP"
       if p.targetPort == nil then p.targetPort = p.port end
     end
+  end
+end
+
+-- stringData is write-only: the API server folds it into data (base64),
+-- its keys winning, and never returns it.
+function DEFAULTS.Secret(obj)
+  if obj.type == nil then obj.type = "Opaque" end
+  if type(obj.stringData) == "table" and not U.is_array(obj.stringData) then
+    local data = type(obj.data) == "table" and obj.data or {}
+    for k, v in pairs(obj.stringData) do
+      if type(v) == "string" then data[k] = require("summit.sim.protobuf").base64(v) end
+    end
+    obj.data = data
+    obj.stringData = nil
   end
 end
 
@@ -276,6 +292,21 @@ function VALIDATE.ConfigMap(obj, causes)
           end
         end
       end
+    end
+  end
+end
+
+function VALIDATE.Secret(obj, causes)
+  local d = obj.data
+  if d == nil then return end
+  if type(d) ~= "table" or U.is_array(d) then
+    cause(causes, "data", "FieldValueInvalid", "Invalid value: must be a map of base64 strings")
+    return
+  end
+  for k, v in pairs(d) do
+    if type(v) ~= "string" or not v:match("^[A-Za-z0-9+/]*=?=?$") or #v % 4 ~= 0 then
+      cause(causes, "data[" .. tostring(k) .. "]", "FieldValueInvalid",
+            "Invalid value: must be base64-encoded bytes")
     end
   end
 end

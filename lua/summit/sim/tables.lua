@@ -148,6 +148,16 @@ function ROW.configmaps(cm, now)
   return { cm.metadata.name, n, U.age(cm.metadata.creationTimestamp, now) }
 end
 
+COLUMNS.secrets = {
+  NAME, col("Type", "string", 0, "", "The type of secret"),
+  col("Data", "integer", 0, "", "Data contains the secret data."), AGE,
+}
+function ROW.secrets(sc, now)
+  local n = 0
+  for _ in pairs(sc.data or {}) do n = n + 1 end
+  return { sc.metadata.name, sc.type or "Opaque", n, U.age(sc.metadata.creationTimestamp, now) }
+end
+
 COLUMNS.namespaces = {
   NAME, col("Status", "string", 0, "", "The status of the namespace"), AGE,
 }
