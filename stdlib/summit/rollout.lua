@@ -21,6 +21,7 @@
 local api = require("summit.api")
 local json = require("summit.json")
 local errors = require("summit.errors")
+local T = require("summit.c.task")
 
 local M = {}
 
@@ -31,6 +32,7 @@ M.PREVIOUS_SELECTOR = "summit.dev/previous-selector"
 -- ---- arguments: misuse raises at once, naming the argument ----
 
 local Bad = {}   -- marker of an argument error, raised again by parse()
+local client     -- (below)
 
 local function argerr(fname, arg, msg)
   error(setmetatable({ text = string.format("rollout.%s: bad argument '%s' (%s)", fname, arg, msg) },
@@ -52,6 +54,7 @@ local function parse(fname, o, base, more)
   local ok, c = pcall(function()
     local c = base(fname, o)
     if more then more(c, o) end
+    c.k = client(fname, o)   -- last: a misuse is reported before a missing cluster
     return c
   end)
   if ok then return c end
@@ -82,7 +85,7 @@ local function depname(fname, o, arg)
   return v
 end
 
-local function client(fname, o)
+function client(fname, o)
   local k = o.cluster
   if k == nil then return api.cluster() end
   if type(k) ~= "table" or type(k.get) ~= "function" then
@@ -106,8 +109,8 @@ end
 
 local function timeout_arg(fname, o)
   local v = o.timeout
-  if v ~= nil and type(v) ~= "string" and type(v) ~= "number" then
-    argerr(fname, "timeout", "a duration like \"10m\" expected")
+  if v ~= nil and not pcall(T.duration_ms, v) then
+    argerr(fname, "timeout", "a duration like \"10m\" expected, got " .. tostring(v))
   end
   return v or "10m"
 end
@@ -134,7 +137,7 @@ end
 -- The common options of every call.
 local function common(fname, o)
   opt_table(fname, o)
-  local c = { fname = fname, name = depname(fname, o), k = client(fname, o),
+  local c = { fname = fname, name = depname(fname, o),
               namespace = str(fname, o, "namespace"), container = str(fname, o, "container"),
               timeout = timeout_arg(fname, o) }
   c.nso = { namespace = c.namespace }

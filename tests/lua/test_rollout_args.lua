@@ -33,6 +33,10 @@ local function rollout_misuse()
   raises(function() rollout.canary{ name = "web", weight = 150, cluster = fake } end,
     "rollout.canary: bad argument 'weight' %(a percentage from 0 to 100 expected, got 150%)")
   raises(function() rollout.canary{ name = "web", cluster = fake } end, "bad argument 'weight'")
+  -- No --env here, so cluster() would fail: the misuse is reported first.
+  raises(function() rollout.canary{ name = "web", image = "x", weight = 101 } end, "bad argument 'weight'")
+  raises(function() rollout.rolling{ name = "web", image = "x", timeout = "soon", cluster = fake } end,
+    "rollout.rolling: bad argument 'timeout' %(a duration like \"10m\" expected, got soon%)")
   raises(function() rollout.canary{ name = "web", image = "", weight = 5, cluster = fake } end,
     "rollout.canary: bad argument 'image' %(a non%-empty string expected%)")
   raises(function() rollout.canary{ name = "web", weight = 5, total = 0, cluster = fake } end,
