@@ -189,7 +189,7 @@ function M.exec(name, namespace, pod, argv, container)
       'container %s is not running in pod %s (it is %s)', tostring(cname),
       p.metadata.name, require("summit.sim.tables").pod_status(p)))
   end
-  local r = EXEC.run(sim.scenario, p, cname, args)
+  local r = EXEC.run(sim.scenario, p, cname, args, sim.store)
   r.pod, r.container = p.metadata.name, cname
   return r
 end

@@ -26,7 +26,8 @@ M.DEFAULTS = {
   -- Seed of every random choice (pod names, uids, injected errors).
   seed = 1,
   -- Scripted commands for exec: { match = {argv...}, prefix = bool,
-  -- deployment = glob, pod = glob, stdout =, stderr =, exit_code = }.
+  -- deployment = glob, pod = glob, stdout =, stderr =, exit_code =,
+  -- when = {k = v}, set = {k = v}, state = configmap } (sim/exec.lua).
   exec = {},
   -- Objects created on a fresh start (no state yet): full Kubernetes
   -- objects, plus shorthands in deployments/services/configmaps.
@@ -88,6 +89,16 @@ function M.new(t)
   end
   if type(s.api_error_rate) ~= "number" or s.api_error_rate < 0 or s.api_error_rate > 1 then
     error("sim scenario: api_error_rate must be between 0 and 1", 0)
+  end
+  for i, e in ipairs(type(s.exec) == "table" and s.exec or {}) do
+    for _, f in ipairs({ "when", "set" }) do
+      if e[f] ~= nil and type(e[f]) ~= "table" then
+        error(string.format("sim scenario: exec[%d].%s must be a table of key = value", i, f), 0)
+      end
+    end
+    if e.state ~= nil and (type(e.state) ~= "string" or e.state == "") then
+      error(string.format("sim scenario: exec[%d].state must be a ConfigMap name", i), 0)
+    end
   end
   require("summit.sim.metrics").check(s.metrics)
   return s

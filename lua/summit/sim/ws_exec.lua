@@ -106,7 +106,7 @@ function M.serve(sim, c, pod, fail)
     fail(400, "BadRequest", string.format(
       'unable to upgrade connection: container not found ("%s")', cname), {})
   end
-  local r = EXEC.run(sim.scenario, pod, cname, p.command)
+  local r = EXEC.run(sim.scenario, pod, cname, p.command, sim.store)
 
   local dec = WS.decoder(MAX_CLIENT_FRAME, true)
   local closed = false
