@@ -11,7 +11,11 @@
 #     the drill, drops the copy and records the failure;
 #  3. flag_rollout: 10/50/100 with the metrics judged between steps, the
 #     flag at 100 in the ConfigMap; on an app with 5% errors the rollout
-#     stops at 10% and the flag goes back to its old value (rolled_back).
+#     stops at 10% and the flag goes back to its old value (rolled_back);
+#  4. examples/real-cluster/summit.lua loads (schema and calendar checked),
+#     its windows decide as documented, its query templates are valid
+#     PromQL for promtool, and its production gate needs a signed
+#     platform lead and a signed senior engineer.
 # Every run's status is asserted, and the audit trail verifies.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
@@ -287,6 +291,106 @@ eq "$(jget "$T/halt.json" 'd["flag"], d["percent"], round(d["error_rate"], 2)')"
 actions "$run6" >"$T/act6.txt"
 eq "$(grep -cx flag.rollout "$T/act6.txt" || true)" 0 "no flag.rollout record"
 audit_ok "halted rollout"
+
+say "examples/real-cluster/summit.lua: it loads, its schema and calendar are checked"
+RC_DIR=$T/rc
+mkdir -p "$RC_DIR/runbooks"
+cp "$HERE/../../examples/real-cluster/summit.lua" "$HERE/../../examples/real-cluster/allowed_signers" "$RC_DIR/"
+# A runbook that reads the configuration without touching a cluster: the
+# query templates rendered, the windows judged at given instants, and the
+# production gate with the environment's policy.
+cat >"$RC_DIR/runbooks/rc_check.lua" <<'LUA'
+local window = require("summit.window")
+return runbook {
+  name = "rc-check", version = "1.0.0",
+  params = { at = { type = "string", default = "" }, gate = { type = "boolean", default = false } },
+  run = function(p)
+    local out = { queries = {}, windows = {} }
+    for _, n in ipairs({ "error_rate", "success_rate", "p50", "p95", "p99", "rps", "cpu", "memory" }) do
+      out.queries[n] = metrics.render(n, { namespace = "shop", app = "web", track = "canary" })
+    end
+    for spec in p.at:gmatch("[^,]+") do
+      local e, t = spec:match("^(%w+)@(%d+)$")
+      local ok = window.check(e, { at = tonumber(t) })
+      out.windows[#out.windows + 1] = e .. "@" .. t .. "=" .. tostring(ok)
+    end
+    if p.gate then
+      approval.require{ gate = "production", bind = { version = "v1.2.3" } }
+    end
+    print("RESULT " .. json.encode(out))
+  end,
+}
+LUA
+sm rcl runbooks --config "$RC_DIR/summit.lua"
+expect_rc 0 rcl "summit runbooks --config examples/real-cluster/summit.lua"
+has "$T/rcl.out" rc-check "it lists the runbooks beside it"
+# Berlin times: Tue 2026-12-01 10:30 (production hours), Tue 16:30 (after
+# them), Tue 2026-12-22 11:00 (year-end freeze), Sun 2026-11-22 03:00
+# (staging: any hour), Fri 2026-11-27 12:00 (Black Friday, staging too).
+at=""
+for spec in "production 2026-12-01 10:30" "production 2026-12-01 16:30" "production 2026-12-22 11:00" \
+            "staging 2026-11-22 03:00" "staging 2026-11-27 12:00" "canary 2026-12-03 09:30"; do
+  read -r e d tm <<<"$spec"
+  at+="$e@$(TZ=Europe/Berlin date -d "$d $tm" +%s),"
+done
+sm rc run rc-check --config "$RC_DIR/summit.lua" --env production -p "at=${at%,}" --json
+expect_rc 0 rc "a runbook runs with it (--env production)"
+py 'import json,sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("event") == "log" and e["message"].startswith("RESULT "):
+        json.dump(json.loads(e["message"][7:]), open(sys.argv[2], "w"))' "$T/rc.out" "$T/rc.json"
+eq "$(jget "$T/rc.json" '[w.split("=")[1] for w in d["windows"]]')" \
+  "['true', 'false', 'false', 'true', 'false', 'true']" \
+  "windows: production hours open, after hours and the year-end freeze refused; staging any hour but Black Friday; canary office hours"
+# Every template rendered is valid PromQL for Prometheus itself: promtool
+# parses each as a recording rule.
+py 'import json,sys
+d = json.load(open(sys.argv[1]))
+with open(sys.argv[2], "w") as f:
+    f.write("groups:\n- name: summit\n  rules:\n")
+    for n, q in sorted(d["queries"].items()):
+        f.write("  - record: summit:%s\n    expr: %s\n" % (n, json.dumps(q)))' "$T/rc.json" "$T/rules.yml"
+eq "$(jget "$T/rc.json" 'len(d["queries"])')" 8 "8 query templates rendered"
+has "$T/rules.yml" 'http_request_duration_seconds_bucket{namespace=\"shop\",app=\"web\",track=\"canary\"}' \
+  "the variables are filled in"
+has "$T/rules.yml" 'label_app=\"web\"' "cAdvisor series joined on the pods' labels"
+if command -v promtool >/dev/null; then
+  promtool check rules "$T/rules.yml" >"$T/promtool.out" 2>&1 || { cat "$T/promtool.out" "$T/rules.yml"; die "promtool rejects a template"; }
+  has "$T/promtool.out" "SUCCESS: 8 rules found" "promtool parses all 8 templates"
+fi
+
+say "examples/real-cluster: the production gate takes the environment's signed two-role policy"
+sm g1 run rc-check --config "$RC_DIR/summit.lua" --env production -p gate=true --detach
+expect_rc 3 g1 "the run waits at the production gate"
+grun=$(newest_run)
+has "$T/g1.out" "platform-lead" "the gate asks for a platform lead"
+SUMMIT_USER=carol sm g2 approve "$grun" --gate production
+expect_rc 1 g2 "an unsigned approval"
+has "$T/g2.err" "signed" "is refused: production takes signed decisions only"
+mkdir -p "$T/keys"
+for who in alice bob; do
+  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$T/keys/$who"
+  echo "$who $(cut -d' ' -f1,2 "$T/keys/$who.pub")" >>"$RC_DIR/allowed_signers"
+done
+SUMMIT_USER=alice sm g3 approve "$grun" --gate production --sign "$T/keys/alice"
+expect_rc 0 g3 "alice (platform-lead) approves, signed"
+SUMMIT_USER=bob sm g5 approve "$grun" --gate production --sign "$T/keys/bob"
+expect_rc 0 g5 "bob (senior-engineer) approves, signed"
+sm g6 resume "$grun" --config "$RC_DIR/summit.lua"
+expect_rc 0 g6 "the run goes on"
+expect_status "$grun" succeeded "the gated run"
+actions "$grun" >"$T/actg.txt"
+eq "$(grep -c '^approval.given$' "$T/actg.txt" || true)" 2 "audit: two approvals given"
+has "$T/actg.txt" approval.granted "audit: the gate granted"
+audit_ok "real-cluster gate"
+
+say "a typo in a copy of it is an error with its line"
+sed 's/^  environments = {/  enviroments = {/' "$RC_DIR/summit.lua" >"$RC_DIR/typo.lua"
+sm typo runbooks --config "$RC_DIR/typo.lua"
+expect_rc 2 typo "a misspelt key"
+has "$T/typo.err" "typo.lua:$(grep -n '^  enviroments = {' "$RC_DIR/typo.lua" | cut -d: -f1): unknown key 'enviroments'" \
+  "the error names file, line and key"
 
 cd "$T"
 stop_sim sim
