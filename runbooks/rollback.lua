@@ -13,7 +13,8 @@
 --     other color, which a blue-green deploy leaves running;
 --   * otherwise: undo the Deployment to a ReplicaSet revision, as
 --     `kubectl rollout undo [--to-revision N]` does, and wait for it;
---   * a canary Deployment next to it is removed first (rollout.abort).
+--   * a canary Deployment next to it is removed first (rollout.abort); with
+--     revision "previous" that is the whole rollback (the stable stays).
 -- Then it verifies (the rollout is complete, the configured checks pass)
 -- and records. A failed verification leaves the rollback in place: the run
 -- fails and can be resumed to check again; it never rolls back a rollback.
@@ -116,6 +117,11 @@ return runbook {
       if not st.stable then
         refuse("ENOTFOUND", "deployment/%s not found in namespace %s", name, tostring(env.namespace))
       end
+      if st.canary and want == "previous" then
+        -- A canary in flight: what ran before is the stable alone.
+        return { mode = "abort_canary", from = st.canary.image, to = st.stable.image,
+                 canary = st.canary.image, revision = st.stable.revision }
+      end
       local history = k:rollout_history("deployment/" .. name)
       local current = st.stable.revision
       local target
@@ -172,7 +178,7 @@ return runbook {
       elseif plan.mode == "undo" then
         local r = rollout.undo{ name = name, cluster = k, revision = plan.revision, timeout = p.timeout }
         log.info("%s", tostring(r.message))
-      else
+      elseif plan.mode == "none" then
         log.info("nothing to roll back: %s", plan.note)
       end
       local target = plan.mode == "switch_back" and (name .. "-" .. plan.color) or name

@@ -14,7 +14,9 @@
 #  4. a verification that fails after an undo: the run fails (not rolled
 #     back: the rollback stays), and a resume with the check fixed
 #     succeeds.
-#  5. without --env, or with -p environment different from --env: refused.
+#  5. a canary in flight (summit.rollout.canary in a test runbook): the
+#     rollback to previous deletes it and gives the stable its replicas.
+#  6. without --env, or with -p environment different from --env: refused.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -162,6 +164,22 @@ expect_rc 0 vresume "resume once the check passes"
 expect_status "$R4" succeeded "the resumed rollback"
 eq "$(rollback_record "$R4")" "undo registry/web:v2 registry/web:v3 5 " "audited once verified (v3 is revision 5 by now)"
 eq "$(web_image)" registry/web:v3 "web runs v3"
+
+say "a canary in flight: rollback to previous removes it, the stable stays"
+sm can run rb_canary.lua --env prod -p image=registry/web:v4
+expect_rc 0 can "a canary of v4 at 33%"
+eq "$(kget deploy/web-canary '{.spec.replicas}')" 1 "web-canary has 1 replica (kubectl)"
+eq "$(kget deploy/web '{.spec.replicas}')" 2 "web has 2"
+sm cback run "$ROLLBACK" --env prod
+expect_rc 0 cback "rollback with a canary in flight"
+R5=$(newest_run)
+expect_status "$R5" succeeded "the canary rollback"
+k gone -n prod get deploy/web-canary
+krc 1 gone "web-canary is gone (kubectl get fails)"
+has "$T/gone.err" "NotFound" "kubectl says NotFound"
+eq "$(kget deploy/web '{.spec.template.spec.containers[0].image}/{.spec.replicas}/{.status.readyReplicas}')" \
+  registry/web:v3/3/3 "web keeps v3 and has its 3 replicas back, ready"
+eq "$(rollback_record "$R5")" "abort_canary registry/web:v4 registry/web:v3 7 " "audited: the canary v4 aborted"
 
 say "the environment must be given, and agree"
 sm noenv run "$ROLLBACK"
