@@ -10,7 +10,7 @@ codes = true
 local runbook_globals = {
   "runbook", "step", "parallel", "sleep", "now", "random", "log", "fail",
   "exec", "json", "require", "lock", "http", "cluster", "git",
-  "approval", "audit", "metrics", "env",
+  "approval", "audit", "metrics", "notify", "env",
 }
 
 files["runbooks/"] = { read_globals = runbook_globals }

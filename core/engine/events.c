@@ -147,6 +147,15 @@ static void human(events_t *ev, const char *event, cJSON *f) {
     fputc('\n', o);
     const char *hint = str(f, "hint");
     if (hint) fprintf(o, "  %s\n", hint);
+  } else if (!strcmp(event, "notify.sent")) {
+    fprintf(o, "  %s%s notified channel '%s' (%s)%s\n", D, ev->tty ? "✉" : ">>",
+            str(f, "channel"), str(f, "event") ? str(f, "event") : "notify", Z);
+  } else if (!strcmp(event, "notify.retrying")) {
+    fprintf(o, "  %s.. notification to channel '%s' failed (%s); tries again "
+            "in %.0f ms%s\n", Y, str(f, "channel"),
+            errtext(f) ? errtext(f) : "?", num(f, "delay_ms"), Z);
+  } else if (!strcmp(event, "notify.failed")) {
+    /* The warning logged with it says why. */
   } else {
     fprintf(o, "%s%s%s\n", D, event, Z);
   }

@@ -90,14 +90,17 @@ static void sleeper_cancel(void *data) {
   uv_close((uv_handle_t *)&sl->timer, sleeper_closed);
 }
 
-/* sleep_until(wake_ms [, deadline_ms]): a durable wait until the
- * wall-clock time wake_ms. The run may suspend on it (--detach); the
- * journal holds the wake time. Returns nothing, or nil, code, message when
- * interrupted (deadline, cancellation). */
+/* sleep_until(wake_ms [, deadline_ms [, active]]): a durable wait until
+ * the wall-clock time wake_ms. The run may suspend on it (--detach); the
+ * journal holds the wake time. With active true the wait is part of an
+ * effect in flight (a notification's retry backoff): the run does not
+ * suspend on it. Returns nothing, or nil, code, message when interrupted
+ * (deadline, cancellation). */
 static int l_sleep_until(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   double wake = luaL_checknumber(L, 1);
   int64_t deadline = (int64_t)luaL_optnumber(L, 2, 0);
+  int active = lua_toboolean(L, 3);
   task_t *t = current(L, rt);
   int64_t now = runtime_now_ms();
   sleeper *sl = malloc(sizeof *sl);
@@ -110,7 +113,8 @@ static int l_sleep_until(lua_State *L) {
    * loop time, which is stale after a burst of steps that never waited. */
   uv_update_time(rt->loop);
   uv_timer_start(&sl->timer, sleeper_fired, delay, 0);
-  task_wait(t, WAIT_DURABLE, sleeper_cancel, sl, (int64_t)wake);
+  task_wait(t, active ? WAIT_ACTIVE : WAIT_DURABLE, sleeper_cancel, sl,
+            active ? 0 : (int64_t)wake);
   task_deadline(t, deadline);
   lua_settop(L, 0);
   return lua_yield(L, 0);

@@ -480,9 +480,14 @@ api.git = require("summit.git")
 -- docs/approvals.md).
 api.approval = require("summit.approval")
 
+-- notify(message, { channel =, level =, fields = }): a webhook to a
+-- channel of summit.lua's notifications (summit.notify,
+-- docs/notifications.md); loading it also arms the automatic ones.
+api.notify = require("summit.notify").notify
+
 local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
                   "fail", "exec", "json", "print", "require", "lock", "http", "cluster",
-                  "git", "metrics", "approval", "audit" }
+                  "git", "metrics", "approval", "audit", "notify" }
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a
 -- runbook cannot swallow `summit cancel`.

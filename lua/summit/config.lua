@@ -123,6 +123,13 @@ local function check(path, src, cfg)
       for _, p in ipairs(W.problems(cfg)) do bad(p.key, "%s", p.message) end
     end
   end
+  -- notifications: channels, default, rules (summit.notify knows them).
+  if type(cfg.notifications) == "table" then
+    local ok, N = pcall(require, "summit.notify")
+    if ok and N.problems then
+      for _, p in ipairs(N.problems(cfg)) do bad(p.key, "%s", p.message) end
+    end
+  end
   table.sort(errs)
   return errs
 end

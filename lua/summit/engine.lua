@@ -16,6 +16,7 @@ local decision         -- { key, action = "retry"|"skip", by } for needs_attenti
 local on_first_new     -- called once before the first entry not in the journal
 local ctxs = setmetatable({}, { __mode = "k" })  -- coroutine -> { prefix, n }
 local undos = {}       -- completed steps with an undo: { seq, key, name, fn, results }
+local failed_at = {}   -- key -> the attempt that failed in this process
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -44,6 +45,15 @@ function M.setup(o)
   decision = o.decision
   on_first_new = o.on_first_new
   undos = {}
+  failed_at = {}
+end
+
+-- The attempt of entry key's newest failure: the one made in this process,
+-- else the journal's (an error replayed from it).
+function M.failed_attempt(key)
+  if failed_at[key] then return failed_at[key] end
+  local prev = entries[key]
+  return prev and prev.attempt
 end
 
 
@@ -322,6 +332,7 @@ function M.entry(kind, name, args, opts, body)
     local e = errors.normalize(r[2])
     if e.key == nil then e.key = key end  -- the innermost entry that failed
     J.fail(key, attempt, kind, name, e)
+    failed_at[key] = attempt
     if is_step then
       out.emit("step.failed", { key = key, name = name, attempt = attempt,
                                 duration_ms = ms, error = event_error(e) })
@@ -358,9 +369,31 @@ local function run_undos()
   return true, #list
 end
 
+-- entry_at(prefix, n, ...) -> M.entry(...) keyed prefix/n+1, outside the
+-- code's own key sequence and guard: for entries the engine makes on its
+-- own (notifications at the end of a run or when a gate opens), which a
+-- resumed run must find again but which must not shift the keys of what
+-- the runbook does next.
+function M.entry_at(prefix, n, kind, name, args, opts, body)
+  local c = ctx()
+  local saved = { c.prefix, c.n, c.guard }
+  c.prefix, c.n, c.guard = prefix, n, nil
+  local r = pack(pcall(M.entry, kind, name, args, opts, body))
+  c.prefix, c.n, c.guard = saved[1], saved[2], saved[3]
+  if not r[1] then error(r[2], 0) end
+  return unpack(r, 2, r.n)
+end
+
+-- Functions called with (outcome, def) when the runbook has finished,
+-- in the root task, before the engine records the outcome (automatic
+-- notifications): they may make journaled entries; their errors are
+-- ignored.
+local end_hooks = {}
+function M.on_end(fn) end_hooks[#end_hooks + 1] = fn end
+
 -- The root task: runs the runbook and returns its outcome for the engine.
 -- A failure (or a cancel with --rollback) runs the registered undos.
-function M.main(def, params)
+local function main(def, params)
   local c = ctx()
   local r = pack(pcall(def.run, params))
   if r[1] then
@@ -391,6 +424,13 @@ function M.main(def, params)
     return { status = "rolled_back", error = e, undone = undone, cancelled = cancelling ~= nil }
   end
   return { status = status, error = e, key = e.key }
+end
+
+function M.main(def, params)
+  M.def = def
+  local outcome = main(def, params)
+  for _, fn in ipairs(end_hooks) do pcall(fn, outcome, def) end
+  return outcome
 end
 
 return M
