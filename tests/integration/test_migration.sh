@@ -13,7 +13,8 @@
 #     nothing done.
 #  2. success: staging first (its ConfigMap says 42), production migrated,
 #     MAINTENANCE_MODE=false at the end, the backup taken; audit.
-#  3. a failing migration with restore_backup: the rollback migration ran
+#  3. a migration failing in staging: production untouched, run failed.
+#     A failing migration with restore_backup: the rollback migration ran
 #     (schema 41, not dirty), the backup was restored, maintenance off
 #     (kubectl), run rolled_back; audit.
 #  4. an irreversible migration that fails: the run suspends at the gate
@@ -116,6 +117,19 @@ has "$T/audit.jsonl" '"name":"db-migrations"' "the lock db-migrations is audited
 has "$T/audit.jsonl" '"name":"backup_database"' "the backup is audited"
 hasnt "$T/audit.jsonl" '"name":"undo ' "no undo ran"
 audit_verify "after the migration"
+
+say "a migration that fails in staging stops before production"
+k stg -n staging patch cm sim-exec --type merge -p '{"data":{"break":"true"}}'
+krc 0 stg "kubectl patch: break=true in staging's sim-exec"
+set_db --from-literal=schema=41
+sm stgfail run "$MIGRATION" --env prod -p migration=v42b "${CMDS[@]}" -p "rollback_command=migrate down" \
+  -p staging_namespace=staging
+expect_rc 1 stgfail "the migration failing in staging"
+expect_status "$(newest_run)" failed "the run (nothing to undo yet)"
+has "$T/stgfail.out" "staging: run migrations" "it failed in staging"
+eq "$(db schema)" 41 "production was not migrated (kubectl)"
+eq "$(maint)" false "production's maintenance mode was not touched (still false from before)"
+eq "$(db dirty staging)" true "staging is left as the migration left it, to look at"
 
 say "a failing migration: rollback migration, backup restored, maintenance off"
 set_db --from-literal=schema=41 --from-literal=break=true

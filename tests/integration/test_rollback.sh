@@ -77,6 +77,13 @@ audit_verify() {
   expect_rc 0 verify "summit audit verify ($1)"
 }
 
+# The application's health endpoint (the test HTTP server's /ok).
+python3 "$HERE/http_server.py" "$T/port" >"$T/server.log" 2>&1 &
+BG_PIDS+=("$!")
+echo "$!" >"$T/pids/http_server"
+wait_until 10 "the test HTTP server to listen" test -s "$T/port"
+HEALTH=http://127.0.0.1:$(<"$T/port")/ok
+
 say "a history of three revisions, made with kubectl"
 for v in v2 v3; do
   k set -n prod set image deploy/web "web=registry/web:$v"
@@ -102,7 +109,8 @@ has "$T/nover.out" "deployment/web has no revision running 'v9.9.9'; revisions: 
 eq "$(web_image)" registry/web:v3 "web still runs v3: nothing was changed"
 
 say "rollback to revision 1"
-sm to1 run "$ROLLBACK" --env prod -p revision=1 -p reason="v3 breaks logins" -p checks=smoke
+sm to1 run "$ROLLBACK" --env prod -p revision=1 -p reason="v3 breaks logins" -p checks=smoke \
+  -p health_url="$HEALTH"
 expect_rc 0 to1 "rollback to revision 1"
 R1=$(newest_run)
 expect_status "$R1" succeeded "the rollback to revision 1"
@@ -115,6 +123,10 @@ eq "$(rollback_record "$R1")" "undo registry/web:v3 registry/web:v1 1 v3 breaks 
   "the audit's rollback record: undo from v3 to v1, revision 1, the reason"
 has "$T/audit.jsonl" '"action":"rollback.started"' "the audit has rollback.started"
 has "$T/audit.jsonl" '"name":"smoke"' "the configured smoke check ran and is audited"
+has "$T/audit.jsonl" '"name":"verify: health"' "the health check ran and is audited"
+hits=$(py 'import json,sys,urllib.request
+print(json.load(urllib.request.urlopen(sys.argv[1]))["hits"].get("/ok", 0))' "${HEALTH%/ok}/stats")
+eq "$hits" 1 "the health endpoint was asked once"
 hasnt "$T/audit.jsonl" '"action":"approval.requested"' "no approval gate: a rollback is fast"
 audit_verify "after the rollback to 1"
 
