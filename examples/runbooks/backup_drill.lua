@@ -29,7 +29,7 @@ local function last_line(text)
 end
 
 return runbook {
-  name = "backup-drill", version = "1.0.0",
+  name = "backup_drill", version = "1.0.0",
   description = "Back up a database, restore it into a scratch target, verify it, record the timings",
   params = {
     database = { type = "string", required = true, pattern = "^[%w_%-]+$",

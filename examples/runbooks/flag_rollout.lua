@@ -31,7 +31,7 @@ local function percents(text)
 end
 
 return runbook {
-  name = "flag-rollout", version = "1.0.0",
+  name = "flag_rollout", version = "1.0.0",
   description = "Turn a feature flag on in steps, checking metrics between steps; restore it on failure",
   environment = true,   -- one flag change at a time per environment
   params = {

@@ -31,7 +31,7 @@
 local checks = require("summit.checks")
 
 return runbook {
-  name = "rotate-secret", version = "1.0.0",
+  name = "rotate_secret", version = "1.0.0",
   description = "Rotate a Secret: issue, roll the deployment onto it, verify, retire the old one",
   environment = true,   -- nobody deploys this environment while its Secret changes
   params = {

@@ -302,7 +302,7 @@ cp "$HERE/../../examples/real-cluster/summit.lua" "$HERE/../../examples/real-clu
 cat >"$RC_DIR/runbooks/rc_check.lua" <<'LUA'
 local window = require("summit.window")
 return runbook {
-  name = "rc-check", version = "1.0.0",
+  name = "rc_check", version = "1.0.0",
   params = { at = { type = "string", default = "" }, gate = { type = "boolean", default = false } },
   run = function(p)
     local out = { queries = {}, windows = {} }
@@ -323,7 +323,7 @@ return runbook {
 LUA
 sm rcl runbooks --config "$RC_DIR/summit.lua"
 expect_rc 0 rcl "summit runbooks --config examples/real-cluster/summit.lua"
-has "$T/rcl.out" rc-check "it lists the runbooks beside it"
+has "$T/rcl.out" rc_check "it lists the runbooks beside it"
 # Berlin times: Tue 2026-12-01 10:30 (production hours), Tue 16:30 (after
 # them), Tue 2026-12-22 11:00 (year-end freeze), Sun 2026-11-22 03:00
 # (staging: any hour), Fri 2026-11-27 12:00 (Black Friday, staging too).
@@ -333,7 +333,7 @@ for spec in "production 2026-12-01 10:30" "production 2026-12-01 16:30" "product
   read -r e d tm <<<"$spec"
   at+="$e@$(TZ=Europe/Berlin date -d "$d $tm" +%s),"
 done
-sm rc run rc-check --config "$RC_DIR/summit.lua" --env production -p "at=${at%,}" --json
+sm rc run rc_check --config "$RC_DIR/summit.lua" --env production -p "at=${at%,}" --json
 expect_rc 0 rc "a runbook runs with it (--env production)"
 py 'import json,sys
 for l in open(sys.argv[1]):
@@ -361,7 +361,7 @@ if command -v promtool >/dev/null; then
 fi
 
 say "examples/real-cluster: the production gate takes the environment's signed two-role policy"
-sm g1 run rc-check --config "$RC_DIR/summit.lua" --env production -p gate=true --detach
+sm g1 run rc_check --config "$RC_DIR/summit.lua" --env production -p gate=true --detach
 expect_rc 3 g1 "the run waits at the production gate"
 grun=$(newest_run)
 has "$T/g1.out" "platform-lead" "the gate asks for a platform lead"
