@@ -106,8 +106,10 @@ return runbook {
     if not ok then
       drill.error = type(err) == "table" and err.message or tostring(err)
       audit.record("backup.drill", drill)
-      publish({ [p.database .. ".last-failure"] = when,
-                [p.database .. ".last-error"] = drill.error:sub(1, 500) })
+      -- Publishing must not hide why the drill failed.
+      local published, perr = pcall(publish, { [p.database .. ".last-failure"] = when,
+                                               [p.database .. ".last-error"] = drill.error:sub(1, 500) })
+      if not published then log.warn("could not publish the failure: %s", tostring(perr)) end
       error(err, 0)   -- the run fails; the restore's undo drops the target
     end
     audit.record("backup.drill", drill)

@@ -79,11 +79,18 @@ return runbook {
       if not ok or type(data) ~= "table" or next(data) == nil then
         fail("issue_secret did not print a JSON object of the new Secret's data")
       end
-      k:create({ apiVersion = "v1", kind = "Secret", type = p.type,
-                 metadata = { name = new, labels = {
-                   ["app.kubernetes.io/managed-by"] = "summit",
-                   ["summit.dev/rotation-of"] = p.secret } },
-                 stringData = data })
+      local obj = { apiVersion = "v1", kind = "Secret", type = p.type,
+                    metadata = { name = new, labels = {
+                      ["app.kubernetes.io/managed-by"] = "summit",
+                      ["summit.dev/rotation-of"] = p.secret } },
+                    stringData = data }
+      local created, err = pcall(k.create, k, obj)
+      if not created then
+        -- A run killed while creating it, resumed: the name is this run's
+        -- (its time is journaled), so the Secret is ours; write the data.
+        if type(err) ~= "table" or err.code ~= "EALREADYEXISTS" then error(err, 0) end
+        k:patch("secret/" .. new, { stringData = data }, { type = "merge" })
+      end
       return { name = new }   -- not the data: step results are kept in the journal
     end, undo = function()
       k:delete("secret/" .. new)

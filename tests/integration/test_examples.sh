@@ -4,7 +4,8 @@
 #  1. rotate_secret: a new versioned Secret, the deployment's volume and
 #     annotation switched to it, the old Secret deleted after the grace
 #     period; a rotation whose verification fails switches back and
-#     deletes the new Secret (rolled_back);
+#     deletes the new Secret (rolled_back); one killed (SIGKILL) in the
+#     grace period resumes there, nothing redone, and retires the old one;
 #  2. backup_drill: a real SQLite database backed up, restored into a
 #     scratch copy, verified, the scratch copy dropped, the timings in the
 #     audit trail and the ConfigMap backup-drills; a broken restore fails
@@ -182,6 +183,8 @@ eq "$(audit_detail "$run" secret.rotated)" "{\"deployment\": \"web\", \"grace\":
   "audit: what was rotated, from and to"
 has "$T/rot.out" '"name":"verify again"' "verified again after the grace period"
 hasnt "$T/rot.out" "$pw" "the password is not in the run's output"
+"$SUMMIT" audit export >"$T/audit.jsonl" 2>/dev/null
+hasnt "$T/audit.jsonl" "$pw" "nor in the audit trail"
 audit_ok rotation
 
 say "rotate_secret: the new credential is refused, so everything goes back"
@@ -206,6 +209,46 @@ hasnt "$T/act2.txt" secret.rotated "no secret.rotated record"
 has "$T/act2.txt" step.failed "audit: the failed verification"
 rm reject-credential
 audit_ok "failed rotation"
+
+say "rotate_secret: SIGKILL in the grace period, then resume"
+sleep 1
+cur=$new
+prev=$(newest_run)
+bg_start rot3 run "$EX/rotate_secret.lua" --env shop -p secret=web-db -p grace=1h --time-scale 600 --json
+wait_new_run "$prev"
+run7=$NEW_RUN
+# sleep_started RUN: the run's grace-period sleep is in progress.
+sleep_started() {
+  "$SUMMIT" status "$1" --json | py 'import json,sys
+d = json.load(sys.stdin)
+sys.exit(0 if any(e["kind"] == "sleep" and e["state"] == "started" for e in d.get("entries", [])) else 1)'
+}
+wait_until 60 "the grace period" sleep_started "$run7"
+kill -9 "$BG_PID"
+bg_wait "$BG_PID"
+eq "$RC" 137 "summit was killed in the grace period"
+k mid -n shop get secrets -l summit.dev/rotation-of=web-db -o 'jsonpath={.items[*].metadata.name}'
+read -r -a both <<<"$(cat "$T/mid.out")"
+eq "${#both[@]}" 2 "both versions exist during the grace period"
+k d3 -n shop get deployment web -o json
+new3=$(jget "$T/d3.out" '[v["secret"]["secretName"] for v in d["spec"]["template"]["spec"]["volumes"]][0]')
+[[ $new3 != "$cur" && " ${both[*]} " == *" $new3 "* && " ${both[*]} " == *" $cur "* ]] ||
+  die "web should mount the new version (not $cur), mounts $new3; secrets: ${both[*]}"
+ok "web already mounts $new3, $cur is kept"
+sm rot3r resume "$run7" --time-scale 600 --json
+expect_rc 0 rot3r "the resumed rotation"
+expect_status "$run7" succeeded "the resumed run"
+for name in "create secret/$new3" "switch deployment/web to $new3"; do
+  n=$("$SUMMIT" log "$run7" --json | py 'import json,sys
+print(sum(1 for l in sys.stdin for r in [json.loads(l)] if r["name"] == sys.argv[1] and r["state"] == "started"))' "$name")
+  eq "$n" 1 "'$name' ran once"
+done
+k end -n shop get secrets -l summit.dev/rotation-of=web-db -o 'jsonpath={.items[*].metadata.name}'
+eq "$(cat "$T/end.out")" "$new3" "after the grace period only $new3 is left"
+k rs3 -n shop rollout status deployment/web --timeout=60s
+krc 0 rs3 "web is rolled out on $new3"
+audit_ok "resumed rotation"
+new=$new3
 
 say "backup_drill: back up, restore into a scratch copy, verify, drop it"
 mkdir -p dbs
