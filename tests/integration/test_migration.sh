@@ -21,7 +21,9 @@
 #     migration-repair in maintenance mode; a second migration meanwhile
 #     cannot take the lock db-migrations; a human repairs with kubectl
 #     exec and approves; the resumed run verifies again and finishes.
-#  5. an irreversible failure rejected: no rollback migration (still dirty,
+#  5. SIGKILL while the (slow) migration runs: the resume stops as
+#     needs_attention instead of running it again; --skip verifies and
+#     finishes. An irreversible failure rejected: no rollback migration (still dirty,
 #     migration.rollback_skipped audited), maintenance off, rolled_back.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
@@ -41,6 +43,7 @@ return {
     { match = { "migrate", "up" }, when = { ["break"] = "true" }, set = { schema = "42", dirty = "true" },
       stderr = "ERROR: column users.email_verified already exists\n", exit_code = 1 },
     { match = { "migrate", "up" }, set = { schema = "42" }, stdout = "applied 042_email_verified\n" },
+    { match = { "migrate", "up-slow" }, set = { schema = "42" }, stdout = "applied 042\n", delay_seconds = 500 },
     { match = { "migrate", "down" }, set = { schema = "41", dirty = false }, stdout = "reverted 042\n" },
     { match = { "migrate", "status" }, when = { dirty = "true" }, stdout = "schema 42 (dirty)\n", exit_code = 1 },
     { match = { "migrate", "status" }, when = { schema = "42" }, stdout = "schema 42\n" },
@@ -76,6 +79,11 @@ kget() {
 }
 db() { kget "${2:-prod}" cm/sim-exec "{.data.$1}"; }
 maint() { kget prod deploy/web '{.spec.template.spec.containers[0].env[?(@.name=="MAINTENANCE_MODE")].value}'; }
+# started_rows RUN KEY: how many 'started' rows the journal has for KEY.
+started_rows() {
+  "$SUMMIT" log "$1" --json | py 'import json,sys
+print(sum(1 for l in sys.stdin for r in [json.loads(l)] if r["key"] == sys.argv[1] and r["state"] == "started"))' "$2"
+}
 audit_of() { "$SUMMIT" audit export --run "$1" >"$T/audit.jsonl" 2>"$T/audit.err"; }
 audit_verify() {
   sm verify audit verify
@@ -153,6 +161,43 @@ sys.exit(0 if got == want else "undo order: %r" % undos)' "$T/audit.jsonl" || di
 ok "audited undo path: rollback migration, restore, maintenance off, in that order"
 has "$T/audit.jsonl" '"status":"rolled_back"' "the run's end is audited as rolled_back"
 audit_verify "after the rolled back migration"
+
+say "SIGKILL while the migration runs: needs attention, never run twice"
+set_db --from-literal=schema=41
+bg_start crash run "$MIGRATION" --env prod -p migration=v47 -p "migrate_command=migrate up-slow" \
+  -p "status_command=migrate status" -p "status_contains=schema 42" -p "rollback_command=migrate down" \
+  -p staging_namespace=
+CPID=$BG_PID
+wait_until 30 "the migration to start" grep -q "run migrations" "$T/crash.out"
+R5=$(newest_run)
+wait_until 30 "the exec to be in flight" journal_has "$R5" "$(
+  "$SUMMIT" status "$R5" --json | py 'import json,sys
+for e in json.load(sys.stdin)["entries"]:
+    if e.get("name") == "run migrations": print(e["key"] + "/1")')" started
+kill -9 "$CPID"
+bg_wait "$CPID"
+eq "$RC" 137 "summit was killed (SIGKILL) inside the migration"
+eq "$(db schema)" 42 "the migration itself ran in the pod (kubectl: schema 42)"
+eq "$(maint)" true "maintenance is on"
+sm cr1 resume "$R5"
+expect_rc 6 cr1 "resume: the cut-off migration is not run again"
+expect_status "$R5" needs_attention "the killed migration"
+has "$T/cr1.out" "run migrations" "it names the step"
+sm cr2 resume "$R5" --skip
+expect_rc 0 cr2 "resume --skip once the operator has seen that it ran"
+expect_status "$R5" succeeded "the migration, verified after the skip"
+has "$T/cr2.out" "migration status" "the status was verified"
+eq "$(maint)" false "maintenance off"
+audit_of "$R5"
+has "$T/audit.jsonl" '"action":"step.skipped"' "the skip is audited"
+MKEY=$("$SUMMIT" status "$R5" --json | py 'import json,sys
+for e in json.load(sys.stdin)["entries"]:
+    if e.get("name") == "run migrations": print(e["key"])')
+eq "$(py 'import json,sys
+print(sum(1 for l in open(sys.argv[1]) for r in [json.loads(l)]
+          if r["action"] == "cluster.completed" and r["detail"]["key"].startswith(sys.argv[2] + "/")))' \
+  "$T/audit.jsonl" "$MKEY")" 0 "no exec inside 'run migrations' ever completed: the migration was not run a second time"
+eq "$(started_rows "$R5" "$MKEY/1")" 1 "the migration's exec was started once (the journal)"
 
 say "an irreversible migration that fails pauses for a human"
 set_db --from-literal=schema=41 --from-literal=break=true

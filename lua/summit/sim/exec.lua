@@ -25,6 +25,10 @@
 --   { match = { "migrate", "up" }, when = { schema = "41" }, set = { schema = "42" } },
 --   { match = { "migrate", "status" }, when = { schema = "42" }, stdout = "42\n" },
 --
+-- `delay_seconds = N` (simulated seconds) makes the WebSocket exec answer
+-- that much later, as a long migration would (state is set at once, when
+-- the command starts); the in-process sim.exec answers at once.
+--
 -- The sim serves them over the Kubernetes WebSocket exec protocol
 -- (summit/sim/ws_exec.lua: kubectl exec, summit's cluster client) and
 -- in-process through sim.exec() (summit/sim.lua).
@@ -97,7 +101,8 @@ function M.run(scenario, pod, container, argv, store)
        state_fits(store, ns, e) then
       state_set(store, ns, e)
       return { stdout = tostring(e.stdout or ""), stderr = tostring(e.stderr or ""),
-               exit_code = tonumber(e.exit_code) or 0 }
+               exit_code = tonumber(e.exit_code) or 0,
+               delay_seconds = tonumber(e.delay_seconds) or 0 }
     end
   end
   return { stdout = "",

@@ -27,7 +27,8 @@ M.DEFAULTS = {
   seed = 1,
   -- Scripted commands for exec: { match = {argv...}, prefix = bool,
   -- deployment = glob, pod = glob, stdout =, stderr =, exit_code =,
-  -- when = {k = v}, set = {k = v}, state = configmap } (sim/exec.lua).
+  -- when = {k = v}, set = {k = v}, state = configmap, delay_seconds = }
+  -- (sim/exec.lua).
   exec = {},
   -- Objects created on a fresh start (no state yet): full Kubernetes
   -- objects, plus shorthands in deployments/services/configmaps.
@@ -95,6 +96,9 @@ function M.new(t)
       if e[f] ~= nil and type(e[f]) ~= "table" then
         error(string.format("sim scenario: exec[%d].%s must be a table of key = value", i, f), 0)
       end
+    end
+    if e.delay_seconds ~= nil and (type(e.delay_seconds) ~= "number" or e.delay_seconds < 0) then
+      error(string.format("sim scenario: exec[%d].delay_seconds must be a number >= 0", i), 0)
     end
     if e.state ~= nil and (type(e.state) ~= "string" or e.state == "") then
       error(string.format("sim scenario: exec[%d].state must be a ConfigMap name", i), 0)

@@ -16,6 +16,7 @@
 -- kubectl say so rather than hang.
 
 local WS = require("summit.c.ws")
+local S = require("summit.c.server")
 local EXEC = require("summit.sim.exec")
 local U = require("summit.sim.util")
 
@@ -110,7 +111,9 @@ function M.serve(sim, c, pod, fail)
 
   local dec = WS.decoder(MAX_CLIENT_FRAME, true)
   local closed = false
+  local timer, stop_timer
   local function finish()
+    if stop_timer then stop_timer() end
     if closed then return end
     closed = true
     x:close()
@@ -131,17 +134,37 @@ function M.serve(sim, c, pod, fail)
   local ok = x:upgrade({ Upgrade = "websocket",
                          ["Sec-WebSocket-Accept"] = WS.accept(h["sec-websocket-key"]),
                          ["Sec-WebSocket-Protocol"] = proto },
-                       on_data, function() closed = true end)
+                       on_data, function()
+                         closed = true
+                         if stop_timer then stop_timer() end
+                       end)
   if not ok then
     fail(400, "BadRequest", "the connection cannot be upgraded", {})
   end
   c.code = 101
-  local bin = WS.OP.BINARY
-  if truthy(p.stdout) and #r.stdout > 0 then x:send(WS.frame(bin, "\1" .. r.stdout)) end
-  if truthy(p.stderr) and #r.stderr > 0 then x:send(WS.frame(bin, "\2" .. r.stderr)) end
-  x:send(WS.frame(bin, "\3" .. M.status_json(r.exit_code, p.command)))
-  x:send(WS.frame(WS.OP.CLOSE, "\3\232"))   -- 1000: normal closure
-  finish()
+  local function answer()
+    if closed then return end
+    local bin = WS.OP.BINARY
+    if truthy(p.stdout) and #r.stdout > 0 then x:send(WS.frame(bin, "\1" .. r.stdout)) end
+    if truthy(p.stderr) and #r.stderr > 0 then x:send(WS.frame(bin, "\2" .. r.stderr)) end
+    x:send(WS.frame(bin, "\3" .. M.status_json(r.exit_code, p.command)))
+    x:send(WS.frame(WS.OP.CLOSE, "\3\232"))   -- 1000: normal closure
+    finish()
+  end
+  if (r.delay_seconds or 0) <= 0 then return answer() end
+  -- A slow command: the answer comes later; a client that goes away, or
+  -- the sim stopping (close_streams), ends the wait.
+  local streams = sim.api.streams
+  stop_timer = function()
+    if timer then timer:stop() end
+    timer = nil
+    streams[stop_timer] = nil
+  end
+  streams[stop_timer] = function() finish() end
+  timer = S.timer(r.delay_seconds * 1000 / (sim.time_scale or 1), function()
+    timer = nil
+    answer()
+  end)
 end
 
 return M
