@@ -16,6 +16,8 @@ static const struct {
   {"approve", cmd_approve}, {"reject", cmd_reject},
   {"--version", cmd_version}, {"audit", cmd_audit},
   {"provenance", cmd_provenance}, {"runbooks", cmd_runbooks},
+  {"rerun", cmd_rerun},     {"schedule", cmd_schedule},
+  {"daemon", cmd_daemon},
 };
 
 int main(int argc, char **argv) {

@@ -21,6 +21,9 @@ int cmd_reject(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_provenance(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_rerun(int argc, char **argv);
+int cmd_schedule(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 

@@ -81,6 +81,28 @@ static const struct {
    "--head checks that a hash noted earlier is still in it (nothing was cut\n"
    "from the end). export writes JSON Lines; T is RFC 3339 or a duration\n"
    "ago (24h). show prints one run's records as a timeline."},
+  {"rerun", "summit rerun RUN [--latest] [--detach] [--json] [--time-scale N]",
+   "Starts a new run with the runbook version (the pinned source) and the\n"
+   "params, environment and config of RUN; --latest uses the file RUN came\n"
+   "from as it is now. The new run records rerun_of = RUN."},
+  {"schedule", "summit schedule add NAME (--cron EXPR | --every D) RUNBOOK [-p k=v]...\n"
+               "           [--env E] [--tz ZONE] [--missed skip|run-once] [--paused]\n"
+               "       summit schedule list [--json] | remove NAME | pause NAME | resume NAME",
+   "Schedules a runbook (a file or a name from summit runbooks) on a 5-field\n"
+   "cron expression (or @hourly, @daily, @weekly, @monthly, @yearly) in --tz\n"
+   "(an IANA zone, UTC by default), or every D (15m, 2s). summit daemon fires\n"
+   "them: a fire whose previous run has not ended is skipped, and fires missed\n"
+   "while no daemon ran are skipped (--missed skip) or made up by one run\n"
+   "(run-once). list shows the next fire, the last run and its status. See\n"
+   "docs/schedules.md."},
+  {"daemon", "summit daemon [--max-runs N] [--once] [--poll D] [--grace D] [--time-scale N]",
+   "Fires due schedules, resumes suspended runs whose sleep is over or that\n"
+   "got approval decisions, and picks up runs whose process died; each run in\n"
+   "a child process (output in daemon.log in the state directory), at most N\n"
+   "at once (default 4). Polls every D (500ms). SIGTERM stops it: its runs are\n"
+   "interrupted, left resumable, and continued when a daemon starts again\n"
+   "(killed after --grace, 30s). --once: one poll, wait for its runs, exit.\n"
+   "Daemons may share a state directory. See docs/daemon.md."},
   {"version", "summit version", "Prints the versions of summit and its libraries."},
   {"help", "summit help [COMMAND]", "Shows this help, or one command's."},
 };

@@ -83,6 +83,17 @@ int cmd_run(int argc, char **argv) {
     } else if ((r = cli_opt(argc, argv, &i, "--env", &v))) {
       if (r < 0) goto usage;
       o.env = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--fire", &v))) {
+      /* Internal: the daemon starts the fire NAME@MS of a schedule
+       * (docs/daemon.md). */
+      const char *at = r > 0 ? strrchr(v, '@') : NULL;
+      char *end = NULL;
+      if (at) o.fire_ms = strtoll(at + 1, &end, 10);
+      if (!at || at == v || !end || *end || o.fire_ms <= 0) {
+        if (r > 0) cli_usage("run", "--fire wants SCHEDULE@MS, not '%s'", v);
+        goto usage;
+      }
+      o.schedule = strndup(v, (size_t)(at - v));
     } else if (argv[i][0] == '-' && argv[i][1]) {
       cli_usage("run", "unknown option %s", argv[i]);
       goto usage;
@@ -104,9 +115,11 @@ int cmd_run(int argc, char **argv) {
   if (!code) code = engine_run(&o);
   free(owned);
   free(params);
+  free((char *)o.schedule);
   return code;
 usage:
   free(params);
+  free((char *)o.schedule);
   return EXIT_USAGE;
 }
 

@@ -39,6 +39,7 @@ static cJSON *run_json(const store_run *r) {
   add_str(o, "source_sha256", r->source_sha256);
   add_str(o, "started_by", r->started_by);
   add_str(o, "env", r->env);
+  add_str(o, "rerun_of", r->rerun_of);
   add_time(o, "created", r->created_ms);
   add_time(o, "updated", r->updated_ms);
   add_time(o, "finished", r->finished_ms);

@@ -31,6 +31,14 @@ typedef struct {
   const char *config_path;     /* --config, else the nearest summit.lua */
   int wait_lock;               /* --wait-lock: wait for environment locks */
   const char *cancel;          /* resume for summit cancel: "rollback" */
+  /* run: what summit rerun and the daemon's fires add (docs/daemon.md). */
+  const char *source;          /* the runbook's text instead of reading
+                                * file (file still names it) */
+  const char *params_json;     /* a JSON object of params, like
+                                * --params-file's content */
+  const char *rerun_of;        /* the run this one re-runs */
+  const char *schedule;        /* started by this schedule's fire ... */
+  long long fire_ms;           /* ... at this time (Unix ms) */
 } engine_opts;
 
 int engine_run(const engine_opts *o);

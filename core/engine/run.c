@@ -289,20 +289,23 @@ static int load_runbook(lua_State *L, const char *path, const char *src,
  * it against the schema. Pushes the params; EXIT_USAGE on any problem. */
 static int resolve_params(lua_State *L, int def, const engine_opts *o) {
   lua_newtable(L);                           /* raw */
-  if (o->params_file) {
-    size_t len;
-    char *text = io_read_file(o->params_file, &len);
+  if (o->params_file || o->params_json) {
+    size_t len = 0;
+    char *text = o->params_json ? strdup(o->params_json)
+                                : io_read_file(o->params_file, &len);
     if (!text) {
       errf("--params-file %s: %s", o->params_file, strerror(errno));
       lua_pop(L, 1);
       return EXIT_USAGE;
     }
+    if (o->params_json) len = strlen(text);
     int ok = sl_decode(L, text, len);
     free(text);
     /* A JSON array decodes to a sequence: only an object will do. */
     int object = ok && lua_istable(L, -1) && lua_objlen(L, -1) == 0;
     if (!object) {
-      errf("--params-file %s: not a JSON object", o->params_file);
+      errf("--params-file %s: not a JSON object",
+           o->params_json ? "(stored params)" : o->params_file);
       lua_pop(L, ok ? 2 : 1);
       return EXIT_USAGE;
     }
@@ -883,12 +886,14 @@ static int take_env_locks(ctx_t *c, const engine_opts *o, const char *id,
 
 int engine_run(const engine_opts *o) {
   ctx_t c;
-  size_t len;
-  char *src = io_read_file(o->file, &len);
+  size_t len = 0;
+  /* A rerun brings the pinned text; file then only names it. */
+  char *src = o->source ? strdup(o->source) : io_read_file(o->file, &len);
   if (!src) {
     errf("cannot read runbook %s: %s", o->file, strerror(errno));
     return EXIT_USAGE;
   }
+  if (o->source) len = strlen(src);
   int64_t t0 = runtime_now_ms();
   if (ctx_init(&c, o) != 0) {
     free(src);
@@ -924,6 +929,7 @@ int engine_run(const engine_opts *o) {
     .version = (char *)lua_tostring(L, -1), .source_path = (char *)o->file,
     .source_sha256 = sha, .source = src, .params = params_json,
     .env = (char *)o->env, .status = "running", .started_by = (char *)o->user,
+    .rerun_of = (char *)o->rerun_of,
     .created_ms = t0, .updated_ms = t0, .config_path = (char *)o->config_path,
     /* A new run is ours from its first row: no lease round trip. */
     .owner_pid = getpid(), .owner_host = c.host, .heartbeat_ms = t0,
@@ -938,6 +944,8 @@ int engine_run(const engine_opts *o) {
   cJSON_AddStringToObject(ad, "file", o->file);
   cJSON_AddStringToObject(ad, "sha256", sha);
   if (o->env) cJSON_AddStringToObject(ad, "env", o->env);
+  if (o->rerun_of) cJSON_AddStringToObject(ad, "rerun_of", o->rerun_of);
+  if (o->schedule) cJSON_AddStringToObject(ad, "schedule", o->schedule);
   audit(&c, id, "run.started", ad);
   int rc = store_run_create(c.rt.store, &r);
   free(params_json);
@@ -951,6 +959,21 @@ int engine_run(const engine_opts *o) {
   c.ev.run_id = id;
   worktree_probe(&c.loop, c.rt.store, id, o->file);
   lua_pop(L, 2);
+  /* A schedule's fire has one run (the store's unique index says so even
+   * if two daemons raced); a second one stops here, as never started. */
+  if (o->schedule &&
+      store_schedule_run_started(c.rt.store, o->schedule, o->fire_ms, id) !=
+          STORE_OK) {
+    errf("%s", store_errmsg(c.rt.store));
+    store_run_set_status(c.rt.store, id, "cancelled",
+                         "{\"code\":\"EBUSY\",\"message\":\"the fire "
+                         "already has a run\"}",
+                         NULL, 0, 1, runtime_now_ms());
+    store_flush(c.rt.store);
+    store_lease_release(c.rt.store, id, getpid());
+    code = EXIT_BUSY;
+    goto done;
+  }
   if ((code = take_env_locks(&c, o, id, o->env))) {
     /* The attempt is kept, as a run that never started. */
     cJSON *fin = cJSON_CreateObject();
