@@ -72,7 +72,26 @@ static const char *const MIGRATIONS[] = {
   "  actor TEXT NOT NULL, decision TEXT NOT NULL, comment TEXT,"
   "  bind TEXT, signature TEXT, ts_ms INTEGER NOT NULL);"
   "CREATE INDEX approvals_run ON approvals(run_id, wait_key, id);"
-  "ALTER TABLE runs ADD COLUMN git_commit TEXT;",
+  "ALTER TABLE runs ADD COLUMN git_commit TEXT;"
+  /* Schedules (schedules.c, docs/schedules.md) and what the daemon
+   * records on runs: the fire a run was started for (one run per fire,
+   * by the unique index), its claim on a run it resumes, and runs its
+   * own stop interrupted (to be resumed when it starts again). */
+  "CREATE TABLE schedules("
+  "  name TEXT PRIMARY KEY, cron TEXT NOT NULL, tz TEXT NOT NULL,"
+  "  runbook TEXT NOT NULL, params TEXT NOT NULL, env TEXT,"
+  "  config_path TEXT, dir TEXT, missed TEXT NOT NULL,"
+  "  paused INTEGER NOT NULL DEFAULT 0,"
+  "  created_by TEXT, created_ms INTEGER NOT NULL,"
+  "  next_fire_ms INTEGER, last_fire_ms INTEGER, last_run TEXT,"
+  "  last_status TEXT, last_note TEXT,"
+  "  consecutive_failures INTEGER NOT NULL DEFAULT 0);"
+  "ALTER TABLE runs ADD COLUMN schedule TEXT;"
+  "ALTER TABLE runs ADD COLUMN fire_ms INTEGER;"
+  "ALTER TABLE runs ADD COLUMN claim_ms INTEGER;"
+  "ALTER TABLE runs ADD COLUMN claim_by TEXT;"
+  "ALTER TABLE runs ADD COLUMN daemon_resume INTEGER;"
+  "CREATE UNIQUE INDEX runs_fire ON runs(schedule, fire_ms);",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

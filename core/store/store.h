@@ -232,4 +232,94 @@ int store_approval_list(store_t *s, const char *run_id, const char *wait_key,
 int store_approval_each(store_t *s, const char *run_id, store_approval_cb fn,
                         void *ud);
 
+/* ---- schedules and the daemon (schedules.c, docs/schedules.md) ------ */
+
+/* A schedule. Strings are valid only during a callback (or owned by the
+ * caller when passed in). */
+typedef struct {
+  const char *name, *cron, *tz, *runbook;
+  const char *params;        /* JSON object of the -p key=value strings */
+  const char *env, *config_path, *dir;  /* dir: where it was added */
+  const char *missed;        /* "skip" or "run-once" */
+  const char *created_by;
+  int paused;
+  int64_t created_ms, next_fire_ms, last_fire_ms;  /* 0: none */
+  const char *last_run;      /* the newest run a fire started, or NULL */
+  const char *last_status;   /* what the daemon noted last: "started",
+                              * "skipped", "succeeded", "failed", ... */
+  const char *last_note;     /* why (a skip's reason, an exit code) */
+  int64_t consecutive_failures;  /* runs that ended badly in a row */
+  const char *last_run_status;   /* the last run's status now (runs) */
+} store_schedule;
+typedef int (*store_schedule_cb)(void *ud, const store_schedule *s);
+
+/* Adds a schedule (committed at once); STORE_BUSY if the name exists. */
+int store_schedule_add(store_t *s, const store_schedule *sc);
+/* Removes it; STORE_NOTFOUND if there is none. Its runs keep its name. */
+int store_schedule_remove(store_t *s, const char *name);
+/* Pauses (paused != 0) or resumes it; a resumed schedule fires next at
+ * next_fire_ms (computed by the caller from now). STORE_NOTFOUND. */
+int store_schedule_set_paused(store_t *s, const char *name, int paused,
+                              int64_t next_fire_ms);
+/* Calls fn with the schedule (STORE_NOTFOUND if none). This is what the
+ * notification code reads (consecutive_failures). */
+int store_schedule_get(store_t *s, const char *name, store_schedule_cb fn,
+                       void *ud);
+/* Calls fn for each schedule, by name. */
+int store_schedule_list(store_t *s, store_schedule_cb fn, void *ud);
+
+/* The claim on a fire: moves next_fire_ms from seen_next to next (and
+ * last_fire_ms to fired when fired != 0) only if it still is seen_next and
+ * the schedule is not paused. *won = 1 for the one caller that moved it;
+ * two daemons never both win the same fire. Committed at once. */
+int store_schedule_claim(store_t *s, const char *name, int64_t seen_next,
+                         int64_t next, int64_t fired, int *won);
+/* Notes the daemon's last word on a schedule (status, note may be NULL).
+ * Committed at once. */
+int store_schedule_note(store_t *s, const char *name, const char *status,
+                        const char *note);
+/* A run was started for the fire at fire_ms: the run records the
+ * schedule and the fire (one run per fire: STORE_BUSY if the fire already
+ * has a run) and the schedule its last run. Committed at once. */
+int store_schedule_run_started(store_t *s, const char *name,
+                               int64_t fire_ms, const char *run_id);
+/* A run of the schedule ended with status: ok != 0 resets
+ * consecutive_failures, else adds one; *failures (may be NULL) gets the
+ * new count. Committed at once. */
+int store_schedule_run_ended(store_t *s, const char *name, const char *status,
+                             int ok, int64_t *failures);
+/* *run_id (caller frees) gets a run of the schedule that has not ended
+ * (running, suspended, needs_attention, interrupted), or NULL. */
+int store_schedule_active_run(store_t *s, const char *name, char **run_id);
+/* The run started for (name, fire_ms): *run_id (caller frees) or NULL. */
+int store_schedule_fire_run(store_t *s, const char *name, int64_t fire_ms,
+                            char **run_id);
+
+/* A run the daemon may have to continue. Strings valid during the call. */
+typedef struct {
+  const char *id, *status, *schedule, *owner_host;
+  const char *why;           /* "wake" (its sleep is over), "approval" (a
+                              * decision came after it suspended), "orphan"
+                              * (running; the caller checks the owner),
+                              * "restart" (the daemon's stop interrupted it) */
+  int64_t updated_ms, owner_pid, lease_expires_ms;
+} store_pending;
+typedef int (*store_pending_cb)(void *ud, const store_pending *p);
+/* Calls fn for each run that may need the daemon at now_ms and has no
+ * claim newer than stale_ms. */
+int store_daemon_pending(store_t *s, int64_t now_ms, int64_t stale_ms,
+                         store_pending_cb fn, void *ud);
+/* Claims run id for by (a daemon) if it is still as seen (updated_ms) and
+ * no claim newer than stale_ms holds it: *won = 1 for one caller only.
+ * Committed at once. */
+int store_daemon_claim(store_t *s, const char *id, int64_t seen_updated_ms,
+                       int64_t now_ms, int64_t stale_ms, const char *by,
+                       int *won);
+/* Drops by's claim on id; restart != 0 marks the run to be resumed when a
+ * daemon starts again (its stop interrupted the run). Committed at once. */
+int store_daemon_release(store_t *s, const char *id, const char *by,
+                         int restart);
+/* The schedule of run id: *name (caller frees) or NULL. */
+int store_run_schedule(store_t *s, const char *id, char **name);
+
 #endif
