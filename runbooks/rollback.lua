@@ -111,8 +111,9 @@ return runbook {
           return { mode = "none", from = from, to = from, color = st.color,
                    note = string.format("%s (color %s) already runs %s", name, st.color, from) }
         end
-        refuse("ENOREVISION", "blue-green %s: no color runs '%s'; %s-%s (active) runs %s, %s-%s runs %s",
-          name, want, name, st.color, tostring(from), name, other, oimage)
+        refuse("ENOREVISION", "blue-green %s: no color runs '%s'%s; %s-%s (active) runs %s, %s-%s runs %s",
+          name, want, want:match("^%d+$") and " (a blue-green pair has colors, not revision numbers: "
+            .. "give previous or a version)" or "", name, st.color, tostring(from), name, other, oimage)
       end
       if not st.stable then
         refuse("ENOTFOUND", "deployment/%s not found in namespace %s", name, tostring(env.namespace))

@@ -29,6 +29,7 @@ return {
   namespaces = { "prod" },
   deployments = {
     { name = "web", namespace = "prod", image = "registry/web:v1", replicas = 3 },
+    { name = "solo", namespace = "prod", image = "registry/solo:v1", replicas = 1 },
     { name = "api-blue", namespace = "prod", image = "registry/api:v1", replicas = 2,
       labels = { app = "api", color = "blue" }, container = "api" },
   },
@@ -107,6 +108,10 @@ expect_rc 1 nover "rollback to version v9.9.9"
 has "$T/nover.out" "deployment/web has no revision running 'v9.9.9'; revisions: 1 (registry/web:v1)" \
   "a version that never ran is refused the same way"
 eq "$(web_image)" registry/web:v3 "web still runs v3: nothing was changed"
+sm solo run "$ROLLBACK" --env prod -p deployment=solo
+expect_rc 1 solo "rollback of a deployment that has one revision"
+has "$T/solo.out" "deployment/solo has no revision before the current one; revisions: 1 (registry/solo:v1, current)" \
+  "refused: nothing before the current revision"
 
 say "rollback to revision 1"
 sm to1 run "$ROLLBACK" --env prod -p revision=1 -p reason="v3 breaks logins" -p checks=smoke \
@@ -163,6 +168,11 @@ sm bgnone run "$ROLLBACK" --env prod -p deployment=api -p revision=v7
 expect_rc 1 bgnone "a blue-green rollback to a version no color runs"
 has "$T/bgnone.out" "blue-green api: no color runs 'v7'; api-blue (active) runs registry/api:v1, api-green runs registry/api:v2" \
   "refused, naming what each color runs"
+sm bgnum run "$ROLLBACK" --env prod -p deployment=api -p revision=2
+expect_rc 1 bgnum "a blue-green rollback to a revision number"
+has "$T/bgnum.out" "(a blue-green pair has colors, not revision numbers: give previous or a version)" \
+  "refused, saying what to give instead"
+eq "$(kget svc/api '{.spec.selector.color}')" blue "service/api unchanged"
 
 say "a verification that fails leaves the rollback in place; resume checks again"
 sm vfail run "$ROLLBACK" --env prod -p revision=v3 -p checks=smoke_gated
