@@ -98,7 +98,14 @@ return runbook {
         -- Blue-green: the other color is what ran before.
         local other
         for _, c in ipairs({ "blue", "green" }) do if c ~= st.color then other = c end end
-        local od = k:get("deployment/" .. name .. "-" .. other)
+        local found, od = pcall(k.get, k, "deployment/" .. name .. "-" .. other)
+        if not found then
+          if type(od) == "table" and (od.reason == "NotFound" or od.code == "ENOTFOUND") then
+            refuse("ENOREVISION", "blue-green %s: service/%s selects %s, and %s-%s does not exist: nothing to "
+              .. "switch back to", name, p.service or name, st.color, name, other)
+          end
+          error(od, 0)
+        end
         local oimage = od.spec.template.spec.containers[1].image
         for _, x in ipairs(od.spec.template.spec.containers) do
           if p.container == nil or x.name == p.container then oimage = x.image; break end

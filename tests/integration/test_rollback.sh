@@ -30,11 +30,14 @@ return {
   deployments = {
     { name = "web", namespace = "prod", image = "registry/web:v1", replicas = 3 },
     { name = "solo", namespace = "prod", image = "registry/solo:v1", replicas = 1 },
+    { name = "lone-blue", namespace = "prod", image = "registry/lone:v1", replicas = 1,
+      labels = { app = "lone", color = "blue" } },
     { name = "api-blue", namespace = "prod", image = "registry/api:v1", replicas = 2,
       labels = { app = "api", color = "blue" }, container = "api" },
   },
   services = {
     { name = "api", namespace = "prod", selector = { app = "api", color = "blue" }, port = 80 },
+    { name = "lone", namespace = "prod", selector = { app = "lone", color = "blue" }, port = 80 },
   },
 }
 LUA
@@ -173,6 +176,10 @@ expect_rc 1 bgnum "a blue-green rollback to a revision number"
 has "$T/bgnum.out" "(a blue-green pair has colors, not revision numbers: give previous or a version)" \
   "refused, saying what to give instead"
 eq "$(kget svc/api '{.spec.selector.color}')" blue "service/api unchanged"
+sm lone run "$ROLLBACK" --env prod -p deployment=lone
+expect_rc 1 lone "a blue-green rollback with no other color"
+has "$T/lone.out" "blue-green lone: service/lone selects blue, and lone-green does not exist: nothing to switch back to" \
+  "refused, saying the other color does not exist"
 
 say "a verification that fails leaves the rollback in place; resume checks again"
 sm vfail run "$ROLLBACK" --env prod -p revision=v3 -p checks=smoke_gated
