@@ -354,6 +354,41 @@ Test(simlua, exec_and_start_stop) {
   for (int i = 0; i < 20; i++) uv_run(&H.loop, UV_RUN_NOWAIT);
 }
 
+/* Scripted exec commands with state (when/set in the ConfigMap sim-exec)
+ * and a delayed answer, in-process; the WebSocket path is exercised by
+ * tests/integration/test_migration.sh with kubectl. */
+Test(simlua, exec_with_state) {
+  lua("local sim = require('summit.sim')\n"
+      "local scn = require('summit.sim.scenario')\n"
+      "assert(not pcall(scn.new, { exec = { { match = { 'a' }, when = 'x' } } }), 'when must be a table')\n"
+      "assert(not pcall(scn.new, { exec = { { match = { 'a' }, delay_seconds = -1 } } }), 'delay >= 0')\n"
+      "s = sim.start{ name = 'st', port = 0, time_scale = 10, scenario = {\n"
+      "  deployments = { { name = 'web', namespace = 'ns', image = 'registry/web:v1', replicas = 1 } },\n"
+      "  exec = { { match = { 'up' }, when = { ['break'] = 'true' }, set = { dirty = 'true' }, exit_code = 1 },\n"
+      "           { match = { 'up' }, set = { schema = 42 }, delay_seconds = 5 },\n"
+      "           { match = { 'down' }, set = { schema = '41', dirty = false } },\n"
+      "           { match = { 'status' }, when = { dirty = 'true' }, exit_code = 1 },\n"
+      "           { match = { 'status' }, when = { schema = '42' }, stdout = '42' },\n"
+      "           { match = { 'status' }, stdout = 'none' } } } }\n"
+      "local function run(a) return assert(sim.exec('st', 'ns', 'deployment/web', { a })) end\n"
+      "assert(run('status').stdout == 'none', 'no ConfigMap: every key is absent')\n"
+      "local r = run('up')\n"
+      "assert(r.exit_code == 0 and r.delay_seconds == 5)\n"
+      "assert(run('status').stdout == '42')\n"
+      "local cm = s.sim.store:get('configmaps', 'ns', 'sim-exec')\n"
+      "assert(cm and cm.data.schema == '42' and cm.metadata.uid, 'the state ConfigMap is created')\n"
+      "cm = require('summit.sim.util').copy(cm)\n"
+      "cm.data['break'] = 'true'\n"
+      "s.sim.store:update('configmaps', cm)\n"
+      "assert(run('up').exit_code == 1, 'when: break=true picks the failing entry')\n"
+      "assert(run('status').exit_code == 1, 'dirty')\n"
+      "run('down')\n"
+      "cm = s.sim.store:get('configmaps', 'ns', 'sim-exec')\n"
+      "assert(cm.data.schema == '41' and cm.data.dirty == nil, 'set: false removes a key')\n"
+      "s.stop()");
+  for (int i = 0; i < 20; i++) uv_run(&H.loop, UV_RUN_NOWAIT);
+}
+
 /* The sim's code runs without the JIT: the LuaJIT we link has the pairs()
  * bug of LuaJIT issue #827 (a blacklisted pairs() loop is despecialized
  * while it runs and the traversal ends early or yields a bogus key), which
