@@ -37,7 +37,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except OSError:  # the client was killed meanwhile
+            pass
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)
