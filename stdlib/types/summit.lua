@@ -288,6 +288,32 @@ audit = {}
 function audit.record(action, detail) end
 
 -- ---------------------------------------------------------------------
+-- notify (docs/notifications.md): webhooks to summit.lua's channels.
+
+---@class summit.NotifyOptions
+---@field channel? string A name in summit.lua's notifications.channels (default: notifications.default, else the only channel)
+---@field level? "info"|"warn"|"error" Default "info"
+---@field fields? table<string, any> Values shown with the message (Slack: a fields section, at most 10)
+
+---@class summit.NotifyResult
+---@field delivered boolean The webhook answered 2xx
+---@field channel? string
+---@field status? integer The webhook's HTTP status (delivered)
+---@field tries? integer How many tries it took (delivered)
+---@field error? string Why it was not delivered (after the channel's retries)
+
+---Sends message to a notification channel (Slack-format JSON, or the
+---generic payload). Never raises for delivery: an undelivered notification
+---is retried, logged, journaled as failed (ENOTIFY), audited as
+---notify.failed, and returned with delivered = false. Journaled (kind
+---"notify"): a resumed run does not send it again. Raises at once for a
+---bad message, level, fields or option, or an unknown channel.
+---@param message string
+---@param opts? summit.NotifyOptions
+---@return summit.NotifyResult
+function notify(message, opts) end
+
+-- ---------------------------------------------------------------------
 -- approval (docs/approvals.md): gates people approve.
 
 ---@alias summit.OnTimeout "fail"|"pause"|"rollback"
