@@ -127,7 +127,7 @@ int store_schedule_add(store_t *s, const store_schedule *sc) {
   bind_opt(st, 13, sc->next_fire_ms);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
-  if (rc == SQLITE_CONSTRAINT) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     store__rollback(s);
     store__failf(s, "a schedule named '%s' exists", sc->name);
     return STORE_BUSY;
@@ -252,7 +252,7 @@ int store_schedule_run_started(store_t *s, const char *name,
   sqlite3_bind_int64(st, 3, fire_ms);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
-  if (rc == SQLITE_CONSTRAINT) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     store__rollback(s);
     store__failf(s, "the fire of schedule '%s' at %lld already has a run",
                  name, (long long)fire_ms);
