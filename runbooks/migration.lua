@@ -180,6 +180,8 @@ return runbook {
         log.error("irreversible migration %s failed: %s", p.migration, why)
         audit.record("migration.failed", { migration = p.migration, environment = where,
           irreversible = true, error = why })
+        notify(string.format("irreversible migration %s failed in %s and waits for a repair "
+          .. "(gate migration-repair): %s", p.migration, where, why:sub(1, 200)), { level = "error" })
         approval.require{
           gate = "migration-repair", allow_self = true,
           bind = { migration = p.migration, environment = where },
@@ -197,6 +199,8 @@ return runbook {
       local result = { migration = p.migration, environment = where, deployment = name,
                        backup = label, irreversible = p.irreversible, repaired = not ok or nil }
       audit.record("migration", result)
+      notify(string.format("migration %s applied in %s%s", p.migration, where,
+        ok and "" or " (after a repair)"), { fields = result })
       return result
     end, { timeout = p.lock_timeout })
   end,

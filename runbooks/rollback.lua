@@ -6,7 +6,8 @@
 --
 -- Fast on purpose: no checklist, no window, no approval gate. Everything it
 -- does is in the run's journal and audit trail, and one `rollback` audit
--- record says what was rolled back, from what, to what, and why.
+-- record (and a notification) says what was rolled back, from what, to
+-- what, and why.
 --
 -- What runs now decides how (summit.rollout's status):
 --   * a Service that selects a color (blue-green): switch it back to the
@@ -209,6 +210,9 @@ return runbook {
     local result = { environment = where, deployment = name, mode = plan.mode, from = plan.from,
                      to = plan.to, revision = plan.revision, color = plan.color, reason = p.reason }
     audit.record("rollback", result)
+    notify(string.format("rolled back %s in %s: %s -> %s (%s)%s", name, where, tostring(plan.from),
+      tostring(plan.to), plan.mode, p.reason ~= "" and (": " .. p.reason) or ""),
+      { level = "warn", fields = result })
     return result
   end,
 }

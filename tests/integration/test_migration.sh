@@ -207,6 +207,8 @@ expect_rc 3 irr "the irreversible failure suspends"
 R3=$(newest_run)
 expect_status "$R3" suspended "the irreversible migration"
 has "$T/irr.out" "migration-repair" "it waits on the gate migration-repair"
+has "$T/irr.out" "notify: irreversible migration v44 failed in prod and waits for a repair" \
+  "the notification (logged: no channels in this summit.lua)"
 eq "$(db dirty)" true "no rollback migration ran: still dirty"
 eq "$(maint)" true "maintenance stays on while a human repairs"
 

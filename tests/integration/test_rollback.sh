@@ -136,6 +136,8 @@ hits=$(py 'import json,sys,urllib.request
 print(json.load(urllib.request.urlopen(sys.argv[1]))["hits"].get("/ok", 0))' "${HEALTH%/ok}/stats")
 eq "$hits" 1 "the health endpoint was asked once"
 hasnt "$T/audit.jsonl" '"action":"approval.requested"' "no approval gate: a rollback is fast"
+has "$T/to1.out" "notify: rolled back web in prod: registry/web:v3 -> registry/web:v1 (undo): v3 breaks logins" \
+  "the notification (logged: no channels in this summit.lua)"
 audit_verify "after the rollback to 1"
 
 say "rollback to the previous revision"
