@@ -344,13 +344,14 @@ function M.health(t, s)
   return { skipped = true }
 end
 
--- staging(s): merge the release branch into main (git), the deploy that
+-- staging(s [, { merge = false }]): merge the release branch into main (git), the deploy that
 -- merge triggers, rollout status, smoke and integration tests, health,
 -- migration status and the migration lines of the logs.
-function M.staging(s)
+function M.staging(s, o)
+  o = o or {}
   local t = M.target("staging", s)
   return api.step("staging " .. s.version, function()
-    if s.git then
+    if s.git and o.merge ~= false then
       local g = gopts(s)
       api.step("merge release/" .. s.version .. " into " .. s.main, function()
         api.git.checkout(s.main, g)
