@@ -37,6 +37,7 @@ int luaopen_summit_c_server(lua_State *L);  /* summit.c.server */
 int luaopen_summit_c_ws(lua_State *L);      /* summit.c.ws */
 int luaopen_summit_c_approval(lua_State *L); /* summit.c.approval */
 int luaopen_summit_c_audit(lua_State *L);   /* summit.c.audit */
+int luaopen_summit_c_notify(lua_State *L);  /* summit.c.notify */
 
 /* Registers the C modules and the embedded Lua modules in package.preload.
  * With $SUMMIT_LUA_DIR set, Lua modules load from that source tree instead

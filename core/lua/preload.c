@@ -21,6 +21,7 @@ static const luaL_Reg C_MODULES[] = {
   {"summit.c.ws", luaopen_summit_c_ws},
   {"summit.c.approval", luaopen_summit_c_approval},
   {"summit.c.audit", luaopen_summit_c_audit},
+  {"summit.c.notify", luaopen_summit_c_notify},
   {NULL, NULL}
 };
 

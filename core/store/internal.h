@@ -13,7 +13,8 @@ enum {
   STORE_AUX_AUDIT = 0,       /* audit.c: 16 slots */
   STORE_AUX_APPROVALS = 16,  /* approvals.c: 16 slots */
   STORE_AUX_SCHEDULES = 32,  /* schedules.c: 16 slots */
-  STORE_AUX_SLOTS = 48
+  STORE_AUX_NOTIFY = 48,     /* notify.c: 4 slots */
+  STORE_AUX_SLOTS = 52
 };
 
 /* The statement of slot, prepared once from sql, reset and unbound. */

@@ -322,4 +322,12 @@ int store_daemon_release(store_t *s, const char *id, const char *by,
 /* The schedule of run id: *name (caller frees) or NULL. */
 int store_run_schedule(store_t *s, const char *id, char **name);
 
+/* ---- notifications (notify.c, docs/notifications.md) ----------------- */
+
+/* *failed gets how many runs of schedule name started before run_id
+ * ended badly (failed, rolled_back, cancelled) in a row, back to the
+ * newest that succeeded: the streak run_id extends if it fails too. */
+int store_schedule_streak(store_t *s, const char *name, const char *run_id,
+                          int64_t *failed);
+
 #endif

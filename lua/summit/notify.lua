@@ -473,8 +473,17 @@ local function run_ended(outcome, def)
   elseif status == "rolled_back" then event = outcome.cancelled and "run.cancelled" or "run.failed"
   else return end
   local chans = channels_for(event, { env = C.env_name, runbook = def and def.name })
-  if #chans == 0 then return end
   local e = outcome.error
+  if event ~= "run.succeeded" then
+    -- A run a schedule started: its failure extends the schedule's streak
+    -- (the daemon counts it when this process has ended).
+    local sok, sch = pcall(require("summit.c.notify").schedule)
+    if sok and sch then
+      pcall(M.schedule_failing, { schedule = sch.name, failures = sch.failures + 1,
+        run = run_info().run, error = e and { code = e.code, message = e.message } })
+    end
+  end
+  if #chans == 0 then return end
   -- The ending's identity: a replay after a crash finds the same entries;
   -- a failed run resumed that fails again (its failed entry's next
   -- attempt) notifies again.

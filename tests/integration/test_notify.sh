@@ -17,9 +17,11 @@
 #  4. SIGKILL after a notification: the resumed run does not send it again;
 #     SIGKILL while a notification is in flight: it is sent again (attempt
 #     2, "recovered"), as documented.
-#  5. The webhook URLs (their token) never appear in the state database,
+#  5. A schedule run by the daemon fails 4 times: schedule.failing with
+#     after = 2 is sent once, by the run that made the streak 2.
+#  6. The webhook URLs (their token) never appear in the state database,
 #     the events or the logs.
-#  6. Bad configuration and misuse of notify(): exit 2 naming summit.lua's
+#  7. Bad configuration and misuse of notify(): exit 2 naming summit.lua's
 #     line; a bad argument raises naming it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
@@ -220,7 +222,46 @@ eq "$(hooks /slow/)" 2 "the notification in flight at the kill was sent again"
 eq "$(hooks /ok/T01/B02/)" 2 "the others were sent once each"
 has "$T/kill2r.out" "was in flight at a crash: attempt 2" "the recovery is shown"
 
-say "5. the webhook URLs never reach the state database, the events or the logs"
+say "5. schedule.failing: the runs of a schedule failing 'after' times in a row, once per streak"
+mkdir -p "$T/sched" && cd "$T/sched"
+cat >summit.lua <<EOF
+return {
+  notifications = {
+    channels = { oncall = { url = "$H/ok/oncall/$TOKEN", format = "generic" } },
+    rules = { { on = "schedule.failing", channel = "oncall", after = 2 } },
+  },
+}
+EOF
+cp "$RUNBOOKS/notify_probe.lua" probe.lua
+: >"$HOOKS"
+sm sadd schedule add probe --every 1s probe.lua
+expect_rc 0 sadd "schedule add"
+bg_start daemon daemon --poll 100ms
+DPID=$BG_PID
+failed_runs() {
+  "$SUMMIT" runs --json | py 'import json,sys
+runs = [json.loads(l) for l in sys.stdin]
+print(sum(1 for r in runs if r["status"] == "failed" and r["runbook"] == "notify-probe"))'
+}
+four_failed() { [[ $(failed_runs) -ge 4 ]]; }
+wait_until 60 "four failed runs of the schedule" four_failed
+kill -TERM "$DPID"
+bg_wait "$DPID"
+eq "$(hooks /ok/oncall/)" 1 "one schedule.failing notification for a streak of 4 (after = 2)"
+check_body /ok/oncall 1 'b["event"] == "schedule.failing" and b["schedule"] == "probe" and b["failures"] == 2' \
+  "generic: event, schedule and failures"
+check_body /ok/oncall 1 'b["error"]["code"] == "EFAIL" and "service down" in b["error"]["message"]' \
+  "generic: the failing run's error"
+check_body /ok/oncall 1 "b['message'].startswith(\"schedule 'probe' failed 2 times in a row\")" \
+  "generic: the message"
+SECOND=$("$SUMMIT" runs --json | py 'import json,sys
+runs = [json.loads(l) for l in sys.stdin if json.loads(l)["runbook"] == "notify-probe"]
+print(runs[-2]["run"])')
+check_body /ok/oncall 1 "b['run'] == '$SECOND' and b['runbook'] == 'notify-probe'" \
+  "sent by the second run, whose failure made the streak 2"
+cd "$W"
+
+say "6. the webhook URLs never reach the state database, the events or the logs"
 if command -v sqlite3 >/dev/null; then
   sqlite3 "$DB" .dump >"$T/dump.sql"
   [[ -s $T/dump.sql ]] || die "empty dump"
@@ -238,7 +279,7 @@ for r in "$RUN" "$FRUN" "$GRUN" "$KRUN" "$SRUN"; do
   hasnt "$T/log-$r.json" "$TOKEN" "no token in summit log $r"
 done
 
-say "6. bad configuration and misuse"
+say "7. bad configuration and misuse"
 mkdir -p "$T/bad" && cd "$T/bad"
 cat >summit.lua <<'EOF'
 return {
