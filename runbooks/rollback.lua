@@ -1,8 +1,8 @@
 -- rollback: put back what ran before (docs/runbooks/rollback.md).
 --
---   summit run rollback --env production                         -- the previous revision
---   summit run rollback --env production -p revision=3           -- ReplicaSet revision 3
---   summit run rollback --env production -p revision=v4.0.4      -- the revision running that tag
+--   summit run rollback -p environment=production                  -- the previous revision
+--   summit run rollback -p environment=production -p revision=3    -- ReplicaSet revision 3
+--   summit run rollback --env production -p revision=v4.0.4        -- the revision running that tag
 --
 -- Fast on purpose: no checklist, no window, no approval gate. Everything it
 -- does is in the run's journal and audit trail, and one `rollback` audit
@@ -21,6 +21,7 @@
 -- fails and can be resumed to check again; it never rolls back a rollback.
 local rollout = require("summit.rollout")
 local checks = require("summit.checks")
+local release = require("summit.release")
 
 -- "a,b, c" -> { "a", "b", "c" }
 local function list(s)
@@ -62,12 +63,13 @@ return runbook {
   description = "Roll a deployment back: undo to a revision, or switch blue-green back; verify; audit",
   params = {
     environment = { type = "string",
-                    description = "the environment to roll back (default: --env; if given, it must be the --env one)" },
+                    description = "the environment to roll back (or --env; a role of defaults.release.environments "
+                      .. "such as production maps to its environment)" },
     revision = { type = "string", default = "previous",
                  description = "\"previous\", a ReplicaSet revision number, or a version (image tag or image)" },
     deployment = { type = "string",
-                   description = "the Deployment (or blue-green base name); default: summit.lua's environment "
-                     .. "deployment, else web" },
+                   description = "the Deployment (or blue-green base name); default: the environment's "
+                     .. "deployment or app in summit.lua, else defaults.release.app, else web" },
     service = { type = "string", description = "the Service of a blue-green pair (default: the deployment's name)" },
     container = { type = "string", description = "the container whose image names a version (default: the first)" },
     reason = { type = "string", default = "", description = "why: recorded in the audit trail" },
@@ -77,18 +79,31 @@ return runbook {
     timeout = { type = "string", default = "10m", description = "how long the rollout may take" },
   },
   -- A rollback and a deploy of the same environment never run at once.
-  -- (--env is required: it names the cluster and namespace in summit.lua.)
-  environment = true,
+  environment = function(p, env_name)
+    if not p.environment and not env_name then
+      error("give the environment to roll back: -p environment=NAME (or --env NAME)", 0)
+    end
+    return p.environment and release.settings().environments[p.environment] or p.environment or env_name
+  end,
 
   run = function(p)
-    local where = env.name
-    if p.environment and p.environment ~= where then
-      fail(string.format("rollback: -p environment=%s but --env %s; give the same environment to both",
-        p.environment, where))
+    -- Where: summit.lua's environment (cluster, namespace, deployment), as
+    -- the deploy runbook finds it (summit.release).
+    local s = release.settings()
+    local where = p.environment and (s.environments[p.environment] or p.environment) or env.name
+    if p.environment and env.name and where ~= env.name then
+      fail(string.format("rollback: -p environment=%s is %s, but --env %s; give one of them, or the same",
+        p.environment, where, env.name))
     end
-    local name = p.deployment or env.deployment or "web"
-    local k = cluster()
-    local base = { name = name, cluster = k, service = p.service, container = p.container,
+    local t = release.target(where, s)
+    local k, ns, name = t.k, t.namespace, p.deployment or t.deployment
+    for _, c in ipairs(list(p.checks)) do
+      if not release.has_command(c) then
+        fail(string.format("rollback: -p checks names '%s', which summit.lua's commands do not define", c))
+      end
+    end
+    local nso = { namespace = ns }
+    local base = { name = name, cluster = k, namespace = ns, service = p.service, container = p.container,
                    timeout = p.timeout }
     local want = p.revision
 
@@ -99,7 +114,7 @@ return runbook {
         -- Blue-green: the other color is what ran before.
         local other
         for _, c in ipairs({ "blue", "green" }) do if c ~= st.color then other = c end end
-        local found, od = pcall(k.get, k, "deployment/" .. name .. "-" .. other)
+        local found, od = pcall(k.get, k, "deployment/" .. name .. "-" .. other, nso)
         if not found then
           if type(od) == "table" and (od.reason == "NotFound" or od.code == "ENOTFOUND") then
             refuse("ENOREVISION", "blue-green %s: service/%s selects %s, and %s-%s does not exist: nothing to "
@@ -124,14 +139,14 @@ return runbook {
             .. "give previous or a version)" or "", name, st.color, tostring(from), name, other, oimage)
       end
       if not st.stable then
-        refuse("ENOTFOUND", "deployment/%s not found in namespace %s", name, tostring(env.namespace))
+        refuse("ENOTFOUND", "deployment/%s not found in namespace %s", name, tostring(ns))
       end
       if st.canary and want == "previous" then
         -- A canary in flight: what ran before is the stable alone.
         return { mode = "abort_canary", from = st.canary.image, to = st.stable.image,
                  canary = st.canary.image, revision = st.stable.revision }
       end
-      local history = k:rollout_history("deployment/" .. name)
+      local history = k:rollout_history("deployment/" .. name, nso)
       local current = st.stable.revision
       local target
       if want == "previous" then
@@ -185,14 +200,15 @@ return runbook {
       if plan.mode == "switch_back" then
         rollout.switch_back(base)
       elseif plan.mode == "undo" then
-        local r = rollout.undo{ name = name, cluster = k, revision = plan.revision, timeout = p.timeout }
+        local r = rollout.undo{ name = name, cluster = k, namespace = ns, revision = plan.revision,
+                                timeout = p.timeout }
         log.info("%s", tostring(r.message))
       elseif plan.mode == "none" then
         log.info("nothing to roll back: %s", plan.note)
       end
       local target = plan.mode == "switch_back" and (name .. "-" .. plan.color) or name
       step("verify: rollout of " .. target, function()
-        return k:rollout_status("deployment/" .. target, { timeout = p.timeout })
+        return k:rollout_status("deployment/" .. target, { timeout = p.timeout, namespace = ns })
       end)
       if p.health_url ~= "" then
         checks.http{ name = "verify: health", url = p.health_url, retries = 5, interval = "2s" }

@@ -47,7 +47,9 @@ W=$T/wd
 cp "$RUNBOOKS"/rb_*.lua "$W"/
 cat >"$W/summit.lua" <<'LUA'
 return {
-  environments = { prod = { cluster = "k", namespace = "prod", deployment = "web" } },
+  environments = { prod = { cluster = "k", namespace = "prod", app = "web" } },
+  -- The deploy runbook's role "production" is the environment prod here.
+  defaults = { release = { environments = { production = "prod" } } },
   clusters = { k = { kubeconfig = "../kubeconfig" } },
   commands = {
     smoke = { "python3", "-c", "import sys; sys.exit(0)" },
@@ -214,11 +216,20 @@ eq "$(rollback_record "$R5")" "abort_canary registry/web:v4 registry/web:v3 7 " 
 
 say "the environment must be given, and agree"
 sm noenv run "$ROLLBACK"
-expect_rc 2 noenv "rollback without --env"
-has "$T/noenv.err" "give --env NAME" "it asks for --env"
-sm envdiff run "$ROLLBACK" --env prod -p environment=production
+expect_rc 2 noenv "rollback without an environment"
+has "$T/noenv.err" "give the environment to roll back: -p environment=NAME (or --env NAME)" "it asks for one"
+sm envdiff run "$ROLLBACK" --env prod -p environment=staging
 expect_rc 1 envdiff "-p environment differs from --env"
-has "$T/envdiff.out" "-p environment=production but --env prod" "the mismatch is named"
+has "$T/envdiff.out" "-p environment=staging is staging, but --env prod" "the mismatch is named"
+sm nocmd run "$ROLLBACK" -p environment=prod -p checks=smoke,nope
+expect_rc 1 nocmd "a check that summit.lua does not define"
+has "$T/nocmd.out" "-p checks names 'nope', which summit.lua's commands do not define" \
+  "refused before anything is done"
+eq "$(web_image)" registry/web:v3 "web unchanged"
+sm byparam run "$ROLLBACK" -p environment=production -p revision=v2
+expect_rc 0 byparam "rollback by -p environment=production (no --env): the role maps to summit.lua's prod"
+eq "$(web_image)" registry/web:v2 "web runs v2"
+eq "$(rollback_record "$(newest_run)")" "undo registry/web:v3 registry/web:v2 6 " "audited"
 audit_verify "at the end"
 
 cd "$T"
