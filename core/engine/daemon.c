@@ -358,11 +358,9 @@ static void fire_schedules(daemon_t *d, int64_t now) {
       continue;
     }
     char *active = NULL;
-    int overlap = fire_child_of(d, s->name);
-    if (!overlap) {
-      store_schedule_active_run(d->store, s->name, &active);
-      overlap = active != NULL;
-    }
+    /* Ours still starting (no run row yet), or any run of it not ended. */
+    store_schedule_active_run(d->store, s->name, &active);
+    int overlap = fire_child_of(d, s->name) || active != NULL;
     fire_plan p = daemon_plan(&e, s->tz, s->missed, s->next, now,
                               d->started_ms, overlap);
     if (p.action == FIRE_RUN && d->nchildren >= d->o->max_runs) {
@@ -573,6 +571,9 @@ int daemon_main(const daemon_opts *o) {
   if (o->time_scale > 0 && o->time_scale != 1)
     snprintf(d.scale, sizeof d.scale, "%g", o->time_scale);
   d.started_ms = runtime_now_ms();
+  /* --once runs from a scheduler of its own (a CronJob) that may start it
+   * a little late: fires of the last 2 minutes are on time, not missed. */
+  if (o->once) d.started_ms -= 120000 - DAEMON_MISSED_GRACE_MS;
   if (uv_loop_init(&d.loop) != 0) goto out;
   uv_timer_init(&d.loop, &d.poll);
   uv_timer_init(&d.loop, &d.grace);
