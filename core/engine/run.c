@@ -965,6 +965,10 @@ int engine_run(const engine_opts *o) {
       store_schedule_run_started(c.rt.store, o->schedule, o->fire_ms, id) !=
           STORE_OK) {
     errf("%s", store_errmsg(c.rt.store));
+    cJSON *fin = cJSON_CreateObject();
+    cJSON_AddStringToObject(fin, "status", "cancelled");
+    audit_add_error(fin, "EBUSY", "the fire already has a run");
+    audit(&c, id, "run.finished", fin);
     store_run_set_status(c.rt.store, id, "cancelled",
                          "{\"code\":\"EBUSY\",\"message\":\"the fire "
                          "already has a run\"}",

@@ -133,3 +133,12 @@ expect_rc 0 p2 "resume"
 sm p3 schedule pause nosuch
 expect_rc 2 p3 "pausing an unknown schedule"
 has "$T/p3.err" "no schedule named 'nosuch'" "names it"
+
+say "one run per fire, even when asked twice (the daemon's internal --fire)"
+fire=$(db "SELECT fire_ms FROM runs WHERE schedule = 'm-once'")
+sm dup run quick.lua -p tag=dup --fire "m-once@$fire"
+expect_rc 5 dup "a second run for the same fire"
+has "$T/dup.err" "already has a run" "says why"
+eq "$(runs_of m-once)" 1 "still one run recorded for the schedule's fire"
+sm badfire run quick.lua -p tag=dup --fire nonsense
+expect_rc 2 badfire "a malformed --fire"
