@@ -62,7 +62,14 @@ int cmd_daemon(int argc, char **argv) {
    * not depend on ours. */
   const char *dir = cli_state_dir();
   char state[PATH_MAX], self[PATH_MAX];
-  mkdir(dir, 0755);
+  snprintf(state, sizeof state, "%s", dir);
+  for (char *p = state + 1; *p; p++)  /* mkdir -p */
+    if (*p == '/') {
+      *p = '\0';
+      mkdir(state, 0755);
+      *p = '/';
+    }
+  mkdir(state, 0755);
   if (!realpath(dir, state)) {
     fprintf(stderr, "summit daemon: state directory %s: %s\n", dir,
             strerror(errno));
