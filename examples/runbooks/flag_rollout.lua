@@ -37,7 +37,7 @@ return runbook {
   params = {
     flag = { type = "string", required = true, pattern = "^[%w][%w%-%._]*$",
              description = "the flag: a key of the ConfigMap" },
-    steps = { type = "string", default = "10,50,100",
+    steps = { type = "string", default = "10,50,100", pattern = "^[%d%.,%s]+$",
               description = "percentages to go through, comma-separated, increasing" },
     watch = { type = "string", default = "15m",
               description = "how long each step runs before its metrics are judged" },

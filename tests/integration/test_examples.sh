@@ -316,6 +316,16 @@ eq "$(audit_detail "$run5" flag.rollout)" '{"configmap": "feature-flags", "flag"
   "audit: the flag, its steps and where it ended"
 audit_ok "flag rollout"
 
+say "flag_rollout: bad steps are refused before anything changes"
+sm fs1 run "$EX/flag_rollout.lua" --env shop -p flag=x -p steps=ten
+expect_rc 2 fs1 "steps that are not numbers"
+has "$T/fs1.err" "steps" "the param is named"
+sm fs2 run "$EX/flag_rollout.lua" --env shop -p flag=x -p steps=50,10
+expect_rc 1 fs2 "decreasing steps"
+has "$T/fs2.out" "steps: 10 must be more than 50 (percentages increase)" "the reason"
+k fs -n shop get configmap feature-flags -o 'jsonpath={.data.x}'
+eq "$(cat "$T/fs.out")" "" "flag x was never set"
+
 say "flag_rollout: 5% errors stop it at 10%, and the flag goes back"
 k f2 -n shop patch configmap feature-flags --type merge -p '{"data":{"new-search":"5"}}'
 krc 0 f2 "new-search is at 5% before the run"
