@@ -358,12 +358,27 @@ local function send(name, p, identity, at)
   local ch = n and n.channels and n.channels[name]
   local stored = json.encode({ event = p.event, channel = name, level = p.level })
   local function body(_, _, key)
-    local info = run_info()
-    for k, v in pairs(info) do if p[k] == nil then p[k] = v end end
-    p.ts = rfc3339(T.now_ms())
-    p.channel = name
-    local text = json.encode(payload(ch, p))
-    local r, why, tries = deliver(name, ch, text, at == nil and E.deadline() or nil)
+    local r, why, tries
+    if not ch then
+      -- In flight at a crash, and summit.lua lost the channel since.
+      why, tries = "the channel is no longer in summit.lua's notifications.channels", 0
+    else
+      local info = run_info()
+      for k, v in pairs(info) do if p[k] == nil then p[k] = v end end
+      p.ts = rfc3339(T.now_ms())
+      p.channel = name
+      local ok, a, b, c = pcall(function()
+        return deliver(name, ch, json.encode(payload(ch, p)), at == nil and E.deadline() or nil)
+      end)
+      if ok then
+        r, why, tries = a, b, c
+      elseif errors.is(a) and a.code == "ECANCELED" then
+        error(a, 0)
+      else
+        -- Never the run's failure; never the URL either.
+        why, tries = redact.text(tostring(a), { ch.url or os.getenv(ch.url_env or "") }), 0
+      end
+    end
     if r then
       out.emit("notify.sent", { key = key, channel = name, event = p.event, status = r.status,
                                 tries = r.tries })
