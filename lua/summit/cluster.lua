@@ -137,6 +137,10 @@ function M.client(arg)
   -- The namespace: the call's, then the environment's, then the context's.
   self.default_ns = (type(arg) == "table" and arg.namespace)
     or (arg == nil and env.namespace) or spec.namespace
+  -- The namespace in the journal identity of every call: the one known
+  -- now, before connecting. (The kubeconfig's, learnt on connecting, would
+  -- make a resumed run, whose replayed calls never connect, diverge.)
+  self.ident_ns = self.default_ns
   return self
 end
 
@@ -281,7 +285,7 @@ end
 -- A journal entry around one client method: the identity is the method,
 -- the cluster, the namespace and the arguments (never credentials).
 local function entry(self, method, desc, args, fn)
-  local ident = json.encode({ self.name, self.default_ns or json.null, method, args })
+  local ident = json.encode({ self.name, self.ident_ns or json.null, method, args })
   -- Requests leave when the loop runs, after the scheduler has committed
   -- the started row (see the http entry in api.lua).
   return E.entry("cluster", method .. " " .. desc, ident, { effect = true, durable = false }, fn)
