@@ -1,11 +1,11 @@
 -- migration: a database migration deployment (docs/runbooks/migration.md),
 -- the seed procedure's "Database Migration Deployments":
 --
---   summit run migration --env production -p migration=v4.0.5 \
+--   summit run migration -p environment=production -p migration=v4.0.5 \
 --     -p rollback_command="npx tsx scripts/rollback-migration.ts"
 --
 --   1. backup                 commands.backup_database --reason pre-migration-<migration>
---   2. staging first          the migration and its status check in the staging namespace
+--   2. staging first          the migration and its status check in the staging environment
 --   3. maintenance on         MAINTENANCE_MODE=true on the deployment (set env), rolled out
 --   4. run migrations         exec in the deployment (never run twice: idempotent = false)
 --   5. verify                 the status command in the deployment, commands.verify_data_integrity
@@ -21,6 +21,7 @@
 -- repairs the database; approving re-runs the verification and finishes;
 -- rejecting takes the undo path without a rollback migration.
 local checks = require("summit.checks")
+local release = require("summit.release")
 
 -- "npx tsx scripts/run-migrations.ts" -> { "npx", "tsx", ... }; a JSON
 -- list ('["sh", "-c", "a b"]') for arguments with spaces.
@@ -45,20 +46,25 @@ return runbook {
     .. "rolled back on failure",
   params = {
     environment = { type = "string",
-                    description = "the environment (default: --env; if given, it must be the --env one)" },
+                    description = "the environment (or --env; a role of defaults.release.environments such as "
+                      .. "production maps to its environment)" },
     migration = { type = "string", required = true, pattern = "^[%w][%w%._%-]*$",
                   description = "the migration's name or version (v4.0.5): labels the backup and the audit" },
     deployment = { type = "string",
-                   description = "the Deployment to exec in; default: summit.lua's environment deployment, else web" },
+                   description = "the Deployment to exec in; default: the environment's deployment or app, "
+                     .. "else defaults.release.app, else web" },
     container = { type = "string", description = "its container (default: the first)" },
-    migrate_command = { type = "string", default = "npx tsx scripts/run-migrations.ts",
-                        description = "runs the migrations, in the deployment" },
-    status_command = { type = "string", default = "npx tsx scripts/migration-status.ts",
-                       description = "says the migration status, in the deployment; must exit 0" },
+    migrate_command = { type = "string",
+                        description = "runs the migrations, in the deployment (default: defaults.release."
+                          .. "migrate_command, else npx tsx scripts/run-migrations.ts)" },
+    status_command = { type = "string",
+                       description = "says the migration status, in the deployment; must exit 0 (default: "
+                         .. "defaults.release.migration_status, else npx tsx scripts/migration-status.ts)" },
     status_contains = { type = "string", default = "",
                         description = "text the status must print once migrated (e.g. the migration's name)" },
-    rollback_command = { type = "string", default = "",
-                         description = "the rollback migration, in the deployment (required unless irreversible)" },
+    rollback_command = { type = "string",
+                         description = "the rollback migration, in the deployment (default: defaults.release."
+                           .. "rollback_command; one is required unless irreversible)" },
     irreversible = { type = "boolean", default = false,
                      description = "no rollback migration: a failure pauses for a human (gate migration-repair)" },
     backup = { type = "string", default = "backup_database",
@@ -70,8 +76,9 @@ return runbook {
     integrity_check = { type = "string", default = "verify_data_integrity",
                         description = "summit.lua command that checks the data (gets --environment NAME); "
                           .. "empty: none" },
-    staging_namespace = { type = "string", default = "summit-staging",
-                          description = "where the migration is tried first (same cluster); empty: skip" },
+    staging = { type = "string",
+                description = "the environment where the migration is tried first (default: the staging role of "
+                  .. "defaults.release.environments, i.e. staging); empty: skip" },
     maintenance = { type = "boolean", default = true, description = "maintenance mode while migrating" },
     maintenance_var = { type = "string", default = "MAINTENANCE_MODE", pattern = "^[%a_][%w_]*$",
                         description = "the environment variable that turns it on" },
@@ -80,38 +87,76 @@ return runbook {
     timeout = { type = "string", default = "10m", description = "for each rollout (maintenance on/off)" },
   },
   -- A migration and a deploy of the same environment never run at once.
-  environment = true,
+  environment = function(p, env_name)
+    if not p.environment and not env_name then
+      error("give the environment to migrate: -p environment=NAME (or --env NAME)", 0)
+    end
+    return p.environment and release.settings().environments[p.environment] or p.environment or env_name
+  end,
 
   run = function(p)
-    local where = env.name
-    if p.environment and p.environment ~= where then
-      fail(string.format("migration: -p environment=%s but --env %s; give the same environment to both",
-        p.environment, where))
+    -- Where, as the deploy runbook finds it (summit.release): summit.lua's
+    -- environment (cluster, namespace, deployment), and the team's
+    -- defaults.release (the commands in the deployment).
+    local s = release.settings()
+    local where = p.environment and (s.environments[p.environment] or p.environment) or env.name
+    if p.environment and env.name and where ~= env.name then
+      fail(string.format("migration: -p environment=%s is %s, but --env %s; give one of them, or the same",
+        p.environment, where, env.name))
     end
-    if p.rollback_command == "" and not p.irreversible then
+    local function command(param, team, builtin)
+      if p[param] and p[param] ~= "" then return argv_of(param, p[param]) end
+      if type(s[team]) == "table" and #s[team] > 0 then return s[team] end
+      return builtin and argv_of(param, builtin) or nil
+    end
+    local migrate = command("migrate_command", "migrate_command", "npx tsx scripts/run-migrations.ts")
+    local status = command("status_command", "migration_status", "npx tsx scripts/migration-status.ts")
+    local revert = command("rollback_command", "rollback_command")
+    if not revert and not p.irreversible then
       fail(string.format("migration %s has no rollback migration: give -p rollback_command='...' "
-        .. "(the command that reverts it), or mark it -p irreversible=true (a failure then pauses "
-        .. "for a human instead of rolling back)", p.migration))
+        .. "(the command that reverts it; or defaults.release.rollback_command in summit.lua), or mark "
+        .. "it -p irreversible=true (a failure then pauses for a human instead of rolling back)", p.migration))
     end
-    local migrate = argv_of("migrate_command", p.migrate_command)
-    local status = argv_of("status_command", p.status_command)
-    local revert = p.rollback_command ~= "" and argv_of("rollback_command", p.rollback_command) or nil
-    local name = p.deployment or env.deployment or "web"
-    local ref = "deployment/" .. name
-    local k = cluster()
+    -- Every summit.lua command it may need, before anything is done.
+    local needed = { p.backup }
+    if p.restore_backup then needed[#needed + 1] = p.restore end
+    if p.integrity_check ~= "" then needed[#needed + 1] = p.integrity_check end
+    for _, c in ipairs(needed) do
+      if not release.has_command(c) then
+        fail(string.format("migration: summit.lua's commands do not define '%s' (see docs/runbooks/"
+          .. "migration.md#configuration)", c))
+      end
+    end
+    local t = release.target(where, s)
+    local staging
+    local sname = p.staging == nil and s.environments.staging or p.staging
+    if sname ~= nil and sname ~= "" then
+      staging = release.target(sname, s)
+      if staging.name == t.name then staging = nil end   -- this is staging
+    end
+    if not staging then
+      log.warn("migration %s: not tried in a staging environment first (%s)", p.migration,
+        sname == "" and "-p staging= is empty" or sname == nil and "no staging role in defaults.release.environments"
+          or ("this is " .. tostring(sname)))
+    end
+    local name = p.deployment or t.deployment
     local label = "pre-migration-" .. p.migration
     local var = p.maintenance_var
 
-    local function exec_in(argv, namespace)
-      return k:exec(ref, argv, { container = p.container, namespace = namespace })
+    -- tt: the target (production, or staging); default the environment's.
+    local function exec_in(argv, tt)
+      tt = tt or t
+      return tt.k:exec("deployment/" .. (p.deployment or tt.deployment), argv,
+        { container = p.container, namespace = tt.namespace })
     end
+    local ref = "deployment/" .. name
     local function set_maintenance(on)
-      k:set_env(ref, { [var] = on and "true" or "false" }, { container = p.container })
-      return k:rollout_status(ref, { timeout = p.timeout })
+      t.k:set_env(ref, { [var] = on and "true" or "false" }, { container = p.container, namespace = t.namespace })
+      return t.k:rollout_status(ref, { timeout = p.timeout, namespace = t.namespace })
     end
-    local function status_check(tag, namespace)
+    local function status_check(tag, tt)
       return step(tag .. "migration status", function()
-        local r = exec_in(status, namespace)
+        local r = exec_in(status, tt)
         if p.status_contains ~= "" and not r.stdout:find(p.status_contains, 1, true) then
           fail(string.format("the migration status does not say '%s': %s", p.status_contains,
             r.stdout:sub(1, 300)))
@@ -131,12 +176,11 @@ return runbook {
       checks.command_from_config(p.backup, { args = { "--reason", label } })
 
       -- 2. Staging first (unless this is staging).
-      local staging = p.staging_namespace
-      if staging ~= "" and staging ~= env.namespace then
-        step{ "staging: run migrations", function()
+      if staging then
+        step{ "staging (" .. staging.name .. "): run migrations", function()
           return exec_in(migrate, staging).stdout
         end, idempotent = false }
-        status_check("staging: ", staging)
+        status_check("staging (" .. staging.name .. "): ", staging)
       end
 
       -- 3. Maintenance on; its undo turns it off (last of the undo path).

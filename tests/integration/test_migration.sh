@@ -58,9 +58,14 @@ W=$T/wd
 cat >"$W/summit.lua" <<'LUA'
 return {
   environments = {
-    prod = { cluster = "k", namespace = "prod", deployment = "web" },
-    stg = { cluster = "k", namespace = "staging", deployment = "web" },
+    prod = { cluster = "k", namespace = "prod", app = "web" },
+    stg = { cluster = "k", namespace = "staging", app = "web" },
   },
+  -- The deploy runbook's roles, and the status command it shares.
+  defaults = { release = {
+    environments = { staging = "stg", production = "prod" },
+    migration_status = { "migrate", "status" },
+  } },
   clusters = { k = { kubeconfig = "../kubeconfig" } },
   commands = {
     backup_database = { "python3", "-c",
@@ -96,18 +101,26 @@ set_db() {
   k mk -n prod create configmap sim-exec "$@"
   krc 0 mk "kubectl create configmap sim-exec $*"
 }
-CMDS=(-p "migrate_command=migrate up" -p "status_command=migrate status" -p "status_contains=schema 42")
+# (the status command comes from defaults.release.migration_status)
+CMDS=(-p "migrate_command=migrate up" -p "status_contains=schema 42")
 
 say "no rollback migration and not irreversible: refused"
 sm norb run "$MIGRATION" --env prod -p migration=v42 "${CMDS[@]}"
 expect_rc 1 norb "a migration without a rollback migration"
 has "$T/norb.out" "migration v42 has no rollback migration: give -p rollback_command=" "the refusal says what to give"
+sm nocmd run "$MIGRATION" --env prod -p migration=v42 "${CMDS[@]}" -p "rollback_command=migrate down" \
+  -p restore_backup=true -p restore=restore_db
+expect_rc 1 nocmd "a restore command summit.lua does not define"
+has "$T/nocmd.out" "summit.lua's commands do not define 'restore_db'" "refused before anything is done"
+sm noenv run "$MIGRATION" -p migration=v42 "${CMDS[@]}" -p "rollback_command=migrate down"
+expect_rc 2 noenv "a migration without an environment"
+has "$T/noenv.err" "give the environment to migrate: -p environment=NAME (or --env NAME)" "it asks for one"
 [[ ! -e backups ]] || die "a refused migration took a backup"
 ok "nothing was done (no backup)"
 
 say "a successful migration: staging first, then production"
-sm good run "$MIGRATION" --env prod -p migration=v42 "${CMDS[@]}" -p "rollback_command=migrate down" \
-  -p staging_namespace=staging
+sm good run "$MIGRATION" -p environment=production -p migration=v42 "${CMDS[@]}" \
+  -p "rollback_command=migrate down"
 expect_rc 0 good "the migration"
 R1=$(newest_run)
 expect_status "$R1" succeeded "the migration run"
@@ -130,11 +143,10 @@ say "a migration that fails in staging stops before production"
 k stg -n staging patch cm sim-exec --type merge -p '{"data":{"break":"true"}}'
 krc 0 stg "kubectl patch: break=true in staging's sim-exec"
 set_db --from-literal=schema=41
-sm stgfail run "$MIGRATION" --env prod -p migration=v42b "${CMDS[@]}" -p "rollback_command=migrate down" \
-  -p staging_namespace=staging
+sm stgfail run "$MIGRATION" --env prod -p migration=v42b "${CMDS[@]}" -p "rollback_command=migrate down"
 expect_rc 1 stgfail "the migration failing in staging"
 expect_status "$(newest_run)" failed "the run (nothing to undo yet)"
-has "$T/stgfail.out" "staging: run migrations" "it failed in staging"
+has "$T/stgfail.out" "staging (stg): run migrations" "it failed in staging"
 eq "$(db schema)" 41 "production was not migrated (kubectl)"
 eq "$(maint)" false "production's maintenance mode was not touched (still false from before)"
 eq "$(db dirty staging)" true "staging is left as the migration left it, to look at"
@@ -142,7 +154,7 @@ eq "$(db dirty staging)" true "staging is left as the migration left it, to look
 say "a failing migration: rollback migration, backup restored, maintenance off"
 set_db --from-literal=schema=41 --from-literal=break=true
 sm bad run "$MIGRATION" --env prod -p migration=v43 "${CMDS[@]}" -p "rollback_command=migrate down" \
-  -p staging_namespace= -p restore_backup=true
+  -p staging= -p restore_backup=true
 expect_rc 1 bad "the failing migration"
 R2=$(newest_run)
 expect_status "$R2" rolled_back "the failed migration"
@@ -166,7 +178,7 @@ say "SIGKILL while the migration runs: needs attention, never run twice"
 set_db --from-literal=schema=41
 bg_start crash run "$MIGRATION" --env prod -p migration=v47 -p "migrate_command=migrate up-slow" \
   -p "status_command=migrate status" -p "status_contains=schema 42" -p "rollback_command=migrate down" \
-  -p staging_namespace=
+  -p staging=
 CPID=$BG_PID
 wait_until 30 "the migration to start" grep -q "run migrations" "$T/crash.out"
 R5=$(newest_run)
@@ -202,7 +214,7 @@ eq "$(started_rows "$R5" "$MKEY/1")" 1 "the migration's exec was started once (t
 say "an irreversible migration that fails pauses for a human"
 set_db --from-literal=schema=41 --from-literal=break=true
 sm irr run "$MIGRATION" --env prod -p migration=v44 "${CMDS[@]}" -p irreversible=true \
-  -p staging_namespace= --detach
+  -p staging= --detach
 expect_rc 3 irr "the irreversible failure suspends"
 R3=$(newest_run)
 expect_status "$R3" suspended "the irreversible migration"
@@ -238,7 +250,7 @@ has "$T/audit.jsonl" '"repaired":true' "the migration record says it was repaire
 say "an irreversible failure rejected: no rollback migration, maintenance off"
 set_db --from-literal=schema=41 --from-literal=break=true
 sm irr2 run "$MIGRATION" --env prod -p migration=v46 "${CMDS[@]}" -p irreversible=true \
-  -p staging_namespace= --detach
+  -p staging= --detach
 expect_rc 3 irr2 "suspended at the gate"
 R4=$(newest_run)
 SUMMIT_USER=alice sm rej reject "$R4" --gate migration-repair --comment "restore from DR instead"
