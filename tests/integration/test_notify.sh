@@ -16,7 +16,8 @@
 #     success goes to the channel of the run.succeeded rule.
 #  4. SIGKILL after a notification: the resumed run does not send it again;
 #     SIGKILL while a notification is in flight: it is sent again (attempt
-#     2, "recovered"), as documented.
+#     2, "recovered"), as documented; the same for the run.failed
+#     notifications at the end of a run (the ones delivered are not resent).
 #  5. A schedule run by the daemon fails 4 times: schedule.failing with
 #     after = 2 is sent once, by the run that made the streak 2.
 #  6. The webhook URLs (their token) never appear in the state database,
@@ -57,6 +58,7 @@ return {
       { on = "approval.requested" },
       { on = "run.succeeded", channel = "generic", runbook = "notify-gate" },
       { on = "run.finished", channel = "generic", env = "production" },
+      { on = "run.failed", channel = "slow", runbook = "notify-kill" },
     },
   },
 }
@@ -221,6 +223,21 @@ expect_rc 0 kill2r "the resumed run succeeds"
 eq "$(hooks /slow/)" 2 "the notification in flight at the kill was sent again"
 eq "$(hooks /ok/T01/B02/)" 2 "the others were sent once each"
 has "$T/kill2r.out" "was in flight at a crash: attempt 2" "the recovery is shown"
+: >"$HOOKS"
+bg_start kill3 run "$RUNBOOKS/notify_kill.lua" -p dir="$W" -p fail=true
+wait_until 30 "the run.failed notification to the slow channel" grep -q /slow/ "$HOOKS"
+kill -9 "$BG_PID"
+bg_wait "$BG_PID"
+eq "$RC" 137 "the failing run was SIGKILLed while its last run.failed notification was in flight"
+FKRUN=$(newest_run)
+eq "$(hooks /ok/generic/)" 1 "generic had got run.failed before the kill"
+sm kill3r resume "$FKRUN"
+expect_rc 1 kill3r "the resumed run fails again (its failure replayed)"
+eq "$(hooks /ok/generic/)" 1 "generic: run.failed was not sent again"
+eq "$(hooks /ok/T01/B02/)" 3 "slack: before, after and run.failed, once each"
+eq "$(hooks /slow/)" 2 "the slow channel's run.failed, in flight at the kill, was sent again"
+check_body /slow/ 2 "b['text'].startswith('runbook notify-kill failed') and '$FKRUN' in b['text']" \
+  "it is the same run.failed"
 
 say "5. schedule.failing: the runs of a schedule failing 'after' times in a row, once per streak"
 mkdir -p "$T/sched" && cd "$T/sched"
