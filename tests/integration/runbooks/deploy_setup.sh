@@ -50,7 +50,7 @@ write_config() {
 local sel = 'namespace="{{namespace}}",app="{{app}}",track="{{track}}"'
 local function q(p) return 'histogram_quantile(' .. p .. ', sum by (le) (rate('
   .. 'http_request_duration_seconds_bucket{' .. sel .. '}[1m])))' end
-local function cmd(name) return { "python3", "bin/cmd.py", name } end
+local function cmd(name) return { "python3", "$W/bin/cmd.py", name } end
 return {
   runbooks = { "$REPO/runbooks" },
   environments = {
@@ -95,7 +95,8 @@ cd "$W"
 FAST=(-p canary_count=2 -p canary_interval=1s -p canary_initial_delay=1s
       -p monitor_wait=1s -p verify_count=2 -p verify_interval=1s)
 
-# GATES[gate]="user user": who approves which gate in `drive`.
+# GATES[gate]="user user": who approves which gate in `drive`, in order;
+# "bob!" is an approval that must be refused.
 declare -A GATES=()
 # drive NAME ARGS...: `summit ARGS` in the background; every approval gate
 # it opens is approved by the people GATES names (an unexpected gate fails
@@ -122,7 +123,12 @@ for w in json.load(sys.stdin).get("waits") or []:
         [[ -n ${answered[$g]:-} ]] && continue
         [[ -n ${GATES[$g]:-} ]] || { show "$name"; die "$name: unexpected gate '$g'"; }
         for u in ${GATES[$g]}; do
-          echo "SUMMIT_USER=$u summit approve RUN --gate $g" >>"$T/$name.approvals"
+          echo "SUMMIT_USER=${u%!} summit approve RUN --gate $g" >>"$T/$name.approvals"
+          if [[ $u == *! ]]; then   # NAME!: this approval must be refused
+            ! SUMMIT_USER=${u%!} "$SUMMIT" approve "$DRIVEN_RUN" --gate "$g" >>"$T/$name.approvals" 2>&1 ||
+              { cat "$T/$name.approvals" >&2; die "approve $g as ${u%!} was not refused"; }
+            continue
+          fi
           SUMMIT_USER=$u "$SUMMIT" approve "$DRIVEN_RUN" --gate "$g" --comment "ok ($u)" \
             >>"$T/$name.approvals" 2>&1 || { cat "$T/$name.approvals" >&2; die "approve $g as $u failed"; }
         done
