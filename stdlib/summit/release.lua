@@ -262,14 +262,17 @@ end
 
 local function gopts(s) return { cwd = type(s.git) == "string" and s.git or nil } end
 
--- prepare(s): release branch, version bump, changelog, preflight (clean
--- tree, test, verify, security scan, build), push. Without s.git the git
+-- prepare(s): clean tree, release branch, version bump, changelog (their
+-- changes committed), preflight (test, verify, security scan, build), push. Without s.git the git
 -- steps are skipped and the preflight commands still run.
 function M.prepare(s)
   local branch = "release/" .. s.version
   return api.step("prepare release " .. s.version, function()
     local g = gopts(s)
     if s.git then
+      -- Clean first: the bump commit takes every change in the tree, so
+      -- nothing unrelated may be there.
+      api.step("clean tree", function() return api.git.require_clean(g) end)
       api.step("release branch " .. branch, function()
         api.git.checkout(s.main, g)
         if s.remote then api.git.pull(s.remote, s.main, g) end
@@ -283,7 +286,6 @@ function M.prepare(s)
         api.git.add(".", g)
         return api.git.commit("Bump version to " .. s.version, g)
       end)
-      api.step("clean tree", function() return api.git.require_clean(g) end)
     end
     for _, name in ipairs(s.preflight or {}) do
       M.command(name, { s.version }, { cwd = g.cwd, timeout = s.command_timeout })

@@ -75,7 +75,7 @@ return {
     build = cmd("build"), smoke = cmd("smoke"), integration = cmd("integration"),
     check_auth = cmd("check_auth"), check_api = cmd("check_api"), check_database = cmd("check_database"),
     check_graph = cmd("check_graph"), sbom = cmd("sbom"), release_notes = cmd("release_notes"),
-    upload = cmd("upload"), provenance = cmd("provenance"),
+    upload = cmd("upload"), provenance = cmd("provenance"), ${COMMANDS_EXTRA:-}
   },
   windows = { deny = { ${DENY:-} } },
   defaults = { release = {
