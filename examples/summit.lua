@@ -93,6 +93,7 @@ return {
     build          = say("built artifacts for"),
     smoke          = say("smoke tests passed in"),
     integration    = say("integration tests passed in"),
+    health         = say("GET /api/health: 200 OK from"),
     check_auth     = say("auth: login and token refresh OK in"),
     check_api      = say("API: /api/health 200 in"),
     check_database = say("database: connections healthy in"),
