@@ -65,7 +65,7 @@ newest_run() {
 # ---- runbooks ---------------------------------------------------------------
 cat >"$WORK/steps.lua" <<EOF
 return runbook {
-  name = "bench-steps", version = "1",
+  name = "bench-steps", version = "1.0.0",
   run = function()
     for i = 1, $STEPS do step("s" .. i, function() return i end) end
   end,
@@ -73,13 +73,13 @@ return runbook {
 EOF
 cat >"$WORK/one.lua" <<'EOF'
 return runbook {
-  name = "bench-one", version = "1",
+  name = "bench-one", version = "1.0.0",
   run = function() step("s1", function() return 1 end) end,
 }
 EOF
 cat >"$WORK/replay.lua" <<EOF
 return runbook {
-  name = "bench-replay", version = "1",
+  name = "bench-replay", version = "1.0.0",
   run = function()
     for i = 1, $STEPS do step("s" .. i, function() return i end) end
     sleep("1h")

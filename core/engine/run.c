@@ -901,6 +901,7 @@ int engine_run(const engine_opts *o) {
     return EXIT_FAILED;
   }
   lua_State *L = c.rt.L;
+  worktree_t *wt = o->source ? NULL : worktree_probe(&c.loop, o->file);
   int code = load_config(&c, o->config_path, o->env);
   if (!code) code = load_runbook(L, o->file, src, len, 0);
   if (!code) code = resolve_params(L, lua_gettop(L), o);
@@ -957,7 +958,8 @@ int engine_run(const engine_opts *o) {
   }
   c.rt.run_id = id;
   c.ev.run_id = id;
-  worktree_probe(&c.loop, c.rt.store, id, o->file);
+  worktree_bind(wt, c.rt.store, id);
+  wt = NULL;
   lua_pop(L, 2);
   /* A schedule's fire has one run (the store's unique index says so even
    * if two daemons raced); a second one stops here, as never started. */
@@ -1008,6 +1010,7 @@ int engine_run(const engine_opts *o) {
   lua_insert(L, -3);                         /* setup def params */
   code = execute(&c, o, NULL, t0);
 done:
+  worktree_drop(wt);
   free(src);
   ctx_free(&c);
   return code;

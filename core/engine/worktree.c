@@ -12,11 +12,39 @@
 
 #include "io/proc.h"
 
-typedef struct {
-  store_t *store;
+struct worktree {
+  store_t *store;       /* set by worktree_bind */
   char run_id[64];
   char dir[PATH_MAX];
-} probe;
+  char *result;         /* git's answer as JSON, kept until bound */
+  int done, dropped;
+};
+typedef struct worktree probe;
+
+/* Writes the result if both the answer and the run are there; frees the
+ * probe once nothing more can happen to it. */
+static void settle(probe *pr) {
+  if (!pr->done) return;
+  if (pr->store && pr->result)
+    store_run_set_git(pr->store, pr->run_id, pr->result);
+  if (pr->store || pr->dropped) {
+    free(pr->result);
+    free(pr);
+  }
+}
+
+void worktree_bind(worktree_t *w, store_t *s, const char *run_id) {
+  if (!w) return;
+  w->store = s;
+  snprintf(w->run_id, sizeof w->run_id, "%s", run_id);
+  settle(w);
+}
+
+void worktree_drop(worktree_t *w) {
+  if (!w) return;
+  w->dropped = 1;
+  settle(w);
+}
 
 /* Whether dir or one of its parents holds .git (a directory, or a file for
  * worktrees and submodules). */
@@ -63,31 +91,31 @@ static void done(void *ud, const proc_result *r) {
     }
     cJSON_AddBoolToObject(j, "dirty", dirty);
     cJSON_AddStringToObject(j, "dir", pr->dir);
-    char *text = cJSON_PrintUnformatted(j);
-    if (text) store_run_set_git(pr->store, pr->run_id, text);
-    free(text);
+    pr->result = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
   }
-  free(pr);
+  pr->done = 1;
+  settle(pr);
 }
 
-void worktree_probe(uv_loop_t *loop, store_t *s, const char *run_id,
-                    const char *file) {
+worktree_t *worktree_probe(uv_loop_t *loop, const char *file) {
   char abs[PATH_MAX];
-  if (!realpath(file, abs)) return;
+  if (!realpath(file, abs)) return NULL;
   char *slash = strrchr(abs, '/');
-  if (!slash) return;
+  if (!slash) return NULL;
   *slash = '\0';
   if (!abs[0]) snprintf(abs, sizeof abs, "/");
-  if (!in_work_tree(abs)) return;
+  if (!in_work_tree(abs)) return NULL;
   probe *pr = calloc(1, sizeof *pr);
-  if (!pr) return;
-  pr->store = s;
-  snprintf(pr->run_id, sizeof pr->run_id, "%s", run_id);
+  if (!pr) return NULL;
   snprintf(pr->dir, sizeof pr->dir, "%s", abs);
   const char *argv[] = {"git", "-C", pr->dir, "status", "--porcelain=v2",
                         "--branch", "--untracked-files=no", NULL};
   proc_opts o = {.argv = argv, .timeout_ms = 10000, .capture_cap = 1 << 20,
                  .log_fd = -1};
-  if (!proc_start(loop, &o, done, pr)) free(pr);
+  if (!proc_start(loop, &o, done, pr)) {
+    free(pr);
+    return NULL;
+  }
+  return pr;
 }
