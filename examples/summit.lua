@@ -72,6 +72,8 @@ return {
       success_rate = 'sum(rate(http_requests_total{' .. sel .. ',code!~"5.."}[1m]))'
         .. ' / sum(rate(http_requests_total{' .. sel .. '}[1m])) * 100',
       p50 = quantile(0.50), p95 = quantile(0.95), p99 = quantile(0.99),
+      db_p95 = 'histogram_quantile(0.95, sum by (le) (rate(db_query_duration_seconds_bucket{'
+        .. sel .. '}[1m])))',
       cpu = 'avg(rate(container_cpu_usage_seconds_total{' .. sel .. '}[1m]))',
       memory = 'max(container_memory_working_set_bytes{' .. sel .. '})',
     },

@@ -295,6 +295,8 @@ function M.prepare(s)
         return api.git.push(s.remote, branch, { cwd = g.cwd, set_upstream = true })
       end)
     end
+    -- "Create release PR" (gh pr create ...): the team's command, if any.
+    M.command("release_pr", { s.version, branch }, { optional = true, what = "release PR", cwd = g.cwd })
     return { branch = s.git and branch or nil }
   end)
 end
@@ -411,9 +413,40 @@ local function analysis_metrics(s)
       baseline = prod, max_increase = 0, margin = s.canary_error_margin },
     lat("p50"), lat("p95"), lat("p99"),
     { name = "success_rate", template = "success_rate", min = s.canary_min_success_rate },
-    { name = "memory", template = "memory", baseline = prod, max_increase = s.canary_resource_increase },
-    { name = "cpu", template = "cpu", baseline = prod, max_increase = 0.25, dry_run = true },
+    -- database query time, memory and CPU: measured when summit.lua has their templates
+    { name = "db_p95", template = "db_p95", baseline = prod, max_increase = s.canary_latency_increase,
+      margin = s.canary_db_margin or 0.001, optional = true },
+    { name = "memory", template = "memory", baseline = prod, max_increase = s.canary_resource_increase,
+      optional = true },
+    { name = "cpu", template = "cpu", baseline = prod, max_increase = 0.25, dry_run = true, optional = true },
   }
+end
+
+-- The metric templates summit.lua defines (top level and the environment's).
+local function templates(t)
+  local have = {}
+  local m = cfg().metrics
+  for k in pairs(type(m) == "table" and type(m.queries) == "table" and m.queries or {}) do have[k] = true end
+  local em = t and t.env and t.env.metrics
+  for k in pairs(type(em) == "table" and type(em.queries) == "table" and em.queries or {}) do have[k] = true end
+  return have
+end
+
+-- The metrics to measure: the required ones always (a missing template is
+-- a measurement error, so a wrong config does not pass), the optional ones
+-- when their template exists.
+local function present(list, t)
+  local have, out = templates(t), {}
+  for _, x in ipairs(list) do
+    if not x.optional then
+      out[#out + 1] = x
+    elseif have[x.template] then
+      local c = {}
+      for k, v in pairs(x) do if k ~= "optional" then c[k] = v end end
+      out[#out + 1] = c
+    end
+  end
+  return out
 end
 
 function M.analyze(s, t, name)
@@ -422,7 +455,7 @@ function M.analyze(s, t, name)
     vars = { namespace = t.namespace, app = t.app, track = "canary" },
     count = s.canary_count, interval = s.canary_interval, initial_delay = s.canary_initial_delay,
     failure_limit = s.canary_failure_limit or 0,
-    metrics = analysis_metrics(s),
+    metrics = present(analysis_metrics(s), t),
   }
 end
 

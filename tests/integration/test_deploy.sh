@@ -59,6 +59,9 @@ done
 ok "three gates granted"
 "$SUMMIT" audit export --run "$run" 2>/dev/null | grep '"canary.verdict"' >"$T/verdict"
 has "$T/verdict" '"verdict":"successful"' "the canary verdict was successful"
+for m in error_rate p50 p95 p99 success_rate db_p95 memory cpu; do
+  has "$T/verdict" "\"metric\":\"$m\"" "the canary analysis measured $m"
+done
 "$SUMMIT" audit export --run "$run" 2>/dev/null | grep '"release.released"' >"$T/released"
 has "$T/released" '"approvers":["alice","bob"]' "the release record names the approvers"
 

@@ -14,7 +14,7 @@ export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.com GIT_COMMITTER_NAME=D
 git config --global init.defaultBranch main
 GIT_DIR_LUA='"app"'
 RELEASE_EXTRA='remote = "origin",'
-COMMANDS_EXTRA='version_bump = { "python3", "'$T'/wd/bin/bump.py" }, changelog = { "python3", "'$T'/wd/bin/changelog.py" },'
+COMMANDS_EXTRA='version_bump = { "python3", "'$T'/wd/bin/bump.py" }, changelog = { "python3", "'$T'/wd/bin/changelog.py" }, release_pr = cmd("release_pr"),'
 source "$RUNBOOKS/deploy_setup.sh"
 cat >"$W/bin/bump.py" <<'PY'
 import sys
@@ -55,6 +55,7 @@ expect_status "$DRIVEN_RUN" succeeded "the run"
 eq "$(origin show release/v2.0.0:VERSION)" 2.0.0 "origin's release/v2.0.0 has the bumped VERSION"
 has <(origin show release/v2.0.0:CHANGELOG.md) "## v2.0.0" "and the changelog entry"
 eq "$(origin log -1 --format=%s release/v2.0.0)" "Bump version to v2.0.0" "committed as the bump"
+has "$W/commands.log" "release_pr v2.0.0 release/v2.0.0" "the release PR command ran"
 eq "$(origin log -1 --format=%s main)" "Release v2.0.0" "main on origin has the release merge"
 eq "$(origin rev-list --parents -n1 main | wc -w)" 3 "a merge commit (two parents)"
 eq "$(origin cat-file -t v2.0.0)" tag "v2.0.0 is an annotated tag on origin"
