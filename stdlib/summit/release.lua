@@ -296,7 +296,9 @@ function M.prepare(s)
       end)
     end
     -- "Create release PR" (gh pr create ...): the team's command, if any.
-    M.command("release_pr", { s.version, branch }, { optional = true, what = "release PR", cwd = g.cwd })
+    if s.git then
+      M.command("release_pr", { s.version, branch }, { optional = true, what = "release PR", cwd = g.cwd })
+    end
     return { branch = s.git and branch or nil }
   end)
 end
