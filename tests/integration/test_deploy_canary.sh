@@ -9,11 +9,18 @@
 #  2. a production step whose image never becomes ready (progressive):
 #     the 10% step's wait fails, the undo path puts production back on
 #     the previous image at 20 replicas; rolled_back.
+#     The notification reaches the configured webhook (a local server).
 #  3. the same with strategy=rolling: the Deployment itself is rolled
 #     back to the previous revision's image.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
-RELEASE_EXTRA='rollout_timeout = "4s",'
+python3 "$HERE/http_server.py" "$T/port" >"$T/server.log" 2>&1 &
+BG_PIDS+=("$!")
+echo "$!" >"$T/pids/http_server"
+wait_until 10 "the webhook receiver to listen" test -s "$T/port"
+HOOK=http://127.0.0.1:$(<"$T/port")
+RELEASE_EXTRA='rollout_timeout = "4s", webhook = "'$HOOK'/count",'
+hook_hits() { curl -s "$HOOK/stats" | py 'import json,sys; print(json.load(sys.stdin)["hits"].get("/count", 0))'; }
 source "$RUNBOOKS/deploy_setup.sh"
 
 prod_image() { kget summit-production deploy/web '{.spec.template.spec.containers[0].image}'; }
@@ -41,6 +48,8 @@ has "$T/actions" "approval.granted" "audit: the canary gate's approval"
 "$SUMMIT" audit export --run "$run" 2>/dev/null | grep '"canary.verdict"' >"$T/verdict"
 has "$T/verdict" '"verdict":"failed"' "audit: the failed verdict"
 has "$T/verdict" "critical metric 'error_rate' failed" "decided by the error rate"
+eq "$(hook_hits)" 1 "the webhook got one notification (canary_rolled_back)"
+has "$T/bad.out" "notify canary_rolled_back" "posted by the step 'notify canary_rolled_back'"
 
 say "2. progressive with an image that never becomes ready"
 GATES=([production]="alice bob")
