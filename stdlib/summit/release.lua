@@ -53,6 +53,7 @@ M.DEFAULTS = {
   canary_latency_increase = 0.10,     -- P50/P95/P99 within 10% of production
   canary_min_success_rate = 99,       -- > 99% (percent)
   canary_resource_increase = 0.20,    -- memory (and CPU, watched) vs production
+  canary_inconclusive = "ask",        -- "ask": a gate CANARY-inconclusive; "abort": roll back
   -- between the steps of a production rollout
   monitor_wait = "15m", monitor_max_error_rate = 0.01,
   -- post-deployment verification
@@ -469,7 +470,8 @@ local function rollout_opts(t, s, extra)
 end
 
 -- canary(s): the canary at s.canary_weight % (environment `canary`'s
--- traffic when set) in its namespace, the analysis, and the decision: a
+-- traffic when set) in its namespace, the analysis, and the decision: an
+-- inconclusive one asks a human (canary_inconclusive = "ask"); a
 -- verdict other than successful aborts the canary (the stable whole
 -- again) and fails the run with ECANARY (the run's undo path then
 -- restores anything else). Returns the verdict.
@@ -478,6 +480,19 @@ function M.canary(s)
   local weight = tonumber(t.traffic or s.canary_weight)
   rollout.canary(rollout_opts(t, s, { image = image_ref(s), weight = weight }))
   local v = M.analyze(s, t)
+  if v.verdict == "inconclusive" and s.canary_inconclusive == "ask" then
+    -- As Argo Rollouts does: an inconclusive analysis pauses for a human.
+    -- Approved: the canary goes on; rejected: EREJECTED, and the run's undo
+    -- path takes the canary back.
+    api.approval.require{
+      gate = t.name .. "-inconclusive", roles = s.canary_roles,
+      bind = { version = s.version, image = image_ref(s) },
+      reason = string.format("canary analysis of %s inconclusive: %s; approve to proceed, reject to roll "
+        .. "the canary back", s.version, v.reason),
+    }
+    M.notify("canary_accepted", { version = s.version, verdict = v.verdict, reason = v.reason })
+    return v
+  end
   if v.verdict ~= "successful" then
     rollout.abort(rollout_opts(t, s))
     M.notify("canary_rolled_back", { version = s.version, verdict = v.verdict, reason = v.reason })

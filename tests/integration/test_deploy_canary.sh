@@ -10,6 +10,8 @@
 #     the 10% step's wait fails, the undo path puts production back on
 #     the previous image at 20 replicas; rolled_back.
 #     The notification reaches the configured webhook (a local server).
+#  1b. an analysis without data is inconclusive: the gate
+#     canary-inconclusive asks a human; alice rejects: rolled back.
 #  3. the same with strategy=rolling: the Deployment itself is rolled
 #     back to the previous revision's image.
 set -euo pipefail
@@ -50,6 +52,23 @@ has "$T/verdict" '"verdict":"failed"' "audit: the failed verdict"
 has "$T/verdict" "critical metric 'error_rate' failed" "decided by the error rate"
 eq "$(hook_hits)" 1 "the webhook got one notification (canary_rolled_back)"
 has "$T/bad.out" "notify canary_rolled_back" "posted by the step 'notify canary_rolled_back'"
+
+say "1b. an analysis without data (the canary's app label matches no series): inconclusive, a human decides"
+CANARY_APP=ghost write_config
+GATES=([canary]="alice" [canary-inconclusive]="alice~")
+drive blind run deploy -p version=v2.0.1 -p skip=checklist,prepare,staging "${FAST[@]}"
+expect_rc 1 blind "a deploy whose inconclusive canary is rejected"
+expect_status "$DRIVEN_RUN" rolled_back "the run"
+has "$T/blind.out" "inconclusive" "the analysis was inconclusive"
+has "$T/blind.approvals" "SUMMIT_USER=alice summit reject RUN --gate canary-inconclusive" \
+  "the gate canary-inconclusive was asked, and alice rejected it"
+has "$T/blind.out" "EREJECTED" "the rejection failed the run"
+hasnt "$T/blind.out" "approval gate 'production'" "production's gate never opened"
+eq "$(prod_image)" registry/web:v1.0.0 "production still runs v1.0.0"
+eq "$(kget summit-production deploy/web '{.spec.replicas}')" 20 "at 20 replicas"
+k nocanary -n summit-production get deploy/web-canary
+krc 1 nocanary "the undo removed the canary"
+write_config
 
 say "2. progressive with an image that never becomes ready"
 GATES=([production]="alice bob")

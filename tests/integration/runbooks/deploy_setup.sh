@@ -55,7 +55,8 @@ return {
   runbooks = { "$REPO/runbooks" },
   environments = {
     staging = { cluster = "k", namespace = "summit-staging", app = "web", url = os.getenv("SIM_URL") },
-    canary = { cluster = "k", namespace = "summit-production", app = "web", traffic = 5 },
+    canary = { cluster = "k", namespace = "summit-production", app = "${CANARY_APP:-web}", deployment = "web",
+               traffic = 5 },
     production = { cluster = "k", namespace = "summit-production", app = "web",
                    approval = { count = 2, distinct = true } },
   },
@@ -98,7 +99,7 @@ FAST=(-p canary_count=2 -p canary_interval=1s -p canary_initial_delay=1s
       -p monitor_wait=1s -p verify_count=2 -p verify_interval=1s)
 
 # GATES[gate]="user user": who approves which gate in `drive`, in order;
-# "bob!" is an approval that must be refused.
+# "bob!" is an approval that must be refused, "alice~" a rejection.
 declare -A GATES=()
 # drive NAME ARGS...: `summit ARGS` in the background; every approval gate
 # it opens is approved by the people GATES names (an unexpected gate fails
@@ -125,10 +126,17 @@ for w in json.load(sys.stdin).get("waits") or []:
         [[ -n ${answered[$g]:-} ]] && continue
         [[ -n ${GATES[$g]:-} ]] || { show "$name"; die "$name: unexpected gate '$g'"; }
         for u in ${GATES[$g]}; do
-          echo "SUMMIT_USER=${u%!} summit approve RUN --gate $g" >>"$T/$name.approvals"
+          local who=${u%[~!]}
+          if [[ $u == *"~" ]]; then   # NAME~: NAME rejects the gate
+            echo "SUMMIT_USER=$who summit reject RUN --gate $g" >>"$T/$name.approvals"
+            SUMMIT_USER=$who "$SUMMIT" reject "$DRIVEN_RUN" --gate "$g" --comment "no ($who)" \
+              >>"$T/$name.approvals" 2>&1 || { cat "$T/$name.approvals" >&2; die "reject $g as $who failed"; }
+            continue
+          fi
+          echo "SUMMIT_USER=$who summit approve RUN --gate $g" >>"$T/$name.approvals"
           if [[ $u == *! ]]; then   # NAME!: this approval must be refused
-            ! SUMMIT_USER=${u%!} "$SUMMIT" approve "$DRIVEN_RUN" --gate "$g" >>"$T/$name.approvals" 2>&1 ||
-              { cat "$T/$name.approvals" >&2; die "approve $g as ${u%!} was not refused"; }
+            ! SUMMIT_USER=$who "$SUMMIT" approve "$DRIVEN_RUN" --gate "$g" >>"$T/$name.approvals" 2>&1 ||
+              { cat "$T/$name.approvals" >&2; die "approve $g as $who was not refused"; }
             continue
           fi
           SUMMIT_USER=$u "$SUMMIT" approve "$DRIVEN_RUN" --gate "$g" --comment "ok ($u)" \
