@@ -87,23 +87,14 @@ return runbook {
     timeout = { type = "string", default = "10m", description = "for each rollout (maintenance on/off)" },
   },
   -- A migration and a deploy of the same environment never run at once.
-  environment = function(p, env_name)
-    if not p.environment and not env_name then
-      error("give the environment to migrate: -p environment=NAME (or --env NAME)", 0)
-    end
-    return p.environment and release.settings().environments[p.environment] or p.environment or env_name
-  end,
+  environment = release.lock_environment("migrate"),
 
   run = function(p)
     -- Where, as the deploy runbook finds it (summit.release): summit.lua's
     -- environment (cluster, namespace, deployment), and the team's
     -- defaults.release (the commands in the deployment).
     local s = release.settings()
-    local where = p.environment and (s.environments[p.environment] or p.environment) or env.name
-    if p.environment and env.name and where ~= env.name then
-      fail(string.format("migration: -p environment=%s is %s, but --env %s; give one of them, or the same",
-        p.environment, where, env.name))
-    end
+    local where = release.where(p, "migration", s)
     local function command(param, team, builtin)
       if p[param] and p[param] ~= "" then return argv_of(param, p[param]) end
       if type(s[team]) == "table" and #s[team] > 0 then return s[team] end

@@ -79,22 +79,13 @@ return runbook {
     timeout = { type = "string", default = "10m", description = "how long the rollout may take" },
   },
   -- A rollback and a deploy of the same environment never run at once.
-  environment = function(p, env_name)
-    if not p.environment and not env_name then
-      error("give the environment to roll back: -p environment=NAME (or --env NAME)", 0)
-    end
-    return p.environment and release.settings().environments[p.environment] or p.environment or env_name
-  end,
+  environment = release.lock_environment("roll back"),
 
   run = function(p)
     -- Where: summit.lua's environment (cluster, namespace, deployment), as
     -- the deploy runbook finds it (summit.release).
     local s = release.settings()
-    local where = p.environment and (s.environments[p.environment] or p.environment) or env.name
-    if p.environment and env.name and where ~= env.name then
-      fail(string.format("rollback: -p environment=%s is %s, but --env %s; give one of them, or the same",
-        p.environment, where, env.name))
-    end
+    local where = release.where(p, "rollback", s)
     local t = release.target(where, s)
     local k, ns, name = t.k, t.namespace, p.deployment or t.deployment
     for _, c in ipairs(list(p.checks)) do

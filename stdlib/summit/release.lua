@@ -176,6 +176,33 @@ function M.target(role, s)
            url = e.url, traffic = e.traffic }
 end
 
+-- For runbooks that act on one environment given as `-p environment=`
+-- (a role such as production, or an environment's name) or `--env`
+-- (rollback, migration). lock_environment(what) is the runbook's
+-- `environment` field: the environment it locks, so it never runs at
+-- once with a deploy of it. where(p, what) is that environment's name
+-- inside run(); giving both -p environment and --env for different
+-- environments fails.
+function M.lock_environment(what)
+  return function(p, env_name)
+    if not p.environment and not env_name then
+      error(string.format("give the environment to %s: -p environment=NAME (or --env NAME)", what), 0)
+    end
+    return p.environment and M.settings().environments[p.environment] or p.environment or env_name
+  end
+end
+
+function M.where(p, what, s)
+  s = s or M.settings()
+  local selected = config.env and config.env.name
+  local where = p.environment and (s.environments[p.environment] or p.environment) or selected
+  if p.environment and selected and where ~= selected then
+    api.fail(string.format("%s: -p environment=%s is %s, but --env %s; give one of them, or the same",
+      what, p.environment, where, selected))
+  end
+  return where
+end
+
 function M.has_command(name)
   local c = cfg().commands
   return type(c) == "table" and c[name] ~= nil
