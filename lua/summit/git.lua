@@ -379,15 +379,21 @@ function Call:current_branch()
   return trim(r.stdout)
 end
 
+-- parser(text), with a parser's own failure raised as EGIT (output git
+-- is not expected to write).
+local function parsed(parser, text)
+  local ok, r = pcall(parser, text)
+  if not ok then
+    if type(r) == "table" then error(r, 0) end
+    error(errors.new("EGIT", tostring(r)), 0)
+  end
+  return r
+end
+
 function Call:status(untracked)
   local args = { "--no-optional-locks", "status", "--porcelain=v2", "--branch" }
   args[#args + 1] = untracked == false and "--untracked-files=no" or "--untracked-files=all"
-  local ok, st = pcall(M._parse_status, self:out(args))
-  if not ok then
-    if type(st) == "table" then error(st, 0) end
-    error(errors.new("EGIT", tostring(st)), 0)
-  end
-  return st
+  return parsed(M._parse_status, self:out(args))
 end
 
 function Call:unmerged()
@@ -608,12 +614,7 @@ function M.log(...)
         args[#args + 1] = "--"
         for _, p in ipairs(o.paths) do args[#args + 1] = p end
       end
-      local ok, list = pcall(M._parse_log, c:out(args))
-      if not ok then
-        if type(list) == "table" then error(list, 0) end
-        error(errors.new("EGIT", tostring(list)), 0)
-      end
-      return list
+      return parsed(M._parse_log, c:out(args))
     end)
 end
 
@@ -670,12 +671,7 @@ function M.changed_files(...)
       else args[#args + 1] = from; args[#args + 1] = to end
       args[#args + 1] = "--"
       for _, p in ipairs(o.paths or {}) do args[#args + 1] = p end
-      local ok, list = pcall(M._parse_name_status, c:out(args))
-      if not ok then
-        if type(list) == "table" then error(list, 0) end
-        error(errors.new("EGIT", tostring(list)), 0)
-      end
-      return list
+      return parsed(M._parse_name_status, c:out(args))
     end)
 end
 
