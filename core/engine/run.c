@@ -1290,6 +1290,7 @@ int engine_cancel(const engine_opts *o, int rollback) {
                        "{\"code\":\"ECANCELED\",\"message\":\"cancelled\"}",
                        NULL, 0, 1, now);
   store_lock_release(c.rt.store, NULL, r.id);
+  store_wait_close(c.rt.store, r.id, NULL);  /* no gate waits on it now */
   store_lease_release(c.rt.store, r.id, getpid());
   store_flush(c.rt.store);
   printf("run %s cancelled (it was %s)\n", r.id, r.status);

@@ -25,7 +25,7 @@ static const char *const SQL_W_REPLACE =
     "UPDATE waits SET attempt = ?3, gate = ?4, request = ?5, since_ms = ?6,"
     " deadline_ms = ?7 WHERE run_id = ?1 AND wait_key = ?2";
 static const char *const SQL_W_CLOSE =
-    "DELETE FROM waits WHERE run_id = ?1 AND wait_key = ?2";
+    "DELETE FROM waits WHERE run_id = ?1 AND (?2 IS NULL OR wait_key = ?2)";
 static const char *const SQL_W_DEADLINE =
     "UPDATE waits SET deadline_ms = ?3 WHERE run_id = ?1 AND wait_key = ?2";
 #define WAIT_COLS                                                          \

@@ -201,7 +201,8 @@ typedef struct {
  * the same attempt is kept as it is (a resumed run), one of an older
  * attempt is replaced. */
 int store_wait_open(store_t *s, const store_wait *w, int *opened);
-/* Deletes the wait; not committed until store_flush. */
+/* Deletes the wait (every wait of the run when wait_key is NULL: a run
+ * cancelled with no process); not committed until store_flush. */
 int store_wait_close(store_t *s, const char *run_id, const char *wait_key);
 /* Sets the wait's deadline (0: none); not committed until store_flush. */
 int store_wait_set_deadline(store_t *s, const char *run_id,

@@ -362,6 +362,21 @@ ok "the sleeping run is listed with its wake time and the resume command"
 "$SUMMIT" runs --waiting >"$T/waitingS.out"
 has "$T/waitingS.out" "sleep until" "runs --waiting (human) shows the sleep"
 
+say "9. a run cancelled while it waits on a gate, with no process, leaves no open gate"
+mkdir -p "$T/w9"
+start_detached c9 -p dir="$T/w9"
+runC=$RUN
+sm c9cancel cancel "$runC"
+expect_rc 0 c9cancel "cancel the waiting run"
+"$SUMMIT" runs --waiting --json >"$T/waitingC.out"
+hasnt "$T/waitingC.out" "$runC" "runs --waiting no longer lists it"
+open_waits=$(py 'import sqlite3,sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM waits WHERE run_id = ?", (sys.argv[2],)).fetchone()[0])' "$DB" "$runC")
+eq "$open_waits" 0 "its wait row is closed"
+sm c9approve approve "$runC" --gate production
+expect_rc 1 c9approve "approving the cancelled run"
+has "$T/c9approve.err" "has finished (cancelled)" "refused: it has finished"
+
 say "sanitizers"
 san=$(cd "$T" && grep -l "Sanitizer" -- *.err 2>/dev/null | tr '\n' ' ' || true)
 soft_eq "$san" "" "no ASan/UBSan/LSan report in any summit stderr"
