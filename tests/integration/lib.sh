@@ -52,6 +52,13 @@ _cleanup() {
     pid=$(cat "$f" 2>/dev/null)
     [[ $pid =~ ^[0-9]+$ ]] && kill -9 "$pid" 2>/dev/null
   done
+  # Every summit run by `sm`/`bg_start` leaves its stderr in $T/*.err: a
+  # sanitizer report there fails the test even when the exit code passed.
+  if [[ $rc -eq 0 ]]; then
+    local san
+    san=$(cd "$T" && grep -l "Sanitizer" -- *.err 2>/dev/null | tr '\n' ' ')
+    [[ -z $san ]] || SOFT_FAILS+=("an ASan/UBSan/LSan report in: $san")
+  fi
   if [[ $rc -eq 0 && ${#SOFT_FAILS[@]} -gt 0 ]]; then
     echo >&2
     for f in "${SOFT_FAILS[@]}"; do echo "FAIL: $f" >&2; done

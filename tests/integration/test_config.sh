@@ -220,6 +220,3 @@ has "$T/pf3.err" "'n'" "the error names the param"
 sm pf4 run "$P/rb/show.lua" --params-file "$T/does-not-exist.json"
 expect_rc 2 pf4 "a params file that does not exist"
 
-say "sanitizers"
-san=$(cd "$T" && grep -l "Sanitizer" -- *.err 2>/dev/null | tr '\n' ' ' || true)
-soft_eq "$san" "" "no ASan/UBSan/LSan report in any summit stderr"

@@ -408,10 +408,9 @@ eq "$(jget "$T/rc.json" 'len(d["queries"])')" 8 "8 query templates rendered"
 has "$T/rules.yml" 'http_request_duration_seconds_bucket{namespace=\"shop\",app=\"web\",track=\"canary\"}' \
   "the variables are filled in"
 has "$T/rules.yml" 'label_app=\"web\"' "cAdvisor series joined on the pods' labels"
-if command -v promtool >/dev/null; then
-  promtool check rules "$T/rules.yml" >"$T/promtool.out" 2>&1 || { cat "$T/promtool.out" "$T/rules.yml"; die "promtool rejects a template"; }
-  has "$T/promtool.out" "SUCCESS: 8 rules found" "promtool parses all 8 templates"
-fi
+command -v promtool >/dev/null || die "promtool is missing (make deps installs Debian's prometheus package)"
+promtool check rules "$T/rules.yml" >"$T/promtool.out" 2>&1 || { cat "$T/promtool.out" "$T/rules.yml"; die "promtool rejects a template"; }
+has "$T/promtool.out" "SUCCESS: 8 rules found" "promtool parses all 8 templates"
 
 say "examples/real-cluster: the production gate takes the environment's signed two-role policy"
 sm g1 run rc_check --config "$RC_DIR/summit.lua" --env production -p gate=true --detach

@@ -480,6 +480,3 @@ has "$T/tls.out" "tls ca blob -> status 200" "ca (a PEM string) trusts the test 
 has "$T/tls.out" "redirect default -> status 302" "a redirect is a result, not followed, by default"
 has "$T/tls.out" "redirect followed -> status 200" "follow_redirects = true follows it"
 
-say "sanitizers"
-san=$(cd "$T" && grep -l "Sanitizer" -- *.err 2>/dev/null | tr '\n' ' ' || true)
-soft_eq "$san" "" "no ASan/UBSan/LSan report in any summit stderr"

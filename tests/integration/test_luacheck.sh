@@ -6,14 +6,12 @@
 #  2. The configuration still catches what it should: a runbook with a
 #     typo in a global (stpe) and one that assigns a global is reported,
 #     and the runbook globals (step, exec, approval, ...) are not.
-# Skipped (with a clear line, exit 0) only when luacheck is not installed.
+# luacheck must be installed (make deps installs Debian's lua-check).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
-if ! command -v luacheck >/dev/null; then
-  echo "SKIP test_luacheck: luacheck is not installed (make deps installs Debian's lua-check)"
-  exit 0
-fi
+command -v luacheck >/dev/null ||
+  die "luacheck is not installed (make deps installs Debian's lua-check)"
 ROOT=$(cd "$HERE/../.." && pwd)
 
 say "1. runbooks/, stdlib/, examples/ are clean"

@@ -99,7 +99,6 @@ eq "$(hooks /ok/T01/B02/)" 1 "the default channel got one request"
 eq "$(hooks /ok/generic/)" 1 "the generic channel got one request"
 eq "$(hooks /fail/)" 3 "the webhook answering 500 was tried 1 + 2 retries times"
 eq "$(hooks /gone/)" 1 "the webhook answering 404 was not tried again"
-check_body /ok/T01 1 'r["path"].startswith("/ok/T01/B02/")' "request 1 went to the default (slack) channel"
 check_body /ok/T01 1 'b["text"] == "deploying <web> v2 & more"' "slack: text is the message"
 check_body /ok/T01 1 '"deploying &lt;web&gt; v2 &amp; more" in b["blocks"][0]["text"]["text"]' \
   "slack: the section block holds the message, escaped for mrkdwn"
@@ -110,7 +109,6 @@ check_body /ok/T01 1 "'run \`$RUN\`' in b['blocks'][-1]['elements'][0]['text']" 
 check_body /ok/T01 1 "'runbook \`notify-basic 1.2.0\`' in b['blocks'][-1]['elements'][0]['text']" \
   "slack: the context block names the runbook and its version"
 check_body /ok/T01 1 'r["headers"]["content-type"] == "application/json"' "sent as application/json"
-check_body /ok/generic 1 'r["path"].startswith("/ok/generic/")' "request 2 went to the generic channel"
 check_body /ok/generic 1 "b['event'] == 'notify' and b['run'] == '$RUN' and b['runbook'] == 'notify-basic'" \
   "generic: event, run and runbook"
 check_body /ok/generic 1 'b["message"] == "canary looks fine" and b["level"] == "warn"' "generic: message and level"

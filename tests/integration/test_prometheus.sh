@@ -21,11 +21,11 @@
 #  5. The sim answers an unsupported query with 400 bad_data naming the
 #     supported shapes.
 set -euo pipefail
-if ! command -v prometheus >/dev/null 2>&1; then
-  echo "SKIP test_prometheus: the prometheus binary is missing (make deps installs Debian's prometheus package)"
-  exit 0
-fi
 source "$(dirname "$0")/lib.sh" "$@"
+for tool in prometheus promtool; do
+  command -v $tool >/dev/null 2>&1 ||
+    die "$tool is missing (make deps installs Debian's prometheus package)"
+done
 command -v curl >/dev/null || die "curl is needed (make deps)"
 
 free_port() {
@@ -99,11 +99,9 @@ curl -fsS "$SIM/metrics" >"$T/exposition.txt"
 has "$T/exposition.txt" '# TYPE http_request_duration_seconds histogram' "histogram TYPE line"
 has "$T/exposition.txt" 'le="+Inf"' "cumulative buckets end at +Inf"
 has "$T/exposition.txt" 'track="canary"' "series carry the pod's track"
-if command -v promtool >/dev/null; then
-  promtool check metrics <"$T/exposition.txt" >"$T/promtool.out" 2>&1 ||
-    { cat "$T/promtool.out" >&2; die "promtool check metrics rejects the sim's /metrics"; }
-  ok "promtool check metrics accepts the exposition"
-fi
+promtool check metrics <"$T/exposition.txt" >"$T/promtool.out" 2>&1 ||
+  { cat "$T/promtool.out" >&2; die "promtool check metrics rejects the sim's /metrics"; }
+ok "promtool check metrics accepts the exposition"
 
 PROM_PORT=
 for _ in 1 2 3; do

@@ -141,6 +141,3 @@ has "$T/u3.finished" "step 4 broke" "run.finished gives the step's error"
 has "$T/u3.finished" "undo 2 broke" "and the undo's error"
 has "$T/u3.finished" '"status":"failed"' "run.finished says failed"
 
-say "sanitizers"
-san=$(cd "$T" && grep -l "Sanitizer" -- *.err 2>/dev/null | tr '\n' ' ' || true)
-soft_eq "$san" "" "no ASan/UBSan/LSan report in any summit stderr"
