@@ -312,13 +312,9 @@ static int refuse(store_t *s, const opts *o, const char *actor,
   }
   cJSON_AddStringToObject(d, "decision", o->decision);
   cJSON_AddStringToObject(d, "reason", reason);
-  audit_redact(d);
-  char *text = approval_canonical(d);
-  cJSON_Delete(d);
-  if (!text || store_audit_append(s, runtime_now_ms(), actor, o->run_id,
-                                  "approval.refused", text, 1) != STORE_OK)
+  if (audit_append_to(s, actor, o->run_id, "approval.refused", d, 1) !=
+      STORE_OK)
     fprintf(stderr, "summit: recording the refusal: %s\n", store_errmsg(s));
-  free(text);
   fprintf(stderr, "summit %s: refused: %s\n", o->cmd, reason);
   return EXIT_FAILED;
 }
@@ -624,20 +620,20 @@ static int decide(const char *cmd, const char *decision, int argc,
   if (me->verdict == APPR_DUPLICATE) cJSON_AddBoolToObject(d, "duplicate", 1);
   cJSON_AddNumberToObject(d, "have", out.have);
   cJSON_AddNumberToObject(d, "need", out.need);
-  audit_redact(d);  /* a comment may quote a credential */
-  char *detail = approval_canonical(d);
-  cJSON_Delete(d);
   const char *action = me->verdict == APPR_REJECTS ? "approval.rejected"
                                                    : "approval.given";
-  if (!detail || store_approval_add(s, &a, 0) != STORE_OK ||
-      store_audit_append(s, now, actor, r.id, action, detail, 1) != STORE_OK) {
+  /* The decision and its record share one commit; the comment may quote a
+   * credential, which the audit append masks. */
+  if (store_approval_add(s, &a, 0) != STORE_OK) {
+    cJSON_Delete(d);
+    d = NULL;
+  }
+  if (!d || audit_append_to(s, actor, r.id, action, d, 1) != STORE_OK) {
     fprintf(stderr, "summit %s: recording the decision: %s\n", cmd,
             store_errmsg(s));
-    free(detail);
     code = EXIT_FAILED;
     goto done;
   }
-  free(detail);
 
   if (me->verdict == APPR_REJECTS) {
     printf("rejected gate '%s' of run %s as %s: the gate fails, and with it "

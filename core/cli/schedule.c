@@ -15,6 +15,7 @@
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
+#include "lua/audit.h"
 #include "store/store.h"
 
 #define USAGE_ADD                                                          \
@@ -53,13 +54,9 @@ static int valid_name(const char *n) {
 }
 
 static void audit(store_t *s, const char *action, cJSON *detail) {
-  char *d = cJSON_PrintUnformatted(detail);
-  if (store_audit_append(s, runtime_now_ms(), cli_user(), NULL, action, d,
-                         1) != STORE_OK)
+  if (audit_append_to(s, cli_user(), NULL, action, detail, 1) != STORE_OK)
     fprintf(stderr, "summit schedule: recording %s in the audit trail: %s\n",
             action, store_errmsg(s));
-  free(d);
-  cJSON_Delete(detail);
 }
 
 static int add(int argc, char **argv) {

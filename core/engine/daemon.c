@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
+#include "lua/audit.h"
 #include "store/store.h"
 
 extern char **environ;
@@ -108,12 +109,9 @@ static void say(const char *fmt, ...) {
 
 static void audit(daemon_t *d, const char *run, const char *action,
                   cJSON *detail) {
-  char *text = cJSON_PrintUnformatted(detail);
-  if (store_audit_append(d->store, runtime_now_ms(), "summit-daemon", run,
-                         action, text, 1) != STORE_OK)
+  if (audit_append_to(d->store, "summit-daemon", run, action, detail, 1) !=
+      STORE_OK)
     say("error: recording %s: %s", action, store_errmsg(d->store));
-  free(text);
-  cJSON_Delete(detail);
 }
 
 static void add_time(cJSON *o, const char *k, int64_t ms) {

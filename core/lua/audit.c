@@ -219,18 +219,24 @@ static const char *actor_of(runtime_t *rt) {
   return rt->user && *rt->user ? rt->user : "unknown";
 }
 
-int audit_append(runtime_t *rt, const char *run_id, const char *action,
-                 cJSON *detail) {
+int audit_append_to(store_t *s, const char *actor, const char *run_id,
+                    const char *action, cJSON *detail, int commit) {
   if (!detail) detail = cJSON_CreateObject();
   audit_redact(detail);
   sort_keys(detail);
   char *text = cJSON_PrintUnformatted(detail);
   cJSON_Delete(detail);
   if (!text) return STORE_ERR;
-  int rc = store_audit_append(rt->store, runtime_now_ms(), actor_of(rt),
-                              run_id ? run_id : rt->run_id, action, text, 0);
+  int rc = store_audit_append(s, runtime_now_ms(), actor, run_id, action,
+                              text, commit);
   free(text);
   return rc;
+}
+
+int audit_append(runtime_t *rt, const char *run_id, const char *action,
+                 cJSON *detail) {
+  return audit_append_to(rt->store, actor_of(rt),
+                         run_id ? run_id : rt->run_id, action, detail, 0);
 }
 
 void audit_add_error(cJSON *detail, const char *code, const char *message) {

@@ -19,6 +19,11 @@ char *audit_redact_text(const char *s);
  * rides the run's next commit): actor = the run's user, run = run_id
  * (NULL: rt->run_id), detail (taken; NULL = {}) redacted and written in
  * key order. Returns STORE_OK or STORE_ERR (store_errmsg(rt->store)). */
+/* The same for a command with no run context (the daemon, summit
+ * schedule, summit approve): actor named, commit != 0 commits at once.
+ * Every record goes through here or audit_append. */
+int audit_append_to(store_t *s, const char *actor, const char *run_id,
+                    const char *action, cJSON *detail, int commit);
 int audit_append(runtime_t *rt, const char *run_id, const char *action,
                  cJSON *detail);
 

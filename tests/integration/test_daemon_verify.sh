@@ -60,4 +60,18 @@ expect_rc 0 verify "audit verify after the daemon's runs"
 fired=$("$SUMMIT" audit export 2>/dev/null | grep -c '"action":"schedule.fired"' || true)
 ((fired >= 3)) || die "expected at least 3 schedule.fired records, got $fired"
 ok "the fires are audited ($fired)"
+"$SUMMIT" audit export 2>/dev/null | py '
+import json, sys
+def sorted_keys(v):
+    if isinstance(v, dict):
+        return list(v) == sorted(v) and all(sorted_keys(x) for x in v.values())
+    if isinstance(v, list):
+        return all(sorted_keys(x) for x in v)
+    return True
+for l in sys.stdin:
+    r = json.loads(l)
+    rec = json.loads(r["record"])
+    assert sorted_keys(rec), "record %d (%s) is not in canonical key order: %s" % (r["seq"], r["action"], r["record"])
+'
+ok "every record, the daemon's and summit schedule's too, is in canonical key order"
 echo "PASS ($N_CHECKS checks)"
