@@ -17,8 +17,8 @@
 --
 -- Every phase is a step (or a group of steps) of its own, so a resumed run
 -- replays what was done; every outside effect goes through the journaled
--- primitives. What a team plugs in (commands, thresholds, roles, the
--- webhook) comes from summit.lua's `commands` and `defaults.release`, and
+-- primitives. What a team plugs in (commands, thresholds, roles)
+-- comes from summit.lua's `commands` and `defaults.release`, and
 -- runbook params override them.
 local api = require("summit.api")
 local config = require("summit.config")
@@ -224,22 +224,16 @@ function M.command(name, args, opts)
   return checks.command_from_config(name, o)
 end
 
--- notify(event, detail): a log line, an audit record `release.EVENT`, and a
--- POST of { event, detail } to defaults.release.webhook when configured.
+-- notify(event, detail): an audit record `release.EVENT` and a notify()
+-- (docs/notifications.md).
 function M.notify(event, detail)
   detail = detail or {}
-  api.log.info("notify %s: %s", event, json.encode(detail))
   api.audit.record("release." .. event, detail)
-  local url = team().webhook
-  if url then
-    api.step("notify " .. event, function()
-      local r = api.http.post(url, { json = { event = event, detail = detail }, timeout = "10s" })
-      if r.status < 200 or r.status > 299 then
-        api.log.warn("notify %s: the webhook answered %d", event, r.status)
-      end
-      return { status = r.status }
-    end)
-  end
+  -- summit.notify: logged, sent to summit.lua's default channel when
+  -- notifications are configured, retried, and never failing the run.
+  local level = (event:find("rolled_back", 1, true) or event:find("failed", 1, true)) and "warn"
+    or "info"
+  api.notify("release " .. event .. ": " .. json.encode(detail), { level = level, fields = detail })
 end
 
 -- ---- window ----

@@ -21,7 +21,8 @@ BG_PIDS+=("$!")
 echo "$!" >"$T/pids/http_server"
 wait_until 10 "the webhook receiver to listen" test -s "$T/port"
 HOOK=http://127.0.0.1:$(<"$T/port")
-RELEASE_EXTRA='rollout_timeout = "4s", webhook = "'$HOOK'/count",'
+RELEASE_EXTRA='rollout_timeout = "4s",'
+NOTIFY_EXTRA='notifications = { channels = { ops = { url = "'$HOOK'/count", format = "generic" } } },'
 hook_hits() { curl -s "$HOOK/stats" | py 'import json,sys; print(json.load(sys.stdin)["hits"].get("/count", 0))'; }
 source "$RUNBOOKS/deploy_setup.sh"
 
@@ -51,7 +52,8 @@ has "$T/actions" "approval.granted" "audit: the canary gate's approval"
 has "$T/verdict" '"verdict":"failed"' "audit: the failed verdict"
 has "$T/verdict" "critical metric 'error_rate' failed" "decided by the error rate"
 eq "$(hook_hits)" 1 "the webhook got one notification (canary_rolled_back)"
-has "$T/bad.out" "notify canary_rolled_back" "posted by the step 'notify canary_rolled_back'"
+has "$T/bad.out" "notified channel 'ops'" "sent with notify() to summit.lua's channel"
+has "$T/actions" "release.canary_rolled_back" "audit: release.canary_rolled_back"
 
 say "1b. an analysis without data (the canary's app label matches no series): inconclusive, a human decides"
 CANARY_APP=ghost write_config

@@ -81,6 +81,7 @@ return {
     upload = cmd("upload"), provenance = cmd("provenance"), ${COMMANDS_EXTRA:-}
   },
   windows = { deny = { ${DENY:-} } },
+  ${NOTIFY_EXTRA:-}
   defaults = { release = {
     app = "web", image = "registry/web:{{version}}", health_path = "/healthz",
     migration_status = { "migrate", "status" }, flags = { ["new-checkout"] = 100 },
