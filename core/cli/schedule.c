@@ -15,6 +15,7 @@
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
+#include "io/file.h"
 #include "lua/audit.h"
 #include "store/store.h"
 
@@ -26,14 +27,7 @@
 static store_t *open_rw(void) {
   const char *dir = cli_state_dir();
   char path[4200], err[1024];
-  snprintf(path, sizeof path, "%s", dir);
-  for (char *p = path + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      mkdir(path, 0755);
-      *p = '/';
-    }
-  if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+  if (io_mkdirs(dir) != 0) {
     fprintf(stderr, "summit schedule: cannot create state directory %s: "
             "%s\n", dir, strerror(errno));
     return NULL;

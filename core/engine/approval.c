@@ -173,8 +173,6 @@ const cJSON *approval_request(const appr_policy *p) { return p->req; }
 const char *approval_gate(const appr_policy *p) { return p->gate; }
 const char *approval_bind(const appr_policy *p) { return p->bind; }
 int approval_signed(const appr_policy *p) { return p->is_signed; }
-int64_t approval_deadline(const appr_policy *p) { return p->deadline; }
-const char *approval_on_timeout(const appr_policy *p) { return p->on_timeout; }
 
 const cJSON *approval_roles_of(const appr_policy *p, const char *actor) {
   if (!p->approvers || !actor) return NULL;

@@ -71,8 +71,6 @@ const char *approval_gate(const appr_policy *p);
 /* The request's bind as canonical JSON ("{}" when it binds nothing). */
 const char *approval_bind(const appr_policy *p);
 int approval_signed(const appr_policy *p);
-int64_t approval_deadline(const appr_policy *p);   /* 0: none */
-const char *approval_on_timeout(const appr_policy *p);
 
 /* Judges decisions d[0..n-1] in order: fills j[i] for each and *o. The
  * first valid rejection fails the gate; approvals count until the need is

@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
+#include "io/file.h"
 #include "lua/audit.h"
 #include "store/store.h"
 
@@ -548,7 +549,7 @@ int daemon_main(const daemon_opts *o) {
   d.log_fd = -1;
   int code = EXIT_FAILED;
   char path[4200], err[1024];
-  mkdir(o->state_dir, 0755);
+  io_mkdirs(o->state_dir);  /* as summit run does: parents too */
   snprintf(path, sizeof path, "%s/state.db", o->state_dir);
   d.store = store_open(path, 1, STORE_DURABILITY_FULL, err, sizeof err);
   if (!d.store) {

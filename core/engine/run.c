@@ -82,19 +82,6 @@ static void sha256_hex(const char *data, size_t len, char out[65]) {
   out[64] = '\0';
 }
 
-static int mkdirs(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-  return 0;
-}
-
 /* require(name) on L, result on the stack. */
 static void require(lua_State *L, const char *name) {
   lua_getglobal(L, "require");
@@ -351,7 +338,7 @@ static int resolve_params(lua_State *L, int def, const engine_opts *o) {
 
 static int open_store(ctx_t *c, const engine_opts *o, int create) {
   char path[4200], err[1024];
-  if (create && mkdirs(o->state_dir) != 0) {
+  if (create && io_mkdirs(o->state_dir) != 0) {
     errf("cannot create state directory %s: %s", o->state_dir,
          strerror(errno));
     return EXIT_FAILED;
@@ -375,7 +362,7 @@ static int open_store(ctx_t *c, const engine_opts *o, int create) {
 static void open_log(ctx_t *c, const engine_opts *o, const char *run_id) {
   char path[4200];
   snprintf(path, sizeof path, "%s/logs", o->state_dir);
-  mkdirs(path);
+  io_mkdirs(path);
   snprintf(path, sizeof path, "%s/logs/%s.log", o->state_dir, run_id);
   c->rt.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }

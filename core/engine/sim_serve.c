@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "engine/host.h"
+#include "io/file.h"
 
 typedef struct {
   host_t h;
@@ -17,22 +18,6 @@ typedef struct {
   int inst_ref;        /* the running instance (its stop function) */
   int stopping;
 } serve_ctx;
-
-/* mkdir -p of the directory part of path. */
-static void mkdirs_for(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  char *slash = strrchr(buf, '/');
-  if (!slash || slash == buf) return;
-  *slash = '\0';
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    mkdir(buf, 0755);
-    *p = '/';
-  }
-  mkdir(buf, 0755);
-}
 
 static void set_str(lua_State *L, const char *k, const char *v) {
   if (!v) return;
@@ -71,8 +56,8 @@ int engine_sim_serve(const sim_serve_opts *o) {
     return 1;
   }
   lua_State *L = c.h.rt.L;
-  if (o->state_file) mkdirs_for(o->state_file);
-  if (o->kubeconfig) mkdirs_for(o->kubeconfig);
+  if (o->state_file) io_mkdirs_for(o->state_file);
+  if (o->kubeconfig) io_mkdirs_for(o->kubeconfig);
 
   /* No traceback for start-up errors: they are about the user's input
    * (a bad scenario, a port in use) and say where themselves. */
