@@ -25,6 +25,10 @@ M.DEFAULTS = {
   api_error_codes = { 500, 429, 503 },
   -- Seed of every random choice (pod names, uids, injected errors).
   seed = 1,
+  -- Most pods the sim keeps in all (a Deployment may ask for up to
+  -- 2147483647 replicas, as the API allows; the rest stay uncreated, with
+  -- a FailedCreate event, as under a quota).
+  max_pods = 1000,
   -- Scripted commands for exec: { match = {argv...}, prefix = bool,
   -- deployment = glob, pod = glob, stdout =, stderr =, exit_code =,
   -- when = {k = v}, set = {k = v}, state = configmap, delay_seconds = }
@@ -87,6 +91,9 @@ function M.new(t)
   end
   if type(s.rollout_seconds_per_pod) ~= "number" or s.rollout_seconds_per_pod < 0 then
     error("sim scenario: rollout_seconds_per_pod must be a number >= 0", 0)
+  end
+  if type(s.max_pods) ~= "number" or s.max_pods < 0 or s.max_pods ~= math.floor(s.max_pods) then
+    error("sim scenario: max_pods must be a whole number >= 0", 0)
   end
   if type(s.api_error_rate) ~= "number" or s.api_error_rate < 0 or s.api_error_rate > 1 then
     error("sim scenario: api_error_rate must be between 0 and 1", 0)
