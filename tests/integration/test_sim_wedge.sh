@@ -14,6 +14,11 @@
 #     which Kubernetes accepts): the sim stays responsive, keeps at most
 #     max_pods pods and says so in a FailedCreate event.
 #  4. SIGTERM then stops it (within a bounded wait: a hang fails the test).
+#  5. The HTTP server's limits (scenario server = {...}, small here): a
+#     half-sent request is answered 408 and closed after the header
+#     timeout; a crowd of slow clients over max_connections gets the extra
+#     ones refused with 503, and kubectl still gets its answer (it retries
+#     the 503) once the header timeout has evicted the crowd.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -145,3 +150,45 @@ wait_until 15 "the sim to exit on SIGTERM" gone
 bg_wait "$SIM_PID"
 eq "$RC" 0 "the sim exits 0 on SIGTERM"
 hasnt "$T/sim.err" "internal error" "no internal errors in the sim's log"
+
+say "5. the HTTP server's limits"
+cat >"$T/limits.json" <<'EOF'
+{ "server": { "header_timeout_ms": 300, "max_connections": 20 } }
+EOF
+start_sim sim2 --memory --scenario "$T/limits.json" --kubeconfig "$T/kubeconfig"
+PORT=${URL##*:}
+# slow N: N connections each sending half a request; prints, per
+# connection, what it got: the status line, "closed", "reset" or
+# "timeout" (10 s: a server that keeps them forever fails here).
+slow() {
+  py 'import socket, sys
+n, port = int(sys.argv[1]), int(sys.argv[2])
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    except OSError:
+        pass
+    socks.append(s)
+for s in socks:
+    try:
+        data = s.recv(4096)
+        print(data.split(b"\r\n")[0].decode() if data else "closed")
+    except socket.timeout:
+        print("timeout")
+    except OSError:
+        print("reset")' "$1" "$PORT"
+}
+slow 1 >"$T/half.out"
+eq "$(cat "$T/half.out")" "HTTP/1.1 408 Request Timeout" "a half-sent request is answered 408 after the header timeout"
+slow 25 >"$T/crowd.out" &
+CROWD=$!
+# While the crowd holds every place, kubectl is refused (503) and
+# retries; it gets its answer once the header timeout evicts the crowd.
+k limget get deployments
+krc 0 limget "kubectl gets through a crowd of slow clients"
+wait "$CROWD"
+eq "$(grep -c '408 Request Timeout' "$T/crowd.out")" 20 "the 20 slow clients within the cap are cut off with 408"
+eq "$(grep -c -E '503 Service Unavailable|reset|closed' "$T/crowd.out")" 5 "the 5 over the cap are refused"
+stop_sim sim2
