@@ -14,7 +14,7 @@
 #     which Kubernetes accepts): the sim stays responsive, keeps at most
 #     max_pods pods and says so in a FailedCreate event.
 #  4. SIGTERM then stops it (within a bounded wait: a hang fails the test).
-#  5. The HTTP server's limits (scenario server = {...}, small here): a
+#  5. The HTTP server's limits (scenario server = {...}, 1 s here): a
 #     half-sent request is answered 408 and closed after the header
 #     timeout; a crowd of slow clients over max_connections gets the extra
 #     ones refused with 503, and kubectl still gets its answer (it retries
@@ -153,16 +153,16 @@ hasnt "$T/sim.err" "internal error" "no internal errors in the sim's log"
 
 say "5. the HTTP server's limits"
 cat >"$T/limits.json" <<'EOF'
-{ "server": { "header_timeout_ms": 300, "max_connections": 20 } }
+{ "server": { "header_timeout_ms": 1000, "max_connections": 20 } }
 EOF
 start_sim sim2 --memory --scenario "$T/limits.json" --kubeconfig "$T/kubeconfig"
 PORT=${URL##*:}
-# slow N: N connections each sending half a request; prints, per
-# connection, what it got: the status line, "closed", "reset" or
-# "timeout" (10 s: a server that keeps them forever fails here).
+# slow N: N connections each sending half a request, then "$T/ready";
+# prints, per connection, what it got: the status line, "closed",
+# "reset" or "timeout" (10 s: a server that keeps them forever fails).
 slow() {
   py 'import socket, sys
-n, port = int(sys.argv[1]), int(sys.argv[2])
+n, port, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 socks = []
 for i in range(n):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -171,6 +171,7 @@ for i in range(n):
     except OSError:
         pass
     socks.append(s)
+open(ready, "w").close()
 for s in socks:
     try:
         data = s.recv(4096)
@@ -178,13 +179,16 @@ for s in socks:
     except socket.timeout:
         print("timeout")
     except OSError:
-        print("reset")' "$1" "$PORT"
+        print("reset")' "$1" "$PORT" "$T/ready"
 }
 slow 1 >"$T/half.out"
 eq "$(cat "$T/half.out")" "HTTP/1.1 408 Request Timeout" "a half-sent request is answered 408 after the header timeout"
+rm -f "$T/ready"
 slow 25 >"$T/crowd.out" &
 CROWD=$!
-# While the crowd holds every place, kubectl is refused (503) and
+ready() { [[ -e $T/ready ]]; }
+wait_until 10 "the crowd to connect" ready
+# The crowd holds every place: kubectl is refused (503, or a reset) and
 # retries; it gets its answer once the header timeout evicts the crowd.
 k limget get deployments
 krc 0 limget "kubectl gets through a crowd of slow clients"

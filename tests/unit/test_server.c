@@ -1319,7 +1319,7 @@ static void c_idle_timeout(void) {
     CHECK(rc_sends(a, "GET /text HTTP/1.1\r\nHost: x\r\n\r\n") == 0, "send");
     CHECK(rc_resp(a, 0, &r) == 0 && r.status == 200, "request %d", i);
     resp_free(&r);
-    ms_sleep(50);
+    ms_sleep(100);
   }
   /* A deferred answer is not cut by the idle clock (it is no idle). */
   CHECK(rc_sends(a, "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n") == 0, "send");
@@ -1330,9 +1330,10 @@ static void c_idle_timeout(void) {
 }
 
 Test(server, idle_timeout) {
-  /* 300 ms idle, 40 ms header time: the connection lives across several
-   * requests (each header clock starts anew), then idles out. */
-  http_server_opts o = {.idle_timeout_ms = 300, .header_timeout_ms = 40};
+  /* 600 ms idle, 250 ms header time: the connection lives across several
+   * requests, longer than one header time (each request's header clock
+   * starts anew), then idles out. */
+  http_server_opts o = {.idle_timeout_ms = 600, .header_timeout_ms = 250};
   run_opts(c_idle_timeout, &o);
   cr_assert_eq(T.nseen, 4);
 }
@@ -1367,18 +1368,18 @@ Test(server, max_header_bytes) {
 /* GET /text on c answers 200. */
 static int answers(rconn *c) {
   resp r;
+  memset(&r, 0, sizeof r);
   int ok = rc_sends(c, "GET /text HTTP/1.1\r\nHost: x\r\n\r\n") == 0 &&
            rc_resp(c, 0, &r) == 0 && r.status == 200;
-  if (ok) resp_free(&r);
+  resp_free(&r);
   return ok;
 }
 
 /* A connection the server refused: 503 with Retry-After, then closed. */
 static int refused_503(rconn *c) {
   resp r;
-  if (rc_resp(c, 0, &r) != 0) return 0;
-  int ok = r.status == 503 && hdr_is(&r, "Retry-After", "1") &&
-           hdr_is(&r, "Connection", "close");
+  int ok = rc_resp(c, 0, &r) == 0 && r.status == 503 &&
+           hdr_is(&r, "Retry-After", "1") && hdr_is(&r, "Connection", "close");
   resp_free(&r);
   return ok && rc_gone(c);
 }
@@ -1473,7 +1474,8 @@ static void c_slowloris_over_cap(void) {
 }
 
 Test(server, slowloris_over_cap) {
-  http_server_opts o = {.header_timeout_ms = 1000,
+  /* Long enough that the crowd is in place before any of it times out. */
+  http_server_opts o = {.header_timeout_ms = 2000,
                         .max_connections = CROWD + 5};
   run_opts(c_slowloris_over_cap, &o);
 }
