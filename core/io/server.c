@@ -45,6 +45,14 @@
  * as above). If it answers with anything else, the connection closes after
  * the answer, as for any request that ends a connection.
  *
+ * Limits (http_server_opts). Each connection has a deadline timer whose
+ * meaning follows what it is doing (arm_deadline): reading a request's
+ * headers (header timeout, from the request's first byte or the accept),
+ * its body (body timeout, from the end of the headers), or nothing at all
+ * between keep-alive requests (idle timeout). While a request is queued
+ * or being answered nothing is timed. Over max_connections a new
+ * connection is answered 503 and closed at once (refuse).
+ *
  * A client EOF counts as going away (a half-close cannot be told from a
  * watch client that left). The embedding program must ignore SIGPIPE. */
 #include "io/server.h"
