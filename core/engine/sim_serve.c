@@ -1,6 +1,12 @@
 /* summit sim serve (see sim_serve.h): a host (host.h) running
  * require("summit.sim").serve{...} until SIGINT/SIGTERM, which stops the
- * sim; the loop then runs dry and everything is closed and freed. */
+ * sim; the loop then runs dry and everything is closed and freed.
+ *
+ * A signal is caught by a plain handler, not uv_signal: the loop hears of
+ * it through an async handle, and the handler also arms a watchdog
+ * (alarm) so that a sim whose loop is stuck (a long Lua callback) still
+ * exits STOP_GRACE_S seconds later, 128 + the signal, without its state
+ * being written. A second signal exits at once. */
 #include "engine/sim_serve.h"
 
 #include <signal.h>
@@ -8,16 +14,52 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine/host.h"
 #include "io/file.h"
 
+#define STOP_GRACE_S 5
+
 typedef struct {
   host_t h;
-  uv_signal_t sigint, sigterm;
+  uv_async_t sig_async;  /* a signal arrived (sent from the handler) */
   int inst_ref;        /* the running instance (its stop function) */
   int stopping;
 } serve_ctx;
+
+static uv_async_t *g_sig_async;
+static volatile sig_atomic_t g_signal;
+
+static void on_alarm(int signum) {
+  static const char m[] =
+    "summit sim serve: not stopped within 5 s of the signal; exiting\n";
+  (void)signum;
+  ssize_t w = write(2, m, sizeof m - 1);
+  (void)w;
+  _exit(128 + (g_signal ? g_signal : SIGTERM));
+}
+
+/* Async-signal-safe: alarm, uv_async_send (documented as safe in a
+ * signal handler), _exit. */
+static void on_stop_signal(int signum) {
+  if (g_signal) _exit(128 + signum);   /* asked twice: do not wait */
+  g_signal = signum;
+  alarm(STOP_GRACE_S);
+  if (g_sig_async) uv_async_send(g_sig_async);
+}
+
+static void catch_signals(int on) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sa.sa_handler = on ? on_stop_signal : SIG_DFL;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = on ? on_alarm : SIG_DFL;
+  sigaction(SIGALRM, &sa, NULL);
+}
 
 static void set_str(lua_State *L, const char *k, const char *v) {
   if (!v) return;
@@ -38,14 +80,10 @@ static void stop_sim(serve_ctx *c) {
   if (lua_pcall(L, 0, 0, top + 1) != 0)
     fprintf(stderr, "summit sim serve: stopping: %s\n", lua_tostring(L, -1));
   lua_settop(L, top);
-  uv_close((uv_handle_t *)&c->sigint, NULL);
-  uv_close((uv_handle_t *)&c->sigterm, NULL);
+  uv_close((uv_handle_t *)&c->sig_async, NULL);
 }
 
-static void on_signal(uv_signal_t *s, int signum) {
-  (void)signum;
-  stop_sim(s->data);
-}
+static void on_signal(uv_async_t *a) { stop_sim(a->data); }
 
 int engine_sim_serve(const sim_serve_opts *o) {
   serve_ctx c;
@@ -98,19 +136,24 @@ int engine_sim_serve(const sim_serve_opts *o) {
   c.inst_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_settop(L, 0);
 
-  uv_signal_init(&c.h.loop, &c.sigint);
-  uv_signal_init(&c.h.loop, &c.sigterm);
-  c.sigint.data = c.sigterm.data = &c;
-  uv_signal_start(&c.sigint, on_signal, SIGINT);
-  uv_signal_start(&c.sigterm, on_signal, SIGTERM);
+  uv_async_init(&c.h.loop, &c.sig_async, on_signal);
+  c.sig_async.data = &c;
+  g_sig_async = &c.sig_async;
+  catch_signals(1);
 
   uv_run(&c.h.loop, UV_RUN_DEFAULT);
-  if (!c.stopping) stop_sim(&c);   /* the loop ran dry on its own */
+  if (!c.stopping) {
+    stop_sim(&c);   /* the loop ran dry on its own */
+    uv_run(&c.h.loop, UV_RUN_DEFAULT);
+  }
+  g_sig_async = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, c.inst_ref);
   int open = host_open_handles(&c.h);
   if (open > 0)
     fprintf(stderr, "summit sim serve: %d handle(s) still open after stop\n", open);
   int closed = host_free(&c.h);
+  alarm(0);   /* stopped in time: the watchdog is not needed */
+  catch_signals(0);
   if (open > 0) return 1;
   if (closed != 0) {
     fprintf(stderr, "summit sim serve: the event loop did not close cleanly (%s)\n",

@@ -45,6 +45,14 @@
  * as above). If it answers with anything else, the connection closes after
  * the answer, as for any request that ends a connection.
  *
+ * Limits (http_server_opts). Each connection has a deadline timer whose
+ * meaning follows what it is doing (arm_deadline): reading a request's
+ * headers (header timeout, from the request's first byte or the accept),
+ * its body (body timeout, from the end of the headers), or nothing at all
+ * between keep-alive requests (idle timeout). While a request is queued
+ * or being answered nothing is timed. Over max_connections a new
+ * connection is answered 503 and closed at once (refuse).
+ *
  * A client EOF counts as going away (a half-close cannot be told from a
  * watch client that left). The embedding program must ignore SIGPIPE. */
 #include "io/server.h"
@@ -62,8 +70,13 @@
 #include <unistd.h>
 
 #define DEFAULT_MAX_BODY ((size_t)8 << 20)
-#define MAX_HEADERS 100              /* header section bytes: 80 KiB (parser) */
-#define READ_BUF 65536
+#define DEFAULT_MAX_HEADER ((size_t)80 << 10)  /* http-parser's own limit */
+#define DEFAULT_HEADER_TIMEOUT_MS 10000
+#define DEFAULT_BODY_TIMEOUT_MS 60000
+#define DEFAULT_IDLE_TIMEOUT_MS 60000
+#define DEFAULT_MAX_CONNECTIONS 512
+#define MAX_HEADERS 100
+#define READ_BUF 65536               /* one per server, not per connection */
 #define MAX_QUEUED 32                /* parsed, not dispatched: stop reading */
 #define HIGH_WATER ((size_t)1 << 20) /* unsent bytes: dispatch waits... */
 #define LOW_WATER ((size_t)256 << 10) /* ...until they drop below this */
@@ -142,9 +155,17 @@ struct http_exchange {
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 
+/* What the deadline timer of a connection measures (see arm_deadline). */
+enum { PH_STALE = -1, PH_NONE, PH_HEADERS, PH_BODY, PH_IDLE };
+
 struct conn {
   uv_tcp_t tcp;
   uv_timer_t timer;    /* dispatch kick; the linger once shutting */
+  uv_timer_t deadline; /* header, body and idle timeouts */
+  int phase;           /* what deadline measures now (PH_*) */
+  int headers_done;    /* the request being parsed is past its headers */
+  size_t head_bytes;   /* its request line and headers so far */
+  size_t nparsed;      /* requests parsed whole on this connection */
   uv_shutdown_t sreq;
   http_server *s;
   conn *prev, *next;
@@ -166,7 +187,6 @@ struct conn {
   int want_upgrade;    /* the last request asked for an upgrade */
   sbuf early;          /* bytes that came after the upgrade request */
   char peer[64];
-  char rbuf[READ_BUF];
 };
 
 struct http_server {
@@ -174,11 +194,16 @@ struct http_server {
   uv_tcp_t listener;
   http_handler handler;
   void *ud;
-  size_t max_body;
+  http_server_opts o;  /* every field set (defaults filled in) */
   int port;
   int stopping;
   int nopen;           /* listener + connections not yet freed */
+  size_t nconns;       /* connections not yet freed */
   conn *conns;
+  /* libuv reads into it and on_read consumes it before the next read of
+   * any connection, so one buffer serves them all: an idle connection
+   * costs a few hundred bytes, not 64 KiB. */
+  char rbuf[READ_BUF];
 };
 
 typedef struct {
@@ -190,6 +215,7 @@ typedef struct {
 
 static void pump(conn *c);
 static void update_reading(conn *c);
+static void arm_deadline(conn *c);
 
 /* ---- small helpers ---- */
 
@@ -362,6 +388,7 @@ static void conn_finalize(conn *c) {
   else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   free(c);
+  s->nconns--;
   server_release(s);  /* last: on_close may have called http_server_stop */
 }
 
@@ -377,6 +404,7 @@ static void conn_abort(conn *c) {
   c->closing = 1;
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+  uv_close((uv_handle_t *)&c->deadline, on_conn_closed);
 }
 
 static void on_linger(uv_timer_t *t) { conn_abort(t->data); }
@@ -400,6 +428,8 @@ static void begin_shutdown(conn *c) {
   c->shutting = 1;
   c->parse_done = 1;
   uv_timer_stop(&c->timer);
+  uv_timer_stop(&c->deadline);   /* the linger bounds it from now on */
+  c->phase = PH_NONE;
   c->sreq.data = c;
   if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
     conn_abort(c);
@@ -526,6 +556,7 @@ static void finish(http_exchange *x, int close) {
   if (c->closing) return;
   if (close) begin_shutdown(c);
   else if (c->qhead) uv_timer_start(&c->timer, on_kick, 0, 0);
+  else arm_deadline(c);   /* idle from now */
 }
 
 static void dispatch(conn *c, req *r) {
@@ -589,11 +620,23 @@ static int on_message_begin(http_parser *p) {
   req_free(c->cur);
   c->cur = calloc(1, sizeof *c->cur);
   c->last_cb = CB_NONE;
+  c->headers_done = 0;
+  c->head_bytes = 0;
+  /* A new request: its own header clock, unless one already runs (the
+   * first request of a connection is timed from the accept). */
+  if (c->phase != PH_HEADERS) c->phase = PH_STALE;
   return c->cur ? 0 : fail(c, 503);
+}
+
+/* Counts request-line and header bytes against max_header_bytes. */
+static int head_room(conn *c, size_t n) {
+  c->head_bytes += n;
+  return c->head_bytes > c->s->o.max_header_bytes ? fail(c, 431) : 0;
 }
 
 static int on_url(http_parser *p, const char *at, size_t n) {
   conn *c = p->data;
+  if (head_room(c, n) < 0) return -1;
   return sb_add(&c->cur->url, at, n) < 0 ? fail(c, 503) : 0;
 }
 
@@ -620,6 +663,7 @@ static int end_header(conn *c) {
 static int on_header_field(http_parser *p, const char *at, size_t n) {
   conn *c = p->data;
   req *r = c->cur;
+  if (!c->headers_done && head_room(c, n + 4) < 0) return -1;  /* ": " CRLF */
   if (c->last_cb != CB_FIELD) {   /* a new header (the parser may split) */
     if (end_header(c) < 0) return fail(c, 503);
     if (r->n_headers == MAX_HEADERS) return fail(c, 431);
@@ -638,6 +682,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n) {
 static int on_header_value(http_parser *p, const char *at, size_t n) {
   conn *c = p->data;
   req *r = c->cur;
+  if (!c->headers_done && head_room(c, n) < 0) return -1;
   if (c->last_cb != CB_VALUE) {
     if (sb_add(&r->hdr, "", 1) < 0) return fail(c, 503);
     r->off[r->n_headers - 1][1] = r->hdr.len;
@@ -659,13 +704,14 @@ static int on_headers_complete(http_parser *p) {
   if (end_header(c) < 0) return fail(c, 503);
   if (!r->hdr.p && sb_add(&r->hdr, "", 0) < 0) return fail(c, 503);
   if (!r->url.p && sb_add(&r->url, "", 0) < 0) return fail(c, 503);
+  c->headers_done = 1;
   r->method = p->method;
   r->http10 = p->http_major == 1 && p->http_minor == 0;
   int has_body = (p->flags & F_CHUNKED) != 0;
   if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX) {
     /* Refused before the body is read, so an Expect: 100-continue
      * client never sends it. */
-    if (p->content_length > c->s->max_body) return fail(c, 413);
+    if (p->content_length > c->s->o.max_body_bytes) return fail(c, 413);
     if (p->content_length > 0) {
       has_body = 1;
       if (sb_reserve(&r->body, (size_t)p->content_length) < 0)
@@ -686,7 +732,7 @@ static int on_headers_complete(http_parser *p) {
 static int on_body(http_parser *p, const char *at, size_t n) {
   conn *c = p->data;
   req *r = c->cur;
-  if (n > c->s->max_body - r->body.len) return fail(c, 413);
+  if (n > c->s->o.max_body_bytes - r->body.len) return fail(c, 413);
   return sb_add(&r->body, at, n) < 0 ? fail(c, 503) : 0;
 }
 
@@ -720,6 +766,7 @@ static int on_message_complete(http_parser *p) {
   req *r = c->cur;
   if (end_header(c) < 0) return fail(c, 503);   /* chunked trailers */
   c->cur = NULL;
+  c->nparsed++;
   r->keep_alive = http_should_keep_alive(p);
   if (split_url(r) < 0) r->error = 400;
   enqueue(c, r);
@@ -764,8 +811,8 @@ static void parse_failed(conn *c, enum http_errno e) {
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   conn *c = h->data;
   (void)hint;
-  buf->base = c->rbuf;
-  buf->len = sizeof c->rbuf;
+  buf->base = c->s->rbuf;
+  buf->len = sizeof c->s->rbuf;
 }
 
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
@@ -834,6 +881,49 @@ static void update_reading(conn *c) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = 0;
   }
+  if (!c->closing) arm_deadline(c);
+}
+
+/* ---- timeouts ---- */
+
+/* A request that did not arrive in time: 408 if nothing is ahead of it
+ * (a response must not land inside another), else the connection just
+ * closes; a connection that never sent a byte is closed silently, as
+ * nginx and Go do. */
+static void on_deadline(uv_timer_t *t) {
+  conn *c = t->data;
+  if (c->closing || c->shutting) return;
+  int phase = c->phase;
+  c->phase = PH_NONE;
+  if (phase == PH_IDLE || !c->cur || c->active || c->qhead) {
+    conn_abort(c);
+    return;
+  }
+  req_free(c->cur);
+  c->cur = NULL;
+  c->parse_done = 1;
+  send_error(c, 408);
+}
+
+/* Starts, keeps or stops the deadline timer for what the connection is
+ * doing now. A phase's clock starts when the phase does and is not reset
+ * by progress within it (trickled bytes buy nothing). A new connection
+ * is in PH_HEADERS from its accept. */
+static void arm_deadline(conn *c) {
+  if (c->closing) return;
+  int phase;
+  if (c->shutting || c->upgraded || c->want_upgrade) phase = PH_NONE;
+  else if (c->cur) phase = c->headers_done ? PH_BODY : PH_HEADERS;
+  else if (c->active || c->qhead || c->parse_done) phase = PH_NONE;
+  else phase = c->nparsed == 0 ? PH_HEADERS : PH_IDLE;
+  if (phase == c->phase) return;
+  c->phase = phase;
+  const http_server_opts *o = &c->s->o;
+  uint64_t ms = phase == PH_HEADERS ? o->header_timeout_ms
+              : phase == PH_BODY    ? o->body_timeout_ms
+              : o->idle_timeout_ms;
+  if (phase == PH_NONE) uv_timer_stop(&c->deadline);
+  else uv_timer_start(&c->deadline, on_deadline, ms, 0);
 }
 
 /* ---- accepting ---- */
@@ -858,20 +948,58 @@ static void format_peer(conn *c) {
   }
 }
 
+/* A connection over max_connections: accepted, told 503 in one
+ * non-blocking write (no read: nothing is parsed), closed. */
+typedef struct {
+  uv_tcp_t tcp;
+  http_server *s;
+} refused;
+
+static void on_refused_closed(uv_handle_t *h) {
+  refused *f = h->data;
+  http_server *s = f->s;
+  free(f);
+  server_release(s);
+}
+
+static void refuse(http_server *s, uv_stream_t *l) {
+  refused *f = malloc(sizeof *f);
+  if (!f) return;   /* stays in the backlog; retried on the next one */
+  f->s = s;
+  uv_tcp_init(s->loop, &f->tcp);
+  f->tcp.data = f;
+  s->nopen++;
+  if (uv_accept(l, (uv_stream_t *)&f->tcp) == 0) {
+    static const char busy[] =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+      "too many connections";
+    uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
+    uv_try_write((uv_stream_t *)&f->tcp, &b, 1);   /* best effort */
+  }
+  uv_close((uv_handle_t *)&f->tcp, on_refused_closed);
+}
+
 static void on_connection(uv_stream_t *l, int status) {
   http_server *s = l->data;
   if (status < 0 || s->stopping) return;
+  if (s->nconns >= s->o.max_connections) {
+    refuse(s, l);
+    return;
+  }
   conn *c = calloc(1, sizeof *c);
   if (!c) return;   /* stays in the backlog; retried on the next one */
   c->s = s;
   uv_tcp_init(s->loop, &c->tcp);
   uv_timer_init(s->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
-  c->nopen = 2;
+  uv_timer_init(s->loop, &c->deadline);
+  c->tcp.data = c->timer.data = c->deadline.data = c;
+  c->nopen = 3;
   c->next = s->conns;
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->nopen++;
+  s->nconns++;
   if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
     conn_abort(c);
     return;
@@ -940,8 +1068,9 @@ static void on_listener_closed(uv_handle_t *h) { server_release(h->data); }
 /* ---- public API ---- */
 
 http_server *http_server_start(uv_loop_t *loop, const char *host, int port,
-                               size_t max_body, http_handler handler, void *ud,
-                               char *errmsg, size_t errlen) {
+                               const http_server_opts *opts,
+                               http_handler handler, void *ud, char *errmsg,
+                               size_t errlen) {
   char dummy[1];
   if (!errmsg || errlen == 0) {
     errmsg = dummy;
@@ -965,7 +1094,14 @@ http_server *http_server_start(uv_loop_t *loop, const char *host, int port,
   s->loop = loop;
   s->handler = handler;
   s->ud = ud;
-  s->max_body = max_body ? max_body : DEFAULT_MAX_BODY;
+  if (opts) s->o = *opts;
+  if (!s->o.header_timeout_ms) s->o.header_timeout_ms = DEFAULT_HEADER_TIMEOUT_MS;
+  if (!s->o.body_timeout_ms) s->o.body_timeout_ms = DEFAULT_BODY_TIMEOUT_MS;
+  if (!s->o.idle_timeout_ms) s->o.idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+  if (!s->o.max_header_bytes || s->o.max_header_bytes > DEFAULT_MAX_HEADER)
+    s->o.max_header_bytes = DEFAULT_MAX_HEADER;
+  if (!s->o.max_body_bytes) s->o.max_body_bytes = DEFAULT_MAX_BODY;
+  if (!s->o.max_connections) s->o.max_connections = DEFAULT_MAX_CONNECTIONS;
   s->nopen = 1;
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
@@ -984,6 +1120,8 @@ http_server *http_server_start(uv_loop_t *loop, const char *host, int port,
 }
 
 int http_server_port(http_server *s) { return s ? s->port : -1; }
+
+size_t http_server_connections(http_server *s) { return s ? s->nconns : 0; }
 
 void http_server_stop(http_server *s) {
   if (!s || s->stopping) return;

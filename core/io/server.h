@@ -33,12 +33,49 @@ typedef struct {
  * is answered or the client goes away: see http_exchange_on_close). */
 typedef void (*http_handler)(void *ud, http_exchange *x, const http_request *r);
 
+/* Limits that keep slow or greedy clients from holding the server
+ * (slow-loris, thousands of idle sockets). Every field 0 means its
+ * default; a timeout cannot be switched off. Shared by every server
+ * summit runs (the sim, summit serve).
+ *
+ *   header_timeout_ms  a request's line and headers must be complete this
+ *                      long after its first byte (a new connection: after
+ *                      the accept). Then 408 and close (a connection that
+ *                      sent nothing is just closed). Never reset by
+ *                      progress: trickling bytes does not help. 10 s.
+ *   body_timeout_ms    its body must be complete this long after its
+ *                      headers; then 408 and close. 60 s.
+ *   idle_timeout_ms    a keep-alive connection with nothing in progress
+ *                      (no request being read, none being answered) is
+ *                      closed after this long. 60 s.
+ *   max_header_bytes   request line plus header section; beyond it 431.
+ *                      At most http-parser's own limit, 80 KiB (default).
+ *   max_body_bytes     larger bodies get 413 before they are read. 8 MiB.
+ *   max_connections    open connections at most; one more is accepted,
+ *                      answered 503 (Connection: close, Retry-After: 1)
+ *                      without reading, and closed at once, so the backlog
+ *                      never fills and a client is never left hanging.
+ *                      512 (nginx's worker_connections).
+ *
+ * While a request is being answered (a watch or a log stream can last
+ * hours) no timeout applies: that is the handler's business. */
+typedef struct {
+  uint32_t header_timeout_ms;
+  uint32_t body_timeout_ms;
+  uint32_t idle_timeout_ms;
+  size_t max_header_bytes;
+  size_t max_body_bytes;
+  uint32_t max_connections;
+} http_server_opts;
+
 /* Listens on host:port (port 0: ephemeral). Returns NULL with errmsg set
- * on failure (address in use, ...). max_body: request bodies beyond it are
- * answered 413 without calling the handler (0 means 8 MiB). */
+ * on failure (address in use, ...). opts: NULL for every default. */
 http_server *http_server_start(uv_loop_t *loop, const char *host, int port,
-                               size_t max_body, http_handler handler, void *ud,
-                               char *errmsg, size_t errlen);
+                               const http_server_opts *opts,
+                               http_handler handler, void *ud, char *errmsg,
+                               size_t errlen);
+/* Open connections now (for tests and metrics). */
+size_t http_server_connections(http_server *s);
 /* The port actually bound. */
 int http_server_port(http_server *s);
 /* Stops listening, closes every connection (open exchanges get their

@@ -6,7 +6,10 @@
  * runtime's main lua_State from the loop. An error in it is logged to
  * stderr (and a request is answered 500 if it was not answered yet).
  *
- *   listen(host, port, handler) -> server | raises
+ *   listen(host, port, handler [, limits]) -> server | raises
+ *     limits: {header_timeout_ms, body_timeout_ms, idle_timeout_ms,
+ *     max_header_bytes, max_body_bytes, max_connections}, each optional
+ *     (io/server.h http_server_opts; absent or 0: the default)
  *     handler(req, x): req = {method, path, query = {k = v}, raw_query,
  *     headers = {lower-case name = value}, body, peer}
  *     server:port(), server:close()
@@ -528,13 +531,43 @@ static lserver *check_server(lua_State *L) {
   return luaL_checkudata(L, 1, SERVER_MT);
 }
 
-/* listen(host, port, handler) -> server */
+/* limits.name as a count >= 0 (absent: 0, the default); raises on
+ * anything else. */
+static lua_Integer limit_field(lua_State *L, int idx, const char *name,
+                               lua_Integer max) {
+  lua_getfield(L, idx, name);
+  lua_Integer v = 0;
+  if (!lua_isnil(L, -1)) {
+    lua_Number n = lua_tonumber(L, -1);
+    if (!lua_isnumber(L, -1) || n != (lua_Number)(lua_Integer)n || n < 0 ||
+        n > (lua_Number)max)
+      return luaL_error(L, "listen: limits.%s must be a whole number from 0 to %d",
+                        name, (int)max);
+    v = (lua_Integer)n;
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* listen(host, port, handler [, limits]) -> server */
 static int l_listen(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   const char *host = luaL_checkstring(L, 1);
   lua_Integer port = luaL_checkinteger(L, 2);
   luaL_checktype(L, 3, LUA_TFUNCTION);
   if (port < 0 || port > 65535) return luaL_argerror(L, 2, "port out of range");
+  http_server_opts o;
+  memset(&o, 0, sizeof o);
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    const lua_Integer big = 0x7fffffff;
+    o.header_timeout_ms = (uint32_t)limit_field(L, 4, "header_timeout_ms", big);
+    o.body_timeout_ms = (uint32_t)limit_field(L, 4, "body_timeout_ms", big);
+    o.idle_timeout_ms = (uint32_t)limit_field(L, 4, "idle_timeout_ms", big);
+    o.max_header_bytes = (size_t)limit_field(L, 4, "max_header_bytes", big);
+    o.max_body_bytes = (size_t)limit_field(L, 4, "max_body_bytes", big);
+    o.max_connections = (uint32_t)limit_field(L, 4, "max_connections", big);
+  }
   if (!rt || !rt->loop) return luaL_error(L, "listen: no event loop");
   lserver *s = lua_newuserdata(L, sizeof *s);
   memset(s, 0, sizeof *s);
@@ -543,7 +576,7 @@ static int l_listen(lua_State *L) {
   luaL_getmetatable(L, SERVER_MT);
   lua_setmetatable(L, -2);
   char err[256];
-  s->srv = http_server_start(rt->loop, host, (int)port, 0, on_request, s,
+  s->srv = http_server_start(rt->loop, host, (int)port, &o, on_request, s,
                              err, sizeof err);
   if (!s->srv) return luaL_error(L, "listen: %s", err);
   s->port = http_server_port(s->srv);

@@ -110,7 +110,7 @@ function M.start(o)
   local host = o.host or "127.0.0.1"
   local ok, server = pcall(S.listen, host, tonumber(o.port) or 0, function(req, x)
     sim.api:handle(req, x)
-  end)
+  end, sim.scenario.server)
   if not ok then
     store:close()
     error("sim.start: " .. tostring(server), 2)

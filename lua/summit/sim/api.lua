@@ -88,6 +88,54 @@ local function conflict(def, name)
                             kind = def.name })
 end
 
+-- Go's %q of a string (strconv.Quote, for printable UTF-8 input).
+local function go_quote(str)
+  local esc = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r",
+                ["\t"] = "\\t" }
+  return '"' .. str:gsub('[%c"\\]', function(ch)
+    return esc[ch] or string.format("\\x%02x", ch:byte())
+  end) .. '"'
+end
+
+-- Go's %+v of a decoded JSON value (map[k:v ...] with sorted keys, [a b],
+-- <nil>), as the API server prints a strategic merge patch.
+local function go_v(v)
+  local t = type(v)
+  if v == U.null then return "<nil>" end
+  if t == "number" then
+    if v == math.floor(v) and math.abs(v) < 2 ^ 63 then return string.format("%d", v) end
+    return R.go_float(v)
+  elseif t == "table" then
+    local parts = {}
+    if U.is_array(v) then
+      for i = 1, #v do parts[i] = go_v(v[i]) end
+      return "[" .. table.concat(parts, " ") .. "]"
+    end
+    for _, k in ipairs(U.keys(v)) do parts[#parts + 1] = k .. ":" .. go_v(v[k]) end
+    return "map[" .. table.concat(parts, " ") .. "]"
+  end
+  return tostring(v)
+end
+
+-- A body that Go could not decode into the kind's struct (a number that
+-- is no int32): 400, as handlers/create.go transformDecodeError words it.
+local function check_body_decodes(kind, obj)
+  local e = R.int32_misfit(kind, obj)
+  if e then
+    fail(400, "BadRequest", string.format('%s in version "v1" cannot be handled as a %s: %s',
+                                          kind, kind, R.json_misfit_message(e)), {})
+  end
+end
+
+-- A patch whose result Go could not decode: 422 with the cause on field
+-- "patch" and no kind or name (handlers/patch.go), which kubectl prints as
+-- "The request is invalid: patch: Invalid value: ...".
+local function patch_invalid(value, message)
+  local body = "Invalid value: " .. go_quote(value) .. ": " .. message
+  fail(422, "Invalid", ' "" is invalid: patch: ' .. body,
+       { causes = U.A({ { reason = "FieldValueInvalid", message = body, field = "patch" } }) })
+end
+
 -- ---- responses ------------------------------------------------------------------
 
 local JSON = "application/json"
@@ -520,6 +568,7 @@ function Api:create_object(def, ns, obj, dry)
       "the kind in the data (%s) does not match the expected kind (%s)",
       tostring(obj.kind), def.kind), {})
   end
+  check_body_decodes(def.kind, obj)
   obj = U.strip_nulls(U.copy(obj))
   obj.apiVersion, obj.kind = def.api_version, def.kind
   local md = U.sub(obj, "metadata")
@@ -640,6 +689,7 @@ function Api:replace(c, def, ns, name)
   if type(obj.metadata) ~= "table" or obj.metadata.name == nil then
     fail(400, "BadRequest", "name is required in the body of an update", {})
   end
+  check_body_decodes(def.kind, obj)
   send(c, 200, self:commit(c, def, cur, obj))
 end
 
@@ -669,6 +719,17 @@ local function apply_patch(c, doc, kind)
     new, perr = P.strategic(doc, patch, kind)
   end
   if new == nil then fail(422, "Invalid", tostring(perr), {}) end
+  -- The result is decoded into the Go struct next: an int32 field that
+  -- does not fit fails there (JSON and merge patches go through
+  -- encoding/json and show the patched object, strategic ones through
+  -- the unstructured converter and show the patch).
+  local e = R.int32_misfit(kind, new)
+  if e then
+    if how == "strategic" then
+      patch_invalid(go_v(patch), R.converter_misfit_message(e))
+    end
+    patch_invalid(U.encode(U.strip_nulls(U.copy(new))), R.json_misfit_message(e))
+  end
   return new
 end
 
@@ -723,6 +784,7 @@ function Api:subresource(c, def, ns, name, sub)
     local scale
     if m == "PUT" then
       scale = body_object(c)
+      check_body_decodes("Scale", scale)
       local rv = U.dig(scale, { "metadata", "resourceVersion" })
       if rv ~= nil and rv ~= "" and rv ~= d.metadata.resourceVersion then
         conflict(def, name)
@@ -732,11 +794,13 @@ function Api:subresource(c, def, ns, name, sub)
     else
       method_not_allowed()
     end
+    -- Decoded already (an int32, or absent: Go's zero value).
     local n = U.dig(scale, { "spec", "replicas" })
-    if type(n) ~= "number" or n < 0 or n ~= math.floor(n) then
-      fail(422, "Invalid", string.format(
-        'Scale.autoscaling "%s" is invalid: spec.replicas: Invalid value: %s: must be greater than or equal to 0',
-        name, tostring(n)), { name = name, group = "autoscaling", kind = "Scale" })
+    if n == nil or n == U.null then n = 0 end
+    if n < 0 then
+      invalid({ kind = "Scale", group = "autoscaling" }, name, { {
+        field = "spec.replicas", reason = "FieldValueInvalid",
+        message = string.format("Invalid value: %d: must be greater than or equal to 0", n) } })
     end
     local nd = U.copy(d)
     nd.spec.replicas = n

@@ -40,6 +40,7 @@ local SKIP_ANN = {
   ["deprecated.deployment.rollback.to"] = true,
 }
 local NODE = "sim-node-1"
+local BURST = 500   -- pods created per ReplicaSet and sync, at most
 local HOST_IP = "172.18.0.2"
 
 local Ctl = {}
@@ -421,8 +422,21 @@ function Ctl:sync_pods(rs, n, want_ready, mode, settled, now)
     self.events:emit(rs, "Normal", "SuccessfulDelete",
                      "Deleted pod: " .. p.metadata.name, "replicaset-controller")
   end
-  while #pods < n do
+  -- Never more pods than the scenario's max_pods in all, nor more than
+  -- BURST per sync (the ReplicaSet controller's burstReplicas): a huge
+  -- replica count costs one bounded step per tick, never a loop the
+  -- event loop (and SIGTERM) must wait for.
+  local room = math.min(BURST, (self.scn.max_pods or 1000) - #st:list("pods"))
+  if #pods < n and room < n - #pods then
+    if room < 1 then
+      self:failed_create(rs)
+    else
+      self.busy = true   -- the rest in the next syncs
+    end
+  end
+  while #pods < n and room > 0 do
     pods[#pods + 1] = self:create_pod(rs, now)
+    room = room - 1
   end
   -- Readiness goes to pods that are ready already, then the oldest; a
   -- pod is never ready sooner than one pod-time after its creation.
@@ -443,6 +457,18 @@ function Ctl:sync_pods(rs, n, want_ready, mode, settled, now)
     if self:sync_pod_status(p, may, now) then ready = ready + 1 end
   end
   return ready
+end
+
+-- The cap is reached: one warning per ReplicaSet until it has room again.
+function Ctl:failed_create(rs)
+  local warned = self.state.warned_cap or {}
+  self.state.warned_cap = warned
+  if warned[rs.metadata.uid] then return end
+  warned[rs.metadata.uid] = true
+  self.events:emit(rs, "Warning", "FailedCreate", string.format(
+    'Error creating: pods "%s-" is forbidden: the summit sim keeps at most %d pods (scenario max_pods)',
+    rs.metadata.name, self.scn.max_pods or 1000), "replicaset-controller")
+  self.store:mark_dirty()
 end
 
 function Ctl:create_pod(rs, now)

@@ -149,6 +149,157 @@ function M.apply_defaults(kind, obj)
   if f then f(obj) end
 end
 
+-- ---- typed decoding -----------------------------------------------------------------
+-- The API server decodes every body into Go structs before it validates
+-- anything: a number that does not fit an int32 field (2.5, 1e300, a
+-- string) is a decode error, not a validation error, and its message is
+-- Go's (sigs.k8s.io/json, apimachinery's unstructured converter).
+-- Without this the sim stored replicas = 1e300 and its controller tried
+-- to create that many pods.
+
+local INT32_MIN, INT32_MAX = -2147483648, 2147483647
+M.INT32_MAX = INT32_MAX
+
+-- Go's formatting of a float64: json = encoding/json (%f, or %e from
+-- 1e21 on: "1e+300"), otherwise fmt's %v ("2.5", "1e+06").
+function M.go_float(x, json_style)
+  if x ~= x then return "NaN" end
+  if x == math.huge then return "+Inf" elseif x == -math.huge then return "-Inf" end
+  local s
+  for prec = 1, 17 do   -- the shortest repr that reads back as x
+    s = string.format("%." .. prec .. "e", x)
+    if tonumber(s) == x then break end
+  end
+  local sign, mant, exp = s:match("^(-?)([%d%.]+)e([-+]%d+)$")
+  exp = tonumber(exp)
+  local digits = mant:gsub("%.", ""):gsub("0+$", "")
+  if digits == "" then digits = "0" end
+  local ax = math.abs(x)
+  local use_e
+  if json_style then
+    use_e = ax ~= 0 and (ax < 1e-6 or ax >= 1e21)
+  else
+    use_e = exp < -4 or exp >= 6   -- strconv's 'g', shortest
+  end
+  if use_e then
+    local m = digits:sub(1, 1) .. (#digits > 1 and ("." .. digits:sub(2)) or "")
+    -- encoding/json writes e-7 where strconv writes e-07.
+    local ew = (json_style and exp < 0) and "%d" or "%02d"
+    return string.format("%s%se%s" .. ew, sign, m, exp < 0 and "-" or "+", math.abs(exp))
+  end
+  local out
+  if exp >= 0 then
+    if #digits <= exp + 1 then
+      out = digits .. string.rep("0", exp + 1 - #digits)
+    else
+      out = digits:sub(1, exp + 1) .. "." .. digits:sub(exp + 2)
+    end
+  else
+    out = "0." .. string.rep("0", -exp - 1) .. digits
+  end
+  return sign .. out
+end
+
+-- The int32 fields the sim reads, per kind (the ones its controller and
+-- validation act on): where they are ("*" = every element of a list),
+-- the Go struct that holds them, and whether they are IntOrString.
+local INT32 = {
+  Deployment = {
+    { "spec.replicas", "DeploymentSpec" },
+    { "spec.minReadySeconds", "DeploymentSpec" },
+    { "spec.revisionHistoryLimit", "DeploymentSpec" },
+    { "spec.progressDeadlineSeconds", "DeploymentSpec" },
+    { "spec.strategy.rollingUpdate.maxUnavailable", "RollingUpdateDeployment", true },
+    { "spec.strategy.rollingUpdate.maxSurge", "RollingUpdateDeployment", true },
+    { "spec.template.spec.containers.*.ports.*.containerPort", "ContainerPort" },
+    { "spec.template.spec.containers.*.ports.*.hostPort", "ContainerPort" },
+  },
+  Pod = {
+    { "spec.containers.*.ports.*.containerPort", "ContainerPort" },
+    { "spec.containers.*.ports.*.hostPort", "ContainerPort" },
+  },
+  Service = {
+    { "spec.ports.*.port", "ServicePort" },
+    { "spec.ports.*.nodePort", "ServicePort" },
+    { "spec.ports.*.targetPort", "ServicePort", true },
+  },
+  Scale = {
+    { "spec.replicas", "ScaleSpec" },
+  },
+}
+for _, list in pairs(INT32) do
+  for _, f in ipairs(list) do
+    f.segs = {}
+    for seg in f[1]:gmatch("[^%.]+") do f.segs[#f.segs + 1] = seg end
+    -- Go's error names the JSON field path without list indexes.
+    f.go_path = f[1]:gsub("%.%*", "")
+  end
+end
+
+-- What Go's decoder calls a JSON value that does not fit an int32, or
+-- nil if it fits (strings fit an IntOrString).
+local function misfit(v, intstr)
+  local t = type(v)
+  if t == "number" then
+    if v == math.floor(v) and v >= INT32_MIN and v <= INT32_MAX then return nil end
+    return "number " .. M.go_float(v, true), true
+  elseif t == "string" then
+    return not intstr and "string" or nil
+  elseif t == "boolean" then
+    return "bool"
+  elseif t == "table" then
+    return U.is_array(v) and "array" or "object"
+  end
+  return nil   -- absent or null: Go leaves the field unset
+end
+
+-- The first int32 field of obj (a kind above) that Go would fail to
+-- decode, as { what = "number 2.5", field = "spec.replicas",
+-- struct = "DeploymentSpec", intstr, number }; nil if all fit.
+function M.int32_misfit(kind, obj)
+  for _, f in ipairs(INT32[kind] or {}) do
+    local found
+    local function walk(v, i)
+      if found then return end
+      if i > #f.segs then
+        local what, num = misfit(v, f[3])
+        if what then
+          found = { what = what, field = f.go_path, struct = f[2],
+                    intstr = f[3] == true, number = num == true }
+        end
+        return
+      end
+      if type(v) ~= "table" then return end
+      if f.segs[i] == "*" then
+        for _, x in ipairs(v) do walk(x, i + 1) end
+      else
+        walk(v[f.segs[i]], i + 1)
+      end
+    end
+    walk(obj, 1)
+    if found then return found end
+  end
+  return nil
+end
+
+-- The message of encoding/json (bodies, JSON and merge patches).
+function M.json_misfit_message(e)
+  return string.format("json: cannot unmarshal %s into Go struct field %s.%s of type int32",
+                       e.what, e.struct, e.field)
+end
+
+-- The message of the unstructured converter (strategic merge patches):
+-- a fractional number "cannot convert", any other type is
+-- "unrecognized", an IntOrString goes through its JSON unmarshaller.
+function M.converter_misfit_message(e)
+  if e.intstr then
+    return "error decoding from json: json: cannot unmarshal " .. e.what ..
+      " into Go value of type int32"
+  end
+  if e.number then return "cannot convert float64 to int32" end
+  return "unrecognized type: int32"
+end
+
 -- ---- validation ---------------------------------------------------------------------
 
 -- RFC 1123 names: lower-case alphanumerics and '-' (and '.' in a
@@ -170,6 +321,53 @@ local function check_name(causes, name, label)
     cause(causes, "metadata.name", "FieldValueInvalid", string.format(
       "Invalid value: %q: a lowercase RFC 1123 %s must consist of lower case alphanumeric characters, '-'%s, and must start and end with an alphanumeric character",
       name, label and "label" or "subdomain", label and "" or " or '.'"))
+  end
+end
+
+-- A bad value as apimachinery's field errors print it (%v for numbers,
+-- %q for strings).
+local function go_value(v)
+  if type(v) == "number" then
+    return v == math.floor(v) and string.format("%d", v) or M.go_float(v)
+  end
+  return string.format("%q", tostring(v))
+end
+
+-- ValidateNonnegativeField.
+local function nonnegative(causes, field, v)
+  if type(v) == "number" and v < 0 then
+    cause(causes, field, "FieldValueInvalid", "Invalid value: " .. go_value(v) ..
+          ": must be greater than or equal to 0")
+  end
+end
+
+-- ValidatePositiveIntOrPercent; returns the value (percent or int), or
+-- nil if it is neither.
+local function int_or_percent(causes, field, v)
+  if type(v) == "number" then
+    nonnegative(causes, field, v)
+    return v
+  elseif type(v) == "string" then
+    local pct = v:match("^(%d+)%%$")
+    if not pct then
+      cause(causes, field, "FieldValueInvalid", "Invalid value: " .. go_value(v) ..
+            ": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")
+      return nil
+    end
+    return tonumber(pct)
+  end
+  return nil
+end
+
+-- Container ports (ValidatePortNumOrName for containerPort).
+local function check_ports(causes, c, at)
+  for j, p in ipairs(type(c.ports) == "table" and c.ports or {}) do
+    if type(p) == "table" and type(p.containerPort) == "number" and
+       (p.containerPort < 1 or p.containerPort > 65535) then
+      cause(causes, string.format("%s.ports[%d].containerPort", at, j - 1),
+            "FieldValueInvalid", "Invalid value: " .. go_value(p.containerPort) ..
+            ": must be between 1 and 65535, inclusive")
+    end
   end
 end
 
@@ -196,6 +394,7 @@ local function check_containers(causes, spec, prefix)
       if type(c.image) ~= "string" or c.image == "" then
         cause(causes, at .. ".image", "FieldValueRequired", "Required value")
       end
+      check_ports(causes, c, at)
       for j, e in ipairs(c.env or {}) do
         if type(e) ~= "table" or type(e.name) ~= "string" or e.name == "" then
           cause(causes, string.format("%s.env[%d].name", at, j - 1),
@@ -214,10 +413,25 @@ function VALIDATE.Deployment(obj, causes)
     cause(causes, "spec", "FieldValueRequired", "Required value")
     return
   end
-  if type(spec.replicas) ~= "number" or spec.replicas < 0 or
-     spec.replicas ~= math.floor(spec.replicas) then
-    cause(causes, "spec.replicas", "FieldValueInvalid",
-          "Invalid value: must be greater than or equal to 0")
+  -- int32 fields have decoded (M.int32_misfit) before validation runs:
+  -- here they are integers in range; apps validation wants them >= 0.
+  for _, f in ipairs({ "replicas", "minReadySeconds", "revisionHistoryLimit",
+                       "progressDeadlineSeconds" }) do
+    nonnegative(causes, "spec." .. f, spec[f])
+  end
+  local ru = U.dig(spec, { "strategy", "rollingUpdate" })
+  if type(ru) == "table" then
+    local at = "spec.strategy.rollingUpdate."
+    local mu = int_or_percent(causes, at .. "maxUnavailable", ru.maxUnavailable)
+    local ms = int_or_percent(causes, at .. "maxSurge", ru.maxSurge)
+    if mu == 0 and ms == 0 then
+      cause(causes, at .. "maxUnavailable", "FieldValueInvalid",
+            "Invalid value: " .. go_value(ru.maxUnavailable) .. ": may not be 0 when `maxSurge` is 0")
+    end
+    if type(ru.maxUnavailable) == "string" and mu and mu > 100 then
+      cause(causes, at .. "maxUnavailable", "FieldValueInvalid",
+            "Invalid value: " .. go_value(ru.maxUnavailable) .. ": must not be greater than 100%")
+    end
   end
   local sel = spec.selector
   local has_sel = type(sel) == "table" and
@@ -246,10 +460,11 @@ function VALIDATE.Deployment(obj, causes)
   end
   check_containers(causes, t.spec, "spec.template.spec")
   if type(spec.progressDeadlineSeconds) == "number" and
-     type(spec.template) == "table" and spec.minReadySeconds and
+     type(spec.minReadySeconds) == "number" and
      spec.progressDeadlineSeconds <= spec.minReadySeconds then
     cause(causes, "spec.progressDeadlineSeconds", "FieldValueInvalid",
-          "Invalid value: must be greater than minReadySeconds")
+          "Invalid value: " .. go_value(spec.progressDeadlineSeconds) ..
+          ": must be greater than minReadySeconds")
   end
 end
 
@@ -270,7 +485,8 @@ function VALIDATE.Service(obj, causes)
   for i, p in ipairs(ports or {}) do
     if type(p) ~= "table" or type(p.port) ~= "number" or p.port < 1 or p.port > 65535 then
       cause(causes, string.format("spec.ports[%d].port", i - 1), "FieldValueInvalid",
-            "Invalid value: must be between 1 and 65535, inclusive")
+            "Invalid value: " .. go_value(type(p) == "table" and p.port or 0) ..
+            ": must be between 1 and 65535, inclusive")
     end
   end
   if spec.selector ~= nil and type(spec.selector) ~= "table" then

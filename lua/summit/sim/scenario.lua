@@ -25,6 +25,10 @@ M.DEFAULTS = {
   api_error_codes = { 500, 429, 503 },
   -- Seed of every random choice (pod names, uids, injected errors).
   seed = 1,
+  -- Most pods the sim keeps in all (a Deployment may ask for up to
+  -- 2147483647 replicas, as the API allows; the rest stay uncreated, with
+  -- a FailedCreate event, as under a quota).
+  max_pods = 1000,
   -- Scripted commands for exec: { match = {argv...}, prefix = bool,
   -- deployment = glob, pod = glob, stdout =, stderr =, exit_code =,
   -- when = {k = v}, set = {k = v}, state = configmap, delay_seconds = }
@@ -44,6 +48,11 @@ M.DEFAULTS = {
   -- How many changes the watch history keeps; a watch from a
   -- resourceVersion older than that gets 410 Expired (see store.lua).
   watch_history = 1000,
+  -- Limits of the sim's HTTP server (core/io/server.h, 0 or absent: its
+  -- default): header_timeout_ms (10000), body_timeout_ms (60000),
+  -- idle_timeout_ms (60000), max_header_bytes (81920), max_body_bytes
+  -- (8 MiB), max_connections (512).
+  server = {},
   -- Application metrics of ready pods (/metrics, /api/v1/query): request
   -- rate, error rate, latency, database time, CPU, memory, with per-track
   -- and per-image overrides; knobs in sim/metrics.lua (M.PROFILE).
@@ -88,6 +97,9 @@ function M.new(t)
   if type(s.rollout_seconds_per_pod) ~= "number" or s.rollout_seconds_per_pod < 0 then
     error("sim scenario: rollout_seconds_per_pod must be a number >= 0", 0)
   end
+  if type(s.max_pods) ~= "number" or s.max_pods < 0 or s.max_pods ~= math.floor(s.max_pods) then
+    error("sim scenario: max_pods must be a whole number >= 0", 0)
+  end
   if type(s.api_error_rate) ~= "number" or s.api_error_rate < 0 or s.api_error_rate > 1 then
     error("sim scenario: api_error_rate must be between 0 and 1", 0)
   end
@@ -102,6 +114,19 @@ function M.new(t)
     end
     if e.state ~= nil and (type(e.state) ~= "string" or e.state == "") then
       error(string.format("sim scenario: exec[%d].state must be a ConfigMap name", i), 0)
+    end
+  end
+  if type(s.server) ~= "table" or U.is_array(s.server) and next(s.server) then
+    error("sim scenario: server must be a table of limits", 0)
+  end
+  local LIMITS = { header_timeout_ms = true, body_timeout_ms = true, idle_timeout_ms = true,
+                   max_header_bytes = true, max_body_bytes = true, max_connections = true }
+  for k, v in pairs(s.server) do
+    if not LIMITS[k] then
+      error(string.format("sim scenario: unknown server limit %q", tostring(k)), 0)
+    end
+    if type(v) ~= "number" or v < 0 or v ~= math.floor(v) or v > 2147483647 then
+      error(string.format("sim scenario: server.%s must be a whole number >= 0", k), 0)
     end
   end
   require("summit.sim.metrics").check(s.metrics)
