@@ -14,7 +14,8 @@
 #     finishes it; the continued owner exits 5, nothing ran twice.
 #  E. A CPU-bound step (a busy Lua loop starves the lease renewal) loses
 #     the lease to a resume: the step's own exec after the loop and every
-#     later step run once, in the new owner only.
+#     later step run once, in the new owner only; with --json the busy
+#     owner prints run.fenced and no run.finished.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 W=$T/wd
@@ -223,11 +224,16 @@ say "E: a CPU-bound step loses the lease to a resume"
 d=$W/e
 mkdir -p "$d/pids"
 prev=$(newest_run)
-bg_start e run fenced.lua -p dir="$d" -p spin=4
+# 6 s of CPU: long enough for the steps below even on a loaded machine
+# (the queries go straight to the database to stay light).
+bg_start e run fenced.lua -p dir="$d" -p spin=6 --json
 A=$BG_PID
-wait_new_run "$prev"
-RUN=$NEW_RUN
-wait_until 30 "the CPU-bound step to start" journal_has "$RUN" 2 started
+spinning() {
+  [[ $(db "SELECT count(*) FROM journal j JOIN runs r ON r.id = j.run_id
+           WHERE r.name = 'fenced' AND r.owner_pid = $A AND j.key = '2'") == 1 ]]
+}
+wait_until 30 "the CPU-bound step to start" spinning
+RUN=$(db "SELECT id FROM runs WHERE owner_pid = $A")
 wait_until 20 "the lease of the busy owner to lapse" lease_lapsed "$RUN"
 ok "a busy Lua loop starves the renewal: the lease lapsed"
 kill -0 "$A" || die "the busy owner is not running"
@@ -240,6 +246,8 @@ if [[ $RC -ne 5 ]]; then
 fi
 ok "the busy owner exits 5 after its loop"
 has "$T/e.err" "taken over by pid $B" "its message names the new owner (pid $B)"
+has "$T/e.out" '"event":"run.fenced"' "--json: a run.fenced event"
+hasnt "$T/e.out" '"event":"run.finished"' "--json: no run.finished from the busy owner"
 bg_wait "$B"
 expect_rc 0 e_resume "the resume finishes the run"
 expect_status "$RUN" succeeded "the run succeeded"
