@@ -1073,6 +1073,13 @@ Test(store, migrates_version_1_forward_keeping_data) {
   cr_assert_eq(g.heartbeat_ms, 0);
   store_run_free(&g);
   cr_assert_eq(count_rows(s, "old"), 1);
+  /* A run from before fencing is at epoch 0: its next owner gets 1. */
+  cr_assert_eq(raw_int(dbpath, "SELECT epoch FROM runs WHERE id = 'old'"), 0);
+  int64_t hp = 0;
+  char *hh = NULL;
+  cr_assert_eq(store_lease_acquire(s, "old", getpid(), "h", 5, 100, &hp, &hh),
+               STORE_OK, "%s", store_errmsg(s));
+  cr_assert_eq(store_fence_epoch(s), 1);
   store_close(s);
   cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), store_schema_version());
 }
