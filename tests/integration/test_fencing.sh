@@ -9,7 +9,9 @@
 #  B. The same for a process that was itself a `summit resume`.
 #  C. `summit cancel` of a run whose owner is stopped takes it over: the
 #     run stays cancelled after SIGCONT (the owner exits 5), run.finished
-#     is recorded once and `summit audit verify` passes.
+#     is recorded once and `summit audit verify` passes. A cancel that
+#     asked a live owner which is stopped before it answers does the same
+#     once that owner's lease lapses (C2).
 #  D. The daemon picks up the run of a stopped owner as an orphan and
 #     finishes it; the continued owner exits 5, nothing ran twice.
 #  E. A CPU-bound step (a busy Lua loop starves the lease renewal) loses
@@ -191,6 +193,32 @@ expect_status "$RUN" cancelled "the run stays cancelled after SIGCONT"
 once "$d" one
 eq "$(count "$d" two)" 0 "no step after the cancel ran"
 eq "$(audit_count "$RUN" run.finished)" 1 "run.finished is recorded once"
+verify_audit
+
+say "C2: summit cancel asks a live owner that is then stopped"
+d=$W/c2
+mkdir -p "$d/pids"
+prev=$(newest_run)
+# A 5 s lease here, so that the owner is still alive when the cancel asks.
+SUMMIT_LEASE_TTL=5s bg_start c2 run fenced.lua -p dir="$d"
+A=$BG_PID
+wait_new_run "$prev"
+RUN=$NEW_RUN
+wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+kill -STOP "$A"
+SUMMIT_LEASE_TTL=5s sm c2_cancel cancel "$RUN"
+expect_rc 0 c2_cancel "summit cancel"
+has "$T/c2_cancel.out" "cancel requested" "the cancel first asks the owner"
+has "$T/c2_cancel.out" "stopped renewing its lease; cancelling the run here" \
+  "when the owner's lease lapses, the cancel takes the run itself"
+expect_status "$RUN" cancelled "the run is cancelled while its owner is stopped"
+C=$(db "SELECT epoch_pid FROM runs WHERE id = '$RUN'")
+touch "$d/go"
+continued_exits_5 c2 "$A" "$C"
+expect_status "$RUN" cancelled "the run stays cancelled after SIGCONT"
+eq "$(count "$d" two)" 0 "no step after the cancel ran"
+eq "$(audit_count "$RUN" run.finished)" 1 "run.finished is recorded once"
+eq "$(audit_count "$RUN" run.cancel_requested)" 1 "run.cancel_requested is recorded once"
 verify_audit
 
 say "D: the daemon picks up the run of a stopped owner"
