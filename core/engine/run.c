@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "engine/duration.h"
 #include "engine/host.h"
 #include "engine/runtime.h"
 #include "engine/worktree.h"
@@ -21,8 +22,10 @@
 #include "lua/audit.h"
 #include "lua/bindings.h"
 
-#define LEASE_TTL_MS 30000
-#define HEARTBEAT_MS 10000
+/* The lease lasts SUMMIT_LEASE_TTL (docs/journal.md), 30 s by default; the
+ * owner renews it three times per lease. */
+#define LEASE_TTL_DEFAULT_MS 30000
+#define LEASE_TTL_MIN_MS 100
 #define CANCEL_POLL_MS 250
 
 /* ---- runtime ------------------------------------------------------- */
@@ -111,14 +114,36 @@ typedef struct {
   uv_timer_t heartbeat, cancel_poll;
   uv_signal_t sigint, sigterm;
   int interrupted;
+  int64_t ttl_ms;  /* the lease's length (SUMMIT_LEASE_TTL) */
   char host[256];
   char *upgrade_path, *upgrade_source, *upgrade_version;
   char upgrade_sha[65];
   int upgrade_pinned;
 } ctx_t;
 
+/* SUMMIT_LEASE_TTL: a duration ("30s", "500ms"; a plain number is
+ * seconds). Returns the lease length in ms, or -1 after saying what is
+ * wrong with the variable. */
+static int64_t lease_ttl_ms(void) {
+  const char *v = getenv("SUMMIT_LEASE_TTL");
+  if (!v || !*v) return LEASE_TTL_DEFAULT_MS;
+  double ms = 0;
+  char why[200];
+  if (duration_parse(v, &ms, why, sizeof why) != 0) {
+    errf("SUMMIT_LEASE_TTL=%s: %s", v, why);
+    return -1;
+  }
+  if (ms < LEASE_TTL_MIN_MS || ms > 86400000.0) {
+    errf("SUMMIT_LEASE_TTL=%s: the lease must last from %dms to 24h", v,
+         LEASE_TTL_MIN_MS);
+    return -1;
+  }
+  return (int64_t)ms;
+}
+
 static int ctx_init(ctx_t *c, const engine_opts *o) {
   memset(c, 0, sizeof *c);
+  c->ttl_ms = LEASE_TTL_DEFAULT_MS;
   if (host_init_parts(&c->rt, &c->ev, &c->loop, o->time_scale,
                       o->state_dir) != 0)
     return -1;
@@ -336,6 +361,28 @@ static int resolve_params(lua_State *L, int def, const engine_opts *o) {
   return 0;
 }
 
+/* The store refused a write: another process took the run's lease while
+ * this one was stalled (stopped, paused, CPU-bound). Nothing more may
+ * start: the scheduler stops at its next turn, before the loop runs again
+ * (an HTTP request buffered for that turn never leaves). */
+static void on_fenced(void *ud) {
+  ctx_t *c = ud;
+  if (c->rt.sched) sched_stop(c->rt.sched);
+}
+
+/* Says why this process stopped a run it no longer owns; EXIT_BUSY. */
+static int report_fenced(ctx_t *c) {
+  const char *why = store_fenced(c->rt.store);
+  errf("%s; this process (pid %d) lost its lease while it was stalled and "
+       "stopped without starting anything more", why ? why : "lease lost",
+       (int)getpid());
+  cJSON *f = cJSON_CreateObject();
+  cJSON_AddStringToObject(f, "error", why ? why : "lease lost");
+  events_emit(&c->ev, "run.fenced", f);
+  cJSON_Delete(f);
+  return EXIT_BUSY;
+}
+
 static int open_store(ctx_t *c, const engine_opts *o, int create) {
   char path[4200], err[1024];
   if (create && io_mkdirs(o->state_dir) != 0) {
@@ -356,6 +403,7 @@ static int open_store(ctx_t *c, const engine_opts *o, int create) {
     errf("%s", err);
     return EXIT_FAILED;
   }
+  store_on_fenced(c->rt.store, on_fenced, c);
   return 0;
 }
 
@@ -371,8 +419,12 @@ static void open_log(ctx_t *c, const engine_opts *o, const char *run_id) {
 
 static void on_heartbeat(uv_timer_t *t) {
   ctx_t *c = t->data;
-  store_lease_renew(c->rt.store, c->rt.run_id, getpid(), runtime_now_ms(),
-                    LEASE_TTL_MS);
+  /* A lost lease fences the store, whose hook stops the scheduler; any
+   * other error (the database locked for long) is retried next beat. */
+  if (store_lease_renew(c->rt.store, c->rt.run_id, getpid(), runtime_now_ms(),
+                        c->ttl_ms) == STORE_ERR)
+    errf("renewing the lease of run %s: %s", c->rt.run_id,
+         store_errmsg(c->rt.store));
 }
 
 /* summit cancel from another process writes a request into the store;
@@ -482,7 +534,8 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   sched_set_before_wait(c->rt.sched, flush_before_wait, c);
   uv_timer_init(&c->loop, &c->heartbeat);
   c->heartbeat.data = c;
-  uv_timer_start(&c->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
+  uv_timer_start(&c->heartbeat, on_heartbeat, (uint64_t)c->ttl_ms / 3,
+                 (uint64_t)c->ttl_ms / 3);
   uv_timer_init(&c->loop, &c->cancel_poll);
   c->cancel_poll.data = c;
   uv_timer_start(&c->cancel_poll, on_cancel_poll, CANCEL_POLL_MS, CANCEL_POLL_MS);
@@ -500,6 +553,13 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   uv_timer_stop(&c->cancel_poll);
   uv_signal_stop(&c->sigint);
   uv_signal_stop(&c->sigterm);
+  if (store_fenced(st)) {
+    /* Whatever the run looked like from here, it is another process's
+     * now: stop what is in flight and write nothing. */
+    sched_free(c->rt.sched);
+    c->rt.sched = sched_new(L, &c->loop);
+    return report_fenced(c);
+  }
 
   const char *status = "failed";
   char *error = NULL;
@@ -671,7 +731,8 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   audit(c, id, action, ad);
   if (store_run_set_status(st, id, status, error,
                            failed_key[0] ? failed_key : NULL,
-                           wake, final, now) != STORE_OK) {
+                           wake, final, now) != STORE_OK &&
+      !store_fenced(st)) {
     errf("recording the outcome of run %s: %s", id, store_errmsg(st));
     code = EXIT_FAILED;
   }
@@ -681,6 +742,12 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
     store_lock_release(st, NULL, id);
   store_lease_release(st, id, getpid());
   if (store_flush(st) != STORE_OK) {
+    if (store_fenced(st)) {
+      /* The outcome's commit was refused: the run is another owner's. */
+      free(error);
+      cJSON_Delete(f);
+      return report_fenced(c);
+    }
     errf("recording the outcome of run %s: %s", id, store_errmsg(st));
     code = EXIT_FAILED;
   }
@@ -730,7 +797,7 @@ static int acquire(ctx_t *c, const char *id) {
   int64_t holder = 0;
   char *holder_host = NULL;
   int rc = store_lease_acquire(c->rt.store, id, getpid(), c->host,
-                               runtime_now_ms(), LEASE_TTL_MS, &holder,
+                               runtime_now_ms(), c->ttl_ms, &holder,
                                &holder_host);
   if (rc == STORE_BUSY) {
     errf("run %s is being executed by pid %lld on %s; it cannot run twice "
@@ -861,8 +928,11 @@ static int take_env_locks(ctx_t *c, const engine_opts *o, const char *id,
       /* Nothing runs yet: the run has not started, so a plain pause is
        * all this process has to do. */
       uv_sleep(250);
-      store_lease_renew(c->rt.store, id, getpid(), runtime_now_ms(),
-                        LEASE_TTL_MS);
+      if (store_lease_renew(c->rt.store, id, getpid(), runtime_now_ms(),
+                            c->ttl_ms) == STORE_FENCED) {
+        code = report_fenced(c);
+        break;
+      }
     }
   }
   lua_pop(L, 2);
@@ -874,6 +944,8 @@ static int take_env_locks(ctx_t *c, const engine_opts *o, const char *id,
 int engine_run(const engine_opts *o) {
   ctx_t c;
   size_t len = 0;
+  int64_t ttl = lease_ttl_ms();
+  if (ttl < 0) return EXIT_USAGE;
   /* A rerun brings the pinned text; file then only names it. */
   char *src = o->source ? strdup(o->source) : io_read_file(o->file, &len);
   if (!src) {
@@ -887,6 +959,7 @@ int engine_run(const engine_opts *o) {
     errf("cannot start the runtime");
     return EXIT_FAILED;
   }
+  c.ttl_ms = ttl;
   lua_State *L = c.rt.L;
   worktree_t *wt = o->source ? NULL : worktree_probe(&c.loop, o->file);
   int code = load_config(&c, o->config_path, o->env);
@@ -921,7 +994,7 @@ int engine_run(const engine_opts *o) {
     .created_ms = t0, .updated_ms = t0, .config_path = (char *)o->config_path,
     /* A new run is ours from its first row: no lease round trip. */
     .owner_pid = getpid(), .owner_host = c.host, .heartbeat_ms = t0,
-    .lease_expires_ms = t0 + LEASE_TTL_MS,
+    .lease_expires_ms = t0 + c.ttl_ms,
   };
   /* run.started is committed with the run's row (store_run_create joins
    * the transaction the record opened). Params are left out: they may
@@ -1006,10 +1079,13 @@ done:
 int engine_resume(const engine_opts *o) {
   ctx_t c;
   int64_t t0 = runtime_now_ms();
+  int64_t ttl = lease_ttl_ms();
+  if (ttl < 0) return EXIT_USAGE;
   if (ctx_init(&c, o) != 0) {
     errf("cannot start the runtime");
     return EXIT_FAILED;
   }
+  c.ttl_ms = ttl;
   lua_State *L = c.rt.L;
   store_run r = {0};
   int have_run = 0;
@@ -1044,6 +1120,27 @@ int engine_resume(const engine_opts *o) {
     goto done;
   }
   if ((code = acquire(&c, r.id))) goto done;
+  {
+    /* Read again under the lease: a cancel or another owner may have
+     * ended the run between the read above and the acquisition. */
+    store_run now_r = {0};
+    if (store_run_get(c.rt.store, o->run_id, &now_r) != STORE_OK) {
+      errf("reading run %s: %s", o->run_id, store_errmsg(c.rt.store));
+      code = EXIT_FAILED;
+      goto done;
+    }
+    store_run_free(&r);
+    r = now_r;
+    if (!strcmp(r.status, "succeeded") || !strcmp(r.status, "cancelled") ||
+        !strcmp(r.status, "rolled_back")) {
+      store_lease_release(c.rt.store, r.id, getpid());
+      store_flush(c.rt.store);
+      errf("run %s has finished (%s); there is nothing to resume", r.id,
+           r.status);
+      code = EXIT_USAGE;
+      goto done;
+    }
+  }
   c.rt.run_id = r.id;
   c.ev.run_id = r.id;
   if (!strcmp(r.status, "needs_attention") && !o->decision) {
@@ -1189,7 +1286,10 @@ int engine_validate(const engine_opts *o) {
 
 int engine_cancel(const engine_opts *o, int rollback) {
   ctx_t c;
+  int64_t ttl = lease_ttl_ms();
+  if (ttl < 0) return EXIT_USAGE;
   if (ctx_init(&c, o) != 0) return EXIT_FAILED;
+  c.ttl_ms = ttl;
   store_run r = {0};
   int have = 0, code = open_store(&c, o, 0);
   if (code) goto done;
@@ -1207,6 +1307,7 @@ int engine_cancel(const engine_opts *o, int rollback) {
     goto done;
   }
   int64_t now = runtime_now_ms();
+  int asked = 0;  /* run.cancel_requested is recorded */
   if (store_run_alive(r.status, r.owner_pid, r.owner_host, r.lease_expires_ms,
                       c.host, now) && r.owner_pid) {
     /* A live executor: ask it, then watch it stop. The record shares
@@ -1223,25 +1324,42 @@ int engine_cancel(const engine_opts *o, int rollback) {
     }
     printf("cancel requested: run %s (pid %lld) stops at its next wait point\n",
            r.id, (long long)r.owner_pid);
-    for (int i = 0; i < 120; i++) {
+    fflush(stdout);
+    int lapsed = 0;
+    for (int i = 0; i < 120 && !lapsed; i++) {
       uv_sleep(250);
       store_run next = {0};
       if (store_run_get(c.rt.store, r.id, &next) != STORE_OK) break;
       int done = strcmp(next.status, "running") != 0;
       if (done) printf("run %s is %s\n", r.id, next.status);
+      /* An owner that stopped renewing (stopped, paused, dead) never
+       * answers: the cancel takes the run over instead (fencing keeps
+       * that owner from undoing it, docs/journal.md). */
+      lapsed = !done && !store_run_alive(next.status, next.owner_pid,
+                                         next.owner_host,
+                                         next.lease_expires_ms, c.host,
+                                         runtime_now_ms());
       store_run_free(&next);
       if (done) break;
     }
-    code = EXIT_OK;
-    goto done;
+    if (!lapsed) {
+      code = EXIT_OK;
+      goto done;
+    }
+    printf("run %s: pid %lld stopped renewing its lease; cancelling the run "
+           "here\n", r.id, (long long)r.owner_pid);
+    asked = 1;
+    now = runtime_now_ms();
   }
   if (rollback) {
     /* No process: this one replays the run and runs its undos (recorded
      * as its run.resumed, with cancel = rollback). */
-    cJSON *ad = cJSON_CreateObject();
-    cJSON_AddStringToObject(ad, "mode", "rollback");
-    cJSON_AddStringToObject(ad, "status", r.status);
-    audit(&c, r.id, "run.cancel_requested", ad);
+    if (!asked) {
+      cJSON *ad = cJSON_CreateObject();
+      cJSON_AddStringToObject(ad, "mode", "rollback");
+      cJSON_AddStringToObject(ad, "status", r.status);
+      audit(&c, r.id, "run.cancel_requested", ad);
+    }
     store_flush(c.rt.store);
     store_run_free(&r);
     have = 0;
@@ -1257,17 +1375,43 @@ int engine_cancel(const engine_opts *o, int rollback) {
   int64_t holder = 0;
   char *holder_host = NULL;
   rc = store_lease_acquire(c.rt.store, r.id, getpid(), c.host, now,
-                           LEASE_TTL_MS, &holder, &holder_host);
+                           c.ttl_ms, &holder, &holder_host);
   free(holder_host);
   if (rc == STORE_BUSY) {
     errf("run %s was just taken by pid %lld; try again", r.id, (long long)holder);
     code = EXIT_BUSY;
     goto done;
   }
-  cJSON *ad = cJSON_CreateObject();
-  cJSON_AddStringToObject(ad, "mode", "cancel");
-  cJSON_AddStringToObject(ad, "status", r.status);
-  audit(&c, r.id, "run.cancel_requested", ad);
+  if (rc != STORE_OK) {
+    errf("taking the lease of run %s: %s", r.id, store_errmsg(c.rt.store));
+    code = EXIT_FAILED;
+    goto done;
+  }
+  /* Read again under the lease: the owner may have finished meanwhile. */
+  store_run_free(&r);
+  have = 0;
+  if (store_run_get(c.rt.store, o->run_id, &r) != STORE_OK) {
+    errf("reading run %s: %s", o->run_id, store_errmsg(c.rt.store));
+    code = EXIT_FAILED;
+    goto done;
+  }
+  have = 1;
+  if (!strcmp(r.status, "succeeded") || !strcmp(r.status, "cancelled") ||
+      !strcmp(r.status, "rolled_back")) {
+    store_lease_release(c.rt.store, r.id, getpid());
+    store_flush(c.rt.store);
+    errf("run %s has finished (%s); there is nothing to cancel", r.id,
+         r.status);
+    code = EXIT_USAGE;
+    goto done;
+  }
+  cJSON *ad;
+  if (!asked) {
+    ad = cJSON_CreateObject();
+    cJSON_AddStringToObject(ad, "mode", "cancel");
+    cJSON_AddStringToObject(ad, "status", r.status);
+    audit(&c, r.id, "run.cancel_requested", ad);
+  }
   audit_release_locks(&c, r.id);
   ad = cJSON_CreateObject();
   cJSON_AddStringToObject(ad, "status", "cancelled");
@@ -1279,7 +1423,11 @@ int engine_cancel(const engine_opts *o, int rollback) {
   store_lock_release(c.rt.store, NULL, r.id);
   store_wait_close(c.rt.store, r.id, NULL);  /* no gate waits on it now */
   store_lease_release(c.rt.store, r.id, getpid());
-  store_flush(c.rt.store);
+  if (store_flush(c.rt.store) != STORE_OK) {
+    errf("cancelling run %s: %s", r.id, store_errmsg(c.rt.store));
+    code = store_fenced(c.rt.store) ? EXIT_BUSY : EXIT_FAILED;
+    goto done;
+  }
   printf("run %s cancelled (it was %s)\n", r.id, r.status);
   code = EXIT_OK;
 done:

@@ -313,6 +313,9 @@ sched_outcome sched_run(sched_t *s, int detach, int64_t *wake_ms) {
     if (s->stop) return SCHED_STOPPED;
     if (s->root_done) return SCHED_DONE;
     if (s->before_wait) s->before_wait(s->before_wait_ud);
+    /* The commit may have been refused (a lost lease stops the run): what
+     * it would have made durable must not start on the loop. */
+    if (s->stop) return SCHED_STOPPED;
     if (detach && s->n_active == 0 && s->n_durable > 0) {
       *wake_ms = earliest_wake(s);
       return SCHED_SUSPENDED;

@@ -92,6 +92,13 @@ static const char *const MIGRATIONS[] = {
   "ALTER TABLE runs ADD COLUMN claim_by TEXT;"
   "ALTER TABLE runs ADD COLUMN daemon_resume INTEGER;"
   "CREATE UNIQUE INDEX runs_fire ON runs(schedule, fire_ms);",
+  /* 3 -> 4: fencing (DESIGN §11). epoch counts the acquisitions of a
+   * run's lease; epoch_pid/epoch_host name the process of the newest one,
+   * kept after it released the lease so a stalled owner can be told who
+   * took over. Existing runs start at 0: their next acquisition makes 1. */
+  "ALTER TABLE runs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE runs ADD COLUMN epoch_pid INTEGER;"
+  "ALTER TABLE runs ADD COLUMN epoch_host TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -106,6 +113,7 @@ enum {
   Q_RUN_INSERT, Q_RUN_GET, Q_RUN_STATUS, Q_RUN_PIN, Q_RUN_GIT,
   Q_RUN_LIST, Q_RUN_LIST_STATUS,
   Q_LEASE_GET, Q_LEASE_SET, Q_LEASE_RENEW, Q_LEASE_RELEASE,
+  Q_LEASE_FIRST, Q_FENCE_GET,
   Q_JOURNAL_APPEND, Q_JOURNAL_EACH,
   Q_CANCEL_SET, Q_CANCEL_GET,
   Q_LOCK_GET, Q_LOCK_SET, Q_LOCK_RELEASE, Q_LOCK_RELEASE_RUN, Q_LOCK_LIST,
@@ -131,12 +139,20 @@ static const char *const SQL[Q_COUNT] = {
                  " ORDER BY created_ms DESC, rowid DESC",
   [Q_RUN_LIST_STATUS] = "SELECT " RUN_COLS " FROM runs WHERE status = ?1"
                         " ORDER BY created_ms DESC, rowid DESC",
-  [Q_LEASE_GET] = "SELECT owner_pid, owner_host, lease_expires_ms FROM runs"
-                  " WHERE id = ?1",
+  [Q_LEASE_GET] = "SELECT owner_pid, owner_host, lease_expires_ms, epoch"
+                  " FROM runs WHERE id = ?1",
   [Q_LEASE_SET] = "UPDATE runs SET owner_pid = ?2, owner_host = ?3,"
-                  " lease_expires_ms = ?4, heartbeat_ms = ?5 WHERE id = ?1",
+                  " lease_expires_ms = ?4, heartbeat_ms = ?5,"
+                  " epoch = epoch + 1, epoch_pid = ?2, epoch_host = ?3"
+                  " WHERE id = ?1 RETURNING epoch",
+  /* ?5: the epoch this connection holds (NULL: none armed for the run). */
   [Q_LEASE_RENEW] = "UPDATE runs SET lease_expires_ms = ?3, heartbeat_ms = ?4"
-                    " WHERE id = ?1 AND owner_pid = ?2",
+                    " WHERE id = ?1 AND owner_pid = ?2"
+                    " AND (?5 IS NULL OR epoch = ?5)",
+  [Q_LEASE_FIRST] = "UPDATE runs SET epoch = epoch + 1, epoch_pid = owner_pid,"
+                    " epoch_host = owner_host WHERE id = ?1 RETURNING epoch",
+  [Q_FENCE_GET] = "SELECT epoch, epoch_pid, epoch_host, status FROM runs"
+                  " WHERE id = ?1",
   [Q_LEASE_RELEASE] = "UPDATE runs SET owner_pid = NULL, owner_host = NULL,"
                       " lease_expires_ms = NULL"
                       " WHERE id = ?1 AND owner_pid = ?2",
@@ -169,6 +185,15 @@ struct store {
   int in_txn;      /* a write transaction is open (see store_flush) */
   char err[1024];
   char *path;      /* named in every error */
+  /* The fence (DESIGN §11): the run whose lease this connection holds and
+   * the epoch of that acquisition. Every commit checks it inside its own
+   * transaction; once a check fails the connection is fenced for good. */
+  char *fence_run;
+  int64_t fence_epoch;
+  int fenced;
+  char fence_msg[768];
+  void (*on_fenced)(void *ud);
+  void *on_fenced_ud;
 };
 
 int store_schema_version(void) { return NMIGRATIONS; }
@@ -212,8 +237,14 @@ static int exec_stmt(store_t *s, sqlite3_stmt *st, const char *what) {
   return STORE_OK;
 }
 
+static int fence_refuse(store_t *s) {
+  snprintf(s->err, sizeof s->err, "%s", s->fence_msg);
+  return STORE_FENCED;
+}
+
 static int begin(store_t *s) {
   if (s->in_txn) return STORE_OK;
+  if (s->fenced) return fence_refuse(s);
   sqlite3_stmt *st = stmt(s, Q_BEGIN);
   if (!st || exec_stmt(s, st, "begin") != STORE_OK) return STORE_ERR;
   s->in_txn = 1;
@@ -258,8 +289,73 @@ int store__failf(store_t *s, const char *fmt, ...) {
   return STORE_ERR;
 }
 
+/* The lease of s->fence_run is lost: says who holds the run now (read in
+ * the open transaction), drops that transaction and fences s for good.
+ * Returns STORE_FENCED. */
+static int fence_fail(store_t *s) {
+  int64_t epoch = -1, pid = 0;
+  char host[256] = "", status[64] = "";
+  sqlite3_stmt *st = stmt(s, Q_FENCE_GET);
+  if (st) {
+    bind_text(st, 1, s->fence_run);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      epoch = sqlite3_column_int64(st, 0);
+      pid = sqlite3_column_int64(st, 1);
+      const unsigned char *h = sqlite3_column_text(st, 2),
+                          *t = sqlite3_column_text(st, 3);
+      snprintf(host, sizeof host, "%s", h ? (const char *)h : "?");
+      snprintf(status, sizeof status, "%s", t ? (const char *)t : "?");
+    }
+    sqlite3_reset(st);
+  }
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  s->in_txn = 0;
+  if (epoch < 0)
+    snprintf(s->fence_msg, sizeof s->fence_msg,
+             "run %s is gone from state database %s; this process no "
+             "longer holds its lease (epoch %lld)", s->fence_run, s->path,
+             (long long)s->fence_epoch);
+  else if (pid > 0)
+    snprintf(s->fence_msg, sizeof s->fence_msg,
+             "run %s was taken over by pid %lld on %s (lease epoch %lld; "
+             "this process held epoch %lld); the run is now %s",
+             s->fence_run, (long long)pid, host, (long long)epoch,
+             (long long)s->fence_epoch, status);
+  else
+    snprintf(s->fence_msg, sizeof s->fence_msg,
+             "the lease of run %s was taken over (lease epoch %lld; this "
+             "process held epoch %lld); the run is now %s", s->fence_run,
+             (long long)epoch, (long long)s->fence_epoch, status);
+  int first = !s->fenced;
+  s->fenced = 1;
+  if (first && s->on_fenced) s->on_fenced(s->on_fenced_ud);
+  return fence_refuse(s);
+}
+
+/* Inside the open write transaction (BEGIN IMMEDIATE: no other writer
+ * can move the epoch until it ends): is s->fence_run still at the epoch
+ * this connection acquired? */
+static int fence_check(store_t *s) {
+  sqlite3_stmt *st = stmt(s, Q_FENCE_GET);
+  if (!st) return STORE_ERR;
+  bind_text(st, 1, s->fence_run);
+  int rc = sqlite3_step(st);
+  int64_t epoch = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s, "checking the lease");
+  return epoch == s->fence_epoch ? STORE_OK : fence_fail(s);
+}
+
 int store_flush(store_t *s) {
   if (!s->in_txn) return STORE_OK;
+  if (s->fence_run) {
+    int rc = fence_check(s);
+    if (rc == STORE_ERR) {
+      store__rollback(s);
+      return rc;
+    }
+    if (rc != STORE_OK) return rc;
+  }
   sqlite3_stmt *st = stmt(s, Q_COMMIT);
   if (!st || exec_stmt(s, st, "commit") != STORE_OK) return STORE_ERR;
   s->in_txn = 0;
@@ -379,7 +475,46 @@ void store_close(store_t *s) {
   for (int i = 0; i < STORE_AUX_SLOTS; i++) sqlite3_finalize(s->aux[i]);
   sqlite3_close(s->db);
   free(s->path);
+  free(s->fence_run);
   free(s);
+}
+
+/* ---- fencing (DESIGN §11) ------------------------------------------ */
+
+/* From now on every commit of s checks that run id is at epoch. */
+static void fence_arm(store_t *s, const char *id, int64_t epoch) {
+  free(s->fence_run);
+  s->fence_run = strdup(id);
+  s->fence_epoch = epoch;
+  s->fenced = 0;
+}
+
+static void fence_disarm(store_t *s) {
+  free(s->fence_run);
+  s->fence_run = NULL;
+  s->fence_epoch = 0;
+  s->fenced = 0;
+}
+
+/* Steps st, an UPDATE ... RETURNING epoch that is prepared and bound;
+ * *epoch gets the run's new epoch (the run must exist). */
+static int step_epoch(store_t *s, sqlite3_stmt *st, int64_t *epoch) {
+  int rc = sqlite3_step(st), got = rc == SQLITE_ROW;
+  if (got) *epoch = sqlite3_column_int64(st, 0);
+  while (rc == SQLITE_ROW) rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return fail(s, "taking the lease");
+  if (!got) return store__failf(s, "taking the lease: no such run");
+  return STORE_OK;
+}
+
+int64_t store_fence_epoch(store_t *s) { return s->fence_run ? s->fence_epoch : 0; }
+
+const char *store_fenced(store_t *s) { return s->fenced ? s->fence_msg : NULL; }
+
+void store_on_fenced(store_t *s, void (*fn)(void *ud), void *ud) {
+  s->on_fenced = fn;
+  s->on_fenced_ud = ud;
 }
 
 /* ---- runs ---------------------------------------------------------- */
@@ -459,6 +594,15 @@ int store_run_create(store_t *s, const store_run *r) {
   bind_text(st, 23, r->config_path);
   bind_text(st, 24, r->git_commit);
   if (exec_stmt(s, st, "creating the run") != STORE_OK) return STORE_ERR;
+  if (r->owner_pid > 0) {
+    /* A run created with its owner: the owner's first acquisition. */
+    int64_t epoch = 0;
+    sqlite3_stmt *le = stmt(s, Q_LEASE_FIRST);
+    if (!le) return STORE_ERR;
+    bind_text(le, 1, r->id);
+    if (step_epoch(s, le, &epoch) != STORE_OK) return STORE_ERR;
+    fence_arm(s, r->id, epoch);
+  }
   return store_flush(s);
 }
 
@@ -544,7 +688,10 @@ static int holder_alive(int64_t pid, const char *host, const char *myhost) {
 int store_lease_acquire(store_t *s, const char *id, int64_t pid,
                         const char *host, int64_t now_ms, int64_t ttl_ms,
                         int64_t *holder_pid, char **holder_host) {
-  if (store_flush(s) != STORE_OK || begin(s) != STORE_OK) return STORE_ERR;
+  if (store_flush(s) != STORE_OK) return STORE_ERR;
+  /* A new acquisition replaces whatever fence this connection had. */
+  fence_disarm(s);
+  if (begin(s) != STORE_OK) return STORE_ERR;
   sqlite3_stmt *st = stmt(s, Q_LEASE_GET);
   if (!st) goto error;
   bind_text(st, 1, id);
@@ -577,7 +724,10 @@ int store_lease_acquire(store_t *s, const char *id, int64_t pid,
   bind_text(st, 3, host);
   sqlite3_bind_int64(st, 4, now_ms + ttl_ms);
   sqlite3_bind_int64(st, 5, now_ms);
-  if (exec_stmt(s, st, "taking the lease") != STORE_OK) goto error;
+  int64_t epoch = 0;
+  if (step_epoch(s, st, &epoch) != STORE_OK) goto error;
+  /* Armed before the commit: the commit checks the epoch it just set. */
+  fence_arm(s, id, epoch);
   return store_flush(s);
 error:
   sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -587,13 +737,26 @@ error:
 
 int store_lease_renew(store_t *s, const char *id, int64_t pid, int64_t now_ms,
                       int64_t ttl_ms) {
+  int mine = s->fence_run && !strcmp(s->fence_run, id);
   sqlite3_stmt *st = stmt(s, Q_LEASE_RENEW);
-  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  if (!st) return STORE_ERR;
+  int rc = begin(s);
+  if (rc != STORE_OK) return rc;
   bind_text(st, 1, id);
   sqlite3_bind_int64(st, 2, pid);
   sqlite3_bind_int64(st, 3, now_ms + ttl_ms);
   sqlite3_bind_int64(st, 4, now_ms);
+  if (mine) sqlite3_bind_int64(st, 5, s->fence_epoch);
   if (exec_stmt(s, st, "renewing the lease") != STORE_OK) return STORE_ERR;
+  if (sqlite3_changes(s->db) == 0) {
+    if (mine) return fence_fail(s);
+    /* Not ours to renew: what else is buffered still commits. */
+    rc = store_flush(s);
+    if (rc != STORE_OK) return rc;
+    store__failf(s, "the lease of run %s is not held by pid %lld", id,
+                 (long long)pid);
+    return STORE_FENCED;
+  }
   return store_flush(s);
 }
 

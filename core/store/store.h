@@ -17,7 +17,10 @@ enum {
   STORE_OK = 0,
   STORE_ERR = -1,      /* see store_errmsg() */
   STORE_NOTFOUND = -2,
-  STORE_BUSY = -3      /* a lease is held by a live owner */
+  STORE_BUSY = -3,     /* a lease is held by a live owner */
+  STORE_FENCED = -4    /* this connection lost the run's lease: the write
+                        * was refused and nothing of its transaction was
+                        * kept (see store_fenced) */
 };
 
 /* How a commit reaches the disk: FULL survives a power cut (the default),
@@ -71,12 +74,33 @@ int store_run_list(store_t *s, const char *status, store_run_cb fn, void *ud);
 /* Leases: one executor per run. Takes the lease for (pid, host) if it is
  * free, expired, or held by a pid on this host that no longer exists.
  * Returns STORE_BUSY with the holder in *holder_pid / holder_host (caller
- * frees) when a live owner has it. Commits at once. */
+ * frees) when a live owner has it. Commits at once.
+ *
+ * Fencing (DESIGN §11, docs/journal.md): each acquisition increments the
+ * run's epoch (store_run_create of a run with an owner_pid is its first)
+ * and arms this connection with it: from then on every commit of s (its
+ * journal, audit, lock and status writes) first checks, inside the same
+ * write transaction, that the run is still at that epoch. If another
+ * process took the lease since, the whole transaction is rolled back,
+ * the call returns STORE_FENCED (or STORE_ERR from a function that does
+ * not commit itself) and s is fenced: every later write is refused too.
+ * An acquisition, successful or not, replaces the connection's fence. */
 int store_lease_acquire(store_t *s, const char *id, int64_t pid,
                         const char *host, int64_t now_ms, int64_t ttl_ms,
                         int64_t *holder_pid, char **holder_host);
+/* Extends the lease of pid (at the connection's epoch, if armed for id);
+ * commits at once, with whatever is buffered. STORE_FENCED when the lease
+ * is no longer pid's at that epoch: it was taken over (s is fenced then),
+ * or was never pid's. */
 int store_lease_renew(store_t *s, const char *id, int64_t pid,
                       int64_t now_ms, int64_t ttl_ms);
+/* The epoch this connection holds (0: not armed). */
+int64_t store_fence_epoch(store_t *s);
+/* NULL while s holds its lease; once fenced, why (names the run, the pid
+ * and host of the newest acquisition, its epoch and the run's status). */
+const char *store_fenced(store_t *s);
+/* fn(ud) is called once, when s becomes fenced (inside the refused call). */
+void store_on_fenced(store_t *s, void (*fn)(void *ud), void *ud);
 /* Not committed until store_flush (it rides with the run's last write). */
 int store_lease_release(store_t *s, const char *id, int64_t pid);
 

@@ -2,7 +2,8 @@
  * version, runs (create, get, list, status, pin), the journal (order,
  * fields, NULLs), the batching of writes (store_flush vs durable appends,
  * observed from a second connection), leases (busy, dead holder, expiry,
- * other hosts, renew, release) and the refusal of files that are not
+ * other hosts, renew, release), their fencing (a stale epoch's commit is
+ * refused whole) and the refusal of files that are not
  * summit's (garbage, foreign SQLite, newer schema) without changing them. */
 #include <criterion/criterion.h>
 
@@ -839,7 +840,11 @@ Test(store, lease_renew_release_notfound) {
   cr_assert_eq(store_run_get(o, "r", &g), STORE_OK, "renew commits at once");
   cr_assert_eq(g.lease_expires_ms, 5100);
   store_run_free(&g);
-  cr_assert_eq(store_lease_renew(s, "r", getpid() + 1, 9000, 100), STORE_OK);
+  /* (On a connection not armed for the run: an armed one would be fenced,
+   * see the fence_* tests.) */
+  cr_assert_eq(store_lease_renew(o, "r", getpid() + 1, 9000, 100),
+               STORE_FENCED);
+  cr_assert_null(store_fenced(o), "an unarmed connection is not fenced");
   cr_assert_eq(store_run_get(o, "r", &g), STORE_OK);
   cr_assert_eq(g.lease_expires_ms, 5100);
   store_run_free(&g);
@@ -891,6 +896,145 @@ Test(store, lease_acquire_commits_buffered_writes) {
   store_close(s);
 }
 
+/* ---- fencing (DESIGN §11) ---------------------------------------------- */
+
+static int fenced_calls;
+static void count_fenced(void *ud) {
+  (void)ud;
+  fenced_calls++;
+}
+
+static int audit_count(store_t *s) {
+  int64_t seq = 0;
+  char hash[65];
+  cr_assert_eq(store_audit_head(s, &seq, hash), STORE_OK);
+  return (int)seq;
+}
+
+/* s: a run "r" created with its owner (epoch 1, lease expired at 10), and
+ * o: another connection that has taken the lease over (epoch 2). */
+static void taken_over(store_t **s, store_t **o) {
+  *s = open_db(1);
+  store_run r = sample_run("r", 1);
+  r.owner_pid = getpid();
+  r.owner_host = "hostA";
+  r.lease_expires_ms = 10;
+  cr_assert_eq(store_run_create(*s, &r), STORE_OK, "%s", store_errmsg(*s));
+  cr_assert_eq(store_fence_epoch(*s), 1, "creating a run with its owner "
+                                         "is the first acquisition");
+  fenced_calls = 0;
+  store_on_fenced(*s, count_fenced, NULL);
+  store_entry e = entry("1", "started");
+  cr_assert_eq(store_journal_append(*s, "r", &e, 1), STORE_OK,
+               "the owner writes while it holds the lease");
+  *o = open_db(0);
+  int64_t hp = 0;
+  char *hh = NULL;
+  cr_assert_eq(store_lease_acquire(*o, "r", getppid(), "hostB", 1000, 30000,
+                                   &hp, &hh),
+               STORE_OK, "an expired lease is taken over");
+  cr_assert_eq(store_fence_epoch(*o), 2);
+}
+
+Test(store, fence_refuses_a_stale_owner_whole) {
+  store_t *s, *o;
+  taken_over(&s, &o);
+  int audits = audit_count(o);
+  /* A batch of the stalled owner: a journal row, an audit record, a lock
+   * release and a status, then the commit. */
+  store_entry e = entry("1", "completed");
+  cr_assert_eq(store_journal_append(s, "r", &e, 0), STORE_OK);
+  cr_assert_eq(store_audit_append(s, 5, "alice", "r", "run.finished", NULL, 0),
+               STORE_OK);
+  cr_assert_eq(store_run_set_status(s, "r", "succeeded", NULL, NULL, 0, 1, 6),
+               STORE_OK);
+  cr_assert_eq(store_flush(s), STORE_FENCED);
+  cr_assert_eq(fenced_calls, 1, "the hook is called once");
+  /* Nothing of the batch was kept. */
+  cr_assert_eq(count_rows(o, "r"), 1);
+  cr_assert_eq(audit_count(o), audits);
+  store_run g;
+  cr_assert_eq(store_run_get(o, "r", &g), STORE_OK);
+  cr_assert_str_eq(g.status, "running");
+  cr_assert_eq(g.owner_pid, getppid());
+  store_run_free(&g);
+  /* The refusal names the new owner. */
+  const char *why = store_fenced(s);
+  cr_assert_not_null(why);
+  char want[128];
+  snprintf(want, sizeof want, "taken over by pid %d on hostB", (int)getppid());
+  cr_assert_not_null(strstr(why, want), "%s", why);
+  cr_assert_not_null(strstr(why, "epoch 2"), "%s", why);
+  cr_assert_not_null(strstr(store_errmsg(s), want), "%s", store_errmsg(s));
+  /* Fenced for good: a durable append is refused before it writes. */
+  cr_assert_neq(store_journal_append(s, "r", &e, 1), STORE_OK);
+  cr_assert_neq(store_journal_append(s, "r", &e, 0), STORE_OK);
+  cr_assert_eq(store_flush(s), STORE_OK, "nothing is left to commit");
+  cr_assert_eq(count_rows(o, "r"), 1);
+  cr_assert_eq(fenced_calls, 1);
+  /* The new owner writes as usual. */
+  cr_assert_eq(store_journal_append(o, "r", &e, 1), STORE_OK);
+  cr_assert_eq(count_rows(o, "r"), 2);
+  store_close(o);
+  store_close(s);
+}
+
+Test(store, fence_renewal_reports_the_takeover) {
+  store_t *s, *o;
+  taken_over(&s, &o);
+  cr_assert_eq(store_lease_renew(s, "r", getpid(), 2000, 30000),
+               STORE_FENCED);
+  cr_assert_eq(fenced_calls, 1);
+  store_run g;
+  cr_assert_eq(store_run_get(o, "r", &g), STORE_OK);
+  cr_assert_eq(g.owner_pid, getppid(), "the lease stays the new owner's");
+  cr_assert_eq(g.lease_expires_ms, 1000 + 30000);
+  store_run_free(&g);
+  /* The new owner renews. */
+  cr_assert_eq(store_lease_renew(o, "r", getppid(), 3000, 30000), STORE_OK);
+  store_close(o);
+  store_close(s);
+}
+
+Test(store, fence_refuses_lock_writes) {
+  store_t *s, *o;
+  taken_over(&s, &o);
+  char *holder = NULL;
+  cr_assert_neq(store_lock_acquire(s, "env:prod", "r", "hostA", 2000,
+                                   &holder),
+                STORE_OK);
+  cr_assert_null(holder);
+  cr_assert_not_null(store_fenced(s));
+  cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM locks"), 0,
+               "no lock row was written");
+  store_close(o);
+  store_close(s);
+}
+
+Test(store, fence_new_acquisition_rearms) {
+  store_t *s, *o;
+  taken_over(&s, &o);
+  store_entry e = entry("2", "started");
+  cr_assert_eq(store_journal_append(s, "r", &e, 1), STORE_FENCED);
+  /* The new owner lets go; the old connection may acquire again, at a
+   * new epoch, and write again. */
+  cr_assert_eq(store_lease_release(o, "r", getppid()), STORE_OK);
+  cr_assert_eq(store_flush(o), STORE_OK);
+  int64_t hp = 0;
+  char *hh = NULL;
+  cr_assert_eq(store_lease_acquire(s, "r", getpid(), "hostA", 3000, 30000,
+                                   &hp, &hh),
+               STORE_OK, "%s", store_errmsg(s));
+  cr_assert_eq(store_fence_epoch(s), 3);
+  cr_assert_null(store_fenced(s));
+  cr_assert_eq(store_journal_append(s, "r", &e, 1), STORE_OK);
+  /* Now o, which released at epoch 2, is the stale one. */
+  cr_assert_eq(store_journal_append(o, "r", &e, 1), STORE_FENCED);
+  cr_assert_eq(count_rows(s, "r"), 2);
+  store_close(o);
+  store_close(s);
+}
+
 /* ---- schema migration ------------------------------------------------- */
 
 Test(store, migrates_version_1_forward_keeping_data) {
@@ -929,6 +1073,13 @@ Test(store, migrates_version_1_forward_keeping_data) {
   cr_assert_eq(g.heartbeat_ms, 0);
   store_run_free(&g);
   cr_assert_eq(count_rows(s, "old"), 1);
+  /* A run from before fencing is at epoch 0: its next owner gets 1. */
+  cr_assert_eq(raw_int(dbpath, "SELECT epoch FROM runs WHERE id = 'old'"), 0);
+  int64_t hp = 0;
+  char *hh = NULL;
+  cr_assert_eq(store_lease_acquire(s, "old", getpid(), "h", 5, 100, &hp, &hh),
+               STORE_OK, "%s", store_errmsg(s));
+  cr_assert_eq(store_fence_epoch(s), 1);
   store_close(s);
   cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), store_schema_version());
 }
