@@ -353,7 +353,10 @@ static int verify_sig(const char *allowed, const char *principal,
 }
 
 /* The principal the allowed signers file names for sig's key: prefer
- * want when it is one of them. NULL (why says) if the key is not there. */
+ * want when it is one of them. NULL (why says) if the key is not there,
+ * or if its entry names only patterns ("*", "*@example.com"): a pattern
+ * matches anyone, so it cannot be the identity of a decision
+ * (docs/approvals.md). */
 static char *principal_of(const char *allowed, const char *sig,
                           const char *want, char *why, size_t len) {
   char path[512];
@@ -367,12 +370,16 @@ static char *principal_of(const char *allowed, const char *sig,
   cli_output out;
   int rc = cli_run(argv, NULL, 0, &out);
   unlink(path);
-  char *found = NULL, *save = NULL;
+  char *found = NULL, *save = NULL, pattern[128] = "";
   if (rc == 0 && out.code == 0) {
     /* Principals, one per line or comma-separated. */
     for (char *n = strtok_r(out.out, ",\n", &save); n;
          n = strtok_r(NULL, ",\n", &save)) {
       if (!*n) continue;
+      if (!approval_principal_is_name(n)) {
+        if (!pattern[0]) snprintf(pattern, sizeof pattern, "%s", n);
+        continue;
+      }
       if (!found) found = strdup(n);
       if (want && !strcmp(n, want)) {
         free(found);
@@ -381,7 +388,11 @@ static char *principal_of(const char *allowed, const char *sig,
       }
     }
   }
-  if (!found)
+  if (!found && pattern[0])
+    snprintf(why, len, "the allowed signers file %s gives the key that made "
+             "this signature only the pattern '%s', which names no one; "
+             "list the approver by name", allowed, pattern);
+  else if (!found)
     snprintf(why, len, "the key that made this signature is not in the "
              "allowed signers file %s", allowed);
   cli_output_free(&out);
@@ -572,6 +583,7 @@ static int decide(const char *cmd, const char *decision, int argc,
     char *m = approval_message(p, ds.d[i].decision);
     char w[1024] = "no allowed_signers";
     int ok = m && cJSON_IsString(allowed) &&
+             approval_principal_is_name(ds.d[i].actor) &&
              verify_sig(allowed->valuestring, ds.d[i].actor, m, ds.sigs[i], w,
                         sizeof w);
     free(m);
