@@ -66,13 +66,18 @@ void engine_new_run_id(char out[16]) {
 
 /* ---- helpers ------------------------------------------------------- */
 
+/* An error for people: its text may quote a runbook or a param, so it is
+ * rendered for a terminal (io/term.h). */
 static void errf(const char *fmt, ...) {
+  char *buf = NULL;
   va_list ap;
   va_start(ap, fmt);
-  fputs("summit: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  int n = vasprintf(&buf, fmt, ap);
   va_end(ap);
+  fputs("summit: ", stderr);
+  term_fputs(n >= 0 ? buf : "(out of memory)", stderr, TERM_MULTILINE);
+  fputc('\n', stderr);
+  if (n >= 0) free(buf);
 }
 
 static void sha256_hex(const char *data, size_t len, char out[65]) {
@@ -306,17 +311,17 @@ static int param_text_ok(lua_State *L, const char *path, int nul_marked,
     if (nul_marked && strstr(s, "\xef\xbf\xbf")) {
       errf("param %s: a string holds a NUL character (\\u0000), which "
            "summit cannot pass on intact; remove it",
-           term_str(path));
+           path);
       return 0;
     }
     if (memchr(s, '\0', len)) {
       errf("param %s: a string holds a NUL character; remove it",
-           term_str(path));
+           path);
       return 0;
     }
     if (!term_utf8_valid(s, len, &bad)) {
       errf("param %s: not valid UTF-8 (byte 0x%02x at offset %zu); params "
-           "must be UTF-8 text", term_str(path),
+           "must be UTF-8 text", path,
            (unsigned)(unsigned char)s[bad], bad);
       return 0;
     }
@@ -515,12 +520,12 @@ static void report_divergence(lua_State *L, const char *run_id) {
     lua_getfield(L, -4, "hash");
     if (lua_isnil(L, -4))
       fprintf(stderr, "  %-18s nothing more here (at %s)\n", label[i],
-              lua_isstring(L, -2) ? lua_tostring(L, -2) : "?");
+              lua_isstring(L, -2) ? term_str(lua_tostring(L, -2)) : "?");
     else
       fprintf(stderr, "  %-18s %s '%s' (arguments %s) at %s\n", label[i],
-              lua_tostring(L, -4), lua_tostring(L, -3),
-              lua_isstring(L, -1) ? lua_tostring(L, -1) : "-",
-              lua_isstring(L, -2) ? lua_tostring(L, -2) : "?");
+              term_str(lua_tostring(L, -4)), term_str(lua_tostring(L, -3)),
+              lua_isstring(L, -1) ? term_str(lua_tostring(L, -1)) : "-",
+              lua_isstring(L, -2) ? term_str(lua_tostring(L, -2)) : "?");
     lua_pop(L, 5);
   }
 }
