@@ -28,7 +28,7 @@
 static store_t *open_rw(void) {
   const char *dir = cli_state_dir();
   char path[4200], err[1024];
-  if (io_mkdirs(dir) != 0) {
+  if (io_private_dir(dir) != 0) {
     fprintf(stderr, "summit schedule: cannot create state directory %s: "
             "%s\n", dir, strerror(errno));
     return NULL;

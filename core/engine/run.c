@@ -422,7 +422,7 @@ static int resolve_params(lua_State *L, int def, const engine_opts *o) {
 
 static int open_store(ctx_t *c, const engine_opts *o, int create) {
   char path[4200], err[1024];
-  if (create && io_mkdirs(o->state_dir) != 0) {
+  if (create && io_private_dir(o->state_dir) != 0) {
     errf("cannot create state directory %s: %s", o->state_dir,
          strerror(errno));
     return EXIT_FAILED;
@@ -432,6 +432,7 @@ static int open_store(ctx_t *c, const engine_opts *o, int create) {
     errf("no state database at %s (no runs yet?)", path);
     return EXIT_USAGE;
   }
+  if (!create) io_private_dir(o->state_dir);  /* an older, looser one */
   c->rt.store = store_open(path, create,
                            o->durability_process ? STORE_DURABILITY_PROCESS
                                                  : STORE_DURABILITY_FULL,
@@ -448,7 +449,7 @@ static void open_log(ctx_t *c, const engine_opts *o, const char *run_id) {
   snprintf(path, sizeof path, "%s/logs", o->state_dir);
   io_mkdirs(path);
   snprintf(path, sizeof path, "%s/logs/%s.log", o->state_dir, run_id);
-  c->rt.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  c->rt.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
 /* ---- execution ----------------------------------------------------- */

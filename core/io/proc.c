@@ -14,6 +14,8 @@
  * that exited without reading it would otherwise kill us. */
 #include "io/proc.h"
 
+#include "io/file.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -371,7 +373,9 @@ proc_t *proc_start(uv_loop_t *loop, const proc_opts *o, proc_done_cb done,
   if (po.file) {
     /* uv_spawn initialises the handle even when it fails, so it must be
      * closed either way. */
+    io_child_umask_begin();  /* the child writes the user's files */
     rc = uv_spawn(loop, &p->proc, &po);
+    io_child_umask_end();
     p->has_proc = 1;
     p->nopen++;
   }
