@@ -80,3 +80,19 @@ cat "$T/fail2.out" "$T/fail2.err" >"$T/fail2.all"
 clean fail2.all "a failure message"
 sm status2 status "$run2"
 clean status2.out "summit status of the failed run"
+
+say "summit runbooks: names and descriptions from runbook files"
+mkdir -p "$T/wd/rb"
+cat >"$T/wd/summit.lua" <<'LUA'
+return { runbooks = { "rb" } }
+LUA
+cat >"$T/wd/rb/evil.lua" <<'LUA'
+return runbook {
+  name = "evil", version = "1.0.0",
+  description = "safe\27[2K\rdeploy to production\27]0;owned\7",
+  run = function() end,
+}
+LUA
+(cd "$T/wd" && "$SUMMIT" runbooks >"$T/runbooks.out" 2>"$T/runbooks.err") || die "summit runbooks failed"
+clean runbooks.out "summit runbooks" raw-only
+has "$T/runbooks.out" 'safe\x1b[2K\rdeploy to production\x1b]0;owned\x07' "the description is shown escaped"
