@@ -5,8 +5,8 @@
 
 #include "cli/cli.h"
 #include "engine/engine.h"
-#include "io/file.h"
 #include "engine/sim_serve.h"
+#include "io/file.h"
 
 /* kubectl's own default server with no kubeconfig at all is
  * http://localhost:8080, so the default port makes even that work. */

@@ -14,14 +14,14 @@
  * that exited without reading it would otherwise kill us. */
 #include "io/proc.h"
 
-#include "io/file.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "io/file.h"
 
 #define DEFAULT_CAP ((size_t)1 << 20)
 #define DEFAULT_GRACE_MS 5000
