@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "io/file.h"
 
 static const struct {
   const char *name;
@@ -23,6 +24,8 @@ static const struct {
 int main(int argc, char **argv) {
   /* A child that exits without reading its stdin must not kill us. */
   signal(SIGPIPE, SIG_IGN);
+  /* The state directory's files are private whatever the umask. */
+  io_private_umask();
   if (argc < 2) return cmd_help(0, NULL);
   for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
     if (!strcmp(argv[1], COMMANDS[i].name))

@@ -41,13 +41,14 @@ return runbook {
     if not release.skipped(s, "prepare") then release.prepare(s) end
     if not release.skipped(s, "staging") then release.staging(s) end
     if not release.skipped(s, "canary") then
-      step("canary " .. s.version, function()
+      -- The verdict is the step's result, not an assignment inside its
+      -- body: a resumed run replays the step without running the body.
+      out.canary = step("canary " .. s.version, function()
         local t = release.target("canary", s)
         approval.require{ gate = t.name, roles = s.canary_roles,
                           bind = { version = s.version, image = s.image_ref },
                           reason = "deploy " .. s.version .. " to the canary (" .. t.name .. ")" }
         local v = release.canary(s)
-        out.canary = v.verdict
         return v.verdict
       end)
     end

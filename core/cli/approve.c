@@ -18,6 +18,7 @@
 #include "engine/events.h"
 #include "engine/runtime.h"
 #include "io/file.h"
+#include "io/term.h"
 #include "lua/audit.h"
 #include "store/store.h"
 
@@ -181,42 +182,48 @@ static const char *jstr(const cJSON *o, const char *k) {
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* jstr rendered for a terminal (io/term.h): waits carry gate names,
+ * reasons and actors that came from runbooks, params and people. */
+static const char *tj(const cJSON *o, const char *k) {
+  return term_str(jstr(o, k));
+}
+
 void cli_wait_print(const cJSON *w, const char *indent) {
-  const char *gate = jstr(w, "gate");
+  const char *gate = tj(w, "gate");
   if (!gate) {  /* a sleep */
     printf("%ssleep until %s; continue after it with: summit resume %s\n",
-           indent, jstr(w, "wake") ? jstr(w, "wake") : "?", jstr(w, "run"));
+           indent, tj(w, "wake") ? tj(w, "wake") : "?", tj(w, "run"));
     return;
   }
-  printf("%sgate '%s' (key %s) since %s", indent, gate, jstr(w, "key"),
-         jstr(w, "since") ? jstr(w, "since") : "?");
-  if (jstr(w, "deadline"))
-    printf(", deadline %s (then %s)", jstr(w, "deadline"),
-           jstr(w, "on_timeout") ? jstr(w, "on_timeout") : "fail");
+  printf("%sgate '%s' (key %s) since %s", indent, term_str(gate), tj(w, "key"),
+         tj(w, "since") ? tj(w, "since") : "?");
+  if (tj(w, "deadline"))
+    printf(", deadline %s (then %s)", tj(w, "deadline"),
+           tj(w, "on_timeout") ? tj(w, "on_timeout") : "fail");
   putchar('\n');
-  if (jstr(w, "reason")) printf("%s  reason: %s\n", indent, jstr(w, "reason"));
+  if (tj(w, "reason")) printf("%s  reason: %s\n", indent, tj(w, "reason"));
   const cJSON *bind = cJSON_GetObjectItemCaseSensitive(w, "bind");
   if (bind) {
     char *b = approval_canonical(bind);
-    printf("%s  for:    %s\n", indent, b ? b : "?");
+    printf("%s  for:    %s\n", indent, b ? term_str(b) : "?");
     free(b);
   }
-  printf("%s  needs:  %s\n", indent, jstr(w, "needs") ? jstr(w, "needs") : "?");
+  printf("%s  needs:  %s\n", indent, tj(w, "needs") ? tj(w, "needs") : "?");
   const cJSON *has = cJSON_GetObjectItemCaseSensitive(w, "has"), *a;
   printf("%s  has:    ", indent);
   int i = 0;
-  cJSON_ArrayForEach(a, has) printf("%s%s", i++ ? ", " : "", a->valuestring);
+  cJSON_ArrayForEach(a, has) printf("%s%s", i++ ? ", " : "", term_str(a->valuestring));
   if (!i) printf("nobody yet");
   const cJSON *have = cJSON_GetObjectItemCaseSensitive(w, "have"),
               *need = cJSON_GetObjectItemCaseSensitive(w, "need");
   if (cJSON_IsNumber(have) && cJSON_IsNumber(need))
     printf(" (%d of %d)", (int)have->valuedouble, (int)need->valuedouble);
-  if (jstr(w, "missing")) {
-    printf("; still needs %s\n", jstr(w, "missing"));
-    printf("%s  approve with: %s\n", indent, jstr(w, "command"));
-  } else if (jstr(w, "state")) {
-    printf("; %s: continue with: summit resume %s\n", jstr(w, "state"),
-           jstr(w, "run"));
+  if (tj(w, "missing")) {
+    printf("; still needs %s\n", tj(w, "missing"));
+    printf("%s  approve with: %s\n", indent, tj(w, "command"));
+  } else if (tj(w, "state")) {
+    printf("; %s: continue with: summit resume %s\n", tj(w, "state"),
+           tj(w, "run"));
   } else {
     putchar('\n');
   }
@@ -315,7 +322,7 @@ static int refuse(store_t *s, const opts *o, const char *actor,
   if (audit_append_to(s, actor, o->run_id, "approval.refused", d, 1) !=
       STORE_OK)
     fprintf(stderr, "summit: recording the refusal: %s\n", store_errmsg(s));
-  fprintf(stderr, "summit %s: refused: %s\n", o->cmd, reason);
+  fprintf(stderr, "summit %s: refused: %s\n", o->cmd, term_str(reason));
   return EXIT_FAILED;
 }
 
@@ -353,7 +360,10 @@ static int verify_sig(const char *allowed, const char *principal,
 }
 
 /* The principal the allowed signers file names for sig's key: prefer
- * want when it is one of them. NULL (why says) if the key is not there. */
+ * want when it is one of them. NULL (why says) if the key is not there,
+ * or if its entry names only patterns ("*", "*@example.com"): a pattern
+ * matches anyone, so it cannot be the identity of a decision
+ * (docs/approvals.md). */
 static char *principal_of(const char *allowed, const char *sig,
                           const char *want, char *why, size_t len) {
   char path[512];
@@ -367,12 +377,16 @@ static char *principal_of(const char *allowed, const char *sig,
   cli_output out;
   int rc = cli_run(argv, NULL, 0, &out);
   unlink(path);
-  char *found = NULL, *save = NULL;
+  char *found = NULL, *save = NULL, pattern[128] = "";
   if (rc == 0 && out.code == 0) {
     /* Principals, one per line or comma-separated. */
     for (char *n = strtok_r(out.out, ",\n", &save); n;
          n = strtok_r(NULL, ",\n", &save)) {
       if (!*n) continue;
+      if (!approval_principal_is_name(n)) {
+        if (!pattern[0]) snprintf(pattern, sizeof pattern, "%s", n);
+        continue;
+      }
       if (!found) found = strdup(n);
       if (want && !strcmp(n, want)) {
         free(found);
@@ -381,7 +395,11 @@ static char *principal_of(const char *allowed, const char *sig,
       }
     }
   }
-  if (!found)
+  if (!found && pattern[0])
+    snprintf(why, len, "the allowed signers file %s gives the key that made "
+             "this signature only the pattern '%s', which names no one; "
+             "list the approver by name", allowed, pattern);
+  else if (!found)
     snprintf(why, len, "the key that made this signature is not in the "
              "allowed signers file %s", allowed);
   cli_output_free(&out);
@@ -480,8 +498,8 @@ static int decide(const char *cmd, const char *decision, int argc,
   char err[300];
   p = approval_policy_new(f.request, err, sizeof err);
   if (!p) {
-    fprintf(stderr, "summit %s: run %s, gate '%s': %s\n", cmd, r.id, o.gate,
-            err);
+    fprintf(stderr, "summit %s: run %s, gate '%s': %s\n", cmd, r.id,
+            term_str(o.gate), term_str(err));
     code = EXIT_FAILED;
     goto done;
   }
@@ -544,7 +562,8 @@ static int decide(const char *cmd, const char *decision, int argc,
       /* The identity of a signed decision is the key's principal. */
       if (strcmp(signer, actor) != 0)
         fprintf(stderr, "summit %s: signed by %s (the allowed signers "
-                "file's name for that key), not %s\n", cmd, signer, actor);
+                "file's name for that key), not %s\n", cmd, term_str(signer),
+                term_str(actor));
       actor = signer;
       sig_state = verify_sig(as->valuestring, actor, msg, sig, sig_why,
                              sizeof sig_why) ? APPR_SIG_VALID : APPR_SIG_BAD;
@@ -572,6 +591,7 @@ static int decide(const char *cmd, const char *decision, int argc,
     char *m = approval_message(p, ds.d[i].decision);
     char w[1024] = "no allowed_signers";
     int ok = m && cJSON_IsString(allowed) &&
+             approval_principal_is_name(ds.d[i].actor) &&
              verify_sig(allowed->valuestring, ds.d[i].actor, m, ds.sigs[i], w,
                         sizeof w);
     free(m);
@@ -596,7 +616,7 @@ static int decide(const char *cmd, const char *decision, int argc,
     goto done;
   }
   if (me->verdict == APPR_AFTER) {
-    printf("%s; nothing recorded", me->reason);
+    printf("%s; nothing recorded", term_str(me->reason));
     if (out.state == APPR_APPROVED)
       printf(" (the run continues with: summit resume %s)", r.id);
     putchar('\n');
@@ -637,17 +657,22 @@ static int decide(const char *cmd, const char *decision, int argc,
 
   if (me->verdict == APPR_REJECTS) {
     printf("rejected gate '%s' of run %s as %s: the gate fails, and with it "
-           "the run (its undo steps run)\n", o.gate, r.id, actor);
+           "the run (its undo steps run)\n", term_str(o.gate), r.id,
+           term_str(actor));
   } else if (me->verdict == APPR_DUPLICATE) {
-    printf("%s; recorded (%d of %d)", me->reason, out.have, out.need);
-    if (out.state == APPR_WAITING) printf("; still needs %s", out.needs);
+    printf("%s; recorded (%d of %d)", term_str(me->reason), out.have,
+           out.need);
+    if (out.state == APPR_WAITING)
+      printf("; still needs %s", term_str(out.needs));
     putchar('\n');
   } else if (out.state == APPR_APPROVED) {
     printf("approved gate '%s' of run %s as %s: the gate is released (%d of "
-           "%d)\n", o.gate, r.id, actor, out.have, out.need);
+           "%d)\n", term_str(o.gate), r.id, term_str(actor), out.have,
+           out.need);
   } else {
     printf("approved gate '%s' of run %s as %s (%d of %d); still needs %s\n",
-           o.gate, r.id, actor, out.have, out.need, out.needs);
+           term_str(o.gate), r.id, term_str(actor), out.have, out.need,
+           term_str(out.needs));
   }
   if (out.state != APPR_WAITING) {
     char host[256] = "";

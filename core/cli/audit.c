@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "io/term.h"
 #include "engine/duration.h"
 #include "engine/engine.h"
 #include "engine/events.h"
@@ -152,12 +153,13 @@ static int verify(int argc, char **argv) {
     if (c.bad_row_seq != c.bad_seq)
       printf("audit trail BROKEN at record %lld: %s\n"
              "  the record after the gap: %lld (run %s, %s, %s)\n",
-             (long long)c.bad_seq, c.reason, (long long)c.bad_row_seq,
-             c.bad_run[0] ? c.bad_run : "-", c.bad_action, ts);
+             (long long)c.bad_seq, term_str(c.reason), (long long)c.bad_row_seq,
+             c.bad_run[0] ? term_str(c.bad_run) : "-", term_str(c.bad_action),
+             ts);
     else
       printf("audit trail BROKEN at record %lld (run %s, %s, %s): %s\n",
-             (long long)c.bad_seq, c.bad_run[0] ? c.bad_run : "-",
-             c.bad_action, ts, c.reason);
+             (long long)c.bad_seq, c.bad_run[0] ? term_str(c.bad_run) : "-",
+             term_str(c.bad_action), ts, term_str(c.reason));
     if (c.head_seq)
       printf("  records 1 to %lld verify; the hash of record %lld is %s\n",
              (long long)c.head_seq, (long long)c.head_seq, c.head);
@@ -300,7 +302,8 @@ static int show_one(void *ud, const store_audit_row *r) {
   if (!rec) snprintf(detail, sizeof detail, "(record unreadable)");
   cJSON_Delete(rec);
   printf("%s  %-5lld %-12s %-22s %s\n", ts, (long long)r->seq,
-         r->actor ? r->actor : "?", r->action ? r->action : "?", detail);
+         r->actor ? term_str(r->actor) : "?",
+         r->action ? term_str(r->action) : "?", term_str(detail));
   (*n)++;
   return 0;
 }
@@ -320,8 +323,9 @@ static int show(int argc, char **argv) {
   int have = store_run_get(s, id, &r) == STORE_OK;
   if (have)
     printf("audit trail of run %s (%s%s%s, %s, started by %s)\n", r.id,
-           r.name, r.version ? " " : "", r.version ? r.version : "", r.status,
-           r.started_by ? r.started_by : "?");
+           term_str(r.name), r.version ? " " : "",
+           r.version ? term_str(r.version) : "", r.status,
+           r.started_by ? term_str(r.started_by) : "?");
   else
     printf("audit trail of run %s (not in the runs table)\n", id);
   printf("%-23s  %-5s %-12s %-22s %s\n", "TIME (UTC)", "SEQ", "ACTOR",

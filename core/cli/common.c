@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/file.h"
 #include "io/proc.h"
 #include "store/store.h"
 
@@ -102,6 +103,7 @@ struct store *cli_open_store(void) {
     fprintf(stderr, "summit: no state database at %s (no runs yet)\n", path);
     return NULL;
   }
+  io_private_dir(dir);  /* an older summit's may be world-readable */
   store_t *s = store_open(path, 0, STORE_DURABILITY_FULL, err, sizeof err);
   if (!s) fprintf(stderr, "summit: %s\n", err);
   return s;

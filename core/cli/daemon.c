@@ -12,6 +12,7 @@
 #include "engine/daemon.h"
 #include "engine/duration.h"
 #include "engine/engine.h"
+#include "io/file.h"
 
 static int duration_opt(const char *name, const char *v, int64_t *ms) {
   double d;
@@ -63,13 +64,7 @@ int cmd_daemon(int argc, char **argv) {
   const char *dir = cli_state_dir();
   char state[PATH_MAX], self[PATH_MAX];
   snprintf(state, sizeof state, "%s", dir);
-  for (char *p = state + 1; *p; p++)  /* mkdir -p */
-    if (*p == '/') {
-      *p = '\0';
-      mkdir(state, 0755);
-      *p = '/';
-    }
-  mkdir(state, 0755);
+  io_private_dir(state);  /* mkdir -p, 0700 */
   if (!realpath(dir, state)) {
     fprintf(stderr, "summit daemon: state directory %s: %s\n", dir,
             strerror(errno));

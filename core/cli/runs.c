@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
+#include "io/term.h"
 #include "store/store.h"
 
 static void add_str(cJSON *o, const char *k, const char *v) {
@@ -87,8 +88,8 @@ static int list_one(void *ud, const store_run *r) {
     snprintf(owner, sizeof owner, "none (resumable)");
   }
   printf("%-15s %-16s %-20s %-10s %-20s %-10s %s\n", r->id, r->status,
-         r->name, r->version ? r->version : "-", ts,
-         r->started_by ? r->started_by : "-", owner);
+         term_str(r->name), r->version ? term_str(r->version) : "-", ts,
+         r->started_by ? term_str(r->started_by) : "-", term_str(owner));
   return 0;
 }
 
@@ -111,8 +112,8 @@ static int waiting_gate(void *ud, cJSON *w) {
   }
   const cJSON *rb = cJSON_GetObjectItem(w, "runbook"),
               *st = cJSON_GetObjectItem(w, "status");
-  printf("run %s (%s, %s) waits on:\n", run->valuestring,
-         cJSON_IsString(rb) ? rb->valuestring : "?",
+  printf("run %s (%s, %s) waits on:\n", term_str(run->valuestring),
+         cJSON_IsString(rb) ? term_str(rb->valuestring) : "?",
          cJSON_IsString(st) ? st->valuestring : "?");
   cli_wait_print(w, "  ");
   cJSON_Delete(w);
@@ -136,7 +137,7 @@ static int waiting_sleep(void *ud, const store_run *r) {
     print_json(o);
     return 0;
   }
-  printf("run %s (%s, %s) waits on:\n", r->id, r->name, r->status);
+  printf("run %s (%s, %s) waits on:\n", r->id, term_str(r->name), r->status);
   cli_wait_print(o, "  ");
   cJSON_Delete(o);
   return 0;
@@ -266,19 +267,20 @@ int cmd_status(int argc, char **argv) {
   } else {
     char *params = r.params;
     printf("run      %s\nrunbook  %s %s (%s, sha256 %.12s)\nstatus   %s\n",
-           r.id, r.name, r.version ? r.version : "", r.source_path,
-           r.source_sha256, r.status);
-    printf("params   %s\nby       %s\n", params, r.started_by ? r.started_by : "-");
+           r.id, term_str(r.name), r.version ? term_str(r.version) : "",
+           term_str(r.source_path), r.source_sha256, r.status);
+    printf("params   %s\nby       %s\n", term_str(params),
+           r.started_by ? term_str(r.started_by) : "-");
     if (r.wake_ms) {
       char ts[40];
       events_rfc3339(r.wake_ms, ts, sizeof ts);
       printf("wakes    %s\n", ts);
     }
-    if (r.error) printf("error    %s\n", r.error);
-    if (r.failed_key) printf("at key   %s\n", r.failed_key);
+    if (r.error) printf("error    %s\n", term_str(r.error));
+    if (r.failed_key) printf("at key   %s\n", term_str(r.failed_key));
     if (r.owner_pid && r.lease_expires_ms > runtime_now_ms())
       printf("owner    pid %lld on %s\n", (long long)r.owner_pid,
-             r.owner_host ? r.owner_host : "?");
+             r.owner_host ? term_str(r.owner_host) : "?");
     printf("\n%-14s %-9s %-10s %-8s %s\n", "KEY", "KIND", "STATE", "ATTEMPT",
            "NAME");
     cJSON *e;
@@ -289,9 +291,11 @@ int cmd_status(int argc, char **argv) {
                   *att = cJSON_GetObjectItem(e, "attempt");
       if (!strcmp(kind->valuestring, "now") || !strcmp(kind->valuestring, "random"))
         continue;
-      printf("%-14s %-9s %-10s %-8d %s\n", cJSON_GetObjectItem(e, "key")->valuestring,
-             kind->valuestring, state->valuestring, (int)att->valuedouble,
-             cJSON_IsString(name) ? name->valuestring : "");
+      printf("%-14s %-9s %-10s %-8d %s\n",
+             term_str(cJSON_GetObjectItem(e, "key")->valuestring),
+             term_str(kind->valuestring), state->valuestring,
+             (int)att->valuedouble,
+             cJSON_IsString(name) ? term_str(name->valuestring) : "");
     }
     if (cJSON_GetArraySize(waits) > 0) printf("\nwaiting on\n");
     cJSON *w;
@@ -326,13 +330,15 @@ static int log_row(void *ud, const store_entry *e) {
   }
   char ts[40];
   events_rfc3339(e->ts_ms, ts, sizeof ts);
-  printf("%s  %-12s %-9s %-9s #%-2lld %s", ts, e->key, e->kind, e->state,
-         (long long)e->attempt, e->name ? e->name : "");
-  if (e->note) printf("  (%s)", e->note);
+  printf("%s  %-12s %-9s %-9s #%-2lld %s", ts, term_str(e->key),
+         term_str(e->kind), e->state, (long long)e->attempt,
+         e->name ? term_str(e->name) : "");
+  if (e->note) printf("  (%s)", term_str(e->note));
   if (e->error) {
     cJSON *err = cJSON_Parse(e->error);
     const cJSON *m = cJSON_GetObjectItem(err, "message");
-    printf("  error: %s", cJSON_IsString(m) ? m->valuestring : e->error);
+    printf("  error: %s", term_str(cJSON_IsString(m) ? m->valuestring
+                                                     : e->error));
     cJSON_Delete(err);
   }
   putchar('\n');
@@ -345,7 +351,7 @@ int cmd_log(int argc, char **argv) {
   store_run r;
   int code = open_run("log", argc, argv, &json, &s, &r);
   if (code) return code;
-  if (!json) printf("run %s (%s, %s)\n", r.id, r.name, r.status);
+  if (!json) printf("run %s (%s, %s)\n", r.id, term_str(r.name), r.status);
   store_journal_each(s, r.id, log_row, &json);
   store_run_free(&r);
   store_close(s);
@@ -374,8 +380,8 @@ static int lock_row(void *ud, const store_lock *l) {
   char ts[40];
   events_rfc3339(l->acquired_ms, ts, sizeof ts);
   ts[19] = '\0';
-  printf("%-24s %-15s %-16s %-16s %-20s %s\n", l->name, l->run_id,
-         l->runbook ? l->runbook : "-", l->status ? l->status : "-", ts,
+  printf("%-24s %-15s %-16s %-16s %-20s %s\n", term_str(l->name), l->run_id,
+         l->runbook ? term_str(l->runbook) : "-", l->status ? l->status : "-", ts,
          alive ? "held" : "stale (free to take)");
   return 0;
 }

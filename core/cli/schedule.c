@@ -16,6 +16,7 @@
 #include "engine/events.h"
 #include "engine/runtime.h"
 #include "io/file.h"
+#include "io/term.h"
 #include "lua/audit.h"
 #include "store/store.h"
 
@@ -27,7 +28,7 @@
 static store_t *open_rw(void) {
   const char *dir = cli_state_dir();
   char path[4200], err[1024];
-  if (io_mkdirs(dir) != 0) {
+  if (io_private_dir(dir) != 0) {
     fprintf(stderr, "summit schedule: cannot create state directory %s: "
             "%s\n", dir, strerror(errno));
     return NULL;
@@ -196,7 +197,8 @@ static int add(int argc, char **argv) {
   audit(s, "schedule.added", d);
   char ts[40];
   events_rfc3339(next, ts, sizeof ts);
-  printf("schedule %s added: %s (%s), next fire %s%s\n", name, text, tz, ts,
+  printf("schedule %s added: %s (%s), next fire %s%s\n", term_str(name),
+         term_str(text), term_str(tz), ts,
          paused ? " (paused)" : "");
   code = EXIT_OK;
 out:
@@ -261,8 +263,9 @@ static int list_one(void *ud, const store_schedule *sc) {
                                : sc->last_status ? sc->last_status : "-",
            sc->last_note ? " (" : "", sc->last_note ? sc->last_note : "",
            sc->last_note ? ")" : "");
-  printf("%-20s %-18s %-16s %-22s %-16s %s", sc->name, sc->cron, sc->tz, next,
-         sc->last_run ? sc->last_run : "-", status);
+  printf("%-20s %-18s %-16s %-22s %-16s %s", term_str(sc->name),
+         term_str(sc->cron), term_str(sc->tz), next,
+         sc->last_run ? term_str(sc->last_run) : "-", term_str(status));
   if (sc->consecutive_failures)
     printf(", %lld failed in a row", (long long)sc->consecutive_failures);
   printf("\n");

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "engine/sim_serve.h"
+#include "io/file.h"
 
 /* kubectl's own default server with no kubeconfig at all is
  * http://localhost:8080, so the default port makes even that work. */
@@ -91,5 +92,10 @@ int cmd_sim(int argc, char **argv) {
     snprintf(kube_buf, sizeof kube_buf, "%s/sim/kubeconfig", o.state_dir);
     o.kubeconfig = kube_buf;
   }
+  /* The default files live in the state directory: keep it private. */
+  if (strncmp(o.state_file ? o.state_file : "", o.state_dir,
+              strlen(o.state_dir)) == 0 ||
+      strncmp(o.kubeconfig, o.state_dir, strlen(o.state_dir)) == 0)
+    io_private_dir(o.state_dir);
   return engine_sim_serve(&o);
 }

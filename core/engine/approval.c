@@ -466,6 +466,11 @@ char *approval_message(const appr_policy *p, const char *decision) {
   return out;
 }
 
+int approval_principal_is_name(const char *principal) {
+  return principal && *principal && *principal != '!' &&
+         !strpbrk(principal, "*?,");
+}
+
 void approval_verify_argv(const char **argv, const char *allowed_signers,
                           const char *principal, const char *sig_file) {
   const char *a[] = {"ssh-keygen", "-Y", "verify", "-f", allowed_signers,

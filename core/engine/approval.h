@@ -96,6 +96,11 @@ char *approval_message(const appr_policy *p, const char *decision);
  * spaces (malloc'd; NULL if v is NULL or out of memory). */
 char *approval_canonical(const cJSON *v);
 
+/* 1 if principal (an allowed-signers principal, or a decision's actor)
+ * names one identity; 0 for an ssh pattern ("*", "*@example.com", "?",
+ * "!x"), which matches many names and so cannot be who decided. */
+int approval_principal_is_name(const char *principal);
+
 /* ssh-keygen argument lists (NULL-terminated, pointing into the
  * arguments). argv must hold 12 entries. */
 void approval_verify_argv(const char **argv, const char *allowed_signers,

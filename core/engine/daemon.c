@@ -233,7 +233,9 @@ static child_t *spawn(daemon_t *d, char **argv, const char *cwd, int kind) {
   po.flags = UV_PROCESS_DETACHED;  /* its own session: outlives us */
   po.stdio_count = 3;
   po.stdio = io;
+  io_child_umask_begin();  /* a run spawns the user's commands */
   int rc = uv_spawn(&d->loop, &c->proc, &po);
+  io_child_umask_end();
   if (rc != 0) {
     say("error: cannot start %s: %s: %s", argv[0], uv_err_name(rc),
         uv_strerror(rc));
@@ -549,7 +551,7 @@ int daemon_main(const daemon_opts *o) {
   d.log_fd = -1;
   int code = EXIT_FAILED;
   char path[4200], err[1024];
-  io_mkdirs(o->state_dir);  /* as summit run does: parents too */
+  io_private_dir(o->state_dir);  /* as summit run does: parents too */
   snprintf(path, sizeof path, "%s/state.db", o->state_dir);
   d.store = store_open(path, 1, STORE_DURABILITY_FULL, err, sizeof err);
   if (!d.store) {
@@ -557,7 +559,7 @@ int daemon_main(const daemon_opts *o) {
     return EXIT_FAILED;
   }
   snprintf(path, sizeof path, "%s/daemon.log", o->state_dir);
-  d.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  d.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (d.log_fd < 0) {
     fprintf(stderr, "summit daemon: cannot open %s: %s\n", path,
             strerror(errno));

@@ -1,6 +1,8 @@
 /* The event stream: JSON lines for machines, short lines for people. */
 #include "engine/events.h"
 
+#include "io/term.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -31,9 +33,11 @@ static long long now_ms(void) {
   return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* A string field, rendered for a terminal: only human() reads fields this
+ * way, and every one may carry text from a runbook or a param. */
 static const char *str(cJSON *f, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
+  return cJSON_IsString(v) ? term_str(v->valuestring) : NULL;
 }
 
 static double num(cJSON *f, const char *k) {
@@ -44,9 +48,9 @@ static double num(cJSON *f, const char *k) {
 /* The message of an error field: a string, or an object's message. */
 static const char *errtext(cJSON *f) {
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "error");
-  if (cJSON_IsString(e)) return e->valuestring;
+  if (cJSON_IsString(e)) return term_strf(e->valuestring, TERM_MULTILINE);
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-  return cJSON_IsString(m) ? m->valuestring : NULL;
+  return cJSON_IsString(m) ? term_strf(m->valuestring, TERM_MULTILINE) : NULL;
 }
 
 static const char *paint(events_t *ev, const char *code) {
@@ -124,7 +128,7 @@ static void human(events_t *ev, const char *event, cJSON *f) {
       const cJSON *by = cJSON_GetObjectItemCaseSensitive(f, "approvers"), *a;
       int i = 0;
       cJSON_ArrayForEach(a, by) if (cJSON_IsString(a))
-        fprintf(o, "%s%s", i++ ? ", " : " by ", a->valuestring);
+        fprintf(o, "%s%s", i++ ? ", " : " by ", term_str(a->valuestring));
       if (str(f, "by")) fprintf(o, " by %s", str(f, "by"));
       fputc('\n', o);
     }
@@ -203,7 +207,9 @@ void events_log(events_t *ev, const char *level, const char *msg) {
   clear_live(ev);
   const char *c = !strcmp(level, "error") ? "\033[31m"
                   : !strcmp(level, "warn") ? "\033[33m" : "\033[2m";
-  fprintf(ev->out, "    %s%s%s %s\n", ev->color ? c : "", level,
-          ev->color ? "\033[0m" : "", msg);
+  fprintf(ev->out, "    %s%s%s ", ev->color ? c : "", level,
+          ev->color ? "\033[0m" : "");
+  term_fputs(msg, ev->out, TERM_MULTILINE);
+  fputc('\n', ev->out);
   fflush(ev->out);
 }

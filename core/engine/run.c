@@ -19,6 +19,7 @@
 #include "engine/worktree.h"
 #include "io/file.h"
 #include "io/http.h"
+#include "io/term.h"
 #include "lua/audit.h"
 #include "lua/bindings.h"
 
@@ -68,13 +69,18 @@ void engine_new_run_id(char out[16]) {
 
 /* ---- helpers ------------------------------------------------------- */
 
+/* An error for people: its text may quote a runbook or a param, so it is
+ * rendered for a terminal (io/term.h). */
 static void errf(const char *fmt, ...) {
+  char *buf = NULL;
   va_list ap;
   va_start(ap, fmt);
-  fputs("summit: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  int n = vasprintf(&buf, fmt, ap);
   va_end(ap);
+  fputs("summit: ", stderr);
+  term_fputs(n >= 0 ? buf : "(out of memory)", stderr, TERM_MULTILINE);
+  fputc('\n', stderr);
+  if (n >= 0) free(buf);
 }
 
 static void sha256_hex(const char *data, size_t len, char out[65]) {
@@ -297,9 +303,80 @@ static int load_runbook(lua_State *L, const char *path, const char *src,
   return 0;
 }
 
+/* A JSON \u0000 escape in text: cJSON decodes it to a NUL byte, which
+ * silently ends the C string. In valid JSON a backslash only appears in a
+ * string, so an odd run of backslashes before "u0000" is that escape.
+ * Rewrites each one to \uffff (a noncharacter, so the param that held it
+ * can be named after decoding) and returns how many there were. */
+static int mark_nul_escapes(char *text, size_t len) {
+  int found = 0;
+  for (size_t i = 0; i + 6 <= len; i++) {
+    if (text[i] != '\\') continue;
+    size_t j = i;
+    while (j < len && text[j] == '\\') j++;
+    if ((j - i) % 2 == 1 && j + 5 <= len && !memcmp(text + j, "u0000", 5)) {
+      memcpy(text + j, "uffff", 5);
+      found++;
+    }
+    i = j - 1;
+  }
+  return found;
+}
+
+/* Checks the strings of the value at the top of the stack (keys too, at
+ * any depth): UTF-8 only (the journal, --json output and the audit chain
+ * are JSON text) and, when nul_marked, none holding the \uffff that
+ * mark_nul_escapes put for a NUL. path names the param. Prints why and
+ * returns 0 on a bad one. */
+static int param_text_ok(lua_State *L, const char *path, int nul_marked,
+                         int depth) {
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t len, bad;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (nul_marked && strstr(s, "\xef\xbf\xbf")) {
+      errf("param %s: a string holds a NUL character (\\u0000), which "
+           "summit cannot pass on intact; remove it",
+           path);
+      return 0;
+    }
+    if (memchr(s, '\0', len)) {
+      errf("param %s: a string holds a NUL character; remove it",
+           path);
+      return 0;
+    }
+    if (!term_utf8_valid(s, len, &bad)) {
+      errf("param %s: not valid UTF-8 (byte 0x%02x at offset %zu); params "
+           "must be UTF-8 text", path,
+           (unsigned)(unsigned char)s[bad], bad);
+      return 0;
+    }
+    return 1;
+  }
+  if (lua_type(L, -1) != LUA_TTABLE || depth > 32) return 1;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {                  /* tbl key value */
+    char sub[512];
+    const char *k =
+        lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "[n]";
+    if (*path) snprintf(sub, sizeof sub, "%s.%s", path, k);
+    else snprintf(sub, sizeof sub, "%s", k);
+    lua_pushvalue(L, -2);                    /* tbl key value key */
+    int ok = param_text_ok(L, sub, nul_marked, depth + 1);
+    lua_pop(L, 1);                           /* tbl key value */
+    if (ok) ok = param_text_ok(L, sub, nul_marked, depth + 1);
+    lua_pop(L, 1);                           /* tbl key */
+    if (!ok) {
+      lua_pop(L, 1);                         /* tbl */
+      return 0;
+    }
+  }
+  return 1;
+}
+
 /* Builds the raw params table from -p k=v and --params-file, then resolves
  * it against the schema. Pushes the params; EXIT_USAGE on any problem. */
 static int resolve_params(lua_State *L, int def, const engine_opts *o) {
+  int nuls = 0;
   lua_newtable(L);                           /* raw */
   if (o->params_file || o->params_json) {
     size_t len = 0;
@@ -311,6 +388,7 @@ static int resolve_params(lua_State *L, int def, const engine_opts *o) {
       return EXIT_USAGE;
     }
     if (o->params_json) len = strlen(text);
+    nuls = mark_nul_escapes(text, len);
     int ok = sl_decode(L, text, len);
     free(text);
     /* A JSON array decodes to a sequence: only an object will do. */
@@ -339,6 +417,12 @@ static int resolve_params(lua_State *L, int def, const engine_opts *o) {
     lua_pushlstring(L, *p, (size_t)(eq - *p));
     lua_pushstring(L, eq + 1);
     lua_settable(L, -3);
+  }
+  /* Strings that cannot pass through the journal and JSON intact are
+   * refused here, naming the param, rather than cut or written raw. */
+  if (!param_text_ok(L, "", nuls, 0)) {
+    lua_pop(L, 1);
+    return EXIT_USAGE;
   }
   require(L, "summit.runbook");
   lua_getfield(L, -1, "resolve");
@@ -385,7 +469,7 @@ static int report_fenced(ctx_t *c) {
 
 static int open_store(ctx_t *c, const engine_opts *o, int create) {
   char path[4200], err[1024];
-  if (create && io_mkdirs(o->state_dir) != 0) {
+  if (create && io_private_dir(o->state_dir) != 0) {
     errf("cannot create state directory %s: %s", o->state_dir,
          strerror(errno));
     return EXIT_FAILED;
@@ -395,6 +479,7 @@ static int open_store(ctx_t *c, const engine_opts *o, int create) {
     errf("no state database at %s (no runs yet?)", path);
     return EXIT_USAGE;
   }
+  if (!create) io_private_dir(o->state_dir);  /* an older, looser one */
   c->rt.store = store_open(path, create,
                            o->durability_process ? STORE_DURABILITY_PROCESS
                                                  : STORE_DURABILITY_FULL,
@@ -412,7 +497,7 @@ static void open_log(ctx_t *c, const engine_opts *o, const char *run_id) {
   snprintf(path, sizeof path, "%s/logs", o->state_dir);
   io_mkdirs(path);
   snprintf(path, sizeof path, "%s/logs/%s.log", o->state_dir, run_id);
-  c->rt.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  c->rt.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
 /* ---- execution ----------------------------------------------------- */
@@ -488,12 +573,12 @@ static void report_divergence(lua_State *L, const char *run_id) {
     lua_getfield(L, -4, "hash");
     if (lua_isnil(L, -4))
       fprintf(stderr, "  %-18s nothing more here (at %s)\n", label[i],
-              lua_isstring(L, -2) ? lua_tostring(L, -2) : "?");
+              lua_isstring(L, -2) ? term_str(lua_tostring(L, -2)) : "?");
     else
       fprintf(stderr, "  %-18s %s '%s' (arguments %s) at %s\n", label[i],
-              lua_tostring(L, -4), lua_tostring(L, -3),
-              lua_isstring(L, -1) ? lua_tostring(L, -1) : "-",
-              lua_isstring(L, -2) ? lua_tostring(L, -2) : "?");
+              term_str(lua_tostring(L, -4)), term_str(lua_tostring(L, -3)),
+              lua_isstring(L, -1) ? term_str(lua_tostring(L, -1)) : "-",
+              lua_isstring(L, -2) ? term_str(lua_tostring(L, -2)) : "?");
     lua_pop(L, 5);
   }
 }

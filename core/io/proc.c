@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/file.h"
+
 #define DEFAULT_CAP ((size_t)1 << 20)
 #define DEFAULT_GRACE_MS 5000
 #define READ_CHUNK 65536
@@ -371,7 +373,9 @@ proc_t *proc_start(uv_loop_t *loop, const proc_opts *o, proc_done_cb done,
   if (po.file) {
     /* uv_spawn initialises the handle even when it fails, so it must be
      * closed either way. */
+    io_child_umask_begin();  /* the child writes the user's files */
     rc = uv_spawn(loop, &p->proc, &po);
+    io_child_umask_end();
     p->has_proc = 1;
     p->nopen++;
   }

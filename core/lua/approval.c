@@ -308,6 +308,12 @@ static void verify(waiter *w, dec *d) {
     d->sig_error = strdup("summit.lua names no allowed_signers file");
     return;
   }
+  if (!approval_principal_is_name(d->actor)) {
+    /* A pattern matches any key listed under it: not an identity. */
+    d->sig = APPR_SIG_BAD;
+    d->sig_error = strdup("the decision's actor is a pattern, not a name");
+    return;
+  }
   if (approval_sig_file(d->signature, d->sig_path, sizeof d->sig_path) != 0) {
     d->sig = APPR_SIG_BAD;
     char msg[300];

@@ -1,7 +1,9 @@
 /* summit.c.out: the run's event stream and log lines, for engine.lua. */
 #include <lauxlib.h>
+#include <stdlib.h>
 
 #include "engine/runtime.h"
+#include "io/term.h"
 #include "lua/bindings.h"
 
 /* emit(event, fields): fields is a table of JSON-able values. */
@@ -27,9 +29,22 @@ static int l_log(lua_State *L) {
   return 0;
 }
 
+/* term(s) -> s with its control characters shown (io/term.h), for the
+ * human output the engine's Lua prints itself (summit runbooks). */
+static int l_term(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  char *e = term_escape(s, len, 0);
+  if (!e) return luaL_error(L, "out of memory");
+  lua_pushstring(L, e);
+  free(e);
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
   {"emit", l_emit},
   {"log", l_log},
+  {"term", l_term},
   {NULL, NULL}
 };
 

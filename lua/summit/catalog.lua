@@ -5,6 +5,8 @@
 local json = require("summit.json")
 local config = require("summit.config")
 local util = require("summit.util")
+-- Descriptions and names come from runbook files: shown, not obeyed.
+local term = require("summit.c.out").term
 
 local M = {}
 
@@ -151,16 +153,16 @@ function M.report(list, as_json)
   if #list == 0 then return end
   local wn, wv = 4, 7
   for _, r in ipairs(list) do
-    wn = math.max(wn, #r.name)
-    wv = math.max(wv, #(r.version or "-"))
+    wn = math.max(wn, #term(r.name))
+    wv = math.max(wv, #term(r.version or "-"))
   end
   io.write(string.format("%-" .. wn .. "s  %-" .. wv .. "s  %s\n", "NAME", "VERSION", "DESCRIPTION"))
   for _, r in ipairs(list) do
-    io.write(string.format("%-" .. wn .. "s  %-" .. wv .. "s  %s\n", r.name, r.version or "-",
-      r.description or ""))
-    io.write(string.format("%-" .. wn .. "s  %-" .. wv .. "s    file: %s\n", "", "", r.file))
+    io.write(string.format("%-" .. wn .. "s  %-" .. wv .. "s  %s\n", term(r.name),
+      term(r.version or "-"), term(r.description or "")))
+    io.write(string.format("%-" .. wn .. "s  %-" .. wv .. "s    file: %s\n", "", "", term(r.file)))
     for _, p in ipairs(r.params) do
-      io.write(string.format("%-" .. wn .. "s  %-" .. wv .. "s    -p %s\n", "", "", param_text(p)))
+      io.write(string.format("%-" .. wn .. "s  %-" .. wv .. "s    -p %s\n", "", "", term(param_text(p))))
     end
   end
 end
