@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/fold.h"
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
@@ -184,128 +185,6 @@ int cmd_runs(int argc, char **argv) {
 
 /* ---- status: the newest state of each entry ------------------------ */
 
-/* One journal entry folded from its rows (they arrive in id order): the
- * names of its first row, the state, attempt, end time, error and note of
- * later rows. Kept as C strings, not cJSON, so a 100,000-entry journal
- * costs one small allocation per entry (issue #12: status was quadratic
- * and took 140 MB). */
-typedef struct {
-  char *key, *kind, *name, *site;   /* one block, owned through key */
-  const char *state;                /* a static string or own_state */
-  char *own_state, *error, *note;
-  int64_t attempt, started_ms, ended_ms;
-} fold_entry;
-
-/* Entries in first-seen order, and an open-addressing hash index from key
- * to entry (a power-of-two table at most half full): looking a key up in
- * a cJSON object walks a list, which is what made status quadratic. */
-typedef struct {
-  fold_entry *v;
-  size_t n, cap;
-  size_t *slots;                    /* index + 1 into v; 0 = empty */
-  size_t nslots;
-  int oom;
-} fold_ctx;
-
-static size_t key_hash(const char *k) {
-  size_t h = (size_t)14695981039346656037u;   /* FNV-1a */
-  for (; *k; k++) h = (h ^ (unsigned char)*k) * (size_t)1099511628211u;
-  return h;
-}
-
-/* The slot of key k: the one holding it, or the empty one it belongs in. */
-static size_t *fold_find(const fold_ctx *c, const char *k) {
-  size_t mask = c->nslots - 1, i = key_hash(k) & mask;
-  while (c->slots[i] && strcmp(c->v[c->slots[i] - 1].key, k))
-    i = (i + 1) & mask;
-  return &c->slots[i];
-}
-
-static int fold_grow(fold_ctx *c) {
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 256;
-    fold_entry *v = realloc(c->v, cap * sizeof *v);
-    if (!v) return -1;
-    c->v = v;
-    c->cap = cap;
-  }
-  if (2 * (c->n + 1) <= c->nslots) return 0;
-  fold_ctx t = *c;
-  t.nslots = c->nslots ? c->nslots * 2 : 512;
-  if (!(t.slots = calloc(t.nslots, sizeof *t.slots))) return -1;
-  for (size_t i = 0; i < c->n; i++) *fold_find(&t, c->v[i].key) = i + 1;
-  free(c->slots);
-  c->slots = t.slots;
-  c->nslots = t.nslots;
-  return 0;
-}
-
-static void fold_free(fold_ctx *c) {
-  for (size_t i = 0; i < c->n; i++) {
-    free(c->v[i].key);
-    free(c->v[i].own_state);
-    free(c->v[i].error);
-    free(c->v[i].note);
-  }
-  free(c->v);
-  free(c->slots);
-}
-
-/* *dst = a copy of src (NULL: keep *dst, as a later row without the field
- * does). Returns -1 when out of memory. */
-static int replace(char **dst, const char *src) {
-  if (!src) return 0;
-  char *d = strdup(src);
-  if (!d) return -1;
-  free(*dst);
-  *dst = d;
-  return 0;
-}
-
-/* A new entry for e's first row; key, kind, name and site in one block. */
-static fold_entry *fold_add(fold_ctx *c, size_t *slot, const store_entry *e) {
-  const char *f[4] = {e->key, e->kind, e->name, e->site};
-  size_t len[4], total = 0;
-  for (int i = 0; i < 4; i++) total += len[i] = f[i] ? strlen(f[i]) + 1 : 0;
-  char *block = malloc(total), *p = block;
-  if (!block) return NULL;
-  fold_entry *x = &c->v[c->n];
-  *x = (fold_entry){.started_ms = e->ts_ms};
-  char **to[4] = {&x->key, &x->kind, &x->name, &x->site};
-  for (int i = 0; i < 4; i++) {
-    if (!f[i]) continue;
-    memcpy(p, f[i], len[i]);
-    *to[i] = p;
-    p += len[i];
-  }
-  *slot = ++c->n;
-  return x;
-}
-
-static int fold(void *ud, const store_entry *e) {
-  static const char *const STATES[] = {"started", "completed", "failed",
-                                       "skipped", NULL};
-  fold_ctx *c = ud;
-  if (fold_grow(c)) goto oom;
-  size_t *slot = fold_find(c, e->key);
-  fold_entry *x = *slot ? &c->v[*slot - 1] : fold_add(c, slot, e);
-  if (!x) goto oom;
-  x->state = NULL;
-  for (int i = 0; STATES[i] && !x->state; i++)
-    if (!strcmp(e->state, STATES[i])) x->state = STATES[i];
-  if (!x->state) {
-    if (replace(&x->own_state, e->state)) goto oom;
-    x->state = x->own_state;
-  }
-  x->attempt = e->attempt;
-  if (strcmp(e->state, "started") != 0) x->ended_ms = e->ts_ms;
-  if (replace(&x->error, e->error) || replace(&x->note, e->note)) goto oom;
-  return 0;
-oom:
-  c->oom = 1;
-  return 1;
-}
-
 static cJSON *entry_json(const fold_entry *x) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "key", x->key);
@@ -333,7 +212,7 @@ static void print_open(cJSON *o) {
 /* The run as one JSON line: the run's fields, "entries" and "waits".
  * Entries are printed one at a time (each by cJSON) instead of building one
  * tree of the whole journal. */
-static void status_json(const store_run *r, const fold_ctx *c, cJSON *waits) {
+static void status_json(const store_run *r, const journal_fold *c, cJSON *waits) {
   print_open(run_json(r));
   fputs(",\"entries\":[", stdout);
   for (size_t i = 0; i < c->n; i++) {
@@ -380,11 +259,11 @@ int cmd_status(int argc, char **argv) {
   store_run r;
   int code = open_run("status", argc, argv, &json, &s, &r);
   if (code) return code;
-  fold_ctx c = {0};
-  int rc = store_journal_each(s, r.id, fold, &c);
+  journal_fold c = {0};
+  int rc = store_journal_each(s, r.id, journal_fold_row, &c);
   if (rc != STORE_OK || c.oom) {
     fprintf(stderr, "summit: %s\n", c.oom ? "out of memory" : store_errmsg(s));
-    fold_free(&c);
+    journal_fold_free(&c);
     store_run_free(&r);
     store_close(s);
     return EXIT_FAILED;
@@ -423,7 +302,7 @@ int cmd_status(int argc, char **argv) {
     cJSON_ArrayForEach(w, waits) cli_wait_print(w, "  ");
   }
   cJSON_Delete(waits);
-  fold_free(&c);
+  journal_fold_free(&c);
   store_run_free(&r);
   store_close(s);
   return EXIT_OK;
