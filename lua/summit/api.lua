@@ -363,8 +363,7 @@ function api.http.request(o)
   -- request that may have reached the server only if it is idempotent.
   local retry = o.retry ~= false
   local resend = retry and IDEMPOTENT[method] == true and o.idempotent ~= false
-  local cfg = require("summit.config").current
-  local hcfg = type(cfg) == "table" and type(cfg.http) == "table" and cfg.http or {}
+  local max_per_host, max_total = require("summit.config").http_caps()
   local secrets = {}
   for k, v in pairs(headers) do
     if redact.is_secret_header(k) then secrets[#secrets + 1] = v end
@@ -385,7 +384,7 @@ function api.http.request(o)
       method = method, url = o.url, headers = headers, body = body,
       timeout_ms = timeout_ms, connect_timeout_ms = connect_ms,
       retry = retry, idempotent = resend,
-      max_per_host = hcfg.max_per_host, max_total = hcfg.max_total,
+      max_per_host = max_per_host, max_total = max_total,
       follow_redirects = o.follow_redirects,
       max_redirects = o.max_redirects, max_response = o.max_response,
       insecure = o.insecure == true, ca_file = o.ca_file, ca = o.ca,

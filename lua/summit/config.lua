@@ -168,6 +168,14 @@ function M.open(path, src, env_name)
   return M.select(env_name)
 end
 
+-- http_caps() -> max_per_host, max_total of summit.lua's http table (nil:
+-- the client's defaults), for every request of the run (docs/configuration.md).
+function M.http_caps()
+  local h = type(M.current) == "table" and M.current.http
+  if type(h) ~= "table" then return nil, nil end
+  return h.max_per_host, h.max_total
+end
+
 -- select(env_name): makes environments[env_name] the run's `env`.
 function M.select(env_name)
   M.env_name = env_name
