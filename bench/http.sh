@@ -211,3 +211,39 @@ row "summit: parallel of $N branches x 1 GET" "$S_WIDE"
 awk -v l="summit: an empty runbook (fixed cost of a run)" -v t="$NOOP" -v c="$CURL" \
   'BEGIN {printf "  %-58s %9.1f ms  %14s  %6.2fx\n", l, t, "-", t / c}'
 awk -v s="$S_FULL" -v c="$CURL" 'BEGIN {printf "ratio summit/curl (%s x %s, durable): %.2f (goal: within 1.5)\n", "'"$CONC"'", "'"$PER"'", s / c}'
+
+# ---- a server with a small listen backlog ----------------------------------
+# `python3 -m http.server` (listen backlog 5, a thread per connection): the
+# fan-out of DESIGN §10 "also against a server with a small listen backlog".
+# N branches x 1 GET in summit (capped per host, docs/api.md) against
+# curl --parallel with its default --parallel-max (50). Knob:
+# BENCH_HTTP_BACKLOG_NS ("200 1000").
+command -v python3 >/dev/null || die "python3 not found (make deps)"
+mkdir -p "$WORK/pywww"
+echo '{"ok":true}' >"$WORK/pywww/ok.json"
+PYPORT=$(free_port)
+python3 -m http.server "$PYPORT" --bind 127.0.0.1 --directory "$WORK/pywww" \
+  >"$WORK/pyserver.log" 2>&1 &
+PY_PID=$!
+trap 'kill "$PY_PID" 2>/dev/null || true; cleanup' EXIT
+PYURL=http://127.0.0.1:$PYPORT/ok.json
+for _ in $(seq 200); do curl -fs -o /dev/null "$PYURL" && break; sleep 0.05; done
+curl -fs -o /dev/null "$PYURL" || die "python3 -m http.server does not answer on $PYURL"
+echo
+echo "bench/http: against python3 -m http.server (listen backlog 5), best of $REPEAT"
+printf '  %-58s %12s  %12s  %7s\n' "" "summit" "curl" "ratio"
+for n in ${BENCH_HTTP_BACKLOG_NS:-200 1000}; do
+  for _ in $(seq "$n"); do
+    printf 'url = "%s"\noutput = "/dev/null"\n' "$PYURL"
+  done >"$WORK/curl.cfg"
+  N=$n CONC=50 URL=$PYURL
+  # curl itself may lose requests to this server (dropped handshakes past
+  # its timeout): its time is then reported with the count that got 200.
+  t0=${EPOCHREALTIME/./}
+  ok=$(timeout "$LIMIT" curl --parallel -s --no-progress-meter -w '%{http_code}\n' \
+    -K "$WORK/curl.cfg" 2>/dev/null | grep -c '^200$' || true)
+  C=$(ms_since "$t0")
+  S=$(best summit_once "$n" 1)
+  awk -v l="$n GETs: $n branches vs curl --parallel ($ok/$n ok)" -v s="$S" -v c="$C" \
+    'BEGIN {printf "  %-58s %9.1f ms  %9.1f ms  %6.2fx\n", l, s, c, s / c}'
+done

@@ -233,3 +233,5 @@ echo "synchronous=FULL, same filesystem. Step ratios: median of per-pair ratios.
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 bash "$ROOT/bench/http.sh" "$BUILD"
+echo
+bash "$ROOT/bench/journal.sh" "$BUILD"

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/fold.h"
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
@@ -185,45 +186,49 @@ int cmd_runs(int argc, char **argv) {
 
 /* ---- status: the newest state of each entry ------------------------ */
 
-typedef struct {
-  cJSON *entries;      /* array, in first-seen order */
-  cJSON *by_key;       /* key -> index, as an object of numbers */
-} fold_ctx;
+static cJSON *entry_json(const fold_entry *x) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "key", x->key);
+  add_str(o, "kind", x->kind);
+  add_str(o, "name", x->name);
+  add_str(o, "site", x->site);
+  add_time(o, "started", x->started_ms);
+  cJSON_AddStringToObject(o, "state", x->state);
+  cJSON_AddNumberToObject(o, "attempt", (double)x->attempt);
+  add_time(o, "ended", x->ended_ms);
+  if (x->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(x->error));
+  add_str(o, "note", x->note);
+  return o;
+}
 
-static int fold(void *ud, const store_entry *e) {
-  fold_ctx *c = ud;
-  cJSON *idx = cJSON_GetObjectItemCaseSensitive(c->by_key, e->key);
-  cJSON *o;
-  if (idx) {
-    o = cJSON_GetArrayItem(c->entries, (int)idx->valuedouble);
-  } else {
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "key", e->key);
-    add_str(o, "kind", e->kind);
-    add_str(o, "name", e->name);
-    add_str(o, "site", e->site);
-    cJSON_AddNumberToObject(c->by_key, e->key,
-                            cJSON_GetArraySize(c->entries));
-    cJSON_AddItemToArray(c->entries, o);
-    add_time(o, "started", e->ts_ms);
+/* Prints o, without its closing brace, as the start of a JSON line. */
+static void print_open(cJSON *o) {
+  char *s = cJSON_PrintUnformatted(o);
+  size_t n = s ? strlen(s) : 0;
+  if (n) fwrite(s, 1, n - 1, stdout);
+  free(s);
+  cJSON_Delete(o);
+}
+
+/* The run as one JSON line: the run's fields, "entries" and "waits".
+ * Entries are printed one at a time (each by cJSON) instead of building one
+ * tree of the whole journal. */
+static void status_json(const store_run *r, const journal_fold *c, cJSON *waits) {
+  print_open(run_json(r));
+  fputs(",\"entries\":[", stdout);
+  for (size_t i = 0; i < c->n; i++) {
+    cJSON *o = entry_json(&c->v[i]);
+    char *s = cJSON_PrintUnformatted(o);
+    if (i) putchar(',');
+    if (s) fputs(s, stdout);
+    free(s);
+    cJSON_Delete(o);
   }
-  cJSON_DeleteItemFromObject(o, "state");
-  cJSON_DeleteItemFromObject(o, "attempt");
-  cJSON_AddStringToObject(o, "state", e->state);
-  cJSON_AddNumberToObject(o, "attempt", (double)e->attempt);
-  if (strcmp(e->state, "started") != 0) {
-    cJSON_DeleteItemFromObject(o, "ended");
-    add_time(o, "ended", e->ts_ms);
-  }
-  if (e->error) {
-    cJSON_DeleteItemFromObject(o, "error");
-    cJSON_AddItemToObject(o, "error", cJSON_Parse(e->error));
-  }
-  if (e->note) {
-    cJSON_DeleteItemFromObject(o, "note");
-    cJSON_AddStringToObject(o, "note", e->note);
-  }
-  return 0;
+  fputs("],\"waits\":", stdout);
+  char *s = cJSON_PrintUnformatted(waits);
+  fputs(s ? s : "[]", stdout);
+  free(s);
+  fputs("}\n", stdout);
 }
 
 static int open_run(const char *cmd, int argc, char **argv, int *json,
@@ -255,15 +260,19 @@ int cmd_status(int argc, char **argv) {
   store_run r;
   int code = open_run("status", argc, argv, &json, &s, &r);
   if (code) return code;
-  fold_ctx c = {cJSON_CreateArray(), cJSON_CreateObject()};
-  store_journal_each(s, r.id, fold, &c);
-  cJSON *o = run_json(&r);
+  journal_fold c = {0};
+  int rc = store_journal_each(s, r.id, journal_fold_row, &c);
+  if (rc != STORE_OK || c.oom) {
+    fprintf(stderr, "summit: %s\n", c.oom ? "out of memory" : store_errmsg(s));
+    journal_fold_free(&c);
+    store_run_free(&r);
+    store_close(s);
+    return EXIT_FAILED;
+  }
   cJSON *waits = cJSON_CreateArray();
   cli_waits(s, r.id, add_wait, waits);
   if (json) {
-    cJSON_AddItemToObject(o, "entries", c.entries);
-    cJSON_AddItemToObject(o, "waits", waits);
-    print_json(o);
+    status_json(&r, &c, waits);
   } else {
     char *params = r.params;
     printf("run      %s\nrunbook  %s %s (%s, sha256 %.12s)\nstatus   %s\n",
@@ -283,28 +292,20 @@ int cmd_status(int argc, char **argv) {
              r.owner_host ? term_str(r.owner_host) : "?");
     printf("\n%-14s %-9s %-10s %-8s %s\n", "KEY", "KIND", "STATE", "ATTEMPT",
            "NAME");
-    cJSON *e;
-    cJSON_ArrayForEach(e, c.entries) {
-      const cJSON *kind = cJSON_GetObjectItem(e, "kind"),
-                  *name = cJSON_GetObjectItem(e, "name"),
-                  *state = cJSON_GetObjectItem(e, "state"),
-                  *att = cJSON_GetObjectItem(e, "attempt");
-      if (!strcmp(kind->valuestring, "now") || !strcmp(kind->valuestring, "random"))
-        continue;
-      printf("%-14s %-9s %-10s %-8d %s\n",
-             term_str(cJSON_GetObjectItem(e, "key")->valuestring),
-             term_str(kind->valuestring), state->valuestring,
-             (int)att->valuedouble,
-             cJSON_IsString(name) ? term_str(name->valuestring) : "");
+    for (size_t i = 0; i < c.n; i++) {
+      const fold_entry *x = &c.v[i];
+      const char *kind = x->kind ? x->kind : "";
+      if (!strcmp(kind, "now") || !strcmp(kind, "random")) continue;
+      printf("%-14s %-9s %-10s %-8d %s\n", term_str(x->key), term_str(kind),
+             term_str(x->state), (int)x->attempt,
+             x->name ? term_str(x->name) : "");
     }
     if (cJSON_GetArraySize(waits) > 0) printf("\nwaiting on\n");
     cJSON *w;
     cJSON_ArrayForEach(w, waits) cli_wait_print(w, "  ");
-    cJSON_Delete(waits);
-    cJSON_Delete(c.entries);
-    cJSON_Delete(o);
   }
-  cJSON_Delete(c.by_key);
+  cJSON_Delete(waits);
+  journal_fold_free(&c);
   store_run_free(&r);
   store_close(s);
   return EXIT_OK;

@@ -226,6 +226,7 @@ static void ctx_free(ctx_t *c) {
   if (c->rt.sched) sched_free(c->rt.sched);
   c->rt.sched = NULL;
   if (c->rt.http) http_client_free(c->rt.http);
+  if (c->rt.http_streams) http_client_free(c->rt.http_streams);
   c->rt.http = NULL;
   /* Cancelled waits close their handles, and a killed child is reaped
    * before its process handle closes: let the loop finish them, for at

@@ -25,6 +25,7 @@ typedef struct runtime {
   int cancel_state;     /* CANCEL_*: summit cancel was asked for */
   int cancel_rollback;  /* ... with --rollback */
   struct http_client *http;  /* made on the first request */
+  struct http_client *http_streams;  /* watches: held open, so uncapped */
 } runtime_t;
 
 enum { CANCEL_NONE, CANCEL_UNWINDING, CANCEL_UNDOING };

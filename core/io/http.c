@@ -38,6 +38,12 @@
 #define DEFAULT_MAX_RESPONSE ((size_t)16 << 20)
 #define DEFAULT_MAX_REDIRECTS 10L
 #define BODY_CHUNK 16384
+/* Connection set-up retries (http_opts.retry): waits of 25, 50, 100, 200,
+ * then 400 ms between attempts, while the request's timeout leaves room;
+ * without a timeout, at most RETRY_MAX_UNTIMED attempts. */
+#define RETRY_FIRST_MS 25
+#define RETRY_MAX_WAIT_MS 400
+#define RETRY_MAX_UNTIMED 5
 
 typedef struct sock_ctx sock_ctx;
 
@@ -61,6 +67,8 @@ struct http_client {
   int nopen;          /* handles not yet through their close callback */
   int nfailed;        /* requests whose socket could not be watched */
   int closing;        /* http_client_free was called */
+  long max_per_host;  /* CURLMOPT_MAX_HOST_CONNECTIONS now set */
+  long max_total;     /* CURLMOPT_MAX_TOTAL_CONNECTIONS now set */
 };
 
 struct http_req {
@@ -86,6 +94,15 @@ struct http_req {
   int uv_err;               /* the socket could not be watched */
   int in_done;              /* done is running: http_cancel is a no-op */
   http_raw *raw;            /* a connect-only transfer of http_raw_open */
+  int got_bytes;            /* a byte of a response arrived */
+  int retry;                /* http_opts.retry */
+  int idempotent;           /* http_opts.idempotent */
+  int attempts;             /* connection attempts made so far */
+  int waiting;              /* out of the multi until retry_timer fires */
+  int timer_open;           /* retry_timer initialised: freed on close */
+  uint64_t timeout_ms;      /* the whole request's, over every attempt */
+  CURLcode last_rc;         /* the failure the retry would hide */
+  uv_timer_t retry_timer;
   uint64_t t0;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -138,6 +155,7 @@ static int announced_too_large(http_req *r) {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   http_req *r = ud;
   size_t len = size * n;
+  r->got_bytes = 1;
   if (r->on_data) {
     if (len) r->on_data(r->data_ud, p, len);
     return len;
@@ -224,6 +242,7 @@ static int add_header(http_req *r, const char *p, size_t len) {
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   http_req *r = ud;
   size_t len = size * n, total = len;
+  r->got_bytes = 1;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* A new response begins: only the final one's headers and body are
      * reported. */
@@ -261,14 +280,26 @@ static void unlink_req(http_req *r) {
   r->prev = r->next = NULL;
 }
 
-/* Frees a request already out of the list and the multi handle. */
-static void free_req(http_req *r) {
+static void free_req_now(http_req *r) {
   if (r->easy) curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->hdrs);
   free_headers(r);
   free(r->rh);
   free(r->body);
   free(r);
+}
+
+static void on_retry_timer_close(uv_handle_t *h) { free_req_now(h->data); }
+
+/* Frees a request already out of the list and the multi handle; one that
+ * ever waited to retry is freed once its timer is closed. */
+static void free_req(http_req *r) {
+  if (!r->timer_open) {
+    free_req_now(r);
+    return;
+  }
+  uv_timer_stop(&r->retry_timer);
+  uv_close((uv_handle_t *)&r->retry_timer, on_retry_timer_close);
 }
 
 static int map_error(const http_req *r, CURLcode rc) {
@@ -332,10 +363,78 @@ static void finish(http_req *r, CURLcode rc) {
   res.body = r->body ? r->body : empty;
   res.body_len = r->body_len;
   res.duration_ms = (double)(uv_hrtime() - r->t0) / 1e6;
+  res.attempts = r->attempts;
   res.effective_url = url ? url : empty;
   r->in_done = 1;
   r->done(r->ud, &res);
   free_req(r);
+}
+
+/* Whether the failed attempt may be made again: a connection that could
+ * not be set up (refused, or reset or timed out while connecting: no byte
+ * of the request left), or, for an idempotent request only, a connection
+ * that ended before any byte of a response came back (the request may
+ * have reached the server). A listen queue that overflows yields both. */
+static int retryable(const http_req *r, CURLcode rc) {
+  if (!r->retry || r->raw || r->uv_err || r->oom || r->got_bytes) return 0;
+  curl_off_t connected = 0;
+  switch (rc) {
+  case CURLE_COULDNT_CONNECT: return 1;
+  case CURLE_OPERATION_TIMEDOUT:
+    /* Timed out while connecting: CURLOPT_CONNECTTIMEOUT_MS of this
+     * attempt, or the whole timeout (then no time is left to retry). */
+    curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &connected);
+    return connected == 0;
+  case CURLE_GOT_NOTHING:
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+    return r->idempotent;
+  default: return 0;
+  }
+}
+
+static void on_retry_timer(uv_timer_t *t);
+
+/* Puts a failed attempt back after a short wait, with what is left of the
+ * request's timeout. Returns 0 when no attempt is left (r untouched). The
+ * request stays in the client's list (cancel and free find it) but out of
+ * the multi while it waits. */
+static int schedule_retry(http_req *r, CURLcode rc) {
+  http_client *c = r->c;
+  int shift = r->attempts - 1 < 4 ? r->attempts - 1 : 4;
+  uint64_t wait = (uint64_t)RETRY_FIRST_MS << shift;
+  if (wait > RETRY_MAX_WAIT_MS) wait = RETRY_MAX_WAIT_MS;
+  if (r->timeout_ms) {
+    uint64_t spent = (uv_hrtime() - r->t0) / 1000000u;
+    /* Worth it only if the next attempt has at least as long as the wait. */
+    if (spent + 2 * wait >= r->timeout_ms) return 0;
+    if (curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
+                         (long)(r->timeout_ms - spent - wait)) != CURLE_OK)
+      return 0;
+  } else if (r->attempts >= RETRY_MAX_UNTIMED) {
+    return 0;
+  }
+  if (!r->timer_open) {
+    if (uv_timer_init(c->loop, &r->retry_timer) != 0) return 0;
+    r->retry_timer.data = r;
+    r->timer_open = 1;
+  }
+  r->errbuf[0] = '\0';
+  r->last_rc = rc;
+  r->waiting = 1;
+  uv_timer_start(&r->retry_timer, on_retry_timer, wait, 0);
+  return 1;
+}
+
+static void on_retry_timer(uv_timer_t *t) {
+  http_req *r = t->data;
+  http_client *c = r->c;
+  r->waiting = 0;
+  r->attempts++;
+  if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+    unlink_req(r);
+    finish(r, r->last_rc);
+  }
 }
 
 /* Reports every transfer curl has finished. Run after each
@@ -357,8 +456,9 @@ static void check_done(http_client *c) {
       raw_connected(r->raw);
       continue;
     }
-    unlink_req(r);
     curl_multi_remove_handle(c->multi, easy);
+    if (retryable(r, rc) && schedule_retry(r, rc)) continue;
+    unlink_req(r);
     finish(r, rc);
   }
   /* Requests whose socket libuv refused would otherwise wait forever. */
@@ -526,7 +626,22 @@ http_client *http_client_new(uv_loop_t *loop) {
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  http_client_limits(c, HTTP_DEFAULT_MAX_PER_HOST, 0);
   return c;
+}
+
+void http_client_limits(http_client *c, long max_per_host, long max_total) {
+  if (!c || c->closing) return;
+  if (max_per_host < 0) max_per_host = 0;
+  if (max_total < 0) max_total = 0;
+  if (max_per_host != c->max_per_host &&
+      curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                        max_per_host) == CURLM_OK)
+    c->max_per_host = max_per_host;
+  if (max_total != c->max_total &&
+      curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                        max_total) == CURLM_OK)
+    c->max_total = max_total;
 }
 
 /* Drops every transfer without a callback, lets curl close its sockets,
@@ -541,7 +656,7 @@ void http_client_free(http_client *c) {
   while (c->reqs) {
     http_req *r = c->reqs;
     unlink_req(r);
-    curl_multi_remove_handle(c->multi, r->easy);
+    if (!r->waiting) curl_multi_remove_handle(c->multi, r->easy);
     free_req(r);
   }
   curl_multi_cleanup(c->multi);
@@ -747,6 +862,10 @@ http_req *http_start(http_client *c, const http_opts *o, http_done_cb done,
   r->max_response = o->max_response ? o->max_response : DEFAULT_MAX_RESPONSE;
   r->on_data = o->on_data;
   r->data_ud = o->data_ud;
+  r->retry = o->retry;
+  r->idempotent = o->idempotent;
+  r->timeout_ms = o->timeout_ms;
+  r->attempts = 1;
   r->easy = curl_easy_init();
   if (!r->easy) {
     set_err(errmsg, errlen, "curl_easy_init failed", NULL);
@@ -782,7 +901,7 @@ void http_cancel(http_req *r) {
   http_client *c = r->c;
   if (r->uv_err) c->nfailed--;
   unlink_req(r);
-  curl_multi_remove_handle(c->multi, r->easy);
+  if (!r->waiting) curl_multi_remove_handle(c->multi, r->easy);
   free_req(r);
 }
 

@@ -40,6 +40,14 @@ typedef struct {
   void (*on_data)(void *ud, const char *data, size_t len);
   void *data_ud;
   int connect_only;            /* CURLOPT_CONNECT_ONLY (http_raw_open) */
+  /* Connection set-up retries, within timeout_ms (a few attempts when it
+   * is 0), after 25, 50, 100, 200, then 400 ms: when retry is set, an
+   * attempt that could not connect (refused, reset or timed out while
+   * connecting) is made again; when idempotent is set too, so is one whose
+   * connection ended before any byte of a response came back, though the
+   * request may have reached the server. Never once a byte came back. */
+  int retry;
+  int idempotent;
 } http_opts;
 
 typedef struct {
@@ -53,6 +61,7 @@ typedef struct {
   size_t body_len;
   double duration_ms;
   char *effective_url;
+  int attempts;             /* connection attempts, retries included */
 } http_result;
 
 enum {
@@ -69,8 +78,18 @@ enum {
 /* The error's short code: "ETIMEDOUT", "ECONNREFUSED", ... */
 const char *http_error_code(int error);
 
-/* One client per loop; it owns the CURLM and its timer. */
+/* One client per loop; it owns the CURLM and its timer. It opens at most
+ * HTTP_DEFAULT_MAX_PER_HOST connections to one host:port at a time (as
+ * browsers do); more requests wait in libcurl's queue for a free one, and
+ * that wait counts in their timeout_ms. A server with a small listen
+ * backlog drops connections beyond it, which then stall for seconds of
+ * SYN retransmits. */
+#define HTTP_DEFAULT_MAX_PER_HOST 6L
 http_client *http_client_new(uv_loop_t *loop);
+/* Connection caps (CURLMOPT_MAX_HOST_CONNECTIONS and
+ * CURLMOPT_MAX_TOTAL_CONNECTIONS); 0 means unlimited. Applies to requests
+ * that start a connection from now on. */
+void http_client_limits(http_client *c, long max_per_host, long max_total);
 /* Aborts every transfer (no callbacks) and frees the client once its
  * handles are closed (run the loop afterwards). */
 void http_client_free(http_client *c);

@@ -36,6 +36,8 @@ static void push_result(lua_State *co, const http_result *r) {
   lua_setfield(co, -2, "body");
   lua_pushnumber(co, r->duration_ms);
   lua_setfield(co, -2, "duration_ms");
+  lua_pushinteger(co, r->attempts);
+  lua_setfield(co, -2, "attempts");
   if (r->effective_url) {
     lua_pushstring(co, r->effective_url);
     lua_setfield(co, -2, "url");
@@ -68,6 +70,17 @@ static http_client *client(runtime_t *rt) {
   return rt->http;
 }
 
+/* Streams (watches, followed logs) hold their connection for minutes: on
+ * a client of their own, with no per-host cap, so they never keep a
+ * request from its turn (nor does a cap keep a watch waiting). */
+static http_client *stream_client(runtime_t *rt) {
+  if (!rt->http_streams) {
+    rt->http_streams = http_client_new(rt->loop);
+    http_client_limits(rt->http_streams, 0, 0);
+  }
+  return rt->http_streams;
+}
+
 static const char *opt_str(lua_State *L, int t, const char *k, size_t *len) {
   lua_getfield(L, t, k);
   const char *v = lua_isstring(L, -1) ? lua_tolstring(L, -1, len) : NULL;
@@ -98,6 +111,8 @@ static void read_opts(lua_State *L, int t, http_opts *o) {
   if (!o->url) luaL_argerror(L, t, "url is required");
   o->body = opt_str(L, t, "body", &o->body_len);
   o->timeout_ms = (uint64_t)opt_num(L, t, "timeout_ms");
+  o->retry = opt_bool(L, t, "retry");
+  o->idempotent = opt_bool(L, t, "idempotent");
   o->connect_timeout_ms = (uint64_t)opt_num(L, t, "connect_timeout_ms");
   o->follow_redirects = opt_bool(L, t, "follow_redirects");
   o->max_redirects = (long)opt_num(L, t, "max_redirects");
@@ -140,8 +155,11 @@ static void read_opts(lua_State *L, int t, http_opts *o) {
 
 /* request{method, url, headers = {name = value}, body, timeout_ms,
  * connect_timeout_ms, follow_redirects, max_redirects, max_response,
- * insecure, ca_file, ca, cert, key, unix_socket, deadline_ms}
- * -> {status, headers, body, duration_ms, url}, or nil, code, message. */
+ * insecure, ca_file, ca, cert, key, unix_socket, deadline_ms, retry,
+ * idempotent, max_per_host, max_total}
+ * -> {status, headers, body, duration_ms, url, attempts}, or nil, code,
+ * message. max_per_host and max_total set the caps of the run's client
+ * (io/http.h) for this and later requests. */
 static int l_request(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -152,12 +170,20 @@ static int l_request(lua_State *L) {
 
   http_opts o = {0};
   read_opts(L, 1, &o);                         /* 2: headers, 3: vector */
+  http_client *hc = client(rt);
+  /* The caps of summit.lua's http = { max_per_host, max_total }. */
+  lua_getfield(L, 1, "max_per_host");
+  lua_getfield(L, 1, "max_total");
+  if (hc && (!lua_isnil(L, -2) || !lua_isnil(L, -1)))
+    http_client_limits(hc, lua_isnil(L, -2) ? HTTP_DEFAULT_MAX_PER_HOST
+                                            : (long)lua_tonumber(L, -2),
+                       (long)lua_tonumber(L, -1));
+  lua_pop(L, 2);
 
   waiter *w = malloc(sizeof *w);
   if (!w) return luaL_error(L, "out of memory");
   w->task = t;
   char err[256] = "";
-  http_client *hc = client(rt);
   w->req = hc ? http_start(hc, &o, http_done, w, err, sizeof err) : NULL;
   if (!w->req) {
     free(w);
@@ -290,7 +316,7 @@ static int l_stream(lua_State *L) {
   o.on_data = stream_data;
   o.data_ud = st;
   char err[256] = "";
-  http_client *hc = client(rt);
+  http_client *hc = stream_client(rt);
   st->req = hc ? http_start(hc, &o, stream_done, st, err, sizeof err) : NULL;
   if (!st->req) {
     lua_pushnil(L);

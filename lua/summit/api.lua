@@ -319,13 +319,17 @@ local LK = require("summit.c.lock")
 local H = require("summit.c.http")
 local redact = require("summit.redact")
 
--- http.request{ method, url, headers, body, json, timeout, check,
---   follow_redirects, max_redirects, max_response, insecure, ca_file, ca,
---   cert, key, unix_socket, idempotent }
+-- http.request{ method, url, headers, body, json, timeout, connect_timeout,
+--   check, follow_redirects, max_redirects, max_response, insecure, ca_file,
+--   ca, cert, key, unix_socket, idempotent, retry }
 -- -> { status, headers, body, json, url }. A non-2xx status is a result
 -- unless check = true. Secret headers (Authorization, cookies, tokens) and
 -- URL credentials never reach the journal, the logs or the events.
 api.http = {}
+
+-- RFC 9110 9.2.2: a request of these methods may be sent twice.
+local IDEMPOTENT = { GET = true, HEAD = true, OPTIONS = true, TRACE = true,
+                     PUT = true, DELETE = true }
 
 function api.http.request(o)
   if type(o) ~= "table" then argerr("http.request", "opts", "a table expected") end
@@ -350,6 +354,16 @@ function api.http.request(o)
   end
   local method = (o.method or (body and "POST" or "GET")):upper()
   local timeout_ms = duration_arg("http.request", "timeout", o.timeout or 30) / T.time_scale()
+  local connect_ms = o.connect_timeout ~= nil
+    and duration_arg("http.request", "connect_timeout", o.connect_timeout) / T.time_scale() or nil
+  if o.retry ~= nil and type(o.retry) ~= "boolean" then
+    argerr("http.request", "retry", "true or false expected")
+  end
+  -- Connection set-up is retried within the timeout (docs/api.md); a
+  -- request that may have reached the server only if it is idempotent.
+  local retry = o.retry ~= false
+  local resend = retry and IDEMPOTENT[method] == true and o.idempotent ~= false
+  local max_per_host, max_total = require("summit.config").http_caps()
   local secrets = {}
   for k, v in pairs(headers) do
     if redact.is_secret_header(k) then secrets[#secrets + 1] = v end
@@ -368,7 +382,10 @@ function api.http.request(o)
   }, function()
     local r, code, msg = H.request({
       method = method, url = o.url, headers = headers, body = body,
-      timeout_ms = timeout_ms, follow_redirects = o.follow_redirects,
+      timeout_ms = timeout_ms, connect_timeout_ms = connect_ms,
+      retry = retry, idempotent = resend,
+      max_per_host = max_per_host, max_total = max_total,
+      follow_redirects = o.follow_redirects,
       max_redirects = o.max_redirects, max_response = o.max_response,
       insecure = o.insecure == true, ca_file = o.ca_file, ca = o.ca,
       cert = o.cert, key = o.key, unix_socket = o.unix_socket,

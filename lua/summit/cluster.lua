@@ -193,6 +193,7 @@ local function request_opts(self, method, path, body, ctype, accept)
   local headers = { Accept = accept or "application/json" }
   if body then headers["Content-Type"] = ctype or "application/json" end
   local o = { method = method, url = c.server:gsub("/+$", "") .. path, headers = headers,
+              max_per_host = (config.http_caps()), max_total = select(2, config.http_caps()),
               body = body, timeout_ms = 60000 / T.time_scale(), insecure = c.insecure,
               ca_file = c.ca_file, ca = c.ca_data, cert = c.cert_file, key = c.key_file,
               deadline_ms = E.deadline() }

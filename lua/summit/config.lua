@@ -13,7 +13,7 @@ local TOP = {
   environments = "table", clusters = "table", metrics = "table",
   approvers = "table", commands = "table", notifications = "table",
   allowed_signers = "string", windows = "table", defaults = "table",
-  runbooks = "table",
+  runbooks = "table", http = "table",
 }
 local ENV = {
   cluster = "string", namespace = "string", traffic = "number",
@@ -27,6 +27,7 @@ local CLUSTER = {
   token_file = "string", ca_file = "string", insecure = "boolean",
   scenario = "table", in_cluster = "boolean",
 }
+local HTTP = { max_per_host = "number", max_total = "number" }
 local METRICS = { url = "string", queries = "table", headers = "table", timeout = "string",
                   cluster = "string" }
 
@@ -92,6 +93,16 @@ local function check(path, src, cfg)
     end
   end
   if type(cfg.metrics) == "table" then metrics("metrics", cfg.metrics) end
+  -- http: connection caps of the runbook's HTTP client (docs/configuration.md).
+  if type(cfg.http) == "table" then
+    fields("http", cfg.http, HTTP)
+    for _, k in ipairs({ "max_per_host", "max_total" }) do
+      local v = cfg.http[k]
+      if type(v) == "number" and (v < 0 or v ~= math.floor(v) or v > 1e6) then
+        bad(k, "http.%s must be a whole number from 0 (no cap) to 1000000, not %s", k, tostring(v))
+      end
+    end
+  end
   for name, e in pairs(type(cfg.environments) == "table" and cfg.environments or {}) do
     if type(e) == "table" and type(e.metrics) == "table" then
       metrics("environments." .. tostring(name) .. ".metrics", e.metrics)
@@ -155,6 +166,14 @@ function M.open(path, src, env_name)
   if #errs > 0 then return nil, errs end
   M.current, M.path = cfg, path
   return M.select(env_name)
+end
+
+-- http_caps() -> max_per_host, max_total of summit.lua's http table (nil:
+-- the client's defaults), for every request of the run (docs/configuration.md).
+function M.http_caps()
+  local h = type(M.current) == "table" and M.current.http
+  if type(h) ~= "table" then return nil, nil end
+  return h.max_per_host, h.max_total
 end
 
 -- select(env_name): makes environments[env_name] the run's `env`.

@@ -177,6 +177,7 @@ local function call(s, path, params, promql)
   local r, code, msg = H.request({
     method = "POST", url = url, headers = headers, body = form(params),
     timeout_ms = timeout_ms, deadline_ms = E.deadline(),
+    max_per_host = (config.http_caps()), max_total = select(2, config.http_caps()),
   })
   if not r then
     error(errors.new(code, redact.text(string.format("metrics: POST %s: %s", shown, msg), secrets),

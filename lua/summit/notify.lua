@@ -324,7 +324,8 @@ local function deliver(name, ch, body, deadline)
   local why
   for try = 1, tries do
     local r, code, msg = H.request({ method = "POST", url = url, headers = headers,
-      body = body, timeout_ms = timeout, deadline_ms = deadline })
+      body = body, timeout_ms = timeout, deadline_ms = deadline,
+      max_per_host = (C.http_caps()), max_total = select(2, C.http_caps()) })
     if r and r.status >= 200 and r.status <= 299 then
       return { status = r.status, tries = try }
     end

@@ -13,6 +13,8 @@ Runs until killed. Routes:
                       number on arrival (answered after S seconds)
   /flaky?id=X         500 for the first two hits of each id, then 200 JSON
   /hang               sleeps 60 s before answering
+  /drop-once?id=X     the first hit of each id: the connection is closed
+                      without a byte of reply; later hits: 200 {"hit": N}
   /big                200 with a 5 MiB body (Content-Length announced)
   /slow-big           streams 8 MiB in chunked encoding, 64 KiB every 50 ms
                       (no length announced: a size cap must cut it mid-body)
@@ -39,6 +41,7 @@ LOCK = threading.Lock()
 STATE = {
     "hits": {},          # path -> count
     "flaky": {},         # id -> count
+    "drops": {},         # id -> hits of /drop-once
     "auth": [],          # Authorization values received by /echo-auth
     "api_key": [],       # X-Api-Key values received by /echo-auth
     "queries": [],       # query strings received by /echo-auth
@@ -103,6 +106,15 @@ class Handler(BaseHTTPRequestHandler):
             if c <= 2:
                 return self.reply(500, {"error": "flaky", "hit": c})
             return self.reply(200, {"ok": True, "hit": c})
+        if path == "/drop-once":
+            fid = q.get("id", [""])[0]
+            with LOCK:
+                STATE["drops"][fid] = STATE["drops"].get(fid, 0) + 1
+                c = STATE["drops"][fid]
+            if c == 1:
+                self.close_connection = True
+                return None
+            return self.reply(200, {"hit": c})
         if path == "/hang":
             time.sleep(60)
             return self.reply(200, {"ok": True})
