@@ -95,6 +95,7 @@ function api.step(a, b)
       local ok, text = pcall(json.encode, { ... })
       return { secret_sha256 = J.sha256(ok and text or "") }
     end
+    opts.rerun_completed = true
   end
   return E.entry("step", name, "", opts, function() return fn() end)
 end
@@ -295,6 +296,7 @@ function api.exec(argv, opts)
       r.stdout, r.stdout_sha256 = nil, J.sha256(res.stdout or "")
       return r
     end or nil,
+    rerun_completed = secret_output,
   }, function(_, _, key)
     local r, ename, emsg = X.run(args, {
       cwd = o.cwd, env = o.env, input = o.input, timeout_ms = timeout_ms,

@@ -199,8 +199,9 @@ end
 --   opts.stored(prev): the text to store as the entry's args (default args)
 --   opts.on_skip(): the result of an entry an operator skipped
 --   opts.secret_result(results...) -> what the journal keeps instead of
---     the results (a hash); the caller gets the real ones, and a resumed
---     run that reaches the entry again runs it again
+--     the results (masked, or a hash); the caller gets the real ones
+--   opts.rerun_completed: a completed entry is not replayed but runs
+--     again (its result was not stored)
 --   opts.retries, opts.backoff, opts.timeout_ms, opts.on_exhausted,
 --   opts.undo: steps only (see api.step)
 --   body(prev, stored, key)
@@ -219,7 +220,7 @@ function M.entry(kind, name, args, opts, body)
         "the code asks for something other than what the journal recorded", opts.fn)
     end
     local st = prev.state
-    if st == "completed" and opts.secret_result then
+    if st == "completed" and opts.rerun_completed then
       -- Its result was not stored (only a hash): the code that reaches it
       -- again gets it again (docs/secrets.md).
       st = "rerun"
