@@ -26,16 +26,20 @@ leaks() {
   sm leak_status status "$run" --json
   sm leak_audit audit export
   sm leak_prov provenance "$run"
+  # The value as it is, and as JSON text holds it (a quote, a backslash
+  # escaped): either is a leak.
+  local escaped
+  escaped=$(py 'import json,sys; print(json.dumps(sys.argv[1])[1:-1])' "$value")
   for f in "$T"/*.out "$T"/*.err; do
     case $(basename "$f") in leak_*|run_*|resume_*) ;; *) continue ;; esac
-    if grep -qaF -- "$value" "$f"; then
+    if grep -qaF -e "$value" -e "$escaped" -- "$f"; then
       soft_eq "found in $(basename "$f")" "absent" "$what is not in $(basename "$f")"
     else
       ok "$what is not in $(basename "$f")"
     fi
   done
   local hits
-  hits=$(grep -rlaF -- "$value" "$SUMMIT_STATE_DIR" || true)
+  hits=$(grep -rlaF -e "$value" -e "$escaped" -- "$SUMMIT_STATE_DIR" || true)
   soft_eq "${hits:-none}" "none" "$what is nowhere in the state directory (state.db, WAL, logs)"
 }
 
