@@ -22,11 +22,13 @@ static const struct {
    "runbook's schema before anything runs. --detach suspends the run (exit 3)\n"
    "when it reaches a durable wait instead of waiting in this process.\n"
    "--time-scale N divides every sleep and timeout by N (demos and tests)."},
-  {"resume", "summit resume RUN [--upgrade] [--retry|--skip] [--json] [--detach]",
+  {"resume", "summit resume RUN [--upgrade] [--retry|--skip] [-p NAME=VALUE]... "
+             "[--json] [--detach]",
    "Continues a run from its journal: completed entries replay their recorded\n"
    "results, the rest runs. The pinned source is used unless --upgrade, which\n"
    "replays the file on disk and refuses if it diverges from the journal.\n"
-   "--retry/--skip decide an entry that needs attention."},
+   "--retry/--skip decide an entry that needs attention. -p gives a secret\n"
+   "param again (secrets are never stored; see docs/secrets.md)."},
   {"cancel", "summit cancel RUN [--rollback]",
    "Stops a run. A live run stops at its next wait point (its process is\n"
    "killed, its transfer aborted) and exits 4; a run with no process is marked\n"
