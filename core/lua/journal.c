@@ -117,11 +117,13 @@ static int append(lua_State *L, store_entry *e, int durable) {
   return 0;
 }
 
+static const char *redacted(lua_State *L, int idx);
+
 static void head(lua_State *L, store_entry *e) {
   e->key = luaL_checkstring(L, 1);
   e->attempt = luaL_checkinteger(L, 2);
   e->kind = luaL_checkstring(L, 3);
-  e->name = luaL_optstring(L, 4, NULL);
+  e->name = redacted(L, 4);   /* a step named after a secret */
 }
 
 /* A redacted copy of the string at idx (nil: NULL), kept on the stack

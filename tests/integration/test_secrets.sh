@@ -51,6 +51,7 @@ return runbook {
   run = function(p)
     log.info("connecting with %s", p.db_pass)
     step("result", function() return { pass = p.db_pass } end)
+    step("login as " .. p.db_pass, function() return true end)
     audit.record("db.connect", { note = "with " .. p.db_pass })
     step("connect", function()
       local flag = "plain" .. "flag" .. "value"
