@@ -83,10 +83,12 @@ static const struct {
    "--head checks that a hash noted earlier is still in it (nothing was cut\n"
    "from the end). export writes JSON Lines; T is RFC 3339 or a duration\n"
    "ago (24h). show prints one run's records as a timeline."},
-  {"rerun", "summit rerun RUN [--latest] [--detach] [--json] [--time-scale N]",
+  {"rerun", "summit rerun RUN [--latest] [-p NAME=VALUE]... [--detach] [--json] "
+            "[--time-scale N]",
    "Starts a new run with the runbook version (the pinned source) and the\n"
    "params, environment and config of RUN; --latest uses the file RUN came\n"
-   "from as it is now. The new run records rerun_of = RUN."},
+   "from as it is now. -p gives secret params, which RUN did not store.\n"
+   "The new run records rerun_of = RUN."},
   {"schedule", "summit schedule add NAME (--cron EXPR | --every D) RUNBOOK [-p k=v]...\n"
                "           [--env E] [--tz ZONE] [--missed skip|run-once] [--paused]\n"
                "       summit schedule list [--json] | remove NAME | pause NAME | resume NAME",

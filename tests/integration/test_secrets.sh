@@ -93,6 +93,16 @@ hasnt "$T/resume_ok.out" 'another-value-9' "the new value is not in the events"
 hits=$(grep -rlaF -- another-value-9 "$SUMMIT_STATE_DIR" || true)
 eq "${hits:-none}" none "nor in the state directory"
 
+say "part 1: a rerun reads the secret param again"
+sm rerun_none rerun "$RUN1"
+expect_rc 2 rerun_none "a rerun without the secret param"
+has "$T/rerun_none.err" "db_pass" "it names the missing secret"
+sm rerun_ok rerun "$RUN1" -p "db_pass=$DB_PASS" --json
+expect_rc 0 rerun_ok "a rerun with it"
+soft_has "$T/rerun_ok.out" '[secret:db_pass]' "the rerun redacts it too"
+hits=$(grep -rlaF -- "$DB_PASS" "$SUMMIT_STATE_DIR" "$T/rerun_ok.out" || true)
+soft_eq "${hits:-none}" none "the rerun leaves it nowhere"
+
 say "part 2: summit.lua secrets from an environment variable and a file"
 export SX_API_TOKEN=apiTok-998877-zz
 printf 'file\\Secret"77\n' >db.secret
