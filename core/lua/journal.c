@@ -14,8 +14,8 @@
 #include <openssl/evp.h>
 
 #include "engine/keys.h"
-#include "engine/secrets.h"
 #include "engine/runtime.h"
+#include "engine/secrets.h"
 #include "lua/audit.h"
 #include "lua/bindings.h"
 
