@@ -22,11 +22,13 @@ static const struct {
    "runbook's schema before anything runs. --detach suspends the run (exit 3)\n"
    "when it reaches a durable wait instead of waiting in this process.\n"
    "--time-scale N divides every sleep and timeout by N (demos and tests)."},
-  {"resume", "summit resume RUN [--upgrade] [--retry|--skip] [--json] [--detach]",
+  {"resume", "summit resume RUN [--upgrade] [--retry|--skip] [-p NAME=VALUE]... "
+             "[--json] [--detach]",
    "Continues a run from its journal: completed entries replay their recorded\n"
    "results, the rest runs. The pinned source is used unless --upgrade, which\n"
    "replays the file on disk and refuses if it diverges from the journal.\n"
-   "--retry/--skip decide an entry that needs attention."},
+   "--retry/--skip decide an entry that needs attention. -p gives a secret\n"
+   "param again (secrets are never stored; see docs/secrets.md)."},
   {"cancel", "summit cancel RUN [--rollback]",
    "Stops a run. A live run stops at its next wait point (its process is\n"
    "killed, its transfer aborted) and exits 4; a run with no process is marked\n"
@@ -81,10 +83,12 @@ static const struct {
    "--head checks that a hash noted earlier is still in it (nothing was cut\n"
    "from the end). export writes JSON Lines; T is RFC 3339 or a duration\n"
    "ago (24h). show prints one run's records as a timeline."},
-  {"rerun", "summit rerun RUN [--latest] [--detach] [--json] [--time-scale N]",
+  {"rerun", "summit rerun RUN [--latest] [-p NAME=VALUE]... [--detach] [--json] "
+            "[--time-scale N]",
    "Starts a new run with the runbook version (the pinned source) and the\n"
    "params, environment and config of RUN; --latest uses the file RUN came\n"
-   "from as it is now. The new run records rerun_of = RUN."},
+   "from as it is now. -p gives secret params, which RUN did not store.\n"
+   "The new run records rerun_of = RUN."},
   {"schedule", "summit schedule add NAME (--cron EXPR | --every D) RUNBOOK [-p k=v]...\n"
                "           [--env E] [--tz ZONE] [--missed skip|run-once] [--paused]\n"
                "       summit schedule list [--json] | remove NAME | pause NAME | resume NAME",

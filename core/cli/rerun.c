@@ -1,4 +1,4 @@
-/* summit rerun RUN [--latest]: a new run with the same runbook version and
+/* summit rerun RUN [--latest] [-p NAME=VALUE]...: a new run with the same runbook version and
  * params as RUN (docs/cli.md). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,42 +16,59 @@ int cmd_rerun(int argc, char **argv) {
   o.user = cli_user();
   o.time_scale = 1;
   const char *run = NULL, *config = NULL, *v;
-  int latest = 0, r;
+  int latest = 0, r, np = 0;
+  /* -p: secret params, which the run being repeated did not store
+   * (docs/secrets.md). */
+  const char **params = calloc((size_t)argc + 1, sizeof *params);
+  if (!params) return EXIT_FAILED;
+  o.params = params;
+  int code = EXIT_USAGE;
   for (int i = 0; i < argc; i++) {
-    if (cli_flag(argv, i, "--latest")) latest = 1;
+    if ((r = cli_opt(argc, argv, &i, "-p", &v))) {
+      if (r < 0) goto out;
+      params[np++] = v;
+    } else if (cli_flag(argv, i, "--latest")) latest = 1;
     else if (cli_flag(argv, i, "--json")) o.json = 1;
     else if (cli_flag(argv, i, "--detach")) o.detach = 1;
     else if ((r = cli_opt(argc, argv, &i, "--config", &v))) {
-      if (r < 0) return EXIT_USAGE;
+      if (r < 0) goto out;
       config = v;
     } else if ((r = cli_opt(argc, argv, &i, "--time-scale", &v))) {
-      if (r < 0) return EXIT_USAGE;
+      if (r < 0) goto out;
       char *end;
       o.time_scale = strtod(v, &end);
-      if (*end || !(o.time_scale > 0))
-        return cli_usage("rerun", "--time-scale must be a positive number, "
-                         "not '%s'", v);
+      if (*end || !(o.time_scale > 0)) {
+        cli_usage("rerun", "--time-scale must be a positive number, not '%s'",
+                  v);
+        goto out;
+      }
     } else if (argv[i][0] == '-') {
-      return cli_usage("rerun", "unknown option %s", argv[i]);
+      cli_usage("rerun", "unknown option %s", argv[i]);
+      goto out;
     } else if (!run) {
       run = argv[i];
     } else {
-      return cli_usage("rerun", "one run at a time");
+      cli_usage("rerun", "one run at a time");
+      goto out;
     }
   }
-  if (!run) return cli_usage("rerun", "which run? summit rerun RUN [--latest]");
+  if (!run) {
+    cli_usage("rerun", "which run? summit rerun RUN [--latest]");
+    goto out;
+  }
   struct store *s = cli_open_store();
-  if (!s) return EXIT_USAGE;
+  if (!s) goto out;
   store_run prev = {0};
   int rc = store_run_get(s, run, &prev);
   store_close(s);
   if (rc == STORE_NOTFOUND) {
     fprintf(stderr, "summit rerun: no run %s in %s\n", run, o.state_dir);
-    return EXIT_USAGE;
+    goto out;
   }
   if (rc != STORE_OK) {
     fprintf(stderr, "summit rerun: cannot read run %s\n", run);
-    return EXIT_FAILED;
+    code = EXIT_FAILED;
+    goto out;
   }
   /* The pinned text, unless --latest: then the file it came from now. */
   o.file = prev.source_path;
@@ -60,7 +77,7 @@ int cmd_rerun(int argc, char **argv) {
     fprintf(stderr, "summit rerun: --latest: the runbook of run %s was %s, "
             "which cannot be read now\n", prev.id, prev.source_path);
     store_run_free(&prev);
-    return EXIT_USAGE;
+    goto out;
   }
   o.params_json = prev.params;
   o.env = prev.env;
@@ -69,7 +86,9 @@ int cmd_rerun(int argc, char **argv) {
                 : prev.config_path && access(prev.config_path, R_OK) == 0
                     ? prev.config_path
                     : cli_find_config();
-  int code = engine_run(&o);
+  code = engine_run(&o);
   store_run_free(&prev);
+out:
+  free(params);
   return code;
 }

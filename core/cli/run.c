@@ -126,26 +126,48 @@ usage:
 int cmd_resume(int argc, char **argv) {
   engine_opts o;
   defaults(&o);
-  int r;
+  int r, np = 0;
+  const char *v;
+  /* -p: the run's secret params, which are never stored
+   * (docs/secrets.md). */
+  const char **params = calloc((size_t)argc + 1, sizeof *params);
+  if (!params) return EXIT_FAILED;
+  o.params = params;
   for (int i = 0; i < argc; i++) {
     if ((r = common_opt(&o, argc, argv, &i, "resume"))) {
-      if (r < 0) return EXIT_USAGE;
+      if (r < 0) goto usage;
+    } else if ((r = cli_opt(argc, argv, &i, "-p", &v)) ||
+               (r = cli_opt(argc, argv, &i, "--param", &v))) {
+      if (r < 0) goto usage;
+      params[np++] = v;
     } else if (cli_flag(argv, i, "--upgrade")) {
       o.upgrade = 1;
     } else if (cli_flag(argv, i, "--retry") || cli_flag(argv, i, "--skip")) {
-      if (o.decision)
-        return cli_usage("resume", "--retry and --skip exclude each other");
+      if (o.decision) {
+        cli_usage("resume", "--retry and --skip exclude each other");
+        goto usage;
+      }
       o.decision = argv[i] + 2;
     } else if (argv[i][0] == '-') {
-      return cli_usage("resume", "unknown option %s", argv[i]);
+      cli_usage("resume", "unknown option %s", argv[i]);
+      goto usage;
     } else if (!o.run_id) {
       o.run_id = argv[i];
     } else {
-      return cli_usage("resume", "one run at a time");
+      cli_usage("resume", "one run at a time");
+      goto usage;
     }
   }
-  if (!o.run_id) return cli_usage("resume", "which run? summit resume RUN");
-  return engine_resume(&o);
+  if (!o.run_id) {
+    cli_usage("resume", "which run? summit resume RUN");
+    goto usage;
+  }
+  int code = engine_resume(&o);
+  free(params);
+  return code;
+usage:
+  free(params);
+  return EXIT_USAGE;
 }
 
 int cmd_validate(int argc, char **argv) {

@@ -1,6 +1,7 @@
 /* The event stream: JSON lines for machines, short lines for people. */
 #include "engine/events.h"
 
+#include "engine/secrets.h"
 #include "io/term.h"
 
 #include <stdlib.h>
@@ -168,11 +169,19 @@ static void human(events_t *ev, const char *event, cJSON *f) {
 
 void events_emit(events_t *ev, const char *event, cJSON *fields) {
   if (ev->quiet) return;
+  /* Secret values never reach a terminal, a log file or a reader of the
+   * stream (engine/secrets.c); the caller's fields stay as they are. */
+  cJSON *red = NULL;
+  if (fields && secrets_count() > 0) {
+    red = cJSON_Duplicate(fields, 1);
+    if (red && secrets_redact_json(red)) fields = red;
+  }
   if (!ev->json) {
     cJSON *empty = NULL;
     if (!fields) fields = empty = cJSON_CreateObject();
     human(ev, event, fields);
     cJSON_Delete(empty);
+    cJSON_Delete(red);
     return;
   }
   char ts[40];
@@ -186,6 +195,7 @@ void events_emit(events_t *ev, const char *event, cJSON *fields) {
       cJSON_AddItemToObject(o, e->string, cJSON_Duplicate(e, 1));
   char *line = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
+  cJSON_Delete(red);
   if (line) {
     fputs(line, ev->out);
     fputc('\n', ev->out);
@@ -196,12 +206,15 @@ void events_emit(events_t *ev, const char *event, cJSON *fields) {
 
 void events_log(events_t *ev, const char *level, const char *msg) {
   if (ev->quiet) return;
+  char *red = secrets_redact(msg, strlen(msg), NULL);
+  if (red) msg = red;
   if (ev->json) {
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "level", level);
     cJSON_AddStringToObject(f, "message", msg);
     events_emit(ev, "log", f);
     cJSON_Delete(f);
+    free(red);
     return;
   }
   clear_live(ev);
@@ -212,4 +225,5 @@ void events_log(events_t *ev, const char *level, const char *msg) {
   term_fputs(msg, ev->out, TERM_MULTILINE);
   fputc('\n', ev->out);
   fflush(ev->out);
+  free(red);
 }

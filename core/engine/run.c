@@ -16,6 +16,7 @@
 #include "engine/duration.h"
 #include "engine/host.h"
 #include "engine/runtime.h"
+#include "engine/secrets.h"
 #include "engine/worktree.h"
 #include "io/file.h"
 #include "io/http.h"
@@ -468,6 +469,85 @@ static int report_fenced(ctx_t *c) {
   return EXIT_BUSY;
 }
 
+/* Prints a list of messages (a table on top of L) and pops it. */
+static void print_errs(lua_State *L) {
+  int n = (int)lua_objlen(L, -1);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    errf("%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* runbook.seal(def, params): registers the secret params' values for
+ * redaction (engine/secrets.c) and returns the params as they are stored,
+ * as JSON text (malloc'd), each secret one as [secret:NAME]; or prints
+ * why not and returns NULL. The stack is as it was. */
+static char *seal_params(lua_State *L, int def, int params) {
+  require(L, "summit.runbook");
+  lua_getfield(L, -1, "seal");
+  lua_remove(L, -2);
+  lua_pushvalue(L, def);
+  lua_pushvalue(L, params);
+  lua_call(L, 2, 2);                         /* stored|nil errs */
+  if (lua_isnil(L, -2)) {
+    print_errs(L);
+    lua_pop(L, 1);
+    return NULL;
+  }
+  lua_pop(L, 1);
+  char err[256];
+  char *text = sl_encode(L, -1, err, sizeof err);
+  if (!text) errf("params cannot be stored: %s", err);
+  lua_pop(L, 1);
+  return text;
+}
+
+/* The params of a resumed run (stored params on top of L, replaced):
+ * the secret ones are read again, from -p of the resume or the param's
+ * env or file (docs/secrets.md). EXIT_USAGE, naming what is missing, when
+ * one cannot be had; the run stays as it was. */
+static int resume_params(lua_State *L, int def, const engine_opts *o,
+                         const char *run_id) {
+  lua_newtable(L);                           /* stored raw */
+  for (const char *const *p = o->params; p && *p; p++) {
+    const char *eq = strchr(*p, '=');
+    if (!eq || eq == *p) {
+      errf("-p %s: expected key=value", *p);
+      lua_pop(L, 2);
+      return EXIT_USAGE;
+    }
+    lua_pushlstring(L, *p, (size_t)(eq - *p));
+    lua_pushstring(L, eq + 1);
+    lua_settable(L, -3);
+  }
+  require(L, "summit.runbook");
+  lua_getfield(L, -1, "resumed");
+  lua_remove(L, -2);
+  lua_pushvalue(L, def);
+  lua_pushvalue(L, -4);
+  lua_pushvalue(L, -4);
+  lua_call(L, 3, 2);                         /* stored raw params errs */
+  if (lua_isnil(L, -2)) {
+    print_errs(L);
+    errf("run %s is unchanged; resume it with its secrets: summit resume %s "
+         "-p NAME=VALUE (docs/secrets.md)", run_id, run_id);
+    lua_pop(L, 3);
+    return EXIT_USAGE;
+  }
+  lua_pop(L, 1);
+  lua_replace(L, -3);                        /* params raw */
+  lua_pop(L, 1);
+  char *sealed = seal_params(L, def, lua_gettop(L));
+  if (!sealed) {
+    lua_pop(L, 1);
+    return EXIT_USAGE;
+  }
+  free(sealed);
+  return 0;
+}
+
 static int open_store(ctx_t *c, const engine_opts *o, int create) {
   char path[4200], err[1024];
   if (create && io_private_dir(o->state_dir) != 0) {
@@ -815,6 +895,7 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   if (strcmp(status, "suspended") != 0 && strcmp(status, "needs_attention") != 0)
     audit_release_locks(c, id);
   audit(c, id, action, ad);
+  secrets_redact_owned(&error);
   if (store_run_set_status(st, id, status, error,
                            failed_key[0] ? failed_key : NULL,
                            wake, final, now) != STORE_OK &&
@@ -1060,12 +1141,11 @@ int engine_run(const engine_opts *o) {
   if (!code) code = open_store(&c, o, 1);
   if (code) goto done;
 
-  char id[16], sha[65], err[256];
+  char id[16], sha[65];
   engine_new_run_id(id);
   sha256_hex(src, len, sha);
-  char *params_json = sl_encode(L, -1, err, sizeof err);
+  char *params_json = seal_params(L, lua_gettop(L) - 1, lua_gettop(L));
   if (!params_json) {
-    errf("params cannot be stored: %s", err);
     code = EXIT_USAGE;
     goto done;
   }
@@ -1281,6 +1361,11 @@ int engine_resume(const engine_opts *o) {
     errf("run %s: corrupt params in the state database", r.id);
     store_lease_release(c.rt.store, r.id, getpid());
     code = EXIT_FAILED;
+    goto done;
+  }
+  if ((code = resume_params(L, lua_gettop(L) - 1, o, r.id))) {
+    store_lease_release(c.rt.store, r.id, getpid());
+    store_flush(c.rt.store);
     goto done;
   }
   if ((code = take_env_locks(&c, o, r.id, r.env))) {

@@ -41,6 +41,8 @@ typedef struct {
   int line_start;     /* next logged byte needs a prefix */
   char *prefix;       /* "[label stdout] " */
   size_t prefix_len;
+  char *pend;         /* with a log filter: the line not yet logged */
+  size_t pend_len, pend_cap;
   char rbuf[READ_CHUNK];
 } stream;
 
@@ -62,6 +64,7 @@ struct proc {
   size_t cap;
   int log_fd;
   int log_mid;          /* stream with a partial line in the log, or -1 */
+  char *(*log_filter)(const char *, size_t, size_t *);
 
   int has_proc;         /* the process handle was initialised */
   int spawned, exited, closing, finalizing, abandoned;
@@ -87,6 +90,7 @@ static void free_proc(proc_t *p) {
   for (int i = 0; i < 2; i++) {
     free(p->s[i].buf);
     free(p->s[i].prefix);
+    free(p->s[i].pend);
   }
   free(p->input);
   free(p);
@@ -151,7 +155,7 @@ static int write_all(int fd, const char *b, size_t n) {
 
 /* Appends a chunk to the log, each line prefixed with the stream's label.
  * A partial line of the other stream is ended first so lines never mix. */
-static void log_chunk(proc_t *p, int si, const char *b, size_t n) {
+static void log_raw(proc_t *p, int si, const char *b, size_t n) {
   stream *s = &p->s[si];
   char out[8192];
   size_t o = 0;
@@ -192,6 +196,52 @@ static void log_chunk(proc_t *p, int si, const char *b, size_t n) {
   if (ok == 0 && o > 0) ok = write_all(p->log_fd, out, o);
   if (ok < 0) p->log_fd = -1;  /* a broken log must not stop the process */
   p->log_mid = s->line_start ? -1 : si;
+}
+
+/* With a log filter: logs pend[0..n) through it, keeps the rest. */
+static void log_pending(proc_t *p, int si, size_t n) {
+  stream *s = &p->s[si];
+  size_t out_len = 0;
+  char *f = p->log_filter(s->pend, n, &out_len);
+  if (f) log_raw(p, si, f, out_len);
+  else log_raw(p, si, s->pend, n);
+  free(f);
+  memmove(s->pend, s->pend + n, s->pend_len - n);
+  s->pend_len -= n;
+}
+
+#define LOG_LINE_MAX 65536  /* a longer line is filtered in pieces */
+
+/* Appends a chunk to the log. A filter (redaction) sees whole lines: a
+ * partial line waits for its newline, the end of the stream, or
+ * LOG_LINE_MAX bytes. */
+static void log_chunk(proc_t *p, int si, const char *b, size_t n) {
+  stream *s = &p->s[si];
+  if (p->log_fd < 0 || n == 0) return;
+  if (!p->log_filter) {
+    log_raw(p, si, b, n);
+    return;
+  }
+  if (s->pend_len + n > s->pend_cap) {
+    size_t cap = (s->pend_len + n) * 2;
+    char *q = realloc(s->pend, cap);
+    if (!q) {  /* cannot filter: log nothing rather than a secret */
+      p->log_fd = -1;
+      return;
+    }
+    s->pend = q;
+    s->pend_cap = cap;
+  }
+  memcpy(s->pend + s->pend_len, b, n);
+  s->pend_len += n;
+  const char *last = NULL;
+  for (size_t i = s->pend_len; i > 0; i--)
+    if (s->pend[i - 1] == '\n') {
+      last = s->pend + i - 1;
+      break;
+    }
+  if (last) log_pending(p, si, (size_t)(last - s->pend) + 1);
+  if (s->pend_len >= LOG_LINE_MAX) log_pending(p, si, s->pend_len);
 }
 
 /* ---- output ---- */
@@ -237,6 +287,9 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   } else if (nread < 0) {
     /* EOF or a read error: either way this stream is finished. */
     uv_read_stop(h);
+    int si = s == &p->s[S_OUT] ? S_OUT : S_ERR;
+    if (p->log_filter && s->pend_len && p->log_fd >= 0)
+      log_pending(p, si, s->pend_len);
     s->eof = 1;
     maybe_finish(p);
   }
@@ -317,6 +370,7 @@ proc_t *proc_start(uv_loop_t *loop, const proc_opts *o, proc_done_cb done,
   p->grace_ms = o->kill_grace_ms ? o->kill_grace_ms : DEFAULT_GRACE_MS;
   p->cap = o->capture_cap ? o->capture_cap : DEFAULT_CAP;
   p->log_fd = o->log_fd;
+  p->log_filter = o->log_filter;
   p->log_mid = -1;
   p->r.exit_code = -1;
 

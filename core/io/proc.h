@@ -38,6 +38,10 @@ typedef struct {
   size_t capture_cap;       /* bytes kept per stream; 0 means 1 MiB */
   int log_fd;               /* >= 0: every output byte is appended here */
   const char *log_label;    /* prefix of log lines, e.g. "3/1 stdout" */
+  /* NULL, or applied to whole lines before they are logged (a malloc'd
+   * replacement and its length, or NULL to log them as they are): the
+   * redaction of secrets. Partial lines then wait for their newline. */
+  char *(*log_filter)(const char *s, size_t len, size_t *outlen);
 } proc_opts;
 
 /* Starts the process. Returns NULL and calls nothing if allocation fails;

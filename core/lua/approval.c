@@ -18,6 +18,7 @@
 
 #include "engine/approval.h"
 #include "engine/runtime.h"
+#include "engine/secrets.h"
 #include "io/proc.h"
 #include "lua/audit.h"
 #include "lua/bindings.h"
@@ -109,6 +110,18 @@ static int l_open(lua_State *L) {
     .deadline_ms = (int64_t)luaL_optnumber(L, 5, 0),
     .since_ms = runtime_now_ms(),
   };
+  /* A reason or bind built from a secret is stored, shown to approvers
+   * and recorded: without the value (docs/secrets.md). The redacted copy
+   * lives on the stack, so an error below frees it. */
+  size_t rlen, olen;
+  const char *req = lua_tolstring(L, 4, &rlen);
+  char *red = secrets_redact(req, rlen, &olen);
+  if (red) {
+    lua_pushlstring(L, red, olen);
+    free(red);
+    lua_replace(L, 4);
+    w.request = lua_tostring(L, 4);
+  }
   char err[300], needs[512];
   appr_policy *pol = approval_policy_new(w.request, err, sizeof err);
   if (!pol) return luaL_error(L, "%s", err);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/secrets.h"
 #include "lua/bindings.h"
 
 #define MASK "[redacted]"
@@ -58,6 +59,11 @@ static const struct {
   {"([a-z0-9_.-]*(token|secret|passw|credential|api[-_]?key|private[-_]?key)"
    "[a-z0-9_.-]*[\"']?[[:space:]]*[=:][[:space:]]*[\"']?)"
    "[^[:space:]\"'&,;]+", 1, ""},
+  /* a command line's secret flag and the argument after it:
+   * --password VALUE, --api-key VALUE (not a following flag) */
+  {"((^|[[:space:]\"'])--?[a-z0-9_.-]*(token|secret|passw|credential|"
+   "api[-_]?key|private[-_]?key)[a-z0-9_.-]*[[:space:]]+)"
+   "[^-[:space:]\"'][^[:space:]\"'&,;]*", 1, ""},
   /* JSON Web Tokens */
   {"eyJ[a-z0-9_-]+\\.[a-z0-9_-]+\\.[a-z0-9_-]*", 0, ""},
   /* well-known token formats: GitHub, GitLab, Slack, AWS, Stripe */
@@ -108,6 +114,14 @@ static char *apply(const regex_t *re, int keep, const char *after,
   const char *p = s;
   int eflags = 0;
   while (*p && regexec(re, p, 2, m, eflags) == 0 && m[0].rm_eo > 0) {
+    const char *at = p + m[0].rm_so;
+    if (at > s && at[-1] == '[' && !strncmp(at, "secret:", 7)) {
+      /* A secret's placeholder (engine/secrets.c) says nothing more. */
+      put(&b, p, (size_t)m[0].rm_eo);
+      p += m[0].rm_eo;
+      eflags = REG_NOTBOL;
+      continue;
+    }
     put(&b, p, (size_t)m[0].rm_so);
     if (keep && m[1].rm_so >= 0)
       put(&b, p + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
@@ -165,7 +179,17 @@ char *audit_redact_text(const char *s) {
   return cur;
 }
 
+static void redact_tree(cJSON *v);
+
 void audit_redact(cJSON *v) {
+  if (!v) return;
+  /* The run's secret values first (engine/secrets.c): the patterns below
+   * only guess by shape and name. */
+  secrets_redact_json(v);
+  redact_tree(v);
+}
+
+static void redact_tree(cJSON *v) {
   if (!v) return;
   if (cJSON_IsString(v)) {
     char *r = audit_redact_text(v->valuestring);
@@ -190,7 +214,7 @@ void audit_redact(cJSON *v) {
       cJSON_ReplaceItemViaPointer(v, c, m);
       continue;
     }
-    audit_redact(c);
+    redact_tree(c);
   }
 }
 
@@ -242,7 +266,11 @@ int audit_append(runtime_t *rt, const char *run_id, const char *action,
 void audit_add_error(cJSON *detail, const char *code, const char *message) {
   cJSON *e = cJSON_CreateObject();
   cJSON_AddStringToObject(e, "code", code && *code ? code : "?");
+  char *red = NULL;
   if (message) {
+    /* By value before the cut, which could leave part of a secret. */
+    red = secrets_redact(message, strlen(message), NULL);
+    if (red) message = red;
     char cut[MAX_MESSAGE + 4];
     size_t n = strlen(message);
     if (n > MAX_MESSAGE) {
@@ -252,6 +280,7 @@ void audit_add_error(cJSON *detail, const char *code, const char *message) {
     }
     cJSON_AddStringToObject(e, "message", message);
   }
+  free(red);
   cJSON_AddItemToObject(detail, "error", e);
 }
 

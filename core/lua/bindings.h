@@ -38,6 +38,7 @@ int luaopen_summit_c_ws(lua_State *L);      /* summit.c.ws */
 int luaopen_summit_c_approval(lua_State *L); /* summit.c.approval */
 int luaopen_summit_c_audit(lua_State *L);   /* summit.c.audit */
 int luaopen_summit_c_notify(lua_State *L);  /* summit.c.notify */
+int luaopen_summit_c_secrets(lua_State *L); /* summit.c.secrets */
 
 /* Registers the C modules and the embedded Lua modules in package.preload.
  * With $SUMMIT_LUA_DIR set, Lua modules load from that source tree instead

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/runtime.h"
+#include "engine/secrets.h"
 #include "io/proc.h"
 #include "lua/bindings.h"
 
@@ -165,6 +166,7 @@ static int l_run(lua_State *L) {
   if (lua_istable(L, -1)) o.env = env_of(L, 10);
   lua_getfield(L, 2, "secret_output");
   if (lua_toboolean(L, -1)) o.log_fd = -1;       /* credentials: no log */
+  if (secrets_count() > 0) o.log_filter = secrets_redact;
   lua_pop(L, 1);
 
   waiter *w = malloc(sizeof *w);

@@ -1,15 +1,21 @@
 /* summit.c.journal: the run's journal for the engine's Lua (engine.lua).
  *
  * Results are encoded to JSON here, in C, so a step result costs one
- * conversion and one prepared INSERT. */
+ * conversion and one prepared INSERT. Every text of a row (arguments,
+ * results, errors, notes) and its arguments' hash pass through
+ * engine/secrets.c first: secret values never reach the journal
+ * (docs/secrets.md). */
 #include <lauxlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "engine/keys.h"
 #include "engine/runtime.h"
+#include "engine/secrets.h"
 #include "lua/audit.h"
 #include "lua/bindings.h"
 
@@ -111,21 +117,37 @@ static int append(lua_State *L, store_entry *e, int durable) {
   return 0;
 }
 
+static const char *redacted(lua_State *L, int idx);
+
 static void head(lua_State *L, store_entry *e) {
   e->key = luaL_checkstring(L, 1);
   e->attempt = luaL_checkinteger(L, 2);
   e->kind = luaL_checkstring(L, 3);
-  e->name = luaL_optstring(L, 4, NULL);
+  e->name = redacted(L, 4);   /* a step named after a secret */
+}
+
+/* A redacted copy of the string at idx (nil: NULL), kept on the stack
+ * so that an error raised later frees it. */
+static const char *redacted(lua_State *L, int idx) {
+  size_t len, out;
+  const char *s = luaL_optlstring(L, idx, NULL, &len);
+  char *r = s ? secrets_redact(s, len, &out) : NULL;
+  if (!r) return s;
+  lua_pushlstring(L, r, out);
+  free(r);
+  lua_replace(L, idx);
+  return lua_tostring(L, idx);
 }
 
 /* start(key, attempt, kind, name, hash, args, site, note, durable) */
 static int l_start(lua_State *L) {
   store_entry e = {.state = "started"};
+  lua_settop(L, 9);
   head(L, &e);
   e.args_hash = luaL_optstring(L, 5, NULL);
-  e.args = luaL_optstring(L, 6, NULL);
+  e.args = redacted(L, 6);
   e.site = luaL_optstring(L, 7, NULL);
-  e.note = luaL_optstring(L, 8, NULL);
+  e.note = redacted(L, 8);
   append(L, &e, lua_toboolean(L, 9));
   return 0;
 }
@@ -153,6 +175,7 @@ static int l_complete(lua_State *L) {
     }
     cJSON_AddItemToArray(arr, v);
   }
+  secrets_redact_json(arr);
   char *text = cJSON_PrintUnformatted(arr);
   if (!text) {
     cJSON_Delete(arr);
@@ -185,12 +208,19 @@ static int l_fail(lua_State *L) {
   store_entry e = {.state = "failed"};
   head(L, &e);
   char err[256];
-  char *text = sl_encode(L, 5, err, sizeof err);
+  cJSON *tree = sl_to_json(L, 5, err, sizeof err);
+  char *text = NULL;
+  if (tree) {
+    secrets_redact_json(tree);
+    text = cJSON_PrintUnformatted(tree);
+    cJSON_Delete(tree);
+  }
   if (!text) {
     lua_getglobal(L, "tostring");
     lua_pushvalue(L, 5);
     lua_call(L, 1, 1);
     cJSON *s = cJSON_CreateString(lua_tostring(L, -1));
+    secrets_redact_json(s);
     text = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
     lua_pop(L, 1);
@@ -204,6 +234,20 @@ static int l_fail(lua_State *L) {
     return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
   audit_outcome(L, rt, &e, "failed", 5);
   return 0;
+}
+
+/* sha256(text) -> 64 hex digits: what the journal keeps of a secret
+ * output. */
+static int l_sha256(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  unsigned char md[32];
+  unsigned int n = 0;
+  char hex[65];
+  EVP_Digest(s, len, md, &n, EVP_sha256(), NULL);
+  for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  lua_pushlstring(L, hex, 64);
+  return 1;
 }
 
 /* skip(key, attempt, kind, name, note): an operator skipped the entry. */
@@ -242,7 +286,11 @@ static int l_results(lua_State *L) {
  * with the journal's without storing them twice. */
 static int l_hash(lua_State *L) {
   size_t len;
-  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  luaL_checkstring(L, 1);
+  /* Of the redacted text: a secret given again with another value on a
+   * resume is the same call, and the hash says nothing of the value. */
+  const unsigned char *s = (const unsigned char *)redacted(L, 1);
+  lua_tolstring(L, 1, &len);
   uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 0; i < len; i++) {
     h ^= s[i];
@@ -305,7 +353,8 @@ static const luaL_Reg funcs[] = {
   {"split", l_split},
   {"load", l_load},       {"start", l_start}, {"complete", l_complete},
   {"fail", l_fail},       {"skip", l_skip},   {"results", l_results},
-  {"hash", l_hash},       {NULL, NULL}
+  {"hash", l_hash},       {"sha256", l_sha256},
+  {NULL, NULL}
 };
 
 int luaopen_summit_c_journal(lua_State *L) {

@@ -22,6 +22,7 @@ static const luaL_Reg C_MODULES[] = {
   {"summit.c.approval", luaopen_summit_c_approval},
   {"summit.c.audit", luaopen_summit_c_audit},
   {"summit.c.notify", luaopen_summit_c_notify},
+  {"summit.c.secrets", luaopen_summit_c_secrets},
   {NULL, NULL}
 };
 

@@ -25,9 +25,10 @@
 --                             new credential (log in, call an API, check
 --                             the served certificate)
 --
--- Mind that summit's journal keeps what the cluster was sent and answered
--- (docs/journal.md, "Secrecy of results"): the new credential is in the
--- state database. Keep the state directory as private as the Secret.
+-- The new credential never reaches the state database: issue_secret runs
+-- with secret_output (the journal keeps a hash of what it printed, and a
+-- resumed run that needs it again issues a new one), and the journal
+-- keeps a Secret's data masked (docs/secrets.md).
 local checks = require("summit.checks")
 
 return runbook {
@@ -74,7 +75,8 @@ return runbook {
     log.info("%s uses %s; rotating to %s", ref, cur.name, new)
 
     step{ "create secret/" .. new, function()
-      local r = checks.command_from_config("issue_secret", { args = { p.secret } })
+      local r = checks.command_from_config("issue_secret", { args = { p.secret },
+                                                             secret_output = true })
       local ok, data = pcall(json.decode, r.stdout)
       if not ok or type(data) ~= "table" or next(data) == nil then
         fail("issue_secret did not print a JSON object of the new Secret's data")

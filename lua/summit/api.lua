@@ -9,6 +9,8 @@ local out = require("summit.c.out")
 local json = require("summit.json")
 local errors = require("summit.errors")
 local R = require("summit.runbook")
+local S = require("summit.c.secrets")
+local redact = require("summit.redact")
 
 local api = {}
 
@@ -85,6 +87,15 @@ function api.step(a, b)
   if o.undo ~= nil then
     if type(o.undo) ~= "function" then argerr("step", "undo", "a function expected") end
     opts.undo = o.undo
+  end
+  if o.secret_output then
+    -- The journal keeps a hash of the results; the step runs again when a
+    -- resumed run reaches it (docs/secrets.md).
+    opts.secret_result = function(...)
+      local ok, text = pcall(json.encode, { ... })
+      return { secret_sha256 = J.sha256(ok and text or "") }
+    end
+    opts.rerun_completed = true
   end
   return E.entry("step", name, "", opts, function() return fn() end)
 end
@@ -242,7 +253,9 @@ end
 
 -- exec(argv, opts) -> { code, stdout, stderr }: argv is a list (never a
 -- shell string). opts: cwd, env, input, timeout, check (default true),
--- max_output, idempotent.
+-- max_output, idempotent, secret_output. Secret values (docs/secrets.md)
+-- and the values of secret-looking flags (--password x, TOKEN=x) never
+-- reach the journal, the audit or the events.
 function api.exec(argv, opts)
   if type(argv) ~= "table" or #argv == 0 then argerr("exec", "argv", "a non-empty list of strings expected") end
   local args = {}
@@ -263,43 +276,64 @@ function api.exec(argv, opts)
   end
   if o.env ~= nil and type(o.env) ~= "table" then argerr("exec", "env", "a table expected") end
   accept_arg("exec", o)
-  -- The identity hashes what makes the call; only argv and cwd are stored
-  -- (env and input may hold secrets).
+  local secret_output = o.secret_output and true or false
+  -- The identity hashes what makes the call; only argv (masked) and cwd
+  -- are stored (env and input may hold secrets).
   local identity = json.encode({ args, o.cwd or json.null, o.env or json.null, o.input or json.null })
-  local shown = json.encode({ argv = args, cwd = o.cwd })
+  local masked = redact.argv(args)
+  local shown = json.encode({ argv = masked, cwd = o.cwd })
+  local line = table.concat(masked, " ")
   return E.entry("exec", args[1], identity, {
     effect = true,
     idempotent = o.idempotent,
     on_skip = function() return { code = 0, stdout = "", stderr = "", skipped = true } end,
     stored = function() return shown end,
+    -- secret_output: the journal keeps a hash of stdout, so the call
+    -- runs again whenever a resumed run reaches it (docs/secrets.md).
+    secret_result = secret_output and function(res)
+      local r = {}
+      for k, v in pairs(res) do r[k] = v end
+      r.stdout, r.stdout_sha256 = nil, J.sha256(res.stdout or "")
+      return r
+    end or nil,
+    rerun_completed = secret_output,
   }, function(_, _, key)
     local r, ename, emsg = X.run(args, {
       cwd = o.cwd, env = o.env, input = o.input, timeout_ms = timeout_ms,
       max_output = o.max_output, label = key, deadline_ms = E.deadline(),
+      secret_output = secret_output,
     })
+    if r and secret_output then
+      -- What it printed is a secret too from now on.
+      local v = (r.stdout or ""):gsub("^%s+", ""):gsub("%s+$", "")
+      if #v >= 4 then S.add("stdout of " .. key, v) end
+    end
     if not r and (ename == "ETIMEDOUT" or ename == "ECANCELED") then
       error(errors.new(ename, string.format("'%s' was stopped: %s", args[1], emsg),
-        { argv = args }), 0)
+        { argv = masked }), 0)
     end
     if not r then
       error(errors.new(ename, string.format("cannot run '%s': %s", args[1], emsg),
-        { argv = args }), 0)
+        { argv = masked }), 0)
     end
+    -- Redacted before it is cut, so no part of a secret is left at the cut.
+    local stderr = S.redact(r.stderr or "")
+    local stdout = secret_output and "" or S.redact(r.stdout or "")
     if r.timed_out then
       error(errors.new("ETIMEDOUT", string.format("'%s' timed out after %s",
-        args[1], tostring(o.timeout)), { argv = args, stdout = r.stdout, stderr = r.stderr }), 0)
+        args[1], tostring(o.timeout)), { argv = masked, stdout = stdout, stderr = stderr }), 0)
     end
     if o.check ~= false and r.code ~= 0 then
       local why = r.signal and ("was killed by signal " .. r.signal)
         or ("exited with code " .. r.code)
-      local err = tail(r.stderr, 400)
-      error(errors.new("EEXIT", string.format("'%s' %s%s", table.concat(args, " "), why,
+      local err = tail(stderr, 400)
+      error(errors.new("EEXIT", string.format("'%s' %s%s", line, why,
         err ~= "" and (": " .. err) or ""),
-        { exit_code = r.code, stdout = r.stdout, stderr = r.stderr }), 0)
+        { exit_code = r.code, stdout = stdout, stderr = stderr }), 0)
     end
     local res = { code = r.code, stdout = r.stdout, stderr = r.stderr, signal = r.signal,
                   truncated = r.truncated }
-    accepted(o.accept, res, { argv = args, code = r.code })
+    accepted(o.accept, res, { argv = masked, code = r.code })
     return res
   end)
 end
@@ -317,7 +351,6 @@ end
 
 local LK = require("summit.c.lock")
 local H = require("summit.c.http")
-local redact = require("summit.redact")
 
 -- http.request{ method, url, headers, body, json, timeout, connect_timeout,
 --   check, follow_redirects, max_redirects, max_response, insecure, ca_file,
@@ -550,6 +583,8 @@ function api.install(env)
   local C = require("summit.config")
   local e = {}
   if C.env then for k, v in pairs(C.env) do e[k] = v end end
+  -- summit.lua's secrets (docs/secrets.md), read when summit.lua was.
+  e.secrets = require("summit.secrets").env_table()
   env.env = e
 end
 

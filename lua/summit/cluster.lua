@@ -285,11 +285,42 @@ end
 
 -- A journal entry around one client method: the identity is the method,
 -- the cluster, the namespace and the arguments (never credentials).
+-- The values of a Secret's data and stringData, masked at any depth (a
+-- Secret, a list of them, a patch of one).
+local function mask_secret_data(v)
+  if type(v) ~= "table" then return v end
+  local c = {}
+  for k, x in pairs(v) do
+    if (k == "data" or k == "stringData") and type(x) == "table" then
+      local m = {}
+      for dk in pairs(x) do m[dk] = redact.MASK end
+      c[k] = m
+    else
+      c[k] = mask_secret_data(x)
+    end
+  end
+  return setmetatable(c, getmetatable(v))
+end
+
 local function entry(self, method, desc, args, fn)
   local ident = json.encode({ self.name, self.ident_ns or json.null, method, args })
   -- Requests leave when the loop runs, after the scheduler has committed
   -- the started row (see the http entry in api.lua).
-  return E.entry("cluster", method .. " " .. desc, ident, { effect = true, durable = false }, fn)
+  local opts = { effect = true, durable = false }
+  if desc:match("^secrets[/ ]") or desc == "secrets" then
+    -- A Secret's values are never journaled: the arguments are stored
+    -- masked (the hash is of the real ones), and so is the answer; the
+    -- caller gets it whole, a replay gets it masked (docs/secrets.md).
+    local stored = json.encode({ self.name, self.ident_ns or json.null, method,
+                                 mask_secret_data(args) })
+    opts.stored = function() return stored end
+    opts.secret_result = function(...)
+      local r = { ... }
+      for i = 1, select("#", ...) do r[i] = mask_secret_data(r[i]) end
+      return unpack(r, 1, select("#", ...))
+    end
+  end
+  return E.entry("cluster", method .. " " .. desc, ident, opts, fn)
 end
 
 -- ---------------------------------------------------------------------

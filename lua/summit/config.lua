@@ -13,7 +13,7 @@ local TOP = {
   environments = "table", clusters = "table", metrics = "table",
   approvers = "table", commands = "table", notifications = "table",
   allowed_signers = "string", windows = "table", defaults = "table",
-  runbooks = "table", http = "table",
+  runbooks = "table", http = "table", secrets = "table",
 }
 local ENV = {
   cluster = "string", namespace = "string", traffic = "number",
@@ -139,6 +139,25 @@ local function check(path, src, cfg)
     local ok, N = pcall(require, "summit.notify")
     if ok and N.problems then
       for _, p in ipairs(N.problems(cfg)) do bad(p.key, "%s", p.message) end
+    end
+  end
+  -- secrets: each NAME = { env = "VAR" } or { file = "PATH" } (docs/secrets.md).
+  if type(cfg.secrets) == "table" then
+    for name, src in pairs(cfg.secrets) do
+      if type(name) ~= "string" or not name:match("^[%a_][%w_%-]*$") then
+        bad(name, "secrets: %s is not a valid name", tostring(name))
+      elseif type(src) ~= "table" or (src.env == nil) == (src.file == nil) then
+        bad(name, "secrets.%s must be { env = \"VAR\" } or { file = \"PATH\" }", name)
+      else
+        for k, v in pairs(src) do
+          if (k ~= "env" and k ~= "file") or type(v) ~= "string" or v == "" then
+            bad(name, "secrets.%s: unknown key or not a string: %s", name, tostring(k))
+          end
+        end
+      end
+    end
+    if #errs == 0 then
+      for _, p in ipairs(require("summit.secrets").load(cfg, path)) do bad(p.key, "%s", p.message) end
     end
   end
   table.sort(errs)

@@ -6,6 +6,7 @@ local T = require("summit.c.task")
 local out = require("summit.c.out")
 local json = require("summit.json")
 local errors = require("summit.errors")
+local S = require("summit.c.secrets")
 
 local M = {}
 
@@ -198,6 +199,10 @@ end
 --   opts.durable: commit the started row before body runs (default true)
 --   opts.stored(prev): the text to store as the entry's args (default args)
 --   opts.on_skip(): the result of an entry an operator skipped
+--   opts.secret_result(results...) -> what the journal keeps instead of
+--     the results (masked, or a hash); the caller gets the real ones
+--   opts.rerun_completed: a completed entry is not replayed but runs
+--     again (its result was not stored)
 --   opts.retries, opts.backoff, opts.timeout_ms, opts.on_exhausted,
 --   opts.undo: steps only (see api.step)
 --   body(prev, stored, key)
@@ -211,11 +216,18 @@ function M.entry(kind, name, args, opts, body)
   local try, wake = 1, nil     -- retried steps: which try, and its backoff
   local is_step = kind == "step"
   if prev then
-    if prev.kind ~= kind or prev.name ~= name or prev.hash ~= hash then
+    -- The journal holds names redacted (a step named after a secret).
+    if prev.kind ~= kind or (prev.name ~= name and prev.name ~= S.redact(name))
+        or prev.hash ~= hash then
       divergence(key, prev, kind, name, args,
         "the code asks for something other than what the journal recorded", opts.fn)
     end
     local st = prev.state
+    if st == "completed" and opts.rerun_completed then
+      -- Its result was not stored (only a hash): the code that reaches it
+      -- again gets it again (docs/secrets.md).
+      st = "rerun"
+    end
     if st == "completed" or st == "skipped" then
       if is_step then
         out.emit("step.replayed", { key = key, name = name, attempt = prev.attempt })
@@ -243,6 +255,9 @@ function M.entry(kind, name, args, opts, body)
       out.emit("step.skipped", { key = key, name = name, attempt = prev.attempt })
       if opts.on_skip then return opts.on_skip() end
       return
+    elseif st == "rerun" then
+      attempt = prev.attempt + 1
+      note = "run again: its result is secret and was not stored"
     elseif st == "failed" then
       if not (retry[key] or c.retrying or (decided and decision.action == "retry")) then
         error(errors.restore(json.decode(prev.error)), 0)
@@ -313,7 +328,9 @@ function M.entry(kind, name, args, opts, body)
     end
     local ms = T.now_ms() - t0
     if r[1] then
-      local stored_r = pack(J.complete(key, attempt, kind, name, r, 2, r.n))
+      local keep = r
+      if opts.secret_result then keep = pack(true, opts.secret_result(unpack(r, 2, r.n))) end
+      local stored_r = pack(J.complete(key, attempt, kind, name, keep, 2, keep.n))
       local seq, why = stored_r[1], stored_r[2]
       if seq then
         if is_step then
@@ -323,6 +340,8 @@ function M.entry(kind, name, args, opts, body)
           undos[#undos + 1] = { seq = seq, key = key, name = name, fn = opts.undo,
                                 results = pack(unpack(stored_r, 2, stored_r.n)) }
         end
+        -- A secret result is the caller's, live; the journal has its hash.
+        if opts.secret_result then return unpack(r, 2, r.n) end
         return unpack(stored_r, 2, stored_r.n)
       end
       r[2] = errors.new("EBADRESULT", string.format(

@@ -17,6 +17,7 @@ local out = require("summit.c.out")
 local json = require("summit.json")
 local errors = require("summit.errors")
 local redact = require("summit.redact")
+local S = require("summit.c.secrets")
 local C = require("summit.config")
 local util = require("summit.util")
 
@@ -369,7 +370,9 @@ local function send(name, p, identity, at)
       p.ts = rfc3339(T.now_ms())
       p.channel = name
       local ok, a, b, c = pcall(function()
-        return deliver(name, ch, json.encode(payload(ch, p)), at == nil and E.deadline() or nil)
+        -- A message or error built from a secret leaves without it.
+        return deliver(name, ch, S.redact(json.encode(payload(ch, p))),
+          at == nil and E.deadline() or nil)
       end)
       if ok then
         r, why, tries = a, b, c

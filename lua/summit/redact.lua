@@ -40,6 +40,35 @@ function M.url(u)
   end))
 end
 
+-- A command-line flag whose name says its value is secret: --password,
+-- -p is not one (too short to say anything), --db-token, --api-key.
+local function secret_flag(a)
+  local name = a:match("^%-%-?([%a][%w_.-]*)$")
+  return name ~= nil and #name > 1 and secret_name(name) and true or false
+end
+
+-- argv(args) -> a copy for the journal and messages: the value of a
+-- name=value argument (--password=x, PASSWORD=x) and the argument after a
+-- flag (--password x) masked when the name says it is a secret.
+function M.argv(args)
+  local out, after = {}, false
+  for i, a in ipairs(args) do
+    a = tostring(a)
+    if after then
+      out[i], after = M.MASK, false
+    else
+      local name, sep = a:match("^%-*([%a_][%w_.-]*)(=)")
+      if name and sep and secret_name(name) then
+        out[i] = a:sub(1, #a:match("^%-*[%a_][%w_.-]*=")) .. M.MASK
+      else
+        out[i] = a
+        after = secret_flag(a)
+      end
+    end
+  end
+  return out
+end
+
 -- text(s, secrets) -> s with every listed secret value masked.
 function M.text(s, secrets)
   s = tostring(s)

@@ -1,5 +1,6 @@
 -- runbook{...}: the definition a runbook file returns, and its param schema.
 local util = require("summit.util")
+local secrets = require("summit.secrets")
 local M = {}
 
 local TYPES = { string = true, number = true, integer = true, boolean = true }
@@ -45,6 +46,29 @@ local function check_spec(rb, name, spec)
         fail(3, "runbook '%s': param '%s': enum value %s is not a %s", rb, name, tostring(v), s.type)
       end
     end
+  end
+  if s.secret ~= nil and type(s.secret) ~= "boolean" then
+    fail(3, "runbook '%s': param '%s': secret must be true or false", rb, name)
+  end
+  if s.secret then
+    -- docs/secrets.md: the value is never stored nor written in the file.
+    if s.type ~= "string" then
+      fail(3, "runbook '%s': param '%s': a secret param is a string", rb, name)
+    end
+    if s.default ~= nil then
+      fail(3, "runbook '%s': param '%s': a secret param cannot have a default "
+        .. "(it would be in the source, which every run pins); use env = or file =", rb, name)
+    end
+    if s.enum ~= nil then
+      fail(3, "runbook '%s': param '%s': a secret param cannot have an enum", rb, name)
+    end
+    for _, k in ipairs({ "env", "file" }) do
+      if s[k] ~= nil and (type(s[k]) ~= "string" or s[k] == "") then
+        fail(3, "runbook '%s': param '%s': %s must be a non-empty string", rb, name, k)
+      end
+    end
+  elseif s.env ~= nil or s.file ~= nil then
+    fail(3, "runbook '%s': param '%s': env = and file = are for secret = true params", rb, name)
   end
   if s.default ~= nil and not type_ok(s.type, s.default) then
     fail(3, "runbook '%s': param '%s': default %s is not a %s", rb, name, tostring(s.default), s.type)
@@ -144,6 +168,34 @@ function M.resolve(def, raw)
   end
   for _, name in ipairs(util.sorted_keys(def.params)) do
     local spec, v = def.params[name], raw[name]
+    if spec.secret then
+      -- The stored run holds the placeholder, never the value.
+      if v == secrets.placeholder(name) then v = nil end
+      if v == nil and (spec.env or spec.file) then
+        local why
+        v, why = secrets.read(spec)
+        if v == nil and spec.required then
+          errs[#errs + 1] = string.format("secret param '%s': %s; give -p %s=...", name, why, name)
+        end
+      end
+      if v == nil and spec.required and not (spec.env or spec.file) then
+        errs[#errs + 1] = string.format("missing secret param '%s' (it is never stored: "
+          .. "give -p %s=...)", name, name)
+      end
+      if v ~= nil then
+        if type(v) ~= "string" then
+          errs[#errs + 1] = string.format("secret param '%s' must be a string", name)
+        elseif #v < 4 then
+          errs[#errs + 1] = string.format("secret param '%s' is shorter than 4 bytes, too "
+            .. "short to be redacted by value", name)
+        elseif spec.pattern and not v:find(spec.pattern) then
+          errs[#errs + 1] = string.format("secret param '%s' does not match pattern %q",
+            name, spec.pattern)
+        end
+      end
+      out[name] = v
+      goto continue
+    end
     if v == nil then
       if spec.default ~= nil then
         v = spec.default
@@ -176,9 +228,48 @@ function M.resolve(def, raw)
       end
     end
     out[name] = v
+    ::continue::
   end
   if #errs > 0 then return nil, errs end
   return out
+end
+
+-- seal(def, params) -> the params to store: each secret param's value
+-- registered for redaction and replaced by [secret:NAME]; or nil and
+-- the list of problems.
+function M.seal(def, params)
+  local stored, errs = {}, {}
+  for k, v in pairs(params) do
+    local spec = def.params[k]
+    if spec and spec.secret and v ~= nil then
+      local ok, why = secrets.add(k, v)
+      if not ok then errs[#errs + 1] = string.format("secret param '%s': %s", k, why) end
+      stored[k] = secrets.placeholder(k)
+    else
+      stored[k] = v
+    end
+  end
+  if #errs > 0 then return nil, errs end
+  return stored
+end
+
+-- resumed(def, stored, raw) -> the params of a resumed run: the stored
+-- ones, with the secret params read again (raw: -p of the resume, else
+-- the param's env or file); or nil and the problems.
+function M.resumed(def, stored, raw)
+  local merged, errs = {}, {}
+  for k, v in pairs(stored) do merged[k] = v end
+  for _, k in ipairs(util.sorted_keys(raw)) do
+    local spec = def.params[k]
+    if not (spec and spec.secret) then
+      errs[#errs + 1] = string.format("-p %s: only secret params are given again on resume "
+        .. "(the others are stored with the run)", tostring(k))
+    else
+      merged[k] = raw[k]
+    end
+  end
+  if #errs > 0 then return nil, errs end
+  return M.resolve(def, merged)
 end
 
 return M

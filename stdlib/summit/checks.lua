@@ -242,15 +242,20 @@ local function command_spec(o, fname)
   s.cwd = opt_string("cwd", o.cwd)
   if o.env ~= nil and type(o.env) ~= "table" then bad("env", "a table expected") end
   s.env = o.env
+  -- secret_output: what the command prints is a secret (a new credential):
+  -- the journal keeps its hash, the check runs again when a resumed run
+  -- reaches it (docs/secrets.md).
+  s.secret_output = o.secret_output and true or nil
   s.fields = { argv = s.argv }
   s.fname = fname
   return s
 end
 
 local function run_command(s)
-  return api.step(s.name, function()
+  return api.step{ s.name, secret_output = s.secret_output, function()
     return attempts_loop(s, function()
       local r = api.exec(s.argv, { check = false, cwd = s.cwd, env = s.env, timeout = s.timeout,
+        secret_output = s.secret_output,
         accept = function(res)
           if res.code ~= s.expect_code then
             local out = (res.stderr ~= "" and res.stderr) or res.stdout or ""
@@ -264,11 +269,11 @@ local function run_command(s)
         end })
       return { ok = true, name = s.name, argv = s.argv, code = r.code, stdout = short(r.stdout, 4000) }
     end)
-  end)
+  end }
 end
 
 -- checks.command{ argv, expect_code = 0, retries = 0, interval = "2s",
---   timeout =, contains =, cwd =, env =, name = }
+--   timeout =, contains =, cwd =, env =, name =, secret_output = }
 --   -> { ok, name, argv, code, stdout, attempts }
 function M.command(o)
   return run_command(guard("checks.command", command_spec, o, "checks.command"))

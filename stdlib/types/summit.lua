@@ -47,6 +47,9 @@
 ---@field pattern? string Lua pattern the value must match (string params)
 ---@field enum? (string|number|boolean)[] Allowed values
 ---@field description? string Shown when a required param is missing
+---@field secret? boolean A string never stored, redacted as [secret:NAME] everywhere; no default (docs/secrets.md)
+---@field env? string A secret param's value from this environment variable when not given with -p
+---@field file? string A secret param's value from this file when not given with -p
 
 ---What a runbook file returns: `return runbook { ... }`.
 ---@class summit.RunbookDef
@@ -91,6 +94,7 @@
 ---@field input? string Written to stdin, which is then closed
 ---@field timeout? summit.Duration SIGTERM to the process group, SIGKILL 5 s later, then ETIMEDOUT
 ---@field check? boolean Default true: raise EEXIT on a non-zero exit or a signal
+---@field secret_output? boolean stdout is a credential: the journal keeps only its SHA-256 (stdout_sha256); the call runs again when a resumed run reaches it (docs/secrets.md)
 ---@field max_output? integer Bytes of stdout and of stderr kept (default 1 MiB)
 ---@field idempotent? boolean Default true; false: cut off by a crash, the run stops as needs_attention
 ---@field accept? fun(result: summit.ExecResult): boolean, string? A result it refuses (false, why) fails the entry with ECHECK, so a resumed run runs the command again

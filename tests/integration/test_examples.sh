@@ -185,6 +185,11 @@ has "$T/rot.out" '"name":"verify again"' "verified again after the grace period"
 hasnt "$T/rot.out" "$pw" "the password is not in the run's output"
 "$SUMMIT" audit export >"$T/audit.jsonl" 2>/dev/null
 hasnt "$T/audit.jsonl" "$pw" "nor in the audit trail"
+# docs/secrets.md: issued with secret_output, a Secret's data masked in
+# the journal: neither the password nor its base64 is in the state.
+pw64=$(printf %s "$pw" | base64)
+hits=$(grep -rlaF -e "$pw" -e "$pw64" -- "$SUMMIT_STATE_DIR" || true)
+eq "${hits:-none}" none "nor anywhere in the state directory (journal, logs)"
 audit_ok rotation
 
 say "rotate_secret: the new credential is refused, so everything goes back"
