@@ -132,6 +132,16 @@ static cJSON *wait_json(store_t *s, const store_wait *w) {
     cJSON_AddStringToObject(o, "on_timeout", v->valuestring);
   if (approval_signed(p)) cJSON_AddBoolToObject(o, "signed", 1);
   if (w->started_by) cJSON_AddStringToObject(o, "started_by", w->started_by);
+  /* A listing does not run ssh-keygen: a start signature counts as the
+   * run will find it, unchecked (approve and the run check it). */
+  store_run r;
+  if (approval_signed(p) && store_run_get(s, w->run_id, &r) == STORE_OK) {
+    if (r.start_sig) {
+      approval_set_starter(p, APPR_SIG_UNCHECKED, r.started_by, NULL);
+      cJSON_AddBoolToObject(o, "signed_start", 1);
+    }
+    store_run_free(&r);
+  }
   decisions ds = {0};
   store_approval_list(s, w->run_id, w->wait_key, w->attempt, 0, collect, &ds);
   appr_judgement *j = calloc((size_t)ds.n + 1, sizeof *j);
@@ -359,6 +369,45 @@ static int verify_sig(const char *allowed, const char *principal,
   return ok;
 }
 
+/* Who started run r, for a signed gate that forbids self-approval: its
+ * start signature (summit run --sign) checked again here, as the run
+ * will (the database is not trusted). */
+static void check_start(appr_policy *p, const store_run *r) {
+  if (!approval_signed(p) || approval_allow_self(p) || !r->start_sig ||
+      !r->started_by)
+    return;
+  const cJSON *as = cJSON_GetObjectItemCaseSensitive(approval_request(p),
+                                                     "allowed_signers");
+  char why[1024] = "summit.lua names no allowed_signers file", path[512];
+  char *msg = approval_start_message(r->id, r->source_sha256, r->params,
+                                     r->started_by);
+  int ok = 0;
+  if (!msg) {
+    snprintf(why, sizeof why, "the run's params are not JSON");
+  } else if (cJSON_IsString(as)) {
+    if (approval_sig_file(r->start_sig, path, sizeof path) != 0) {
+      snprintf(why, sizeof why, "cannot write the signature to a file: %s",
+               strerror(errno));
+    } else {
+      const char *argv[12];
+      approval_start_verify_argv(argv, as->valuestring, r->started_by, path);
+      cli_output out;
+      int rc = cli_run(argv, msg, strlen(msg), &out);
+      unlink(path);
+      ok = rc == 0 && out.code == 0;
+      if (!ok) {
+        chomp(out.err);
+        snprintf(why, sizeof why, "%s", rc != 0 ? "cannot run ssh-keygen"
+                 : out.err && *out.err ? out.err : "ssh-keygen refused it");
+      }
+      cli_output_free(&out);
+    }
+  }
+  free(msg);
+  approval_set_starter(p, ok ? APPR_SIG_VALID : APPR_SIG_BAD, r->started_by,
+                       ok ? NULL : why);
+}
+
 /* The principal the allowed signers file names for sig's key: prefer
  * want when it is one of them. NULL (why says) if the key is not there,
  * or if its entry names only patterns ("*", "*@example.com"): a pattern
@@ -503,6 +552,7 @@ static int decide(const char *cmd, const char *decision, int argc,
     code = EXIT_FAILED;
     goto done;
   }
+  check_start(p, &r);
   msg = approval_message(p, decision);
   if (!msg) {
     code = EXIT_FAILED;

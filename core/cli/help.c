@@ -15,13 +15,16 @@ static const struct {
 } HELP[] = {
   {"run", "summit run FILE|NAME [-p key=value]... [--params-file F.json] [--env NAME]\n"
           "           [--config F] [--wait-lock] [--json] [--detach] [--time-scale N]\n"
-          "           [--durability full|process]",
+          "           [--durability full|process] [--sign KEYFILE]",
    "Starts a new run of the runbook FILE, or of the runbook named NAME in the\n"
    "runbook directories when no file FILE exists (see summit runbooks).\n"
    "Params are validated against the\n"
    "runbook's schema before anything runs. --detach suspends the run (exit 3)\n"
    "when it reaches a durable wait instead of waiting in this process.\n"
-   "--time-scale N divides every sleep and timeout by N (demos and tests)."},
+   "--time-scale N divides every sleep and timeout by N (demos and tests).\n"
+   "--sign KEYFILE signs the start with your SSH key (ssh-keygen -Y sign,\n"
+   "namespace summit-start), checked against summit.lua's allowed_signers:\n"
+   "a signed gate that forbids self-approval needs it (docs/approvals.md)."},
   {"resume", "summit resume RUN [--upgrade] [--retry|--skip] [-p NAME=VALUE]... "
              "[--json] [--detach]",
    "Continues a run from its journal: completed entries replay their recorded\n"

@@ -83,6 +83,9 @@ int cmd_run(int argc, char **argv) {
     } else if ((r = cli_opt(argc, argv, &i, "--env", &v))) {
       if (r < 0) goto usage;
       o.env = v;
+    } else if ((r = cli_opt(argc, argv, &i, "--sign", &v))) {
+      if (r < 0) goto usage;
+      o.sign_key = v;
     } else if ((r = cli_opt(argc, argv, &i, "--fire", &v))) {
       /* Internal: the daemon starts the fire NAME@MS of a schedule
        * (docs/daemon.md). */

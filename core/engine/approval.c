@@ -11,6 +11,7 @@
 #include "engine/approval.h"
 
 #include <errno.h>
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@ struct appr_policy {
   int64_t deadline;
   group groups[MAX_GROUPS];
   int ngroups, need, free_places;
+  appr_sig starter;             /* see approval_set_starter */
+  char *starter_name, starter_why[300];
 };
 
 /* ---- canonical JSON -------------------------------------------------- */
@@ -166,6 +169,7 @@ void approval_policy_free(appr_policy *p) {
   if (!p) return;
   cJSON_Delete(p->req);
   free(p->bind);
+  free(p->starter_name);
   free(p);
 }
 
@@ -173,6 +177,19 @@ const cJSON *approval_request(const appr_policy *p) { return p->req; }
 const char *approval_gate(const appr_policy *p) { return p->gate; }
 const char *approval_bind(const appr_policy *p) { return p->bind; }
 int approval_signed(const appr_policy *p) { return p->is_signed; }
+int approval_allow_self(const appr_policy *p) { return p->allow_self; }
+
+void approval_set_starter(appr_policy *p, appr_sig state, const char *who,
+                          const char *why) {
+  free(p->starter_name);
+  p->starter_name = who ? strdup(who) : NULL;
+  p->starter = state;
+  /* A trusted starter is a name (out of memory: nobody is trusted). */
+  if ((state == APPR_SIG_VALID || state == APPR_SIG_UNCHECKED) &&
+      !p->starter_name)
+    p->starter = APPR_SIG_NONE;
+  snprintf(p->starter_why, sizeof p->starter_why, "%s", why ? why : "");
+}
 
 const cJSON *approval_roles_of(const appr_policy *p, const char *actor) {
   if (!p->approvers || !actor) return NULL;
@@ -318,7 +335,25 @@ static const char *refusal(const appr_policy *p, const appr_decision *d,
     put(&b, "the decision of %s came after the gate's deadline", d->actor);
     return buf;
   }
-  if (!p->allow_self && p->started_by && !strcmp(d->actor, p->started_by)) {
+  /* On a signed gate the claimed starter ($SUMMIT_USER at start) counts
+   * only when the start was signed by that person: anyone can claim to be
+   * someone else, and then approve "their" run with their own key. */
+  if (!p->allow_self && p->is_signed && p->starter != APPR_SIG_VALID &&
+      p->starter != APPR_SIG_UNCHECKED) {
+    if (p->starter == APPR_SIG_BAD)
+      put(&b, "gate '%s' forbids self-approval and the start signature of "
+              "this run does not verify (%s), so who started it is not "
+              "known", p->gate, p->starter_why[0] ? p->starter_why
+                                                  : "rejected by ssh-keygen");
+    else
+      put(&b, "gate '%s' forbids self-approval but this run's start was not "
+              "signed, so who started it is not known (start it with: "
+              "summit run FILE --sign KEYFILE; or allow_self = true)",
+          p->gate);
+    return buf;
+  }
+  const char *starter = p->is_signed ? p->starter_name : p->started_by;
+  if (!p->allow_self && starter && !strcmp(d->actor, starter)) {
     put(&b, "%s started this run and cannot approve it (allow_self = false)",
         d->actor);
     return buf;
@@ -469,6 +504,44 @@ char *approval_message(const appr_policy *p, const char *decision) {
 int approval_principal_is_name(const char *principal) {
   return principal && *principal && *principal != '!' &&
          !strpbrk(principal, "*?,");
+}
+
+char *approval_start_message(const char *run, const char *source_sha256,
+                             const char *params_json, const char *user) {
+  cJSON *params = params_json ? cJSON_Parse(params_json) : NULL;
+  char *canon = params ? approval_canonical(params) : NULL;
+  cJSON_Delete(params);
+  if (!canon) return NULL;
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256((const unsigned char *)canon, strlen(canon), md);
+  free(canon);
+  char hex[2 * SHA256_DIGEST_LENGTH + 1];
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  const char *fmt =
+      "summit-start v1\n"
+      "run: %s\n"
+      "source-sha256: %s\n"
+      "params-sha256: %s\n"
+      "user: %s\n";
+  int n = snprintf(NULL, 0, fmt, run, source_sha256, hex, user);
+  char *out = n > 0 ? malloc((size_t)n + 1) : NULL;
+  if (out) snprintf(out, (size_t)n + 1, fmt, run, source_sha256, hex, user);
+  return out;
+}
+
+void approval_start_verify_argv(const char **argv, const char *allowed_signers,
+                                const char *principal, const char *sig_file) {
+  const char *a[] = {"ssh-keygen", "-Y", "verify", "-f", allowed_signers,
+                     "-I", principal, "-n", START_NAMESPACE, "-s",
+                     sig_file, NULL};
+  memcpy(argv, a, sizeof a);
+}
+
+void approval_start_sign_argv(const char **argv, const char *key_file) {
+  const char *a[] = {"ssh-keygen", "-q", "-Y", "sign", "-f", key_file, "-n",
+                     START_NAMESPACE, NULL};
+  memcpy(argv, a, sizeof a);
 }
 
 void approval_verify_argv(const char **argv, const char *allowed_signers,

@@ -17,6 +17,8 @@
 
 /* The SSH signature namespace of approvals (ssh-keygen -n). */
 #define APPROVAL_NAMESPACE "summit-approval"
+/* ... and of signed starts (summit run --sign). */
+#define START_NAMESPACE "summit-start"
 
 typedef enum {
   APPR_SIG_NONE,       /* no signature */
@@ -81,6 +83,18 @@ int approval_signed(const appr_policy *p);
 void approval_judge(const appr_policy *p, const appr_decision *d, int n,
                     appr_judgement *j, appr_outcome *o);
 
+/* What is known of who started the run, for allow_self = false on a
+ * signed gate: APPR_SIG_VALID when the run's start signature verified for
+ * its started_by (summit run --sign), APPR_SIG_UNCHECKED when it is there
+ * but was not checked (listings), APPR_SIG_BAD (why says) or APPR_SIG_NONE
+ * (the default): then nobody's approval counts there, since nobody can
+ * tell the starter from the others. who: the started_by the signature
+ * covers (the run record's, not the request's). Unsigned gates keep comparing with
+ * the claimed started_by. */
+void approval_set_starter(appr_policy *p, appr_sig state, const char *who,
+                          const char *why);
+int approval_allow_self(const appr_policy *p);
+
 /* "2 approvals, 1 from platform-lead": what the gate needs, in words. */
 void approval_describe(const appr_policy *p, char *buf, size_t len);
 /* The roles actor holds per the request's approvers map (a JSON array owned
@@ -91,6 +105,13 @@ const cJSON *approval_roles_of(const appr_policy *p, const char *actor);
  * it binds the run id, the gate, the journal key and attempt of the
  * request, the bound values and the runbook's source hash. Malloc'd. */
 char *approval_message(const appr_policy *p, const char *decision);
+
+/* The exact text a starter signs with summit run --sign: the run id, the
+ * runbook's source hash, the SHA-256 of the params as canonical JSON and
+ * the user the run is started as. Malloc'd; NULL if params_json is not
+ * JSON or out of memory. */
+char *approval_start_message(const char *run, const char *source_sha256,
+                             const char *params_json, const char *user);
 
 /* v as canonical JSON: object keys in byte order at every level, no
  * spaces (malloc'd; NULL if v is NULL or out of memory). */
@@ -108,6 +129,10 @@ void approval_verify_argv(const char **argv, const char *allowed_signers,
 void approval_find_argv(const char **argv, const char *allowed_signers,
                         const char *sig_file);
 void approval_sign_argv(const char **argv, const char *key_file);
+/* The same for a start (namespace START_NAMESPACE). */
+void approval_start_verify_argv(const char **argv, const char *allowed_signers,
+                                const char *principal, const char *sig_file);
+void approval_start_sign_argv(const char **argv, const char *key_file);
 
 /* Writes sig to a new private temporary file; its path goes into path
  * (size len). Returns 0, or -1 with errno set. */

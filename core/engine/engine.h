@@ -39,6 +39,7 @@ typedef struct {
   const char *rerun_of;        /* the run this one re-runs */
   const char *schedule;        /* started by this schedule's fire ... */
   long long fire_ms;           /* ... at this time (Unix ms) */
+  const char *sign_key;        /* run --sign: SSH key that signs the start */
 } engine_opts;
 
 int engine_run(const engine_opts *o);

@@ -21,6 +21,14 @@ int host_init_parts(runtime_t *rt, events_t *ev, uv_loop_t *loop,
     return -1;
   }
   luaL_openlibs(L);
+  /* The string metatable is shared by the whole state and its __index is
+   * the engine's own `string`: getmetatable("") must not hand it to a
+   * runbook or summit.lua (Lua's getmetatable answers __metatable). */
+  lua_pushliteral(L, "");
+  lua_getmetatable(L, -1);                     /* "" mt */
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");          /* mt.__metatable = false */
+  lua_pop(L, 2);
   /* The interpreter only. The LuaJIT we link (Debian's 2.1.0-beta3 snapshot
    * of 2022-03-20) has LuaJIT issue #827: when a trace starting at a
    * running pairs() loop is blacklisted, the rest of that traversal can end

@@ -15,8 +15,10 @@
 
 #include "engine/duration.h"
 #include "engine/host.h"
+#include "engine/approval.h"
 #include "engine/runtime.h"
 #include "engine/secrets.h"
+#include "engine/start_sig.h"
 #include "engine/worktree.h"
 #include "io/file.h"
 #include "io/http.h"
@@ -1106,6 +1108,37 @@ static int take_env_locks(ctx_t *c, const engine_opts *o, const char *id,
   return code;
 }
 
+/* summit run --sign KEY: the start signed by the person it claims, checked
+ * against summit.lua's allowed_signers before anything is recorded. Sets
+ * *sig (the caller frees); EXIT_USAGE after saying why not. */
+static int sign_start(ctx_t *c, const engine_opts *o, const char *id,
+                      const char *sha, const char *params_json, char **sig) {
+  lua_State *L = c->rt.L;
+  require(L, "summit.approval");
+  lua_getfield(L, -1, "signers");
+  lua_remove(L, -2);
+  lua_call(L, 0, 2);                         /* path|nil why */
+  if (lua_isnil(L, -2)) {
+    errf("--sign: %s", lua_tostring(L, -1));
+    lua_pop(L, 2);
+    return EXIT_USAGE;
+  }
+  char allowed[4200];
+  snprintf(allowed, sizeof allowed, "%s", lua_tostring(L, -2));
+  lua_pop(L, 2);
+  char *msg = approval_start_message(id, sha, params_json, o->user);
+  char why[1200];
+  *sig = msg ? start_sig_make(&c->loop, o->sign_key, allowed, o->user, msg,
+                              why, sizeof why)
+             : NULL;
+  free(msg);
+  if (!*sig) {
+    errf("--sign %s: %s", o->sign_key, why);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
 /* ---- commands ------------------------------------------------------ */
 
 int engine_run(const engine_opts *o) {
@@ -1149,6 +1182,12 @@ int engine_run(const engine_opts *o) {
     code = EXIT_USAGE;
     goto done;
   }
+  char *start_sig = NULL;
+  if (o->sign_key &&
+      (code = sign_start(&c, o, id, sha, params_json, &start_sig))) {
+    free(params_json);
+    goto done;
+  }
   lua_getfield(L, -2, "name");
   lua_getfield(L, -3, "version");
   store_run r = {
@@ -1160,7 +1199,7 @@ int engine_run(const engine_opts *o) {
     .created_ms = t0, .updated_ms = t0, .config_path = (char *)o->config_path,
     /* A new run is ours from its first row: no lease round trip. */
     .owner_pid = getpid(), .owner_host = c.host, .heartbeat_ms = t0,
-    .lease_expires_ms = t0 + c.ttl_ms,
+    .lease_expires_ms = t0 + c.ttl_ms, .start_sig = start_sig,
   };
   /* run.started is committed with the run's row (store_run_create joins
    * the transaction the record opened). Params are left out: they may
@@ -1173,9 +1212,12 @@ int engine_run(const engine_opts *o) {
   if (o->env) cJSON_AddStringToObject(ad, "env", o->env);
   if (o->rerun_of) cJSON_AddStringToObject(ad, "rerun_of", o->rerun_of);
   if (o->schedule) cJSON_AddStringToObject(ad, "schedule", o->schedule);
+  /* The starter a signed gate may trust (the actor is the claim). */
+  if (start_sig) cJSON_AddStringToObject(ad, "signed_by", o->user);
   audit(&c, id, "run.started", ad);
   int rc = store_run_create(c.rt.store, &r);
   free(params_json);
+  free(start_sig);
   if (rc != STORE_OK) {
     errf("%s", store_errmsg(c.rt.store));
     lua_pop(L, 2);

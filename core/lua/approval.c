@@ -219,6 +219,9 @@ struct waiter {
   cJSON *started;          /* wait.started, emitted once the task waits */
   int waited;              /* ... and it was */
   int fresh;               /* decisions arrived since the last judgement */
+  proc_t *start_proc;      /* the check of the run's start signature */
+  char start_path[512];
+  char *starter;           /* the started_by that signature covers */
 };
 
 static void dec_free(dec *d) {
@@ -238,6 +241,7 @@ static void waiter_closed(uv_handle_t *h) {
   free(w->d);
   approval_policy_free(w->pol);
   cJSON_Delete(w->started);
+  free(w->starter);
   free(w->key);
   free(w);
 }
@@ -251,6 +255,11 @@ static void waiter_close(waiter *w) {
       d->proc = NULL;
       unlink(d->sig_path);
     }
+  }
+  if (w->start_proc) {
+    proc_abandon(w->start_proc);
+    w->start_proc = NULL;
+    unlink(w->start_path);
   }
   uv_timer_stop(&w->timer);
   uv_close((uv_handle_t *)&w->timer, waiter_closed);
@@ -349,6 +358,75 @@ static void verify(waiter *w, dec *d) {
     return;
   }
   w->verifying++;
+}
+
+static void start_verified(void *ud, const proc_result *r) {
+  waiter *w = ud;
+  w->start_proc = NULL;
+  unlink(w->start_path);
+  if (!r->spawn_error && r->exit_code == 0) {
+    approval_set_starter(w->pol, APPR_SIG_VALID, w->starter, NULL);
+  } else {
+    char why[300];
+    snprintf(why, sizeof why, "%s", r->spawn_error ? uv_strerror(r->spawn_error)
+             : r->err && *r->err ? r->err : "ssh-keygen refused it");
+    size_t n = strlen(why);
+    while (n && (why[n - 1] == '\n' || why[n - 1] == '\r')) why[--n] = '\0';
+    approval_set_starter(w->pol, APPR_SIG_BAD, w->starter, why);
+  }
+  w->verifying--;
+  w->fresh = 1;
+  if (w->verifying == 0 && w->task) {
+    arm(w);
+    try_finish(w);
+  }
+}
+
+/* A signed gate that forbids self-approval must know who started the run:
+ * checks the run's start signature (summit run --sign) again, from the
+ * run record, since the database is not trusted. Without one the starter
+ * stays unknown (approval_set_starter). */
+static void check_start(waiter *w) {
+  store_run r;
+  if (store_run_get(w->rt->store, w->rt->run_id, &r) != STORE_OK) {
+    approval_set_starter(w->pol, APPR_SIG_BAD, NULL,
+                         "the run's record cannot be read");
+    return;
+  }
+  const cJSON *as = cJSON_GetObjectItemCaseSensitive(approval_request(w->pol),
+                                                     "allowed_signers");
+  char *msg = r.start_sig && r.started_by
+                  ? approval_start_message(r.id, r.source_sha256, r.params,
+                                           r.started_by)
+                  : NULL;
+  if (!r.start_sig || !r.started_by) {
+    /* Unsigned: unknown (the default). */
+  } else if (!cJSON_IsString(as)) {
+    approval_set_starter(w->pol, APPR_SIG_BAD, r.started_by,
+                         "summit.lua names no allowed_signers file");
+  } else if (!msg || approval_sig_file(r.start_sig, w->start_path,
+                                       sizeof w->start_path) != 0) {
+    approval_set_starter(w->pol, APPR_SIG_BAD, r.started_by,
+                         "cannot write the start signature to a file");
+  } else {
+    const char *argv[12];
+    approval_start_verify_argv(argv, as->valuestring, r.started_by,
+                               w->start_path);
+    proc_opts o = {.argv = argv, .input = msg, .input_len = strlen(msg),
+                   .timeout_ms = 30000, .log_fd = -1, .capture_cap = 4096};
+    w->starter = strdup(r.started_by);
+    w->start_proc = w->starter ? proc_start(w->rt->loop, &o, start_verified, w)
+                               : NULL;
+    if (w->start_proc) {
+      w->verifying++;
+    } else {
+      unlink(w->start_path);
+      approval_set_starter(w->pol, APPR_SIG_BAD, r.started_by,
+                           "cannot start ssh-keygen");
+    }
+  }
+  free(msg);
+  store_run_free(&r);
 }
 
 /* Reads the decisions recorded since the last look; starts the signature
@@ -562,6 +640,7 @@ static int l_wait(lua_State *L) {
   }
   uv_timer_init(rt->loop, &w->timer);
   w->timer.data = w;
+  if (approval_signed(pol) && !approval_allow_self(pol)) check_start(w);
   if (load(w) != 0) {
     char msg[1100];
     snprintf(msg, sizeof msg, "reading the approvals of gate '%s': %s",

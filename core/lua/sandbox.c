@@ -12,8 +12,10 @@
 static const char *const BASE[] = {
   "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
   "tonumber", "tostring", "type", "unpack", "xpcall", "rawequal", "rawget",
-  "rawset", "setmetatable", "getmetatable", "_VERSION", NULL
+  "rawset", "_VERSION", NULL
 };
+/* getmetatable and setmetatable are summit.sandbox's: they show and
+ * replace only metatables the sandbox set itself. */
 
 /* Libraries copied whole (a shallow copy, so a runbook cannot patch ours). */
 static const char *const LIBS[] = {"string", "table", "bit", NULL};
@@ -74,6 +76,10 @@ void sl_push_sandbox(lua_State *L) {
     copy_lib(L, *n);
     lua_setfield(L, -2, *n);
   }
+  lua_getfield(L, -1, "string");
+  lua_pushnil(L);
+  lua_setfield(L, -2, "dump");        /* no bytecode of engine functions */
+  lua_pop(L, 1);
   copy_fields(L, "math", MATH);
   lua_setfield(L, -2, "math");
   copy_fields(L, "os", OS);

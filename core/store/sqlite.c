@@ -99,6 +99,9 @@ static const char *const MIGRATIONS[] = {
   "ALTER TABLE runs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
   "ALTER TABLE runs ADD COLUMN epoch_pid INTEGER;"
   "ALTER TABLE runs ADD COLUMN epoch_host TEXT;",
+  /* 4 -> 5: a signed start (summit run --sign): who started the run, in a way a
+   * signed gate can check (docs/approvals.md). */
+  "ALTER TABLE runs ADD COLUMN start_sig TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -106,7 +109,8 @@ static const char *const MIGRATIONS[] = {
   "id, name, version, source_path, source_sha256, source, params, env, "  \
   "status, error, failed_key, started_by, rerun_of, created_ms, "         \
   "updated_ms, finished_ms, wake_ms, owner_pid, owner_host, "             \
-  "lease_expires_ms, cancel_request, heartbeat_ms, config_path, git_commit"
+  "lease_expires_ms, cancel_request, heartbeat_ms, config_path, git_commit, " \
+  "start_sig"
 
 enum {
   Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -126,7 +130,7 @@ static const char *const SQL[Q_COUNT] = {
   [Q_ROLLBACK] = "ROLLBACK",
   [Q_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES(?1, ?2, ?3, ?4, "
                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-                   "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                   "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
   [Q_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
   [Q_RUN_STATUS] = "UPDATE runs SET status = ?2, error = ?3, failed_key = ?4,"
                    " wake_ms = ?5, updated_ms = ?6,"
@@ -551,6 +555,7 @@ static void run_from_row(sqlite3_stmt *st, store_run *r) {
   r->heartbeat_ms = sqlite3_column_int64(st, 21);
   r->config_path = col_dup(st, 22);
   r->git_commit = col_dup(st, 23);
+  r->start_sig = col_dup(st, 24);
 }
 
 void store_run_free(store_run *r) {
@@ -559,7 +564,7 @@ void store_run_free(store_run *r) {
                    &r->source_sha256, &r->source, &r->params, &r->env,
                    &r->status, &r->error, &r->failed_key, &r->started_by,
                    &r->owner_host, &r->rerun_of, &r->cancel_request,
-                   &r->config_path, &r->git_commit};
+                   &r->config_path, &r->git_commit, &r->start_sig};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     free(*strs[i]);
     *strs[i] = NULL;
@@ -593,6 +598,7 @@ int store_run_create(store_t *s, const store_run *r) {
   bind_i64(st, 22, r->heartbeat_ms, 1);
   bind_text(st, 23, r->config_path);
   bind_text(st, 24, r->git_commit);
+  bind_text(st, 25, r->start_sig);
   if (exec_stmt(s, st, "creating the run") != STORE_OK) return STORE_ERR;
   if (r->owner_pid > 0) {
     /* A run created with its owner: the owner's first acquisition. */

@@ -48,6 +48,8 @@ typedef struct {
   char *rerun_of, *cancel_request, *config_path;
   char *git_commit;    /* the runbook's git work tree at the start: JSON
                         * {commit, branch, dirty, dir} (worktree.c) */
+  char *start_sig;     /* summit run --sign: the starter's SSH signature of
+                        * approval_start_message(), or NULL */
   int64_t created_ms, updated_ms, finished_ms, wake_ms, lease_expires_ms;
   int64_t owner_pid, heartbeat_ms;
 } store_run;

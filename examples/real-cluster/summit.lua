@@ -114,7 +114,9 @@ return {
       url = "https://shop.example.com",
       -- a Platform Lead and a Senior Engineer, two different people, not
       -- the one who started the run, each signing with their SSH key
-      -- (allowed_signers below); unanswered after 4 hours the gate stays
+      -- (allowed_signers below); who started the run is known only from a
+      -- signed start (summit run --sign KEY, docs/approvals.md#who-started-the-run),
+      -- without one nobody's approval counts; unanswered after 4 hours the gate stays
       -- open and is reported overdue instead of failing the deploy
       approval = {
         count = 2, roles = { ["platform-lead"] = 1, ["senior-engineer"] = 1 },

@@ -11,6 +11,7 @@ local errors = require("summit.errors")
 local R = require("summit.runbook")
 local S = require("summit.c.secrets")
 local redact = require("summit.redact")
+local SB = require("summit.sandbox")
 
 local api = {}
 
@@ -340,11 +341,16 @@ end
 
 -- require inside a runbook: the stdlib (stdlib/summit/*.lua) and json,
 -- only from what is compiled in; nothing of the engine, nothing from disk.
-function api.require(name)
-  if type(name) ~= "string" then argerr("require", "name", "a string expected") end
+-- The module is the runbook's own copy (summit.sandbox), so assigning to
+-- one of its fields changes nothing the engine or the stdlib uses.
+local function load_stdlib(name)
+  -- Level 3: the runbook's line (1 is here, 2 summit.sandbox's require).
+  if type(name) ~= "string" then
+    error("require: bad argument 'name' (a string expected)", 3)
+  end
   if not T.stdlib(name) then
     error(string.format("require: module '%s' is not available to runbooks "
-      .. "(they may require the summit stdlib, e.g. require \"summit.json\")", name), 2)
+      .. "(they may require the summit stdlib, e.g. require \"summit.json\")", name), 3)
   end
   return require(name)
 end
@@ -517,29 +523,13 @@ function api.cluster(arg)
   return require("summit.cluster").client(arg)
 end
 
--- A module that loads the first time a runbook touches it: most runs
--- never use git, metrics or an approval gate, and loading all three cost
--- every run's start about 1 ms.
-local function on_first_use(name)
-  return setmetatable({}, { __index = function(proxy, k)
-    local m = require(name)
-    setmetatable(proxy, { __index = m })
-    return m[k]
-  end })
-end
-
--- metrics.query|value|range|get|render|expand|client: PromQL over the
--- Prometheus HTTP API, one journal entry per query (summit.metrics,
--- docs/metrics.md).
-api.metrics = on_first_use("summit.metrics")
-
--- git.status(), git.tag(name, opts), ...: the git CLI, one journal entry
--- per call (summit.git, docs/git.md).
-api.git = on_first_use("summit.git")
-
--- approval.require{...}: a gate people approve (summit.approval,
--- docs/approvals.md).
-api.approval = on_first_use("summit.approval")
+-- Modules that load the first time they are touched: most runs never use
+-- git, metrics or an approval gate, and loading all three cost every
+-- run's start about 1 ms. metrics: PromQL over the Prometheus HTTP API
+-- (docs/metrics.md); git: the git CLI (docs/git.md); approval.require{...}
+-- (docs/approvals.md). api.* are the stdlib's; a runbook gets its own.
+local LAZY = { git = "summit.git", metrics = "summit.metrics", approval = "summit.approval" }
+for k, name in pairs(LAZY) do api[k] = SB.lazy(name, require) end
 
 -- notify(message, { channel =, level =, fields = }): a webhook to a
 -- channel of summit.lua's notifications (summit.notify,
@@ -547,8 +537,8 @@ api.approval = on_first_use("summit.approval")
 api.notify = require("summit.notify").notify
 
 local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
-                  "fail", "exec", "json", "print", "require", "lock", "http", "cluster",
-                  "git", "metrics", "approval", "audit", "notify" }
+                  "fail", "exec", "json", "print", "lock", "http", "cluster",
+                  "audit", "notify" }
 
 -- pcall and xpcall of a runbook: a cancellation passes through them, so a
 -- runbook cannot swallow `summit cancel`.
@@ -573,16 +563,24 @@ function api.xpcall(f, handler)
   end)))
 end
 
--- install(env): puts the API into a sandbox environment.
+-- install(env): puts the API into a sandbox environment. Every table it
+-- hands over is the sandbox's own copy (summit.sandbox): a runbook that
+-- assigns to http.request or json.encode changes only what it calls.
 function api.install(env)
-  for _, k in ipairs(GLOBALS) do env[k] = api[k] end
+  for _, k in ipairs(GLOBALS) do
+    local v = api[k]
+    env[k] = type(v) == "table" and SB.copy(v) or v
+  end
+  for k, name in pairs(LAZY) do env[k] = SB.lazy(name, require) end
+  env.require = SB.requirer(load_stdlib)
   env.pcall, env.xpcall = api.pcall, api.xpcall
+  env.getmetatable, env.setmetatable = SB.getmetatable, SB.setmetatable
   env.math.random = api.random
   env.os.time = api.time
-  -- The selected environment (--env) from summit.lua, as a copy.
+  -- The selected environment (--env) from summit.lua, as a deep copy: its
+  -- approval policy is the engine's, not the runbook's to relax.
   local C = require("summit.config")
-  local e = {}
-  if C.env then for k, v in pairs(C.env) do e[k] = v end end
+  local e = C.env and SB.deep(C.env) or {}
   -- summit.lua's secrets (docs/secrets.md), read when summit.lua was.
   e.secrets = require("summit.secrets").env_table()
   env.env = e

@@ -185,6 +185,20 @@ local function unreachable(p, who)
   end
 end
 
+-- signers() -> the absolute path of summit.lua's allowed_signers file, or
+-- nil and why (summit run --sign checks a start against it).
+function M.signers()
+  local cfg = C.current
+  if not (cfg and cfg.allowed_signers) then
+    return nil, "summit.lua names no allowed_signers file (allowed_signers = \"allowed_signers\")"
+  end
+  local path, readable = A.abspath(cfg.allowed_signers, C.path)
+  if not readable then
+    return nil, string.format("the allowed_signers file %s named in summit.lua cannot be read", path)
+  end
+  return path
+end
+
 -- approval.require{ gate, count, roles, distinct, allow_self, timeout,
 -- on_timeout, reason, bind, signed } -> { gate, bind, approvers = {...} }
 function M.require(o)

@@ -13,6 +13,7 @@ local errors = require("summit.errors")
 local redact = require("summit.redact")
 local config = require("summit.config")
 local util = require("summit.util")
+local sandbox = require("summit.sandbox")
 
 local M = {}
 
@@ -59,7 +60,9 @@ end
 -- Connections
 
 local Client = {}
-Client.__index = Client
+-- The methods are not the metatable, so obj.__index hands no runbook the
+-- table every client of the run (and the stdlib's) shares.
+local ClientMT = { __index = Client }
 
 local sims = {}   -- cluster name -> running in-process sim (one per process)
 
@@ -133,7 +136,9 @@ function M.client(arg)
     error(errors.new("ENOCLUSTER", string.format("no cluster '%s' in summit.lua (clusters: %s)",
       tostring(where), #known > 0 and table.concat(known, ", ") or "none")), 2)
   end
-  local self = setmetatable({ name = where, spec = spec }, Client)
+  -- The client's spec is its own: k.spec is the runbook's to read, and
+  -- what it writes there must not change summit.lua's clusters.
+  local self = setmetatable({ name = where, spec = sandbox.deep(spec) }, ClientMT)
   -- The namespace: the call's, then the environment's, then the context's.
   self.default_ns = (type(arg) == "table" and arg.namespace)
     or (arg == nil and env.namespace) or spec.namespace

@@ -2,6 +2,7 @@
 -- sandbox and checked key by key, so a typo is reported with its line
 -- instead of silently meaning "not configured".
 local util = require("summit.util")
+local S = require("summit.sandbox")
 local M = {}
 
 M.current = nil     -- the loaded table, or nil
@@ -168,8 +169,11 @@ end
 function M.open(path, src, env_name)
   local chunk, err = loadstring(src, "@" .. path)
   if not chunk then return nil, { err } end
+  -- Copies of the libraries, never the engine's own: summit.lua that
+  -- assigns string.lower changes its copy (summit.sandbox).
   local sandbox = {
-    os = { getenv = os.getenv }, string = string, table = table, math = math,
+    os = { getenv = os.getenv }, string = S.lib(string, { "dump" }),
+    table = S.lib(table), math = S.lib(math),
     tostring = tostring, tonumber = tonumber, pairs = pairs, ipairs = ipairs,
     type = type, error = error, assert = assert, select = select,
   }
@@ -181,6 +185,10 @@ function M.open(path, src, env_name)
   if type(cfg) ~= "table" then
     return nil, { path .. ": must return a table (return { environments = ... })" }
   end
+  -- The engine keeps its own copy: a function of summit.lua that the
+  -- engine calls later cannot rewrite, say, an approval policy through
+  -- the table it returned.
+  cfg = S.deep(cfg)
   local errs = check(path, src, cfg)
   if #errs > 0 then return nil, errs end
   M.current, M.path = cfg, path

@@ -2,8 +2,9 @@
 -- that print as "ETIMEDOUT: message" and survive the journal as JSON.
 local M = {}
 
+-- No __index = mt: a runbook that catches an error must not reach the
+-- metatable every error of the engine shares through e.__index.
 local mt = {}
-mt.__index = mt
 mt.__tostring = function(e)
   local where = e.where and (e.where .. ": ") or ""
   return where .. tostring(e.code) .. ": " .. tostring(e.message)

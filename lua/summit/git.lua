@@ -276,7 +276,7 @@ end
 
 -- A call in progress: what the body of an entry uses to run git.
 local Call = {}
-Call.__index = Call
+local CallMT = { __index = Call }
 
 -- run(args, accept) -> result {code, stdout, stderr}. Exit codes other
 -- than 0 and those in `accept` raise EGIT with git's stderr.
@@ -461,7 +461,7 @@ local function entry(fname, display, identity, o, how, body)
   }, function(prev, _, key)
     local call = setmetatable({ o = o, cwd = cwd, key = key, timeout_ms = timeout_ms,
                                 recovering = prev ~= nil and prev.state == "started" },
-                              Call)
+                              CallMT)
     return body(call)
   end)
 end

@@ -322,7 +322,8 @@ end
 -- Clients
 
 local Client = {}
-Client.__index = Client
+-- The methods are not the metatable (see summit.cluster).
+local ClientMT = { __index = Client }
 
 -- An instant query as one journal entry; returns what the journal holds.
 local function instant(self, fname, name, promql, o)
@@ -465,10 +466,10 @@ end
 -- with :query, :value, :range, :get and :render; what it leaves out comes
 -- from summit.lua.
 function M.client(spec)
-  return setmetatable({ spec = client_spec(spec) }, Client)
+  return setmetatable({ spec = client_spec(spec) }, ClientMT)
 end
 
-local default = setmetatable({}, Client)
+local default = setmetatable({}, ClientMT)
 
 function M.query(promql, opts) return Client.query(default, promql, opts) end
 function M.value(promql, opts) return Client.value(default, promql, opts) end

@@ -1,9 +1,18 @@
 -- Redaction of secrets before anything reaches the journal, the logs or
 -- the event stream: credential headers, userinfo in URLs, and query
 -- parameters whose names say they carry a secret.
+--
+-- The library functions are captured when the engine loads this module,
+-- before any runbook or summit.lua runs, and called as functions, never
+-- as s:method() (which looks them up in the shared string metatable at
+-- call time): masking must not depend on anything sandboxed code touches.
+local lower, find, gsub = string.lower, string.find, string.gsub
+local tostring, type, pairs, ipairs = tostring, type, pairs, ipairs
+
 local M = {}
 
 M.MASK = "[redacted]"
+local MASK = M.MASK
 
 local SECRET_HEADERS = {
   authorization = true, ["proxy-authorization"] = true, cookie = true,
@@ -12,9 +21,9 @@ local SECRET_HEADERS = {
 }
 
 local function secret_name(name)
-  local n = name:lower()
-  return SECRET_HEADERS[n] or n:find("token", 1, true) or n:find("secret", 1, true)
-    or n:find("password", 1, true) or n:find("api[-_]?key") or n:find("credential", 1, true)
+  local n = lower(name)
+  return SECRET_HEADERS[n] or find(n, "token", 1, true) or find(n, "secret", 1, true)
+    or find(n, "password", 1, true) or find(n, "api[-_]?key") or find(n, "credential", 1, true)
 end
 
 -- header(name) -> true when the header's value must never be stored.
@@ -24,17 +33,18 @@ function M.is_secret_header(name) return secret_name(name) and true or false end
 function M.headers(t)
   local out = {}
   for k, v in pairs(t or {}) do
-    out[k] = secret_name(tostring(k)) and M.MASK or v
+    out[k] = secret_name(tostring(k)) and MASK or v
   end
   return out
 end
 
 -- url(u) -> u without userinfo and with secret query values masked.
 function M.url(u)
-  u = tostring(u):gsub("^(%a[%w+.-]*://)[^/@]*@", "%1" .. M.MASK .. "@")
-  return (u:gsub("([?&])([^=&#]+)=([^&#]*)", function(sep, k, v)
-    if secret_name(k) or k:lower() == "sig" or k:lower() == "signature" then
-      return sep .. k .. "=" .. M.MASK
+  u = gsub(tostring(u), "^(%a[%w+.-]*://)[^/@]*@", "%1" .. MASK .. "@")
+  return (gsub(u, "([?&])([^=&#]+)=([^&#]*)", function(sep, k, v)
+    local lk = lower(k)
+    if secret_name(k) or lk == "sig" or lk == "signature" then
+      return sep .. k .. "=" .. MASK
     end
     return sep .. k .. "=" .. v
   end))
@@ -74,7 +84,7 @@ function M.text(s, secrets)
   s = tostring(s)
   for _, v in ipairs(secrets or {}) do
     if type(v) == "string" and #v >= 4 then
-      s = s:gsub(v:gsub("%p", "%%%0"), M.MASK)
+      s = gsub(s, (gsub(v, "%p", "%%%0")), MASK)
     end
   end
   return s

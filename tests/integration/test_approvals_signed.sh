@@ -12,6 +12,10 @@
 #     live run verifies the signature itself and goes on.
 #  3. The run checks signatures again: a decision row forged into the
 #     database with a signature for another run does not release the gate.
+#
+# The gates forbid self-approval, so every run here is started signed by
+# its starter (summit run --sign, as $SUMMIT_USER=tester); unsigned starts
+# are test_approvals_start.sh's.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -19,7 +23,7 @@ command -v ssh-keygen >/dev/null || die "ssh-keygen is needed (openssh-client)"
 W=$T/wd
 K=$T/keys
 mkdir -p "$K"
-for who in alice bob mallory; do
+for who in alice bob mallory tester; do
   ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$K/$who"
 done
 mkdir -p "$W/conf"
@@ -27,6 +31,7 @@ mkdir -p "$W/conf"
 {
   echo "alice $(cut -d' ' -f1,2 "$K/alice.pub")"
   echo "bob $(cut -d' ' -f1,2 "$K/bob.pub")"
+  echo "tester $(cut -d' ' -f1,2 "$K/tester.pub")"
 } >"$W/conf/allowed_signers"
 cat >"$W/summit.lua" <<'EOF'
 return {
@@ -52,7 +57,7 @@ start() {
   local name=$1 dir=$2
   shift 2
   mkdir -p "$dir"
-  sm "$name" run "$rb" --detach -p dir="$dir" -p signed=true -p count=1 "$@"
+  sm "$name" run "$rb" --detach --sign "$K/tester" -p dir="$dir" -p signed=true -p count=1 "$@"
   expect_rc 3 "$name" "$name: the run suspends at the signed gate"
   RUN=$(newest_run)
 }
@@ -127,7 +132,7 @@ expect_status "$run2" succeeded "run 2"
 # A live run checks the signature itself (ssh-keygen on its loop) and goes on.
 mkdir -p "$T/w4"
 prev=$(newest_run)
-bg_start live run "$rb" -p dir="$T/w4" -p signed=true -p count=1
+bg_start live run "$rb" --sign "$K/tester" -p dir="$T/w4" -p signed=true -p count=1
 pid=$BG_PID
 wait_new_run "$prev"
 run4=$NEW_RUN

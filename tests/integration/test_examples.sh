@@ -418,16 +418,22 @@ promtool check rules "$T/rules.yml" >"$T/promtool.out" 2>&1 || { cat "$T/promtoo
 has "$T/promtool.out" "SUCCESS: 8 rules found" "promtool parses all 8 templates"
 
 say "examples/real-cluster: the production gate takes the environment's signed two-role policy"
-sm g1 run rc_check --config "$RC_DIR/summit.lua" --env production -p gate=true --detach
+mkdir -p "$T/keys"
+for who in alice bob tester; do
+  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$T/keys/$who"
+done
+# The gate forbids self-approval: the start is signed by its starter
+# ($SUMMIT_USER=tester), so the gate knows who that is.
+echo "tester $(cut -d' ' -f1,2 "$T/keys/tester.pub")" >>"$RC_DIR/allowed_signers"
+sm g1 run rc_check --config "$RC_DIR/summit.lua" --env production -p gate=true --detach \
+  --sign "$T/keys/tester"
 expect_rc 3 g1 "the run waits at the production gate"
 grun=$(newest_run)
 has "$T/g1.out" "platform-lead" "the gate asks for a platform lead"
 SUMMIT_USER=carol sm g2 approve "$grun" --gate production
 expect_rc 1 g2 "an unsigned approval"
 has "$T/g2.err" "signed" "is refused: production takes signed decisions only"
-mkdir -p "$T/keys"
 for who in alice bob; do
-  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$T/keys/$who"
   echo "$who $(cut -d' ' -f1,2 "$T/keys/$who.pub")" >>"$RC_DIR/allowed_signers"
 done
 SUMMIT_USER=alice sm g3 approve "$grun" --gate production --sign "$T/keys/alice"

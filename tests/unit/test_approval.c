@@ -227,6 +227,7 @@ Test(approval, reject_needs_someone_allowed_to_approve) {
 Test(approval, signed_gate_needs_valid_signatures) {
   appr_policy *p = policy("{\"gate\":\"g\",\"signed\":true}");
   cr_assert(approval_signed(p));
+  approval_set_starter(p, APPR_SIG_VALID, "tester", NULL);
   appr_decision d[] = {ok("alice"), ok("alice"), ok("alice")};
   d[1].sig = APPR_SIG_BAD;
   d[1].sig_error = "incorrect signature";
@@ -243,6 +244,73 @@ Test(approval, signed_gate_needs_valid_signatures) {
   /* An unsigned gate ignores signatures. */
   p = policy("{\"gate\":\"g\"}");
   o = judge(p, d, 2, j);
+  cr_assert_eq(o.state, APPR_APPROVED);
+  approval_policy_free(p);
+}
+
+/* Issue 12: on a signed gate that forbids self-approval, the starter is
+ * the user of a verified start signature, never the claimed started_by. */
+Test(approval, signed_gate_knows_its_starter_only_from_a_signed_start) {
+  const char *req = "{\"gate\":\"g\",\"signed\":true,\"started_by\":\"alice\"}";
+  appr_decision d[] = {ok("bob"), ok("alice")};
+  d[0].sig = d[1].sig = APPR_SIG_VALID;
+  appr_judgement j[2];
+
+  appr_policy *p = policy(req);               /* unsigned start */
+  appr_outcome o = judge(p, d, 2, j);
+  cr_assert_eq(o.state, APPR_WAITING);
+  cr_assert_eq(j[0].verdict, APPR_REFUSED, "nobody counts: starter unknown");
+  cr_assert_eq(j[1].verdict, APPR_REFUSED);
+  has(j[0].reason, "start was not signed");
+  has(j[0].reason, "--sign KEYFILE");
+  approval_policy_free(p);
+
+  p = policy(req);                            /* a start that does not verify */
+  approval_set_starter(p, APPR_SIG_BAD, "alice", "incorrect signature");
+  o = judge(p, d, 2, j);
+  cr_assert_eq(o.state, APPR_WAITING);
+  has(j[0].reason, "does not verify (incorrect signature)");
+  approval_policy_free(p);
+
+  p = policy(req);                            /* alice signed her start */
+  approval_set_starter(p, APPR_SIG_VALID, "alice", NULL);
+  o = judge(p, d, 2, j);
+  cr_assert_eq(j[0].verdict, APPR_COUNTED, "bob counts");
+  cr_assert_eq(o.state, APPR_APPROVED);
+  approval_policy_free(p);
+  appr_decision self[] = {ok("alice")};
+  self[0].sig = APPR_SIG_VALID;
+  p = policy(req);
+  approval_set_starter(p, APPR_SIG_UNCHECKED, "alice", NULL);
+  o = judge(p, self, 1, j);
+  cr_assert_eq(j[0].verdict, APPR_REFUSED, "alice started it");
+  has(j[0].reason, "alice started this run");
+  approval_policy_free(p);
+
+  /* The verified name wins over the request's claim. */
+  p = policy(req);
+  approval_set_starter(p, APPR_SIG_VALID, "bob", NULL);
+  o = judge(p, d, 2, j);
+  cr_assert_eq(j[0].verdict, APPR_REFUSED, "bob signed the start");
+  cr_assert_eq(j[1].verdict, APPR_COUNTED, "alice only claimed it");
+  approval_policy_free(p);
+
+  /* A trusted starter without a name is no starter. */
+  p = policy(req);
+  approval_set_starter(p, APPR_SIG_VALID, NULL, NULL);
+  o = judge(p, d, 2, j);
+  cr_assert_eq(o.state, APPR_WAITING);
+  approval_policy_free(p);
+
+  /* allow_self = true, or an unsigned gate: as before. */
+  p = policy("{\"gate\":\"g\",\"signed\":true,\"allow_self\":true,"
+             "\"started_by\":\"alice\"}");
+  o = judge(p, self, 1, j);
+  cr_assert_eq(o.state, APPR_APPROVED);
+  approval_policy_free(p);
+  p = policy("{\"gate\":\"g\",\"started_by\":\"alice\"}");
+  o = judge(p, d, 2, j);
+  cr_assert_eq(j[0].verdict, APPR_COUNTED);
   cr_assert_eq(o.state, APPR_APPROVED);
   approval_policy_free(p);
 }
