@@ -14,11 +14,12 @@ command -v ssh-keygen >/dev/null || die "ssh-keygen is needed (openssh-client)"
 W=$T/wd
 K=$T/keys
 mkdir -p "$K" "$W"
-for who in alice mallory carol; do
+for who in alice mallory carol tester; do
   ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$K/$who"
 done
 {
   echo "alice $(cut -d' ' -f1,2 "$K/alice.pub")"
+  echo "tester $(cut -d' ' -f1,2 "$K/tester.pub")"
   echo "* $(cut -d' ' -f1,2 "$K/mallory.pub")"
   echo "*@example.com,!root@example.com $(cut -d' ' -f1,2 "$K/carol.pub")"
 } >"$W/allowed_signers"
@@ -35,7 +36,8 @@ print(",".join(a for (a,) in db.execute("SELECT actor FROM approvals WHERE run_i
 }
 
 mkdir -p "$T/w1"
-sm s1 run "$rb" --detach -p dir="$T/w1" -p signed=true -p count=1
+# A signed gate that forbids self-approval needs a signed start (tester's).
+sm s1 run "$rb" --detach --sign "$K/tester" -p dir="$T/w1" -p signed=true -p count=1
 expect_rc 3 s1 "the run suspends at the signed gate"
 run=$(newest_run)
 
