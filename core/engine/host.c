@@ -38,6 +38,7 @@ int host_init_parts(runtime_t *rt, events_t *ev, uv_loop_t *loop,
   rt->log_fd = -1;
   rt->sched = sched_new(L, loop);
   runtime_attach(L, rt);
+  watchdog_install(L, &rt->wd);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "engine/events.h"
 #include "engine/sched.h"
+#include "engine/watchdog.h"
 #include "store/store.h"
 
 typedef struct runtime {
@@ -25,6 +26,7 @@ typedef struct runtime {
   int cancel_state;     /* CANCEL_*: summit cancel was asked for */
   int cancel_rollback;  /* ... with --rollback */
   struct http_client *http;  /* made on the first request */
+  watchdog_t wd;        /* runaway Lua: step timeouts, cancel, load budget */
 } runtime_t;
 
 enum { CANCEL_NONE, CANCEL_UNWINDING, CANCEL_UNDOING };
