@@ -12,6 +12,7 @@
 
 #include "engine/engine.h"
 #include "engine/host.h"
+#include "engine/limits.h"
 #include "engine/runtime.h"
 #include "io/file.h"
 #include "lua/bindings.h"
@@ -56,6 +57,7 @@ static int load_config(lua_State *L, const char *path) {
     code = EXIT_USAGE;
   }
   lua_pop(L, 3);
+  if (!code && limits_apply(runtime_get(L)) != 0) code = EXIT_USAGE;
   return code;
 }
 

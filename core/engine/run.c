@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/host.h"
+#include "engine/limits.h"
 #include "engine/runtime.h"
 #include "engine/worktree.h"
 #include "io/file.h"
@@ -805,6 +806,7 @@ static int load_config(ctx_t *c, const char *path, const char *env_name) {
     code = EXIT_USAGE;
   }
   lua_pop(L, 3);
+  if (!code && limits_apply(&c->rt) != 0) code = EXIT_USAGE;
   return code;
 }
 

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "engine/events.h"
+#include "engine/lalloc.h"
 #include "engine/sched.h"
 #include "engine/watchdog.h"
 #include "store/store.h"
@@ -26,6 +27,7 @@ typedef struct runtime {
   int cancel_state;     /* CANCEL_*: summit cancel was asked for */
   int cancel_rollback;  /* ... with --rollback */
   struct http_client *http;  /* made on the first request */
+  lalloc_t mem;         /* the state's allocator and its cap */
   watchdog_t wd;        /* runaway Lua: step timeouts, cancel, load budget */
 } runtime_t;
 

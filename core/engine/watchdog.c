@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/duration.h"
+#include "engine/lalloc.h"
 #include "engine/runtime.h"
 #include "lua/embedded.h"
 
@@ -119,6 +120,18 @@ static void hook(lua_State *L, lua_Debug *ar) {
   } else if (w->load_deadline_ms && now >= w->load_deadline_ms) {
     code = "";
   }
+  lalloc_t *m = &rt->mem;
+  if (m->over && !code) {
+    /* A request was refused for the memory cap. The engine's own code
+     * may run on the reserve; once back in it the garbage of what failed
+     * is collected, at most every WATCHDOG_GC_MS. */
+    if (m->used > m->cap && engine_code(L, ar) && now >= w->next_gc_ms) {
+      w->next_gc_ms = now + WATCHDOG_GC_MS;
+      lua_gc(L, LUA_GCCOLLECT, 0);
+    }
+    if (m->used <= m->cap) m->over = 0;
+    else code = "ENOMEM";
+  }
   if (!code) {
     set_strict(L, w, 0);
     return;
@@ -141,6 +154,11 @@ static void hook(lua_State *L, lua_Debug *ar) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "summit.errors");
   lua_call(L, 1, 1);
+  if (!strcmp(code, "ENOMEM")) {
+    lua_getfield(L, -1, "out_of_memory");
+    lua_call(L, 0, 1);
+    lua_error(L);
+  }
   lua_getfield(L, -1, "new");
   lua_pushstring(L, code);
   lua_pushstring(L, msg);

@@ -9,7 +9,8 @@
  *     interrupted), `summit cancel` (ECANCELED), the task's step timeout
  *     (ETIMEDOUT, as a wait cut by the timeout gives);
  *   - while loading code (a runbook's top level, summit.lua): the load
- *     budget (limits.load).
+ *     budget (limits.load);
+ *   - anywhere: the memory cap (lalloc.h), once a request was refused.
  *
  * Once one holds, the hook fires at every instruction and raises in every
  * frame that is not the engine's own Lua, so a runbook's pcall cannot
@@ -23,6 +24,7 @@
 #define WATCHDOG_COUNT 100000      /* instructions between two checks */
 #define WATCHDOG_POLL_MS 250       /* poll() while Lua computes, at most */
 #define WATCHDOG_LOAD_MS 5000      /* default budget of loading a file */
+#define WATCHDOG_GC_MS 50          /* full collections when over the cap */
 
 typedef struct watchdog {
   int64_t load_deadline_ms;   /* loading: interrupted past this (0: none) */
@@ -31,6 +33,7 @@ typedef struct watchdog {
   void (*poll)(void *ud);     /* the run's store checks (cancel, lease) */
   void *poll_ud;
   int64_t next_poll_ms;
+  int64_t next_gc_ms;
   int strict;                 /* the hook fires at every instruction */
 } watchdog_t;
 

@@ -205,6 +205,16 @@ static int l_stopping(lua_State *L) {
   return 1;
 }
 
+/* memory() -> bytes the state holds, its cap (0: none), and whether a
+ * request was refused for the cap (then "not enough memory" means it). */
+static int l_memory(lua_State *L) {
+  runtime_t *rt = runtime_get(L);
+  lua_pushnumber(L, (lua_Number)rt->mem.used);
+  lua_pushnumber(L, (lua_Number)rt->mem.cap);
+  lua_pushboolean(L, rt->mem.refused);
+  return 3;
+}
+
 /* begin_undo(): the undo phase starts; new entries may run again. */
 static int l_begin_undo(lua_State *L) {
   runtime_t *rt = runtime_get(L);
@@ -235,6 +245,7 @@ static const luaL_Reg funcs[] = {
   {"begin_undo", l_begin_undo},
   {"set_deadline", l_set_deadline},
   {"stopping", l_stopping},
+  {"memory", l_memory},
   {"spawn", l_spawn},
   {"self", l_self},
   {"suspend", l_suspend},
