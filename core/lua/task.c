@@ -192,8 +192,9 @@ static int l_cancelling(lua_State *L) {
  * watchdog interrupts it with ETIMEDOUT past that time. */
 static int l_set_deadline(lua_State *L) {
   runtime_t *rt = runtime_get(L);
-  task_t *t = current(L, rt);
-  task_set_run_deadline(t, (int64_t)luaL_optnumber(L, 1, 0));
+  task_t *t = rt->sched ? sched_current(rt->sched) : NULL;
+  if (t && task_thread(t) == L)
+    task_set_run_deadline(t, (int64_t)luaL_optnumber(L, 1, 0));
   return 0;
 }
 
