@@ -111,7 +111,6 @@ typedef struct {
   uv_loop_t loop;
   uv_timer_t heartbeat, cancel_poll;
   uv_async_t sigwake;     /* SIGINT/SIGTERM wake the loop (watchdog.c) */
-  int64_t next_beat_ms;   /* the heartbeat's next renewal */
   int interrupted;
   char host[256];
   char *upgrade_path, *upgrade_source, *upgrade_version;
@@ -377,7 +376,6 @@ static void open_log(ctx_t *c, const engine_opts *o, const char *run_id) {
 
 static void on_heartbeat(uv_timer_t *t) {
   ctx_t *c = t->data;
-  c->next_beat_ms = runtime_now_ms() + HEARTBEAT_MS;
   store_lease_renew(c->rt.store, c->rt.run_id, getpid(), runtime_now_ms(),
                     LEASE_TTL_MS);
 }
@@ -405,11 +403,11 @@ static void on_signal(void *ud, int signum) {
 
 /* While Lua computes without yielding the loop's timers cannot fire: the
  * watchdog calls this instead, a few times a second, so a CPU-bound step
- * still sees summit cancel and keeps its lease. */
+ * still sees summit cancel. The lease is deliberately not renewed here: a
+ * step that computes past the lease loses the run (DESIGN §11 fencing). */
 static void on_busy(void *ud) {
   ctx_t *c = ud;
   on_cancel_poll(&c->cancel_poll);
-  if (runtime_now_ms() >= c->next_beat_ms) on_heartbeat(&c->heartbeat);
 }
 
 static void flush_before_wait(void *ud) {
@@ -502,7 +500,6 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   uv_timer_init(&c->loop, &c->cancel_poll);
   c->cancel_poll.data = c;
   uv_timer_start(&c->cancel_poll, on_cancel_poll, CANCEL_POLL_MS, CANCEL_POLL_MS);
-  c->next_beat_ms = runtime_now_ms() + HEARTBEAT_MS;
   watchdog_signals_start(&c->loop, &c->sigwake, on_signal, c);
   c->rt.wd.poll = on_busy;
   c->rt.wd.poll_ud = c;
