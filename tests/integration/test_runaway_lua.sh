@@ -10,7 +10,9 @@
 #     the spinning step left in flight; resume --upgrade of a fixed file
 #     succeeds without re-running the first step.
 #  4. summit cancel from another process of a spinning run (a pcall loop):
-#     the run exits 4, status cancelled; cancel exits 0 and reports it.
+#     the run exits 4, status cancelled; cancel exits 0 and reports it;
+#     with --rollback the undo of the step before runs (rolled_back).
+#     A spinning parallel branch is held to its step's timeout too.
 #  5. The memory cap: ("x"):rep(1e9) fails the step ENOMEM naming the cap
 #     (exit 1), a slow leak too (under a 64MiB cap); status and audit
 #     verify work after; limits.memory in summit.lua sets the cap.
@@ -112,6 +114,47 @@ has "$T/cancel.out" "is cancelled" "cancel saw the run stop"
 bg_done "$pid" 20
 eq "$RC" 4 "the cancelled run exits 4"
 expect_status "$NEW_RUN" cancelled "after summit cancel"
+
+say "4b. summit cancel --rollback of a spinning run runs the undo"
+cat >undo.lua <<'EOF2'
+return runbook {
+  name = "spin-undo", version = "1.0.0",
+  params = { dir = { type = "string", required = true } },
+  run = function(p)
+    step{ "first", function() return 1 end, undo = function()
+      exec({ "sh", "-c", 'echo undone >> "$1"', "sh", p.dir .. "/trace" })
+    end }
+    step("spin", function() while true do pcall(function() while true do end end) end end)
+  end,
+}
+EOF2
+mkdir -p "$T/u"
+prev=$(newest_run)
+bg_start undorun run undo.lua -p dir="$T/u"
+pid=$BG_PID
+wait_new_run "$prev"
+wait_until 20 "the spin step to start" spinning "$NEW_RUN"
+sm cancelrb cancel "$NEW_RUN" --rollback
+expect_rc 0 cancelrb "summit cancel --rollback"
+bg_done "$pid" 20
+eq "$RC" 4 "the rolled-back run exits 4"
+expect_status "$NEW_RUN" rolled_back "after cancel --rollback"
+eq "$(cat "$T/u/trace" 2>/dev/null)" undone "the undo of the first step ran once"
+
+say "4c. a spinning parallel branch is held to its step's timeout"
+cat >par.lua <<'EOF2'
+return runbook {
+  name = "spin-par", version = "1.0.0",
+  run = function()
+    step{ "fan", function()
+      return parallel{ function() while true do end end, function() sleep("1h") end }
+    end, timeout = "1s" }
+  end,
+}
+EOF2
+sm par run par.lua
+expect_rc 1 par "a spinning branch under a 1s step timeout"
+has "$T/par.out" "ETIMEDOUT" "the step fails ETIMEDOUT"
 
 say "5. the memory cap"
 cat >mem.lua <<'EOF2'
