@@ -12,6 +12,8 @@
 
 #include "engine/engine.h"
 #include "engine/host.h"
+#include "engine/limits.h"
+#include "engine/runtime.h"
 #include "io/file.h"
 #include "lua/bindings.h"
 
@@ -40,7 +42,10 @@ static int load_config(lua_State *L, const char *path) {
   lua_pushlstring(L, src, len);
   free(src);
   lua_pushnil(L);
+  watchdog_t *wd = &runtime_get(L)->wd;
+  watchdog_load_begin(wd, path);             /* run under config's pcall */
   lua_call(L, 3, 2);                         /* config ok problems */
+  watchdog_load_end(wd);
   int code = 0;
   if (!lua_toboolean(L, -2)) {
     int n = (int)lua_objlen(L, -1);
@@ -52,6 +57,7 @@ static int load_config(lua_State *L, const char *path) {
     code = EXIT_USAGE;
   }
   lua_pop(L, 3);
+  if (!code && limits_apply(runtime_get(L)) != 0) code = EXIT_USAGE;
   return code;
 }
 
@@ -77,7 +83,13 @@ static int load_one(lua_State *L, const char *path) {
   lua_setfenv(L, -2);
   lua_pushcfunction(L, host_traceback);
   lua_insert(L, -2);                         /* tb chunk */
-  if (lua_pcall(L, 0, 1, -2) != 0) {
+  /* An endless top level makes this file's entry an error, not a hang of
+   * the whole catalog. */
+  watchdog_t *wd = &runtime_get(L)->wd;
+  watchdog_load_begin(wd, path);
+  rc = lua_pcall(L, 0, 1, -2);
+  watchdog_load_end(wd);
+  if (rc != 0) {
     const char *msg = lua_tostring(L, -1);
     /* The first line is enough for a listing. */
     const char *nl = msg ? strchr(msg, '\n') : NULL;

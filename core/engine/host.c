@@ -5,9 +5,20 @@
 #include <lualib.h>
 #include <luajit.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lua/bindings.h"
+
+/* As luaL_newstate's: an error outside any protected call ends the
+ * process (LuaJIT exits when this returns). */
+static int panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "summit: PANIC: unprotected error in call to Lua API (%s)\n",
+          msg ? msg : "?");
+  fflush(stderr);
+  return 0;
+}
 
 int host_init_parts(runtime_t *rt, events_t *ev, uv_loop_t *loop,
                     double time_scale, const char *state_dir) {
@@ -15,11 +26,18 @@ int host_init_parts(runtime_t *rt, events_t *ev, uv_loop_t *loop,
   if (uv_loop_init(loop) != 0) return -1;
   events_init(ev, stdout, 0);
   ev->quiet = 1;
-  lua_State *L = luaL_newstate();
+  rt->mem.cap = LALLOC_DEFAULT_CAP;
+  const char *cap = getenv("SUMMIT_LUA_MEMORY");
+  char err[160];
+  if (cap && *cap && lalloc_parse_size(cap, &rt->mem.cap, err, sizeof err))
+    fprintf(stderr, "summit: SUMMIT_LUA_MEMORY: %s (the cap stays at 1 GiB)\n",
+            err);
+  lua_State *L = lua_newstate(lalloc, &rt->mem);
   if (!L) {
     uv_loop_close(loop);
     return -1;
   }
+  lua_atpanic(L, panic);
   luaL_openlibs(L);
   /* The string metatable is shared by the whole state and its __index is
    * the engine's own `string`: getmetatable("") must not hand it to a
@@ -46,6 +64,7 @@ int host_init_parts(runtime_t *rt, events_t *ev, uv_loop_t *loop,
   rt->log_fd = -1;
   rt->sched = sched_new(L, loop);
   runtime_attach(L, rt);
+  watchdog_install(L, &rt->wd);
   return 0;
 }
 

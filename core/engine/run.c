@@ -16,6 +16,7 @@
 #include "engine/duration.h"
 #include "engine/host.h"
 #include "engine/approval.h"
+#include "engine/limits.h"
 #include "engine/runtime.h"
 #include "engine/secrets.h"
 #include "engine/start_sig.h"
@@ -121,7 +122,7 @@ typedef struct {
   events_t ev;
   uv_loop_t loop;
   uv_timer_t heartbeat, cancel_poll;
-  uv_signal_t sigint, sigterm;
+  uv_async_t sigwake;     /* SIGINT/SIGTERM wake the loop (watchdog.c) */
   int interrupted;
   int64_t ttl_ms;  /* the lease's length (SUMMIT_LEASE_TTL) */
   char host[256];
@@ -286,7 +287,11 @@ static int load_runbook(lua_State *L, const char *path, const char *src,
   lua_setfenv(L, -2);
   lua_pushcfunction(L, traceback);
   lua_insert(L, -2);                         /* tb chunk */
-  if (lua_pcall(L, 0, 1, -2) != 0) {
+  watchdog_t *wd = &runtime_get(L)->wd;
+  watchdog_load_begin(wd, path);
+  int rc = lua_pcall(L, 0, 1, -2);
+  watchdog_load_end(wd);
+  if (rc != 0) {
     errf("%s: %s", path, lua_tostring(L, -1));
     lua_pop(L, 2);
     return EXIT_USAGE;
@@ -610,10 +615,19 @@ static void on_cancel_poll(uv_timer_t *t) {
   sched_interrupt_all(c->rt.sched, "ECANCELED", "the run was cancelled");
 }
 
-static void on_signal(uv_signal_t *h, int signum) {
-  ctx_t *c = h->data;
+static void on_signal(void *ud, int signum) {
+  ctx_t *c = ud;
   c->interrupted = signum;
   sched_stop(c->rt.sched);
+}
+
+/* While Lua computes without yielding the loop's timers cannot fire: the
+ * watchdog calls this instead, a few times a second, so a CPU-bound step
+ * still sees summit cancel. The lease is deliberately not renewed here: a
+ * step that computes past the lease loses the run (DESIGN §11 fencing). */
+static void on_busy(void *ud) {
+  ctx_t *c = ud;
+  on_cancel_poll(&c->cancel_poll);
 }
 
 static void flush_before_wait(void *ud) {
@@ -707,11 +721,10 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   uv_timer_init(&c->loop, &c->cancel_poll);
   c->cancel_poll.data = c;
   uv_timer_start(&c->cancel_poll, on_cancel_poll, CANCEL_POLL_MS, CANCEL_POLL_MS);
-  uv_signal_init(&c->loop, &c->sigint);
-  uv_signal_init(&c->loop, &c->sigterm);
-  c->sigint.data = c->sigterm.data = c;
-  uv_signal_start(&c->sigint, on_signal, SIGINT);
-  uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+  watchdog_signals_start(&c->loop, &c->sigwake, on_signal, c);
+  c->rt.wd.poll = on_busy;
+  c->rt.wd.poll_ud = c;
+  c->rt.wd.next_poll_ms = runtime_now_ms() + WATCHDOG_POLL_MS;
 
   int64_t wake = 0;
   sched_outcome out = sched_run(c->rt.sched, o->detach, &wake);
@@ -719,8 +732,8 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
 
   uv_timer_stop(&c->heartbeat);
   uv_timer_stop(&c->cancel_poll);
-  uv_signal_stop(&c->sigint);
-  uv_signal_stop(&c->sigterm);
+  watchdog_signals_stop();
+  c->rt.wd.poll = NULL;
   if (store_fenced(st)) {
     /* Whatever the run looked like from here, it is another process's
      * now: stop what is in flight and write nothing. */
@@ -1005,7 +1018,10 @@ static int load_config(ctx_t *c, const char *path, const char *env_name) {
     free(src);
     if (env_name) lua_pushstring(L, env_name);
     else lua_pushnil(L);
+    /* summit.config runs the file under its own pcall. */
+    watchdog_load_begin(&c->rt.wd, path);
     lua_call(L, 3, 2);
+    watchdog_load_end(&c->rt.wd);
   } else {
     lua_getfield(L, -1, "select");
     if (env_name) lua_pushstring(L, env_name);
@@ -1023,6 +1039,7 @@ static int load_config(ctx_t *c, const char *path, const char *env_name) {
     code = EXIT_USAGE;
   }
   lua_pop(L, 3);
+  if (!code && limits_apply(&c->rt) != 0) code = EXIT_USAGE;
   return code;
 }
 

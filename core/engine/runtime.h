@@ -7,7 +7,9 @@
 #include <uv.h>
 
 #include "engine/events.h"
+#include "engine/lalloc.h"
 #include "engine/sched.h"
+#include "engine/watchdog.h"
 #include "store/store.h"
 
 typedef struct runtime {
@@ -26,6 +28,8 @@ typedef struct runtime {
   int cancel_rollback;  /* ... with --rollback */
   struct http_client *http;  /* made on the first request */
   struct http_client *http_streams;  /* watches: held open, so uncapped */
+  lalloc_t mem;         /* the state's allocator and its cap */
+  watchdog_t wd;        /* runaway Lua: step timeouts, cancel, load budget */
 } runtime_t;
 
 enum { CANCEL_NONE, CANCEL_UNWINDING, CANCEL_UNDOING };

@@ -26,6 +26,7 @@ struct task {
   void *cdata;
   int64_t wake_ms;
   uv_timer_t *deadline;     /* interrupts the wait with ETIMEDOUT */
+  int64_t run_deadline;     /* the step timeout of running Lua (watchdog) */
 };
 
 struct sched {
@@ -59,6 +60,9 @@ sched_t *task_sched(task_t *t) { return t->s; }
 task_t *sched_current(sched_t *s) { return s->current; }
 const char *sched_errmsg(sched_t *s) { return s->errmsg; }
 void sched_stop(sched_t *s) { s->stop = 1; }
+int sched_stopped(sched_t *s) { return s->stop; }
+void task_set_run_deadline(task_t *t, int64_t ms) { t->run_deadline = ms; }
+int64_t task_run_deadline(task_t *t) { return t->run_deadline; }
 
 void sched_set_before_wait(sched_t *s, void (*fn)(void *), void *ud) {
   s->before_wait = fn;
@@ -291,6 +295,13 @@ sched_outcome sched_run(sched_t *s, int detach, int64_t *wake_ms) {
           return SCHED_ERROR;
         }
         continue;
+      }
+      if (s->stop) {
+        /* Stopped while it ran (a signal seen by the watchdog, which
+         * unwound it): the run is interrupted, whatever it returned. */
+        lua_settop(t->co, 0);
+        task_free(s, t);
+        return SCHED_STOPPED;
       }
       if (rc == 0) {
         if (is_root) {

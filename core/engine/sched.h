@@ -73,6 +73,13 @@ void sched_cancel(sched_t *s, task_t *t);
 
 /* Makes sched_run return SCHED_STOPPED at its next turn. */
 void sched_stop(sched_t *s);
+/* 1 once sched_stop() was called. */
+int sched_stopped(sched_t *s);
+/* The absolute wall-clock ms past which t's running Lua is interrupted
+ * with ETIMEDOUT (the innermost step timeout; 0: none), for the watchdog:
+ * a step that computes without waiting never reaches task_deadline. */
+void task_set_run_deadline(task_t *t, int64_t ms);
+int64_t task_run_deadline(task_t *t);
 /* Called with all tasks blocked, before the loop is run to wait: the place
  * to commit buffered journal writes. */
 void sched_set_before_wait(sched_t *s, void (*fn)(void *), void *ud);

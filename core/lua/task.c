@@ -187,6 +187,35 @@ static int l_cancelling(lua_State *L) {
   return 2;
 }
 
+/* set_deadline(ms|nil): the innermost step timeout of the running task
+ * (absolute wall-clock ms), for Lua that computes without waiting: the
+ * watchdog interrupts it with ETIMEDOUT past that time. */
+static int l_set_deadline(lua_State *L) {
+  runtime_t *rt = runtime_get(L);
+  task_t *t = rt->sched ? sched_current(rt->sched) : NULL;
+  if (t && task_thread(t) == L)
+    task_set_run_deadline(t, (int64_t)luaL_optnumber(L, 1, 0));
+  return 0;
+}
+
+/* stopping() -> true once the run is being interrupted (a signal): what
+ * is in flight stays as it is, for summit resume. */
+static int l_stopping(lua_State *L) {
+  runtime_t *rt = runtime_get(L);
+  lua_pushboolean(L, rt->sched && sched_stopped(rt->sched) && !rt->halted);
+  return 1;
+}
+
+/* memory() -> bytes the state holds, its cap (0: none), and whether a
+ * request was refused for the cap (then "not enough memory" means it). */
+static int l_memory(lua_State *L) {
+  runtime_t *rt = runtime_get(L);
+  lua_pushnumber(L, (lua_Number)rt->mem.used);
+  lua_pushnumber(L, (lua_Number)rt->mem.cap);
+  lua_pushboolean(L, rt->mem.refused);
+  return 3;
+}
+
 /* begin_undo(): the undo phase starts; new entries may run again. */
 static int l_begin_undo(lua_State *L) {
   runtime_t *rt = runtime_get(L);
@@ -215,6 +244,9 @@ static const luaL_Reg funcs[] = {
   {"state_dir", l_state_dir},
   {"cancelling", l_cancelling},
   {"begin_undo", l_begin_undo},
+  {"set_deadline", l_set_deadline},
+  {"stopping", l_stopping},
+  {"memory", l_memory},
   {"spawn", l_spawn},
   {"self", l_self},
   {"suspend", l_suspend},

@@ -14,7 +14,7 @@ local TOP = {
   environments = "table", clusters = "table", metrics = "table",
   approvers = "table", commands = "table", notifications = "table",
   allowed_signers = "string", windows = "table", defaults = "table",
-  runbooks = "table", http = "table", secrets = "table",
+  runbooks = "table", http = "table", secrets = "table", limits = "table",
 }
 local ENV = {
   cluster = "string", namespace = "string", traffic = "number",
@@ -107,6 +107,18 @@ local function check(path, src, cfg)
   for name, e in pairs(type(cfg.environments) == "table" and cfg.environments or {}) do
     if type(e) == "table" and type(e.metrics) == "table" then
       metrics("environments." .. tostring(name) .. ".metrics", e.metrics)
+    end
+  end
+  -- limits: the watchdog's budgets (docs/configuration.md); the C side
+  -- parses the values (core/engine/limits.c).
+  if type(cfg.limits) == "table" then
+    for k, v in pairs(cfg.limits) do
+      if k ~= "memory" and k ~= "load" then
+        bad(k, "unknown key '%s' in limits (known: load, memory)", tostring(k))
+      elseif type(v) ~= "string" and type(v) ~= "number" then
+        bad(k, "limits.%s must be a string (like %s) or a number, not a %s", k,
+          k == "memory" and '"512MiB"' or '"5s"', type(v))
+      end
     end
   end
   if type(cfg.approvers) == "table" then

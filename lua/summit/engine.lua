@@ -104,6 +104,7 @@ function M.enter_branch(prefix, from)
                      approved = from and from.approved,
                      deadline = from and from.deadline,
                      retrying = from and from.retrying }
+  T.set_deadline(from and from.deadline)
 end
 
 local function ours(src)
@@ -181,10 +182,13 @@ local function in_scope(c, opts, key, prefix, name, site, deadline, body, prev, 
     if decision and decision.key == key and decision.action == "retry" then c.approved = true end
   end
   if deadline and (not c.deadline or deadline < c.deadline) then c.deadline = deadline end
+  -- Lua that computes without waiting is held to it by the watchdog.
+  T.set_deadline(c.deadline)
   local r = pack(pcall(body, prev, stored, key))
   if opts.scope and r[1] then check_scope_end(prefix, c) end
   c.prefix, c.n, c.guard, c.approved, c.deadline, c.retrying =
     saved[1], saved[2], saved[3], saved[4], saved[5], saved[6]
+  T.set_deadline(c.deadline)
   return r
 end
 
@@ -207,6 +211,9 @@ end
 --   opts.undo: steps only (see api.step)
 --   body(prev, stored, key)
 function M.entry(kind, name, args, opts, body)
+  -- Interrupted (a signal): nothing new starts; what is in flight stays
+  -- in flight for summit resume.
+  if T.stopping() then error(errors.new("EINTR", "the run was interrupted"), 0) end
   local c = ctx()
   c.n = c.n + 1
   local key = J.child(c.prefix, c.n)
@@ -348,6 +355,9 @@ function M.entry(kind, name, args, opts, body)
         "%s '%s' returned %s; results must be JSON-serialisable "
         .. "(tables, strings, numbers, booleans)", kind, name, why))
     end
+    -- Interrupted while it ran: left as in flight (not failed), as a run
+    -- interrupted at a wait leaves it, so summit resume carries on.
+    if T.stopping() then error(r[2], 0) end
     local e = errors.normalize(r[2])
     if e.key == nil then e.key = key end  -- the innermost entry that failed
     J.fail(key, attempt, kind, name, e)
@@ -421,6 +431,7 @@ local function main(def, params)
     if not pcall(json.encode, result) then result = nil end
     return { status = "succeeded", result = result }
   end
+  if T.stopping() then return { status = "interrupted" } end
   local e = errors.normalize(r[2])
   local cancelling, rollback = T.cancelling()
   local status = cancelling and "cancelled" or "failed"
@@ -448,6 +459,7 @@ end
 function M.main(def, params)
   M.def = def
   local outcome = main(def, params)
+  if T.stopping() then return outcome end
   for _, fn in ipairs(end_hooks) do pcall(fn, outcome, def) end
   return outcome
 end
