@@ -382,6 +382,23 @@ static int param_text_ok(lua_State *L, const char *path, int nul_marked,
   return 1;
 }
 
+/* Sets each -p key=value of params into the table on top of L (values
+ * stay strings: the schema converts them). -1, having said why, for an
+ * argument without a key. */
+static int set_cli_params(lua_State *L, const char *const *params) {
+  for (const char *const *p = params; p && *p; p++) {
+    const char *eq = strchr(*p, '=');
+    if (!eq || eq == *p) {
+      errf("-p %s: expected key=value", *p);
+      return -1;
+    }
+    lua_pushlstring(L, *p, (size_t)(eq - *p));
+    lua_pushstring(L, eq + 1);
+    lua_settable(L, -3);
+  }
+  return 0;
+}
+
 /* Builds the raw params table from -p k=v and --params-file, then resolves
  * it against the schema. Pushes the params; EXIT_USAGE on any problem. */
 static int resolve_params(lua_State *L, int def, const engine_opts *o) {
@@ -416,16 +433,9 @@ static int resolve_params(lua_State *L, int def, const engine_opts *o) {
     }
     lua_pop(L, 1);
   }
-  for (const char *const *p = o->params; p && *p; p++) {
-    const char *eq = strchr(*p, '=');
-    if (!eq || eq == *p) {
-      errf("-p %s: expected key=value", *p);
-      lua_pop(L, 1);
-      return EXIT_USAGE;
-    }
-    lua_pushlstring(L, *p, (size_t)(eq - *p));
-    lua_pushstring(L, eq + 1);
-    lua_settable(L, -3);
+  if (set_cli_params(L, o->params) != 0) {
+    lua_pop(L, 1);
+    return EXIT_USAGE;
   }
   /* Strings that cannot pass through the journal and JSON intact are
    * refused here, naming the param, rather than cut or written raw. */
@@ -518,16 +528,9 @@ static char *seal_params(lua_State *L, int def, int params) {
 static int resume_params(lua_State *L, int def, const engine_opts *o,
                          const char *run_id) {
   lua_newtable(L);                           /* stored raw */
-  for (const char *const *p = o->params; p && *p; p++) {
-    const char *eq = strchr(*p, '=');
-    if (!eq || eq == *p) {
-      errf("-p %s: expected key=value", *p);
-      lua_pop(L, 2);
-      return EXIT_USAGE;
-    }
-    lua_pushlstring(L, *p, (size_t)(eq - *p));
-    lua_pushstring(L, eq + 1);
-    lua_settable(L, -3);
+  if (set_cli_params(L, o->params) != 0) {
+    lua_pop(L, 2);
+    return EXIT_USAGE;
   }
   require(L, "summit.runbook");
   lua_getfield(L, -1, "resumed");

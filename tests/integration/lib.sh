@@ -46,8 +46,8 @@ _cleanup() {
   wait 2>/dev/null
   # Children of summit run detached (own process group) and survive a
   # SIGKILL of summit; runbooks that start long ones write their pid to
-  # $T/pids/NAME or $T/<workdir>/pids/NAME.
-  for f in "$T"/pids/* "$T"/*/pids/*; do
+  # $T/pids/NAME, $T/<workdir>/pids/NAME or one level deeper.
+  for f in "$T"/pids/* "$T"/*/pids/* "$T"/*/*/pids/*; do
     [[ -f $f ]] || continue
     pid=$(cat "$f" 2>/dev/null)
     [[ $pid =~ ^[0-9]+$ ]] && kill -9 "$pid" 2>/dev/null

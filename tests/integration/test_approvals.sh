@@ -194,7 +194,9 @@ has "$T/t2.out" "resume with: summit resume $run4" "it says how to resume"
 as alice t3 approve "$run4" --gate production
 expect_rc 1 t3 "approving the timed-out gate"
 has "$T/t3.err" "not waiting on gate 'production'" "refused: nothing waits any more"
-sm t4 resume "$run4" --detach --time-scale 3600
+# The second request gets a minute (1h / 60): time for two ASan CLI calls
+# on a loaded machine before the approval.
+sm t4 resume "$run4" --detach --time-scale 60
 expect_rc 3 t4 "the resumed run asks again and suspends"
 eq "$(waiting "$run4" attempt)" 2 "the gate is asked again as attempt 2"
 as alice t5 approve "$run4" --gate production

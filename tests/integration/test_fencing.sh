@@ -84,7 +84,10 @@ stop_past_lease() {
 }
 # continued_exits_5 NAME PID NEWPID: SIGCONT, then exit 5 naming NEWPID.
 continued_exits_5() {
-  kill -CONT "$2"
+  if ! kill -CONT "$2" 2>/dev/null; then
+    show "$1"
+    die "the stopped owner (pid $2) was gone before SIGCONT"
+  fi
   bg_wait "$2"
   if [[ $RC -ne 5 ]]; then
     show "$1"

@@ -278,8 +278,14 @@ return {
 EOF
 cat >insim.lua <<'EOF'
 return runbook { name = "insim", run = function()
-  -- no metrics.url: the environment's simulated cluster answers
-  local n = metrics.get("pods", { app = "api" })
+  -- no metrics.url: the environment's simulated cluster answers (once its
+  -- controller has the pods serving: give a loaded machine a few seconds)
+  local n
+  for _ = 1, 100 do
+    n = metrics.get("pods", { app = "api" })
+    if n == 2 then break end
+    sleep("100ms")
+  end
   assert(n == 2, "expected the 2 api pods, got " .. tostring(n))
   log.info("RESULT %s", json.encode({ pods = n }))
 end }

@@ -4,9 +4,9 @@
 #     does not wait again (coarse bound: < 2 s, no wait.started event), the
 #     sleep entry is completed, the steps around it ran once, and the step
 #     after the sleep began no earlier than the journaled wake time.
-#  B. Resumed right after the kill (before the wake time): the run waits
-#     until the ORIGINAL wake time (>= 3 s after the sleep began, per the
-#     journal), not a fresh 3 s from the resume.
+#  B. Resumed right after the kill (before the wake time) of a sleep("6s"):
+#     the run waits until the ORIGINAL wake time (>= 6 s after the sleep
+#     began, per the journal), not a fresh 6 s from the resume.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 rb=$RUNBOOKS/sleep.lua
@@ -29,16 +29,21 @@ else:
 # start_and_kill NAME WORKDIR: runs the runbook, kills it ~1 s into the
 # sleep; sets RUN and SLEEP_T0 (ms, when the sleep started, per the journal).
 start_and_kill() {
-  local name=$1 w=$2
+  local name=$1 w=$2 d=${3:-3}
   mkdir -p "$w"
   local prev
   prev=$(newest_run)
-  bg_start "$name" run "$rb" -p dir="$w" -p d=3s
+  bg_start "$name" run "$rb" -p dir="$w" -p d=${d}s
   local pid=$BG_PID
   wait_new_run "$prev"
   RUN=$NEW_RUN
   wait_until 30 "the sleep to start" journal_has "$RUN" 2 started
-  sleep 1
+  # ~1 s after the sleep began by the journal's clock, not 1 s after this
+  # poll saw it: on a loaded machine the poll alone can take seconds.
+  local t0 now
+  t0=$(ts_ms "$RUN" 2 started)
+  now=$(now_ms)
+  ((now < t0 + 1000)) && ms_sleep $((t0 + 1000 - now))
   kill -9 "$pid"
   bg_wait "$pid"
   eq "$RC" 137 "$name: summit was killed during the sleep"
@@ -71,8 +76,10 @@ after=$(ts_ms "$runA" 3 started)
 ((after - SLEEP_T0 >= 3000 - SLACK)) || die "the step after the sleep started $((after - SLEEP_T0)) ms after the sleep began (< 3000)"
 ok "the step after the sleep started $((after - SLEEP_T0)) ms after the sleep began (>= 3 s, within ${SLACK} ms)"
 
-say "B: kill ~1 s into sleep(3s), resume at once: it waits for the original wake time"
-start_and_kill B "$T/b"
+# B sleeps 6 s: the few checks between the kill and the resume must not
+# outlast the sleep, even on a slow machine under ASan.
+say "B: kill ~1 s into sleep(6s), resume at once: it waits for the original wake time"
+start_and_kill B "$T/b" 6
 runB=$RUN
 t0=$(now_ms)
 sm resumeB resume "$runB" --json
@@ -81,9 +88,9 @@ expect_status "$runB" succeeded "run B"
 has "$T/resumeB.out" '"wait.started"' "the early resume waits (wait.started)"
 after=$(ts_ms "$runB" 3 started)
 [[ $after != none ]] || die "no started row for the step after the sleep (key 3)"
-((after - SLEEP_T0 >= 3000 - SLACK)) || die "the step after the sleep started only $((after - SLEEP_T0)) ms after the sleep began: the wake time was not honoured"
-ok "the step after the sleep started $((after - SLEEP_T0)) ms after the sleep began (>= 3 s, within ${SLACK} ms)"
-((after - t0 < 2900)) || die "after the resume the run slept another $((after - t0)) ms: the sleep restarted instead of keeping its journaled wake time"
-ok "the resume waited only the remainder ($((after - t0)) ms < 3 s): the wake time is absolute"
+((after - SLEEP_T0 >= 6000 - SLACK)) || die "the step after the sleep started only $((after - SLEEP_T0)) ms after the sleep began: the wake time was not honoured"
+ok "the step after the sleep started $((after - SLEEP_T0)) ms after the sleep began (>= 6 s, within ${SLACK} ms)"
+((after - t0 < 5900)) || die "after the resume the run slept another $((after - t0)) ms: the sleep restarted instead of keeping its journaled wake time"
+ok "the resume waited only the remainder ($((after - t0)) ms < 6 s): the wake time is absolute"
 eq "$(lines "$T/b/count.before")" 1 "B: the step before the sleep ran once"
 eq "$(lines "$T/b/count.after")" 1 "B: the step after the sleep ran once"
