@@ -7,6 +7,7 @@
  * (secret-looking names masked), the git state of the work tree at the
  * start, approvals, start and finish, and the outcome. */
 #include <cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -42,6 +43,15 @@ static int secret_name(const char *k) {
   low[n] = '\0';
   for (size_t i = 0; i < sizeof WORDS / sizeof WORDS[0]; i++)
     if (strstr(low, WORDS[i])) return 1;
+  /* pass and pwd only as a word of the name (db_pass, pg-pwd; not bypass). */
+  static const char *const SHORT[] = {"pass", "pwd"};
+  for (size_t i = 0; i < sizeof SHORT / sizeof SHORT[0]; i++) {
+    size_t w = strlen(SHORT[i]);
+    for (const char *p = strstr(low, SHORT[i]); p; p = strstr(p + 1, SHORT[i]))
+      if ((p == low || !isalnum((unsigned char)p[-1])) &&
+          !isalnum((unsigned char)p[w]))
+        return 1;
+  }
   return 0;
 }
 

@@ -24,6 +24,9 @@ local function secret_name(name)
   local n = lower(name)
   return SECRET_HEADERS[n] or find(n, "token", 1, true) or find(n, "secret", 1, true)
     or find(n, "password", 1, true) or find(n, "api[-_]?key") or find(n, "credential", 1, true)
+    -- pass, passwd, pwd as a word of the name: db_pass, PG-PWD, not bypass
+    or find(n, "%f[%w]pass%f[%W]") or find(n, "%f[%w]passwd%f[%W]")
+    or find(n, "%f[%w]pwd%f[%W]")
 end
 
 -- header(name) -> true when the header's value must never be stored.

@@ -182,10 +182,11 @@ expect_status "$run" succeeded "the run"
 eq "$(lines "$w/count.before") $(lines "$w/count.after")" "1 1" "each step ran once"
 
 say "resume of a live summit run"
+# (a 5 s sleep: the resume below must come while it runs, on a slow machine too)
 w=$T/w-live
 mkdir -p "$w"
 prev=$(newest_run)
-bg_start live run "$RUNBOOKS/sleep.lua" -p dir="$w" -p d=1500ms
+bg_start live run "$RUNBOOKS/sleep.lua" -p dir="$w" -p d=5s
 lp=$BG_PID
 wait_new_run "$prev"
 run=$NEW_RUN

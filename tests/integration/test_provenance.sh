@@ -24,6 +24,8 @@ return runbook {
   params = {
     image = { type = "string", required = true },
     api_token = { type = "string", default = "s3cr3t-value" },
+    db_pass = { type = "string", default = "pg-hunter2-value" },
+    bypass = { type = "string", default = "not-a-secret" },
     fail = { type = "boolean", default = false },
   },
   run = function(p)
@@ -81,6 +83,8 @@ ext = bd["externalParameters"]
 need(ext["runbook"] == {"name": "deploy", "version": "1.4.2", "path": "deploy.lua"}, "runbook name/version/path")
 need(ext["params"]["image"] == img, "params kept")
 need(ext["params"]["api_token"] == "***", "secret param masked")
+need(ext["params"]["db_pass"] == "***", "a param named db_pass (pass as a word of its name) masked")
+need(ext["params"]["bypass"] == "not-a-secret", "bypass is not a secret name")
 deps = bd["resolvedDependencies"]
 need(any(d.get("digest", {}).get("sha256") == file_sha for d in deps), "runbook source digest in resolvedDependencies")
 git = [d for d in deps if "gitCommit" in d.get("digest", {})]
@@ -105,6 +109,7 @@ for b in rd["byproducts"]:
 ' "$T/prov.out" "$RUN" "$FILE_SHA" "$HEAD_SHA" "$IMG"
 ok "the statement has the in-toto/SLSA v1 fields, and its digests match"
 hasnt "$T/prov.out" "s3cr3t-value" "the secret param value is not in the statement"
+hasnt "$T/prov.out" "pg-hunter2-value" "nor the db_pass value"
 sm export audit export --run "$RUN"
 expect_rc 0 export "audit export --run"
 py '
