@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "io/kubeconfig.h"
+#include "io/rfc3339.h"
 
 static void check_err(const char *err) {
   /* Every failure must say something, NUL-terminated within the buffer. */
@@ -118,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(ts, data, n);
   ts[n] = '\0';
   int64_t ms;
-  (void)kube_rfc3339_ms(ts, &ms);
+  (void)rfc3339_parse_ms(ts, 0, &ms);
+  (void)rfc3339_parse_ms(ts, RFC3339_LENIENT, &ms);
   return 0;
 }

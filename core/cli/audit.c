@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "io/rfc3339.h"
 #include "io/term.h"
 #include "engine/duration.h"
 #include "engine/engine.h"
@@ -17,65 +18,10 @@
 
 /* ---- --since: RFC 3339 or a duration ago ----------------------------- */
 
-static int digits(const char *s, int n, int *out) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if (!isdigit((unsigned char)s[i])) return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return 0;
-}
-
-/* "2026-11-27", "2026-11-27T10:45", "2026-11-27T10:45:40.5Z",
- * "2026-11-27 10:45:40+02:00": a date alone is midnight UTC, a time
- * without an offset is UTC. Returns 0 and *ms, or -1. */
-static int parse_rfc3339(const char *s, int64_t *ms) {
-  struct tm tm = {0};
-  int y, mo, d, h = 0, mi = 0, sec = 0, frac_ms = 0, off = 0;
-  if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' ||
-      digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d))
-    return -1;
-  const char *p = s + 10;
-  if (*p == 'T' || *p == 't' || *p == ' ') {
-    p++;
-    if (digits(p, 2, &h) || p[2] != ':' || digits(p + 3, 2, &mi)) return -1;
-    p += 5;
-    if (*p == ':') {
-      if (digits(p + 1, 2, &sec)) return -1;
-      p += 3;
-      if (*p == '.') {
-        int scale = 100;
-        for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
-          frac_ms += (*p - '0') * scale;
-      }
-    }
-    if (*p == 'Z' || *p == 'z') {
-      p++;
-    } else if (*p == '+' || *p == '-') {
-      int oh, om;
-      if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
-        return -1;
-      off = (oh * 60 + om) * (*p == '-' ? -1 : 1);
-      p += 6;
-    }
-  }
-  if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-      sec > 60)
-    return -1;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  time_t t = timegm(&tm);
-  *ms = ((int64_t)t - (int64_t)off * 60) * 1000 + frac_ms;
-  return 0;
-}
-
 static int parse_since(const char *s, int64_t *ms) {
-  if (parse_rfc3339(s, ms) == 0) return 0;
+  /* Lenient: a date alone or a time without an offset is what people
+   * type for --since. */
+  if (rfc3339_parse_ms(s, RFC3339_LENIENT, ms) == 0) return 0;
   double d;
   char err[200];
   if (duration_parse(s, &d, err, sizeof err) == 0) {

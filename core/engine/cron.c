@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine/duration.h"
+#include "io/rfc3339.h"
 
 /* ---- parsing -------------------------------------------------------- */
 
@@ -247,15 +248,7 @@ int cron_tz_check(const char *tz, char *err, size_t errlen) {
 
 /* ---- civil calendar (Howard Hinnant's algorithms) -------------------- */
 
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
+/* days_from_civil is in io/rfc3339.c. */
 static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
   z += 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;

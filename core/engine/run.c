@@ -102,7 +102,10 @@ static void require(lua_State *L, const char *name) {
   lua_call(L, 1, 1);
 }
 
-static int traceback(lua_State *L) {
+/* Message handler for the runbook's load and setup: the error as a string,
+ * without host_traceback's stack, as a user's runbook error is reported
+ * by its message (file:line) alone. */
+static int error_message(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (!msg) {
     /* An error table: its __tostring says it best. */
@@ -285,7 +288,7 @@ static int load_runbook(lua_State *L, const char *path, const char *src,
     }
   }
   lua_setfenv(L, -2);
-  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, error_message);
   lua_insert(L, -2);                         /* tb chunk */
   watchdog_t *wd = &runtime_get(L)->wd;
   watchdog_load_begin(wd, path);
@@ -698,7 +701,7 @@ static int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
   require(L, "summit.engine");
   lua_getfield(L, -1, "setup");
   lua_pushvalue(L, setup_idx);
-  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, error_message);
   lua_insert(L, -3);
   if (lua_pcall(L, 1, 0, -3) != 0) {
     errf("%s", lua_tostring(L, -1));

@@ -28,6 +28,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "io/rfc3339.h"
+
 #define KC_MAX_FILE (16u << 20)   /* a kubeconfig beyond this is refused */
 #define KC_MAX_SMALL (1u << 20)   /* token, namespace and CA files */
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -1394,70 +1396,6 @@ int kube_conn_read_token(const kube_conn *c, char **out, char *err,
 
 /* ---- ExecCredential --------------------------------------------------- */
 
-static int digits(const char *s, int n, int *out) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-int kube_rfc3339_ms(const char *s, int64_t *out) {
-  static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  int Y, M, D, h, m, sec, ms = 0, off = 0;
-  if (!s) return -1;
-  if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) ||
-      s[7] != '-' || digits(s + 8, 2, &D) ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) ||
-      s[16] != ':' || digits(s + 17, 2, &sec))
-    return -1;
-  const char *p = s + 19;
-  if (*p == '.' || *p == ',') {
-    p++;
-    if (*p < '0' || *p > '9') return -1;
-    int k = 0;
-    for (; *p >= '0' && *p <= '9'; p++)
-      if (k < 3) {
-        ms = ms * 10 + (*p - '0');
-        k++;
-      }
-    for (; k < 3; k++) ms *= 10;
-  }
-  if (*p == 'Z' || *p == 'z') {
-    p++;
-  } else if (*p == '+' || *p == '-') {
-    int oh, om;
-    if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) ||
-        oh > 23 || om > 59)
-      return -1;
-    off = (*p == '-' ? -1 : 1) * (oh * 60 + om);
-    p += 6;
-  } else {
-    return -1;
-  }
-  if (*p) return -1;
-  if (M < 1 || M > 12 || D < 1 || h > 23 || m > 59 || sec > 59) return -1;
-  int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
-  if (D > mdays[M - 1] + (M == 2 && leap)) return -1;
-  int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec -
-              (int64_t)off * 60;
-  *out = t * 1000 + ms;
-  return 0;
-}
-
 void kube_credential_free(kube_credential *c) {
   if (!c) return;
   free(c->api_version);
@@ -1544,7 +1482,7 @@ int kube_exec_credential_parse(const char *json, size_t len,
          "only a key, not both");
     goto done;
   }
-  if (exp && *exp && kube_rfc3339_ms(exp, &out->expires_ms)) {
+  if (exp && *exp && rfc3339_parse_ms(exp, 0, &out->expires_ms)) {
     errf(err, errlen, "exec plugin: status.expirationTimestamp %s is not an "
          "RFC 3339 time", qname(exp, q));
     goto done;

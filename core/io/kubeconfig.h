@@ -189,9 +189,4 @@ int kube_exec_info_env(char *buf, size_t len, int interactive);
 char *kube_exec_info_json(const kube_conn *c, int interactive, char *err,
                           size_t errlen);
 
-/* Parses an RFC 3339 timestamp ("2024-05-01T12:00:00Z",
- * "2024-05-01T14:00:00.5+02:00") into Unix epoch milliseconds. Returns 0,
- * or -1 when s is not one. */
-int kube_rfc3339_ms(const char *s, int64_t *out);
-
 #endif

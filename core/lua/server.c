@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/host.h"
 #include "engine/runtime.h"
 #include "io/server.h"
 #include "lua/bindings.h"
@@ -44,19 +45,6 @@
 #define EXCHANGE_MT "summit.server.exchange"
 #define TIMER_MT "summit.server.timer"
 #define MAX_RESP_HEADERS 64
-
-/* Message handler: the error with a traceback. */
-static int traceback(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (!msg) {
-    lua_getglobal(L, "tostring");
-    lua_pushvalue(L, 1);
-    lua_call(L, 1, 1);                           /* tostring(err) */
-    msg = lua_tostring(L, -1);
-  }
-  luaL_traceback(L, L, msg ? msg : "(error)", 1);
-  return 1;
-}
 
 /* Logs a failed callback; the error is on top of L (popped). */
 static void log_error(lua_State *L, const char *what) {
@@ -90,7 +78,7 @@ static void ex_closed(void *ud) {
   e->dead = 1;
   if (e->close_ref == LUA_NOREF) return;
   int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, host_traceback);
   lua_rawgeti(L, LUA_REGISTRYINDEX, e->close_ref);  /* the Lua on_close */
   unref(L, &e->close_ref);
   if (lua_pcall(L, 0, 0, top + 1) != 0) log_error(L, "an on_close callback");
@@ -267,7 +255,7 @@ static void up_data(void *ud, const char *data, size_t len) {
   lua_State *L = u->L;
   if (!u->x || u->data_ref == LUA_NOREF) return;
   int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, host_traceback);
   lua_rawgeti(L, LUA_REGISTRYINDEX, u->data_ref);  /* the Lua on_data */
   lua_pushlstring(L, data, len);
   if (lua_pcall(L, 1, 0, top + 1) != 0) log_error(L, "an on_data callback");
@@ -280,7 +268,7 @@ static void up_closed(void *ud) {
   lua_State *L = u->L;
   int top = lua_gettop(L);
   u->x = NULL;
-  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, host_traceback);
   if (u->close_ref != LUA_NOREF)
     lua_rawgeti(L, LUA_REGISTRYINDEX, u->close_ref);  /* the Lua on_close */
   else
@@ -503,7 +491,7 @@ static void on_request(void *ud, http_exchange *x, const http_request *r) {
   lua_State *L = s->L;
   int top = lua_gettop(L);
   dispatch_args a = {s, x, r, NULL};
-  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, host_traceback);
   lua_pushcfunction(L, l_dispatch);
   lua_pushlightuserdata(L, &a);
   if (lua_pcall(L, 1, 0, top + 1) != 0) {
@@ -641,7 +629,7 @@ static void timer_fired(uv_timer_t *h) {
   if (uv_timer_get_repeat(h) == 0) timer_close(t);   /* one shot */
   if (t->fn_ref == LUA_NOREF) return;
   int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, host_traceback);
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->fn_ref);
   if (lua_pcall(L, 0, 0, top + 1) != 0) log_error(L, "a timer callback");
   lua_settop(L, top);

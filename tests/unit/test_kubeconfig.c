@@ -741,29 +741,6 @@ Test(kubeconfig, exec_credential_errors) {
            "\"expirationTimestamp\":7}}", "must be a string");
 }
 
-Test(kubeconfig, rfc3339) {
-  int64_t t;
-  cr_assert_eq(kube_rfc3339_ms("1970-01-01T00:00:00Z", &t), 0);
-  cr_assert_eq(t, 0);
-  cr_assert_eq(kube_rfc3339_ms("2024-05-01T14:00:00.5+02:00", &t), 0);
-  cr_assert_eq(t, INT64_C(1714564800500));
-  cr_assert_eq(kube_rfc3339_ms("2024-05-01t11:30:00.123456789-00:30", &t), 0);
-  cr_assert_eq(t, INT64_C(1714564800123));
-  cr_assert_eq(kube_rfc3339_ms("2024-02-29T00:00:00Z", &t), 0);
-  cr_assert_eq(t, INT64_C(1709164800000));
-  cr_assert_eq(kube_rfc3339_ms("1969-12-31T23:59:59Z", &t), 0);
-  cr_assert_eq(t, -1000);
-  const char *bad[] = {"2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z",
-                       "2024-05-01T24:00:00Z", "2024-05-01T12:00:00",
-                       "2024-05-01", "2024-05-01T12:00:00Zjunk",
-                       "2024-05-01T12:00:00.Z", "2024-05-01T12:00:00+0200",
-                       "", "2024-05-01T12:00:60Z", "2024-04-31T00:00:00Z",
-                       NULL};
-  for (int i = 0; bad[i]; i++)
-    cr_assert_eq(kube_rfc3339_ms(bad[i], &t), -1, "%s", bad[i]);
-  cr_assert_eq(kube_rfc3339_ms(NULL, &t), -1);
-}
-
 /* ---- errors ---- */
 
 Test(kubeconfig, error_not_yaml_binary) {
