@@ -39,7 +39,8 @@ static void regress_dir(const char *target, char *out, size_t len) {
   char *slash = strrchr(here, '/');
   if (slash) *slash = '\0';
   else snprintf(here, sizeof here, ".");
-  snprintf(out, len, "%s/fuzz_regress/%s", here, target);
+  int n = snprintf(out, len, "%s/fuzz_regress/%s", here, target);
+  cr_assert(n > 0 && (size_t)n < len, "the regress path is too long");
 }
 
 static int name_cmp(const void *a, const void *b) {
