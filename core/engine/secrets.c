@@ -1,5 +1,6 @@
 /* Redaction of secret values by value (secrets.h, docs/secrets.md). */
 #include "engine/secrets.h"
+#include "io/strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -105,25 +106,11 @@ typedef struct {
   const char *name;
 } occ;
 
-typedef struct {
-  char *p;
-  size_t n, cap;
-} buf_t;
 
-static void put(buf_t *b, const char *s, size_t n) {
-  if (b->n + n + 1 > b->cap) {
-    b->cap = (b->n + n + 1) * 2;
-    b->p = xrealloc(b->p, b->cap);
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-
-static void put_name(buf_t *b, const char *name) {
-  put(b, "[secret:", 8);
-  put(b, name, strlen(name));
-  put(b, "]", 1);
+static void put_name(strbuf *b, const char *name) {
+  strbuf_put(b, "[secret:", 8);
+  strbuf_put(b, name, strlen(name));
+  strbuf_put(b, "]", 1);
 }
 
 char *secrets_redact(const char *s, size_t len, size_t *outlen) {
@@ -151,10 +138,10 @@ char *secrets_redact(const char *s, size_t len, size_t *outlen) {
     }
   }
   if (!no) return NULL;
-  buf_t b = {0};
+  strbuf b = {0};
   size_t at = 0;
   for (size_t j = 0; j < no;) {
-    put(&b, s + at, o[j].start - at);
+    strbuf_put(&b, s + at, o[j].start - at);
     /* A run of overlapping matches becomes one stretch of names. */
     size_t end = o[j].end;
     const char *last = NULL;
@@ -165,7 +152,7 @@ char *secrets_redact(const char *s, size_t len, size_t *outlen) {
     }
     at = end;
   }
-  put(&b, s + at, len - at);
+  strbuf_put(&b, s + at, len - at);
   free(o);
   if (outlen) *outlen = b.n;
   return b.p;

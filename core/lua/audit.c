@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/secrets.h"
+#include "io/strbuf.h"
 #include "lua/bindings.h"
 
 #define MASK "[redacted]"
@@ -87,51 +88,33 @@ static int compile(void) {
   return compiled_ok;
 }
 
-/* Growing output buffer. */
-typedef struct {
-  char *p;
-  size_t n, cap;
-} buf_t;
-
-static void put(buf_t *b, const char *s, size_t n) {
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = (b->n + n + 1) * 2;
-    char *q = realloc(b->p, cap);
-    if (!q) abort();  /* as cJSON's allocations would: nothing to save */
-    b->p = q;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
 
 /* One pattern over s: a new string if it matched, else NULL. */
 static char *apply(const regex_t *re, int keep, const char *after,
                    const char *s) {
   regmatch_t m[2];
-  buf_t b = {0};
+  strbuf b = {0};
   const char *p = s;
   int eflags = 0;
   while (*p && regexec(re, p, 2, m, eflags) == 0 && m[0].rm_eo > 0) {
     const char *at = p + m[0].rm_so;
     if (at > s && at[-1] == '[' && !strncmp(at, "secret:", 7)) {
       /* A secret's placeholder (engine/secrets.c) says nothing more. */
-      put(&b, p, (size_t)m[0].rm_eo);
+      strbuf_put(&b, p, (size_t)m[0].rm_eo);
       p += m[0].rm_eo;
       eflags = REG_NOTBOL;
       continue;
     }
-    put(&b, p, (size_t)m[0].rm_so);
+    strbuf_put(&b, p, (size_t)m[0].rm_so);
     if (keep && m[1].rm_so >= 0)
-      put(&b, p + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
-    put(&b, MASK, strlen(MASK));
-    put(&b, after, strlen(after));
+      strbuf_put(&b, p + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
+    strbuf_put(&b, MASK, strlen(MASK));
+    strbuf_put(&b, after, strlen(after));
     p += m[0].rm_eo;
     eflags = REG_NOTBOL;
   }
   if (!b.p) return NULL;
-  put(&b, p, strlen(p));
+  strbuf_put(&b, p, strlen(p));
   return b.p;
 }
 
@@ -154,12 +137,12 @@ char *audit_redact_text(const char *s) {
   /* A private key block: everything from its BEGIN line goes. */
   const char *pem = strstr(s, "-----BEGIN ");
   if (pem && strstr(pem, "PRIVATE KEY-----")) {
-    buf_t b = {0};
-    put(&b, s, (size_t)(pem - s));
-    put(&b, MASK, strlen(MASK));
+    strbuf b = {0};
+    strbuf_put(&b, s, (size_t)(pem - s));
+    strbuf_put(&b, MASK, strlen(MASK));
     const char *end = strstr(pem, "-----END ");
     const char *tail = end ? strstr(end + 9, "-----") : NULL;
-    if (tail) put(&b, tail + 5, strlen(tail + 5));
+    if (tail) strbuf_put(&b, tail + 5, strlen(tail + 5));
     cur = b.p;
   }
   if (!suspicious(cur ? cur : s)) return cur;
