@@ -205,8 +205,16 @@ int store_schema_version(void) { return NMIGRATIONS; }
 const char *store_errmsg(store_t *s) { return s->err; }
 
 static int fail(store_t *s, const char *what) {
-  snprintf(s->err, sizeof s->err, "%s in state database %s: %s", what,
-           s->path ? s->path : "?", sqlite3_errmsg(s->db));
+  /* BUSY after the whole busy timeout: some process has kept the write lock
+   * for 10 s, most likely one stopped (SIGSTOP, a paused VM) inside a
+   * transaction. Say so: nothing but that process can release it. */
+  int busy = (sqlite3_errcode(s->db) & 0xff) == SQLITE_BUSY;
+  snprintf(s->err, sizeof s->err, "%s in state database %s: %s%s", what,
+           s->path ? s->path : "?", sqlite3_errmsg(s->db),
+           busy ? " (another process has held its write lock for 10 s; a "
+                  "stopped summit process keeps it until it is continued "
+                  "or killed)"
+                : "");
   return STORE_ERR;
 }
 

@@ -76,9 +76,34 @@ count() { grep -cx -- "$2" "$1/trace" 2>/dev/null || true; }
 audit_count() {
   "$SUMMIT" audit export --run "$1" 2>/dev/null | grep -c "\"action\":\"$2\"" || true
 }
+# write_lock_free: nobody holds the state database's write lock now.
+write_lock_free() {
+  py 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+try:
+    c.execute("BEGIN IMMEDIATE")
+    c.execute("ROLLBACK")
+except sqlite3.OperationalError:
+    sys.exit(1)' "$SUMMIT_STATE_DIR/state.db"
+}
+# stop_owner PID: SIGSTOP the owner outside a write transaction. A process
+# stopped inside one keeps SQLite's write lock, which no other process can
+# break (docs/journal.md, "A stall inside a write transaction"): no takeover is possible until
+# it continues. The owner renews its lease three times a second, so a stop
+# that lands in a renewal is continued and tried again.
+stop_owner() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    kill -STOP "$1"
+    if write_lock_free; then return 0; fi
+    kill -CONT "$1"
+    sleep 0.0$((RANDOM % 9 + 1))
+  done
+  die "the owner (pid $1) held the write lock at each of 50 stops"
+}
 # stop_past_lease PID RUN: SIGSTOP the owner and wait until its lease lapses.
 stop_past_lease() {
-  kill -STOP "$1"
+  stop_owner "$1"
   wait_until 20 "the lease of the stopped owner to lapse" lease_lapsed "$2"
   ok "the stopped owner's lease lapsed"
 }
@@ -208,7 +233,7 @@ A=$BG_PID
 wait_new_run "$prev"
 RUN=$NEW_RUN
 wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
-kill -STOP "$A"
+stop_owner "$A"
 SUMMIT_LEASE_TTL=5s sm c2_cancel cancel "$RUN"
 expect_rc 0 c2_cancel "summit cancel"
 has "$T/c2_cancel.out" "cancel requested" "the cancel first asks the owner"
@@ -233,7 +258,7 @@ A=$BG_PID
 wait_new_run "$prev"
 RUN=$NEW_RUN
 wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
-kill -STOP "$A"
+stop_owner "$A"
 touch "$d/go"
 bg_start daemon daemon
 D=$BG_PID
