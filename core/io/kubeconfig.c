@@ -1370,30 +1370,6 @@ fail:
   return -1;
 }
 
-int kube_conn_read_token(const kube_conn *c, char **out, char *err,
-                         size_t errlen) {
-  *out = NULL;
-  if (c->token_file) {
-    char *t;
-    size_t len;
-    int e = read_all(c->token_file, KC_MAX_SMALL, &t, &len);
-    if (e)
-      return errf(err, errlen, "cannot read token file %s: %s",
-                  c->token_file, e == EFBIG ? "too large" : strerror(e));
-    if (memchr(t, '\0', len)) {
-      free(t);
-      return errf(err, errlen, "token file %s contains a NUL byte",
-                  c->token_file);
-    }
-    rtrim(t);
-    *out = t;
-    return 0;
-  }
-  if (c->token && !(*out = strdup(c->token)))
-    return errf(err, errlen, "out of memory");
-  return 0;
-}
-
 /* ---- ExecCredential --------------------------------------------------- */
 
 void kube_credential_free(kube_credential *c) {
@@ -1503,79 +1479,4 @@ done:
   cJSON_Delete(root);
   if (rc) kube_credential_free(out);
   return rc;
-}
-
-int kube_exec_info_env(char *buf, size_t len, int interactive) {
-  return snprintf(buf, len, "{\"apiVersion\":\"%s\",\"kind\":"
-                  "\"ExecCredential\",\"spec\":{\"interactive\":%s}}",
-                  EXEC_V1, interactive ? "true" : "false");
-}
-
-char *kube_exec_info_json(const kube_conn *c, int interactive, char *err,
-                          size_t errlen) {
-  char *ca = NULL, *ca_b64 = NULL, *s = NULL, *res = NULL;
-  size_t ca_len = 0;
-  if (!c->exec) {
-    errf(err, errlen, "exec info: the connection has no exec plugin");
-    return NULL;
-  }
-  cJSON *root = cJSON_CreateObject(), *spec = NULL;
-  if (!root) goto nomem;
-  if (!cJSON_AddStringToObject(root, "apiVersion", c->exec->api_version
-                               ? c->exec->api_version : EXEC_V1) ||
-      !cJSON_AddStringToObject(root, "kind", "ExecCredential") ||
-      !(spec = cJSON_AddObjectToObject(root, "spec")) ||
-      !cJSON_AddBoolToObject(spec, "interactive", interactive != 0))
-    goto nomem;
-  if (c->exec->provide_cluster_info) {
-    cJSON *cl = cJSON_AddObjectToObject(spec, "cluster");
-    if (!cl || !cJSON_AddStringToObject(cl, "server",
-                                        c->server ? c->server : ""))
-      goto nomem;
-    if (c->tls_server_name &&
-        !cJSON_AddStringToObject(cl, "tls-server-name", c->tls_server_name))
-      goto nomem;
-    if (c->insecure &&
-        !cJSON_AddBoolToObject(cl, "insecure-skip-tls-verify", 1))
-      goto nomem;
-    if (c->proxy_url &&
-        !cJSON_AddStringToObject(cl, "proxy-url", c->proxy_url))
-      goto nomem;
-    const char *data = c->ca_data;
-    size_t dlen = c->ca_data_len;
-    if (!data && c->ca_file) {
-      int e = read_all(c->ca_file, KC_MAX_SMALL, &ca, &ca_len);
-      if (e) {
-        errf(err, errlen, "exec info: cannot read certificate-authority %s: "
-             "%s", c->ca_file, e == EFBIG ? "too large" : strerror(e));
-        goto fail;
-      }
-      data = ca;
-      dlen = ca_len;
-    }
-    if (data && dlen) {
-      if (dlen > (size_t)INT_MAX / 2) goto nomem;
-      ca_b64 = malloc(4 * ((dlen + 2) / 3) + 1);
-      if (!ca_b64) goto nomem;
-      EVP_EncodeBlock((unsigned char *)ca_b64, (const unsigned char *)data,
-                      (int)dlen);
-      if (!cJSON_AddStringToObject(cl, "certificate-authority-data", ca_b64))
-        goto nomem;
-    }
-  }
-  s = cJSON_PrintUnformatted(root);
-  if (!s) goto nomem;
-  res = strdup(s);
-  cJSON_free(s);
-  if (!res) goto nomem;
-  goto out;
-nomem:
-  errf(err, errlen, "exec info: out of memory");
-fail:
-  res = NULL;
-out:
-  cJSON_Delete(root);
-  free(ca);
-  free(ca_b64);
-  return res;
 }

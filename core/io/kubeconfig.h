@@ -154,13 +154,6 @@ int kube_conn_in_cluster(kube_conn *out, char *err, size_t errlen);
 /* Releases everything c owns and zeroes it (NULL is fine). */
 void kube_conn_free(kube_conn *c);
 
-/* The bearer token to send now: the contents of c->token_file when set
- * (re-read on every call, trailing whitespace trimmed), else a copy of
- * c->token. *out gets a malloc'd string the caller frees, or NULL when c
- * has no token. Returns 0, or -1 with err naming the file. */
-int kube_conn_read_token(const kube_conn *c, char **out, char *err,
-                         size_t errlen);
-
 /* Parses an exec plugin's stdout (len bytes): an ExecCredential of
  * client.authentication.k8s.io/v1 or v1beta1 with status.token and/or
  * status.clientCertificateData + clientKeyData (PEM), and an optional
@@ -174,19 +167,5 @@ int kube_exec_credential_parse(const char *json, size_t len,
 
 /* Releases everything c owns and zeroes it (NULL is fine). */
 void kube_credential_free(kube_credential *c);
-
-/* Writes the KUBERNETES_EXEC_INFO value for a v1 plugin without cluster
- * info into buf: {"apiVersion":"client.authentication.k8s.io/v1",
- * "kind":"ExecCredential","spec":{"interactive":false}}. Returns the
- * length it needs, as snprintf does (output truncated when >= len). */
-int kube_exec_info_env(char *buf, size_t len, int interactive);
-
-/* The KUBERNETES_EXEC_INFO value for c's exec plugin: c->exec's apiVersion,
- * spec.interactive, and spec.cluster (server, tls-server-name,
- * insecure-skip-tls-verify, certificate-authority-data, proxy-url) when
- * provideClusterInfo is set; the CA file is read for that. Returns a
- * malloc'd string the caller frees, or NULL with err set. */
-char *kube_exec_info_json(const kube_conn *c, int interactive, char *err,
-                          size_t errlen);
 
 #endif
