@@ -2,9 +2,15 @@
 #define SUMMIT_IO_KUBECONFIG_H
 /* Kubernetes connection settings: kubeconfig files (YAML, or JSON, which is
  * YAML too) merged the way kubectl merges $KUBECONFIG, the in-cluster
- * service-account config, and the ExecCredential protocol spoken by exec
- * credential plugins. Knows nothing of Lua, libcurl or the loop; it only
- * reads files (synchronously: they are small and local).
+ * service-account config, and the output of exec credential plugins
+ * (ExecCredential). Knows nothing of Lua, libcurl or the loop; it only
+ * reads files (synchronously: they are small and local). Running a plugin,
+ * reading a token file per request and caching credentials are
+ * lua/summit/cluster.lua's.
+ *
+ * Implemented in core/io/kube/: config.c (loading and merging), yaml.c
+ * (one document), resolve.c (a context -> a connection), incluster.c,
+ * credential.c, and util.c (helpers they share through internal.h).
  *
  * Secrets (tokens, passwords, private key and certificate data, exec env
  * values) never appear in error messages: errors name files, line:column,
@@ -29,7 +35,7 @@ typedef struct {
   char *name, *value;
 } kube_env;
 
-/* users[].user.exec: a credential plugin to run (io/proc.c runs it). */
+/* users[].user.exec: a credential plugin to run (cluster.lua runs it). */
 typedef struct {
   char *command;           /* made absolute against the kubeconfig's
                               directory when it contains a '/', else a
