@@ -117,76 +117,118 @@ static char *server_url(const char *s, int tls) {
   return u;
 }
 
-int kubeconfig_resolve(const kubeconfig *kc, const char *context,
-                       kube_conn *out, char *err, size_t errlen) {
+/* The file an entry came from, for messages. */
+static const char *src_of(const kubeconfig *kc, const entry *e) {
+  return kc->files ? kc->files[e->file] : "(in memory)";
+}
+
+/* Finds the context (NULL or "": current-context), its cluster and its
+ * user (*us stays NULL when the context names none). Returns 0, or -1
+ * with err naming what is missing and listing the known names. */
+static int lookup(const kubeconfig *kc, const char *context,
+                  const entry **cx, const entry **cl, const entry **us,
+                  char *err, size_t errlen) {
   char files[1024], known[1024], q1[72], q2[72];
-  memset(out, 0, sizeof *out);
-  if (!kc) return kc_errf(err, errlen, "kubeconfig: no config");
   const char *name = context && *context ? context : kc->current;
   if (!name)
     return kc_errf(err, errlen, "kubeconfig %s: no context given and "
-                "current-context is not set; known contexts: %s",
-                files_str(kc, files, sizeof files),
-                names_str(kc, K_CONTEXT, known, sizeof known));
-  const entry *cx = kc_find_entry(kc, K_CONTEXT, name);
-  if (!cx)
+                   "current-context is not set; known contexts: %s",
+                   files_str(kc, files, sizeof files),
+                   names_str(kc, K_CONTEXT, known, sizeof known));
+  if (!(*cx = kc_find_entry(kc, K_CONTEXT, name)))
     return kc_errf(err, errlen, "kubeconfig %s: context %s not found; known "
-                "contexts: %s", files_str(kc, files, sizeof files),
-                kc_qname(name, q1),
-                names_str(kc, K_CONTEXT, known, sizeof known));
-  const char *src = kc->files ? kc->files[cx->file] : "(in memory)";
-  if (!cx->v.x.cluster)
+                   "contexts: %s", files_str(kc, files, sizeof files),
+                   kc_qname(name, q1),
+                   names_str(kc, K_CONTEXT, known, sizeof known));
+  const kc_context *x = &(*cx)->v.x;
+  const char *src = src_of(kc, *cx);
+  if (!x->cluster)
     return kc_errf(err, errlen, "kubeconfig %s: context %s names no cluster",
-                src, kc_qname(name, q1));
-  const entry *cl = kc_find_entry(kc, K_CLUSTER, cx->v.x.cluster);
-  if (!cl)
-    return kc_errf(err, errlen, "kubeconfig %s: cluster %s (of context %s) not "
-                "found; known clusters: %s", src,
-                kc_qname(cx->v.x.cluster, q1), kc_qname(name, q2),
-                names_str(kc, K_CLUSTER, known, sizeof known));
-  const entry *us = NULL;
-  if (cx->v.x.user) {
-    us = kc_find_entry(kc, K_USER, cx->v.x.user);
-    if (!us)
-      return kc_errf(err, errlen, "kubeconfig %s: user %s (of context %s) not "
-                  "found; known users: %s", src, kc_qname(cx->v.x.user, q1),
-                  kc_qname(name, q2),
-                  names_str(kc, K_USER, known, sizeof known));
-  }
+                   src, kc_qname(name, q1));
+  if (!(*cl = kc_find_entry(kc, K_CLUSTER, x->cluster)))
+    return kc_errf(err, errlen, "kubeconfig %s: cluster %s (of context %s) "
+                   "not found; known clusters: %s", src,
+                   kc_qname(x->cluster, q1), kc_qname(name, q2),
+                   names_str(kc, K_CLUSTER, known, sizeof known));
+  *us = NULL;
+  if (x->user && !(*us = kc_find_entry(kc, K_USER, x->user)))
+    return kc_errf(err, errlen, "kubeconfig %s: user %s (of context %s) not "
+                   "found; known users: %s", src, kc_qname(x->user, q1),
+                   kc_qname(name, q2),
+                   names_str(kc, K_USER, known, sizeof known));
+  return 0;
+}
+
+/* What client-go refuses to combine: a cluster without a server or with
+ * both a CA and insecure-skip-tls-verify; a user with an auth-provider, a
+ * certificate without its key (or the reverse), or token and basic auth
+ * together. Returns 0, or -1 with err set. */
+static int check(const kubeconfig *kc, const entry *cl, const entry *us,
+                 char *err, size_t errlen) {
+  char q1[72], q2[72];
   const kc_cluster *c = &cl->v.c;
-  const char *csrc = kc->files ? kc->files[cl->file] : "(in memory)";
+  const char *csrc = src_of(kc, cl);
   if (!c->server)
     return kc_errf(err, errlen, "kubeconfig %s: cluster %s has no server",
-                csrc, kc_qname(cl->name, q1));
+                   csrc, kc_qname(cl->name, q1));
   if (c->insecure && (c->ca_file || c->ca_data))
     return kc_errf(err, errlen, "kubeconfig %s: cluster %s sets both "
-                "insecure-skip-tls-verify and a certificate authority; a CA "
-                "cannot be combined with skipping verification", csrc,
-                kc_qname(cl->name, q1));
-  if (us) {
-    const kc_user *u = &us->v.u;
-    const char *usrc = kc->files ? kc->files[us->file] : "(in memory)";
-    if (u->auth_provider)
-      return kc_errf(err, errlen, "kubeconfig %s: user %s uses auth-provider "
-                  "%s, which summit does not support; use an exec credential "
-                  "plugin instead", usrc, kc_qname(us->name, q1),
-                  kc_qname(u->auth_provider, q2));
-    if ((u->cert_file || u->cert_data) && !(u->key_file || u->key_data))
-      return kc_errf(err, errlen, "kubeconfig %s: user %s has a client "
-                  "certificate but no client-key or client-key-data", usrc,
-                  kc_qname(us->name, q1));
-    if ((u->key_file || u->key_data) && !(u->cert_file || u->cert_data))
-      return kc_errf(err, errlen, "kubeconfig %s: user %s has a client key but "
-                  "no client-certificate or client-certificate-data", usrc,
-                  kc_qname(us->name, q1));
-    if ((u->token || u->token_file) && (u->username || u->password))
-      return kc_errf(err, errlen, "kubeconfig %s: user %s has more than one "
-                  "authentication method (token and basic auth); only one "
-                  "is allowed", usrc, kc_qname(us->name, q1));
-  }
+                   "insecure-skip-tls-verify and a certificate authority; a "
+                   "CA cannot be combined with skipping verification", csrc,
+                   kc_qname(cl->name, q1));
+  if (!us) return 0;
+  const kc_user *u = &us->v.u;
+  const char *usrc = src_of(kc, us);
+  if (u->auth_provider)
+    return kc_errf(err, errlen, "kubeconfig %s: user %s uses auth-provider "
+                   "%s, which summit does not support; use an exec "
+                   "credential plugin instead", usrc, kc_qname(us->name, q1),
+                   kc_qname(u->auth_provider, q2));
+  if ((u->cert_file || u->cert_data) && !(u->key_file || u->key_data))
+    return kc_errf(err, errlen, "kubeconfig %s: user %s has a client "
+                   "certificate but no client-key or client-key-data", usrc,
+                   kc_qname(us->name, q1));
+  if ((u->key_file || u->key_data) && !(u->cert_file || u->cert_data))
+    return kc_errf(err, errlen, "kubeconfig %s: user %s has a client key but "
+                   "no client-certificate or client-certificate-data", usrc,
+                   kc_qname(us->name, q1));
+  if ((u->token || u->token_file) && (u->username || u->password))
+    return kc_errf(err, errlen, "kubeconfig %s: user %s has more than one "
+                   "authentication method (token and basic auth); only one "
+                   "is allowed", usrc, kc_qname(us->name, q1));
+  return 0;
+}
 
+/* Copies the user's credentials into out (*-data wins over the file, as
+ * in client-go). Sets *oom when a copy fails. */
+static void fill_user(kube_conn *out, const entry *us, int *oom) {
+  const kc_user *u = &us->v.u;
+  out->user = kc_dup_or_null(us->name, oom);
+  out->client_cert_data = kc_dupn_or_null(u->cert_data, u->cert_data_len, oom);
+  out->client_cert_data_len = u->cert_data_len;
+  if (!u->cert_data) out->client_cert_file = kc_dup_or_null(u->cert_file, oom);
+  out->client_key_data = kc_dupn_or_null(u->key_data, u->key_data_len, oom);
+  out->client_key_data_len = u->key_data_len;
+  if (!u->key_data) out->client_key_file = kc_dup_or_null(u->key_file, oom);
+  out->token = kc_dup_or_null(u->token, oom);
+  out->token_file = kc_dup_or_null(u->token_file, oom);
+  out->username = kc_dup_or_null(u->username, oom);
+  out->password = kc_dup_or_null(u->password, oom);
+  if (u->exec) out->exec = exec_dup(u->exec, oom);
+}
+
+int kubeconfig_resolve(const kubeconfig *kc, const char *context,
+                       kube_conn *out, char *err, size_t errlen) {
+  const entry *cx, *cl, *us;
+  memset(out, 0, sizeof *out);
+  if (!kc) return kc_errf(err, errlen, "kubeconfig: no config");
+  if (lookup(kc, context, &cx, &cl, &us, err, errlen) ||
+      check(kc, cl, us, err, errlen))
+    return -1;
+
+  const kc_cluster *c = &cl->v.c;
   int o = 0;
-  out->source = kc_dup_or_null(src, &o);
+  out->source = kc_dup_or_null(src_of(kc, cx), &o);
   out->context = kc_dup_or_null(cx->name, &o);
   out->cluster = kc_dup_or_null(cl->name, &o);
   out->ns = kc_dup_or_null(cx->v.x.ns ? cx->v.x.ns : "default", &o);
@@ -199,20 +241,8 @@ int kubeconfig_resolve(const kubeconfig *kc, const char *context,
   out->proxy_url = kc_dup_or_null(c->proxy_url, &o);
   int tls = c->ca_data || c->ca_file || c->insecure;
   if (us) {
-    const kc_user *u = &us->v.u;
-    out->user = kc_dup_or_null(us->name, &o);
-    out->client_cert_data = kc_dupn_or_null(u->cert_data, u->cert_data_len, &o);
-    out->client_cert_data_len = u->cert_data_len;
-    if (!u->cert_data) out->client_cert_file = kc_dup_or_null(u->cert_file, &o);
-    out->client_key_data = kc_dupn_or_null(u->key_data, u->key_data_len, &o);
-    out->client_key_data_len = u->key_data_len;
-    if (!u->key_data) out->client_key_file = kc_dup_or_null(u->key_file, &o);
-    out->token = kc_dup_or_null(u->token, &o);
-    out->token_file = kc_dup_or_null(u->token_file, &o);
-    out->username = kc_dup_or_null(u->username, &o);
-    out->password = kc_dup_or_null(u->password, &o);
-    if (u->exec) out->exec = exec_dup(u->exec, &o);
-    tls |= u->cert_data || u->cert_file;
+    fill_user(out, us, &o);
+    tls |= us->v.u.cert_data || us->v.u.cert_file;
   }
   if (!(out->server = server_url(c->server, tls))) o = 1;
   if (o) {

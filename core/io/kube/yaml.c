@@ -256,6 +256,147 @@ static int parse_fields(pstate *ps, yaml_node_t *map, const char *where,
   return 0;
 }
 
+/* Checks that v is a list and allocates a zeroed array for its items (at
+ * least one element, so an empty list is not NULL). Returns the array with
+ * the item count in *cnt, or NULL, reported. */
+static void *seq_array(pstate *ps, yaml_node_t *v, const char *where,
+                       size_t elem, size_t *cnt) {
+  if (v->type != YAML_SEQUENCE_NODE) {
+    perr(ps, v, "%s must be a list, not a %s", where, node_kind(v));
+    return NULL;
+  }
+  *cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  void *a = calloc(*cnt ? *cnt : 1, elem);
+  if (!a) oom(ps);
+  return a;
+}
+
+/* exec.args: a list of strings (empty ones kept). A repeated key: the
+ * last one wins. */
+static int parse_exec_args(pstate *ps, yaml_node_t *v, const char *w,
+                           kube_exec *e) {
+  size_t cnt;
+  char **args = seq_array(ps, v, w, sizeof *args, &cnt);
+  if (!args) return -1;
+  for (size_t i = 0; i < e->n_args; i++) free(e->args[i]);
+  free(e->args);
+  e->args = args;
+  e->n_args = 0;
+  for (size_t i = 0; i < cnt; i++) {
+    yaml_node_t *a = node(ps, v->data.sequence.items.start[i]);
+    char wa[WLEN];
+    snprintf(wa, sizeof wa, "%.200s[%zu]", w, i);
+    if (!a) continue;
+    char *s = NULL;
+    if (get_str(ps, a, wa, 1, &s)) return -1;
+    e->args[e->n_args++] = s ? s : strdup("");
+    if (!e->args[e->n_args - 1]) return oom(ps);
+  }
+  return 0;
+}
+
+/* One item of exec.env: {name, value}; name required, value may be empty. */
+static int parse_exec_env_item(pstate *ps, yaml_node_t *en, const char *w,
+                               size_t i, kube_env *kv) {
+  char we[WLEN];
+  if (en->type != YAML_MAPPING_NODE)
+    return perr(ps, en, "%s[%zu] must be a mapping, not a %s", w, i,
+                node_kind(en));
+  for (yaml_node_pair_t *q = en->data.mapping.pairs.start;
+       q < en->data.mapping.pairs.top; q++) {
+    yaml_node_t *qk = node(ps, q->key), *qv = node(ps, q->value);
+    if (!qk || !qv) continue;
+    if (key_is(qk, "name")) {
+      snprintf(we, sizeof we, "%.200s[%zu].name", w, i);
+      if (get_str(ps, qv, we, 0, &kv->name)) return -1;
+    } else if (key_is(qk, "value")) {
+      snprintf(we, sizeof we, "%.200s[%zu].value", w, i);
+      if (get_str(ps, qv, we, 1, &kv->value)) return -1;
+    }
+  }
+  if (!kv->name) return perr(ps, en, "%s[%zu] has no name", w, i);
+  if (!kv->value && !(kv->value = strdup(""))) return oom(ps);
+  return 0;
+}
+
+/* exec.env: a list of {name, value}. A repeated key: the last one wins. */
+static int parse_exec_env(pstate *ps, yaml_node_t *v, const char *w,
+                          kube_exec *e) {
+  size_t cnt;
+  kube_env *env = seq_array(ps, v, w, sizeof *env, &cnt);
+  if (!env) return -1;
+  for (size_t i = 0; i < e->n_env; i++) {
+    free(e->env[i].name);
+    free(e->env[i].value);
+  }
+  free(e->env);
+  e->env = env;
+  e->n_env = 0;
+  for (size_t i = 0; i < cnt; i++) {
+    yaml_node_t *en = node(ps, v->data.sequence.items.start[i]);
+    if (!en) continue;
+    /* Counted before parsing, so a failure frees what it holds. */
+    if (parse_exec_env_item(ps, en, w, i, &e->env[e->n_env++])) return -1;
+  }
+  return 0;
+}
+
+/* One key of an exec mapping into e (*mode gets interactiveMode's text). */
+static int parse_exec_key(pstate *ps, yaml_node_t *k, yaml_node_t *v,
+                          const char *w, kube_exec *e, char **mode) {
+  if (key_is(k, "command")) {
+    if (get_str(ps, v, w, 0, &e->command)) return -1;
+    /* kubectl resolves the command only when it is not PATH-based. */
+    if (e->command && strchr(e->command, '/'))
+      return resolve_path(ps, &e->command);
+  } else if (key_is(k, "apiVersion")) {
+    return get_str(ps, v, w, 0, &e->api_version);
+  } else if (key_is(k, "interactiveMode")) {
+    return get_str(ps, v, w, 0, mode);
+  } else if (key_is(k, "provideClusterInfo")) {
+    return get_bool(ps, v, w, &e->provide_cluster_info);
+  } else if (key_is(k, "installHint")) {
+    return get_str(ps, v, w, 0, &e->install_hint);
+  } else if (key_is(k, "args")) {
+    return is_null(v) ? 0 : parse_exec_args(ps, v, w, e);
+  } else if (key_is(k, "env")) {
+    return is_null(v) ? 0 : parse_exec_env(ps, v, w, e);
+  }
+  return 0;
+}
+
+/* The checks kubectl makes of a whole exec config: a command, a known
+ * apiVersion, and an interactiveMode (required by v1; v1beta1 defaults
+ * to IfAvailable). */
+static int check_exec(pstate *ps, yaml_node_t *n, const char *where,
+                      kube_exec *e, const char *mode) {
+  char q[72];
+  if (!e->command) return perr(ps, n, "%s.command is required", where);
+  int v1 = e->api_version && !strcmp(e->api_version, EXEC_V1);
+  int v1beta1 = e->api_version && !strcmp(e->api_version, EXEC_V1BETA1);
+  if (!v1 && !v1beta1)
+    return perr(ps, n, "%s.apiVersion %s is not supported (use %s or %s)",
+                where, e->api_version ? kc_qname(e->api_version, q)
+                : "(missing)", EXEC_V1, EXEC_V1BETA1);
+  if (!mode) {
+    if (v1)
+      return perr(ps, n, "%s.interactiveMode must be specified for %s",
+                  where, EXEC_V1);
+    e->interactive_mode = KUBE_EXEC_IF_AVAILABLE;
+  } else if (!strcmp(mode, "IfAvailable")) {
+    e->interactive_mode = KUBE_EXEC_IF_AVAILABLE;
+  } else if (!strcmp(mode, "Never")) {
+    e->interactive_mode = KUBE_EXEC_NEVER;
+  } else if (!strcmp(mode, "Always")) {
+    e->interactive_mode = KUBE_EXEC_ALWAYS;
+  } else {
+    return perr(ps, n, "%s.interactiveMode %s is not one of Never, "
+                "IfAvailable, Always", where, kc_qname(mode, q));
+  }
+  return 0;
+}
+
+/* users[].user.exec: replaces *out with the parsed config (null: none). */
 static int parse_exec(pstate *ps, yaml_node_t *n, const char *where,
                       kube_exec **out) {
   char w[WLEN];
@@ -269,148 +410,25 @@ static int parse_exec(pstate *ps, yaml_node_t *n, const char *where,
   kube_exec *e = calloc(1, sizeof *e);
   if (!e) return oom(ps);
   char *mode = NULL;
+  int rc = 0;
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-       p < n->data.mapping.pairs.top; p++) {
+       p < n->data.mapping.pairs.top && rc == 0; p++) {
     yaml_node_t *k = node(ps, p->key), *v = node(ps, p->value);
     if (!k || !v || k->type != YAML_SCALAR_NODE) continue;
     snprintf(w, sizeof w, "%.160s.%.*s", where,
              (int)(k->data.scalar.length > 40 ? 40 : k->data.scalar.length),
              (const char *)k->data.scalar.value);
-    if (key_is(k, "command")) {
-      if (get_str(ps, v, w, 0, &e->command)) goto fail;
-      /* kubectl resolves the command only when it is not PATH-based. */
-      if (e->command && strchr(e->command, '/') &&
-          resolve_path(ps, &e->command))
-        goto fail;
-    } else if (key_is(k, "apiVersion")) {
-      if (get_str(ps, v, w, 0, &e->api_version)) goto fail;
-    } else if (key_is(k, "interactiveMode")) {
-      if (get_str(ps, v, w, 0, &mode)) goto fail;
-    } else if (key_is(k, "provideClusterInfo")) {
-      if (get_bool(ps, v, w, &e->provide_cluster_info)) goto fail;
-    } else if (key_is(k, "installHint")) {
-      if (get_str(ps, v, w, 0, &e->install_hint)) goto fail;
-    } else if (key_is(k, "args")) {
-      if (is_null(v)) continue;
-      if (v->type != YAML_SEQUENCE_NODE) {
-        perr(ps, v, "%s must be a list, not a %s", w, node_kind(v));
-        goto fail;
-      }
-      for (size_t i = 0; i < e->n_args; i++) free(e->args[i]);
-      free(e->args);
-      e->n_args = 0;
-      size_t cnt = (size_t)(v->data.sequence.items.top -
-                            v->data.sequence.items.start);
-      e->args = calloc(cnt ? cnt : 1, sizeof *e->args);
-      if (!e->args) {
-        oom(ps);
-        goto fail;
-      }
-      for (size_t i = 0; i < cnt; i++) {
-        yaml_node_t *a = node(ps, v->data.sequence.items.start[i]);
-        char wa[WLEN];
-        snprintf(wa, sizeof wa, "%.200s[%zu]", w, i);
-        if (!a) continue;
-        char *s = NULL;
-        if (get_str(ps, a, wa, 1, &s)) goto fail;
-        e->args[e->n_args++] = s ? s : strdup("");
-        if (!e->args[e->n_args - 1]) {
-          oom(ps);
-          goto fail;
-        }
-      }
-    } else if (key_is(k, "env")) {
-      if (is_null(v)) continue;
-      if (v->type != YAML_SEQUENCE_NODE) {
-        perr(ps, v, "%s must be a list, not a %s", w, node_kind(v));
-        goto fail;
-      }
-      for (size_t i = 0; i < e->n_env; i++) {
-        free(e->env[i].name);
-        free(e->env[i].value);
-      }
-      free(e->env);
-      e->n_env = 0;
-      size_t cnt = (size_t)(v->data.sequence.items.top -
-                            v->data.sequence.items.start);
-      e->env = calloc(cnt ? cnt : 1, sizeof *e->env);
-      if (!e->env) {
-        oom(ps);
-        goto fail;
-      }
-      for (size_t i = 0; i < cnt; i++) {
-        yaml_node_t *en = node(ps, v->data.sequence.items.start[i]);
-        char we[WLEN];
-        if (!en) continue;
-        if (en->type != YAML_MAPPING_NODE) {
-          perr(ps, en, "%s[%zu] must be a mapping, not a %s", w, i,
-               node_kind(en));
-          goto fail;
-        }
-        kube_env *kv = &e->env[e->n_env++];
-        for (yaml_node_pair_t *q = en->data.mapping.pairs.start;
-             q < en->data.mapping.pairs.top; q++) {
-          yaml_node_t *qk = node(ps, q->key), *qv = node(ps, q->value);
-          if (!qk || !qv) continue;
-          if (key_is(qk, "name")) {
-            snprintf(we, sizeof we, "%.200s[%zu].name", w, i);
-            if (get_str(ps, qv, we, 0, &kv->name)) goto fail;
-          } else if (key_is(qk, "value")) {
-            snprintf(we, sizeof we, "%.200s[%zu].value", w, i);
-            if (get_str(ps, qv, we, 1, &kv->value)) goto fail;
-          }
-        }
-        if (!kv->name) {
-          perr(ps, en, "%s[%zu] has no name", w, i);
-          goto fail;
-        }
-        if (!kv->value && !(kv->value = strdup(""))) {
-          oom(ps);
-          goto fail;
-        }
-      }
-    }
+    rc = parse_exec_key(ps, k, v, w, e, &mode);
   }
-  if (!e->command) {
-    perr(ps, n, "%s.command is required", where);
-    goto fail;
-  }
-  int v1 = e->api_version && !strcmp(e->api_version, EXEC_V1);
-  int v1beta1 = e->api_version && !strcmp(e->api_version, EXEC_V1BETA1);
-  if (!v1 && !v1beta1) {
-    char q[72];
-    perr(ps, n, "%s.apiVersion %s is not supported (use %s or %s)", where,
-         e->api_version ? kc_qname(e->api_version, q) : "(missing)", EXEC_V1,
-         EXEC_V1BETA1);
-    goto fail;
-  }
-  if (!mode) {
-    if (v1) {
-      perr(ps, n, "%s.interactiveMode must be specified for %s", where,
-           EXEC_V1);
-      goto fail;
-    }
-    e->interactive_mode = KUBE_EXEC_IF_AVAILABLE;
-  } else if (!strcmp(mode, "IfAvailable")) {
-    e->interactive_mode = KUBE_EXEC_IF_AVAILABLE;
-  } else if (!strcmp(mode, "Never")) {
-    e->interactive_mode = KUBE_EXEC_NEVER;
-  } else if (!strcmp(mode, "Always")) {
-    e->interactive_mode = KUBE_EXEC_ALWAYS;
-  } else {
-    char q[72];
-    perr(ps, n, "%s.interactiveMode %s is not one of Never, IfAvailable, "
-         "Always", where, kc_qname(mode, q));
-    goto fail;
-  }
+  if (rc == 0) rc = check_exec(ps, n, where, e, mode);
   free(mode);
+  if (rc) {
+    kc_exec_free(e);
+    return -1;
+  }
   kc_exec_free(*out);
   *out = e;
   return 0;
-fail:
-  free(mode);
-  kc_exec_free(e);
-  return -1;
 }
 
 /* Parses clusters:, users: or contexts: (a list of {name, <kind>: {...}})
