@@ -93,8 +93,8 @@ static int status(const cJSON *st, kube_credential *out, char *err,
 int kube_exec_credential_parse(const char *json, size_t len,
                                kube_credential *out, char *err,
                                size_t errlen) {
-  const char *api, *end = NULL;
-  const cJSON *st;
+  const char *api = NULL, *end = NULL;
+  const cJSON *st = NULL;
   memset(out, 0, sizeof *out);
   if (!json || len == 0)
     return kc_errf(err, errlen, "exec plugin printed nothing (expected an "
