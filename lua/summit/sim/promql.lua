@@ -559,25 +559,102 @@ local function aggregate(node, vec)
   return out
 end
 
+-- rate(M[w]) and increase(M[w]): the counter's growth over the window
+-- (a drop is a reset: the value since), per second for rate.
+local function eval_window(ctx, node, t_ms)
+  local lookback = node.w * 1000 / (ctx.source.time_scale or 1)
+  local t0 = math.floor(t_ms - lookback + 0.5)
+  local now, before = pick(ctx, node.sel, t_ms), pick(ctx, node.sel, t0)
+  local prev = {}
+  for _, s in ipairs(before) do prev[key_of(s.labels)] = s.value end
+  local out = {}
+  for _, s in ipairs(now) do
+    local inc = s.value - (prev[key_of(s.labels)] or 0)
+    if inc < 0 then inc = s.value end   -- a counter reset
+    out[#out + 1] = { labels = drop_name(s.labels), value = node.k == "rate" and inc / node.w or inc }
+  end
+  return { type = "vector", list = out }
+end
+
+-- A binary operator: scalar op scalar, vector op scalar (either side), or
+-- vector op vector matched one-to-one on all labels but __name__.
+local function eval_binary(ctx, node, t_ms)
+  local a, b = eval(ctx, node.a, t_ms), eval(ctx, node.b, t_ms)
+  if a.type == "scalar" and b.type == "scalar" then
+    return { type = "scalar", v = arith(node.op, a.v, b.v) }
+  end
+  local out = {}
+  if a.type == "vector" and b.type == "vector" then
+    local right, seen = {}, {}
+    for _, s in ipairs(b.list) do
+      local kk = key_of(drop_name(s.labels))
+      if seen[kk] then
+        qerr("found duplicate series for the match group %s on the right hand-side of the operation", kk)
+      end
+      seen[kk], right[kk] = true, s
+    end
+    local left = {}
+    for _, s in ipairs(a.list) do
+      local lbl = drop_name(s.labels)
+      local kk = key_of(lbl)
+      if left[kk] then
+        qerr("found duplicate series for the match group on the left hand-side of the operation")
+      end
+      left[kk] = true
+      local r = right[kk]
+      if r then out[#out + 1] = { labels = lbl, value = arith(node.op, s.value, r.value) } end
+    end
+  else
+    local vec, sc, vec_left = a, b, true
+    if a.type == "scalar" then vec, sc, vec_left = b, a, false end
+    for _, s in ipairs(vec.list) do
+      local v = vec_left and arith(node.op, s.value, sc.v) or arith(node.op, sc.v, s.value)
+      out[#out + 1] = { labels = drop_name(s.labels), value = v }
+    end
+  end
+  return { type = "vector", list = out }
+end
+
+-- histogram_quantile(q, buckets): the buckets grouped by their labels
+-- but le, each group's quantile interpolated as Prometheus does.
+local function eval_quantile(ctx, node, t_ms)
+  local q = eval(ctx, node.q, t_ms)
+  if q.type ~= "scalar" then
+    qerr("expected type scalar in call to function \"histogram_quantile\", got instant vector")
+  end
+  local e = eval(ctx, node.e, t_ms)
+  if e.type ~= "vector" then
+    qerr("expected type instant vector in call to function \"histogram_quantile\", got scalar")
+  end
+  local groups, order = {}, {}
+  for _, s in ipairs(e.list) do
+    local le = s.labels.le == "+Inf" and math.huge or tonumber(s.labels.le)
+    if le then
+      local g = drop_name(s.labels)
+      g.le = nil
+      local kk = key_of(g)
+      if not groups[kk] then
+        groups[kk] = { labels = g, buckets = {} }
+        order[#order + 1] = kk
+      end
+      local bs = groups[kk].buckets
+      bs[#bs + 1] = { ub = le, count = s.value }
+    end
+  end
+  local out = {}
+  for _, kk in ipairs(order) do
+    local g = groups[kk]
+    out[#out + 1] = { labels = g.labels, value = bucket_quantile(q.v, g.buckets) }
+  end
+  return { type = "vector", list = out }
+end
+
 -- eval(ctx, node, t_ms) -> {type = "scalar", v} | {type = "vector", list}
 eval = function(ctx, node, t_ms)
   local k = node.k
   if k == "num" then return { type = "scalar", v = node.v } end
   if k == "sel" then return { type = "vector", list = pick(ctx, node, t_ms) } end
-  if k == "rate" or k == "increase" then
-    local lookback = node.w * 1000 / (ctx.source.time_scale or 1)
-    local t0 = math.floor(t_ms - lookback + 0.5)
-    local now, before = pick(ctx, node.sel, t_ms), pick(ctx, node.sel, t0)
-    local prev = {}
-    for _, s in ipairs(before) do prev[key_of(s.labels)] = s.value end
-    local out = {}
-    for _, s in ipairs(now) do
-      local inc = s.value - (prev[key_of(s.labels)] or 0)
-      if inc < 0 then inc = s.value end   -- a counter reset
-      out[#out + 1] = { labels = drop_name(s.labels), value = k == "rate" and inc / node.w or inc }
-    end
-    return { type = "vector", list = out }
-  end
+  if k == "rate" or k == "increase" then return eval_window(ctx, node, t_ms) end
   if k == "agg" then
     local e = eval(ctx, node.e, t_ms)
     if e.type ~= "vector" then
@@ -592,73 +669,8 @@ eval = function(ctx, node, t_ms)
     for i, s in ipairs(e.list) do out[i] = { labels = drop_name(s.labels), value = -s.value } end
     return { type = "vector", list = out }
   end
-  if k == "bin" then
-    local a, b = eval(ctx, node.a, t_ms), eval(ctx, node.b, t_ms)
-    if a.type == "scalar" and b.type == "scalar" then
-      return { type = "scalar", v = arith(node.op, a.v, b.v) }
-    end
-    local out = {}
-    if a.type == "vector" and b.type == "vector" then
-      local right, seen = {}, {}
-      for _, s in ipairs(b.list) do
-        local kk = key_of(drop_name(s.labels))
-        if seen[kk] then
-          qerr("found duplicate series for the match group %s on the right hand-side of the operation", kk)
-        end
-        seen[kk], right[kk] = true, s
-      end
-      local left = {}
-      for _, s in ipairs(a.list) do
-        local lbl = drop_name(s.labels)
-        local kk = key_of(lbl)
-        if left[kk] then
-          qerr("found duplicate series for the match group on the left hand-side of the operation")
-        end
-        left[kk] = true
-        local r = right[kk]
-        if r then out[#out + 1] = { labels = lbl, value = arith(node.op, s.value, r.value) } end
-      end
-    else
-      local vec, sc, vec_left = a, b, true
-      if a.type == "scalar" then vec, sc, vec_left = b, a, false end
-      for _, s in ipairs(vec.list) do
-        local v = vec_left and arith(node.op, s.value, sc.v) or arith(node.op, sc.v, s.value)
-        out[#out + 1] = { labels = drop_name(s.labels), value = v }
-      end
-    end
-    return { type = "vector", list = out }
-  end
-  if k == "hq" then
-    local q = eval(ctx, node.q, t_ms)
-    if q.type ~= "scalar" then
-      qerr("expected type scalar in call to function \"histogram_quantile\", got instant vector")
-    end
-    local e = eval(ctx, node.e, t_ms)
-    if e.type ~= "vector" then
-      qerr("expected type instant vector in call to function \"histogram_quantile\", got scalar")
-    end
-    local groups, order = {}, {}
-    for _, s in ipairs(e.list) do
-      local le = s.labels.le == "+Inf" and math.huge or tonumber(s.labels.le)
-      if le then
-        local g = drop_name(s.labels)
-        g.le = nil
-        local kk = key_of(g)
-        if not groups[kk] then
-          groups[kk] = { labels = g, buckets = {} }
-          order[#order + 1] = kk
-        end
-        local bs = groups[kk].buckets
-        bs[#bs + 1] = { ub = le, count = s.value }
-      end
-    end
-    local out = {}
-    for _, kk in ipairs(order) do
-      local g = groups[kk]
-      out[#out + 1] = { labels = g.labels, value = bucket_quantile(q.v, g.buckets) }
-    end
-    return { type = "vector", list = out }
-  end
+  if k == "bin" then return eval_binary(ctx, node, t_ms) end
+  if k == "hq" then return eval_quantile(ctx, node, t_ms) end
   qerr("cannot evaluate %s", tostring(k))
 end
 
