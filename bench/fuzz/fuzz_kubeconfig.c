@@ -34,11 +34,6 @@ static void resolve_one(const kubeconfig *kc, const char *ctx) {
   }
   if (!c.server || !c.ns || !c.source) abort();
   if (c.ca_data && strlen(c.ca_data) > c.ca_data_len) abort();
-  if (c.exec && !c.ca_file) {
-    char *info = kube_exec_info_json(&c, 0, err, sizeof err);
-    if (!info) check_err(err);
-    free(info);
-  }
   kube_conn_free(&c);
 }
 

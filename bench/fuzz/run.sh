@@ -42,7 +42,7 @@ read -r -a pkg_libs <<<"$(pkg-config --libs libcjson yaml-0.1 libcrypto libuv)"
 # Sources under test for each target.
 sources() {
   case $1 in
-    fuzz_kubeconfig) echo "$root/core/io/kubeconfig.c" ;;
+    fuzz_kubeconfig) echo "$root"/core/io/kube/*.c "$root/core/io/rfc3339.c" ;;
     fuzz_lines) echo "$root/core/io/lines.c" ;;
     fuzz_ws) echo "$root/core/io/ws.c" ;;
     *) echo "run.sh: unknown target $1" >&2; exit 2 ;;

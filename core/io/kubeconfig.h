@@ -2,9 +2,15 @@
 #define SUMMIT_IO_KUBECONFIG_H
 /* Kubernetes connection settings: kubeconfig files (YAML, or JSON, which is
  * YAML too) merged the way kubectl merges $KUBECONFIG, the in-cluster
- * service-account config, and the ExecCredential protocol spoken by exec
- * credential plugins. Knows nothing of Lua, libcurl or the loop; it only
- * reads files (synchronously: they are small and local).
+ * service-account config, and the output of exec credential plugins
+ * (ExecCredential). Knows nothing of Lua, libcurl or the loop; it only
+ * reads files (synchronously: they are small and local). Running a plugin,
+ * reading a token file per request and caching credentials are
+ * lua/summit/cluster.lua's.
+ *
+ * Implemented in core/io/kube/: config.c (loading and merging), yaml.c
+ * (one document), resolve.c (a context -> a connection), incluster.c,
+ * credential.c, and util.c (helpers they share through internal.h).
  *
  * Secrets (tokens, passwords, private key and certificate data, exec env
  * values) never appear in error messages: errors name files, line:column,
@@ -29,7 +35,7 @@ typedef struct {
   char *name, *value;
 } kube_env;
 
-/* users[].user.exec: a credential plugin to run (io/proc.c runs it). */
+/* users[].user.exec: a credential plugin to run (cluster.lua runs it). */
 typedef struct {
   char *command;           /* made absolute against the kubeconfig's
                               directory when it contains a '/', else a
@@ -154,13 +160,6 @@ int kube_conn_in_cluster(kube_conn *out, char *err, size_t errlen);
 /* Releases everything c owns and zeroes it (NULL is fine). */
 void kube_conn_free(kube_conn *c);
 
-/* The bearer token to send now: the contents of c->token_file when set
- * (re-read on every call, trailing whitespace trimmed), else a copy of
- * c->token. *out gets a malloc'd string the caller frees, or NULL when c
- * has no token. Returns 0, or -1 with err naming the file. */
-int kube_conn_read_token(const kube_conn *c, char **out, char *err,
-                         size_t errlen);
-
 /* Parses an exec plugin's stdout (len bytes): an ExecCredential of
  * client.authentication.k8s.io/v1 or v1beta1 with status.token and/or
  * status.clientCertificateData + clientKeyData (PEM), and an optional
@@ -174,19 +173,5 @@ int kube_exec_credential_parse(const char *json, size_t len,
 
 /* Releases everything c owns and zeroes it (NULL is fine). */
 void kube_credential_free(kube_credential *c);
-
-/* Writes the KUBERNETES_EXEC_INFO value for a v1 plugin without cluster
- * info into buf: {"apiVersion":"client.authentication.k8s.io/v1",
- * "kind":"ExecCredential","spec":{"interactive":false}}. Returns the
- * length it needs, as snprintf does (output truncated when >= len). */
-int kube_exec_info_env(char *buf, size_t len, int interactive);
-
-/* The KUBERNETES_EXEC_INFO value for c's exec plugin: c->exec's apiVersion,
- * spec.interactive, and spec.cluster (server, tls-server-name,
- * insecure-skip-tls-verify, certificate-authority-data, proxy-url) when
- * provideClusterInfo is set; the CA file is read for that. Returns a
- * malloc'd string the caller frees, or NULL with err set. */
-char *kube_exec_info_json(const kube_conn *c, int interactive, char *err,
-                          size_t errlen);
 
 #endif

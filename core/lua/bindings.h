@@ -23,6 +23,13 @@ int sl_is_array(lua_State *L, int idx);
 char *sl_encode(lua_State *L, int idx, char *err, size_t errlen);
 /* Decodes text and pushes the value; on bad JSON pushes nothing, returns 0. */
 int sl_decode(lua_State *L, const char *text, size_t len);
+/* Pushes the JSON text of the value at idx (a missing value raises as
+ * luaL_checkany does), or raises "<fname>: cannot encode <what and where>".
+ * Returns 1 (values pushed), for use as `return sl_push_encoded(...)`. */
+int sl_push_encoded(lua_State *L, int idx, const char *fname);
+/* The byte offset into text (len bytes) where cJSON's last parse failed,
+ * or -1 when it failed elsewhere. */
+int sl_json_error_offset(const char *text, size_t len);
 
 /* ---- modules, registered in package.preload by sl_open_modules ---- */
 int luaopen_summit_json(lua_State *L);      /* summit.json: runbooks' json */

@@ -271,26 +271,31 @@ int sl_decode(lua_State *L, const char *text, size_t len) {
   return 1;
 }
 
-/* json.encode(value) -> string; raises naming what cannot be encoded. */
-static int l_encode(lua_State *L) {
+int sl_push_encoded(lua_State *L, int idx, const char *fname) {
   char err[512];
-  luaL_checkany(L, 1);
-  char *s = sl_encode(L, 1, err, sizeof err);
-  if (!s) return luaL_error(L, "json.encode: cannot encode %s", err);
+  luaL_checkany(L, idx);
+  char *s = sl_encode(L, idx, err, sizeof err);
+  if (!s) return luaL_error(L, "%s: cannot encode %s", fname, err);
   lua_pushstring(L, s);
   free(s);
   return 1;
 }
 
+int sl_json_error_offset(const char *text, size_t len) {
+  const char *at = cJSON_GetErrorPtr();
+  return at && at >= text && at <= text + len ? (int)(at - text) : -1;
+}
+
+/* json.encode(value) -> string; raises naming what cannot be encoded. */
+static int l_encode(lua_State *L) { return sl_push_encoded(L, 1, "json.encode"); }
+
 /* json.decode(text) -> value; raises with the position of bad input. */
 static int l_decode(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
-  if (!sl_decode(L, s, len)) {
-    const char *at = cJSON_GetErrorPtr();
-    long off = at && at >= s && at <= s + len ? (long)(at - s) : -1;
-    return luaL_error(L, "json.decode: invalid JSON at byte %d", (int)off);
-  }
+  if (!sl_decode(L, s, len))
+    return luaL_error(L, "json.decode: invalid JSON at byte %d",
+                      sl_json_error_offset(s, len));
   return 1;
 }
 

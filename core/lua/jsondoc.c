@@ -18,7 +18,6 @@
 
 #include <cJSON.h>
 #include <lauxlib.h>
-#include <stdlib.h>
 
 #include "lua/bindings.h"
 
@@ -29,10 +28,9 @@ static int l_decode(lua_State *L) {
   const char *end = NULL;
   cJSON *j = cJSON_ParseWithLengthOpts(s, len, &end, 0);
   if (!j) {
-    const char *at = cJSON_GetErrorPtr();
-    long off = at && at >= s && at <= s + len ? (long)(at - s) : -1;
     lua_pushnil(L);
-    lua_pushfstring(L, "invalid JSON at byte %d", (int)off);
+    lua_pushfstring(L, "invalid JSON at byte %d",
+                    sl_json_error_offset(s, len));
     return 2;
   }
   /* Only blanks may follow the value. */
@@ -53,13 +51,7 @@ static int l_decode(lua_State *L) {
 
 /* encode(value [, sorted]) -> text */
 static int l_encode(lua_State *L) {
-  char err[512];
-  luaL_checkany(L, 1);
-  char *s = sl_encode(L, 1, err, sizeof err);
-  if (!s) return luaL_error(L, "json encode: cannot encode %s", err);
-  lua_pushstring(L, s);
-  free(s);
-  return 1;
+  return sl_push_encoded(L, 1, "json encode");
 }
 
 /* array([t]) -> t marked as an array */

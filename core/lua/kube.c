@@ -65,6 +65,21 @@ static void push_conn(lua_State *L, const kube_conn *c) {
   }
 }
 
+/* The failure result of every function here: nil and why. */
+static int fail(lua_State *L, const char *err) {
+  lua_pushnil(L);
+  lua_pushstring(L, err);
+  return 2;
+}
+
+/* Pushes c's table and releases c when rc is 0; else nil and err. */
+static int conn_result(lua_State *L, int rc, kube_conn *c, const char *err) {
+  if (rc != 0) return fail(L, err);
+  push_conn(L, c);
+  kube_conn_free(c);
+  return 1;
+}
+
 /* default_paths() -> { $KUBECONFIG entries or ~/.kube/config } */
 static int l_default_paths(lua_State *L) {
   size_t n = 0;
@@ -91,23 +106,12 @@ static int l_resolve(lua_State *L) {
   }
   char err[1024];
   kubeconfig *kc = kubeconfig_load(paths, (size_t)n, err, sizeof err);
-  if (!kc) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
+  if (!kc) return fail(L, err);
   kube_conn c;
   memset(&c, 0, sizeof c);
   int rc = kubeconfig_resolve(kc, context, &c, err, sizeof err);
   kubeconfig_free(kc);
-  if (rc != 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
-  push_conn(L, &c);
-  kube_conn_free(&c);
-  return 1;
+  return conn_result(L, rc, &c, err);
 }
 
 /* in_cluster() -> connection from the pod's service account, or nil, why */
@@ -115,14 +119,7 @@ static int l_in_cluster(lua_State *L) {
   kube_conn c;
   memset(&c, 0, sizeof c);
   char err[512];
-  if (kube_conn_in_cluster(&c, err, sizeof err) != 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
-  push_conn(L, &c);
-  kube_conn_free(&c);
-  return 1;
+  return conn_result(L, kube_conn_in_cluster(&c, err, sizeof err), &c, err);
 }
 
 /* parse_credential(stdout) -> { token, cert_data, key_data, expires }, or
@@ -133,11 +130,8 @@ static int l_parse_credential(lua_State *L) {
   kube_credential c;
   memset(&c, 0, sizeof c);
   char err[512];
-  if (kube_exec_credential_parse(s, len, &c, err, sizeof err) != 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
+  if (kube_exec_credential_parse(s, len, &c, err, sizeof err) != 0)
+    return fail(L, err);
   lua_newtable(L);
   set_s(L, "token", c.token);
   set_l(L, "cert_data", c.client_cert_data, c.client_cert_data_len);

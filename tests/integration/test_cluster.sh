@@ -154,19 +154,36 @@ say "an exec credential plugin: its token is used, and stored nowhere"
 python3 "$HERE/fake_kube.py" auth "$T/port.auth" "$T/count.auth" &
 echo $! >"$T/pids/fake.auth"
 wait_until 10 "fake server auth" test -s "$T/port.auth"
-cat >"$W/plugin.sh" <<'SH'
+cat >"$W/plugin.sh" <<SH
 #!/bin/sh
 # A credential plugin: reads KUBERNETES_EXEC_INFO, prints an ExecCredential.
-case $KUBERNETES_EXEC_INFO in *ExecCredential*) ;; *) exit 3 ;; esac
-echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"plugin-token-4711","expirationTimestamp":"2099-01-01T00:00:00Z"}}'
+# It also records what it was given: the exec info and the kubeconfig's env.
+printf '%s\\n' "\$KUBERNETES_EXEC_INFO" >>"$T/exec-info"
+printf 'project=%s empty=[%s]\\n' "\$CLOUDSDK_CORE_PROJECT" "\${EMPTY-unset}" >>"$T/exec-env"
+case \$KUBERNETES_EXEC_INFO in *ExecCredential*) ;; *) exit 3 ;; esac
+echo '{"apiVersion":"'"\${PLUGIN_API:-client.authentication.k8s.io/v1}"'","kind":"ExecCredential","status":{"token":"plugin-token-4711","expirationTimestamp":"2099-01-01T00:00:00Z"}}'
 SH
 chmod +x "$W/plugin.sh"
 cat >"$W/exec-kc.yaml" <<YAML
 apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "http://127.0.0.1:$(<"$T/port.auth")"}}]
-users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, interactiveMode: Never}}}]
-contexts: [{name: x, context: {cluster: c, user: u, namespace: ns1}}]
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ./plugin.sh
+      interactiveMode: Never
+      env: [{name: CLOUDSDK_CORE_PROJECT, value: my-project}, {name: EMPTY}]
+- name: beta
+  user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./plugin.sh,
+         env: [{name: PLUGIN_API, value: client.authentication.k8s.io/v1beta1}]}}
+- {name: file, user: {tokenFile: tokens/current}}
+contexts:
+- {name: x, context: {cluster: c, user: u, namespace: ns1}}
+- {name: beta, context: {cluster: c, user: beta}}
+- {name: file, context: {cluster: c, user: file}}
 current-context: x
 YAML
 cat >"$W/plugin.lua" <<'LUA'
@@ -177,13 +194,48 @@ return runbook { name = "plugin", run = function()
 end }
 LUA
 sm plugin run plugin.lua --json
-kill "$(<"$T/pids/fake.auth")" 2>/dev/null || true
-wait "$(<"$T/pids/fake.auth")" 2>/dev/null || true
 expect_rc 0 plugin "a run authenticated by an exec plugin"
 eq "$(grep -c 'auth Bearer plugin-token-4711' "$T/count.auth")" 2 "both requests carried the plugin's token"
 for f in "$SUMMIT_STATE_DIR"/state.db* "$SUMMIT_STATE_DIR"/logs/* "$T/plugin.out" "$T/plugin.err"; do
   hasnt "$f" "plugin-token-4711" "the token is not in $(basename "$f")"
 done
+eq "$(lines "$T/exec-info")" 1 "the plugin ran once: its credential is cached until it expires"
+info=$(<"$T/exec-info")
+eq "$(py 'import json, sys; print(json.dumps(json.loads(sys.argv[1]), sort_keys=True))' "$info")" \
+  '{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "spec": {"interactive": false}}' \
+  "KUBERNETES_EXEC_INFO: the exec config's apiVersion, never interactive"
+eq "$(<"$T/exec-env")" "project=my-project empty=[]" "the kubeconfig's env reaches the plugin (a value-less one empty)"
+
+say "a v1beta1 exec plugin gets a v1beta1 exec info"
+: >"$T/exec-info"
+cat >"$W/plugin_beta.lua" <<'LUA'
+return runbook { name = "plugin-beta", run = function()
+  local k = cluster{ kubeconfig = "exec-kc.yaml", context = "beta" }
+  step("a", function() return k:get("cm/x").data.a end)
+end }
+LUA
+sm beta run plugin_beta.lua --json
+expect_rc 0 beta "a run authenticated by a v1beta1 exec plugin"
+has "$T/exec-info" '"apiVersion":"client.authentication.k8s.io/v1beta1"' "the exec config's apiVersion is passed on"
+eq "$(grep -c 'auth Bearer plugin-token-4711' "$T/count.auth")" 3 "its token was used"
+
+say "a kubeconfig tokenFile: relative to the kubeconfig, trimmed, re-read on every request"
+mkdir -p "$W/tokens"
+printf 'file-token-xyz\n' >"$W/tokens/current"
+cat >"$W/tokenfile.lua" <<'LUA'
+return runbook { name = "tokenfile", run = function()
+  local k = cluster{ kubeconfig = "exec-kc.yaml", context = "file" }
+  step("a", function() return k:get("cm/x").data.a end)
+  exec({ "sh", "-c", "printf 'rotated\\n\\n' >tokens/current" })
+  step("b", function() return k:get("cm/x").data.a end)
+end }
+LUA
+sm tokenfile run tokenfile.lua --json
+kill "$(<"$T/pids/fake.auth")" 2>/dev/null || true
+wait "$(<"$T/pids/fake.auth")" 2>/dev/null || true
+expect_rc 0 tokenfile "a run authenticated by a token file"
+eq "$(grep -c '^auth Bearer file-token-xyz$' "$T/count.auth")" 1 "the first request sent the file's token, trailing newline trimmed"
+eq "$(grep -c '^auth Bearer rotated$' "$T/count.auth")" 1 "the second sent the rotated token"
 
 echo
 echo "test_cluster: all $N_CHECKS checks passed"

@@ -177,10 +177,6 @@ Test(kubeconfig, realistic_explicit_context) {
   cr_assert_str_eq(c.user, "dev-user");
   cr_assert_str_eq(c.token, "dev-token-abc");
   cr_assert_null(c.token_file);
-  char *tok = NULL;
-  cr_assert_eq(kube_conn_read_token(&c, &tok, err, sizeof err), 0);
-  cr_assert_str_eq(tok, "dev-token-abc");
-  free(tok);
   kube_conn_free(&c);
   kubeconfig_free(kc);
 }
@@ -390,6 +386,9 @@ Test(kubeconfig, parse_in_memory) {
   kubeconfig_free(kc);
 }
 
+/* Resolution keeps both the inline token and the absolute token file; the
+ * file is read (and re-read, tokens rotate) per request by cluster.lua,
+ * tested in tests/integration/test_cluster.sh. */
 Test(kubeconfig, token_vs_token_file) {
   char err[512] = "", want[PATH_MAX];
   put("tokens/current", "file-token-xyz\n");
@@ -406,41 +405,24 @@ Test(kubeconfig, token_vs_token_file) {
   kubeconfig *kc = load1(p, err, sizeof err);
   cr_assert_not_null(kc, "%s", err);
   kube_conn c;
-  char *tok;
 
   cr_assert_eq(kubeconfig_resolve(kc, "file", &c, err, sizeof err), 0);
   cr_assert_null(c.token);
   snprintf(want, sizeof want, "%s/tokens/current", dir);
   cr_assert_str_eq(c.token_file, want);
-  cr_assert_eq(kube_conn_read_token(&c, &tok, err, sizeof err), 0, "%s",
-               err);
-  cr_assert_str_eq(tok, "file-token-xyz", "trailing newline trimmed");
-  free(tok);
-  /* Re-read on every call: tokens rotate. */
-  put("tokens/current", "rotated\n");
-  cr_assert_eq(kube_conn_read_token(&c, &tok, err, sizeof err), 0);
-  cr_assert_str_eq(tok, "rotated");
-  free(tok);
   kube_conn_free(&c);
 
   cr_assert_eq(kubeconfig_resolve(kc, "both", &c, err, sizeof err), 0);
   cr_assert_str_eq(c.token, "inline-tok");
-  cr_assert_not_null(c.token_file);
-  cr_assert_eq(kube_conn_read_token(&c, &tok, err, sizeof err), 0);
-  cr_assert_str_eq(tok, "rotated", "the file wins when both are set");
-  free(tok);
+  cr_assert_str_eq(c.token_file, want);
   kube_conn_free(&c);
 
-  cr_assert_eq(kubeconfig_resolve(kc, "missing", &c, err, sizeof err), 0);
-  cr_assert_eq(kube_conn_read_token(&c, &tok, err, sizeof err), -1);
-  cr_assert_null(tok);
-  cr_assert(strstr(err, "tokens/nope"), "%s", err);
+  /* A token file that does not exist is not read while resolving. */
+  cr_assert_eq(kubeconfig_resolve(kc, "missing", &c, err, sizeof err), 0,
+               "%s", err);
+  snprintf(want, sizeof want, "%s/tokens/nope", dir);
+  cr_assert_str_eq(c.token_file, want);
   kube_conn_free(&c);
-
-  /* No token at all: 0 and NULL. */
-  kube_conn none = {0};
-  cr_assert_eq(kube_conn_read_token(&none, &tok, err, sizeof err), 0);
-  cr_assert_null(tok);
   kubeconfig_free(kc);
 }
 
@@ -494,34 +476,11 @@ Test(kubeconfig, exec_plugin_fields) {
   cr_assert_eq(e->interactive_mode, KUBE_EXEC_NEVER);
   cr_assert_eq(e->provide_cluster_info, 1);
   cr_assert_str_eq(e->install_hint, "install it with gcloud components");
-
-  char *info = kube_exec_info_json(&c, 0, err, sizeof err);
-  cr_assert_not_null(info, "%s", err);
-  cr_assert_str_eq(info,
-    "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
-    "\"ExecCredential\",\"spec\":{\"interactive\":false,\"cluster\":{"
-    "\"server\":\"https://34.1.2.3\",\"tls-server-name\":\"gke.internal\","
-    "\"certificate-authority-data\":\"" CA_B64 "\"}}}");
-  free(info);
   kube_conn_free(&c);
   kubeconfig_free(kc);
 }
 
-Test(kubeconfig, exec_info_env) {
-  char buf[256];
-  int n = kube_exec_info_env(buf, sizeof buf, 0);
-  cr_assert_str_eq(buf, "{\"apiVersion\":\"client.authentication.k8s.io/v1\","
-                   "\"kind\":\"ExecCredential\",\"spec\":{\"interactive\":"
-                   "false}}");
-  cr_assert_eq((size_t)n, strlen(buf));
-  kube_exec_info_env(buf, sizeof buf, 1);
-  cr_assert(strstr(buf, "\"interactive\":true}"));
-  char small[8];
-  cr_assert_eq(kube_exec_info_env(small, sizeof small, 0), n);
-  cr_assert_eq(strlen(small), 7);
-}
-
-Test(kubeconfig, exec_info_v1beta1_ca_file) {
+Test(kubeconfig, exec_v1beta1_defaults) {
   char err[512] = "";
   put("ca.crt", CA_PEM);
   const char *p = put("config",
@@ -536,14 +495,10 @@ Test(kubeconfig, exec_info_v1beta1_ca_file) {
   cr_assert_eq(kubeconfig_resolve(kc, "x", &c, err, sizeof err), 0);
   cr_assert_eq(c.exec->interactive_mode, KUBE_EXEC_IF_AVAILABLE,
                "v1beta1 defaults to IfAvailable");
-  char *info = kube_exec_info_json(&c, 1, err, sizeof err);
-  cr_assert_not_null(info, "%s", err);
-  cr_assert(strstr(info, "\"apiVersion\":\"client.authentication.k8s.io/"
-                   "v1beta1\""), "%s", info);
-  cr_assert(strstr(info, "\"interactive\":true"), "%s", info);
-  cr_assert(strstr(info, "\"certificate-authority-data\":\"" CA_B64 "\""),
-            "%s", info);
-  free(info);
+  cr_assert_str_eq(c.exec->api_version,
+                   "client.authentication.k8s.io/v1beta1");
+  cr_assert_eq(c.exec->provide_cluster_info, 1);
+  cr_assert_str_eq(c.exec->command, "p", "a PATH-based command stays as is");
   kube_conn_free(&c);
   kubeconfig_free(kc);
 }
