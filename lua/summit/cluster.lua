@@ -180,12 +180,21 @@ local function exec_token(c)
   return cred
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return (s:gsub("%s+$", ""))
+-- A tokenFile is read before every request (it may be rotated) and, as in
+-- client-go, wins over an inline token. A file that cannot be read keeps
+-- the last value read from it; one never read is an error, not a request
+-- sent without credentials.
+local last_token = {}
+local function file_token(path)
+  local f, err = io.open(path, "rb")
+  if f then
+    local s = f:read("*a")
+    f:close()
+    last_token[path] = (s:gsub("%s+$", ""))
+  elseif not last_token[path] then
+    error(errors.new("EKUBEAUTH", "cannot read the token file: " .. tostring(err)), 0)
+  end
+  return last_token[path]
 end
 
 -- ---------------------------------------------------------------------
@@ -204,7 +213,7 @@ local function request_opts(self, method, path, body, ctype, accept)
               deadline_ms = E.deadline() }
   -- PEM data from the kubeconfig or a plugin stays in memory (curl blobs).
   o.cert_pem, o.key_pem = c.cert_data, c.key_data
-  local token = c.token or (c.token_file and read_file(c.token_file))
+  local token = c.token_file and file_token(c.token_file) or c.token
   if c.exec then
     local cred = exec_token(c)
     token = cred.token or token

@@ -43,15 +43,17 @@ _cleanup() {
   for pid in "${BG_PIDS[@]}"; do
     kill -9 "$pid" 2>/dev/null
   done
-  wait 2>/dev/null
   # Children of summit run detached (own process group) and survive a
   # SIGKILL of summit; runbooks that start long ones write their pid to
-  # $T/pids/NAME, $T/<workdir>/pids/NAME or one level deeper.
+  # $T/pids/NAME, $T/<workdir>/pids/NAME or one level deeper. A test's own
+  # background servers are listed there too: kill them before the wait,
+  # or a test that fails early waits for them until its timeout.
   for f in "$T"/pids/* "$T"/*/pids/* "$T"/*/*/pids/*; do
     [[ -f $f ]] || continue
     pid=$(cat "$f" 2>/dev/null)
     [[ $pid =~ ^[0-9]+$ ]] && kill -9 "$pid" 2>/dev/null
   done
+  wait 2>/dev/null
   # Every summit run by `sm`/`bg_start` leaves its stderr in $T/*.err: a
   # sanitizer report there fails the test even when the exit code passed.
   if [[ $rc -eq 0 ]]; then

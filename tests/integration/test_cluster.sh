@@ -180,10 +180,14 @@ users:
   user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./plugin.sh,
          env: [{name: PLUGIN_API, value: client.authentication.k8s.io/v1beta1}]}}
 - {name: file, user: {tokenFile: tokens/current}}
+- {name: both, user: {token: inline-token, tokenFile: tokens/current}}
+- {name: absent, user: {tokenFile: tokens/absent}}
 contexts:
 - {name: x, context: {cluster: c, user: u, namespace: ns1}}
 - {name: beta, context: {cluster: c, user: beta}}
 - {name: file, context: {cluster: c, user: file}}
+- {name: both, context: {cluster: c, user: both}}
+- {name: absent, context: {cluster: c, user: absent}}
 current-context: x
 YAML
 cat >"$W/plugin.lua" <<'LUA'
@@ -231,11 +235,29 @@ return runbook { name = "tokenfile", run = function()
 end }
 LUA
 sm tokenfile run tokenfile.lua --json
-kill "$(<"$T/pids/fake.auth")" 2>/dev/null || true
-wait "$(<"$T/pids/fake.auth")" 2>/dev/null || true
 expect_rc 0 tokenfile "a run authenticated by a token file"
 eq "$(grep -c '^auth Bearer file-token-xyz$' "$T/count.auth")" 1 "the first request sent the file's token, trailing newline trimmed"
 eq "$(grep -c '^auth Bearer rotated$' "$T/count.auth")" 1 "the second sent the rotated token"
+
+say "a tokenFile wins over an inline token (client-go); an unreadable one is an error"
+cat >"$W/tokenboth.lua" <<'LUA'
+return runbook { name = "tokenboth", params = { ctx = { type = "string" } }, run = function(p)
+  local k = cluster{ kubeconfig = "exec-kc.yaml", context = p.ctx }
+  step("a", function() return k:get("cm/x").data.a end)
+end }
+LUA
+sm both run tokenboth.lua -p ctx=both
+expect_rc 0 both "a run whose user has both token and tokenFile"
+eq "$(grep -c '^auth Bearer inline-token$' "$T/count.auth")" 0 "the inline token was not sent"
+eq "$(grep -c '^auth Bearer rotated$' "$T/count.auth")" 2 "the token file's token was sent"
+n_before=$(lines "$T/count.auth")
+sm absent run tokenboth.lua -p ctx=absent
+expect_rc 1 absent "a run whose token file cannot be read"
+has "$T/absent.out" "EKUBEAUTH: cannot read the token file" "the error is EKUBEAUTH"
+has "$T/absent.out" "tokens/absent" "it names the token file"
+eq "$(lines "$T/count.auth")" "$n_before" "no request went out without credentials"
+kill "$(<"$T/pids/fake.auth")" 2>/dev/null || true
+wait "$(<"$T/pids/fake.auth")" 2>/dev/null || true
 
 echo
 echo "test_cluster: all $N_CHECKS checks passed"
