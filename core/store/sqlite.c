@@ -4,6 +4,7 @@
  * prepared once per connection and reused. */
 #include "store/store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -112,19 +113,8 @@ static const char *const MIGRATIONS[] = {
   "lease_expires_ms, cancel_request, heartbeat_ms, config_path, git_commit, " \
   "start_sig"
 
-enum {
-  Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-  Q_RUN_INSERT, Q_RUN_GET, Q_RUN_STATUS, Q_RUN_PIN, Q_RUN_GIT,
-  Q_RUN_LIST, Q_RUN_LIST_STATUS,
-  Q_LEASE_GET, Q_LEASE_SET, Q_LEASE_RENEW, Q_LEASE_RELEASE,
-  Q_LEASE_FIRST, Q_FENCE_GET,
-  Q_JOURNAL_APPEND, Q_JOURNAL_EACH,
-  Q_CANCEL_SET, Q_CANCEL_GET,
-  Q_LOCK_GET, Q_LOCK_SET, Q_LOCK_RELEASE, Q_LOCK_RELEASE_RUN, Q_LOCK_LIST,
-  Q_COUNT
-};
-
-static const char *const SQL[Q_COUNT] = {
+/* The SQL of this file's statements (internal.h names them). */
+static const char *const SQL[] = {
   [Q_BEGIN] = "BEGIN IMMEDIATE",
   [Q_COMMIT] = "COMMIT",
   [Q_ROLLBACK] = "ROLLBACK",
@@ -184,8 +174,7 @@ static const char *const SQL[Q_COUNT] = {
 
 struct store {
   sqlite3 *db;
-  sqlite3_stmt *stmt[Q_COUNT];
-  sqlite3_stmt *aux[STORE_AUX_SLOTS];  /* the other files' (internal.h) */
+  sqlite3_stmt *stmt[STORE_NSTMT];  /* prepared on first use (internal.h) */
   int in_txn;      /* a write transaction is open (see store_flush) */
   char err[1024];
   char *path;      /* named in every error */
@@ -218,28 +207,14 @@ static int fail(store_t *s, const char *what) {
   return STORE_ERR;
 }
 
-/* Returns the prepared statement q, reset and with bindings cleared. */
-static sqlite3_stmt *stmt(store_t *s, int q) {
-  sqlite3_stmt *st = s->stmt[q];
-  if (!st) {
-    if (sqlite3_prepare_v3(s->db, SQL[q], -1, SQLITE_PREPARE_PERSISTENT, &st,
-                           NULL) != SQLITE_OK) {
-      fail(s, "prepare");
-      return NULL;
-    }
-    s->stmt[q] = st;
-  }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return st;
+/* Returns the prepared statement q of this file, reset and unbound. */
+static sqlite3_stmt *stmt(store_t *s, enum store_stmt q) {
+  assert((size_t)q < sizeof SQL / sizeof SQL[0] && SQL[q]);
+  return store__stmt(s, q, SQL[q]);
 }
 
 #define bind_text store__bind_text
-
-static void bind_i64(sqlite3_stmt *st, int i, int64_t v, int null_if_zero) {
-  if (null_if_zero && v == 0) sqlite3_bind_null(st, i);
-  else sqlite3_bind_int64(st, i, v);
-}
+#define col_text store__col_text
 
 /* Runs a statement that returns no rows. */
 static int exec_stmt(store_t *s, sqlite3_stmt *st, const char *what) {
@@ -265,16 +240,20 @@ static int begin(store_t *s) {
 
 /* ---- for the other files of core/store/ (internal.h) ---------------- */
 
-sqlite3_stmt *store__aux(store_t *s, int slot, const char *sql) {
-  sqlite3_stmt *st = s->aux[slot];
+sqlite3_stmt *store__stmt(store_t *s, enum store_stmt id, const char *sql) {
+  assert(s && s->db && sql);
+  assert(id >= 0 && id < STORE_NSTMT);
+  sqlite3_stmt *st = s->stmt[id];
   if (!st) {
     if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
                            NULL) != SQLITE_OK) {
       fail(s, "prepare");
       return NULL;
     }
-    s->aux[slot] = st;
+    s->stmt[id] = st;
   }
+  /* One slot, one statement: the SQL it was prepared from is this one. */
+  assert(strcmp(sqlite3_sql(st), sql) == 0);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return st;
@@ -483,8 +462,7 @@ error:
 void store_close(store_t *s) {
   if (!s) return;
   if (s->in_txn) store_flush(s);
-  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->stmt[i]);
-  for (int i = 0; i < STORE_AUX_SLOTS; i++) sqlite3_finalize(s->aux[i]);
+  for (int i = 0; i < STORE_NSTMT; i++) sqlite3_finalize(s->stmt[i]);
   sqlite3_close(s->db);
   free(s->path);
   free(s->fence_run);
@@ -595,15 +573,15 @@ int store_run_create(store_t *s, const store_run *r) {
   bind_text(st, 11, r->failed_key);
   bind_text(st, 12, r->started_by);
   bind_text(st, 13, r->rerun_of);
-  bind_i64(st, 14, r->created_ms, 0);
-  bind_i64(st, 15, r->updated_ms, 0);
-  bind_i64(st, 16, r->finished_ms, 1);
-  bind_i64(st, 17, r->wake_ms, 1);
-  bind_i64(st, 18, r->owner_pid, 1);
+  sqlite3_bind_int64(st, 14, r->created_ms);
+  sqlite3_bind_int64(st, 15, r->updated_ms);
+  store__bind_opt(st, 16, r->finished_ms);
+  store__bind_opt(st, 17, r->wake_ms);
+  store__bind_opt(st, 18, r->owner_pid);
   bind_text(st, 19, r->owner_host);
-  bind_i64(st, 20, r->lease_expires_ms, 1);
+  store__bind_opt(st, 20, r->lease_expires_ms);
   bind_text(st, 21, r->cancel_request);
-  bind_i64(st, 22, r->heartbeat_ms, 1);
+  store__bind_opt(st, 22, r->heartbeat_ms);
   bind_text(st, 23, r->config_path);
   bind_text(st, 24, r->git_commit);
   bind_text(st, 25, r->start_sig);
@@ -644,8 +622,8 @@ int store_run_set_status(store_t *s, const char *id, const char *status,
   bind_text(st, 2, status);
   bind_text(st, 3, error);
   bind_text(st, 4, failed_key);
-  bind_i64(st, 5, wake_ms, 1);
-  bind_i64(st, 6, now_ms, 0);
+  store__bind_opt(st, 5, wake_ms);
+  sqlite3_bind_int64(st, 6, now_ms);
   sqlite3_bind_int(st, 7, final != 0);
   return exec_stmt(s, st, "updating the run");
 }
@@ -808,9 +786,6 @@ int store_journal_append(store_t *s, const char *run_id, const store_entry *e,
 
 int64_t store_last_id(store_t *s) { return sqlite3_last_insert_rowid(s->db); }
 
-static const char *col_text(sqlite3_stmt *st, int i) {
-  return (const char *)sqlite3_column_text(st, i);
-}
 
 int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
                        void *ud) {
