@@ -15,7 +15,9 @@
 
 #include "store/internal.h"
 
-/* Forward migrations: MIGRATIONS[i] takes user_version i to i + 1. */
+/* Forward migrations: MIGRATIONS[i] takes user_version i to i + 1. A
+ * released one never changes (databases out there were made by it): a new
+ * schema is a new migration at the end. */
 static const char *const MIGRATIONS[] = {
   /* 0 -> 1: runs and the journal. */
   "CREATE TABLE runs("
@@ -190,6 +192,10 @@ struct store {
 };
 
 int store_schema_version(void) { return NMIGRATIONS; }
+
+const char *store_migration(int from) {
+  return from >= 0 && from < NMIGRATIONS ? MIGRATIONS[from] : NULL;
+}
 
 const char *store_errmsg(store_t *s) { return s->err; }
 
