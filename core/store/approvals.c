@@ -27,12 +27,11 @@ static const char *const SQL_W_DEADLINE =
   "w.run_id, w.wait_key, w.attempt, w.gate, w.request, w.since_ms,"        \
   " w.deadline_ms, r.status, r.name, r.started_by, r.owner_pid,"           \
   " r.owner_host, r.lease_expires_ms"
+/* ?1 NULL: the waits of every run. */
 static const char *const SQL_W_LIST =
     "SELECT " WAIT_COLS " FROM waits w JOIN runs r ON r.id = w.run_id"
+    " WHERE ?1 IS NULL OR w.run_id = ?1"
     " ORDER BY w.since_ms, w.run_id, w.wait_key";
-static const char *const SQL_W_LIST_RUN =
-    "SELECT " WAIT_COLS " FROM waits w JOIN runs r ON r.id = w.run_id"
-    " WHERE w.run_id = ?1 ORDER BY w.since_ms, w.wait_key";
 static const char *const SQL_D_INSERT =
     "INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision,"
     " comment, bind, signature, ts_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
@@ -100,10 +99,9 @@ int store_wait_set_deadline(store_t *s, const char *run_id,
 
 int store_wait_list(store_t *s, const char *run_id, store_wait_cb fn,
                     void *ud) {
-  sqlite3_stmt *st = run_id ? store__stmt(s, W_LIST_RUN, SQL_W_LIST_RUN)
-                            : store__stmt(s, W_LIST, SQL_W_LIST);
+  sqlite3_stmt *st = store__stmt(s, W_LIST, SQL_W_LIST);
   if (!st) return STORE_ERR;
-  if (run_id) store__bind_text(st, 1, run_id);
+  store__bind_text(st, 1, run_id);
   int rc, ret = STORE_OK;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     store_wait w = {

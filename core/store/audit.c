@@ -23,17 +23,14 @@ static const char *const SQL_INSERT =
     "INSERT INTO audit(seq, ts_ms, actor, run_id, action, record, prev_hash,"
     " hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-/* Filters are written so one statement serves "all" too: ?2 = 0 keeps
- * every time. */
+#define AUDIT_COLS "seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
+/* Filters are written so one statement serves "all" too: ?1 NULL keeps
+ * every run, ?2 = 0 every time. */
 static const char *const SQL_EACH =
-    "SELECT seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
-    " FROM audit WHERE ts_ms >= ?2 ORDER BY seq";
-static const char *const SQL_EACH_RUN =
-    "SELECT seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
-    " FROM audit WHERE run_id = ?1 AND ts_ms >= ?2 ORDER BY seq";
+    "SELECT " AUDIT_COLS " FROM audit"
+    " WHERE (?1 IS NULL OR run_id = ?1) AND ts_ms >= ?2 ORDER BY seq";
 static const char *const SQL_ALL =
-    "SELECT seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
-    " FROM audit ORDER BY seq";
+    "SELECT " AUDIT_COLS " FROM audit ORDER BY seq";
 
 const char STORE_AUDIT_GENESIS[65] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -169,10 +166,9 @@ static void row_from(sqlite3_stmt *st, store_audit_row *r) {
 
 int store_audit_each(store_t *s, const char *run_id, int64_t since_ms,
                      store_audit_cb fn, void *ud) {
-  sqlite3_stmt *st = run_id ? store__stmt(s, A_EACH_RUN, SQL_EACH_RUN)
-                            : store__stmt(s, A_EACH, SQL_EACH);
+  sqlite3_stmt *st = store__stmt(s, A_EACH, SQL_EACH);
   if (!st) return STORE_ERR;
-  if (run_id) store__bind_text(st, 1, run_id);
+  store__bind_text(st, 1, run_id);
   sqlite3_bind_int64(st, 2, since_ms);
   int rc, ret = STORE_OK;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

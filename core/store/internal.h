@@ -25,13 +25,13 @@ enum store_stmt {
   Q_CANCEL_SET, Q_CANCEL_GET,
   Q_LOCK_GET, Q_LOCK_SET, Q_LOCK_RELEASE, Q_LOCK_RELEASE_RUN, Q_LOCK_LIST,
   /* audit.c */
-  A_LAST, A_INSERT, A_EACH, A_EACH_RUN, A_ALL,
+  A_LAST, A_INSERT, A_EACH, A_ALL,
   /* approvals.c: waits (W_) and decisions (D_) */
-  W_GET, W_INSERT, W_REPLACE, W_CLOSE, W_DEADLINE, W_LIST, W_LIST_RUN,
+  W_GET, W_INSERT, W_REPLACE, W_CLOSE, W_DEADLINE, W_LIST,
   D_INSERT, D_LIST, D_EACH,
   /* schedules.c: schedules (S_), the daemon's pending runs (P_), a run's
    * schedule (R_) */
-  S_ADD, S_REMOVE, S_PAUSE, S_GET, S_LIST, S_CLAIM, S_NOTE, S_RUN_MARK,
+  S_ADD, S_REMOVE, S_PAUSE, S_LIST, S_CLAIM, S_NOTE, S_RUN_MARK,
   S_RUN_LAST, S_ENDED, S_ACTIVE, S_FIRE_RUN,
   P_LIST, P_CLAIM, P_RELEASE, R_SCHEDULE,
   /* notify.c */

@@ -8,6 +8,7 @@
  * (updated_ms) when no fresh claim is there. A run records the fire it was
  * started for under a unique index, so even a lost race cannot give a
  * fire two runs. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,12 +28,10 @@ static const char *const SQL_PAUSE =
   " s.dir, s.missed, s.paused, s.created_by, s.created_ms,"               \
   " s.next_fire_ms, s.last_fire_ms, s.last_run, s.last_status,"           \
   " s.last_note, s.consecutive_failures, r.status"
-static const char *const SQL_GET =
-    "SELECT " SCHED_COLS " FROM schedules s LEFT JOIN runs r"
-    " ON r.id = s.last_run WHERE s.name = ?1";
+/* ?1 NULL: every schedule. */
 static const char *const SQL_LIST =
     "SELECT " SCHED_COLS " FROM schedules s LEFT JOIN runs r"
-    " ON r.id = s.last_run ORDER BY s.name";
+    " ON r.id = s.last_run WHERE ?1 IS NULL OR s.name = ?1 ORDER BY s.name";
 static const char *const SQL_CLAIM =
     "UPDATE schedules SET next_fire_ms = ?3,"
     " last_fire_ms = CASE WHEN ?4 THEN ?4 ELSE last_fire_ms END"
@@ -93,6 +92,14 @@ static int write_now(store_t *s, sqlite3_stmt *st, const char *what,
   return store_flush(s);
 }
 
+/* write_now for a write to the schedule named in st: STORE_NOTFOUND when
+ * there is none. */
+static int write_named(store_t *s, sqlite3_stmt *st, const char *what) {
+  int n = 0;
+  if (write_now(s, st, what, &n) != STORE_OK) return STORE_ERR;
+  return n ? STORE_OK : STORE_NOTFOUND;
+}
+
 int store_schedule_add(store_t *s, const store_schedule *sc) {
   if (store__begin(s) != STORE_OK) return STORE_ERR;
   sqlite3_stmt *st = store__stmt(s, S_ADD, SQL_ADD);
@@ -129,10 +136,7 @@ int store_schedule_remove(store_t *s, const char *name) {
   sqlite3_stmt *st = store__stmt(s, S_REMOVE, SQL_REMOVE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
-  int n = 0;
-  if (write_now(s, st, "removing a schedule", &n) != STORE_OK)
-    return STORE_ERR;
-  return n ? STORE_OK : STORE_NOTFOUND;
+  return write_named(s, st, "removing a schedule");
 }
 
 int store_schedule_set_paused(store_t *s, const char *name, int paused,
@@ -142,10 +146,7 @@ int store_schedule_set_paused(store_t *s, const char *name, int paused,
   store__bind_text(st, 1, name);
   sqlite3_bind_int(st, 2, paused != 0);
   store__bind_opt(st, 3, next_fire_ms);
-  int n = 0;
-  if (write_now(s, st, "pausing a schedule", &n) != STORE_OK)
-    return STORE_ERR;
-  return n ? STORE_OK : STORE_NOTFOUND;
+  return write_named(s, st, "pausing a schedule");
 }
 
 static void from_row(sqlite3_stmt *st, store_schedule *sc) {
@@ -190,7 +191,8 @@ static int walk(store_t *s, sqlite3_stmt *st, store_schedule_cb fn, void *ud,
 
 int store_schedule_get(store_t *s, const char *name, store_schedule_cb fn,
                        void *ud) {
-  sqlite3_stmt *st = store__stmt(s, S_GET, SQL_GET);
+  assert(name);  /* NULL would list them all */
+  sqlite3_stmt *st = store__stmt(s, S_LIST, SQL_LIST);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   int n, rc = walk(s, st, fn, ud, &n);
