@@ -2,7 +2,7 @@
 #define SUMMIT_STORE_H
 /* The state store: runs, their journals and leases, in one SQLite database.
  *
- * Every SQL statement of summit lives behind this interface (sqlite.c). It
+ * Every SQL statement of summit lives behind this interface (core/store/). It
  * knows nothing of Lua. Writes are batched in one open transaction that
  * store_flush() commits; store_journal_append() with durable=1 commits at
  * once, so a `started` row is on disk before its effect runs and the
