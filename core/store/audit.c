@@ -7,6 +7,7 @@
  * with hash(0) = 64 zeros. The record names its own seq and the previous
  * hash, so a deleted or reordered record breaks the chain as surely as an
  * edited one. */
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@ void store_audit_hash(const char *prev_hash, const char *record,
       !EVP_DigestFinal_ex(c, md, &n))
     n = 0;
   EVP_MD_CTX_free(c);
+  assert(n == 0 || n == 32);  /* SHA-256: 64 hex digits fill out */
   static const char HEX[] = "0123456789abcdef";
   for (unsigned i = 0; i < n && i < 32; i++) {
     out[2 * i] = HEX[md[i] >> 4];

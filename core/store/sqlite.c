@@ -224,6 +224,7 @@ static sqlite3_stmt *stmt(store_t *s, enum store_stmt q) {
 
 /* Runs a statement that returns no rows. */
 static int exec_stmt(store_t *s, sqlite3_stmt *st, const char *what) {
+  assert(st && what);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) return fail(s, what);
@@ -240,6 +241,7 @@ static int begin(store_t *s) {
   if (s->fenced) return fence_refuse(s);
   sqlite3_stmt *st = stmt(s, Q_BEGIN);
   if (!st || exec_stmt(s, st, "begin") != STORE_OK) return STORE_ERR;
+  assert(sqlite3_get_autocommit(s->db) == 0);
   s->in_txn = 1;
   return STORE_OK;
 }
@@ -290,6 +292,7 @@ int store__failf(store_t *s, const char *fmt, ...) {
  * the open transaction), drops that transaction and fences s for good.
  * Returns STORE_FENCED. */
 static int fence_fail(store_t *s) {
+  assert(s->in_txn && s->fence_run);
   int64_t epoch = -1, pid = 0;
   char host[256] = "", status[64] = "";
   sqlite3_stmt *st = stmt(s, Q_FENCE_GET);
@@ -333,6 +336,7 @@ static int fence_fail(store_t *s) {
  * can move the epoch until it ends): is s->fence_run still at the epoch
  * this connection acquired? */
 static int fence_check(store_t *s) {
+  assert(s->in_txn && s->fence_run);
   sqlite3_stmt *st = stmt(s, Q_FENCE_GET);
   if (!st) return STORE_ERR;
   bind_text(st, 1, s->fence_run);
@@ -346,6 +350,8 @@ static int fence_check(store_t *s) {
 int store_flush(store_t *s) {
   if (!s->in_txn) return STORE_OK;
   if (s->fence_run) {
+    /* Armed only by an acquisition, whose epoch counts from 1. */
+    assert(s->fence_epoch > 0);
     int rc = fence_check(s);
     if (rc == STORE_ERR) {
       store__rollback(s);
@@ -479,6 +485,10 @@ void store_close(store_t *s) {
 
 /* From now on every commit of s checks that run id is at epoch. */
 static void fence_arm(store_t *s, const char *id, int64_t epoch) {
+  assert(id && epoch > 0);
+  /* Armed inside the transaction of the acquisition: its commit is the
+   * first to check the epoch. */
+  assert(s->in_txn);
   free(s->fence_run);
   s->fence_run = strdup(id);
   s->fence_epoch = epoch;
@@ -495,6 +505,7 @@ static void fence_disarm(store_t *s) {
 /* Steps st, an UPDATE ... RETURNING epoch that is prepared and bound;
  * *epoch gets the run's new epoch (the run must exist). */
 static int step_epoch(store_t *s, sqlite3_stmt *st, int64_t *epoch) {
+  assert(s->in_txn);
   int rc = sqlite3_step(st), got = rc == SQLITE_ROW;
   if (got) *epoch = sqlite3_column_int64(st, 0);
   while (rc == SQLITE_ROW) rc = sqlite3_step(st);
@@ -736,6 +747,7 @@ error:
 int store_lease_renew(store_t *s, const char *id, int64_t pid, int64_t now_ms,
                       int64_t ttl_ms) {
   int mine = s->fence_run && !strcmp(s->fence_run, id);
+  assert(!mine || s->fence_epoch > 0);
   sqlite3_stmt *st = stmt(s, Q_LEASE_RENEW);
   if (!st) return STORE_ERR;
   int rc = begin(s);
