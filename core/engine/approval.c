@@ -10,6 +10,7 @@
  * fills nothing and is refused, with the places still open as the reason. */
 #include "engine/approval.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
@@ -221,6 +222,7 @@ typedef struct {
 static void put(sbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void put(sbuf *b, const char *fmt, ...) {
+  assert(b->buf && b->len > 0 && b->used < b->len);
   if (b->used >= b->len) return;
   va_list ap;
   va_start(ap, fmt);
@@ -228,6 +230,7 @@ static void put(sbuf *b, const char *fmt, ...) {
   va_end(ap);
   if (n > 0) b->used += (size_t)n;
   if (b->used >= b->len) b->used = b->len - 1;
+  assert(n < 0 || b->buf[b->used] == '\0');
 }
 
 static void put_roles(sbuf *b, const group *g) {

@@ -11,6 +11,7 @@
  * run. */
 #include "engine/daemon.h"
 
+#include <assert.h>
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -165,6 +166,7 @@ static void run_outcome(daemon_t *d, const char *name, const char *run) {
 static void on_child_exit(uv_process_t *p, int64_t code, int sig) {
   child_t *c = p->data;
   daemon_t *d = c->d;
+  assert(d->nchildren > 0 && !d->finished);
   for (child_t **pp = &d->children; *pp; pp = &(*pp)->next)
     if (*pp == c) {
       *pp = c->next;
@@ -540,6 +542,7 @@ static int build_env(daemon_t *d) {
     if (strncmp(environ[i], "SUMMIT_STATE_DIR=", 17) != 0)
       d->env[k++] = environ[i];
   d->env[k++] = d->env_state;
+  assert(k <= n + 1);
   d->env[k] = NULL;
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "engine/secrets.h"
 #include "io/term.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -168,6 +169,8 @@ static void human(events_t *ev, const char *event, cJSON *f) {
 }
 
 void events_emit(events_t *ev, const char *event, cJSON *fields) {
+  assert(ev && ev->out && event);
+  assert(!ev->color || ev->tty);  /* colour only on a terminal */
   if (ev->quiet) return;
   /* Secret values never reach a terminal, a log file or a reader of the
    * stream (engine/secrets.c); the caller's fields stay as they are. */
@@ -205,6 +208,7 @@ void events_emit(events_t *ev, const char *event, cJSON *fields) {
 }
 
 void events_log(events_t *ev, const char *level, const char *msg) {
+  assert(ev && ev->out && level && msg);
   if (ev->quiet) return;
   char *red = secrets_redact(msg, strlen(msg), NULL);
   if (red) msg = red;

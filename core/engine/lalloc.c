@@ -1,6 +1,7 @@
 /* The capped Lua allocator (see lalloc.h). */
 #include "engine/lalloc.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 void *lalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   lalloc_t *a = ud;
   if (!ptr) osize = 0;  /* then osize tells the type, not a size */
+  /* The state was made with this allocator: every block is counted. */
+  assert(a && a->used >= osize);
   if (nsize == 0) {
     free(ptr);
     a->used -= osize;

@@ -5,6 +5,7 @@
  * coroutine that called it. */
 #include "engine/sched.h"
 
+#include <assert.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,7 @@ static void unwait(sched_t *s, task_t *t) {
   if (!t->waiting) return;
   if (t->wkind == WAIT_ACTIVE) s->n_active--;
   else if (t->wkind == WAIT_DURABLE) s->n_durable--;
+  assert(s->n_active >= 0 && s->n_durable >= 0);
   t->waiting = 0;
   t->cancel = NULL;
   t->cdata = NULL;
@@ -222,6 +224,7 @@ void sched_wake(task_t *t, int nargs) {
     lua_pop(t->co, nargs);
     return;
   }
+  assert(!t->waiting && !t->next_ready && s->ready_tail != t);
   t->ready = 1;
   t->nargs = nargs;
   t->next_ready = NULL;
@@ -258,6 +261,7 @@ void sched_push_root_result(sched_t *s, lua_State *L) {
 static task_t *pop_ready(sched_t *s) {
   task_t *t = s->ready_head;
   if (!t) return NULL;
+  assert(t->ready);
   s->ready_head = t->next_ready;
   if (!s->ready_head) s->ready_tail = NULL;
   t->ready = 0;
@@ -282,6 +286,8 @@ sched_outcome sched_run(sched_t *s, int detach, int64_t *wake_ms) {
     task_t *t;
     while (!s->stop && (t = pop_ready(s))) {
       int is_root = t == s->root;
+      /* Only this loop resumes, and never from inside a task. */
+      assert(!s->current && lua_gettop(t->co) >= t->nargs);
       s->current = t;
       int rc = lua_resume(t->co, t->nargs);
       s->current = NULL;

@@ -25,6 +25,7 @@
  * from installing handlers of its own. */
 #include "io/http.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <limits.h>
 #include <pthread.h>
@@ -274,6 +275,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
 
 static void unlink_req(http_req *r) {
   http_client *c = r->c;
+  assert(r->prev ? r->prev->next == r : c->reqs == r);
   if (r->prev) r->prev->next = r->next;
   else c->reqs = r->next;
   if (r->next) r->next->prev = r->prev;
@@ -294,6 +296,7 @@ static void on_retry_timer_close(uv_handle_t *h) { free_req_now(h->data); }
 /* Frees a request already out of the list and the multi handle; one that
  * ever waited to retry is freed once its timer is closed. */
 static void free_req(http_req *r) {
+  assert(!r->prev && !r->next && r->c->reqs != r);
   if (!r->timer_open) {
     free_req_now(r);
     return;
@@ -365,6 +368,7 @@ static void finish(http_req *r, CURLcode rc) {
   res.duration_ms = (double)(uv_hrtime() - r->t0) / 1e6;
   res.attempts = r->attempts;
   res.effective_url = url ? url : empty;
+  assert(!r->in_done && !r->waiting && r->done);
   r->in_done = 1;
   r->done(r->ud, &res);
   free_req(r);
@@ -401,6 +405,7 @@ static void on_retry_timer(uv_timer_t *t);
  * the multi while it waits. */
 static int schedule_retry(http_req *r, CURLcode rc) {
   http_client *c = r->c;
+  assert(r->attempts >= 1 && !r->waiting);
   int shift = r->attempts - 1 < 4 ? r->attempts - 1 : 4;
   uint64_t wait = (uint64_t)RETRY_FIRST_MS << shift;
   if (wait > RETRY_MAX_WAIT_MS) wait = RETRY_MAX_WAIT_MS;
@@ -429,6 +434,7 @@ static int schedule_retry(http_req *r, CURLcode rc) {
 static void on_retry_timer(uv_timer_t *t) {
   http_req *r = t->data;
   http_client *c = r->c;
+  assert(r->waiting);
   r->waiting = 0;
   r->attempts++;
   if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
@@ -450,6 +456,7 @@ static void check_done(http_client *c) {
     char *priv = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
     http_req *r = (http_req *)priv;
+    assert(r && r->easy == easy);
     if (r->raw && rc == CURLE_OK && !r->uv_err) {
       /* Connected: the handle stays in the multi, which owns the
        * connection; the bytes are ours from now on. */

@@ -9,6 +9,7 @@
  * is copied to rest and scanned first by the next call. */
 #include "io/lines.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ void lines_free(lines_t *l) {
  * bytes (the last may be a '\r'). Keeps buf NUL-terminated once it
  * exists. */
 static int append(lines_t *l, const char *p, size_t n) {
+  assert(l->len <= l->max + 1);
   if (n > l->max + 1 - l->len) return LINES_ETOOLONG;
   size_t need = l->len + n + 1;
   if (need > l->cap) {
@@ -42,6 +44,7 @@ static int append(lines_t *l, const char *p, size_t n) {
     l->buf = nb;
     l->cap = cap;
   }
+  assert(l->buf && need <= l->cap && l->cap <= l->max + 2);
   if (l->buf) {
     if (n) memcpy(l->buf + l->len, p, n);
     l->len += n;
@@ -53,6 +56,8 @@ static int append(lines_t *l, const char *p, size_t n) {
 /* Splits one run of bytes; see lines_feed. */
 static int scan(lines_t *l, const char *data, size_t len, lines_cb on_line,
                 void *ud) {
+  /* Bytes kept after a stop were taken back by lines_feed. */
+  assert(!l->rest && l->rest_len == 0);
   size_t pos = 0;
   while (pos < len) {
     const char *nl = memchr(data + pos, '\n', len - pos);

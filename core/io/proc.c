@@ -14,6 +14,7 @@
  * that exited without reading it would otherwise kill us. */
 #include "io/proc.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -119,6 +120,8 @@ static void maybe_finish(proc_t *p) {
 static void finalize(proc_t *p) {
   static char empty[1];
   proc_result *r = &p->r;
+  /* Only from the last close callback: libuv is done with every handle. */
+  assert(p->closing && p->nopen == 0 && !p->finalizing);
   p->finalizing = 1;
   if (p->done && !p->abandoned) {
     r->out = p->s[S_OUT].buf ? p->s[S_OUT].buf : empty;
@@ -135,6 +138,7 @@ static void finalize(proc_t *p) {
 
 static void on_close(uv_handle_t *h) {
   proc_t *p = h->data;
+  assert(p->nopen > 0);
   if (--p->nopen == 0) finalize(p);
 }
 
@@ -247,6 +251,7 @@ static void log_chunk(proc_t *p, int si, const char *b, size_t n) {
 /* ---- output ---- */
 
 static void capture(proc_t *p, stream *s, const char *b, size_t n) {
+  assert(s->len <= p->cap && (!s->buf || s->len < s->size));
   size_t room = p->cap - s->len;
   if (n > room) {
     s->truncated = 1;
@@ -266,6 +271,7 @@ static void capture(proc_t *p, stream *s, const char *b, size_t n) {
     s->buf = nb;
     s->size = want;
   }
+  assert(s->len + n < s->size && s->size <= p->cap + 1);
   memcpy(s->buf + s->len, b, n);
   s->len += n;
   s->buf[s->len] = '\0';
@@ -314,6 +320,7 @@ static void on_write(uv_write_t *req, int status) {
 
 static void on_grace(uv_timer_t *t) {
   proc_t *p = t->data;
+  assert(p->kill_stage == K_TERM || p->kill_stage == K_KILL);
   if (p->kill_stage == K_TERM) {
     p->kill_stage = K_KILL;
     kill_group(p, SIGKILL);

@@ -57,6 +57,7 @@
  * watch client that left). The embedding program must ignore SIGPIPE. */
 #include "io/server.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <http_parser.h>
@@ -110,6 +111,7 @@ static int sb_add(sbuf *b, const char *s, size_t n) {
   if (sb_reserve(b, n) < 0) return -1;
   if (n) memcpy(b->p + b->len, s, n);
   b->len += n;
+  assert(b->len < b->cap);
   b->p[b->len] = '\0';
   return 0;
 }
@@ -350,6 +352,7 @@ static void req_free(req *r) {
 }
 
 static void enqueue(conn *c, req *r) {
+  assert(r && !r->next && !c->qtail == !c->qhead);
   if (c->qtail) c->qtail->next = r;
   else c->qhead = r;
   c->qtail = r;
@@ -359,6 +362,7 @@ static void enqueue(conn *c, req *r) {
 /* ---- closing ---- */
 
 static void server_release(http_server *s) {
+  assert(s->nopen > 0);
   if (--s->nopen == 0) free(s);
 }
 
@@ -371,6 +375,7 @@ static void notify_close(http_exchange *x) {
 
 static void conn_finalize(conn *c) {
   http_server *s = c->s;
+  assert(c->nopen == 0 && s->nconns > 0);
   http_exchange *x = c->active;
   c->active = NULL;
   if (x) {
@@ -394,6 +399,7 @@ static void conn_finalize(conn *c) {
 
 static void on_conn_closed(uv_handle_t *h) {
   conn *c = h->data;
+  assert(c->closing && c->nopen > 0);
   if (--c->nopen == 0) conn_finalize(c);
 }
 
@@ -440,6 +446,7 @@ static void begin_shutdown(conn *c) {
 static void on_write(uv_write_t *r, int status) {
   wreq *w = r->data;
   conn *c = w->c;
+  assert(c->wbytes >= w->len);
   c->wbytes -= w->len;
   free(w);
   if (c->closing) return;
@@ -550,6 +557,7 @@ static void on_kick(uv_timer_t *t) {
  * a graceful close. */
 static void finish(http_exchange *x, int close) {
   conn *c = x->c;
+  assert(!c || c->active == x);
   free(x);
   if (!c) return;
   c->active = NULL;
@@ -560,6 +568,7 @@ static void finish(http_exchange *x, int close) {
 }
 
 static void dispatch(conn *c, req *r) {
+  assert(!c->active && r->n_headers <= MAX_HEADERS);
   http_exchange *x = calloc(1, sizeof *x);
   if (!x) {
     send_error(c, 503);
@@ -602,6 +611,7 @@ static void pump(conn *c) {
   req *r = c->qhead;
   c->qhead = r->next;
   if (!c->qhead) c->qtail = NULL;
+  assert(c->qlen > 0);
   c->qlen--;
   if (r->error) send_error(c, r->error);
   else dispatch(c, r);

@@ -9,6 +9,7 @@
  * A message is delivered when its final fragment completes. */
 #include "io/ws.h"
 
+#include <assert.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 size_t ws_encode(uint8_t *out, int fin, int opcode, const void *data,
                  size_t len, const uint8_t *key) {
+  assert(out && (data || len == 0) && opcode == (opcode & 0x0f));
   size_t h = 0;
   out[h++] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0f));
   uint8_t mbit = key ? 0x80 : 0;
@@ -96,6 +98,7 @@ static int check_start(ws_decoder *d) {
 
 /* The whole header is in: lengths, key, buffer. */
 static int begin_payload(ws_decoder *d) {
+  assert(!d->in_payload && d->hlen == header_size(d->hdr));
   const uint8_t *h = d->hdr;
   size_t l7 = h[1] & 0x7f, i = 2;
   uint64_t len = l7;
@@ -136,6 +139,7 @@ static int begin_payload(ws_decoder *d) {
 
 /* The frame's payload is complete: deliver what it finishes. */
 static int end_frame(ws_decoder *d, ws_frame_cb cb, void *ud) {
+  assert(d->in_payload && d->left == 0);
   d->in_payload = 0;
   d->hlen = 0;
   if (is_control(d->opcode)) {
@@ -175,6 +179,10 @@ int ws_decode(ws_decoder *d, const char *data, size_t len, ws_frame_cb cb,
     if ((uint64_t)k > d->left) k = (size_t)d->left;
     char *dst = is_control(d->opcode) ? d->ctl + d->ctl_len
                                       : d->msg + d->msg_len;
+    /* check_start bounds a control payload, begin_payload reserved the
+     * message's room (and its NUL). */
+    assert(is_control(d->opcode) ? d->ctl_len + k < sizeof d->ctl
+                                 : d->msg_len + k < d->msg_cap);
     if (k) memcpy(dst, data + i, k);
     if (d->has_key)
       for (size_t j = 0; j < k; j++) dst[j] ^= (char)d->key[(d->pos + j) & 3];

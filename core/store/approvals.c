@@ -11,11 +11,6 @@
 
 #include "store/internal.h"
 
-enum {
-  W_GET = STORE_AUX_APPROVALS, W_INSERT, W_REPLACE, W_CLOSE, W_DEADLINE,
-  W_LIST, W_LIST_RUN, D_INSERT, D_LIST, D_EACH,
-};
-
 static const char *const SQL_W_GET =
     "SELECT attempt FROM waits WHERE run_id = ?1 AND wait_key = ?2";
 static const char *const SQL_W_INSERT =
@@ -32,12 +27,11 @@ static const char *const SQL_W_DEADLINE =
   "w.run_id, w.wait_key, w.attempt, w.gate, w.request, w.since_ms,"        \
   " w.deadline_ms, r.status, r.name, r.started_by, r.owner_pid,"           \
   " r.owner_host, r.lease_expires_ms"
+/* ?1 NULL: the waits of every run. */
 static const char *const SQL_W_LIST =
     "SELECT " WAIT_COLS " FROM waits w JOIN runs r ON r.id = w.run_id"
+    " WHERE ?1 IS NULL OR w.run_id = ?1"
     " ORDER BY w.since_ms, w.run_id, w.wait_key";
-static const char *const SQL_W_LIST_RUN =
-    "SELECT " WAIT_COLS " FROM waits w JOIN runs r ON r.id = w.run_id"
-    " WHERE w.run_id = ?1 ORDER BY w.since_ms, w.wait_key";
 static const char *const SQL_D_INSERT =
     "INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision,"
     " comment, bind, signature, ts_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
@@ -51,20 +45,11 @@ static const char *const SQL_D_LIST =
 static const char *const SQL_D_EACH =
     "SELECT " DECISION_COLS " FROM approvals WHERE run_id = ?1 ORDER BY id";
 
-static const char *col_text(sqlite3_stmt *st, int i) {
-  return (const char *)sqlite3_column_text(st, i);
-}
-
-static void bind_opt_i64(sqlite3_stmt *st, int i, int64_t v) {
-  if (v) sqlite3_bind_int64(st, i, v);
-  else sqlite3_bind_null(st, i);
-}
-
 int store_wait_open(store_t *s, const store_wait *w, int *opened) {
   if (!w->run_id || !w->wait_key || !w->gate || !w->request)
     return store__failf(s, "a wait needs a run, a key, a gate and a request");
   *opened = 0;
-  sqlite3_stmt *st = store__aux(s, W_GET, SQL_W_GET);
+  sqlite3_stmt *st = store__stmt(s, W_GET, SQL_W_GET);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, w->run_id);
   store__bind_text(st, 2, w->wait_key);
@@ -77,7 +62,7 @@ int store_wait_open(store_t *s, const store_wait *w, int *opened) {
    * since_ms and whatever deadline it has now. */
   if (rc == SQLITE_ROW && attempt == w->attempt) return STORE_OK;
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  st = store__aux(s, rc == SQLITE_ROW ? W_REPLACE : W_INSERT,
+  st = store__stmt(s, rc == SQLITE_ROW ? W_REPLACE : W_INSERT,
                   rc == SQLITE_ROW ? SQL_W_REPLACE : SQL_W_INSERT);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, w->run_id);
@@ -86,7 +71,7 @@ int store_wait_open(store_t *s, const store_wait *w, int *opened) {
   store__bind_text(st, 4, w->gate);
   store__bind_text(st, 5, w->request);
   sqlite3_bind_int64(st, 6, w->since_ms);
-  bind_opt_i64(st, 7, w->deadline_ms);
+  store__bind_opt(st, 7, w->deadline_ms);
   if (store__exec(s, st, "opening the wait") != STORE_OK) return STORE_ERR;
   *opened = 1;
   return STORE_OK;
@@ -94,7 +79,7 @@ int store_wait_open(store_t *s, const store_wait *w, int *opened) {
 
 int store_wait_close(store_t *s, const char *run_id, const char *wait_key) {
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  sqlite3_stmt *st = store__aux(s, W_CLOSE, SQL_W_CLOSE);
+  sqlite3_stmt *st = store__stmt(s, W_CLOSE, SQL_W_CLOSE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   store__bind_text(st, 2, wait_key);
@@ -104,35 +89,34 @@ int store_wait_close(store_t *s, const char *run_id, const char *wait_key) {
 int store_wait_set_deadline(store_t *s, const char *run_id,
                             const char *wait_key, int64_t deadline_ms) {
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  sqlite3_stmt *st = store__aux(s, W_DEADLINE, SQL_W_DEADLINE);
+  sqlite3_stmt *st = store__stmt(s, W_DEADLINE, SQL_W_DEADLINE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   store__bind_text(st, 2, wait_key);
-  bind_opt_i64(st, 3, deadline_ms);
+  store__bind_opt(st, 3, deadline_ms);
   return store__exec(s, st, "changing the wait's deadline");
 }
 
 int store_wait_list(store_t *s, const char *run_id, store_wait_cb fn,
                     void *ud) {
-  sqlite3_stmt *st = run_id ? store__aux(s, W_LIST_RUN, SQL_W_LIST_RUN)
-                            : store__aux(s, W_LIST, SQL_W_LIST);
+  sqlite3_stmt *st = store__stmt(s, W_LIST, SQL_W_LIST);
   if (!st) return STORE_ERR;
-  if (run_id) store__bind_text(st, 1, run_id);
+  store__bind_text(st, 1, run_id);
   int rc, ret = STORE_OK;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     store_wait w = {
-      .run_id = col_text(st, 0),
-      .wait_key = col_text(st, 1),
+      .run_id = store__col_text(st, 0),
+      .wait_key = store__col_text(st, 1),
       .attempt = sqlite3_column_int64(st, 2),
-      .gate = col_text(st, 3),
-      .request = col_text(st, 4),
+      .gate = store__col_text(st, 3),
+      .request = store__col_text(st, 4),
       .since_ms = sqlite3_column_int64(st, 5),
       .deadline_ms = sqlite3_column_int64(st, 6),
-      .status = col_text(st, 7),
-      .runbook = col_text(st, 8),
-      .started_by = col_text(st, 9),
+      .status = store__col_text(st, 7),
+      .runbook = store__col_text(st, 8),
+      .started_by = store__col_text(st, 9),
       .owner_pid = sqlite3_column_int64(st, 10),
-      .owner_host = col_text(st, 11),
+      .owner_host = store__col_text(st, 11),
       .lease_expires_ms = sqlite3_column_int64(st, 12),
     };
     if ((ret = fn(ud, &w))) break;
@@ -151,7 +135,7 @@ int store_approval_add(store_t *s, const store_approval *a, int commit) {
     return store__failf(s, "a decision is approve or reject, not '%s'",
                         a->decision);
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  sqlite3_stmt *st = store__aux(s, D_INSERT, SQL_D_INSERT);
+  sqlite3_stmt *st = store__stmt(s, D_INSERT, SQL_D_INSERT);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, a->run_id);
   store__bind_text(st, 2, a->wait_key);
@@ -174,15 +158,15 @@ static int each_decision(store_t *s, sqlite3_stmt *st, store_approval_cb fn,
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     store_approval a = {
       .id = sqlite3_column_int64(st, 0),
-      .run_id = col_text(st, 1),
-      .wait_key = col_text(st, 2),
+      .run_id = store__col_text(st, 1),
+      .wait_key = store__col_text(st, 2),
       .attempt = sqlite3_column_int64(st, 3),
-      .gate = col_text(st, 4),
-      .actor = col_text(st, 5),
-      .decision = col_text(st, 6),
-      .comment = col_text(st, 7),
-      .bind = col_text(st, 8),
-      .signature = col_text(st, 9),
+      .gate = store__col_text(st, 4),
+      .actor = store__col_text(st, 5),
+      .decision = store__col_text(st, 6),
+      .comment = store__col_text(st, 7),
+      .bind = store__col_text(st, 8),
+      .signature = store__col_text(st, 9),
       .ts_ms = sqlite3_column_int64(st, 10),
     };
     if ((ret = fn(ud, &a))) break;
@@ -196,7 +180,7 @@ static int each_decision(store_t *s, sqlite3_stmt *st, store_approval_cb fn,
 int store_approval_list(store_t *s, const char *run_id, const char *wait_key,
                         int64_t attempt, int64_t after_id,
                         store_approval_cb fn, void *ud) {
-  sqlite3_stmt *st = store__aux(s, D_LIST, SQL_D_LIST);
+  sqlite3_stmt *st = store__stmt(s, D_LIST, SQL_D_LIST);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   store__bind_text(st, 2, wait_key);
@@ -207,7 +191,7 @@ int store_approval_list(store_t *s, const char *run_id, const char *wait_key,
 
 int store_approval_each(store_t *s, const char *run_id, store_approval_cb fn,
                         void *ud) {
-  sqlite3_stmt *st = store__aux(s, D_EACH, SQL_D_EACH);
+  sqlite3_stmt *st = store__stmt(s, D_EACH, SQL_D_EACH);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   return each_decision(s, st, fn, ud);

@@ -7,6 +7,7 @@
  * with hash(0) = 64 zeros. The record names its own seq and the previous
  * hash, so a deleted or reordered record breaks the chain as surely as an
  * edited one. */
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -17,27 +18,20 @@
 
 #include "store/internal.h"
 
-enum {
-  A_LAST = STORE_AUX_AUDIT, A_INSERT, A_EACH, A_EACH_RUN, A_ALL,
-};
-
 static const char *const SQL_LAST =
     "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
 static const char *const SQL_INSERT =
     "INSERT INTO audit(seq, ts_ms, actor, run_id, action, record, prev_hash,"
     " hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-/* Filters are written so one statement serves "all" too: ?2 = 0 keeps
- * every time. */
+#define AUDIT_COLS "seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
+/* Filters are written so one statement serves "all" too: ?1 NULL keeps
+ * every run, ?2 = 0 every time. */
 static const char *const SQL_EACH =
-    "SELECT seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
-    " FROM audit WHERE ts_ms >= ?2 ORDER BY seq";
-static const char *const SQL_EACH_RUN =
-    "SELECT seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
-    " FROM audit WHERE run_id = ?1 AND ts_ms >= ?2 ORDER BY seq";
+    "SELECT " AUDIT_COLS " FROM audit"
+    " WHERE (?1 IS NULL OR run_id = ?1) AND ts_ms >= ?2 ORDER BY seq";
 static const char *const SQL_ALL =
-    "SELECT seq, ts_ms, actor, run_id, action, record, prev_hash, hash"
-    " FROM audit ORDER BY seq";
+    "SELECT " AUDIT_COLS " FROM audit ORDER BY seq";
 
 const char STORE_AUDIT_GENESIS[65] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -54,6 +48,7 @@ void store_audit_hash(const char *prev_hash, const char *record,
       !EVP_DigestFinal_ex(c, md, &n))
     n = 0;
   EVP_MD_CTX_free(c);
+  assert(n == 0 || n == 32);  /* SHA-256: 64 hex digits fill out */
   static const char HEX[] = "0123456789abcdef";
   for (unsigned i = 0; i < n && i < 32; i++) {
     out[2 * i] = HEX[md[i] >> 4];
@@ -103,7 +98,7 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
   if (store__begin(s) != STORE_OK) return STORE_ERR;
   /* Inside the write transaction (BEGIN IMMEDIATE): no other process can
    * append between reading the head and writing after it. */
-  sqlite3_stmt *st = store__aux(s, A_LAST, SQL_LAST);
+  sqlite3_stmt *st = store__stmt(s, A_LAST, SQL_LAST);
   if (!st) return STORE_ERR;
   int64_t seq = 1;
   char prev[65];
@@ -122,7 +117,7 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
   if (!record) return store__failf(s, "audit record: out of memory");
   char hash[65];
   store_audit_hash(prev, record, hash);
-  st = store__aux(s, A_INSERT, SQL_INSERT);
+  st = store__stmt(s, A_INSERT, SQL_INSERT);
   if (!st) {
     free(record);
     return STORE_ERR;
@@ -144,7 +139,7 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
 /* ---- reading and verifying ------------------------------------------ */
 
 int store_audit_head(store_t *s, int64_t *seq, char hash[65]) {
-  sqlite3_stmt *st = store__aux(s, A_LAST, SQL_LAST);
+  sqlite3_stmt *st = store__stmt(s, A_LAST, SQL_LAST);
   if (!st) return STORE_ERR;
   *seq = 0;
   memcpy(hash, STORE_AUDIT_GENESIS, 65);
@@ -160,27 +155,22 @@ int store_audit_head(store_t *s, int64_t *seq, char hash[65]) {
   return STORE_OK;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i) {
-  return (const char *)sqlite3_column_text(st, i);
-}
-
 static void row_from(sqlite3_stmt *st, store_audit_row *r) {
   r->seq = sqlite3_column_int64(st, 0);
   r->ts_ms = sqlite3_column_int64(st, 1);
-  r->actor = col_text(st, 2);
-  r->run_id = col_text(st, 3);
-  r->action = col_text(st, 4);
-  r->record = col_text(st, 5);
-  r->prev_hash = col_text(st, 6);
-  r->hash = col_text(st, 7);
+  r->actor = store__col_text(st, 2);
+  r->run_id = store__col_text(st, 3);
+  r->action = store__col_text(st, 4);
+  r->record = store__col_text(st, 5);
+  r->prev_hash = store__col_text(st, 6);
+  r->hash = store__col_text(st, 7);
 }
 
 int store_audit_each(store_t *s, const char *run_id, int64_t since_ms,
                      store_audit_cb fn, void *ud) {
-  sqlite3_stmt *st = run_id ? store__aux(s, A_EACH_RUN, SQL_EACH_RUN)
-                            : store__aux(s, A_EACH, SQL_EACH);
+  sqlite3_stmt *st = store__stmt(s, A_EACH, SQL_EACH);
   if (!st) return STORE_ERR;
-  if (run_id) store__bind_text(st, 1, run_id);
+  store__bind_text(st, 1, run_id);
   sqlite3_bind_int64(st, 2, since_ms);
   int rc, ret = STORE_OK;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -265,7 +255,7 @@ int store_audit_verify(store_t *s, const char *want_head,
                        store_audit_check *c) {
   memset(c, 0, sizeof *c);
   memcpy(c->head, STORE_AUDIT_GENESIS, sizeof c->head);
-  sqlite3_stmt *st = store__aux(s, A_ALL, SQL_ALL);
+  sqlite3_stmt *st = store__stmt(s, A_ALL, SQL_ALL);
   if (!st) return STORE_ERR;
   /* One statement reads one snapshot: appends by a run meanwhile are not
    * half seen. */

@@ -4,8 +4,6 @@
 
 #include "store/internal.h"
 
-enum { N_STREAK = STORE_AUX_NOTIFY };
-
 /* The schedule's runs created before run ?2, newest first. */
 static const char *const SQL_STREAK =
     "SELECT status FROM runs WHERE schedule = ?1 AND id != ?2"
@@ -15,13 +13,13 @@ static const char *const SQL_STREAK =
 int store_schedule_streak(store_t *s, const char *name, const char *run_id,
                           int64_t *failed) {
   *failed = 0;
-  sqlite3_stmt *st = store__aux(s, N_STREAK, SQL_STREAK);
+  sqlite3_stmt *st = store__stmt(s, N_STREAK, SQL_STREAK);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   store__bind_text(st, 2, run_id);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *status = (const char *)sqlite3_column_text(st, 0);
+    const char *status = store__col_text(st, 0);
     if (!status) continue;
     if (!strcmp(status, "succeeded")) break;
     if (!strcmp(status, "failed") || !strcmp(status, "rolled_back") ||

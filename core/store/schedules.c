@@ -8,16 +8,11 @@
  * (updated_ms) when no fresh claim is there. A run records the fire it was
  * started for under a unique index, so even a lost race cannot give a
  * fire two runs. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/internal.h"
-
-enum {
-  S_ADD = STORE_AUX_SCHEDULES, S_REMOVE, S_PAUSE, S_GET, S_LIST, S_CLAIM,
-  S_NOTE, S_RUN_MARK, S_RUN_LAST, S_ENDED, S_ACTIVE, S_FIRE_RUN, P_LIST,
-  P_CLAIM, P_RELEASE, R_SCHEDULE,
-};
 
 static const char *const SQL_ADD =
     "INSERT INTO schedules(name, cron, tz, runbook, params, env, config_path,"
@@ -33,12 +28,10 @@ static const char *const SQL_PAUSE =
   " s.dir, s.missed, s.paused, s.created_by, s.created_ms,"               \
   " s.next_fire_ms, s.last_fire_ms, s.last_run, s.last_status,"           \
   " s.last_note, s.consecutive_failures, r.status"
-static const char *const SQL_GET =
-    "SELECT " SCHED_COLS " FROM schedules s LEFT JOIN runs r"
-    " ON r.id = s.last_run WHERE s.name = ?1";
+/* ?1 NULL: every schedule. */
 static const char *const SQL_LIST =
     "SELECT " SCHED_COLS " FROM schedules s LEFT JOIN runs r"
-    " ON r.id = s.last_run ORDER BY s.name";
+    " ON r.id = s.last_run WHERE ?1 IS NULL OR s.name = ?1 ORDER BY s.name";
 static const char *const SQL_CLAIM =
     "UPDATE schedules SET next_fire_ms = ?3,"
     " last_fire_ms = CASE WHEN ?4 THEN ?4 ELSE last_fire_ms END"
@@ -86,15 +79,6 @@ static const char *const SQL_P_RELEASE =
 static const char *const SQL_R_SCHEDULE =
     "SELECT schedule FROM runs WHERE id = ?1";
 
-static const char *col(sqlite3_stmt *st, int i) {
-  return (const char *)sqlite3_column_text(st, i);
-}
-
-static void bind_opt(sqlite3_stmt *st, int i, int64_t v) {
-  if (v) sqlite3_bind_int64(st, i, v);
-  else sqlite3_bind_null(st, i);
-}
-
 /* Runs st (one write) and commits at once; *changed gets the rows it
  * changed (may be NULL). */
 static int write_now(store_t *s, sqlite3_stmt *st, const char *what,
@@ -108,9 +92,17 @@ static int write_now(store_t *s, sqlite3_stmt *st, const char *what,
   return store_flush(s);
 }
 
+/* write_now for a write to the schedule named in st: STORE_NOTFOUND when
+ * there is none. */
+static int write_named(store_t *s, sqlite3_stmt *st, const char *what) {
+  int n = 0;
+  if (write_now(s, st, what, &n) != STORE_OK) return STORE_ERR;
+  return n ? STORE_OK : STORE_NOTFOUND;
+}
+
 int store_schedule_add(store_t *s, const store_schedule *sc) {
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  sqlite3_stmt *st = store__aux(s, S_ADD, SQL_ADD);
+  sqlite3_stmt *st = store__stmt(s, S_ADD, SQL_ADD);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, sc->name);
   store__bind_text(st, 2, sc->cron);
@@ -124,7 +116,7 @@ int store_schedule_add(store_t *s, const store_schedule *sc) {
   sqlite3_bind_int(st, 10, sc->paused != 0);
   store__bind_text(st, 11, sc->created_by);
   sqlite3_bind_int64(st, 12, sc->created_ms);
-  bind_opt(st, 13, sc->next_fire_ms);
+  store__bind_opt(st, 13, sc->next_fire_ms);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -141,49 +133,43 @@ int store_schedule_add(store_t *s, const store_schedule *sc) {
 }
 
 int store_schedule_remove(store_t *s, const char *name) {
-  sqlite3_stmt *st = store__aux(s, S_REMOVE, SQL_REMOVE);
+  sqlite3_stmt *st = store__stmt(s, S_REMOVE, SQL_REMOVE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
-  int n = 0;
-  if (write_now(s, st, "removing a schedule", &n) != STORE_OK)
-    return STORE_ERR;
-  return n ? STORE_OK : STORE_NOTFOUND;
+  return write_named(s, st, "removing a schedule");
 }
 
 int store_schedule_set_paused(store_t *s, const char *name, int paused,
                               int64_t next_fire_ms) {
-  sqlite3_stmt *st = store__aux(s, S_PAUSE, SQL_PAUSE);
+  sqlite3_stmt *st = store__stmt(s, S_PAUSE, SQL_PAUSE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   sqlite3_bind_int(st, 2, paused != 0);
-  bind_opt(st, 3, next_fire_ms);
-  int n = 0;
-  if (write_now(s, st, "pausing a schedule", &n) != STORE_OK)
-    return STORE_ERR;
-  return n ? STORE_OK : STORE_NOTFOUND;
+  store__bind_opt(st, 3, next_fire_ms);
+  return write_named(s, st, "pausing a schedule");
 }
 
 static void from_row(sqlite3_stmt *st, store_schedule *sc) {
   memset(sc, 0, sizeof *sc);
-  sc->name = col(st, 0);
-  sc->cron = col(st, 1);
-  sc->tz = col(st, 2);
-  sc->runbook = col(st, 3);
-  sc->params = col(st, 4);
-  sc->env = col(st, 5);
-  sc->config_path = col(st, 6);
-  sc->dir = col(st, 7);
-  sc->missed = col(st, 8);
+  sc->name = store__col_text(st, 0);
+  sc->cron = store__col_text(st, 1);
+  sc->tz = store__col_text(st, 2);
+  sc->runbook = store__col_text(st, 3);
+  sc->params = store__col_text(st, 4);
+  sc->env = store__col_text(st, 5);
+  sc->config_path = store__col_text(st, 6);
+  sc->dir = store__col_text(st, 7);
+  sc->missed = store__col_text(st, 8);
   sc->paused = sqlite3_column_int(st, 9);
-  sc->created_by = col(st, 10);
+  sc->created_by = store__col_text(st, 10);
   sc->created_ms = sqlite3_column_int64(st, 11);
   sc->next_fire_ms = sqlite3_column_int64(st, 12);
   sc->last_fire_ms = sqlite3_column_int64(st, 13);
-  sc->last_run = col(st, 14);
-  sc->last_status = col(st, 15);
-  sc->last_note = col(st, 16);
+  sc->last_run = store__col_text(st, 14);
+  sc->last_status = store__col_text(st, 15);
+  sc->last_note = store__col_text(st, 16);
   sc->consecutive_failures = sqlite3_column_int64(st, 17);
-  sc->last_run_status = col(st, 18);
+  sc->last_run_status = store__col_text(st, 18);
 }
 
 /* Walks the rows of st, calling fn; n gets how many. */
@@ -205,7 +191,8 @@ static int walk(store_t *s, sqlite3_stmt *st, store_schedule_cb fn, void *ud,
 
 int store_schedule_get(store_t *s, const char *name, store_schedule_cb fn,
                        void *ud) {
-  sqlite3_stmt *st = store__aux(s, S_GET, SQL_GET);
+  assert(name);  /* NULL would list them all */
+  sqlite3_stmt *st = store__stmt(s, S_LIST, SQL_LIST);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   int n, rc = walk(s, st, fn, ud, &n);
@@ -214,7 +201,7 @@ int store_schedule_get(store_t *s, const char *name, store_schedule_cb fn,
 }
 
 int store_schedule_list(store_t *s, store_schedule_cb fn, void *ud) {
-  sqlite3_stmt *st = store__aux(s, S_LIST, SQL_LIST);
+  sqlite3_stmt *st = store__stmt(s, S_LIST, SQL_LIST);
   if (!st) return STORE_ERR;
   int n;
   return walk(s, st, fn, ud, &n);
@@ -223,18 +210,18 @@ int store_schedule_list(store_t *s, store_schedule_cb fn, void *ud) {
 int store_schedule_claim(store_t *s, const char *name, int64_t seen_next,
                          int64_t next, int64_t fired, int *won) {
   *won = 0;
-  sqlite3_stmt *st = store__aux(s, S_CLAIM, SQL_CLAIM);
+  sqlite3_stmt *st = store__stmt(s, S_CLAIM, SQL_CLAIM);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   sqlite3_bind_int64(st, 2, seen_next);
-  bind_opt(st, 3, next);
+  store__bind_opt(st, 3, next);
   sqlite3_bind_int64(st, 4, fired);
   return write_now(s, st, "claiming a fire", won);
 }
 
 int store_schedule_note(store_t *s, const char *name, const char *status,
                         const char *note) {
-  sqlite3_stmt *st = store__aux(s, S_NOTE, SQL_NOTE);
+  sqlite3_stmt *st = store__stmt(s, S_NOTE, SQL_NOTE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   store__bind_text(st, 2, status);
@@ -245,7 +232,7 @@ int store_schedule_note(store_t *s, const char *name, const char *status,
 int store_schedule_run_started(store_t *s, const char *name,
                                int64_t fire_ms, const char *run_id) {
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  sqlite3_stmt *st = store__aux(s, S_RUN_MARK, SQL_RUN_MARK);
+  sqlite3_stmt *st = store__stmt(s, S_RUN_MARK, SQL_RUN_MARK);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   store__bind_text(st, 2, name);
@@ -263,7 +250,7 @@ int store_schedule_run_started(store_t *s, const char *name,
     store__rollback(s);
     return STORE_ERR;
   }
-  st = store__aux(s, S_RUN_LAST, SQL_RUN_LAST);
+  st = store__stmt(s, S_RUN_LAST, SQL_RUN_LAST);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   store__bind_text(st, 2, run_id);
@@ -277,7 +264,7 @@ int store_schedule_run_started(store_t *s, const char *name,
 int store_schedule_run_ended(store_t *s, const char *name, const char *status,
                              int ok, int64_t *failures) {
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  sqlite3_stmt *st = store__aux(s, S_ENDED, SQL_ENDED);
+  sqlite3_stmt *st = store__stmt(s, S_ENDED, SQL_ENDED);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   store__bind_text(st, 2, status);
@@ -300,14 +287,14 @@ static int one_text(store_t *s, sqlite3_stmt *st, char **out,
                     const char *what) {
   *out = NULL;
   int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW && col(st, 0)) *out = strdup(col(st, 0));
+  if (rc == SQLITE_ROW) *out = store__col_dup(st, 0);
   sqlite3_reset(st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store__fail(s, what);
   return STORE_OK;
 }
 
 int store_schedule_active_run(store_t *s, const char *name, char **run_id) {
-  sqlite3_stmt *st = store__aux(s, S_ACTIVE, SQL_ACTIVE);
+  sqlite3_stmt *st = store__stmt(s, S_ACTIVE, SQL_ACTIVE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   return one_text(s, st, run_id, "reading a schedule's runs");
@@ -315,7 +302,7 @@ int store_schedule_active_run(store_t *s, const char *name, char **run_id) {
 
 int store_schedule_fire_run(store_t *s, const char *name, int64_t fire_ms,
                             char **run_id) {
-  sqlite3_stmt *st = store__aux(s, S_FIRE_RUN, SQL_FIRE_RUN);
+  sqlite3_stmt *st = store__stmt(s, S_FIRE_RUN, SQL_FIRE_RUN);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   sqlite3_bind_int64(st, 2, fire_ms);
@@ -323,7 +310,7 @@ int store_schedule_fire_run(store_t *s, const char *name, int64_t fire_ms,
 }
 
 int store_run_schedule(store_t *s, const char *id, char **name) {
-  sqlite3_stmt *st = store__aux(s, R_SCHEDULE, SQL_R_SCHEDULE);
+  sqlite3_stmt *st = store__stmt(s, R_SCHEDULE, SQL_R_SCHEDULE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, id);
   return one_text(s, st, name, "reading a run's schedule");
@@ -331,7 +318,7 @@ int store_run_schedule(store_t *s, const char *id, char **name) {
 
 int store_daemon_pending(store_t *s, int64_t now_ms, int64_t stale_ms,
                          store_pending_cb fn, void *ud) {
-  sqlite3_stmt *st = store__aux(s, P_LIST, SQL_P_LIST);
+  sqlite3_stmt *st = store__stmt(s, P_LIST, SQL_P_LIST);
   if (!st) return STORE_ERR;
   sqlite3_bind_int64(st, 1, now_ms);
   sqlite3_bind_int64(st, 2, stale_ms);
@@ -339,10 +326,14 @@ int store_daemon_pending(store_t *s, int64_t now_ms, int64_t stale_ms,
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (sqlite3_column_type(st, 7) == SQLITE_NULL) continue;
     store_pending p = {
-      .id = col(st, 0), .status = col(st, 1), .schedule = col(st, 2),
-      .owner_host = col(st, 3), .updated_ms = sqlite3_column_int64(st, 4),
+      .id = store__col_text(st, 0),
+      .status = store__col_text(st, 1),
+      .schedule = store__col_text(st, 2),
+      .owner_host = store__col_text(st, 3),
+      .updated_ms = sqlite3_column_int64(st, 4),
       .owner_pid = sqlite3_column_int64(st, 5),
-      .lease_expires_ms = sqlite3_column_int64(st, 6), .why = col(st, 7),
+      .lease_expires_ms = sqlite3_column_int64(st, 6),
+      .why = store__col_text(st, 7),
     };
     if ((ret = fn(ud, &p)) != 0) break;
   }
@@ -356,7 +347,7 @@ int store_daemon_claim(store_t *s, const char *id, int64_t seen_updated_ms,
                        int64_t now_ms, int64_t stale_ms, const char *by,
                        int *won) {
   *won = 0;
-  sqlite3_stmt *st = store__aux(s, P_CLAIM, SQL_P_CLAIM);
+  sqlite3_stmt *st = store__stmt(s, P_CLAIM, SQL_P_CLAIM);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, id);
   sqlite3_bind_int64(st, 2, seen_updated_ms);
@@ -368,7 +359,7 @@ int store_daemon_claim(store_t *s, const char *id, int64_t seen_updated_ms,
 
 int store_daemon_release(store_t *s, const char *id, const char *by,
                          int restart) {
-  sqlite3_stmt *st = store__aux(s, P_RELEASE, SQL_P_RELEASE);
+  sqlite3_stmt *st = store__stmt(s, P_RELEASE, SQL_P_RELEASE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, id);
   store__bind_text(st, 2, by);

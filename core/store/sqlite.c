@@ -4,6 +4,7 @@
  * prepared once per connection and reused. */
 #include "store/store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -14,7 +15,9 @@
 
 #include "store/internal.h"
 
-/* Forward migrations: MIGRATIONS[i] takes user_version i to i + 1. */
+/* Forward migrations: MIGRATIONS[i] takes user_version i to i + 1. A
+ * released one never changes (databases out there were made by it): a new
+ * schema is a new migration at the end. */
 static const char *const MIGRATIONS[] = {
   /* 0 -> 1: runs and the journal. */
   "CREATE TABLE runs("
@@ -112,19 +115,8 @@ static const char *const MIGRATIONS[] = {
   "lease_expires_ms, cancel_request, heartbeat_ms, config_path, git_commit, " \
   "start_sig"
 
-enum {
-  Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-  Q_RUN_INSERT, Q_RUN_GET, Q_RUN_STATUS, Q_RUN_PIN, Q_RUN_GIT,
-  Q_RUN_LIST, Q_RUN_LIST_STATUS,
-  Q_LEASE_GET, Q_LEASE_SET, Q_LEASE_RENEW, Q_LEASE_RELEASE,
-  Q_LEASE_FIRST, Q_FENCE_GET,
-  Q_JOURNAL_APPEND, Q_JOURNAL_EACH,
-  Q_CANCEL_SET, Q_CANCEL_GET,
-  Q_LOCK_GET, Q_LOCK_SET, Q_LOCK_RELEASE, Q_LOCK_RELEASE_RUN, Q_LOCK_LIST,
-  Q_COUNT
-};
-
-static const char *const SQL[Q_COUNT] = {
+/* The SQL of this file's statements (internal.h names them). */
+static const char *const SQL[] = {
   [Q_BEGIN] = "BEGIN IMMEDIATE",
   [Q_COMMIT] = "COMMIT",
   [Q_ROLLBACK] = "ROLLBACK",
@@ -184,8 +176,7 @@ static const char *const SQL[Q_COUNT] = {
 
 struct store {
   sqlite3 *db;
-  sqlite3_stmt *stmt[Q_COUNT];
-  sqlite3_stmt *aux[STORE_AUX_SLOTS];  /* the other files' (internal.h) */
+  sqlite3_stmt *stmt[STORE_NSTMT];  /* prepared on first use (internal.h) */
   int in_txn;      /* a write transaction is open (see store_flush) */
   char err[1024];
   char *path;      /* named in every error */
@@ -201,6 +192,10 @@ struct store {
 };
 
 int store_schema_version(void) { return NMIGRATIONS; }
+
+const char *store_migration(int from) {
+  return from >= 0 && from < NMIGRATIONS ? MIGRATIONS[from] : NULL;
+}
 
 const char *store_errmsg(store_t *s) { return s->err; }
 
@@ -218,31 +213,18 @@ static int fail(store_t *s, const char *what) {
   return STORE_ERR;
 }
 
-/* Returns the prepared statement q, reset and with bindings cleared. */
-static sqlite3_stmt *stmt(store_t *s, int q) {
-  sqlite3_stmt *st = s->stmt[q];
-  if (!st) {
-    if (sqlite3_prepare_v3(s->db, SQL[q], -1, SQLITE_PREPARE_PERSISTENT, &st,
-                           NULL) != SQLITE_OK) {
-      fail(s, "prepare");
-      return NULL;
-    }
-    s->stmt[q] = st;
-  }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return st;
+/* Returns the prepared statement q of this file, reset and unbound. */
+static sqlite3_stmt *stmt(store_t *s, enum store_stmt q) {
+  assert((size_t)q < sizeof SQL / sizeof SQL[0] && SQL[q]);
+  return store__stmt(s, q, SQL[q]);
 }
 
 #define bind_text store__bind_text
-
-static void bind_i64(sqlite3_stmt *st, int i, int64_t v, int null_if_zero) {
-  if (null_if_zero && v == 0) sqlite3_bind_null(st, i);
-  else sqlite3_bind_int64(st, i, v);
-}
+#define col_text store__col_text
 
 /* Runs a statement that returns no rows. */
 static int exec_stmt(store_t *s, sqlite3_stmt *st, const char *what) {
+  assert(st && what);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) return fail(s, what);
@@ -259,22 +241,27 @@ static int begin(store_t *s) {
   if (s->fenced) return fence_refuse(s);
   sqlite3_stmt *st = stmt(s, Q_BEGIN);
   if (!st || exec_stmt(s, st, "begin") != STORE_OK) return STORE_ERR;
+  assert(sqlite3_get_autocommit(s->db) == 0);
   s->in_txn = 1;
   return STORE_OK;
 }
 
 /* ---- for the other files of core/store/ (internal.h) ---------------- */
 
-sqlite3_stmt *store__aux(store_t *s, int slot, const char *sql) {
-  sqlite3_stmt *st = s->aux[slot];
+sqlite3_stmt *store__stmt(store_t *s, enum store_stmt id, const char *sql) {
+  assert(s && s->db && sql);
+  assert(id >= 0 && id < STORE_NSTMT);
+  sqlite3_stmt *st = s->stmt[id];
   if (!st) {
     if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
                            NULL) != SQLITE_OK) {
       fail(s, "prepare");
       return NULL;
     }
-    s->aux[slot] = st;
+    s->stmt[id] = st;
   }
+  /* One slot, one statement: the SQL it was prepared from is this one. */
+  assert(strcmp(sqlite3_sql(st), sql) == 0);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return st;
@@ -305,6 +292,7 @@ int store__failf(store_t *s, const char *fmt, ...) {
  * the open transaction), drops that transaction and fences s for good.
  * Returns STORE_FENCED. */
 static int fence_fail(store_t *s) {
+  assert(s->in_txn && s->fence_run);
   int64_t epoch = -1, pid = 0;
   char host[256] = "", status[64] = "";
   sqlite3_stmt *st = stmt(s, Q_FENCE_GET);
@@ -348,6 +336,7 @@ static int fence_fail(store_t *s) {
  * can move the epoch until it ends): is s->fence_run still at the epoch
  * this connection acquired? */
 static int fence_check(store_t *s) {
+  assert(s->in_txn && s->fence_run);
   sqlite3_stmt *st = stmt(s, Q_FENCE_GET);
   if (!st) return STORE_ERR;
   bind_text(st, 1, s->fence_run);
@@ -361,6 +350,8 @@ static int fence_check(store_t *s) {
 int store_flush(store_t *s) {
   if (!s->in_txn) return STORE_OK;
   if (s->fence_run) {
+    /* Armed only by an acquisition, whose epoch counts from 1. */
+    assert(s->fence_epoch > 0);
     int rc = fence_check(s);
     if (rc == STORE_ERR) {
       store__rollback(s);
@@ -483,8 +474,7 @@ error:
 void store_close(store_t *s) {
   if (!s) return;
   if (s->in_txn) store_flush(s);
-  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->stmt[i]);
-  for (int i = 0; i < STORE_AUX_SLOTS; i++) sqlite3_finalize(s->aux[i]);
+  for (int i = 0; i < STORE_NSTMT; i++) sqlite3_finalize(s->stmt[i]);
   sqlite3_close(s->db);
   free(s->path);
   free(s->fence_run);
@@ -495,6 +485,10 @@ void store_close(store_t *s) {
 
 /* From now on every commit of s checks that run id is at epoch. */
 static void fence_arm(store_t *s, const char *id, int64_t epoch) {
+  assert(id && epoch > 0);
+  /* Armed inside the transaction of the acquisition: its commit is the
+   * first to check the epoch. */
+  assert(s->in_txn);
   free(s->fence_run);
   s->fence_run = strdup(id);
   s->fence_epoch = epoch;
@@ -511,6 +505,7 @@ static void fence_disarm(store_t *s) {
 /* Steps st, an UPDATE ... RETURNING epoch that is prepared and bound;
  * *epoch gets the run's new epoch (the run must exist). */
 static int step_epoch(store_t *s, sqlite3_stmt *st, int64_t *epoch) {
+  assert(s->in_txn);
   int rc = sqlite3_step(st), got = rc == SQLITE_ROW;
   if (got) *epoch = sqlite3_column_int64(st, 0);
   while (rc == SQLITE_ROW) rc = sqlite3_step(st);
@@ -595,15 +590,15 @@ int store_run_create(store_t *s, const store_run *r) {
   bind_text(st, 11, r->failed_key);
   bind_text(st, 12, r->started_by);
   bind_text(st, 13, r->rerun_of);
-  bind_i64(st, 14, r->created_ms, 0);
-  bind_i64(st, 15, r->updated_ms, 0);
-  bind_i64(st, 16, r->finished_ms, 1);
-  bind_i64(st, 17, r->wake_ms, 1);
-  bind_i64(st, 18, r->owner_pid, 1);
+  sqlite3_bind_int64(st, 14, r->created_ms);
+  sqlite3_bind_int64(st, 15, r->updated_ms);
+  store__bind_opt(st, 16, r->finished_ms);
+  store__bind_opt(st, 17, r->wake_ms);
+  store__bind_opt(st, 18, r->owner_pid);
   bind_text(st, 19, r->owner_host);
-  bind_i64(st, 20, r->lease_expires_ms, 1);
+  store__bind_opt(st, 20, r->lease_expires_ms);
   bind_text(st, 21, r->cancel_request);
-  bind_i64(st, 22, r->heartbeat_ms, 1);
+  store__bind_opt(st, 22, r->heartbeat_ms);
   bind_text(st, 23, r->config_path);
   bind_text(st, 24, r->git_commit);
   bind_text(st, 25, r->start_sig);
@@ -644,8 +639,8 @@ int store_run_set_status(store_t *s, const char *id, const char *status,
   bind_text(st, 2, status);
   bind_text(st, 3, error);
   bind_text(st, 4, failed_key);
-  bind_i64(st, 5, wake_ms, 1);
-  bind_i64(st, 6, now_ms, 0);
+  store__bind_opt(st, 5, wake_ms);
+  sqlite3_bind_int64(st, 6, now_ms);
   sqlite3_bind_int(st, 7, final != 0);
   return exec_stmt(s, st, "updating the run");
 }
@@ -752,6 +747,7 @@ error:
 int store_lease_renew(store_t *s, const char *id, int64_t pid, int64_t now_ms,
                       int64_t ttl_ms) {
   int mine = s->fence_run && !strcmp(s->fence_run, id);
+  assert(!mine || s->fence_epoch > 0);
   sqlite3_stmt *st = stmt(s, Q_LEASE_RENEW);
   if (!st) return STORE_ERR;
   int rc = begin(s);
@@ -808,9 +804,6 @@ int store_journal_append(store_t *s, const char *run_id, const store_entry *e,
 
 int64_t store_last_id(store_t *s) { return sqlite3_last_insert_rowid(s->db); }
 
-static const char *col_text(sqlite3_stmt *st, int i) {
-  return (const char *)sqlite3_column_text(st, i);
-}
 
 int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
                        void *ud) {

@@ -2,7 +2,7 @@
 #define SUMMIT_STORE_H
 /* The state store: runs, their journals and leases, in one SQLite database.
  *
- * Every SQL statement of summit lives behind this interface (sqlite.c). It
+ * Every SQL statement of summit lives behind this interface (core/store/). It
  * knows nothing of Lua. Writes are batched in one open transaction that
  * store_flush() commits; store_journal_append() with durable=1 commits at
  * once, so a `started` row is on disk before its effect runs and the
@@ -37,6 +37,10 @@ void store_close(store_t *s);
 const char *store_errmsg(store_t *s);
 /* The schema version this build writes (PRAGMA user_version). */
 int store_schema_version(void);
+/* The SQL that takes schema version `from` to from + 1, NULL outside
+ * 0 .. store_schema_version() - 1: for tests that make a database as an
+ * older summit left it. */
+const char *store_migration(int from);
 
 /* Commits the open write transaction, if any. */
 int store_flush(store_t *s);

@@ -1038,27 +1038,13 @@ Test(store, fence_new_acquisition_rearms) {
 /* ---- schema migration ------------------------------------------------- */
 
 Test(store, migrates_version_1_forward_keeping_data) {
-  /* The schema of version 1, as the first release wrote it. */
+  /* The schema of version 1: the first migration, which no release
+   * changes. */
+  const char *v1 = store_migration(0);
+  cr_assert_not_null(v1);
+  cr_assert_null(store_migration(store_schema_version()));
+  raw_sql(dbpath, v1);
   raw_sql(dbpath,
-          "CREATE TABLE runs("
-          "  id TEXT PRIMARY KEY,"
-          "  name TEXT NOT NULL, version TEXT,"
-          "  source_path TEXT NOT NULL, source_sha256 TEXT NOT NULL,"
-          "  source TEXT NOT NULL, params TEXT NOT NULL, env TEXT,"
-          "  status TEXT NOT NULL, error TEXT, failed_key TEXT,"
-          "  started_by TEXT, rerun_of TEXT,"
-          "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
-          "  finished_ms INTEGER, wake_ms INTEGER,"
-          "  owner_pid INTEGER, owner_host TEXT, lease_expires_ms INTEGER);"
-          "CREATE INDEX runs_status ON runs(status, id);"
-          "CREATE TABLE journal("
-          "  id INTEGER PRIMARY KEY,"
-          "  run_id TEXT NOT NULL REFERENCES runs(id),"
-          "  key TEXT NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,"
-          "  kind TEXT NOT NULL, name TEXT, args_hash TEXT, args TEXT,"
-          "  result TEXT, error TEXT, site TEXT, note TEXT,"
-          "  ts_ms INTEGER NOT NULL);"
-          "CREATE INDEX journal_run ON journal(run_id, id);"
           "INSERT INTO runs(id, name, source_path, source_sha256, source,"
           "  params, status, created_ms, updated_ms)"
           "  VALUES('old', 'n', 'p', 's', 'src', '{}', 'suspended', 1, 2);"
