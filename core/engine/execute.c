@@ -29,7 +29,8 @@ static void on_cancel_poll(uv_timer_t *t) {
   ctx_t *c = t->data;
   char *mode = NULL;
   if (c->rt.cancel_state != CANCEL_NONE ||
-      store_run_cancel_requested(c->rt.store, c->rt.run_id, &mode) != STORE_OK ||
+      store_run_cancel_requested(c->rt.store, c->rt.run_id, &mode) !=
+          STORE_OK ||
       !mode)
     return;
   c->rt.cancel_state = CANCEL_UNWINDING;

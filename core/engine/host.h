@@ -3,7 +3,7 @@
 /* A Lua host without a run: one lua_State (standard libraries and the
  * embedded modules preloaded, not sandboxed), one uv loop, and the
  * runtime_t that binds them, set up as the run engine sets up a run (see
- * run.c ctx_init) for commands that serve rather than run a runbook
+ * runctx.c ctx_open) for commands that serve rather than run a runbook
  * (summit sim serve). */
 #include "engine/events.h"
 #include "engine/runtime.h"

@@ -52,33 +52,32 @@ static void classify_done(ctx_t *c, outcome_t *oc) {
   lua_pop(L, 1);
 }
 
-/* An on_exhausted = "pause" step failed on its last retry (halt() kept
- * it, on top of L). */
-static void classify_exhausted(ctx_t *c, outcome_t *oc) {
+/* Needs attention (halt() kept why, on top of L): an on_exhausted =
+ * "pause" step failed on its last retry, or an idempotent = false step
+ * was cut off while its effect was in flight. */
+static void classify_attention(ctx_t *c, outcome_t *oc, int exhausted) {
   lua_State *L = c->rt.L;
   char errbuf[4096];
+  oc->status = "needs_attention";
+  oc->code = EXIT_ATTENTION;
+  oc->final = 0;
   lua_getfield(L, -1, "name");
-  lua_getfield(L, -2, "error");
-  lua_getfield(L, -1, "message");
-  snprintf(errbuf, sizeof errbuf,
-           "step '%s' [%s] failed on its last retry (%s) and pauses for "
-           "a human (on_exhausted = \"pause\"): summit resume %s "
-           "--retry | --skip",
-           lua_tostring(L, -3), oc->failed_key,
-           lua_isstring(L, -1) ? lua_tostring(L, -1) : "?", c->rt.run_id);
-  lua_pop(L, 3);
-  cJSON_AddStringToObject(oc->event, "error", errbuf);
-  lua_getfield(L, -1, "error");
-  oc->error = sl_encode(L, -1, errbuf, sizeof errbuf);
-  lua_pop(L, 1);
-}
-
-/* An idempotent = false step was cut off while its effect was in flight
- * (halt() kept it, on top of L). */
-static void classify_cut_off(ctx_t *c, outcome_t *oc) {
-  lua_State *L = c->rt.L;
-  char errbuf[4096];
-  lua_getfield(L, -1, "name");
+  if (exhausted) {
+    lua_getfield(L, -2, "error");
+    lua_getfield(L, -1, "message");
+    snprintf(errbuf, sizeof errbuf,
+             "step '%s' [%s] failed on its last retry (%s) and pauses for "
+             "a human (on_exhausted = \"pause\"): summit resume %s "
+             "--retry | --skip",
+             lua_tostring(L, -3), oc->failed_key,
+             lua_isstring(L, -1) ? lua_tostring(L, -1) : "?", c->rt.run_id);
+    lua_pop(L, 3);
+    cJSON_AddStringToObject(oc->event, "error", errbuf);
+    lua_getfield(L, -1, "error");
+    oc->error = sl_encode(L, -1, errbuf, sizeof errbuf);
+    lua_pop(L, 1);
+    return;
+  }
   lua_getfield(L, -2, "site");
   snprintf(errbuf, sizeof errbuf,
            "step '%s' at %s is idempotent = false and was cut off "
@@ -157,15 +156,8 @@ static void classify_halted(ctx_t *c, const store_run *prev, outcome_t *oc) {
   lua_getfield(L, -1, "exhausted");
   int exhausted = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  if (attention) {
-    oc->status = "needs_attention";
-    oc->code = EXIT_ATTENTION;
-    oc->final = 0;
-    if (exhausted) classify_exhausted(c, oc);
-    else classify_cut_off(c, oc);
-  } else {
-    classify_diverged(c, prev, oc);
-  }
+  if (attention) classify_attention(c, oc, exhausted);
+  else classify_diverged(c, prev, oc);
   lua_pop(L, 1);
 }
 

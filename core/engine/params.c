@@ -42,20 +42,19 @@ static int param_text_ok(lua_State *L, const char *path, int nul_marked,
     size_t len, bad;
     const char *s = lua_tolstring(L, -1, &len);
     if (nul_marked && strstr(s, "\xef\xbf\xbf")) {
-      engine_errf("param %s: a string holds a NUL character (\\u0000), which "
-           "summit cannot pass on intact; remove it",
-           path);
+      engine_errf("param %s: a string holds a NUL character (\\u0000), "
+                  "which summit cannot pass on intact; remove it", path);
       return 0;
     }
     if (memchr(s, '\0', len)) {
       engine_errf("param %s: a string holds a NUL character; remove it",
-           path);
+                  path);
       return 0;
     }
     if (!term_utf8_valid(s, len, &bad)) {
-      engine_errf("param %s: not valid UTF-8 (byte 0x%02x at offset %zu); params "
-           "must be UTF-8 text", path,
-           (unsigned)(unsigned char)s[bad], bad);
+      engine_errf("param %s: not valid UTF-8 (byte 0x%02x at offset %zu); "
+                  "params must be UTF-8 text", path,
+                  (unsigned)(unsigned char)s[bad], bad);
       return 0;
     }
     return 1;
@@ -118,7 +117,7 @@ int params_resolve(lua_State *L, int def, const engine_opts *o) {
     int object = ok && lua_istable(L, -1) && lua_objlen(L, -1) == 0;
     if (!object) {
       engine_errf("--params-file %s: not a JSON object",
-           o->params_json ? "(stored params)" : o->params_file);
+                  o->params_json ? "(stored params)" : o->params_file);
       lua_pop(L, ok ? 2 : 1);
       return EXIT_USAGE;
     }

@@ -34,6 +34,11 @@ static void sha256_hex(const char *data, size_t len, char out[65]) {
   out[64] = '\0';
 }
 
+/* Adds key = value to o, when there is a value. */
+static void add_string(cJSON *o, const char *key, const char *value) {
+  if (value) cJSON_AddStringToObject(o, key, value);
+}
+
 static void emit_started(ctx_t *c, const char *event, cJSON *f) {
   events_emit(&c->ev, event, f);
   cJSON_Delete(f);
@@ -142,14 +147,14 @@ static int record_run(new_run_t *s, int64_t t0) {
    * hold secrets that no key name gives away. */
   cJSON *ad = cJSON_CreateObject();
   cJSON_AddStringToObject(ad, "runbook", r.name);
-  if (r.version) cJSON_AddStringToObject(ad, "version", r.version);
+  add_string(ad, "version", r.version);
   cJSON_AddStringToObject(ad, "file", o->file);
   cJSON_AddStringToObject(ad, "sha256", s->sha);
-  if (o->env) cJSON_AddStringToObject(ad, "env", o->env);
-  if (o->rerun_of) cJSON_AddStringToObject(ad, "rerun_of", o->rerun_of);
-  if (o->schedule) cJSON_AddStringToObject(ad, "schedule", o->schedule);
+  add_string(ad, "env", o->env);
+  add_string(ad, "rerun_of", o->rerun_of);
+  add_string(ad, "schedule", o->schedule);
   /* The starter a signed gate may trust (the actor is the claim). */
-  if (s->start_sig) cJSON_AddStringToObject(ad, "signed_by", o->user);
+  add_string(ad, "signed_by", s->start_sig ? o->user : NULL);
   ctx_audit(c, s->id, "run.started", ad);
   if (store_run_create(c->rt.store, &r) != STORE_OK) {
     engine_errf("%s", store_errmsg(c->rt.store));
@@ -211,7 +216,7 @@ int engine_run(const engine_opts *o) {
   ctx_open_log(&c, o, s.id);
   cJSON *f = cJSON_CreateObject();
   cJSON_AddStringToObject(f, "runbook", s.name);
-  if (s.version) cJSON_AddStringToObject(f, "version", s.version);
+  add_string(f, "version", s.version);
   cJSON_AddStringToObject(f, "file", o->file);
   emit_started(&c, "run.started", f);
   code = execute(&c, o, NULL, t0);
@@ -321,10 +326,10 @@ static void record_resumed(ctx_t *c, const engine_opts *o,
                            const store_run *r, int64_t t0) {
   cJSON *ad = cJSON_CreateObject();
   cJSON_AddStringToObject(ad, "from", r->status);
-  if (r->failed_key) cJSON_AddStringToObject(ad, "key", r->failed_key);
-  if (o->upgrade) cJSON_AddStringToObject(ad, "upgrade", c->upgrade_sha);
-  if (o->decision) cJSON_AddStringToObject(ad, "decision", o->decision);
-  if (o->cancel) cJSON_AddStringToObject(ad, "cancel", o->cancel);
+  add_string(ad, "key", r->failed_key);
+  add_string(ad, "upgrade", o->upgrade ? c->upgrade_sha : NULL);
+  add_string(ad, "decision", o->decision);
+  add_string(ad, "cancel", o->cancel);
   ctx_audit(c, r->id, "run.resumed", ad);
   store_run_set_status(c->rt.store, r->id, "running", NULL, NULL, 0, 0, t0);
   store_flush(c->rt.store);
