@@ -27,9 +27,12 @@ for _ = 1, 300000 do t = { t } end
 return { defaults = t }
 EOF2
 cat >"$P/rb/hello.lua" <<'EOF2'
+-- Found by name (summit run hello) in the default runbooks directory.
 return runbook {
-  name = "hello", version = "1.0.0",
-  run = function() step("hi", function() return 1 end) end,
+  name = "hello", version = "1.0.0", description = "says hello",
+  run = function()
+    step("hi", function() return "hello" end)
+  end,
 }
 EOF2
 cat >"$P/odd_description.lua" <<'EOF2'
