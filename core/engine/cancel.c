@@ -88,7 +88,7 @@ static int cancel_here(ctx_t *c, const store_run *r, int asked, int64_t now) {
   cJSON_AddStringToObject(ad, "status", "cancelled");
   audit_add_error(ad, "ECANCELED", "cancelled");
   ctx_audit(c, r->id, "run.finished", ad);
-  char *error = error_json("ECANCELED", "cancelled");
+  char *error = run_error_json("ECANCELED", "cancelled");
   store_run_set_status(c->rt.store, r->id, "cancelled", error, NULL, 0, 1,
                        now);
   free(error);

@@ -170,8 +170,8 @@ static void stop_tasks(ctx_t *c) {
   c->rt.sched = sched_new(c->rt.L, &c->loop);
 }
 
-int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
-            int64_t t0) {
+int execute_run(ctx_t *c, const engine_opts *o, const store_run *prev,
+                int64_t t0) {
   start_t s = {c, o, prev};
   int code = loader_protect(c->rt.L, start_main, &s, 2);
   if (code) return code;

@@ -10,8 +10,8 @@
  * as run c->rt.run_id, whose lease this process holds. prev is the run as
  * it was before this resume (NULL for a new run). t0: when the command
  * started. Returns the run's exit code (DESIGN §5). */
-int execute(ctx_t *c, const engine_opts *o, const store_run *prev,
-            int64_t t0);
+int execute_run(ctx_t *c, const engine_opts *o, const store_run *prev,
+                int64_t t0);
 
 /* resume --upgrade: pins the run to the new source (once). 0, or the
  * store's error. */

@@ -85,7 +85,7 @@ static void classify_attention(ctx_t *c, outcome_t *oc, int exhausted) {
            lua_tostring(L, -2),
            lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
   lua_pop(L, 2);
-  oc->error = error_json("ENEEDSATTENTION", errbuf);
+  oc->error = run_error_json("ENEEDSATTENTION", errbuf);
   size_t used = strlen(errbuf);
   snprintf(errbuf + used, sizeof errbuf - used,
            "; then: summit resume %s --retry | --skip", c->rt.run_id);
@@ -192,7 +192,7 @@ void outcome_classify(ctx_t *c, sched_outcome out, int64_t wake,
   } else {
     char msg[4096];
     snprintf(msg, sizeof msg, "%s", sched_errmsg(c->rt.sched));
-    oc->error = error_json("EINTERNAL", msg);
+    oc->error = run_error_json("EINTERNAL", msg);
     cJSON_AddStringToObject(oc->event, "error", msg);
   }
 }

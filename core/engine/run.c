@@ -219,7 +219,7 @@ int engine_run(const engine_opts *o) {
   add_string(f, "version", s.version);
   cJSON_AddStringToObject(f, "file", o->file);
   emit_started(&c, "run.started", f);
-  code = execute(&c, o, NULL, t0);
+  code = execute_run(&c, o, NULL, t0);
 done:
   worktree_drop(wt);
   new_run_free(&s);
@@ -367,7 +367,7 @@ int engine_resume(const engine_opts *o) {
   }
   ctx_open_log(&c, o, r.id);
   record_resumed(&c, o, &r, t0);
-  code = execute(&c, o, &r, t0);
+  code = execute_run(&c, o, &r, t0);
 done:
   store_run_free(&r);
   ctx_free(&c);

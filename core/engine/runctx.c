@@ -217,7 +217,7 @@ void ctx_audit_release_locks(ctx_t *c, const char *id) {
   cJSON_Delete(names);
 }
 
-char *error_json(const char *code, const char *message) {
+char *run_error_json(const char *code, const char *message) {
   cJSON *e = cJSON_CreateObject();
   cJSON_AddStringToObject(e, "code", code);
   cJSON_AddStringToObject(e, "message", message);
@@ -231,7 +231,7 @@ void ctx_never_started(ctx_t *c, const char *id, const char *why) {
   cJSON_AddStringToObject(fin, "status", "cancelled");
   audit_add_error(fin, "EBUSY", why);
   ctx_audit(c, id, "run.finished", fin);
-  char *error = error_json("EBUSY", why);
+  char *error = run_error_json("EBUSY", why);
   store_run_set_status(c->rt.store, id, "cancelled", error, NULL, 0, 1,
                        runtime_now_ms());
   free(error);

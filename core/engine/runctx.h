@@ -56,7 +56,7 @@ void ctx_audit(ctx_t *c, const char *id, const char *action, cJSON *detail);
 /* lock.released for each lock run id holds, before they are released. */
 void ctx_audit_release_locks(ctx_t *c, const char *id);
 /* A stored error {"code","message"} as JSON text (malloc'd). */
-char *error_json(const char *code, const char *message);
+char *run_error_json(const char *code, const char *message);
 /* Ends a run that never started (cancelled, with EBUSY and why): audit,
  * status, lease given back, committed. */
 void ctx_never_started(ctx_t *c, const char *id, const char *why);
