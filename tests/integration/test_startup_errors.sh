@@ -6,6 +6,7 @@
 #     to copy: "stack overflow" in the engine's copy of it): run, validate,
 #     `runbooks` and `run NAME` exit 2, stderr names the error and where
 #     it happened, no PANIC and no sanitizer report; nothing is recorded.
+#     Repaired, the same state runs the runbook by file and by name.
 #  2. A runbook whose param description raises when the missing param is
 #     reported (its __concat): run exits 2 with the runbook's file:line;
 #     no run is recorded; with the param given the same runbook runs.
@@ -16,7 +17,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
 P=$T/proj
-mkdir -p "$P/rb" "$T/ws"
+mkdir -p "$P/runbooks"
 cat >"$P/good.lua" <<'EOF2'
 return { environments = { staging = { namespace = "s" } } }
 EOF2
@@ -26,7 +27,7 @@ local t = {}
 for _ = 1, 300000 do t = { t } end
 return { defaults = t }
 EOF2
-cat >"$P/rb/hello.lua" <<'EOF2'
+cat >"$P/runbooks/hello.lua" <<'EOF2'
 -- Found by name (summit run hello) in the default runbooks directory.
 return runbook {
   name = "hello", version = "1.0.0", description = "says hello",
@@ -65,12 +66,12 @@ no_panic() {
 say "a summit.lua that raises while it loads"
 cp "$P/deep.lua" "$P/summit.lua"
 cd "$P"
-sm cfg_run run rb/hello.lua
+sm cfg_run run runbooks/hello.lua
 expect_rc 2 cfg_run "run with a summit.lua that raises"
 has "$T/cfg_run.err" "summit: stack overflow" "run: stderr has the error"
 has "$T/cfg_run.err" "summit/config.lua:" "run: stderr says where (the config's load)"
 no_panic cfg_run "run"
-sm cfg_validate validate rb/hello.lua
+sm cfg_validate validate runbooks/hello.lua
 expect_rc 2 cfg_validate "validate with a summit.lua that raises"
 has "$T/cfg_validate.err" "stack overflow" "validate: stderr has the error"
 no_panic cfg_validate "validate"
@@ -85,9 +86,15 @@ eq "$(run_count)" 0 "no run was recorded"
 
 say "the same state with summit.lua repaired"
 cp "$P/good.lua" "$P/summit.lua"
-sm cfg_ok run rb/hello.lua
+sm cfg_ok run runbooks/hello.lua
 expect_rc 0 cfg_ok "run with summit.lua repaired"
 eq "$(run_count)" 1 "one run, the repaired one"
+sm cat_ok runbooks
+expect_rc 0 cat_ok "summit runbooks with summit.lua repaired"
+has "$T/cat_ok.out" "hello" "the catalog lists the runbook"
+sm name_ok run hello
+expect_rc 0 name_ok "summit run NAME with summit.lua repaired"
+eq "$(run_count)" 2 "two runs now"
 
 say "a runbook that raises while its params are resolved"
 sm odd run "$P/odd_description.lua"
@@ -95,7 +102,7 @@ expect_rc 2 odd "run whose param description raises"
 has "$T/odd.err" "odd_description.lua:2: description cannot be shown" \
   "stderr has the runbook's file:line and message"
 no_panic odd "odd description"
-eq "$(run_count)" 1 "no run was recorded for it"
+eq "$(run_count)" 2 "no run was recorded for it"
 sm odd_ok run "$P/odd_description.lua" -p target=a
 expect_rc 0 odd_ok "the same runbook with the param given"
 
