@@ -2,7 +2,13 @@
 #define SUMMIT_ENGINE_ENGINE_H
 /* The run lifecycle: load a runbook into a sandboxed lua_State, validate its
  * params, create or resume the run in the store, execute it under the
- * scheduler and record the outcome. Returns DESIGN §5 exit codes. */
+ * scheduler and record the outcome. Returns DESIGN §5 exit codes.
+ *
+ * The commands are run.c (run, resume, validate), cancel.c and catalog.c;
+ * their steps: runctx.c (a command's context, store and lease), loader.c
+ * (summit.lua and runbooks, through one protected entry), params.c,
+ * envlocks.c, execute.c (the scheduler's loop) and outcome.c (what the
+ * loop's end means, recorded). */
 
 enum {
   EXIT_OK = 0,

@@ -101,7 +101,9 @@ int host_free(host_t *h) {
   return uv_loop_close(&h->loop);
 }
 
-int host_traceback(lua_State *L) {
+/* The error at index 1 as a string (an error table through its
+ * __tostring), or NULL. */
+static const char *error_text(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (!msg) {
     lua_getglobal(L, "tostring");
@@ -109,6 +111,43 @@ int host_traceback(lua_State *L) {
     lua_call(L, 1, 1);
     msg = lua_tostring(L, -1);
   }
+  return msg;
+}
+
+int host_traceback(lua_State *L) {
+  const char *msg = error_text(L);
   luaL_traceback(L, L, msg ? msg : "(error)", 1);
   return 1;
+}
+
+int host_error_message(lua_State *L) {
+  const char *msg = error_text(L);
+  lua_pushstring(L, msg ? msg : "(error)");
+  return 1;
+}
+
+typedef struct {
+  host_step step;
+  void *ud;
+  int code;
+} protected_t;
+
+static int run_step(lua_State *L) {
+  protected_t *p = lua_touserdata(L, lua_upvalueindex(1));
+  p->code = p->step(L, p->ud);
+  return lua_gettop(L);
+}
+
+int host_protect(lua_State *L, host_step step, void *ud, int nargs, int *code) {
+  protected_t p = {step, ud, 0};
+  int base = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, host_traceback);
+  lua_insert(L, base + 1);
+  lua_pushlightuserdata(L, &p);
+  lua_pushcclosure(L, run_step, 1);
+  lua_insert(L, base + 2);                   /* tb step args */
+  int rc = lua_pcall(L, nargs, LUA_MULTRET, base + 1);
+  lua_remove(L, base + 1);
+  *code = rc ? 0 : p.code;
+  return rc;
 }

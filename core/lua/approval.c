@@ -614,10 +614,8 @@ static int l_wait(lua_State *L) {
   const char *request = luaL_checkstring(L, 2);
   int64_t deadline = (int64_t)luaL_optnumber(L, 3, 0);
   int64_t scope_deadline = (int64_t)luaL_optnumber(L, 4, 0);
-  task_t *t = sched_current(rt->sched);
-  if (!t || task_thread(t) != L)
-    return luaL_error(L, "approval.require can only wait inside a running "
-                         "runbook");
+  task_t *t = sl_current_task(L, "approval.require can only wait inside a "
+                                 "running runbook");
   char err[300];
   appr_policy *pol = approval_policy_new(request, err, sizeof err);
   if (!pol) return luaL_error(L, "%s", err);

@@ -52,6 +52,10 @@ int luaopen_summit_c_secrets(lua_State *L); /* summit.c.secrets */
  * (its lua/ and stdlib/ folders), so edits need no rebuild. */
 void sl_open_modules(lua_State *L);
 
+/* The task whose coroutine L is (task.c), for a primitive that waits;
+ * outside a running runbook's task, a Lua error saying msg. */
+struct task *sl_current_task(lua_State *L, const char *msg);
+
 /* Builds the sandboxed environment of a runbook: an allow-list of base
  * functions plus the summit API (require "summit.api"); reading or writing
  * any other global raises an error naming it. Pushes the table. */

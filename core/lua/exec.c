@@ -144,9 +144,8 @@ static int l_run(lua_State *L) {
   if (lua_isnoneornil(L, 2)) lua_newtable(L);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  task_t *t = sched_current(rt->sched);
-  if (!t || task_thread(t) != L)
-    return luaL_error(L, "exec can only be used inside a running runbook");
+  task_t *t =
+      sl_current_task(L, "exec can only be used inside a running runbook");
 
   proc_opts o = {.log_fd = rt->log_fd};
   o.argv = argv_of(L, 1);                        /* 3: argv vector */

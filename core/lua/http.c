@@ -164,9 +164,8 @@ static int l_request(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  task_t *t = sched_current(rt->sched);
-  if (!t || task_thread(t) != L)
-    return luaL_error(L, "http can only be used inside a running runbook");
+  task_t *t =
+      sl_current_task(L, "http can only be used inside a running runbook");
 
   http_opts o = {0};
   read_opts(L, 1, &o);                         /* 2: headers, 3: vector */
@@ -332,10 +331,8 @@ static int l_stream(lua_State *L) {
  * unterminated tail; on failure: nil, code, message. */
 static int l_stream_next(lua_State *L) {
   stream_t *st = luaL_checkudata(L, 1, STREAM_MT);
-  runtime_t *rt = runtime_get(L);
-  task_t *t = sched_current(rt->sched);
-  if (!t || task_thread(t) != L)
-    return luaL_error(L, "stream:next() only inside a running runbook");
+  task_t *t =
+      sl_current_task(L, "stream:next() only inside a running runbook");
   if (st->waiter) return luaL_error(L, "stream:next() is already waiting");
   int n = push_next(L, st);
   if (n) return n;
@@ -496,10 +493,7 @@ static int l_raw_send(lua_State *L) {
 
 static int l_raw_next(lua_State *L) {
   rawconn_t *st = luaL_checkudata(L, 1, RAW_MT);
-  runtime_t *rt = runtime_get(L);
-  task_t *t = sched_current(rt->sched);
-  if (!t || task_thread(t) != L)
-    return luaL_error(L, "conn:next() only inside a running runbook");
+  task_t *t = sl_current_task(L, "conn:next() only inside a running runbook");
   if (st->waiter) return luaL_error(L, "conn:next() is already waiting");
   if (!st->raw && !st->head) {
     lua_pushnil(L);

@@ -104,9 +104,8 @@ static int l_wait(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   const char *name = luaL_checkstring(L, 1);
   int64_t deadline = (int64_t)luaL_optnumber(L, 2, 0);  /* before allocating */
-  task_t *t = sched_current(rt->sched);
-  if (!t || task_thread(t) != L)
-    return luaL_error(L, "lock can only be used inside a running runbook");
+  task_t *t =
+      sl_current_task(L, "lock can only be used inside a running runbook");
   waiter *w = calloc(1, sizeof *w);
   if (!w || !(w->name = strdup(name))) {
     free(w);

@@ -12,18 +12,23 @@
 #include "engine/runtime.h"
 #include "lua/bindings.h"
 
-static task_t *current(lua_State *L, runtime_t *rt) {
-  task_t *t = sched_current(rt->sched);
-  if (!t || task_thread(t) != L)
-    luaL_error(L, "this primitive can only be used inside a running runbook");
+task_t *sl_current_task(lua_State *L, const char *msg) {
+  runtime_t *rt = runtime_get(L);
+  task_t *t = rt->sched ? sched_current(rt->sched) : NULL;
+  if (!t || task_thread(t) != L) luaL_error(L, "%s", msg);
   return t;
+}
+
+static task_t *current(lua_State *L) {
+  return sl_current_task(L, "this primitive can only be used inside a "
+                            "running runbook");
 }
 
 /* spawn(fn) -> handle: a new task running fn, child of the caller. */
 static int l_spawn(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  task_t *self = current(L, rt);
+  task_t *self = current(L);
   lua_settop(L, 1);
   sched_spawn(rt->sched, L, self);
   return 1;
@@ -38,8 +43,7 @@ static int l_self(lua_State *L) {
 /* suspend(): waits until another task calls wake(handle, ...); returns the
  * values given to wake. */
 static int l_suspend(lua_State *L) {
-  runtime_t *rt = runtime_get(L);
-  task_t *t = current(L, rt);
+  task_t *t = current(L);
   task_wait(t, WAIT_TASKS, NULL, NULL, 0);
   return lua_yield(L, 0);
 }
@@ -101,7 +105,7 @@ static int l_sleep_until(lua_State *L) {
   double wake = luaL_checknumber(L, 1);
   int64_t deadline = (int64_t)luaL_optnumber(L, 2, 0);
   int active = lua_toboolean(L, 3);
-  task_t *t = current(L, rt);
+  task_t *t = current(L);
   int64_t now = runtime_now_ms();
   sleeper *sl = malloc(sizeof *sl);
   if (!sl) return luaL_error(L, "out of memory");
@@ -167,7 +171,7 @@ static int l_random_u32(lua_State *L) {
 static int l_halt(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   luaL_checktype(L, 1, LUA_TTABLE);
-  task_t *t = current(L, rt);
+  task_t *t = current(L);
   lua_pushvalue(L, 1);
   lua_setfield(L, LUA_REGISTRYINDEX, "summit.halt");
   rt->halted = 1;
