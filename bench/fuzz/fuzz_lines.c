@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunks.h"
 #include "io/lines.h"
 
 typedef struct {
@@ -74,9 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int rc = 0;
   size_t off = 0;
   while (off < n && rc == 0) {
-    seed = seed * 1103515245u + 12345u;
-    size_t chunk = 1 + (seed >> 16) % 17;
-    if (chunk > n - off) chunk = n - off;
+    size_t chunk = fuzz_chunk(&seed, 17, n - off);
     rc = lines_feed(&l, s + off, chunk, on_line, &c);
     off += chunk;
     while (rc > 0) rc = lines_feed(&l, NULL, 0, on_line, &c);

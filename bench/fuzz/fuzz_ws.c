@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunks.h"
 #include "io/ws.h"
 
 typedef struct {
@@ -81,9 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int rc_b = 0;
   size_t off = 0;
   while (off < n && rc_b == 0) {
-    seed = seed * 1103515245u + 12345u;
-    size_t chunk = 1 + (seed >> 16) % 23;
-    if (chunk > n - off) chunk = n - off;
+    size_t chunk = fuzz_chunk(&seed, 23, n - off);
     rc_b = ws_decode(&parts, s + off, chunk, record, &b);
     off += chunk;
   }
