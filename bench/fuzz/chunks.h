@@ -15,4 +15,21 @@ static inline size_t fuzz_chunk(unsigned *seed, size_t most, size_t left) {
   return chunk > left ? left : chunk;
 }
 
+/* Feeds s[0..n) to feed(ud, piece, len) in chunks of 1 to most bytes cut
+ * by fuzz_chunk from seed, until all is fed or feed returns non-zero.
+ * Returns feed's last result (0 when all went in). */
+static inline int fuzz_feed_chunks(unsigned seed, size_t most, const char *s,
+                                   size_t n,
+                                   int (*feed)(void *ud, const char *p,
+                                               size_t len),
+                                   void *ud) {
+  int rc = 0;
+  for (size_t off = 0; off < n && rc == 0;) {
+    size_t chunk = fuzz_chunk(&seed, most, n - off);
+    rc = feed(ud, s + off, chunk);
+    off += chunk;
+  }
+  return rc;
+}
+
 #endif
