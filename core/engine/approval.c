@@ -536,26 +536,35 @@ char *approval_start_message(const char *run, const char *source_sha256,
   return out;
 }
 
-void approval_start_verify_argv(const char **argv, const char *allowed_signers,
-                                const char *principal, const char *sig_file) {
+/* ssh-keygen -Y verify and -Y sign in a namespace (ns): a start signature
+ * and a decision's are told apart by theirs. */
+static void verify_argv(const char **argv, const char *ns,
+                        const char *allowed_signers, const char *principal,
+                        const char *sig_file) {
   const char *a[] = {"ssh-keygen", "-Y", "verify", "-f", allowed_signers,
-                     "-I", principal, "-n", START_NAMESPACE, "-s",
-                     sig_file, NULL};
+                     "-I", principal, "-n", ns, "-s", sig_file, NULL};
   memcpy(argv, a, sizeof a);
 }
 
-void approval_start_sign_argv(const char **argv, const char *key_file) {
+static void sign_argv(const char **argv, const char *ns,
+                      const char *key_file) {
   const char *a[] = {"ssh-keygen", "-q", "-Y", "sign", "-f", key_file, "-n",
-                     START_NAMESPACE, NULL};
+                     ns, NULL};
   memcpy(argv, a, sizeof a);
+}
+
+void approval_start_verify_argv(const char **argv, const char *allowed_signers,
+                                const char *principal, const char *sig_file) {
+  verify_argv(argv, START_NAMESPACE, allowed_signers, principal, sig_file);
+}
+
+void approval_start_sign_argv(const char **argv, const char *key_file) {
+  sign_argv(argv, START_NAMESPACE, key_file);
 }
 
 void approval_verify_argv(const char **argv, const char *allowed_signers,
                           const char *principal, const char *sig_file) {
-  const char *a[] = {"ssh-keygen", "-Y", "verify", "-f", allowed_signers,
-                     "-I", principal, "-n", APPROVAL_NAMESPACE, "-s",
-                     sig_file, NULL};
-  memcpy(argv, a, sizeof a);
+  verify_argv(argv, APPROVAL_NAMESPACE, allowed_signers, principal, sig_file);
 }
 
 void approval_find_argv(const char **argv, const char *allowed_signers,
@@ -566,9 +575,7 @@ void approval_find_argv(const char **argv, const char *allowed_signers,
 }
 
 void approval_sign_argv(const char **argv, const char *key_file) {
-  const char *a[] = {"ssh-keygen", "-q", "-Y", "sign", "-f", key_file, "-n",
-                     APPROVAL_NAMESPACE, NULL};
-  memcpy(argv, a, sizeof a);
+  sign_argv(argv, APPROVAL_NAMESPACE, key_file);
 }
 
 int approval_sig_file(const char *sig, char *path, size_t len) {
