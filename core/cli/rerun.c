@@ -31,13 +31,9 @@ static int rerun_parse(int argc, char **argv, engine_opts *o,
     else if ((r = cli_opt(argc, argv, &i, "--config", &v))) {
       if (r < 0) return EXIT_USAGE;
       a->config = v;
-    } else if ((r = cli_opt(argc, argv, &i, "--time-scale", &v))) {
+    } else if ((r = cli_time_scale("rerun", argc, argv, &i,
+                                   &o->time_scale))) {
       if (r < 0) return EXIT_USAGE;
-      char *end;
-      o->time_scale = strtod(v, &end);
-      if (*end || !(o->time_scale > 0))
-        return cli_usage("rerun", "--time-scale must be a positive number, "
-                         "not '%s'", v);
     } else if (argv[i][0] == '-') {
       return cli_usage("rerun", "unknown option %s", argv[i]);
     } else if (!a->run) {
