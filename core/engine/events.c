@@ -34,8 +34,9 @@ static long long now_ms(void) {
   return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* A string field, rendered for a terminal: only human() reads fields this
- * way, and every one may carry text from a runbook or a param. */
+/* A string field, rendered for a terminal: only human() and its human_*
+ * printers read fields this way, and every one may carry text from a
+ * runbook or a param. */
 static const char *str(cJSON *f, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, k);
   return cJSON_IsString(v) ? term_str(v->valuestring) : NULL;
