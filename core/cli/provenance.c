@@ -191,7 +191,8 @@ static void add_git_dependency(cJSON *deps, const store_run *r) {
              cJSON_IsString(branch) ? branch->valuestring : "");
     cJSON *g = cJSON_CreateObject();
     cJSON_AddStringToObject(g, "uri", uri);
-    cJSON_AddItemToObject(g, "digest", digest("gitCommit", commit->valuestring));
+    cJSON_AddItemToObject(g, "digest",
+                          digest("gitCommit", commit->valuestring));
     cJSON *ann = cJSON_AddObjectToObject(g, "annotations");
     cJSON_AddBoolToObject(ann, "dirty", cJSON_IsTrue(dirty));
     cJSON_AddItemToArray(deps, g);
