@@ -18,21 +18,14 @@
 # reported). Every command runs under `timeout`, so the bench stops by
 # itself. Prints a table; never asserts. Not run by the tests.
 set -euo pipefail
-export LC_ALL=C
-
-BUILD=${1:-build}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-SUMMIT=$BUILD/summit
+. "$(dirname "$0")/lib.sh"
+bench_setup bench/http "${1:-build}"
 N=${BENCH_HTTP_N:-1000}
 CONC=${BENCH_HTTP_CONC:-50}
 REPEAT=${BENCH_HTTP_REPEAT:-3}
 LIMIT=120   # seconds, per measured command
 
-die() { echo "bench/http: $*" >&2; exit 1; }
-[ -x "$SUMMIT" ] || die "no $SUMMIT (run make build)"
 command -v curl >/dev/null || die "curl not found (make deps)"
-[ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (EPOCHREALTIME)"
 ((N % CONC == 0)) || die "BENCH_HTTP_N ($N) must be a multiple of BENCH_HTTP_CONC ($CONC)"
 PER=$((N / CONC))
 

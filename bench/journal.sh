@@ -13,43 +13,24 @@
 # both), quadratic about 100. Knobs: BENCH_JOURNAL_SMALL (10000),
 # BENCH_JOURNAL_BIG (100000). Prints a table; never asserts.
 set -euo pipefail
-export LC_ALL=C
-
-BUILD=${1:-build}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-SUMMIT=$BUILD/summit
+. "$(dirname "$0")/lib.sh"
+bench_setup bench/journal "${1:-build}"
 SMALL=${BENCH_JOURNAL_SMALL:-10000}
 BIG=${BENCH_JOURNAL_BIG:-100000}
 REPEAT=${BENCH_JOURNAL_REPEAT:-3}
 
-die() { echo "bench/journal: $*" >&2; exit 1; }
-[ -x "$SUMMIT" ] || die "no $SUMMIT (run make build)"
-[ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (EPOCHREALTIME)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/summit-bench-journal.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 unset SUMMIT_LUA_DIR NO_COLOR
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2];
-                                           else print (a[NR/2]+a[NR/2+1])/2}'; }
-calc() { awk "BEGIN {print $*}"; }
-
 # make_run N: a state dir $WORK/sN holding one finished run of N steps.
 make_run() {
   local n=$1
-  cat >"$WORK/steps$n.lua" <<EOR
-return runbook {
-  name = "bench-journal", version = "1.0.0",
-  run = function()
-    for i = 1, $n do step("s" .. i, function() return i end) end
-  end,
-}
-EOR
+  steps_runbook bench-journal "$n" >"$WORK/steps$n.lua"
   SUMMIT_STATE_DIR=$WORK/s$n "$SUMMIT" run "$WORK/steps$n.lua" \
     --durability=process >/dev/null 2>"$WORK/err" ||
     { cat "$WORK/err" >&2; die "the $n-step run failed"; }
-  SUMMIT_STATE_DIR=$WORK/s$n "$SUMMIT" runs --json | head -1 |
-    sed -E 's/.*"run":"([^"]+)".*/\1/'
+  newest_run "$WORK/s$n"
 }
 
 # timed N ARGS...: median ms of summit ARGS against $WORK/sN.

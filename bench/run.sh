@@ -10,20 +10,14 @@
 # Prints a table; never asserts (tests never time anything). See
 # docs/performance.md for the method.
 set -euo pipefail
-export LC_ALL=C   # '.' decimal point for EPOCHREALTIME, printf and awk
-
-BUILD=${1:-build}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-SUMMIT=$BUILD/summit
+. "$(dirname "$0")/lib.sh"
+bench_setup bench "${1:-build}"
 STEPS=${BENCH_STEPS:-10000}
 REPEAT=${BENCH_REPEAT:-5}
 REPLAYS=${BENCH_REPLAYS:-5}
 COLD=${BENCH_COLD:-40}
 WORK=${BENCH_DIR:-$BUILD/bench-work}
 
-die() { echo "bench: $*" >&2; exit 1; }
-[ -x "$SUMMIT" ] || die "no $SUMMIT (run make build)"
 cmake --build "$BUILD" --target bench_commit >/dev/null ||
   die "cannot build bench_commit"
 COMMIT=$BUILD/bench_commit
@@ -34,15 +28,8 @@ mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 unset SUMMIT_LUA_DIR NO_COLOR
 
-# Wall clock in microseconds without forking (bash >= 5): $(date) would add
-# a fork/exec of date to every measured interval.
-[ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (EPOCHREALTIME)"
-# median of the numbers on stdin
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2];
-                                           else print (a[NR/2]+a[NR/2+1])/2}'; }
 minimum() { sort -g | head -1; }
 fmt() { printf "%.${2:-3}f" "$1"; }
-calc() { awk "BEGIN {print $*}"; }
 
 # Runs summit with a state dir; expects exit code $1. Prints elapsed ms.
 timed_summit() {
@@ -56,36 +43,15 @@ timed_summit() {
   calc "($t1 - $t0) / 1e3"
 }
 
-# The id of the newest run in a state dir.
-newest_run() {
-  SUMMIT_STATE_DIR=$1 "$SUMMIT" runs --json | head -1 |
-    sed -E 's/.*"run":"([^"]+)".*/\1/'
-}
-
 # ---- runbooks ---------------------------------------------------------------
-cat >"$WORK/steps.lua" <<EOF
-return runbook {
-  name = "bench-steps", version = "1.0.0",
-  run = function()
-    for i = 1, $STEPS do step("s" .. i, function() return i end) end
-  end,
-}
-EOF
+steps_runbook bench-steps "$STEPS" >"$WORK/steps.lua"
 cat >"$WORK/one.lua" <<'EOF'
 return runbook {
   name = "bench-one", version = "1.0.0",
   run = function() step("s1", function() return 1 end) end,
 }
 EOF
-cat >"$WORK/replay.lua" <<EOF
-return runbook {
-  name = "bench-replay", version = "1.0.0",
-  run = function()
-    for i = 1, $STEPS do step("s" .. i, function() return i end) end
-    sleep("1h")
-  end,
-}
-EOF
+steps_runbook bench-replay "$STEPS" 'sleep("1h")' >"$WORK/replay.lua"
 
 FS=$(df -T "$WORK" | awk 'NR == 2 {print $2 " on " $1}')
 echo "summit bench: $(nproc) cores, $(uname -m), work dir $WORK ($FS)"

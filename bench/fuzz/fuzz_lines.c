@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunks.h"
 #include "io/lines.h"
 
 typedef struct {
@@ -56,6 +57,20 @@ static int reference(const char *s, size_t n, size_t max, char *out,
   return 0;
 }
 
+typedef struct {
+  lines_t *l;
+  check_t *c;
+} feed_t;
+
+/* One chunk of the stream; what a stop kept is drained with empty feeds. */
+static int feed_lines(void *ud, const char *p, size_t len) {
+  feed_t *f = ud;
+  int rc = lines_feed(f->l, p, len, on_line, f->c);
+  while (rc > 0) rc = lines_feed(f->l, NULL, 0, on_line, f->c);
+  if (f->l->cap > f->c->max + 2) abort();
+  return rc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2) return 0;
   size_t max = data[0] % 65;
@@ -71,17 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int want_rc = reference(s, n, max, want, &want_len, &tail);
   check_t c = {want, want_len, 0, max};
 
-  int rc = 0;
-  size_t off = 0;
-  while (off < n && rc == 0) {
-    seed = seed * 1103515245u + 12345u;
-    size_t chunk = 1 + (seed >> 16) % 17;
-    if (chunk > n - off) chunk = n - off;
-    rc = lines_feed(&l, s + off, chunk, on_line, &c);
-    off += chunk;
-    while (rc > 0) rc = lines_feed(&l, NULL, 0, on_line, &c);
-    if (l.cap > max + 2) abort();
-  }
+  feed_t f = {&l, &c};
+  int rc = fuzz_feed_chunks(seed, 17, s, n, feed_lines, &f);
   if (rc != want_rc) abort();
   if (c.pos != want_len) abort();
   if (rc == 0) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunks.h"
 #include "io/ws.h"
 
 typedef struct {
@@ -64,6 +65,16 @@ static int roundtrip(void *ud, int op, const char *data, size_t len) {
   return 0;
 }
 
+typedef struct {
+  ws_decoder *d;
+  rec_t *rec;
+} parts_t;
+
+static int decode_part(void *ud, const char *p, size_t len) {
+  parts_t *pt = ud;
+  return ws_decode(pt->d, p, len, record, pt->rec);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2) return 0;
   int masked = data[0] % 3 - 1;
@@ -78,15 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   max = whole.max;
   rec_t a = {NULL, 0, 0, max}, b = {NULL, 0, 0, max};
   int rc_a = ws_decode(&whole, s, n, record, &a);
-  int rc_b = 0;
-  size_t off = 0;
-  while (off < n && rc_b == 0) {
-    seed = seed * 1103515245u + 12345u;
-    size_t chunk = 1 + (seed >> 16) % 23;
-    if (chunk > n - off) chunk = n - off;
-    rc_b = ws_decode(&parts, s + off, chunk, record, &b);
-    off += chunk;
-  }
+  parts_t pb = {&parts, &b};
+  int rc_b = fuzz_feed_chunks(seed, 23, s, n, decode_part, &pb);
   if (rc_a != rc_b || a.n != b.n || (a.n && memcmp(a.out, b.out, a.n)))
     abort();
   if (rc_a && ws_decode(&whole, "", 0, record, &a) != rc_a) abort();

@@ -342,6 +342,24 @@ static void chomp(char *s) {
   while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = '\0';
 }
 
+/* Runs the ssh-keygen check argv with msg on its stdin, then removes the
+ * signature file at path; 1 if the check passes, else 0 with why. */
+static int ssh_check(const char **argv, const char *path, const char *msg,
+                     char *why, size_t len) {
+  cli_output out;
+  int rc = cli_run(argv, msg, strlen(msg), &out);
+  unlink(path);
+  int ok = rc == 0 && out.code == 0;
+  if (!ok) {
+    chomp(out.err);
+    snprintf(why, len, "%s", rc != 0 ? "cannot run ssh-keygen"
+                             : out.err && *out.err ? out.err
+                                                   : "ssh-keygen refused it");
+  }
+  cli_output_free(&out);
+  return ok;
+}
+
 /* ssh-keygen -Y verify of sig over msg for principal; 1 if it verifies,
  * else 0 with why. */
 static int verify_sig(const char *allowed, const char *principal,
@@ -355,18 +373,7 @@ static int verify_sig(const char *allowed, const char *principal,
   }
   const char *argv[12];
   approval_verify_argv(argv, allowed, principal, path);
-  cli_output out;
-  int rc = cli_run(argv, msg, strlen(msg), &out);
-  unlink(path);
-  int ok = rc == 0 && out.code == 0;
-  if (!ok) {
-    chomp(out.err);
-    snprintf(why, len, "%s", rc != 0 ? "cannot run ssh-keygen"
-                             : out.err && *out.err ? out.err
-                                                   : "ssh-keygen refused it");
-  }
-  cli_output_free(&out);
-  return ok;
+  return ssh_check(argv, path, msg, why, len);
 }
 
 /* Who started run r, for a signed gate that forbids self-approval: its
@@ -391,16 +398,7 @@ static void check_start(appr_policy *p, const store_run *r) {
     } else {
       const char *argv[12];
       approval_start_verify_argv(argv, as->valuestring, r->started_by, path);
-      cli_output out;
-      int rc = cli_run(argv, msg, strlen(msg), &out);
-      unlink(path);
-      ok = rc == 0 && out.code == 0;
-      if (!ok) {
-        chomp(out.err);
-        snprintf(why, sizeof why, "%s", rc != 0 ? "cannot run ssh-keygen"
-                 : out.err && *out.err ? out.err : "ssh-keygen refused it");
-      }
-      cli_output_free(&out);
+      ok = ssh_check(argv, path, msg, why, sizeof why);
     }
   }
   free(msg);
@@ -490,263 +488,310 @@ static const char *check_binds(const opts *o, const appr_policy *p,
   return NULL;
 }
 
-static int decide(const char *cmd, const char *decision, int argc,
-                  char **argv) {
-  opts o = {.cmd = cmd, .decision = decision};
-  int code = parse(&o, argc, argv);
-  if (code) return code;
-  store_t *s = cli_open_store();
-  if (!s) return EXIT_FAILED;
-  store_run r = {0};
-  find_ctx f = {.gate = o.gate, .key = o.key};
-  appr_policy *p = NULL;
-  decisions ds = {0};
-  appr_judgement *j = NULL;
-  char *msg = NULL, *sig = NULL, *signer = NULL;
-  const char *actor = cli_user();
-  char why[2200];  /* room for the list of gates (f.gates) */
-  int rc = store_run_get(s, o.run_id, &r);
-  if (rc != STORE_OK) {
-    if (rc == STORE_NOTFOUND)
-      fprintf(stderr, "summit %s: no run %s (see: summit runs --waiting)\n",
-              cmd, o.run_id);
-    else
-      fprintf(stderr, "summit %s: %s\n", cmd, store_errmsg(s));
-    store_close(s);
-    return rc == STORE_NOTFOUND ? EXIT_USAGE : EXIT_FAILED;
+/* One approve or reject in progress: what it was given, found and made.
+ * Everything it owns goes in decision_free. */
+typedef struct {
+  opts o;
+  store_t *s;
+  store_run r;
+  find_ctx f;
+  appr_policy *p;
+  decisions ds;               /* the decisions so far, then this one */
+  appr_judgement *j;
+  appr_outcome out;
+  char *msg, *sig, *signer;   /* the signed text, its signature, the key's
+                               * principal */
+  const char *actor;          /* the user, or the signer when signed */
+  appr_sig sig_state;
+  char sig_why[1024];         /* why the signature is bad ("": it is not) */
+  char why[2200];             /* room for the list of gates (f.gates) */
+  int64_t now;
+} decide_ctx;
+
+/* What a step returns when the decision goes on to the next step; any
+ * other value is the command's exit code. */
+#define GO_ON (-1)
+
+static void decision_free(decide_ctx *c) {
+  free(c->j);
+  decisions_free(&c->ds);
+  free(c->msg);
+  free(c->sig);
+  free(c->signer);
+  approval_policy_free(c->p);
+  free(c->f.found_key);
+  free(c->f.request);
+  store_run_free(&c->r);
+  store_close(c->s);
+}
+
+/* Finds the one open wait of the run on the gate (and --key) asked for;
+ * refuses a finished run or a gate it does not wait on. */
+static int find_wait(decide_ctx *c) {
+  const store_run *r = &c->r;
+  const opts *o = &c->o;
+  find_ctx *f = &c->f;
+  if (finished(r->status)) {
+    snprintf(c->why, sizeof c->why, "run %s has finished (%s); nothing "
+             "waits on gate '%s'", r->id, r->status, o->gate);
+    return refuse(c->s, o, c->actor, NULL, c->why);
   }
-  if (finished(r.status)) {
-    snprintf(why, sizeof why, "run %s has finished (%s); nothing waits on "
-             "gate '%s'", r.id, r.status, o.gate);
-    code = refuse(s, &o, actor, NULL, why);
-    goto done;
+  if (store_wait_list(c->s, r->id, find_gate, f) != STORE_OK) {
+    fprintf(stderr, "summit: %s\n", store_errmsg(c->s));
+    return EXIT_FAILED;
   }
-  if (store_wait_list(s, r.id, find_gate, &f) != STORE_OK) {
-    fprintf(stderr, "summit: %s\n", store_errmsg(s));
-    code = EXIT_FAILED;
-    goto done;
-  }
-  if (!f.matches) {
-    snprintf(why, sizeof why, "run %s (%s) is not waiting on gate '%s'%s%s%s",
-             r.id, r.status, o.gate, o.key ? " at key " : "",
-             o.key ? o.key : "", f.gates[0] ? " (it waits on: " : " (it waits "
-             "on no gate)");
-    if (f.gates[0]) {
-      size_t n = strlen(why);
-      snprintf(why + n, sizeof why - n, "%s)", f.gates);
+  if (!f->matches) {
+    snprintf(c->why, sizeof c->why, "run %s (%s) is not waiting on gate "
+             "'%s'%s%s%s", r->id, r->status, o->gate,
+             o->key ? " at key " : "", o->key ? o->key : "",
+             f->gates[0] ? " (it waits on: " : " (it waits on no gate)");
+    if (f->gates[0]) {
+      size_t n = strlen(c->why);
+      snprintf(c->why + n, sizeof c->why - n, "%s)", f->gates);
     }
-    code = refuse(s, &o, actor, NULL, why);
-    goto done;
+    return refuse(c->s, o, c->actor, NULL, c->why);
   }
-  if (f.matches > 1) {
-    code = cli_usage(cmd, "run %s waits on gate '%s' more than once (parallel "
-                     "branches); name the one with --key (see: summit status "
-                     "%s)", r.id, o.gate, r.id);
-    goto done;
-  }
+  if (f->matches > 1)
+    return cli_usage(o->cmd, "run %s waits on gate '%s' more than once "
+                     "(parallel branches); name the one with --key (see: "
+                     "summit status %s)", r->id, o->gate, r->id);
+  return GO_ON;
+}
+
+/* The gate's policy and the text a decision on it signs (printed, for
+ * --message, and that is all). */
+static int load_policy(decide_ctx *c) {
   char err[300];
-  p = approval_policy_new(f.request, err, sizeof err);
-  if (!p) {
-    fprintf(stderr, "summit %s: run %s, gate '%s': %s\n", cmd, r.id,
-            term_str(o.gate), term_str(err));
-    code = EXIT_FAILED;
-    goto done;
+  c->p = approval_policy_new(c->f.request, err, sizeof err);
+  if (!c->p) {
+    fprintf(stderr, "summit %s: run %s, gate '%s': %s\n", c->o.cmd, c->r.id,
+            term_str(c->o.gate), term_str(err));
+    return EXIT_FAILED;
   }
-  check_start(p, &r);
-  msg = approval_message(p, decision);
-  if (!msg) {
-    code = EXIT_FAILED;
-    goto done;
+  check_start(c->p, &c->r);
+  c->msg = approval_message(c->p, c->o.decision);
+  if (!c->msg) return EXIT_FAILED;
+  if (c->o.message) {
+    fputs(c->msg, stdout);
+    return EXIT_OK;
   }
-  if (o.message) {
-    fputs(msg, stdout);
-    code = EXIT_OK;
-    goto done;
-  }
+  return GO_ON;
+}
 
-  /* A signature: made here (--sign) or elsewhere (--signature). */
-  appr_sig sig_state = APPR_SIG_NONE;
-  char sig_why[1024] = "";
-  if (o.sign_key || o.sig_file) {
-    if (!approval_signed(p)) {
-      code = cli_usage(cmd, "gate '%s' does not take signatures (it is not "
-                       "signed = true); drop --sign/--signature", o.gate);
-      goto done;
-    }
-    if (o.sign_key) {
-      const char *sargv[12];
-      approval_sign_argv(sargv, o.sign_key);
-      cli_output out;
-      int ok = cli_run(sargv, msg, strlen(msg), &out) == 0 && out.code == 0 &&
-               strstr(out.out, "BEGIN SSH SIGNATURE");
-      if (ok) sig = strdup(out.out);
-      else {
-        chomp(out.err);
-        fprintf(stderr, "summit %s: ssh-keygen -Y sign -f %s failed: %s\n",
-                cmd, o.sign_key,
-                out.err && *out.err ? out.err : "no signature came out");
-      }
-      cli_output_free(&out);
-      if (!ok) {
-        code = EXIT_FAILED;
-        goto done;
-      }
-    } else {
-      sig = io_read_file(o.sig_file, NULL);
-      if (!sig) {
-        fprintf(stderr, "summit %s: --signature %s: %s\n", cmd, o.sig_file,
-                strerror(errno));
-        code = EXIT_USAGE;
-        goto done;
-      }
-    }
-    const cJSON *as = cJSON_GetObjectItemCaseSensitive(approval_request(p),
-                                                       "allowed_signers");
-    if (!cJSON_IsString(as)) {
-      sig_state = APPR_SIG_BAD;
-      snprintf(sig_why, sizeof sig_why, "the gate names no allowed_signers");
-    } else if (!(signer = principal_of(as->valuestring, sig, actor, sig_why,
-                                       sizeof sig_why))) {
-      sig_state = APPR_SIG_BAD;
-    } else {
-      /* The identity of a signed decision is the key's principal. */
-      if (strcmp(signer, actor) != 0)
-        fprintf(stderr, "summit %s: signed by %s (the allowed signers "
-                "file's name for that key), not %s\n", cmd, term_str(signer),
-                term_str(actor));
-      actor = signer;
-      sig_state = verify_sig(as->valuestring, actor, msg, sig, sig_why,
-                             sizeof sig_why) ? APPR_SIG_VALID : APPR_SIG_BAD;
-    }
+/* The signature of the decision: made here (--sign) or read (--signature). */
+static int get_signature(decide_ctx *c) {
+  const opts *o = &c->o;
+  if (!o->sign_key) {
+    c->sig = io_read_file(o->sig_file, NULL);
+    if (c->sig) return GO_ON;
+    fprintf(stderr, "summit %s: --signature %s: %s\n", o->cmd, o->sig_file,
+            strerror(errno));
+    return EXIT_USAGE;
   }
+  const char *sargv[12];
+  approval_sign_argv(sargv, o->sign_key);
+  cli_output out;
+  int ok = cli_run(sargv, c->msg, strlen(c->msg), &out) == 0 &&
+           out.code == 0 && strstr(out.out, "BEGIN SSH SIGNATURE");
+  if (ok) c->sig = strdup(out.out);
+  else {
+    chomp(out.err);
+    fprintf(stderr, "summit %s: ssh-keygen -Y sign -f %s failed: %s\n",
+            o->cmd, o->sign_key,
+            out.err && *out.err ? out.err : "no signature came out");
+  }
+  cli_output_free(&out);
+  return ok ? GO_ON : EXIT_FAILED;
+}
 
-  const char *bad_bind = check_binds(&o, p, actor, why, sizeof why);
-  if (bad_bind) {
-    code = refuse(s, &o, actor, &f, bad_bind);
-    goto done;
+/* A signed decision: its signature, whose principal becomes the actor,
+ * checked as the run will check it (sig_state, sig_why). */
+static int sign(decide_ctx *c) {
+  if (!c->o.sign_key && !c->o.sig_file) return GO_ON;
+  if (!approval_signed(c->p))
+    return cli_usage(c->o.cmd, "gate '%s' does not take signatures (it is "
+                     "not signed = true); drop --sign/--signature",
+                     c->o.gate);
+  int code = get_signature(c);
+  if (code != GO_ON) return code;
+  const cJSON *as = cJSON_GetObjectItemCaseSensitive(approval_request(c->p),
+                                                     "allowed_signers");
+  if (!cJSON_IsString(as)) {
+    c->sig_state = APPR_SIG_BAD;
+    snprintf(c->sig_why, sizeof c->sig_why,
+             "the gate names no allowed_signers");
+  } else if (!(c->signer = principal_of(as->valuestring, c->sig, c->actor,
+                                        c->sig_why, sizeof c->sig_why))) {
+    c->sig_state = APPR_SIG_BAD;
+  } else {
+    /* The identity of a signed decision is the key's principal. */
+    if (strcmp(c->signer, c->actor) != 0)
+      fprintf(stderr, "summit %s: signed by %s (the allowed signers "
+              "file's name for that key), not %s\n", c->o.cmd,
+              term_str(c->signer), term_str(c->actor));
+    c->actor = c->signer;
+    c->sig_state = verify_sig(as->valuestring, c->actor, c->msg, c->sig,
+                              c->sig_why, sizeof c->sig_why)
+                       ? APPR_SIG_VALID : APPR_SIG_BAD;
   }
+  return GO_ON;
+}
 
-  /* The decisions so far, then this one: judged as the run will, their
-   * signatures checked again (the database is not trusted). */
-  if (store_approval_list(s, r.id, f.found_key, f.attempt, 0, collect, &ds) !=
-      STORE_OK) {
-    fprintf(stderr, "summit: %s\n", store_errmsg(s));
-    code = EXIT_FAILED;
-    goto done;
-  }
-  const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(approval_request(p),
-                                                          "allowed_signers");
-  for (int i = 0; approval_signed(p) && i < ds.n; i++) {
-    if (!ds.sigs[i]) continue;
-    char *m = approval_message(p, ds.d[i].decision);
+/* The signatures of the decisions so far, checked again (the database is
+ * not trusted). */
+static void recheck_signatures(decide_ctx *c) {
+  decisions *ds = &c->ds;
+  const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(
+      approval_request(c->p), "allowed_signers");
+  for (int i = 0; approval_signed(c->p) && i < ds->n; i++) {
+    if (!ds->sigs[i]) continue;
+    char *m = approval_message(c->p, ds->d[i].decision);
     char w[1024] = "no allowed_signers";
     int ok = m && cJSON_IsString(allowed) &&
-             approval_principal_is_name(ds.d[i].actor) &&
-             verify_sig(allowed->valuestring, ds.d[i].actor, m, ds.sigs[i], w,
-                        sizeof w);
+             approval_principal_is_name(ds->d[i].actor) &&
+             verify_sig(allowed->valuestring, ds->d[i].actor, m, ds->sigs[i],
+                        w, sizeof w);
     free(m);
-    ds.d[i].sig = ok ? APPR_SIG_VALID : APPR_SIG_BAD;
-    if (!ok) ds.d[i].sig_error = strdup(w);
+    ds->d[i].sig = ok ? APPR_SIG_VALID : APPR_SIG_BAD;
+    if (!ok) ds->d[i].sig_error = strdup(w);
   }
-  int64_t now = runtime_now_ms();
-  appr_decision mine = {.actor = actor, .decision = decision,
-                        .bind = approval_bind(p), .comment = o.comment,
-                        .ts_ms = now, .sig = sig_state,
-                        .sig_error = sig_why[0] ? sig_why : NULL};
-  if (decisions_add(&ds, &mine, sig) != 0 ||
-      !(j = calloc((size_t)ds.n, sizeof *j))) {
-    code = EXIT_FAILED;
-    goto done;
+}
+
+/* Judges the decisions so far, then this one, as the run will; refuses
+ * one that cannot count, and says so of one that comes too late. */
+static int judge(decide_ctx *c) {
+  const char *bad_bind = check_binds(&c->o, c->p, c->actor, c->why,
+                                     sizeof c->why);
+  if (bad_bind) return refuse(c->s, &c->o, c->actor, &c->f, bad_bind);
+  if (store_approval_list(c->s, c->r.id, c->f.found_key, c->f.attempt, 0,
+                          collect, &c->ds) != STORE_OK) {
+    fprintf(stderr, "summit: %s\n", store_errmsg(c->s));
+    return EXIT_FAILED;
   }
-  appr_outcome out;
-  approval_judge(p, ds.d, ds.n, j, &out);
-  appr_judgement *me = &j[ds.n - 1];
-  if (me->verdict == APPR_REFUSED) {
-    code = refuse(s, &o, actor, &f, me->reason);
-    goto done;
-  }
+  recheck_signatures(c);
+  c->now = runtime_now_ms();
+  appr_decision mine = {.actor = c->actor, .decision = c->o.decision,
+                        .bind = approval_bind(c->p), .comment = c->o.comment,
+                        .ts_ms = c->now, .sig = c->sig_state,
+                        .sig_error = c->sig_why[0] ? c->sig_why : NULL};
+  if (decisions_add(&c->ds, &mine, c->sig) != 0 ||
+      !(c->j = calloc((size_t)c->ds.n, sizeof *c->j)))
+    return EXIT_FAILED;
+  approval_judge(c->p, c->ds.d, c->ds.n, c->j, &c->out);
+  appr_judgement *me = &c->j[c->ds.n - 1];
+  if (me->verdict == APPR_REFUSED)
+    return refuse(c->s, &c->o, c->actor, &c->f, me->reason);
   if (me->verdict == APPR_AFTER) {
     printf("%s; nothing recorded", term_str(me->reason));
-    if (out.state == APPR_APPROVED)
-      printf(" (the run continues with: summit resume %s)", r.id);
+    if (c->out.state == APPR_APPROVED)
+      printf(" (the run continues with: summit resume %s)", c->r.id);
     putchar('\n');
-    code = strcmp(decision, "approve") == 0 && out.state == APPR_APPROVED
+    return strcmp(c->o.decision, "approve") == 0 &&
+                   c->out.state == APPR_APPROVED
                ? EXIT_OK : EXIT_FAILED;
-    goto done;
   }
+  return GO_ON;
+}
 
-  store_approval a = {.run_id = r.id, .wait_key = f.found_key,
-                      .attempt = f.attempt, .gate = o.gate, .actor = actor,
-                      .decision = decision, .comment = o.comment,
-                      .bind = approval_bind(p), .signature = sig,
-                      .ts_ms = now};
+/* Records the decision (me: its judgement) and its audit record. */
+static int record(decide_ctx *c, const appr_judgement *me) {
+  const opts *o = &c->o;
+  const find_ctx *f = &c->f;
+  store_approval a = {.run_id = c->r.id, .wait_key = f->found_key,
+                      .attempt = f->attempt, .gate = o->gate,
+                      .actor = c->actor, .decision = o->decision,
+                      .comment = o->comment, .bind = approval_bind(c->p),
+                      .signature = c->sig, .ts_ms = c->now};
   cJSON *d = cJSON_CreateObject();
-  cJSON_AddStringToObject(d, "gate", o.gate);
-  cJSON_AddStringToObject(d, "key", f.found_key);
-  cJSON_AddNumberToObject(d, "attempt", (double)f.attempt);
-  if (o.comment) cJSON_AddStringToObject(d, "comment", o.comment);
-  cJSON_AddItemToObject(d, "bind", cJSON_Parse(approval_bind(p)));
-  cJSON_AddBoolToObject(d, "signed", sig != NULL);
+  cJSON_AddStringToObject(d, "gate", o->gate);
+  cJSON_AddStringToObject(d, "key", f->found_key);
+  cJSON_AddNumberToObject(d, "attempt", (double)f->attempt);
+  if (o->comment) cJSON_AddStringToObject(d, "comment", o->comment);
+  cJSON_AddItemToObject(d, "bind", cJSON_Parse(approval_bind(c->p)));
+  cJSON_AddBoolToObject(d, "signed", c->sig != NULL);
   if (me->verdict == APPR_DUPLICATE) cJSON_AddBoolToObject(d, "duplicate", 1);
-  cJSON_AddNumberToObject(d, "have", out.have);
-  cJSON_AddNumberToObject(d, "need", out.need);
+  cJSON_AddNumberToObject(d, "have", c->out.have);
+  cJSON_AddNumberToObject(d, "need", c->out.need);
   const char *action = me->verdict == APPR_REJECTS ? "approval.rejected"
                                                    : "approval.given";
   /* The decision and its record share one commit; the comment may quote a
    * credential, which the audit append masks. */
-  if (store_approval_add(s, &a, 0) != STORE_OK) {
+  if (store_approval_add(c->s, &a, 0) != STORE_OK) {
     cJSON_Delete(d);
     d = NULL;
   }
-  if (!d || audit_append_to(s, actor, r.id, action, d, 1) != STORE_OK) {
-    fprintf(stderr, "summit %s: recording the decision: %s\n", cmd,
-            store_errmsg(s));
-    code = EXIT_FAILED;
-    goto done;
+  if (!d || audit_append_to(c->s, c->actor, c->r.id, action, d, 1) !=
+                STORE_OK) {
+    fprintf(stderr, "summit %s: recording the decision: %s\n", o->cmd,
+            store_errmsg(c->s));
+    return EXIT_FAILED;
   }
+  return GO_ON;
+}
 
+/* Tells what the recorded decision (me) did to the gate and the run. */
+static void report(const decide_ctx *c, const appr_judgement *me) {
+  const store_run *r = &c->r;
+  const appr_outcome *out = &c->out;
+  const char *gate = c->o.gate;
   if (me->verdict == APPR_REJECTS) {
     printf("rejected gate '%s' of run %s as %s: the gate fails, and with it "
-           "the run (its undo steps run)\n", term_str(o.gate), r.id,
-           term_str(actor));
+           "the run (its undo steps run)\n", term_str(gate), r->id,
+           term_str(c->actor));
   } else if (me->verdict == APPR_DUPLICATE) {
-    printf("%s; recorded (%d of %d)", term_str(me->reason), out.have,
-           out.need);
-    if (out.state == APPR_WAITING)
-      printf("; still needs %s", term_str(out.needs));
+    printf("%s; recorded (%d of %d)", term_str(me->reason), out->have,
+           out->need);
+    if (out->state == APPR_WAITING)
+      printf("; still needs %s", term_str(out->needs));
     putchar('\n');
-  } else if (out.state == APPR_APPROVED) {
+  } else if (out->state == APPR_APPROVED) {
     printf("approved gate '%s' of run %s as %s: the gate is released (%d of "
-           "%d)\n", term_str(o.gate), r.id, term_str(actor), out.have,
-           out.need);
+           "%d)\n", term_str(gate), r->id, term_str(c->actor), out->have,
+           out->need);
   } else {
     printf("approved gate '%s' of run %s as %s (%d of %d); still needs %s\n",
-           term_str(o.gate), r.id, term_str(actor), out.have, out.need,
-           term_str(out.needs));
+           term_str(gate), r->id, term_str(c->actor), out->have, out->need,
+           term_str(out->needs));
   }
-  if (out.state != APPR_WAITING) {
+  if (out->state != APPR_WAITING) {
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    if (r.owner_pid && store_run_alive(r.status, r.owner_pid, r.owner_host,
-                                       r.lease_expires_ms, host, now) &&
-        !strcmp(r.status, "running"))
-      printf("run %s (pid %lld) goes on by itself\n", r.id,
-             (long long)r.owner_pid);
+    if (r->owner_pid && store_run_alive(r->status, r->owner_pid,
+                                        r->owner_host, r->lease_expires_ms,
+                                        host, c->now) &&
+        !strcmp(r->status, "running"))
+      printf("run %s (pid %lld) goes on by itself\n", r->id,
+             (long long)r->owner_pid);
     else
-      printf("continue the run with: summit resume %s\n", r.id);
+      printf("continue the run with: summit resume %s\n", r->id);
   }
-  code = EXIT_OK;
-done:
-  free(j);
-  decisions_free(&ds);
-  free(msg);
-  free(sig);
-  free(signer);
-  approval_policy_free(p);
-  free(f.found_key);
-  free(f.request);
-  store_run_free(&r);
-  store_close(s);
+}
+
+static int decide(const char *cmd, const char *decision, int argc,
+                  char **argv) {
+  decide_ctx c = {.o = {.cmd = cmd, .decision = decision}};
+  int code = parse(&c.o, argc, argv);
+  if (code) return code;
+  if (!(c.s = cli_open_store())) return EXIT_FAILED;
+  c.f = (find_ctx){.gate = c.o.gate, .key = c.o.key};
+  c.actor = cli_user();
+  int rc = store_run_get(c.s, c.o.run_id, &c.r);
+  if (rc != STORE_OK) {
+    if (rc == STORE_NOTFOUND)
+      fprintf(stderr, "summit %s: no run %s (see: summit runs --waiting)\n",
+              cmd, c.o.run_id);
+    else
+      fprintf(stderr, "summit %s: %s\n", cmd, store_errmsg(c.s));
+    store_close(c.s);
+    return rc == STORE_NOTFOUND ? EXIT_USAGE : EXIT_FAILED;
+  }
+  if ((code = find_wait(&c)) == GO_ON && (code = load_policy(&c)) == GO_ON &&
+      (code = sign(&c)) == GO_ON && (code = judge(&c)) == GO_ON &&
+      (code = record(&c, &c.j[c.ds.n - 1])) == GO_ON) {
+    report(&c, &c.j[c.ds.n - 1]);
+    code = EXIT_OK;
+  }
+  decision_free(&c);
   return code;
 }
 

@@ -40,6 +40,84 @@ static int is_hash(const char *h) {
   return 1;
 }
 
+/* The result of `verify --json`: one line. head is the --head given (or
+ * NULL), ts the broken record's time. */
+static void verify_json(const store_audit_check *c, const char *head,
+                        int head_lost, const char *ts) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddBoolToObject(o, "ok", !c->bad_seq && !head_lost);
+  cJSON_AddNumberToObject(o, "records", (double)c->count);
+  cJSON_AddNumberToObject(o, "head_seq", (double)c->head_seq);
+  cJSON_AddStringToObject(o, "head", c->head);
+  if (c->bad_seq) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddNumberToObject(b, "seq", (double)c->bad_seq);
+    if (c->bad_row_seq != c->bad_seq)
+      cJSON_AddNumberToObject(b, "next_seq", (double)c->bad_row_seq);
+    if (c->bad_run[0]) cJSON_AddStringToObject(b, "run", c->bad_run);
+    else cJSON_AddNullToObject(b, "run");
+    cJSON_AddStringToObject(b, "action", c->bad_action);
+    cJSON_AddStringToObject(b, "ts", ts);
+    cJSON_AddStringToObject(b, "reason", c->reason);
+    cJSON_AddItemToObject(o, "bad", b);
+  }
+  if (head) {
+    cJSON_AddStringToObject(o, "want_head", head);
+    if (c->want_head_seq)
+      cJSON_AddNumberToObject(o, "want_head_seq", (double)c->want_head_seq);
+    else cJSON_AddNullToObject(o, "want_head_seq");
+  }
+  char *text = cJSON_PrintUnformatted(o);
+  if (text) puts(text);
+  free(text);
+  cJSON_Delete(o);
+}
+
+/* For people: where the chain breaks (ts: that record's time), and what
+ * before it still verifies. */
+static void verify_print_broken(const store_audit_check *c, const char *ts) {
+  if (c->bad_row_seq != c->bad_seq)
+    printf("audit trail BROKEN at record %lld: %s\n"
+           "  the record after the gap: %lld (run %s, %s, %s)\n",
+           (long long)c->bad_seq, term_str(c->reason),
+           (long long)c->bad_row_seq,
+           c->bad_run[0] ? term_str(c->bad_run) : "-",
+           term_str(c->bad_action), ts);
+  else
+    printf("audit trail BROKEN at record %lld (run %s, %s, %s): %s\n",
+           (long long)c->bad_seq, c->bad_run[0] ? term_str(c->bad_run) : "-",
+           term_str(c->bad_action), ts, term_str(c->reason));
+  if (c->head_seq)
+    printf("  records 1 to %lld verify; the hash of record %lld is %s\n",
+           (long long)c->head_seq, (long long)c->head_seq, c->head);
+  else
+    printf("  no record before it verifies\n");
+}
+
+/* For people: an intact chain, its head, and what the --head given (or
+ * NULL) says about its end. */
+static void verify_print_intact(const store_audit_check *c, const char *head,
+                                int head_lost) {
+  if (c->count)
+    printf("audit trail intact: %lld records (seq 1 to %lld)\n",
+           (long long)c->count, (long long)c->head_seq);
+  else
+    printf("audit trail intact: no records yet\n");
+  printf("head: seq %lld hash %s\n", (long long)c->head_seq, c->head);
+  if (head_lost)
+    printf("BROKEN: the remembered head %s is not in the chain: records "
+           "were removed from its end, or the chain was rewritten\n",
+           head);
+  else if (head)
+    printf("the remembered head is record %lld: nothing up to it was "
+           "removed; %lld record(s) since\n",
+           (long long)c->want_head_seq,
+           (long long)(c->head_seq - c->want_head_seq));
+  else if (c->count)
+    printf("(keep the head hash elsewhere: `summit audit verify --head "
+           "HASH` later proves nothing was cut from the end)\n");
+}
+
 static int verify(int argc, char **argv) {
   int json = 0;
   const char *head = NULL;
@@ -67,70 +145,9 @@ static int verify(int argc, char **argv) {
   int head_lost = head && !c.bad_seq && !c.want_head_seq;
   char ts[40] = "";
   if (c.bad_seq) events_rfc3339(c.bad_ts_ms, ts, sizeof ts);
-  if (json) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddBoolToObject(o, "ok", !c.bad_seq && !head_lost);
-    cJSON_AddNumberToObject(o, "records", (double)c.count);
-    cJSON_AddNumberToObject(o, "head_seq", (double)c.head_seq);
-    cJSON_AddStringToObject(o, "head", c.head);
-    if (c.bad_seq) {
-      cJSON *b = cJSON_CreateObject();
-      cJSON_AddNumberToObject(b, "seq", (double)c.bad_seq);
-      if (c.bad_row_seq != c.bad_seq)
-        cJSON_AddNumberToObject(b, "next_seq", (double)c.bad_row_seq);
-      if (c.bad_run[0]) cJSON_AddStringToObject(b, "run", c.bad_run);
-      else cJSON_AddNullToObject(b, "run");
-      cJSON_AddStringToObject(b, "action", c.bad_action);
-      cJSON_AddStringToObject(b, "ts", ts);
-      cJSON_AddStringToObject(b, "reason", c.reason);
-      cJSON_AddItemToObject(o, "bad", b);
-    }
-    if (head) {
-      cJSON_AddStringToObject(o, "want_head", head);
-      if (c.want_head_seq)
-        cJSON_AddNumberToObject(o, "want_head_seq", (double)c.want_head_seq);
-      else cJSON_AddNullToObject(o, "want_head_seq");
-    }
-    char *text = cJSON_PrintUnformatted(o);
-    if (text) puts(text);
-    free(text);
-    cJSON_Delete(o);
-  } else if (c.bad_seq) {
-    if (c.bad_row_seq != c.bad_seq)
-      printf("audit trail BROKEN at record %lld: %s\n"
-             "  the record after the gap: %lld (run %s, %s, %s)\n",
-             (long long)c.bad_seq, term_str(c.reason), (long long)c.bad_row_seq,
-             c.bad_run[0] ? term_str(c.bad_run) : "-", term_str(c.bad_action),
-             ts);
-    else
-      printf("audit trail BROKEN at record %lld (run %s, %s, %s): %s\n",
-             (long long)c.bad_seq, c.bad_run[0] ? term_str(c.bad_run) : "-",
-             term_str(c.bad_action), ts, term_str(c.reason));
-    if (c.head_seq)
-      printf("  records 1 to %lld verify; the hash of record %lld is %s\n",
-             (long long)c.head_seq, (long long)c.head_seq, c.head);
-    else
-      printf("  no record before it verifies\n");
-  } else {
-    if (c.count)
-      printf("audit trail intact: %lld records (seq 1 to %lld)\n",
-             (long long)c.count, (long long)c.head_seq);
-    else
-      printf("audit trail intact: no records yet\n");
-    printf("head: seq %lld hash %s\n", (long long)c.head_seq, c.head);
-    if (head_lost)
-      printf("BROKEN: the remembered head %s is not in the chain: records "
-             "were removed from its end, or the chain was rewritten\n",
-             head);
-    else if (head)
-      printf("the remembered head is record %lld: nothing up to it was "
-             "removed; %lld record(s) since\n",
-             (long long)c.want_head_seq,
-             (long long)(c.head_seq - c.want_head_seq));
-    else if (c.count)
-      printf("(keep the head hash elsewhere: `summit audit verify --head "
-             "HASH` later proves nothing was cut from the end)\n");
-  }
+  if (json) verify_json(&c, head, head_lost, ts);
+  else if (c.bad_seq) verify_print_broken(&c, ts);
+  else verify_print_intact(&c, head, head_lost);
   return c.bad_seq || head_lost ? EXIT_FAILED : EXIT_OK;
 }
 

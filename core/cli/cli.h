@@ -42,6 +42,10 @@ const char *cli_user(void);
  * match, 0 otherwise. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 int cli_flag(char **argv, int i, const char *name);
+/* --time-scale N (N > 0) into *scale, as cli_opt matches: 1 on a match, 0
+ * otherwise, -1 after a usage error naming cmd. */
+int cli_time_scale(const char *cmd, int argc, char **argv, int *i,
+                   double *scale);
 /* Prints "summit CMD: msg" and the command's usage line; returns 2. */
 int cli_usage(const char *cmd, const char *fmt, ...);
 

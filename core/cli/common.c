@@ -85,6 +85,21 @@ int cli_opt(int argc, char **argv, int *i, const char *name,
   return 1;
 }
 
+int cli_time_scale(const char *cmd, int argc, char **argv, int *i,
+                   double *scale) {
+  const char *v;
+  int r = cli_opt(argc, argv, i, "--time-scale", &v);
+  if (r <= 0) return r;
+  char *end;
+  double s = strtod(v, &end);
+  if (*end || !(s > 0)) {
+    cli_usage(cmd, "--time-scale must be a positive number, not '%s'", v);
+    return -1;
+  }
+  *scale = s;
+  return 1;
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

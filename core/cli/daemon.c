@@ -44,13 +44,9 @@ int cmd_daemon(int argc, char **argv) {
         return cli_usage("daemon", "--max-runs must be a number from 1 to "
                          "1000, not '%s'", v);
       o.max_runs = (int)n;
-    } else if ((r = cli_opt(argc, argv, &i, "--time-scale", &v))) {
+    } else if ((r = cli_time_scale("daemon", argc, argv, &i,
+                                   &o.time_scale))) {
       if (r < 0) return EXIT_USAGE;
-      char *end;
-      o.time_scale = strtod(v, &end);
-      if (*end || !(o.time_scale > 0))
-        return cli_usage("daemon", "--time-scale must be a positive number, "
-                         "not '%s'", v);
     } else if ((r = cli_opt(argc, argv, &i, "--poll", &v))) {
       if (r < 0 || duration_opt("--poll", v, &o.poll_ms)) return EXIT_USAGE;
     } else if ((r = cli_opt(argc, argv, &i, "--grace", &v))) {

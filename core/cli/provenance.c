@@ -160,19 +160,12 @@ static void audit_byproduct(store_t *s, cJSON *by, const char *run_id) {
   cJSON_AddItemToArray(by, d);
 }
 
-static cJSON *statement(store_t *s, const store_run *r) {
-  char host[256] = "";
-  gethostname(host, sizeof host - 1);
-  cJSON *params = r->params ? cJSON_Parse(r->params) : NULL;
-  if (!params) params = cJSON_CreateObject();
-  mask_secrets(params);
-
-  cJSON *st = cJSON_CreateObject();
-  cJSON_AddStringToObject(st, "_type", STATEMENT_TYPE);
+/* statement's "subject": every artifact digest in params, then the
+ * runbook. The runbook is always a subject: the statement is about what
+ * this procedure did, and a verifier can hash the file it is shown. */
+static void add_subjects(cJSON *st, const store_run *r, const cJSON *params) {
   cJSON *subjects = cJSON_AddArrayToObject(st, "subject");
   digest_subjects(subjects, params, "param");
-  /* The runbook is always a subject: the statement is about what this
-   * procedure did, and a verifier can hash the file it is shown. */
   cJSON *rb = cJSON_CreateObject();
   char nm[512];
   snprintf(nm, sizeof nm, "runbook:%s@%s", r->name,
@@ -180,9 +173,37 @@ static cJSON *statement(store_t *s, const store_run *r) {
   cJSON_AddStringToObject(rb, "name", nm);
   cJSON_AddItemToObject(rb, "digest", digest("sha256", r->source_sha256));
   cJSON_AddItemToArray(subjects, rb);
-  cJSON_AddStringToObject(st, "predicateType", PREDICATE_TYPE);
+}
 
-  cJSON *pred = cJSON_AddObjectToObject(st, "predicate");
+/* The git state of the work tree at the run's start, as a resolved
+ * dependency (nothing when the run recorded no commit). */
+static void add_git_dependency(cJSON *deps, const store_run *r) {
+  cJSON *git = r->git_commit ? cJSON_Parse(r->git_commit) : NULL;
+  const cJSON *commit = cJSON_GetObjectItem(git, "commit");
+  if (cJSON_IsString(commit)) {
+    const cJSON *dir = cJSON_GetObjectItem(git, "dir"),
+                *branch = cJSON_GetObjectItem(git, "branch"),
+                *dirty = cJSON_GetObjectItem(git, "dirty");
+    char uri[4200];
+    snprintf(uri, sizeof uri, "git+file://%s%s%s",
+             cJSON_IsString(dir) ? dir->valuestring : "",
+             cJSON_IsString(branch) ? "@refs/heads/" : "",
+             cJSON_IsString(branch) ? branch->valuestring : "");
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddStringToObject(g, "uri", uri);
+    cJSON_AddItemToObject(g, "digest",
+                          digest("gitCommit", commit->valuestring));
+    cJSON *ann = cJSON_AddObjectToObject(g, "annotations");
+    cJSON_AddBoolToObject(ann, "dirty", cJSON_IsTrue(dirty));
+    cJSON_AddItemToArray(deps, g);
+  }
+  cJSON_Delete(git);
+}
+
+/* predicate.buildDefinition: what was run, with which (masked) params, on
+ * whose approval, from which source. Takes ownership of params. */
+static void add_build_definition(store_t *s, cJSON *pred, const store_run *r,
+                                 cJSON *params) {
   cJSON *bd = cJSON_AddObjectToObject(pred, "buildDefinition");
   cJSON_AddStringToObject(bd, "buildType", BUILD_TYPE);
   cJSON *ext = cJSON_AddObjectToObject(bd, "externalParameters");
@@ -205,41 +226,13 @@ static cJSON *statement(store_t *s, const store_run *r) {
   cJSON_AddStringToObject(src, "uri", r->source_path);
   cJSON_AddItemToObject(src, "digest", digest("sha256", r->source_sha256));
   cJSON_AddItemToArray(deps, src);
-  cJSON *git = r->git_commit ? cJSON_Parse(r->git_commit) : NULL;
-  const cJSON *commit = cJSON_GetObjectItem(git, "commit");
-  if (cJSON_IsString(commit)) {
-    const cJSON *dir = cJSON_GetObjectItem(git, "dir"),
-                *branch = cJSON_GetObjectItem(git, "branch"),
-                *dirty = cJSON_GetObjectItem(git, "dirty");
-    char uri[4200];
-    snprintf(uri, sizeof uri, "git+file://%s%s%s",
-             cJSON_IsString(dir) ? dir->valuestring : "",
-             cJSON_IsString(branch) ? "@refs/heads/" : "",
-             cJSON_IsString(branch) ? branch->valuestring : "");
-    cJSON *g = cJSON_CreateObject();
-    cJSON_AddStringToObject(g, "uri", uri);
-    cJSON_AddItemToObject(g, "digest", digest("gitCommit", commit->valuestring));
-    cJSON *ann = cJSON_AddObjectToObject(g, "annotations");
-    cJSON_AddBoolToObject(ann, "dirty", cJSON_IsTrue(dirty));
-    cJSON_AddItemToArray(deps, g);
-  }
-  cJSON_Delete(git);
+  add_git_dependency(deps, r);
+}
 
-  cJSON *rd = cJSON_AddObjectToObject(pred, "runDetails");
-  cJSON *builder = cJSON_AddObjectToObject(rd, "builder");
-  char id[400];
-  snprintf(id, sizeof id, "urn:summit:builder:%s", host);
-  cJSON_AddStringToObject(builder, "id", id);
-  cJSON *ver = cJSON_AddObjectToObject(builder, "version");
-  cJSON_AddStringToObject(ver, "summit", SUMMIT_VERSION);
-  cJSON *md = cJSON_AddObjectToObject(rd, "metadata");
-  cJSON_AddStringToObject(md, "invocationId", r->id);
-  add_time(md, "startedOn", r->created_ms);
-  add_time(md, "finishedOn", r->finished_ms);
-  cJSON *by = cJSON_AddArrayToObject(rd, "byproducts");
-  /* The outcome, as a byproduct whose content is its JSON (base64 is what
-   * the ResourceDescriptor's content field holds; annotations keep it
-   * readable). */
+/* The outcome, as a byproduct whose content is its JSON (base64 is what
+ * the ResourceDescriptor's content field holds; annotations keep it
+ * readable). */
+static void add_outcome(cJSON *by, const store_run *r) {
   cJSON *oc = cJSON_CreateObject();
   cJSON_AddStringToObject(oc, "name", "outcome");
   cJSON_AddStringToObject(oc, "mediaType", "application/json");
@@ -259,7 +252,41 @@ static cJSON *statement(store_t *s, const store_run *r) {
     free(octext);
   }
   cJSON_AddItemToArray(by, oc);
+}
+
+/* predicate.runDetails: which host ran it, when, and how it ended. */
+static void add_run_details(store_t *s, cJSON *pred, const store_run *r) {
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  cJSON *rd = cJSON_AddObjectToObject(pred, "runDetails");
+  cJSON *builder = cJSON_AddObjectToObject(rd, "builder");
+  char id[400];
+  snprintf(id, sizeof id, "urn:summit:builder:%s", host);
+  cJSON_AddStringToObject(builder, "id", id);
+  cJSON *ver = cJSON_AddObjectToObject(builder, "version");
+  cJSON_AddStringToObject(ver, "summit", SUMMIT_VERSION);
+  cJSON *md = cJSON_AddObjectToObject(rd, "metadata");
+  cJSON_AddStringToObject(md, "invocationId", r->id);
+  add_time(md, "startedOn", r->created_ms);
+  add_time(md, "finishedOn", r->finished_ms);
+  cJSON *by = cJSON_AddArrayToObject(rd, "byproducts");
+  add_outcome(by, r);
   audit_byproduct(s, by, r->id);
+}
+
+/* The in-toto Statement of run r; the caller deletes it. */
+static cJSON *statement(store_t *s, const store_run *r) {
+  cJSON *params = r->params ? cJSON_Parse(r->params) : NULL;
+  if (!params) params = cJSON_CreateObject();
+  mask_secrets(params);
+
+  cJSON *st = cJSON_CreateObject();
+  cJSON_AddStringToObject(st, "_type", STATEMENT_TYPE);
+  add_subjects(st, r, params);
+  cJSON_AddStringToObject(st, "predicateType", PREDICATE_TYPE);
+  cJSON *pred = cJSON_AddObjectToObject(st, "predicate");
+  add_build_definition(s, pred, r, params);
+  add_run_details(s, pred, r);
   return st;
 }
 
@@ -269,6 +296,33 @@ static int write_file(const char *path, const char *text) {
   int ok = fputs(text, f) >= 0;
   if (fclose(f) != 0) ok = 0;
   return ok ? 0 : -1;
+}
+
+/* Signs the file at path with the SSH key at key into path.sig. Returns
+ * EXIT_OK, or EXIT_FAILED after saying why. */
+static int sign_file(const char *path, const char *key) {
+  /* ssh-keygen refuses to overwrite a signature: a stale one goes. */
+  char sig[4200];
+  snprintf(sig, sizeof sig, "%s.sig", path);
+  unlink(sig);
+  const char *args[] = {"ssh-keygen", "-Y", "sign", "-q", "-f", key, "-n",
+                        SIGN_NAMESPACE, path, NULL};
+  cli_output o;
+  if (cli_run(args, NULL, 0, &o) != 0) {
+    fprintf(stderr, "summit provenance: cannot run ssh-keygen: %s\n",
+            o.spawn_error ? uv_strerror(o.spawn_error) : "out of memory");
+    return EXIT_FAILED;
+  }
+  int code = EXIT_OK;
+  if (o.code != 0) {
+    fprintf(stderr, "summit provenance: ssh-keygen -Y sign failed (exit "
+                    "%d): %s", o.code, o.err);
+    code = EXIT_FAILED;
+  } else {
+    fprintf(stderr, "signed: %s (namespace %s)\n", sig, SIGN_NAMESPACE);
+  }
+  cli_output_free(&o);
+  return code;
 }
 
 int cmd_provenance(int argc, char **argv) {
@@ -326,27 +380,7 @@ int cmd_provenance(int argc, char **argv) {
             strerror(errno));
     code = EXIT_FAILED;
   } else if (key) {
-    /* ssh-keygen refuses to overwrite a signature: a stale one goes. */
-    char sig[4200];
-    snprintf(sig, sizeof sig, "%s.sig", outp);
-    unlink(sig);
-    const char *args[] = {"ssh-keygen", "-Y", "sign", "-q", "-f", key, "-n",
-                          SIGN_NAMESPACE, outp, NULL};
-    cli_output o;
-    if (cli_run(args, NULL, 0, &o) != 0) {
-      fprintf(stderr, "summit provenance: cannot run ssh-keygen: %s\n",
-              o.spawn_error ? uv_strerror(o.spawn_error) : "out of memory");
-      code = EXIT_FAILED;
-    } else {
-      if (o.code != 0) {
-        fprintf(stderr, "summit provenance: ssh-keygen -Y sign failed (exit "
-                        "%d): %s", o.code, o.err);
-        code = EXIT_FAILED;
-      } else {
-        fprintf(stderr, "signed: %s (namespace %s)\n", sig, SIGN_NAMESPACE);
-      }
-      cli_output_free(&o);
-    }
+    code = sign_file(outp, key);
   }
   free(text);
   return code;

@@ -51,17 +51,7 @@ static int common_opt(engine_opts *o, int argc, char **argv, int *i,
     }
     return 1;
   }
-  if ((r = cli_opt(argc, argv, i, "--time-scale", &v))) {
-    if (r < 0) return -1;
-    char *end;
-    o->time_scale = strtod(v, &end);
-    if (*end || !(o->time_scale > 0)) {
-      cli_usage(cmd, "--time-scale must be a positive number, not '%s'", v);
-      return -1;
-    }
-    return 1;
-  }
-  return 0;
+  return cli_time_scale(cmd, argc, argv, i, &o->time_scale);
 }
 
 int cmd_run(int argc, char **argv) {

@@ -231,22 +231,33 @@ static void status_json(const store_run *r, const journal_fold *c, cJSON *waits)
   fputs("}\n", stdout);
 }
 
-static int open_run(const char *cmd, int argc, char **argv, int *json,
-                    store_t **s, store_run *r) {
+/* `summit CMD RUN [--json]`: reads the run named in argv and hands it, with
+ * the open store, to show; returns what show returns, or the exit code of
+ * a usage error or a run that cannot be read. */
+static int with_run(const char *cmd, int argc, char **argv,
+                    int (*show)(store_t *s, const store_run *r, int json)) {
   const char *id = NULL;
+  int json = 0;
   for (int i = 0; i < argc; i++) {
-    if (cli_flag(argv, i, "--json")) *json = 1;
+    if (cli_flag(argv, i, "--json")) json = 1;
     else if (argv[i][0] == '-') return cli_usage(cmd, "unknown option %s", argv[i]);
     else id = argv[i];
   }
   if (!id) return cli_usage(cmd, "which run? summit %s RUN", cmd);
-  if (!(*s = cli_open_store())) return EXIT_FAILED;
-  int rc = store_run_get(*s, id, r);
-  if (rc == STORE_OK) return 0;
-  if (rc == STORE_NOTFOUND) fprintf(stderr, "summit: no run %s\n", id);
-  else fprintf(stderr, "summit: %s\n", store_errmsg(*s));
-  store_close(*s);
-  return rc == STORE_NOTFOUND ? EXIT_USAGE : EXIT_FAILED;
+  store_t *s = cli_open_store();
+  if (!s) return EXIT_FAILED;
+  store_run r;
+  int rc = store_run_get(s, id, &r), code;
+  if (rc == STORE_OK) {
+    code = show(s, &r, json);
+    store_run_free(&r);
+  } else {
+    if (rc == STORE_NOTFOUND) fprintf(stderr, "summit: no run %s\n", id);
+    else fprintf(stderr, "summit: %s\n", store_errmsg(s));
+    code = rc == STORE_NOTFOUND ? EXIT_USAGE : EXIT_FAILED;
+  }
+  store_close(s);
+  return code;
 }
 
 static int add_wait(void *ud, cJSON *w) {
@@ -254,61 +265,58 @@ static int add_wait(void *ud, cJSON *w) {
   return 0;
 }
 
-int cmd_status(int argc, char **argv) {
-  int json = 0;
-  store_t *s;
-  store_run r;
-  int code = open_run("status", argc, argv, &json, &s, &r);
-  if (code) return code;
+/* status for people: the run, each entry's newest state, what it waits on. */
+static void status_print(const store_run *r, const journal_fold *c,
+                         cJSON *waits) {
+  printf("run      %s\nrunbook  %s %s (%s, sha256 %.12s)\nstatus   %s\n",
+         r->id, term_str(r->name), r->version ? term_str(r->version) : "",
+         term_str(r->source_path), r->source_sha256, r->status);
+  printf("params   %s\nby       %s\n", term_str(r->params),
+         r->started_by ? term_str(r->started_by) : "-");
+  if (r->wake_ms) {
+    char ts[40];
+    events_rfc3339(r->wake_ms, ts, sizeof ts);
+    printf("wakes    %s\n", ts);
+  }
+  if (r->error) printf("error    %s\n", term_str(r->error));
+  if (r->failed_key) printf("at key   %s\n", term_str(r->failed_key));
+  if (r->owner_pid && r->lease_expires_ms > runtime_now_ms())
+    printf("owner    pid %lld on %s\n", (long long)r->owner_pid,
+           r->owner_host ? term_str(r->owner_host) : "?");
+  printf("\n%-14s %-9s %-10s %-8s %s\n", "KEY", "KIND", "STATE", "ATTEMPT",
+         "NAME");
+  for (size_t i = 0; i < c->n; i++) {
+    const fold_entry *x = &c->v[i];
+    const char *kind = x->kind ? x->kind : "";
+    if (!strcmp(kind, "now") || !strcmp(kind, "random")) continue;
+    printf("%-14s %-9s %-10s %-8d %s\n", term_str(x->key), term_str(kind),
+           term_str(x->state), (int)x->attempt,
+           x->name ? term_str(x->name) : "");
+  }
+  if (cJSON_GetArraySize(waits) > 0) printf("\nwaiting on\n");
+  cJSON *w;
+  cJSON_ArrayForEach(w, waits) cli_wait_print(w, "  ");
+}
+
+static int show_status(store_t *s, const store_run *r, int json) {
   journal_fold c = {0};
-  int rc = store_journal_each(s, r.id, journal_fold_row, &c);
+  int rc = store_journal_each(s, r->id, journal_fold_row, &c);
   if (rc != STORE_OK || c.oom) {
     fprintf(stderr, "summit: %s\n", c.oom ? "out of memory" : store_errmsg(s));
     journal_fold_free(&c);
-    store_run_free(&r);
-    store_close(s);
     return EXIT_FAILED;
   }
   cJSON *waits = cJSON_CreateArray();
-  cli_waits(s, r.id, add_wait, waits);
-  if (json) {
-    status_json(&r, &c, waits);
-  } else {
-    char *params = r.params;
-    printf("run      %s\nrunbook  %s %s (%s, sha256 %.12s)\nstatus   %s\n",
-           r.id, term_str(r.name), r.version ? term_str(r.version) : "",
-           term_str(r.source_path), r.source_sha256, r.status);
-    printf("params   %s\nby       %s\n", term_str(params),
-           r.started_by ? term_str(r.started_by) : "-");
-    if (r.wake_ms) {
-      char ts[40];
-      events_rfc3339(r.wake_ms, ts, sizeof ts);
-      printf("wakes    %s\n", ts);
-    }
-    if (r.error) printf("error    %s\n", term_str(r.error));
-    if (r.failed_key) printf("at key   %s\n", term_str(r.failed_key));
-    if (r.owner_pid && r.lease_expires_ms > runtime_now_ms())
-      printf("owner    pid %lld on %s\n", (long long)r.owner_pid,
-             r.owner_host ? term_str(r.owner_host) : "?");
-    printf("\n%-14s %-9s %-10s %-8s %s\n", "KEY", "KIND", "STATE", "ATTEMPT",
-           "NAME");
-    for (size_t i = 0; i < c.n; i++) {
-      const fold_entry *x = &c.v[i];
-      const char *kind = x->kind ? x->kind : "";
-      if (!strcmp(kind, "now") || !strcmp(kind, "random")) continue;
-      printf("%-14s %-9s %-10s %-8d %s\n", term_str(x->key), term_str(kind),
-             term_str(x->state), (int)x->attempt,
-             x->name ? term_str(x->name) : "");
-    }
-    if (cJSON_GetArraySize(waits) > 0) printf("\nwaiting on\n");
-    cJSON *w;
-    cJSON_ArrayForEach(w, waits) cli_wait_print(w, "  ");
-  }
+  cli_waits(s, r->id, add_wait, waits);
+  if (json) status_json(r, &c, waits);
+  else status_print(r, &c, waits);
   cJSON_Delete(waits);
   journal_fold_free(&c);
-  store_run_free(&r);
-  store_close(s);
   return EXIT_OK;
+}
+
+int cmd_status(int argc, char **argv) {
+  return with_run("status", argc, argv, show_status);
 }
 
 /* ---- log: every journal row ---------------------------------------- */
@@ -346,17 +354,14 @@ static int log_row(void *ud, const store_entry *e) {
   return 0;
 }
 
-int cmd_log(int argc, char **argv) {
-  int json = 0;
-  store_t *s;
-  store_run r;
-  int code = open_run("log", argc, argv, &json, &s, &r);
-  if (code) return code;
-  if (!json) printf("run %s (%s, %s)\n", r.id, term_str(r.name), r.status);
-  store_journal_each(s, r.id, log_row, &json);
-  store_run_free(&r);
-  store_close(s);
+static int show_log(store_t *s, const store_run *r, int json) {
+  if (!json) printf("run %s (%s, %s)\n", r->id, term_str(r->name), r->status);
+  store_journal_each(s, r->id, log_row, &json);
   return EXIT_OK;
+}
+
+int cmd_log(int argc, char **argv) {
+  return with_run("log", argc, argv, show_log);
 }
 
 /* ---- locks --------------------------------------------------------- */

@@ -54,156 +54,183 @@ static void audit(store_t *s, const char *action, cJSON *detail) {
             action, store_errmsg(s));
 }
 
-static int add(int argc, char **argv) {
-  const char *name = NULL, *cron = NULL, *every = NULL, *runbook = NULL;
-  const char *env = NULL, *tz = "UTC", *missed = "skip", *config = NULL, *v;
-  int paused = 0, r;
-  cJSON *params = cJSON_CreateObject();
+/* What `schedule add` was given on its command line. */
+typedef struct {
+  const char *name, *cron, *every, *runbook;
+  const char *env, *tz, *missed, *config;
+  int paused;
+  cJSON *params;  /* the -p key=value pairs, as a JSON object */
+} add_args;
+
+/* Sets -p key=value V into a->params (the last one of a key wins). Returns
+ * 0, or EXIT_USAGE after saying why. */
+static int add_param(add_args *a, const char *v) {
+  const char *eq = strchr(v, '=');
+  if (!eq || eq == v)
+    return cli_usage("schedule", "-p %s: expected key=value", v);
+  char *k = strndup(v, (size_t)(eq - v));
+  cJSON_DeleteItemFromObjectCaseSensitive(a->params, k);
+  cJSON_AddStringToObject(a->params, k, eq + 1);
+  free(k);
+  return 0;
+}
+
+/* Reads argv into *a (whose params the caller creates and frees). Returns
+ * 0, or the exit code of a usage error it has already reported. */
+static int add_parse(int argc, char **argv, add_args *a) {
+  const char *v;
+  int r;
   for (int i = 0; i < argc; i++) {
-    if ((r = cli_opt(argc, argv, &i, "--cron", &v))) cron = v;
-    else if ((r = cli_opt(argc, argv, &i, "--every", &v))) every = v;
-    else if ((r = cli_opt(argc, argv, &i, "--env", &v))) env = v;
-    else if ((r = cli_opt(argc, argv, &i, "--tz", &v))) tz = v;
-    else if ((r = cli_opt(argc, argv, &i, "--missed", &v))) missed = v;
-    else if ((r = cli_opt(argc, argv, &i, "--config", &v))) config = v;
+    if ((r = cli_opt(argc, argv, &i, "--cron", &v))) a->cron = v;
+    else if ((r = cli_opt(argc, argv, &i, "--every", &v))) a->every = v;
+    else if ((r = cli_opt(argc, argv, &i, "--env", &v))) a->env = v;
+    else if ((r = cli_opt(argc, argv, &i, "--tz", &v))) a->tz = v;
+    else if ((r = cli_opt(argc, argv, &i, "--missed", &v))) a->missed = v;
+    else if ((r = cli_opt(argc, argv, &i, "--config", &v))) a->config = v;
     else if ((r = cli_opt(argc, argv, &i, "-p", &v)) ||
              (r = cli_opt(argc, argv, &i, "--param", &v))) {
-      const char *eq = r > 0 ? strchr(v, '=') : NULL;
-      if (r > 0 && (!eq || eq == v)) {
-        cJSON_Delete(params);
-        return cli_usage("schedule", "-p %s: expected key=value", v);
-      }
-      if (r > 0) {
-        char *k = strndup(v, (size_t)(eq - v));
-        cJSON_DeleteItemFromObjectCaseSensitive(params, k);
-        cJSON_AddStringToObject(params, k, eq + 1);
-        free(k);
-      }
+      if (r > 0 && add_param(a, v)) return EXIT_USAGE;
     } else if (cli_flag(argv, i, "--paused")) {
-      paused = 1;
+      a->paused = 1;
       continue;
     } else if (argv[i][0] == '-') {
-      cJSON_Delete(params);
       return cli_usage("schedule", "unknown option %s", argv[i]);
-    } else if (!name) {
-      name = argv[i];
+    } else if (!a->name) {
+      a->name = argv[i];
       continue;
-    } else if (!runbook) {
-      runbook = argv[i];
+    } else if (!a->runbook) {
+      a->runbook = argv[i];
       continue;
     } else {
-      cJSON_Delete(params);
       return cli_usage("schedule", "one runbook per schedule, got '%s' and "
-                       "'%s'", runbook, argv[i]);
+                       "'%s'", a->runbook, argv[i]);
     }
-    if (r < 0) {
-      cJSON_Delete(params);
-      return EXIT_USAGE;
-    }
+    if (r < 0) return EXIT_USAGE;
   }
-  int code = EXIT_USAGE;
-  char err[512], text[256], *params_json = NULL, cwd[PATH_MAX];
+  return 0;
+}
+
+/* Checks what needs no file system: the name, --cron or --every (parsed
+ * into *e, its text in text), --tz and --missed. Returns 0, or EXIT_USAGE
+ * after saying why. */
+static int add_check(const add_args *a, char *text, size_t text_len,
+                     cron_expr *e) {
+  char err[512];
+  if (!a->name || !a->runbook)
+    return cli_usage("schedule", "usage: " USAGE_ADD);
+  if (!valid_name(a->name))
+    return cli_usage("schedule", "schedule name '%s': use letters, digits, "
+                     "'-', '_' and '.' (at most 64)", a->name);
+  if (!a->cron == !a->every)
+    return cli_usage("schedule", "give --cron EXPR or --every DURATION (one "
+                     "of them)");
+  if (a->every) snprintf(text, text_len, "@every %s", a->every);
+  else snprintf(text, text_len, "%s", a->cron);
+  if (cron_parse(text, e, err, sizeof err) != 0)
+    return cli_usage("schedule", "%s: %s", a->every ? "--every" : "--cron",
+                     err);
+  if (cron_tz_check(a->tz, err, sizeof err) != 0)
+    return cli_usage("schedule", "--tz: %s", err);
+  if (strcmp(a->missed, "skip") && strcmp(a->missed, "run-once"))
+    return cli_usage("schedule", "--missed must be 'skip' or 'run-once', "
+                     "not '%s'", a->missed);
+  return 0;
+}
+
+/* Resolves the config (*cfg, absolute, or NULL when there is none) and the
+ * runbook: a file is kept by its absolute path (*file); a name is only
+ * checked now and looked up again when the schedule fires, from here (so a
+ * newer version is picked up). The caller frees *cfg and *file. Returns 0,
+ * or EXIT_USAGE after saying why. */
+static int add_resolve(const add_args *a, char **cfg, char **file) {
+  struct stat st;
+  const char *found_cfg = a->config ? a->config : cli_find_config();
+  if (found_cfg) *cfg = realpath(found_cfg, NULL);
+  if (a->config && !*cfg)
+    return cli_usage("schedule", "--config %s: %s", a->config,
+                     strerror(errno));
+  if (stat(a->runbook, &st) == 0 && !S_ISDIR(st.st_mode)) {
+    *file = realpath(a->runbook, NULL);
+    return 0;
+  }
+  engine_opts o;
+  memset(&o, 0, sizeof o);
+  o.config_path = *cfg;
+  o.state_dir = cli_state_dir();
+  char *path = NULL;
+  if (engine_find_runbook(&o, a->runbook, &path) != 0) return EXIT_USAGE;
+  free(path);
+  return 0;
+}
+
+/* Records the new schedule sc in the audit trail and tells the user. */
+static void add_report(store_t *s, const store_schedule *sc) {
+  cJSON *d = cJSON_CreateObject();
+  cJSON_AddStringToObject(d, "schedule", sc->name);
+  cJSON_AddStringToObject(d, "cron", sc->cron);
+  cJSON_AddStringToObject(d, "tz", sc->tz);
+  cJSON_AddStringToObject(d, "runbook", sc->runbook);
+  if (sc->env) cJSON_AddStringToObject(d, "env", sc->env);
+  cJSON_AddStringToObject(d, "missed", sc->missed);
+  audit(s, "schedule.added", d);
+  char ts[40];
+  events_rfc3339(sc->next_fire_ms, ts, sizeof ts);
+  printf("schedule %s added: %s (%s), next fire %s%s\n", term_str(sc->name),
+         term_str(sc->cron), term_str(sc->tz), ts,
+         sc->paused ? " (paused)" : "");
+}
+
+/* Stores sc. Returns its exit code: EXIT_USAGE when a schedule of that name
+ * exists, EXIT_FAILED when the store fails. */
+static int add_store(store_schedule *sc) {
+  store_t *s = open_rw();
+  if (!s) return EXIT_FAILED;
+  int code = EXIT_OK, rc = store_schedule_add(s, sc);
+  if (rc == STORE_BUSY) {
+    fprintf(stderr, "summit schedule: %s (remove it first: summit schedule "
+            "remove %s)\n", store_errmsg(s), sc->name);
+    code = EXIT_USAGE;
+  } else if (rc != STORE_OK) {
+    fprintf(stderr, "summit schedule: %s\n", store_errmsg(s));
+    code = EXIT_FAILED;
+  } else {
+    add_report(s, sc);
+  }
+  store_close(s);
+  return code;
+}
+
+static int add(int argc, char **argv) {
+  add_args a = {.tz = "UTC", .missed = "skip",
+                .params = cJSON_CreateObject()};
+  char text[256], cwd[PATH_MAX], *params_json = NULL;
   char *file = NULL, *cfg = NULL;
-  store_t *s = NULL;
-  if (!name || !runbook) {
-    cli_usage("schedule", "usage: " USAGE_ADD);
-    goto out;
-  }
-  if (!valid_name(name)) {
-    cli_usage("schedule", "schedule name '%s': use letters, digits, '-', "
-              "'_' and '.' (at most 64)", name);
-    goto out;
-  }
-  if (!cron == !every) {
-    cli_usage("schedule", "give --cron EXPR or --every DURATION (one of "
-              "them)");
-    goto out;
-  }
-  if (every) snprintf(text, sizeof text, "@every %s", every);
-  else snprintf(text, sizeof text, "%s", cron);
   cron_expr e;
-  if (cron_parse(text, &e, err, sizeof err) != 0) {
-    cli_usage("schedule", "%s: %s", every ? "--every" : "--cron", err);
-    goto out;
-  }
-  if (cron_tz_check(tz, err, sizeof err) != 0) {
-    cli_usage("schedule", "--tz: %s", err);
-    goto out;
-  }
-  if (strcmp(missed, "skip") && strcmp(missed, "run-once")) {
-    cli_usage("schedule", "--missed must be 'skip' or 'run-once', not '%s'",
-              missed);
-    goto out;
-  }
+  int code = add_parse(argc, argv, &a);
+  if (!code) code = add_check(&a, text, sizeof text, &e);
+  if (code) goto out;
+  code = EXIT_USAGE;
   if (!getcwd(cwd, sizeof cwd)) {
     fprintf(stderr, "summit schedule: cannot read the working directory\n");
     goto out;
   }
-  /* A file is kept by its absolute path; a name is looked up when the
-   * schedule fires, from here (so a newer version is picked up). */
-  struct stat st;
-  const char *found_cfg = config ? config : cli_find_config();
-  if (found_cfg) cfg = realpath(found_cfg, NULL);
-  if (config && !cfg) {
-    cli_usage("schedule", "--config %s: %s", config, strerror(errno));
-    goto out;
-  }
-  if (stat(runbook, &st) == 0 && !S_ISDIR(st.st_mode)) {
-    file = realpath(runbook, NULL);
-  } else {
-    engine_opts o;
-    memset(&o, 0, sizeof o);
-    o.config_path = cfg;
-    o.state_dir = cli_state_dir();
-    char *path = NULL;
-    if (engine_find_runbook(&o, runbook, &path) != 0) goto out;
-    free(path);
-  }
+  if (add_resolve(&a, &cfg, &file) != 0) goto out;
   int64_t now = runtime_now_ms();
-  int64_t next = cron_next(&e, tz, now);
+  int64_t next = cron_next(&e, a.tz, now);
   if (next < 0) {
     cli_usage("schedule", "--cron '%s' never fires", text);
     goto out;
   }
-  params_json = cJSON_PrintUnformatted(params);
-  if (!(s = open_rw())) {
-    code = EXIT_FAILED;
-    goto out;
-  }
+  params_json = cJSON_PrintUnformatted(a.params);
   store_schedule sc = {
-    .name = name, .cron = text, .tz = tz, .runbook = file ? file : runbook,
-    .params = params_json, .env = env, .config_path = cfg, .dir = cwd,
-    .missed = missed, .paused = paused, .created_by = cli_user(),
-    .created_ms = now, .next_fire_ms = next,
+    .name = a.name, .cron = text, .tz = a.tz,
+    .runbook = file ? file : a.runbook, .params = params_json, .env = a.env,
+    .config_path = cfg, .dir = cwd, .missed = a.missed, .paused = a.paused,
+    .created_by = cli_user(), .created_ms = now, .next_fire_ms = next,
   };
-  int rc = store_schedule_add(s, &sc);
-  if (rc == STORE_BUSY) {
-    fprintf(stderr, "summit schedule: %s (remove it first: summit schedule "
-            "remove %s)\n", store_errmsg(s), name);
-    goto out;
-  }
-  if (rc != STORE_OK) {
-    fprintf(stderr, "summit schedule: %s\n", store_errmsg(s));
-    code = EXIT_FAILED;
-    goto out;
-  }
-  cJSON *d = cJSON_CreateObject();
-  cJSON_AddStringToObject(d, "schedule", name);
-  cJSON_AddStringToObject(d, "cron", text);
-  cJSON_AddStringToObject(d, "tz", tz);
-  cJSON_AddStringToObject(d, "runbook", sc.runbook);
-  if (env) cJSON_AddStringToObject(d, "env", env);
-  cJSON_AddStringToObject(d, "missed", missed);
-  audit(s, "schedule.added", d);
-  char ts[40];
-  events_rfc3339(next, ts, sizeof ts);
-  printf("schedule %s added: %s (%s), next fire %s%s\n", term_str(name),
-         term_str(text), term_str(tz), ts,
-         paused ? " (paused)" : "");
-  code = EXIT_OK;
+  code = add_store(&sc);
 out:
-  if (s) store_close(s);
-  cJSON_Delete(params);
+  cJSON_Delete(a.params);
   free(params_json);
   free(file);
   free(cfg);

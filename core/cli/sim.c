@@ -70,12 +70,8 @@ int cmd_sim(int argc, char **argv) {
     } else if ((r = cli_opt(argc, argv, &i, "--kubeconfig", &v))) {
       if (r < 0) return EXIT_USAGE;
       o.kubeconfig = v;
-    } else if ((r = cli_opt(argc, argv, &i, "--time-scale", &v))) {
+    } else if ((r = cli_time_scale("sim", argc, argv, &i, &o.time_scale))) {
       if (r < 0) return EXIT_USAGE;
-      char *end;
-      o.time_scale = strtod(v, &end);
-      if (*end || !(o.time_scale > 0))
-        return cli_usage("sim", "--time-scale must be a positive number, not '%s'", v);
     } else if (cli_flag(argv, i, "--verbose") || cli_flag(argv, i, "-v")) {
       o.verbose = 1;
     } else {

@@ -387,6 +387,65 @@ static const char *refusal(const appr_policy *p, const appr_decision *d,
   return NULL;
 }
 
+/* Judges decision i, given the ones before it (o, the *units counted so
+ * far and their places in m): its verdict into ji, and o when it decides
+ * the gate. */
+static void judge_one(matching *m, int i, int *units, appr_judgement *ji,
+                      appr_outcome *o) {
+  const appr_policy *p = m->p;
+  const appr_decision *d = m->d;
+  ji->reason[0] = '\0';
+  if (o->state != APPR_WAITING) {
+    ji->verdict = APPR_AFTER;
+    snprintf(ji->reason, sizeof ji->reason, "gate '%s' was already %s",
+             p->gate, o->state == APPR_APPROVED ? "approved" : "rejected");
+    return;
+  }
+  if (refusal(p, &d[i], ji->reason, sizeof ji->reason)) {
+    ji->verdict = APPR_REFUSED;
+    return;
+  }
+  if (!strcmp(d[i].decision, "reject")) {
+    ji->verdict = APPR_REJECTS;
+    o->state = APPR_REJECTED;
+    o->decided_by = i;
+    return;
+  }
+  if (strcmp(d[i].decision, "approve") != 0) {
+    ji->verdict = APPR_REFUSED;
+    snprintf(ji->reason, sizeof ji->reason, "unknown decision '%s'",
+             d[i].decision);
+    return;
+  }
+  int dup = 0;
+  for (int u = 0; p->distinct && u < *units && !dup; u++)
+    dup = !strcmp(d[m->unit[u]].actor, d[i].actor);
+  if (dup) {
+    ji->verdict = APPR_DUPLICATE;
+    snprintf(ji->reason, sizeof ji->reason,
+             "%s has already approved gate '%s'; counted once", d[i].actor,
+             p->gate);
+    return;
+  }
+  m->unit[*units] = i;
+  memset(m->seen, 0, (size_t)p->need);
+  if (!augment(m, *units)) {
+    char open[400];
+    describe_open(p, m->place_group, m->match, open, sizeof open);
+    ji->verdict = APPR_REFUSED;
+    snprintf(ji->reason, sizeof ji->reason,
+             "the approvals gate '%s' still needs must come from other "
+             "roles than %s holds: %s", p->gate, d[i].actor, open);
+    return;
+  }
+  (*units)++;
+  ji->verdict = APPR_COUNTED;
+  if (*units == p->need) {
+    o->state = APPR_APPROVED;
+    o->decided_by = i;
+  }
+}
+
 void approval_judge(const appr_policy *p, const appr_decision *d, int n,
                     appr_judgement *j, appr_outcome *o) {
   memset(o, 0, sizeof *o);
@@ -414,60 +473,7 @@ void approval_judge(const appr_policy *p, const appr_decision *d, int n,
   while (s < p->need) m.place_group[s++] = -1;
   for (s = 0; s < p->need; s++) m.match[s] = -1;
   int units = 0;
-
-  for (int i = 0; i < n; i++) {
-    appr_judgement *ji = &j[i];
-    ji->reason[0] = '\0';
-    if (o->state != APPR_WAITING) {
-      ji->verdict = APPR_AFTER;
-      snprintf(ji->reason, sizeof ji->reason, "gate '%s' was already %s",
-               p->gate, o->state == APPR_APPROVED ? "approved" : "rejected");
-      continue;
-    }
-    if (refusal(p, &d[i], ji->reason, sizeof ji->reason)) {
-      ji->verdict = APPR_REFUSED;
-      continue;
-    }
-    if (!strcmp(d[i].decision, "reject")) {
-      ji->verdict = APPR_REJECTS;
-      o->state = APPR_REJECTED;
-      o->decided_by = i;
-      continue;
-    }
-    if (strcmp(d[i].decision, "approve") != 0) {
-      ji->verdict = APPR_REFUSED;
-      snprintf(ji->reason, sizeof ji->reason, "unknown decision '%s'",
-               d[i].decision);
-      continue;
-    }
-    int dup = 0;
-    for (int u = 0; p->distinct && u < units && !dup; u++)
-      dup = !strcmp(d[m.unit[u]].actor, d[i].actor);
-    if (dup) {
-      ji->verdict = APPR_DUPLICATE;
-      snprintf(ji->reason, sizeof ji->reason,
-               "%s has already approved gate '%s'; counted once", d[i].actor,
-               p->gate);
-      continue;
-    }
-    m.unit[units] = i;
-    memset(m.seen, 0, (size_t)p->need);
-    if (!augment(&m, units)) {
-      char open[400];
-      describe_open(p, m.place_group, m.match, open, sizeof open);
-      ji->verdict = APPR_REFUSED;
-      snprintf(ji->reason, sizeof ji->reason,
-               "the approvals gate '%s' still needs must come from other "
-               "roles than %s holds: %s", p->gate, d[i].actor, open);
-      continue;
-    }
-    units++;
-    ji->verdict = APPR_COUNTED;
-    if (units == p->need) {
-      o->state = APPR_APPROVED;
-      o->decided_by = i;
-    }
-  }
+  for (int i = 0; i < n; i++) judge_one(&m, i, &units, &j[i], o);
   o->have = units;
   if (o->state == APPR_WAITING)
     describe_open(p, m.place_group, m.match, o->needs, sizeof o->needs);
@@ -533,26 +539,35 @@ char *approval_start_message(const char *run, const char *source_sha256,
   return out;
 }
 
-void approval_start_verify_argv(const char **argv, const char *allowed_signers,
-                                const char *principal, const char *sig_file) {
+/* ssh-keygen -Y verify and -Y sign in a namespace (ns): a start signature
+ * and a decision's are told apart by theirs. */
+static void verify_argv(const char **argv, const char *ns,
+                        const char *allowed_signers, const char *principal,
+                        const char *sig_file) {
   const char *a[] = {"ssh-keygen", "-Y", "verify", "-f", allowed_signers,
-                     "-I", principal, "-n", START_NAMESPACE, "-s",
-                     sig_file, NULL};
+                     "-I", principal, "-n", ns, "-s", sig_file, NULL};
   memcpy(argv, a, sizeof a);
 }
 
-void approval_start_sign_argv(const char **argv, const char *key_file) {
+static void sign_argv(const char **argv, const char *ns,
+                      const char *key_file) {
   const char *a[] = {"ssh-keygen", "-q", "-Y", "sign", "-f", key_file, "-n",
-                     START_NAMESPACE, NULL};
+                     ns, NULL};
   memcpy(argv, a, sizeof a);
+}
+
+void approval_start_verify_argv(const char **argv, const char *allowed_signers,
+                                const char *principal, const char *sig_file) {
+  verify_argv(argv, START_NAMESPACE, allowed_signers, principal, sig_file);
+}
+
+void approval_start_sign_argv(const char **argv, const char *key_file) {
+  sign_argv(argv, START_NAMESPACE, key_file);
 }
 
 void approval_verify_argv(const char **argv, const char *allowed_signers,
                           const char *principal, const char *sig_file) {
-  const char *a[] = {"ssh-keygen", "-Y", "verify", "-f", allowed_signers,
-                     "-I", principal, "-n", APPROVAL_NAMESPACE, "-s",
-                     sig_file, NULL};
-  memcpy(argv, a, sizeof a);
+  verify_argv(argv, APPROVAL_NAMESPACE, allowed_signers, principal, sig_file);
 }
 
 void approval_find_argv(const char **argv, const char *allowed_signers,
@@ -563,9 +578,7 @@ void approval_find_argv(const char **argv, const char *allowed_signers,
 }
 
 void approval_sign_argv(const char **argv, const char *key_file) {
-  const char *a[] = {"ssh-keygen", "-q", "-Y", "sign", "-f", key_file, "-n",
-                     APPROVAL_NAMESPACE, NULL};
-  memcpy(argv, a, sizeof a);
+  sign_argv(argv, APPROVAL_NAMESPACE, key_file);
 }
 
 int approval_sig_file(const char *sig, char *path, size_t len) {
@@ -578,23 +591,19 @@ int approval_sig_file(const char *sig, char *path, size_t len) {
   int fd = mkstemp(path);
   if (fd < 0) return -1;
   size_t n = strlen(sig), off = 0;
-  while (off < n) {
+  int ok = 1;
+  while (ok && off < n) {
     ssize_t w = write(fd, sig + off, n - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      close(fd);
-      unlink(path);
-      errno = e;
-      return -1;
-    }
-    off += (size_t)w;
+    if (w >= 0) off += (size_t)w;
+    else if (errno != EINTR) ok = 0;
   }
-  if (close(fd) != 0) {
-    int e = errno;
-    unlink(path);
-    errno = e;
-    return -1;
+  int e = errno;  /* the write's error, or else the close's */
+  if (close(fd) != 0 && ok) {
+    ok = 0;
+    e = errno;
   }
-  return 0;
+  if (ok) return 0;
+  unlink(path);  /* a half-written signature file helps no one */
+  errno = e;
+  return -1;
 }

@@ -35,8 +35,9 @@ static long long now_ms(void) {
   return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* A string field, rendered for a terminal: only human() reads fields this
- * way, and every one may carry text from a runbook or a param. */
+/* A string field, rendered for a terminal: only human() and its human_*
+ * printers read fields this way, and every one may carry text from a
+ * runbook or a param. */
 static const char *str(cJSON *f, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, k);
   return cJSON_IsString(v) ? term_str(v->valuestring) : NULL;
@@ -67,105 +68,164 @@ static void clear_live(events_t *ev) {
   }
 }
 
-static void human(events_t *ev, const char *event, cJSON *f) {
-  const char *G = paint(ev, "\033[32m"), *R = paint(ev, "\033[31m"),
-             *Y = paint(ev, "\033[33m"), *D = paint(ev, "\033[2m"),
-             *B = paint(ev, "\033[1m"), *Z = paint(ev, "\033[0m");
-  const char *name = str(f, "name"), *key = str(f, "key");
+/* The colours of a human line: empty strings when colour is off. */
+typedef struct {
+  const char *G, *R, *Y, *D, *B, *Z;  /* green red yellow dim bold reset */
+} palette;
+
+/* Each human_* below prints the line of the events it knows and returns 1,
+ * or returns 0 for any other event. */
+
+static int human_run(events_t *ev, const palette *p, const char *event,
+                     cJSON *f) {
   FILE *o = ev->out;
-  clear_live(ev);
   if (!strcmp(event, "run.started")) {
-    fprintf(o, "%srun %s%s  %s %s\n", B, ev->run_id, Z, str(f, "runbook"),
-            str(f, "version") ? str(f, "version") : "");
+    fprintf(o, "%srun %s%s  %s %s\n", p->B, ev->run_id, p->Z,
+            str(f, "runbook"), str(f, "version") ? str(f, "version") : "");
   } else if (!strcmp(event, "run.resumed")) {
-    fprintf(o, "%sresume %s%s  %s\n", B, ev->run_id, Z, str(f, "runbook"));
-  } else if (!strcmp(event, "step.started")) {
-    int attempt = (int)num(f, "attempt");
-    if (ev->tty) {
-      fprintf(o, "  %s… %s%s", Y, name, Z);
-      if (attempt > 1) fprintf(o, " %s(attempt %d)%s", D, attempt, Z);
-      if (cJSON_IsTrue(cJSON_GetObjectItem(f, "resumed")))
-        fprintf(o, " %s(resumed)%s", D, Z);
-      ev->live_line = 1;
-    } else {
-      fprintf(o, "  .. %s [%s]", name, key);
-      if (attempt > 1) fprintf(o, " attempt %d", attempt);
-      if (cJSON_IsTrue(cJSON_GetObjectItem(f, "resumed"))) fputs(" (resumed)", o);
-      fputc('\n', o);
-    }
-  } else if (!strcmp(event, "step.completed")) {
-    fprintf(o, "  %s%s%s %s %s(%.0f ms)%s\n", G, ev->tty ? "✓" : "ok", Z, name,
-            D, num(f, "duration_ms"), Z);
-  } else if (!strcmp(event, "step.replayed")) {
-    fprintf(o, "  %s%s %s (replayed)%s\n", D, ev->tty ? "↺" : "==", name, Z);
-  } else if (!strcmp(event, "step.failed")) {
-    fprintf(o, "  %s%s %s%s: %s\n", R, ev->tty ? "✗" : "FAIL", name, Z,
-            errtext(f) ? errtext(f) : "failed");
-  } else if (!strcmp(event, "step.retrying")) {
-    fprintf(o, "  %s.. %s [%s] retries in %.0f ms%s\n", Y, name, key,
-            num(f, "delay_ms"), Z);
-  } else if (!strcmp(event, "step.skipped")) {
-    fprintf(o, "  %s>> %s [%s] skipped by an operator%s\n", Y, name, key, Z);
-  } else if (!strcmp(event, "step.recovered")) {
-    fprintf(o, "  %s!! %s [%s] was in flight at a crash: attempt %d%s\n", Y,
-            name, key, (int)num(f, "attempt"), Z);
-  } else if (!strcmp(event, "wait.started")) {
-    const char *until = str(f, "until"), *gate = str(f, "gate");
-    fprintf(o, "  %s%s %s", Y, ev->tty ? "⏸" : "..", str(f, "kind"));
-    if (gate) fprintf(o, " gate '%s'", gate);
-    if (str(f, "needs")) fprintf(o, ": needs %s", str(f, "needs"));
-    fprintf(o, "%s%s%s\n", until ? " until " : "", until ? until : "", Z);
-    /* An approval gate: the exact command that answers it. */
-    if (str(f, "reason")) fprintf(o, "     reason: %s\n", str(f, "reason"));
-    if (str(f, "command"))
-      fprintf(o, "     approve with: %s%s%s\n", B, str(f, "command"), Z);
-  } else if (!strcmp(event, "wait.finished")) {
-    /* The step line that follows says enough, but for a gate. */
-    const char *gate = str(f, "gate"), *outcome = str(f, "outcome");
-    if (gate && outcome) {
-      int good = !strcmp(outcome, "approved");
-      fprintf(o, "  %s%s gate '%s' %s%s", good ? G : R,
-              good ? (ev->tty ? "✓" : "ok") : (ev->tty ? "✗" : "FAIL"), gate,
-              outcome, Z);
-      const cJSON *by = cJSON_GetObjectItemCaseSensitive(f, "approvers"), *a;
-      int i = 0;
-      cJSON_ArrayForEach(a, by) if (cJSON_IsString(a))
-        fprintf(o, "%s%s", i++ ? ", " : " by ", term_str(a->valuestring));
-      if (str(f, "by")) fprintf(o, " by %s", str(f, "by"));
-      fputc('\n', o);
-    }
-  } else if (!strcmp(event, "approval.overdue")) {
-    fprintf(o, "  %s!! gate '%s' is overdue with %.0f of %.0f approvals; it "
-            "stays open%s\n     approve with: %s\n", Y, str(f, "gate"),
-            num(f, "have"), num(f, "need"), Z,
-            str(f, "command") ? str(f, "command") : "summit approve");
+    fprintf(o, "%sresume %s%s  %s\n", p->B, ev->run_id, p->Z,
+            str(f, "runbook"));
   } else if (!strcmp(event, "run.suspended")) {
     const char *until = str(f, "until");
     fprintf(o, "%srun %s suspended%s%s%s; continue with: summit resume %s\n",
-            Y, ev->run_id, Z, until ? " until " : "", until ? until : "",
-            ev->run_id);
+            p->Y, ev->run_id, p->Z, until ? " until " : "",
+            until ? until : "", ev->run_id);
   } else if (!strcmp(event, "run.finished")) {
     const char *status = str(f, "status");
     int good = status && !strcmp(status, "succeeded");
-    fprintf(o, "%srun %s %s%s in %.1fs", good ? G : R, ev->run_id, status, Z,
-            num(f, "duration_ms") / 1000.0);
+    fprintf(o, "%srun %s %s%s in %.1fs", good ? p->G : p->R, ev->run_id,
+            status, p->Z, num(f, "duration_ms") / 1000.0);
     if (errtext(f)) fprintf(o, ": %s", errtext(f));
     fputc('\n', o);
     const char *hint = str(f, "hint");
     if (hint) fprintf(o, "  %s\n", hint);
-  } else if (!strcmp(event, "notify.sent")) {
-    fprintf(o, "  %s%s notified channel '%s' (%s)%s\n", D, ev->tty ? "✉" : ">>",
-            str(f, "channel"), str(f, "event") ? str(f, "event") : "notify", Z);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+/* step.started: on a terminal, a live line the next line replaces. */
+static void human_step_started(events_t *ev, const palette *p, cJSON *f,
+                               const char *name, const char *key) {
+  FILE *o = ev->out;
+  int attempt = (int)num(f, "attempt");
+  if (ev->tty) {
+    fprintf(o, "  %s… %s%s", p->Y, name, p->Z);
+    if (attempt > 1) fprintf(o, " %s(attempt %d)%s", p->D, attempt, p->Z);
+    if (cJSON_IsTrue(cJSON_GetObjectItem(f, "resumed")))
+      fprintf(o, " %s(resumed)%s", p->D, p->Z);
+    ev->live_line = 1;
+  } else {
+    fprintf(o, "  .. %s [%s]", name, key);
+    if (attempt > 1) fprintf(o, " attempt %d", attempt);
+    if (cJSON_IsTrue(cJSON_GetObjectItem(f, "resumed"))) fputs(" (resumed)", o);
+    fputc('\n', o);
+  }
+}
+
+static int human_step(events_t *ev, const palette *p, const char *event,
+                      cJSON *f) {
+  const char *name = str(f, "name"), *key = str(f, "key");
+  FILE *o = ev->out;
+  if (!strcmp(event, "step.started")) {
+    human_step_started(ev, p, f, name, key);
+  } else if (!strcmp(event, "step.completed")) {
+    fprintf(o, "  %s%s%s %s %s(%.0f ms)%s\n", p->G, ev->tty ? "✓" : "ok",
+            p->Z, name, p->D, num(f, "duration_ms"), p->Z);
+  } else if (!strcmp(event, "step.replayed")) {
+    fprintf(o, "  %s%s %s (replayed)%s\n", p->D, ev->tty ? "↺" : "==", name,
+            p->Z);
+  } else if (!strcmp(event, "step.failed")) {
+    fprintf(o, "  %s%s %s%s: %s\n", p->R, ev->tty ? "✗" : "FAIL", name, p->Z,
+            errtext(f) ? errtext(f) : "failed");
+  } else if (!strcmp(event, "step.retrying")) {
+    fprintf(o, "  %s.. %s [%s] retries in %.0f ms%s\n", p->Y, name, key,
+            num(f, "delay_ms"), p->Z);
+  } else if (!strcmp(event, "step.skipped")) {
+    fprintf(o, "  %s>> %s [%s] skipped by an operator%s\n", p->Y, name, key,
+            p->Z);
+  } else if (!strcmp(event, "step.recovered")) {
+    fprintf(o, "  %s!! %s [%s] was in flight at a crash: attempt %d%s\n",
+            p->Y, name, key, (int)num(f, "attempt"), p->Z);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+/* wait.finished: the step line that follows says enough, but for a gate. */
+static void human_gate_finished(events_t *ev, const palette *p, cJSON *f) {
+  FILE *o = ev->out;
+  const char *gate = str(f, "gate"), *outcome = str(f, "outcome");
+  if (!gate || !outcome) return;
+  int good = !strcmp(outcome, "approved");
+  fprintf(o, "  %s%s gate '%s' %s%s", good ? p->G : p->R,
+          good ? (ev->tty ? "✓" : "ok") : (ev->tty ? "✗" : "FAIL"), gate,
+          outcome, p->Z);
+  const cJSON *by = cJSON_GetObjectItemCaseSensitive(f, "approvers"), *a;
+  int i = 0;
+  cJSON_ArrayForEach(a, by) if (cJSON_IsString(a))
+    fprintf(o, "%s%s", i++ ? ", " : " by ", term_str(a->valuestring));
+  if (str(f, "by")) fprintf(o, " by %s", str(f, "by"));
+  fputc('\n', o);
+}
+
+static int human_wait(events_t *ev, const palette *p, const char *event,
+                      cJSON *f) {
+  FILE *o = ev->out;
+  if (!strcmp(event, "wait.started")) {
+    const char *until = str(f, "until"), *gate = str(f, "gate");
+    fprintf(o, "  %s%s %s", p->Y, ev->tty ? "⏸" : "..", str(f, "kind"));
+    if (gate) fprintf(o, " gate '%s'", gate);
+    if (str(f, "needs")) fprintf(o, ": needs %s", str(f, "needs"));
+    fprintf(o, "%s%s%s\n", until ? " until " : "", until ? until : "", p->Z);
+    /* An approval gate: the exact command that answers it. */
+    if (str(f, "reason")) fprintf(o, "     reason: %s\n", str(f, "reason"));
+    if (str(f, "command"))
+      fprintf(o, "     approve with: %s%s%s\n", p->B, str(f, "command"), p->Z);
+  } else if (!strcmp(event, "wait.finished")) {
+    human_gate_finished(ev, p, f);
+  } else if (!strcmp(event, "approval.overdue")) {
+    fprintf(o, "  %s!! gate '%s' is overdue with %.0f of %.0f approvals; it "
+            "stays open%s\n     approve with: %s\n", p->Y, str(f, "gate"),
+            num(f, "have"), num(f, "need"), p->Z,
+            str(f, "command") ? str(f, "command") : "summit approve");
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+static int human_notify(events_t *ev, const palette *p, const char *event,
+                        cJSON *f) {
+  FILE *o = ev->out;
+  if (!strcmp(event, "notify.sent")) {
+    fprintf(o, "  %s%s notified channel '%s' (%s)%s\n", p->D,
+            ev->tty ? "✉" : ">>", str(f, "channel"),
+            str(f, "event") ? str(f, "event") : "notify", p->Z);
   } else if (!strcmp(event, "notify.retrying")) {
     fprintf(o, "  %s.. notification to channel '%s' failed (%s); tries again "
-            "in %.0f ms%s\n", Y, str(f, "channel"),
-            errtext(f) ? errtext(f) : "?", num(f, "delay_ms"), Z);
+            "in %.0f ms%s\n", p->Y, str(f, "channel"),
+            errtext(f) ? errtext(f) : "?", num(f, "delay_ms"), p->Z);
   } else if (!strcmp(event, "notify.failed")) {
     /* The warning logged with it says why. */
   } else {
-    fprintf(o, "%s%s%s\n", D, event, Z);
+    return 0;
   }
-  fflush(o);
+  return 1;
+}
+
+static void human(events_t *ev, const char *event, cJSON *f) {
+  const palette p = {
+    paint(ev, "\033[32m"), paint(ev, "\033[31m"), paint(ev, "\033[33m"),
+    paint(ev, "\033[2m"), paint(ev, "\033[1m"), paint(ev, "\033[0m"),
+  };
+  clear_live(ev);
+  if (!human_run(ev, &p, event, f) && !human_step(ev, &p, event, f) &&
+      !human_wait(ev, &p, event, f) && !human_notify(ev, &p, event, f))
+    fprintf(ev->out, "%s%s%s\n", p.D, event, p.Z);
+  fflush(ev->out);
 }
 
 void events_emit(events_t *ev, const char *event, cJSON *fields) {

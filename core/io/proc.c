@@ -365,8 +365,11 @@ static char *make_prefix(const char *label, const char *name, size_t *len) {
   return b;
 }
 
-proc_t *proc_start(uv_loop_t *loop, const proc_opts *o, proc_done_cb done,
-                   void *ud) {
+/* A new proc_t for o with every allocation made (its stdin copy, its log
+ * prefixes) and no handle yet, so failure frees at once and calls nothing;
+ * NULL when out of memory. */
+static proc_t *proc_new(uv_loop_t *loop, const proc_opts *o,
+                        proc_done_cb done, void *ud) {
   proc_t *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->loop = loop;
@@ -381,8 +384,6 @@ proc_t *proc_start(uv_loop_t *loop, const proc_opts *o, proc_done_cb done,
   p->log_mid = -1;
   p->r.exit_code = -1;
 
-  /* Every allocation before any handle exists, so failure can free at
-   * once and call nothing. */
   int fail = 0;
   if (o->input && o->input_len > 0) {
     p->input = malloc(o->input_len);
@@ -400,16 +401,13 @@ proc_t *proc_start(uv_loop_t *loop, const proc_opts *o, proc_done_cb done,
     free_proc(p);
     return NULL;
   }
+  return p;
+}
 
-  uv_pipe_init(loop, &p->in, 0);
-  uv_pipe_init(loop, &p->s[S_OUT].pipe, 0);
-  uv_pipe_init(loop, &p->s[S_ERR].pipe, 0);
-  uv_timer_init(loop, &p->timeout);
-  uv_timer_init(loop, &p->grace);
-  p->in.data = p->s[S_OUT].pipe.data = p->s[S_ERR].pipe.data = p;
-  p->timeout.data = p->grace.data = p->proc.data = p;
-  p->nopen = 5;
-
+/* Spawns o->argv with p's pipes as its stdio; returns uv_spawn's result
+ * (UV_EINVAL without argv). The process handle, once initialised, is one
+ * more that begin_close must close. */
+static int spawn(proc_t *p, const proc_opts *o) {
   uv_stdio_container_t stdio[3];
   stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
   stdio[0].data.stream = (uv_stream_t *)&p->in;
@@ -435,12 +433,30 @@ proc_t *proc_start(uv_loop_t *loop, const proc_opts *o, proc_done_cb done,
     /* uv_spawn initialises the handle even when it fails, so it must be
      * closed either way. */
     io_child_umask_begin();  /* the child writes the user's files */
-    rc = uv_spawn(loop, &p->proc, &po);
+    rc = uv_spawn(p->loop, &p->proc, &po);
     io_child_umask_end();
     p->has_proc = 1;
     p->nopen++;
   }
   p->proc.data = p;
+  return rc;
+}
+
+proc_t *proc_start(uv_loop_t *loop, const proc_opts *o, proc_done_cb done,
+                   void *ud) {
+  proc_t *p = proc_new(loop, o, done, ud);
+  if (!p) return NULL;
+
+  uv_pipe_init(loop, &p->in, 0);
+  uv_pipe_init(loop, &p->s[S_OUT].pipe, 0);
+  uv_pipe_init(loop, &p->s[S_ERR].pipe, 0);
+  uv_timer_init(loop, &p->timeout);
+  uv_timer_init(loop, &p->grace);
+  p->in.data = p->s[S_OUT].pipe.data = p->s[S_ERR].pipe.data = p;
+  p->timeout.data = p->grace.data = p->proc.data = p;
+  p->nopen = 5;
+
+  int rc = spawn(p, o);
   if (rc != 0) {
     /* Reported from the close callbacks, i.e. from the loop. */
     p->r.spawn_error = rc;

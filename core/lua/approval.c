@@ -455,27 +455,10 @@ static void set_str(lua_State *L, const char *k, const char *v) {
   lua_setfield(L, -2, k);
 }
 
-/* Judges what is known; when the gate is decided (or its deadline has
- * passed) pushes the outcome table onto L and returns 1. */
-static int decide(waiter *w, lua_State *L) {
-  int n = w->n;
-  appr_decision *ad = calloc((size_t)n + 1, sizeof *ad);
-  appr_judgement *j = calloc((size_t)n + 1, sizeof *j);
-  if (!ad || !j) {
-    free(ad);
-    free(j);
-    return 0;
-  }
-  for (int i = 0; i < n; i++) {
-    dec *d = w->d[i];
-    ad[i] = (appr_decision){.actor = d->actor, .decision = d->decision,
-                            .bind = d->bind, .comment = d->comment,
-                            .ts_ms = d->ts_ms, .sig = d->sig,
-                            .sig_error = d->sig_error};
-  }
-  appr_outcome o;
-  approval_judge(w->pol, ad, n, j, &o);
-  w->fresh = 0;
+/* Logs, once each, what the judgement j of the n decisions so far says
+ * about a decision: a refused one also goes to the audit trail. */
+static void note_verdicts(waiter *w, const appr_judgement *j, int n,
+                          const appr_outcome *o) {
   const char *gate = approval_gate(w->pol);
   char line[1024];
   for (int i = 0; i < n; i++) {
@@ -501,60 +484,95 @@ static int decide(waiter *w, lua_State *L) {
         events_log(w->rt->ev, "warn", store_errmsg(w->rt->store));
     } else if (!w->task) {
       /* Judged before any waiting (a resumed run): nothing new to say. */
-    } else if (j[i].verdict == APPR_COUNTED && o.state == APPR_WAITING) {
+    } else if (j[i].verdict == APPR_COUNTED && o->state == APPR_WAITING) {
       snprintf(line, sizeof line, "gate '%s': approved by %s (%d of %d); "
-               "still needs %s", gate, d->actor, o.have, o.need, o.needs);
+               "still needs %s", gate, d->actor, o->have, o->need, o->needs);
       events_log(w->rt->ev, "info", line);
     } else if (j[i].verdict == APPR_DUPLICATE) {
       snprintf(line, sizeof line, "gate '%s': %s", gate, j[i].reason);
       events_log(w->rt->ev, "info", line);
     }
   }
+}
+
+/* Pushes the approver table of decision d: actor, comment, ts, signed (when
+ * its signature verified) and the roles the policy gives the actor. */
+static void push_approver(waiter *w, lua_State *L, const dec *d) {
+  lua_createtable(L, 0, 5);
+  set_str(L, "actor", d->actor);
+  set_str(L, "comment", d->comment);
+  push_time(L, "ts", d->ts_ms);
+  if (d->sig == APPR_SIG_VALID) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "signed");
+  }
+  lua_newtable(L);
+  const cJSON *it, *roles = approval_roles_of(w->pol, d->actor);
+  int r = 0;
+  cJSON_ArrayForEach(it, roles) if (cJSON_IsString(it)) {
+    lua_pushstring(L, it->valuestring);
+    lua_rawseti(L, -2, ++r);
+  }
+  lua_setfield(L, -2, "roles");
+}
+
+/* Pushes the outcome table of a decided gate (o; j judged the n
+ * decisions): state, have, need, needs, waited, approvers and, for a
+ * rejection, who rejected it. */
+static void push_outcome(waiter *w, lua_State *L, const appr_judgement *j,
+                         int n, const appr_outcome *o) {
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, o->state == APPR_APPROVED   ? "approved"
+                    : o->state == APPR_REJECTED ? "rejected"
+                                                : "timeout");
+  lua_setfield(L, -2, "state");
+  lua_pushinteger(L, o->have);
+  lua_setfield(L, -2, "have");
+  lua_pushinteger(L, o->need);
+  lua_setfield(L, -2, "need");
+  set_str(L, "needs", o->state == APPR_WAITING ? o->needs : NULL);
+  lua_pushboolean(L, w->waited);
+  lua_setfield(L, -2, "waited");
+  lua_newtable(L);                    /* outcome approvers */
+  int k = 0;
+  for (int i = 0; i < n && o->state == APPR_APPROVED; i++) {
+    if (j[i].verdict != APPR_COUNTED) continue;
+    push_approver(w, L, w->d[i]);
+    lua_rawseti(L, -2, ++k);          /* approvers[k] = {...} */
+  }
+  lua_setfield(L, -2, "approvers");
+  if (o->state == APPR_REJECTED) {
+    dec *d = w->d[o->decided_by];
+    set_str(L, "by", d->actor);
+    set_str(L, "comment", d->comment);
+  }
+}
+
+/* Judges what is known; when the gate is decided (or its deadline has
+ * passed) pushes the outcome table onto L and returns 1. */
+static int decide(waiter *w, lua_State *L) {
+  int n = w->n;
+  appr_decision *ad = calloc((size_t)n + 1, sizeof *ad);
+  appr_judgement *j = calloc((size_t)n + 1, sizeof *j);
+  if (!ad || !j) {
+    free(ad);
+    free(j);
+    return 0;
+  }
+  for (int i = 0; i < n; i++) {
+    dec *d = w->d[i];
+    ad[i] = (appr_decision){.actor = d->actor, .decision = d->decision,
+                            .bind = d->bind, .comment = d->comment,
+                            .ts_ms = d->ts_ms, .sig = d->sig,
+                            .sig_error = d->sig_error};
+  }
+  appr_outcome o;
+  approval_judge(w->pol, ad, n, j, &o);
+  w->fresh = 0;
+  note_verdicts(w, j, n, &o);
   int64_t now = runtime_now_ms();
   int done = o.state != APPR_WAITING || (w->deadline && now >= w->deadline);
-  if (done) {
-    lua_createtable(L, 0, 8);
-    lua_pushstring(L, o.state == APPR_APPROVED   ? "approved"
-                      : o.state == APPR_REJECTED ? "rejected"
-                                                 : "timeout");
-    lua_setfield(L, -2, "state");
-    lua_pushinteger(L, o.have);
-    lua_setfield(L, -2, "have");
-    lua_pushinteger(L, o.need);
-    lua_setfield(L, -2, "need");
-    set_str(L, "needs", o.state == APPR_WAITING ? o.needs : NULL);
-    lua_pushboolean(L, w->waited);
-    lua_setfield(L, -2, "waited");
-    lua_newtable(L);                    /* outcome approvers */
-    int k = 0;
-    for (int i = 0; i < n && o.state == APPR_APPROVED; i++) {
-      if (j[i].verdict != APPR_COUNTED) continue;
-      dec *d = w->d[i];
-      lua_createtable(L, 0, 5);
-      set_str(L, "actor", d->actor);
-      set_str(L, "comment", d->comment);
-      push_time(L, "ts", d->ts_ms);
-      if (d->sig == APPR_SIG_VALID) {
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "signed");
-      }
-      lua_newtable(L);
-      const cJSON *it, *roles = approval_roles_of(w->pol, d->actor);
-      int r = 0;
-      cJSON_ArrayForEach(it, roles) if (cJSON_IsString(it)) {
-        lua_pushstring(L, it->valuestring);
-        lua_rawseti(L, -2, ++r);
-      }
-      lua_setfield(L, -2, "roles");
-      lua_rawseti(L, -2, ++k);          /* approvers[k] = {...} */
-    }
-    lua_setfield(L, -2, "approvers");
-    if (o.state == APPR_REJECTED) {
-      dec *d = w->d[o.decided_by];
-      set_str(L, "by", d->actor);
-      set_str(L, "comment", d->comment);
-    }
-  }
+  if (done) push_outcome(w, L, j, n, &o);
   free(ad);
   free(j);
   return done;

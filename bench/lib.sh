@@ -1,0 +1,48 @@
+# What the bench scripts share (sourced, not run): where the build is, how
+# they stop, how they summarise timings, the runbook of N trivial steps.
+#
+#   . "$(dirname "$0")/lib.sh"; bench_setup NAME "${1:-build}"
+#
+# NAME prefixes the messages of die. Needs bash >= 5 (EPOCHREALTIME).
+export LC_ALL=C   # '.' decimal point for EPOCHREALTIME, printf and awk
+
+die() { echo "$BENCH_NAME: $*" >&2; exit 1; }
+
+# bench_setup NAME BUILD_DIR: sets BENCH_NAME, ROOT (the checkout), BUILD
+# (absolute) and SUMMIT, and dies unless the build has summit and bash can
+# read the clock without forking ($(date) would add a fork/exec of date to
+# every measured interval).
+bench_setup() {
+  BENCH_NAME=$1
+  BUILD=$2
+  ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+  SUMMIT=$BUILD/summit
+  [ -x "$SUMMIT" ] || die "no $SUMMIT (run make build)"
+  [ -n "${EPOCHREALTIME:-}" ] || die "bash >= 5 needed (EPOCHREALTIME)"
+}
+
+# median of the numbers on stdin
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2];
+                                           else print (a[NR/2]+a[NR/2+1])/2}'; }
+calc() { awk "BEGIN {print $*}"; }
+
+# steps_runbook NAME N [LUA]: prints a runbook of N steps that each return
+# their number, then run LUA (a statement, e.g. sleep("1h")).
+steps_runbook() {
+  cat <<EOR
+return runbook {
+  name = "$1", version = "1.0.0",
+  run = function()
+    for i = 1, $2 do step("s" .. i, function() return i end) end${3:+
+    $3}
+  end,
+}
+EOR
+}
+
+# newest_run STATE_DIR: the id of the newest run there.
+newest_run() {
+  SUMMIT_STATE_DIR=$1 "$SUMMIT" runs --json | head -1 |
+    sed -E 's/.*"run":"([^"]+)".*/\1/'
+}
