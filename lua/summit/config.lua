@@ -29,6 +29,7 @@ local CLUSTER = {
   scenario = "table", in_cluster = "boolean",
 }
 local HTTP = { max_per_host = "number", max_total = "number" }
+local LIMITS = { load = true, memory = true }   -- limits: watchdog budgets
 local METRICS = { url = "string", queries = "table", headers = "table", timeout = "string",
                   cluster = "string" }
 
@@ -113,8 +114,8 @@ local function check(path, src, cfg)
   -- parses the values (core/engine/limits.c).
   if type(cfg.limits) == "table" then
     for k, v in pairs(cfg.limits) do
-      if k ~= "memory" and k ~= "load" then
-        bad(k, "unknown key '%s' in limits (known: load, memory)", tostring(k))
+      if not LIMITS[k] then
+        bad(k, "unknown key '%s' in limits (known: %s)", tostring(k), util.key_list(LIMITS))
       elseif type(v) ~= "string" and type(v) ~= "number" then
         bad(k, "limits.%s must be a string (like %s) or a number, not a %s", k,
           k == "memory" and '"512MiB"' or '"5s"', type(v))

@@ -30,6 +30,8 @@ local window = require("summit.window")
 local canary = require("summit.canary")
 local flags = require("summit.flags")
 local json = require("summit.json")
+local argcheck = require("summit.args")
+local util = require("summit.util")
 
 local M = {}
 
@@ -78,12 +80,7 @@ M.DEFAULTS = {
 
 -- ---- settings ----
 
-local function copy(v)
-  if type(v) ~= "table" then return v end
-  local r = {}
-  for k, x in pairs(v) do r[k] = copy(x) end
-  return r
-end
+local copy = util.copy
 
 local function cfg() return config.current or {} end
 
@@ -92,9 +89,7 @@ local function team()
   return type(d) == "table" and type(d.release) == "table" and d.release or {}
 end
 
-local function bad(fname, arg, msg)
-  error(string.format("release.%s: bad argument '%s' (%s)", fname, arg, msg), 3)
-end
+local bad = argcheck.raiser("release.")
 
 -- settings(p) -> the settings of a run: the built-in defaults, then
 -- summit.lua's defaults.release, then every non-nil param of the same name.
@@ -151,12 +146,8 @@ function M.env(name)
   local envs = cfg().environments or {}
   local e = envs[name]
   if type(e) ~= "table" then
-    local known = {}
-    for k in pairs(envs) do known[#known + 1] = tostring(k) end
-    table.sort(known)
     error(errors.new("ECONFIG", string.format("environment '%s' is not in %s (it defines: %s)",
-      tostring(name), config.path or "summit.lua (none was found)",
-      #known > 0 and table.concat(known, ", ") or "none")), 0)
+      tostring(name), config.path or "summit.lua (none was found)", argcheck.known(envs))), 0)
   end
   local r = copy(e)
   r.name = name
