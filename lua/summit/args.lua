@@ -112,15 +112,16 @@ end
 -- A field: `type` one of string, number (not NaN), integer (a whole finite
 -- number), boolean, function, table, duration (read as milliseconds);
 -- `enum` a list of the allowed values; `min`/`max` inclusive bounds and
--- `above`/`below` exclusive ones; `nonempty` for strings; `check` a
--- function(arg, v, ctx) -> v for what the rules cannot say (it raises with
--- bad()); `default` a value, or function(r, ctx) of the fields checked so
--- far; `to` the key in the result; `msg` what the message says is expected
--- (else it is spelled from the rules). Fields are checked in their order,
--- defaults too. `unknown` is the message for a key the schema lacks
--- (default "unknown option (known: a, b, ...)"). The check raises
--- bad(prefix .. field, msg) at the first misuse; ctx is passed on to
--- `check` and `default`.
+-- `above`/`below` exclusive ones; `nonempty` for strings; `required`;
+-- `fields` another schema for a table's own fields (checked with the prefix
+-- "field."); `check` a function(arg, v, ctx, r) -> v for what the rules
+-- cannot say (it raises with bad(); it sees nil too); `default` a value, or
+-- function(r, ctx) of the fields checked so far; `to` the key in the
+-- result; `msg` what the message says is expected (else it is spelled
+-- from the rules). Fields are checked in their order, defaults too.
+-- `unknown` is the message for a key the schema lacks (default "unknown
+-- option (known: a, b, ...)"). The check raises bad(prefix .. field, msg)
+-- at the first misuse; ctx is passed on to `check` and `default`.
 
 local TYPE_TEXT = {
   string = "a string expected", number = "a number expected", boolean = "true or false",
@@ -202,12 +203,14 @@ function M.schema(spec)
         v = f.default
         if type(v) == "function" then v = v(r, ctx) end
       end
+      if v == nil and f.required then M.bad(prefix .. name, f.msg or expected(f, v)) end
       if v ~= nil and (f.type or f.enum) then
         local ok, x = value_of(f, v)
         if not ok then M.bad(prefix .. name, f.msg or expected(f, v)) end
         v = x
       end
-      if f.check then v = f.check(prefix .. name, v, ctx) end
+      if v ~= nil and f.fields then v = f.fields(v, prefix .. name .. ".", ctx) end
+      if f.check then v = f.check(prefix .. name, v, ctx, r) end
       r[f.to or name] = v
     end
     return r
