@@ -53,7 +53,9 @@ function M.is_bad(e) return getmetatable(e) == Bad end
 
 -- guard(fname, level, fn, ...) -> fn's results. A bad() inside fn raises
 -- message(fname, arg, msg) at `level`, counted from guard's caller (1 is
--- that function, 2 its caller); any other error goes on unchanged.
+-- that function, 2 its caller); any other error goes on unchanged. Call it
+-- as `local r = guard(...)`, not `return guard(...)`: LuaJIT drops the
+-- frame of a tail call, and the level would count one frame too far.
 function M.guard(fname, level, fn, ...)
   local r = util.pack(pcall(fn, ...))
   if r[1] then return unpack(r, 2, r.n) end
