@@ -65,6 +65,24 @@ function M.guard(fname, level, fn, ...)
   error(r[2], 0)
 end
 
+-- ---- values several modules take ----
+
+-- percent(arg, p) -> p, a number from 0 to 100, or bad(arg, ...).
+function M.percent(arg, p)
+  if type(p) ~= "number" or p ~= p or p < 0 or p > 100 then
+    M.bad(arg, "a percentage from 0 to 100 expected, got " .. tostring(p))
+  end
+  return p
+end
+
+-- client(arg, k) -> k: nil or a client from cluster(), or bad(arg, ...).
+function M.client(arg, k)
+  if k ~= nil and (type(k) ~= "table" or type(k.get) ~= "function") then
+    M.bad(arg, "a client from cluster() expected")
+  end
+  return k
+end
+
 -- ---- "known: ..." lists ----
 
 -- known(set) -> "a, b, c": its sorted keys, or "none" when empty.
