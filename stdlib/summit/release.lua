@@ -36,6 +36,8 @@ local util = require("summit.util")
 local M = {}
 
 M.STRATEGIES = { "blue-green", "progressive", "canary", "rolling" }
+-- A release version param's pattern: v1.2.3, 1.2.3-rc.1, v4.0.5+build.7.
+M.VERSION_PATTERN = "^v?%d+%.%d+%.%d+[%w%.%-+]*$"
 M.PHASES = { "window", "checklist", "prepare", "staging", "canary", "production", "verify", "finalize" }
 
 -- The seed's thresholds (DEPLOYMENT_RUNBOOK.md): the defaults of every
@@ -167,12 +169,26 @@ function M.target(role, s)
            url = e.url, traffic = e.traffic }
 end
 
+-- environments(role, ...) is a runbook's `environment` field for the
+-- environments of those roles (defaults.release.environments, with the
+-- run's params): environment = release.environments("staging", "production").
+function M.environments(...)
+  local roles = { ... }
+  return function(p)
+    local e = M.settings(p).environments
+    local list = {}
+    for i, role in ipairs(roles) do list[i] = e[role] end
+    return list
+  end
+end
+
 -- For runbooks that act on one environment given as `-p environment=`
 -- (a role such as production, or an environment's name) or `--env`
 -- (rollback, migration). lock_environment(what) is the runbook's
 -- `environment` field: the environment it locks, so it never runs at
--- once with a deploy of it. where(p, what) is that environment's name
--- inside run(); giving both -p environment and --env for different
+-- once with a deploy of it. where(p, what [, s]) -> the environment's
+-- name inside run(), and the settings it was read from (s, or
+-- settings()); giving both -p environment and --env for different
 -- environments fails.
 function M.lock_environment(what)
   return function(p, env_name)
@@ -191,7 +207,7 @@ function M.where(p, what, s)
     api.fail(string.format("%s: -p environment=%s is %s, but --env %s; give one of them, or the same",
       what, p.environment, where, selected))
   end
-  return where
+  return where, s
 end
 
 function M.has_command(name)
