@@ -330,9 +330,9 @@ end
 -- The module is the runbook's own copy (summit.sandbox), so assigning to
 -- one of its fields changes nothing the engine or the stdlib uses.
 local function load_stdlib(name)
-  -- Level 3: the runbook's line (1 is here, 2 summit.sandbox's require).
+  -- Level 4: the runbook's line (1 is argerr, 2 here, 3 summit.sandbox's require).
   if type(name) ~= "string" then
-    error("require: bad argument 'name' (a string expected)", 3)
+    argerr("require", "name", "a string expected", 4)
   end
   if not T.stdlib(name) then
     error(string.format("require: module '%s' is not available to runbooks "

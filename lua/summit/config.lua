@@ -2,6 +2,7 @@
 -- sandbox and checked key by key, so a typo is reported with its line
 -- instead of silently meaning "not configured".
 local util = require("summit.util")
+local argcheck = require("summit.args")
 local S = require("summit.sandbox")
 local M = {}
 
@@ -228,7 +229,7 @@ function M.select(env_name)
   if type(e) ~= "table" then
     local where = M.path or "no summit.lua was found"
     return nil, { string.format("unknown environment '%s' (%s defines: %s)", env_name,
-      where, next(envs) and util.key_list(envs) or "none") }
+      where, argcheck.known(envs)) }
   end
   local copy = {}
   for k, v in pairs(e) do copy[k] = v end

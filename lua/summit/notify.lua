@@ -556,7 +556,7 @@ end
 function M.schedule_failing(s)
   if not config() then return end
   if type(s) ~= "table" or type(s.schedule) ~= "string" or type(s.failures) ~= "number" then
-    error("notify.schedule_failing: bad argument 's' ({ schedule = NAME, failures = N } expected)", 2)
+    argerr("notify.schedule_failing", "s", "{ schedule = NAME, failures = N } expected")
   end
   local info = run_info()
   local chans = channels_for("schedule.failing", { env = C.env_name, runbook = info.runbook,

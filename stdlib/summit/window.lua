@@ -436,11 +436,8 @@ local function policy(env_name)
     local envs = type(cfg.environments) == "table" and cfg.environments or {}
     local e = envs[env_name]
     if type(e) ~= "table" then
-      local names = {}
-      for k in pairs(envs) do names[#names + 1] = tostring(k) end
-      table.sort(names)
       bad("env", string.format("unknown environment '%s' (summit.lua defines: %s)", env_name,
-        #names > 0 and table.concat(names, ", ") or "none"))
+        argcheck.known(envs)))
     end
     if e.windows ~= nil then
       local ew = normalise("environments." .. env_name .. ".windows", e.windows)
