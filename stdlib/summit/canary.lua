@@ -591,6 +591,14 @@ local function measure_metric(o, m, round, at)
     end
     return r
   end
+  -- instant(src, side, what) -> the value of an instant query, and why it
+  -- gives no data (nil when it does); what names the query in that text.
+  local function instant(src, side, what)
+    local v = one_value(ask(src, side))
+    if v == nil then return v, what .. " returned no series" end
+    if v ~= v then return v, what .. " returned NaN (a ratio with no traffic?)" end
+    return v
+  end
   local ok, err = pcall(function()
     local range
     if m.compare then
@@ -621,21 +629,11 @@ local function measure_metric(o, m, round, at)
         rec.value, rec.baseline = d.value, d.baseline
       end
     else
-      d.value = one_value(ask(m.source, "canary"))
+      d.value, d.no_data = instant(m.source, "canary", "the query")
       rec.value = jnum(d.value)
-      if d.value == nil then
-        d.no_data = "the query returned no series"
-      elseif d.value ~= d.value then
-        d.no_data = "the query returned NaN (a ratio with no traffic?)"
-      end
       if m.baseline and not d.no_data then
-        d.baseline = one_value(ask(m.baseline, "baseline"))
+        d.baseline, d.no_data = instant(m.baseline, "baseline", "the baseline query")
         rec.baseline = jnum(d.baseline)
-        if d.baseline == nil then
-          d.no_data = "the baseline query returned no series"
-        elseif d.baseline ~= d.baseline then
-          d.no_data = "the baseline query returned NaN (a ratio with no traffic?)"
-        end
       end
     end
     if d.no_data then
