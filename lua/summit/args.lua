@@ -2,13 +2,14 @@
 -- every misuse ("fname: bad argument 'arg' (what was expected)"), raised
 -- at the runbook's line, and a declarative schema for option tables.
 --
--- Two ways to raise, for two shapes of code:
---   * at once: args.raiser("git.") gives a module its argerr(fname, arg,
---     msg [, level]); the error points `level` frames up (3 by default:
---     argerr, the public function, the runbook);
---   * from deep inside a checker: args.bad(arg, msg) raises a marker that
---     args.guard(fname, level, fn, ...) turns into the message at the
---     runbook's line, however many helpers the check went through.
+-- Modules name it `local argcheck = require("summit.args")` (`args` is
+-- too common a local name). Two ways to raise, for two shapes of code:
+--   * at once: argcheck.raiser("git.") gives a module its argerr(fname,
+--     arg, msg [, level]); the error points `level` frames up (3 by
+--     default: argerr, the public function, the runbook);
+--   * from deep inside a checker: argcheck.bad(arg, msg) raises a marker
+--     that argcheck.guard(fname, level, fn, ...) turns into the message at
+--     the runbook's line, however many helpers the check went through.
 local util = require("summit.util")
 
 local M = {}
@@ -121,7 +122,7 @@ end
 
 -- ---- schema: option tables described instead of checked by hand ----
 --
---   local OPTS = args.schema{
+--   local OPTS = argcheck.schema{
 --     { "name", type = "string", nonempty = true, default = "x" },
 --     { "count", type = "integer", min = 1, default = 1 },
 --     { "interval", type = "duration", default = "1m", to = "interval_ms" },
