@@ -9,12 +9,9 @@ return runbook {
   name = "deploy",
   version = "1.0.0",
   description = "The standard procedure: staging, canary, production, verification, release",
-  environment = function(p)
-    local e = release.settings(p).environments
-    return { e.staging, e.production }
-  end,
+  environment = release.environments("staging", "production"),
   params = {
-    version = { type = "string", required = true, pattern = "^v?%d+%.%d+%.%d+[%w%.%-+]*$",
+    version = { type = "string", required = true, pattern = release.VERSION_PATTERN,
                 description = "the release, e.g. v4.0.5" },
     strategy = { type = "string", enum = release.STRATEGIES,
                  description = "production strategy (default progressive, or defaults.release.strategy)" },

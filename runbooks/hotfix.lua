@@ -9,12 +9,9 @@ return runbook {
   name = "hotfix",
   version = "1.0.0",
   description = "Urgent production fix outside the release cycle",
-  environment = function(p)
-    local e = release.settings(p).environments
-    return { e.staging, e.production }
-  end,
+  environment = release.environments("staging", "production"),
   params = {
-    version = { type = "string", required = true, pattern = "^v?%d+%.%d+%.%d+[%w%.%-+]*$",
+    version = { type = "string", required = true, pattern = release.VERSION_PATTERN,
                 description = "the hotfix release, e.g. v4.0.6" },
     justification = { type = "string", required = true, pattern = "%S",
                       description = "why this cannot wait (recorded in the approval and the audit)" },

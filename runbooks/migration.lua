@@ -93,8 +93,7 @@ return runbook {
     -- Where, as the deploy runbook finds it (summit.release): summit.lua's
     -- environment (cluster, namespace, deployment), and the team's
     -- defaults.release (the commands in the deployment).
-    local s = release.settings()
-    local where = release.where(p, "migration", s)
+    local where, s = release.where(p, "migration")
     local function command(param, team, builtin)
       if p[param] and p[param] ~= "" then return argv_of(param, p[param]) end
       if type(s[team]) == "table" and #s[team] > 0 then return s[team] end

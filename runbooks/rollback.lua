@@ -84,8 +84,7 @@ return runbook {
   run = function(p)
     -- Where: summit.lua's environment (cluster, namespace, deployment), as
     -- the deploy runbook finds it (summit.release).
-    local s = release.settings()
-    local where = release.where(p, "rollback", s)
+    local where, s = release.where(p, "rollback")
     local t = release.target(where, s)
     local k, ns, name = t.k, t.namespace, p.deployment or t.deployment
     for _, c in ipairs(list(p.checks)) do

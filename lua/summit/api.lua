@@ -12,28 +12,17 @@ local R = require("summit.runbook")
 local S = require("summit.c.secrets")
 local redact = require("summit.redact")
 local SB = require("summit.sandbox")
+local argcheck = require("summit.args")
+local util = require("summit.util")
 
 local api = {}
 
-local function pack(...) return { n = select("#", ...), ... } end
-
-local function argerr(fname, arg, msg)
-  error(string.format("%s: bad argument '%s' (%s)", fname, arg, msg), 3)
-end
-
-local function rfc3339(ms)
-  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000))
-    .. string.format(".%03dZ", ms % 1000)
-end
+local pack, rfc3339 = util.pack, util.rfc3339
+local argerr = argcheck.raiser("")
 
 api.runbook = R.define
 api.json = json
 
-local function duration_arg(fname, arg, v)
-  local ok, ms = pcall(T.duration_ms, v)
-  if not ok then argerr(fname, arg, tostring(ms):gsub("^bad argument #1 to '%?' %((.*)%)$", "%1")) end
-  return ms
-end
 
 -- backoff = "fixed" | "exponential" | { initial =, max =, factor =, jitter = }
 local function backoff_arg(b)
@@ -41,8 +30,8 @@ local function backoff_arg(b)
   if b == "fixed" then return { fixed = true, initial = 1000, jitter = false } end
   if type(b) ~= "table" then argerr("step", "backoff", "\"fixed\", \"exponential\" or a table") end
   local o = { initial = 1000, factor = 2, max = 100000, jitter = true }
-  if b.initial ~= nil then o.initial = duration_arg("step", "backoff.initial", b.initial) end
-  if b.max ~= nil then o.max = duration_arg("step", "backoff.max", b.max)
+  if b.initial ~= nil then o.initial = argcheck.duration("step", "backoff.initial", b.initial, 4) end
+  if b.max ~= nil then o.max = argcheck.duration("step", "backoff.max", b.max, 4)
   else o.max = 100 * o.initial end
   if b.factor ~= nil then
     if type(b.factor) ~= "number" or b.factor < 1 then argerr("step", "backoff.factor", "a number >= 1") end
@@ -83,7 +72,7 @@ function api.step(a, b)
     opts.retries = opts.retries or 0
   end
   if o.timeout ~= nil then
-    opts.timeout_ms = duration_arg("step", "timeout", o.timeout) / T.time_scale()
+    opts.timeout_ms = argcheck.duration("step", "timeout", o.timeout) / T.time_scale()
   end
   if o.undo ~= nil then
     if type(o.undo) ~= "function" then argerr("step", "undo", "a function expected") end
@@ -156,8 +145,7 @@ end
 -- sleep(d): durable. The wake time is journaled, so a run resumed after it
 -- does not wait again; with --detach the run suspends instead of waiting.
 function api.sleep(d)
-  local ok, ms = pcall(T.duration_ms, d)
-  if not ok then argerr("sleep", "d", tostring(ms)) end
+  local ms = argcheck.duration("sleep", "d", d)
   return E.entry("sleep", "sleep", tostring(ms), {
     stored = function(prev)
       if prev and prev.state == "started" and prev.args then return prev.args end
@@ -271,9 +259,7 @@ function api.exec(argv, opts)
   if type(o) ~= "table" then argerr("exec", "opts", "a table expected") end
   local timeout_ms
   if o.timeout ~= nil then
-    local ok, ms = pcall(T.duration_ms, o.timeout)
-    if not ok then argerr("exec", "timeout", tostring(ms)) end
-    timeout_ms = ms / T.time_scale()
+    timeout_ms = argcheck.duration("exec", "timeout", o.timeout) / T.time_scale()
   end
   if o.env ~= nil and type(o.env) ~= "table" then argerr("exec", "env", "a table expected") end
   accept_arg("exec", o)
@@ -344,9 +330,9 @@ end
 -- The module is the runbook's own copy (summit.sandbox), so assigning to
 -- one of its fields changes nothing the engine or the stdlib uses.
 local function load_stdlib(name)
-  -- Level 3: the runbook's line (1 is here, 2 summit.sandbox's require).
+  -- Level 4: the runbook's line (1 is argerr, 2 here, 3 summit.sandbox's require).
   if type(name) ~= "string" then
-    error("require: bad argument 'name' (a string expected)", 3)
+    argerr("require", "name", "a string expected", 4)
   end
   if not T.stdlib(name) then
     error(string.format("require: module '%s' is not available to runbooks "
@@ -392,9 +378,9 @@ function api.http.request(o)
     if not has["accept"] then headers["Accept"] = "application/json" end
   end
   local method = (o.method or (body and "POST" or "GET")):upper()
-  local timeout_ms = duration_arg("http.request", "timeout", o.timeout or 30) / T.time_scale()
+  local timeout_ms = argcheck.duration("http.request", "timeout", o.timeout or 30) / T.time_scale()
   local connect_ms = o.connect_timeout ~= nil
-    and duration_arg("http.request", "connect_timeout", o.connect_timeout) / T.time_scale() or nil
+    and argcheck.duration("http.request", "connect_timeout", o.connect_timeout) / T.time_scale() or nil
   if o.retry ~= nil and type(o.retry) ~= "boolean" then
     argerr("http.request", "retry", "true or false expected")
   end
@@ -473,7 +459,7 @@ function api.lock(name, fn, opts)
   if type(name) ~= "string" or name == "" then argerr("lock", "name", "a non-empty string expected") end
   if type(fn) ~= "function" then argerr("lock", "fn", "a function expected") end
   local o = opts or {}
-  local timeout_ms = o.timeout ~= nil and duration_arg("lock", "timeout", o.timeout) / T.time_scale() or nil
+  local timeout_ms = o.timeout ~= nil and argcheck.duration("lock", "timeout", o.timeout) / T.time_scale() or nil
   return E.entry("lock", name, name, { scope = true }, function(_, _, key)
     local got, holder = LK.try(name)
     if not got then

@@ -13,6 +13,7 @@ local json = require("summit.json")
 local errors = require("summit.errors")
 local C = require("summit.config")
 local util = require("summit.util")
+local argcheck = require("summit.args")
 
 local M = {}
 
@@ -32,17 +33,13 @@ local function whole(v, lo)
   return type(v) == "number" and v == math.floor(v) and v >= lo and v <= MAX_COUNT
 end
 
-local function rfc3339(ms)
-  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000))
-    .. string.format(".%03dZ", ms % 1000)
-end
+local rfc3339 = util.rfc3339
 
 -- The checks a call and an environment's policy share. Returns nil, or
 -- the name of the bad option and what it should be.
 local function check_policy(o, allowed)
-  for k in pairs(o) do
-    if not allowed[k] then return tostring(k), "unknown option (known: " .. util.key_list(allowed) .. ")" end
-  end
+  local unknown = argcheck.unknown(o, allowed)
+  if unknown ~= nil then return tostring(unknown), "unknown option (known: " .. argcheck.known(allowed) .. ")" end
   if o.count ~= nil and not whole(o.count, 1) then
     return "count", "a whole number from 1 to " .. MAX_COUNT
   end
@@ -66,8 +63,8 @@ local function check_policy(o, allowed)
     if o[b] ~= nil and type(o[b]) ~= "boolean" then return b, "true or false" end
   end
   if o.timeout ~= nil then
-    local ok, ms = pcall(T.duration_ms, o.timeout)
-    if not ok or ms <= 0 then return "timeout", "a duration such as \"4h\" or 3600" end
+    local ms = argcheck.ms(o.timeout)
+    if not ms or ms <= 0 then return "timeout", "a duration such as \"4h\" or 3600" end
   end
   if o.on_timeout ~= nil and not ON_TIMEOUT[o.on_timeout] then
     return "on_timeout", "\"fail\", \"pause\" or \"rollback\""
@@ -203,26 +200,26 @@ end
 -- on_timeout, reason, bind, signed } -> { gate, bind, approvers = {...} }
 function M.require(o)
   local bad, why = check_call(o)
-  if bad then error(string.format("approval.require: bad argument '%s' (%s)", bad, why), 2) end
+  if bad then error(argcheck.message("approval.require", bad, why), 2) end
   local p = merge(o, 3)
   local who = approvers()
   local stuck = unreachable(p, who)
   if stuck then
-    error(string.format("approval.require: bad argument 'roles' (gate '%s' %s%s)", p.gate,
-      stuck, p.roles_from and (" ; the roles come from " .. p.roles_from .. " in summit.lua") or ""), 2)
+    error(argcheck.message("approval.require", "roles", string.format("gate '%s' %s%s", p.gate,
+      stuck, p.roles_from and (" ; the roles come from " .. p.roles_from .. " in summit.lua") or "")), 2)
   end
   local signers
   if p.signed then
     local cfg = C.current
     if not (cfg and cfg.allowed_signers) then
-      error("approval.require: bad argument 'signed' (a signed gate needs an allowed_signers "
-        .. "file named in summit.lua: allowed_signers = \"allowed_signers\")", 2)
+      error(argcheck.message("approval.require", "signed", "a signed gate needs an allowed_signers "
+        .. "file named in summit.lua: allowed_signers = \"allowed_signers\""), 2)
     end
     local readable
     signers, readable = A.abspath(cfg.allowed_signers, C.path)
     if not readable then
-      error(string.format("approval.require: bad argument 'signed' (the allowed_signers file "
-        .. "%s named in summit.lua cannot be read)", signers), 2)
+      error(argcheck.message("approval.require", "signed", string.format("the allowed_signers file "
+        .. "%s named in summit.lua cannot be read", signers)), 2)
     end
   end
   -- What the code asks for (compared on replay); the policy merged from

@@ -5,6 +5,7 @@
 local json = require("summit.json")
 local config = require("summit.config")
 local util = require("summit.util")
+local argcheck = require("summit.args")
 -- Descriptions and names come from runbook files: shown, not obeyed.
 local term = require("summit.c.out").term
 
@@ -115,10 +116,9 @@ function M.find(list, name, dirs)
     if r.name == name then return r.file end
   end
   local known = {}
-  for _, r in ipairs(list) do known[#known + 1] = r.name end
-  table.sort(known)
+  for _, r in ipairs(list) do known[r.name] = true end
   return nil, string.format("'%s' is neither a runbook file nor the name of a runbook in %s "
-    .. "(known: %s)", name, table.concat(dirs, ", "), #known > 0 and table.concat(known, ", ") or "none")
+    .. "(known: %s)", name, table.concat(dirs, ", "), argcheck.known(known))
 end
 
 local function param_text(p)

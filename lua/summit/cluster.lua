@@ -13,6 +13,7 @@ local errors = require("summit.errors")
 local redact = require("summit.redact")
 local config = require("summit.config")
 local util = require("summit.util")
+local argcheck = require("summit.args")
 local sandbox = require("summit.sandbox")
 
 local M = {}
@@ -37,9 +38,7 @@ kind("batch", "v1", "jobs", "Job", true, "job")
 -- ingress-nginx's canary-weight annotation); the sim does not serve them.
 kind("networking.k8s.io", "v1", "ingresses", "Ingress", true, "ingress", "ing")
 
-local function argerr(fname, arg, msg)
-  error(string.format("cluster:%s: bad argument '%s' (%s)", fname, arg, msg), 3)
-end
+local argerr = argcheck.raiser("cluster:")
 
 -- "deployment/web" or { kind = "deployment", name = "web" } -> info, name
 local function parse_ref(fname, ref)
@@ -130,11 +129,8 @@ function M.client(arg)
     argerr("client", "cluster", "nil, a cluster name or a table")
   end
   if type(spec) ~= "table" then
-    local known = {}
-    for k in pairs(cfg.clusters or {}) do known[#known + 1] = k end
-    table.sort(known)
     error(errors.new("ENOCLUSTER", string.format("no cluster '%s' in summit.lua (clusters: %s)",
-      tostring(where), #known > 0 and table.concat(known, ", ") or "none")), 2)
+      tostring(where), argcheck.known(cfg.clusters or {}))), 2)
   end
   -- The client's spec is its own: k.spec is the runbook's to read, and
   -- what it writes there must not change summit.lua's clusters.
@@ -557,8 +553,7 @@ end
 
 local function deadline_of(fname, opts, default)
   local t = opts and opts.timeout or default
-  local ok, ms = pcall(T.duration_ms, t)
-  if not ok then argerr(fname, "timeout", tostring(ms)) end
+  local ms = argcheck.duration("cluster:" .. fname, "timeout", t)
   local d = T.now_ms() + ms / T.time_scale()
   local outer = E.deadline()
   if outer and outer < d then d = outer end
@@ -791,8 +786,7 @@ function Client:logs(ref, opts)
       if opts.container then q.container = opts.container end
       if opts.tail then q.tailLines = opts.tail end
       if opts.since then
-        local ok, ms = pcall(T.duration_ms, opts.since)
-        if not ok then argerr("logs", "since", tostring(ms)) end
+        local ms = argcheck.duration("cluster:logs", "since", opts.since)
         q.sinceSeconds = math.max(1, math.floor(ms / 1000))
       end
       if opts.previous then q.previous = "true" end

@@ -2,6 +2,7 @@
 -- sandbox and checked key by key, so a typo is reported with its line
 -- instead of silently meaning "not configured".
 local util = require("summit.util")
+local argcheck = require("summit.args")
 local S = require("summit.sandbox")
 local M = {}
 
@@ -29,6 +30,7 @@ local CLUSTER = {
   scenario = "table", in_cluster = "boolean",
 }
 local HTTP = { max_per_host = "number", max_total = "number" }
+local LIMITS = { load = true, memory = true }   -- limits: watchdog budgets
 local METRICS = { url = "string", queries = "table", headers = "table", timeout = "string",
                   cluster = "string" }
 
@@ -113,8 +115,8 @@ local function check(path, src, cfg)
   -- parses the values (core/engine/limits.c).
   if type(cfg.limits) == "table" then
     for k, v in pairs(cfg.limits) do
-      if k ~= "memory" and k ~= "load" then
-        bad(k, "unknown key '%s' in limits (known: load, memory)", tostring(k))
+      if not LIMITS[k] then
+        bad(k, "unknown key '%s' in limits (known: %s)", tostring(k), util.key_list(LIMITS))
       elseif type(v) ~= "string" and type(v) ~= "number" then
         bad(k, "limits.%s must be a string (like %s) or a number, not a %s", k,
           k == "memory" and '"512MiB"' or '"5s"', type(v))
@@ -227,7 +229,7 @@ function M.select(env_name)
   if type(e) ~= "table" then
     local where = M.path or "no summit.lua was found"
     return nil, { string.format("unknown environment '%s' (%s defines: %s)", env_name,
-      where, next(envs) and util.key_list(envs) or "none") }
+      where, argcheck.known(envs)) }
   end
   local copy = {}
   for k, v in pairs(e) do copy[k] = v end

@@ -19,7 +19,7 @@ local ctxs = setmetatable({}, { __mode = "k" })  -- coroutine -> { prefix, n }
 local undos = {}       -- completed steps with an undo: { seq, key, name, fn, results }
 local failed_at = {}   -- key -> the attempt that failed in this process
 
-local function pack(...) return { n = select("#", ...), ... } end
+local pack = require("summit.util").pack
 
 -- Things to stop before the loop closes (an in-process simulated
 -- cluster): called once by the engine when the run's process ends.

@@ -18,14 +18,13 @@ local T = require("summit.c.task")
 local X = require("summit.c.exec")
 local json = require("summit.json")
 local errors = require("summit.errors")
+local argcheck = require("summit.args")
 
 local M = {}
 
 local MAX_OUTPUT = 16 * 1024 * 1024
 
-local function argerr(fname, arg, msg, level)
-  error(string.format("git.%s: bad argument '%s' (%s)", fname, arg, msg), level or 3)
-end
+local argerr = argcheck.raiser("git.")
 
 -- ---------------------------------------------------------------------
 -- Text helpers (pure; no process).
@@ -193,10 +192,9 @@ local function check_opts(fname, opts, own)
     local want = COMMON[k] or (own and own[k])
     if not want then
       local known = {}
-      for n in pairs(COMMON) do known[#known + 1] = n end
-      for n in pairs(own or {}) do known[#known + 1] = n end
-      table.sort(known)
-      argerr(fname, tostring(k), "unknown option; known: " .. table.concat(known, ", "), 4)
+      for n in pairs(COMMON) do known[n] = true end
+      for n in pairs(own or {}) do known[n] = true end
+      argerr(fname, tostring(k), "unknown option; known: " .. argcheck.known(known), 4)
     end
     if want == "list" then
       if type(v) == "string" then
@@ -220,10 +218,7 @@ local function check_opts(fname, opts, own)
       argerr(fname, k, "a " .. want .. " expected, got a " .. type(v), 4)
     end
   end
-  if o.timeout ~= nil then
-    local ok, ms = pcall(T.duration_ms, o.timeout)
-    if not ok then argerr(fname, "timeout", tostring(ms), 4) end
-  end
+  if o.timeout ~= nil then argcheck.duration("git." .. fname, "timeout", o.timeout, 4) end
   for k, v in pairs(o.env or {}) do
     if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number" and v ~= false) then
       argerr(fname, "env", "names must be strings and values strings, numbers or false", 4)

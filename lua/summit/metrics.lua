@@ -11,6 +11,7 @@ local E = require("summit.engine")
 local T = require("summit.c.task")
 local H = require("summit.c.http")
 local util = require("summit.util")
+local argcheck = require("summit.args")
 local json = require("summit.json")
 local errors = require("summit.errors")
 local redact = require("summit.redact")
@@ -22,9 +23,7 @@ local DEFAULT_TIMEOUT = "10s"
 
 -- Misuse raises at once, as a string naming the function, the argument
 -- and the runbook line.
-local function argerr(fname, arg, msg)
-  error(string.format("%s: metrics.%s: bad argument '%s' (%s)", E.site(), fname, arg, msg), 0)
-end
+local argerr = argcheck.raiser("metrics.", E.site)
 
 -- ---------------------------------------------------------------------
 -- Values
@@ -263,8 +262,8 @@ local function time_arg(fname, name, v)
 end
 
 local function seconds_arg(fname, name, v)
-  local ok, ms = pcall(T.duration_ms, v)
-  if not ok or type(ms) ~= "number" or ms <= 0 then
+  local ms = argcheck.ms(v)
+  if not ms or ms <= 0 then
     argerr(fname, name, "a positive duration (seconds, or \"15s\", \"1m\"...) expected")
   end
   return ms / 1000
@@ -421,11 +420,8 @@ function Client:render(name, vars)
   local s = merged(self.spec)
   local text = s.queries[name]
   if type(text) ~= "string" then
-    local known = {}
-    for k in pairs(s.queries) do known[#known + 1] = k end
-    table.sort(known)
     error(errors.new("ETEMPLATE", string.format("no query template '%s' in metrics.queries "
-      .. "(known: %s)", name, #known > 0 and table.concat(known, ", ") or "none"),
+      .. "(known: %s)", name, argcheck.known(s.queries)),
       { template = name }), 0)
   end
   local ok, res = pcall(expand, text, vars, "query template '" .. name .. "'")
@@ -452,7 +448,7 @@ local function client_spec(spec)
                   cluster = true }
   for k, v in pairs(spec) do
     local want = known[k]
-    if not want then argerr("client", tostring(k), "unknown option (url, headers, timeout, queries, cluster)") end
+    if not want then argerr("client", tostring(k), "unknown option (known: " .. argcheck.known(known) .. ")") end
     if want ~= true and type(v) ~= want then argerr("client", k, "a " .. want .. " expected") end
   end
   if spec.timeout ~= nil then seconds_arg("client", "timeout", spec.timeout) end

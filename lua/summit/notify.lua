@@ -20,6 +20,7 @@ local redact = require("summit.redact")
 local S = require("summit.c.secrets")
 local C = require("summit.config")
 local util = require("summit.util")
+local argcheck = require("summit.args")
 
 local M = {}
 
@@ -50,10 +51,7 @@ local function is(v, types)
   return false
 end
 
-local function duration_ok(v)
-  local ok, ms = pcall(T.duration_ms, v)
-  return ok and ms
-end
+local duration_ok = argcheck.ms
 
 -- A string or a list of strings, as a set; nil and a complaint otherwise.
 local function set_of(v)
@@ -213,10 +211,7 @@ local function channels_for(event, ctx)
   return util.sorted_keys(found)
 end
 
-local function rfc3339(ms)
-  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000))
-    .. string.format(".%03dZ", ms % 1000)
-end
+local rfc3339 = util.rfc3339
 
 -- The run the notification is about: id, runbook, version, env, user.
 local function run_info()
@@ -411,45 +406,43 @@ end
 
 -- ---- notify() ------------------------------------------------------------
 
-local function argerr(arg, msg)
-  error(string.format("notify: bad argument '%s' (%s)", arg, msg), 3)
-end
+local argerr = argcheck.raiser("")
+local NOTIFY_OPTIONS = { channel = true, level = true, fields = true }
 
 -- notify(message [, { channel =, level =, fields = }]) -> { delivered,
 -- channel, status, tries, error }
 function M.notify(message, o)
   if type(message) ~= "string" or message == "" then
-    argerr("message", "a non-empty string expected, got " .. type(message))
+    argerr("notify", "message", "a non-empty string expected, got " .. type(message))
   end
-  if o ~= nil and type(o) ~= "table" then argerr("opts", "a table expected, got " .. type(o)) end
+  if o ~= nil and type(o) ~= "table" then argerr("notify", "opts", "a table expected, got " .. type(o)) end
   o = o or {}
-  for k in pairs(o) do
-    if k ~= "channel" and k ~= "level" and k ~= "fields" then
-      argerr(tostring(k), "unknown option (known: channel, fields, level)")
-    end
+  local unknown = argcheck.unknown(o, NOTIFY_OPTIONS)
+  if unknown ~= nil then
+    argerr("notify", tostring(unknown), "unknown option (known: " .. argcheck.known(NOTIFY_OPTIONS) .. ")")
   end
   local level = o.level or "info"
-  if not LEVELS[level] then argerr("level", "\"info\", \"warn\" or \"error\"") end
+  if not LEVELS[level] then argerr("notify", "level", "\"info\", \"warn\" or \"error\"") end
   if o.fields ~= nil then
-    if type(o.fields) ~= "table" then argerr("fields", "a table expected") end
+    if type(o.fields) ~= "table" then argerr("notify", "fields", "a table expected") end
     for k, v in pairs(o.fields) do
       local t = type(v)
       if type(k) ~= "string" or not (t == "string" or t == "number" or t == "boolean"
           or t == "table") then
-        argerr("fields", "string keys with strings, numbers, booleans or tables")
+        argerr("notify", "fields", "string keys with strings, numbers, booleans or tables")
       end
     end
     local ok, why = pcall(json.encode, o.fields)
-    if not ok then argerr("fields", tostring(why)) end
+    if not ok then argerr("notify", "fields", tostring(why)) end
   end
   local n = config()
   local chans = n and type(n.channels) == "table" and n.channels or {}
   local name = o.channel
   if name ~= nil then
-    if type(name) ~= "string" then argerr("channel", "a channel name expected") end
+    if type(name) ~= "string" then argerr("notify", "channel", "a channel name expected") end
     if not chans[name] then
-      argerr("channel", string.format("'%s' is not in summit.lua's notifications.channels "
-        .. "(known: %s)", name, next(chans) and util.key_list(chans) or "none"))
+      argerr("notify", "channel", string.format("'%s' is not in summit.lua's notifications.channels "
+        .. "(known: %s)", name, argcheck.known(chans)))
     end
   else
     name = n and n.default
@@ -563,7 +556,7 @@ end
 function M.schedule_failing(s)
   if not config() then return end
   if type(s) ~= "table" or type(s.schedule) ~= "string" or type(s.failures) ~= "number" then
-    error("notify.schedule_failing: bad argument 's' ({ schedule = NAME, failures = N } expected)", 2)
+    argerr("notify.schedule_failing", "s", "{ schedule = NAME, failures = N } expected")
   end
   local info = run_info()
   local chans = channels_for("schedule.failing", { env = C.env_name, runbook = info.runbook,

@@ -1,5 +1,6 @@
 -- runbook{...}: the definition a runbook file returns, and its param schema.
 local util = require("summit.util")
+local argcheck = require("summit.args")
 local secrets = require("summit.secrets")
 local M = {}
 
@@ -161,9 +162,8 @@ function M.resolve(def, raw)
   local errs, out = {}, {}
   for _, name in ipairs(util.sorted_keys(raw)) do
     if not def.params[name] then
-      local known = util.sorted_keys(def.params)
       errs[#errs + 1] = string.format("unknown param '%s' (runbook '%s' declares: %s)",
-        tostring(name), def.name, #known > 0 and table.concat(known, ", ") or "none")
+        tostring(name), def.name, argcheck.known(def.params))
     end
   end
   for _, name in ipairs(util.sorted_keys(def.params)) do

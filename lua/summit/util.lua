@@ -1,5 +1,24 @@
--- Small helpers shared by the engine's Lua modules.
+-- Small helpers shared by the engine's Lua modules and the stdlib.
 local M = {}
+
+-- pack(...) -> { n = select("#", ...), ... }: the values with their count,
+-- nils included (unpack(t, 1, t.n) gives them back).
+function M.pack(...) return { n = select("#", ...), ... } end
+
+-- A deep copy of v (tables copied, everything else as is).
+function M.copy(v)
+  if type(v) ~= "table" then return v end
+  local r = {}
+  for k, x in pairs(v) do r[k] = M.copy(x) end
+  return r
+end
+
+-- rfc3339(ms) -> "2026-01-02T03:04:05.678Z": UTC milliseconds as the
+-- events and the journal write times.
+function M.rfc3339(ms)
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000))
+    .. string.format(".%03dZ", ms % 1000)
+end
 
 -- The keys of t, sorted (as strings, so mixed keys sort too).
 function M.sorted_keys(t)

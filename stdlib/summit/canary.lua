@@ -15,46 +15,23 @@ local api = require("summit.api")
 local T = require("summit.c.task")
 local errors = require("summit.errors")
 local stats = require("summit.stats")
+local argcheck = require("summit.args")
 
 local M = {}
 
 -- The worst metric wins: Successful < Inconclusive < Error < Failed.
 local RANK = { successful = 0, inconclusive = 1, error = 2, failed = 3 }
-local NO_DATA = { fail = true, inconclusive = true, ignore = true }
-local DIRECTIONS = { increase = true, decrease = true, either = true }
 
 -- ---- argument checks: every misuse raises at once, naming the argument ----
+-- (summit.args: the schemas below say what each option may be; bad()
+-- reports the rest, and analyze raises it at the runbook's line)
 
-local Bad = {}   -- marker of an argument error raised by check()
+local bad = argcheck.bad
 
-local function bad(arg, msg)
-  error(setmetatable({ arg = arg, msg = msg }, Bad), 0)
-end
-
-local function is_int(v) return type(v) == "number" and v == math.floor(v) and v > -math.huge and v < math.huge end
-
-local function limit(arg, v, default)
-  if v == nil then return default end
-  if not is_int(v) or v < -1 then bad(arg, "a whole number >= 0, or -1 to turn it off") end
-  return v
-end
-
-local function duration(arg, v, default)
-  if v == nil then v = default end
-  local ok, ms = pcall(T.duration_ms, v)
-  if not ok then
-    bad(arg, "a duration like \"30s\", \"5m\" or a number of seconds expected, got "
-      .. (type(v) == "string" and ("'" .. v .. "'") or type(v)))
-  end
-  return ms
-end
-
-local function number(arg, v, lo, what)
-  if v == nil then return nil end
-  if type(v) ~= "number" or v ~= v then bad(arg, what or "a number expected") end
-  if lo and v < lo then bad(arg, what or ("a number >= " .. lo)) end
-  return v
-end
+local NO_DATA = { "fail", "inconclusive", "ignore" }
+local LIMIT = "a whole number >= 0, or -1 to turn it off"
+local FRACTION = "a fraction >= 0 (0.10 = 10%)"
+local AMOUNT = "an absolute amount >= 0"
 
 local function vars_arg(arg, v)
   if v == nil then return nil end
@@ -89,23 +66,93 @@ local function source_arg(arg, q, t, vars)
   return nil
 end
 
-local OPTION_KEYS = {
-  name = true, metrics = true, interval = true, count = true, initial_delay = true,
-  failure_limit = true, inconclusive_limit = true, consecutive_error_limit = true,
-  consecutive_success = true, no_data = true, vars = true, thresholds = true,
-  audit = true, measure = true, window = true, step = true,
+-- compare = true | { direction, confidence, band, effect, min_effect, remove_outliers }
+local COMPARE = argcheck.schema{
+  { "direction", enum = { "increase", "decrease", "either" }, default = "either" },
+  { "confidence", type = "number", above = 0.5, below = 1, default = 0.98,
+    msg = "a level between 0.5 and 1, like 0.98" },
+  { "band", enum = { "baseline", "estimate" }, default = "baseline" },
+  { "effect", type = "number", min = 0, default = 0.25, msg = "a fraction >= 0 (0.25 = 25%)" },
+  { "min_effect", type = "number", min = 0, default = 0, msg = AMOUNT },
+  { "remove_outliers", check = function(_, v) return v == true end },
 }
-local METRIC_KEYS = {
-  name = true, query = true, template = true, vars = true, baseline = true,
-  max = true, min = true, max_increase = true, max_decrease = true, margin = true,
-  compare = true, success = true, failure = true, dry_run = true, critical = true,
-  weight = true, failure_limit = true, inconclusive_limit = true,
-  consecutive_error_limit = true, consecutive_success = true, no_data = true,
-  window = true, step = true,
+
+local function compare_arg(arg, c)
+  if c == nil then return nil end
+  if c == true then c = {} end
+  if type(c) ~= "table" then bad(arg, "a table like { direction = \"increase\" } or true expected") end
+  return COMPARE(c, arg .. ".")
+end
+
+-- thresholds = { pass = 95, marginal = 75 } (marginal defaults to pass)
+local THRESHOLDS = argcheck.schema{
+  { "pass", type = "number", above = 0, max = 100, required = true, msg = "a score in (0, 100] expected" },
+  { "marginal", type = "number", min = 0, default = function(r) return r.pass end,
+    msg = "a score between 0 and pass expected",
+    check = function(arg, v, _, r)
+      if v > r.pass then bad(arg, "a score between 0 and pass expected") end
+      return v
+    end },
 }
-local COMPARE_KEYS = {
-  direction = true, confidence = true, effect = true, band = true,
-  remove_outliers = true, min_effect = true,
+
+-- A metric's own options; the analysis' options (ctx) give the defaults.
+-- name, query, template, vars and baseline depend on each other:
+-- check_metric checks them.
+local METRIC = argcheck.schema{
+  { "name" }, { "query" }, { "template" }, { "vars" }, { "baseline" },
+  { "max", type = "number" },
+  { "min", type = "number" },
+  { "max_increase", type = "number", min = 0, msg = FRACTION },
+  { "max_decrease", type = "number", min = 0, msg = FRACTION },
+  { "margin", type = "number", min = 0, default = 0, msg = AMOUNT },
+  { "compare", check = compare_arg },
+  { "success", type = "function", msg = "a function(value, m) -> boolean expected" },
+  { "failure", type = "function", msg = "a function(value, m) -> boolean expected" },
+  { "dry_run", type = "boolean" },
+  { "critical", type = "boolean" },
+  { "weight", type = "number", above = 0, default = 1, msg = "a number > 0" },
+  { "failure_limit", type = "integer", min = -1, msg = LIMIT,
+    default = function(_, o) return o.failure_limit end },
+  { "inconclusive_limit", type = "integer", min = -1, msg = LIMIT,
+    default = function(_, o) return o.inconclusive_limit end },
+  { "consecutive_error_limit", type = "integer", min = -1, msg = LIMIT,
+    default = function(_, o) return o.consecutive_error_limit end },
+  { "consecutive_success", type = "integer", min = 1,
+    default = function(_, o) return o.consecutive_success end },
+  { "no_data", enum = NO_DATA, default = function(_, o) return o.no_data end },
+  -- compare only (check_metric says so otherwise). NB: the defaults are
+  -- the analysis' window_ms/step_ms, which a duration field reads as
+  -- seconds (1000 times longer); analyze has always done so, and changing
+  -- it changes the ranges a run asks for.
+  { "window", type = "duration", to = "window_ms",
+    default = function(r, o) if r.compare then return o.window_ms end end },
+  { "step", type = "duration", to = "step_ms",
+    default = function(r, o) if r.compare then return o.step_ms or math.max(1000, r.window_ms / 30) end end },
+  unknown = "unknown option",
+}
+
+-- analyze's options, in the order they are checked; metrics is check()'s.
+local OPTIONS = argcheck.schema{
+  { "name", type = "string", nonempty = true, default = "canary" },
+  { "count", type = "integer", min = 1, default = 1 },
+  { "interval", type = "duration", default = "1m", to = "interval_ms" },
+  { "initial_delay", type = "duration", default = 0, to = "initial_delay_ms" },
+  { "failure_limit", type = "integer", min = -1, default = 0, msg = LIMIT },
+  { "inconclusive_limit", type = "integer", min = -1, default = 0, msg = LIMIT },
+  { "consecutive_error_limit", type = "integer", min = -1, default = 4, msg = LIMIT },
+  { "consecutive_success", type = "integer", min = 1 },
+  { "no_data", enum = NO_DATA, default = "inconclusive" },
+  { "vars", check = vars_arg },
+  -- (NB: interval_ms read once more as a duration, as in METRIC's window)
+  { "window", type = "duration", to = "window_ms",
+    default = function(r) return r.interval_ms > 0 and r.interval_ms or "5m" end },
+  { "step", type = "duration", to = "step_ms" },
+  { "thresholds", type = "table", fields = THRESHOLDS,
+    msg = "a table like { pass = 95, marginal = 75 } expected" },
+  { "audit", type = "boolean", check = function(_, v) return v ~= false end },
+  { "measure", type = "function", msg = "a function(request) expected" },
+  { "metrics" },
+  unknown = "unknown option",
 }
 
 local function fmt(v)
@@ -156,108 +203,53 @@ local function describe(m)
   return table.concat(parts, " and ")
 end
 
-local function check_metric(i, name, s, o)
-  local a = string.format("metrics[%s]", type(i) == "number" and tostring(i) or ("'" .. i .. "'"))
-  if type(s) ~= "table" then bad(a, "a table like { query = \"...\", max = 0.01 } expected") end
-  for k in pairs(s) do
-    if not METRIC_KEYS[k] then bad(a .. "." .. tostring(k), "unknown option") end
-  end
-  name = name or s.name
-  if type(name) ~= "string" or not name:match("^[%w_.:-]+$") then
-    bad(a .. ".name", "a name of letters, digits, _ . : - expected")
-  end
-  local m = { name = name }
+-- The query and baseline of metric s (a: its argument name).
+local function sources(a, s, m, o)
   m.source = source_arg(a, s.query, s.template, vars_arg(a .. ".vars", s.vars))
   if not m.source then bad(a, "a query (PromQL) or a template is needed") end
   if m.source.query and s.vars ~= nil then bad(a .. ".vars", "variables are for a template, not a query") end
   if m.source.template then m.source.vars = merge(o.vars, s.vars) end
   local b = s.baseline
-  if b ~= nil then
-    if type(b) == "string" then
-      m.baseline = source_arg(a .. ".baseline", b, nil)
-    elseif type(b) == "table" then
-      for k in pairs(b) do
-        if k ~= "query" and k ~= "template" and k ~= "vars" then
-          bad(a .. ".baseline." .. tostring(k), "unknown option (query, template, vars)")
-        end
-      end
-      vars_arg(a .. ".baseline.vars", b.vars)
-      m.baseline = source_arg(a .. ".baseline", b.query, b.template)
-      if not m.baseline then
-        -- Only vars: the metric's own template with them.
-        if not m.source.template then
-          bad(a .. ".baseline", "a query or template is needed (vars alone need the metric's template)")
-        end
-        m.baseline = { template = m.source.template }
-      end
-      if m.baseline.template then m.baseline.vars = merge(m.source.vars or o.vars, b.vars) end
-    else
-      bad(a .. ".baseline", "a PromQL string or { query = } / { template =, vars = } expected")
-    end
+  if b == nil then return end
+  if type(b) == "string" then
+    m.baseline = source_arg(a .. ".baseline", b, nil)
+    return
   end
-  m.max = number(a .. ".max", s.max)
-  m.min = number(a .. ".min", s.min)
+  if type(b) ~= "table" then
+    bad(a .. ".baseline", "a PromQL string or { query = } / { template =, vars = } expected")
+  end
+  local k = argcheck.unknown(b, { query = true, template = true, vars = true })
+  if k ~= nil then bad(a .. ".baseline." .. tostring(k), "unknown option (known: query, template, vars)") end
+  vars_arg(a .. ".baseline.vars", b.vars)
+  m.baseline = source_arg(a .. ".baseline", b.query, b.template)
+  if not m.baseline then
+    -- Only vars: the metric's own template with them.
+    if not m.source.template then
+      bad(a .. ".baseline", "a query or template is needed (vars alone need the metric's template)")
+    end
+    m.baseline = { template = m.source.template }
+  end
+  if m.baseline.template then m.baseline.vars = merge(m.source.vars or o.vars, b.vars) end
+end
+
+local function check_metric(i, name, s, o)
+  local a = string.format("metrics[%s]", type(i) == "number" and tostring(i) or ("'" .. i .. "'"))
+  if type(s) ~= "table" then bad(a, "a table like { query = \"...\", max = 0.01 } expected") end
+  local m = METRIC(s, a .. ".", o)
+  m.name = name or s.name
+  if type(m.name) ~= "string" or not m.name:match("^[%w_.:-]+$") then
+    bad(a .. ".name", "a name of letters, digits, _ . : - expected")
+  end
+  m.query, m.template, m.vars = nil, nil, nil
+  sources(a, s, m, o)
   if m.max and m.min and m.min > m.max then bad(a .. ".min", "greater than max") end
-  m.max_increase = number(a .. ".max_increase", s.max_increase, 0, "a fraction >= 0 (0.10 = 10%)")
-  m.max_decrease = number(a .. ".max_decrease", s.max_decrease, 0, "a fraction >= 0 (0.10 = 10%)")
-  m.margin = number(a .. ".margin", s.margin, 0, "an absolute amount >= 0") or 0
-  if s.compare ~= nil then
-    local c = s.compare
-    if c == true then c = {} end
-    if type(c) ~= "table" then bad(a .. ".compare", "a table like { direction = \"increase\" } or true expected") end
-    for k in pairs(c) do
-      if not COMPARE_KEYS[k] then bad(a .. ".compare." .. tostring(k), "unknown option") end
-    end
-    local direction = c.direction or "either"
-    if not DIRECTIONS[direction] then
-      bad(a .. ".compare.direction", "\"increase\", \"decrease\" or \"either\"")
-    end
-    local conf = c.confidence or 0.98
-    if type(conf) ~= "number" or conf <= 0.5 or conf >= 1 then
-      bad(a .. ".compare.confidence", "a level between 0.5 and 1, like 0.98")
-    end
-    local band = c.band or "baseline"
-    if band ~= "baseline" and band ~= "estimate" then
-      bad(a .. ".compare.band", "\"baseline\" or \"estimate\"")
-    end
-    m.compare = {
-      direction = direction, confidence = conf, band = band,
-      effect = number(a .. ".compare.effect", c.effect, 0, "a fraction >= 0 (0.25 = 25%)") or 0.25,
-      min_effect = number(a .. ".compare.min_effect", c.min_effect, 0, "an absolute amount >= 0") or 0,
-      remove_outliers = c.remove_outliers == true,
-    }
-  end
   if (m.max_increase or m.max_decrease or m.compare) and not m.baseline then
     bad(a .. ".baseline", "a baseline query is needed by "
       .. (m.compare and "compare" or (m.max_increase and "max_increase" or "max_decrease")))
   end
-  for _, k in ipairs({ "success", "failure" }) do
-    if s[k] ~= nil and type(s[k]) ~= "function" then bad(a .. "." .. k, "a function(value, m) -> boolean expected") end
-    m[k] = s[k]
-  end
-  m.dry_run = s.dry_run == true
-  m.critical = s.critical == true
-  if s.dry_run ~= nil and type(s.dry_run) ~= "boolean" then bad(a .. ".dry_run", "true or false") end
-  if s.critical ~= nil and type(s.critical) ~= "boolean" then bad(a .. ".critical", "true or false") end
+  m.dry_run, m.critical = m.dry_run == true, m.critical == true
   if m.dry_run and m.critical then bad(a .. ".critical", "a dry_run metric never decides, so it cannot be critical") end
-  m.weight = number(a .. ".weight", s.weight, 0, "a number > 0") or 1
-  if m.weight <= 0 then bad(a .. ".weight", "a number > 0") end
-  m.failure_limit = limit(a .. ".failure_limit", s.failure_limit, o.failure_limit)
-  m.inconclusive_limit = limit(a .. ".inconclusive_limit", s.inconclusive_limit, o.inconclusive_limit)
-  m.consecutive_error_limit = limit(a .. ".consecutive_error_limit", s.consecutive_error_limit,
-    o.consecutive_error_limit)
-  m.consecutive_success = o.consecutive_success
-  if s.consecutive_success ~= nil then
-    if not is_int(s.consecutive_success) or s.consecutive_success < 1 then
-      bad(a .. ".consecutive_success", "a whole number >= 1")
-    end
-    m.consecutive_success = s.consecutive_success
-  end
-  m.no_data = s.no_data or o.no_data
-  if not NO_DATA[m.no_data] then bad(a .. ".no_data", "\"fail\", \"inconclusive\" or \"ignore\"") end
   if m.compare then
-    m.window_ms = duration(a .. ".window", s.window, o.window_ms)
-    m.step_ms = duration(a .. ".step", s.step, o.step_ms or math.max(1000, m.window_ms / 30))
     if m.window_ms <= 0 then bad(a .. ".window", "a duration > 0 (the range the samples come from)") end
     if m.step_ms <= 0 then bad(a .. ".step", "a duration > 0") end
   elseif s.window ~= nil or s.step ~= nil then
@@ -267,52 +259,10 @@ local function check_metric(i, name, s, o)
   return m
 end
 
--- check(o) -> the normalised options, or raises Bad.
+-- check(o) -> the normalised options, or raises argcheck.bad.
 local function check(o)
   if type(o) ~= "table" then bad("opts", "a table expected") end
-  for k in pairs(o) do
-    if not OPTION_KEYS[k] then bad(tostring(k), "unknown option") end
-  end
-  local r = {}
-  r.name = o.name or "canary"
-  if type(r.name) ~= "string" or r.name == "" then bad("name", "a non-empty string expected") end
-  r.count = o.count or 1
-  if not is_int(r.count) or r.count < 1 then bad("count", "a whole number >= 1") end
-  r.interval_ms = duration("interval", o.interval, "1m")
-  r.initial_delay_ms = duration("initial_delay", o.initial_delay, 0)
-  r.failure_limit = limit("failure_limit", o.failure_limit, 0)
-  r.inconclusive_limit = limit("inconclusive_limit", o.inconclusive_limit, 0)
-  r.consecutive_error_limit = limit("consecutive_error_limit", o.consecutive_error_limit, 4)
-  if o.consecutive_success ~= nil then
-    if not is_int(o.consecutive_success) or o.consecutive_success < 1 then
-      bad("consecutive_success", "a whole number >= 1")
-    end
-    r.consecutive_success = o.consecutive_success
-  end
-  r.no_data = o.no_data or "inconclusive"
-  if not NO_DATA[r.no_data] then bad("no_data", "\"fail\", \"inconclusive\" or \"ignore\"") end
-  r.vars = vars_arg("vars", o.vars)
-  r.window_ms = duration("window", o.window, r.interval_ms > 0 and r.interval_ms or "5m")
-  if o.step ~= nil then r.step_ms = duration("step", o.step) end
-  if o.thresholds ~= nil then
-    local t = o.thresholds
-    if type(t) ~= "table" then bad("thresholds", "a table like { pass = 95, marginal = 75 } expected") end
-    for k in pairs(t) do
-      if k ~= "pass" and k ~= "marginal" then bad("thresholds." .. tostring(k), "unknown option (pass, marginal)") end
-    end
-    if type(t.pass) ~= "number" or t.pass <= 0 or t.pass > 100 then
-      bad("thresholds.pass", "a score in (0, 100] expected")
-    end
-    local marginal = t.marginal == nil and t.pass or t.marginal
-    if type(marginal) ~= "number" or marginal < 0 or marginal > t.pass then
-      bad("thresholds.marginal", "a score between 0 and pass expected")
-    end
-    r.thresholds = { pass = t.pass, marginal = marginal }
-  end
-  if o.audit ~= nil and type(o.audit) ~= "boolean" then bad("audit", "true or false") end
-  r.audit = o.audit ~= false
-  if o.measure ~= nil and type(o.measure) ~= "function" then bad("measure", "a function(request) expected") end
-  r.measure = o.measure
+  local r = OPTIONS(o)
   if type(o.metrics) ~= "table" or next(o.metrics) == nil then
     bad("metrics", "a non-empty list (or table by name) of metrics expected")
   end
@@ -344,6 +294,7 @@ local function check(o)
   end
   return r
 end
+
 
 -- ---- measuring ----
 
@@ -640,6 +591,14 @@ local function measure_metric(o, m, round, at)
     end
     return r
   end
+  -- instant(src, side, what) -> the value of an instant query, and why it
+  -- gives no data (nil when it does); what names the query in that text.
+  local function instant(src, side, what)
+    local v = one_value(ask(src, side))
+    if v == nil then return v, what .. " returned no series" end
+    if v ~= v then return v, what .. " returned NaN (a ratio with no traffic?)" end
+    return v
+  end
   local ok, err = pcall(function()
     local range
     if m.compare then
@@ -670,21 +629,11 @@ local function measure_metric(o, m, round, at)
         rec.value, rec.baseline = d.value, d.baseline
       end
     else
-      d.value = one_value(ask(m.source, "canary"))
+      d.value, d.no_data = instant(m.source, "canary", "the query")
       rec.value = jnum(d.value)
-      if d.value == nil then
-        d.no_data = "the query returned no series"
-      elseif d.value ~= d.value then
-        d.no_data = "the query returned NaN (a ratio with no traffic?)"
-      end
       if m.baseline and not d.no_data then
-        d.baseline = one_value(ask(m.baseline, "baseline"))
+        d.baseline, d.no_data = instant(m.baseline, "baseline", "the baseline query")
         rec.baseline = jnum(d.baseline)
-        if d.baseline == nil then
-          d.no_data = "the baseline query returned no series"
-        elseif d.baseline ~= d.baseline then
-          d.no_data = "the baseline query returned NaN (a ratio with no traffic?)"
-        end
       end
     end
     if d.no_data then
@@ -917,13 +866,7 @@ end
 
 -- analyze{...} -> verdict (docs/canary.md).
 function M.analyze(opts)
-  local ok, o = pcall(check, opts)
-  if not ok then
-    if getmetatable(o) == Bad then
-      error(string.format("canary.analyze: bad argument '%s' (%s)", o.arg, o.msg), 2)
-    end
-    error(o, 0)
-  end
+  local o = argcheck.guard("canary.analyze", 2, check, opts)
   if not o.measure then
     -- A template that does not exist or lacks a variable is a mistake in
     -- the runbook or summit.lua: said now, not as measurement errors.

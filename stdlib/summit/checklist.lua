@@ -17,24 +17,11 @@
 local api = require("summit.api")
 local errors = require("summit.errors")
 local checks = require("summit.checks")
+local argcheck = require("summit.args")
 
 local M = {}
 
-local function pack(...) return { n = select("#", ...), ... } end
-
-local Bad = {}
-local function bad(arg, msg) error(setmetatable({ arg = arg, msg = msg }, Bad), 0) end
-
-local function guard(fname, f, ...)
-  local r = pack(pcall(f, ...))
-  if not r[1] then
-    if getmetatable(r[2]) == Bad then
-      error(string.format("%s: bad argument '%s' (%s)", fname, r[2].arg, r[2].msg), 3)
-    end
-    error(r[2], 0)
-  end
-  return unpack(r, 2, r.n)
-end
+local bad = argcheck.bad   -- reported by argcheck.guard at the runbook's line
 
 local GATE_CHARS = "^[%w_.:@/%-]+$"
 
@@ -140,7 +127,7 @@ end
 -- -> { name, ok = true, items = { { item, kind, ok, by, at, comment?,
 -- result?, error? }, ... } }. One journaled step ("checklist NAME").
 function M.run(name, items, o)
-  local s = guard("checklist.run", spec, name, items, o)
+  local s = argcheck.guard("checklist.run", 2, spec, name, items, o)
   return api.step("checklist " .. s.name, function()
     local failed = {}
     for _, e in ipairs(s.auto) do

@@ -11,40 +11,22 @@
 -- error table with code ECHECK; a suite runs all its checks, reports every
 -- result and then fails naming the ones that did not pass.
 local api = require("summit.api")
-local T = require("summit.c.task")
 local errors = require("summit.errors")
 local config = require("summit.config")
+local argcheck = require("summit.args")
 
 local M = {}
 
-local function pack(...) return { n = select("#", ...), ... } end
-
 -- ---- argument checks: misuse raises at once, naming the argument ----
+-- (summit.args: bad() inside a spec function, reported by guard at the
+-- caller of the public function)
 
-local Bad = {}
-
-local function bad(arg, msg)
-  error(setmetatable({ arg = arg, msg = msg }, Bad), 0)
-end
-
--- guard(fname, check, ...) -> check's results, or raises "fname: bad
--- argument 'x' (...)" at the caller of the public function.
-local function guard(fname, check, ...)
-  local r = pack(pcall(check, ...))
-  if not r[1] then
-    local e = r[2]
-    if getmetatable(e) == Bad then
-      error(string.format("%s: bad argument '%s' (%s)", fname, e.arg, e.msg), 3)
-    end
-    error(e, 0)
-  end
-  return unpack(r, 2, r.n)
-end
+local bad = argcheck.bad
 
 local function duration(arg, v, default)
   if v == nil then v = default end
-  local ok, ms = pcall(T.duration_ms, v)
-  if not ok then
+  local ms = argcheck.ms(v)
+  if not ms then
     bad(arg, "a duration like \"2s\", \"1m\" or a number of seconds expected, got "
       .. (type(v) == "string" and ("'" .. v .. "'") or type(v)))
   end
@@ -225,7 +207,7 @@ end
 --   timeout = "5s", contains =, json_path =, equals =, method =, headers =,
 --   body =, name = } -> { ok, name, url, status, value, attempts }
 function M.http(o)
-  return run_http(guard("checks.http", http_spec, o))
+  return run_http(argcheck.guard("checks.http", 2, http_spec, o))
 end
 
 -- ---- checks.command ----
@@ -276,7 +258,7 @@ end
 --   timeout =, contains =, cwd =, env =, name =, secret_output = }
 --   -> { ok, name, argv, code, stdout, attempts }
 function M.command(o)
-  return run_command(guard("checks.command", command_spec, o, "checks.command"))
+  return run_command(argcheck.guard("checks.command", 2, command_spec, o, "checks.command"))
 end
 
 -- ---- checks.command_from_config ----
@@ -287,11 +269,8 @@ local function configured(name)
   local cmds = type(cfg.commands) == "table" and cfg.commands or {}
   local argv = cmds[name]
   if argv == nil then
-    local known = {}
-    for k in pairs(cmds) do known[#known + 1] = tostring(k) end
-    table.sort(known)
     bad("name", string.format("commands.%s is not configured in %s (it defines: %s)", name,
-      config.path or "summit.lua (none was found)", #known > 0 and table.concat(known, ", ") or "none"))
+      config.path or "summit.lua (none was found)", argcheck.known(cmds)))
   end
   return argv
 end
@@ -312,7 +291,7 @@ end
 -- checks.command_from_config(name [, opts]): checks.command with the argv
 -- of summit.lua's commands[name]; opts.args are appended to it.
 function M.command_from_config(name, o)
-  return run_command(guard("checks.command_from_config", config_spec, name, o))
+  return run_command(argcheck.guard("checks.command_from_config", 2, config_spec, name, o))
 end
 
 -- ---- checks.suite ----
@@ -330,7 +309,7 @@ local function item_spec(i, it)
   local function sub(fn, ...)
     local ok, r = pcall(fn, ...)
     if not ok then
-      if getmetatable(r) == Bad then bad(where .. "." .. r.arg, r.msg) end
+      if argcheck.is_bad(r) then bad(where .. "." .. r.arg, r.msg) end
       error(r, 0)
     end
     return r
@@ -365,7 +344,7 @@ end
 -- Runs every check (each its own step), then fails with ECHECK naming the
 -- ones that did not pass; err.results holds every result.
 function M.suite(name, list)
-  local sname, items = guard("checks.suite", suite_spec, name, list)
+  local sname, items = argcheck.guard("checks.suite", 2, suite_spec, name, list)
   return api.step("suite " .. sname, function()
     local results, failed = {}, {}
     for i, it in ipairs(items) do

@@ -16,58 +16,39 @@
 local api = require("summit.api")
 local json = require("summit.json")
 local errors = require("summit.errors")
+local argcheck = require("summit.args")
 
 local M = {}
 
 M.DEFAULT_CONFIGMAP = "feature-flags"
 
-local Bad = {}
+-- Arguments: bad() inside the checks below; argcheck.guard("flags.x", 2,
+-- ...) in each public function raises it at the runbook's line.
+local bad = argcheck.bad
 
-local function argerr(fname, arg, msg)
-  error(setmetatable({ text = string.format("flags.%s: bad argument '%s' (%s)", fname, arg, msg) },
-    Bad), 0)
-end
-
--- check(fn, ...) -> fn's results; a misuse raises at the runbook's line.
-local function check(fn, ...)
-  local r = { pcall(fn, ...) }
-  if r[1] then return unpack(r, 2, table.maxn(r)) end
-  if getmetatable(r[2]) == Bad then error(r[2].text, 3) end
-  error(r[2], 0)
-end
-
-local function name_arg(fname, name)
+local function name_arg(name)
   if type(name) ~= "string" or name == "" then
-    argerr(fname, "name", "a flag name expected")
+    bad("name", "a flag name expected")
   end
   -- A ConfigMap key: letters, digits, '-', '_', '.', at most 253.
   if not name:match("^[-._%w]+$") or #name > 253 then
-    argerr(fname, "name", "letters, digits, '-', '_' and '.' only (a ConfigMap key), got '" .. name .. "'")
+    bad("name", "letters, digits, '-', '_' and '.' only (a ConfigMap key), got '" .. name .. "'")
   end
   return name
 end
 
-local function percent_arg(fname, arg, p)
-  if type(p) ~= "number" or p ~= p or p < 0 or p > 100 then
-    argerr(fname, arg, "a percentage from 0 to 100 expected, got " .. tostring(p))
-  end
-  return p
-end
-
-local function opts_arg(fname, o)
+local function opts_arg(o)
   if o == nil then o = {} end
-  if type(o) ~= "table" then argerr(fname, "opts", "a table expected") end
+  if type(o) ~= "table" then bad("opts", "a table expected") end
   local r = { configmap = o.configmap or M.DEFAULT_CONFIGMAP, namespace = o.namespace }
   if type(r.configmap) ~= "string" or not r.configmap:match("^[a-z0-9][-a-z0-9.]*$")
       or r.configmap:match("[-.]$") then
-    argerr(fname, "configmap", "a ConfigMap name expected, got " .. tostring(r.configmap))
+    bad("configmap", "a ConfigMap name expected, got " .. tostring(r.configmap))
   end
   if r.namespace ~= nil and (type(r.namespace) ~= "string" or r.namespace == "") then
-    argerr(fname, "namespace", "a namespace name expected")
+    bad("namespace", "a namespace name expected")
   end
-  if o.cluster ~= nil and (type(o.cluster) ~= "table" or type(o.cluster.get) ~= "function") then
-    argerr(fname, "cluster", "a client from cluster() expected")
-  end
+  argcheck.client("cluster", o.cluster)
   r.k = o.cluster or api.cluster()
   r.nso = { namespace = r.namespace }
   r.ref = "configmap/" .. r.configmap
@@ -136,35 +117,35 @@ end
 
 -- set(name, percent, { configmap =, namespace =, cluster = }) -> { previous, value, created }
 function M.set(name, pct, opts)
-  local o = check(function()
-    name_arg("set", name)
-    percent_arg("set", "percent", pct)
-    return opts_arg("set", opts)
+  local o = argcheck.guard("flags.set", 2, function()
+    name_arg(name)
+    argcheck.percent("percent", pct)
+    return opts_arg(opts)
   end)
   return set(o, name, pct)
 end
 
 function M.enable(name, opts)
-  local o = check(function() name_arg("enable", name); return opts_arg("enable", opts) end)
+  local o = argcheck.guard("flags.enable", 2, function() name_arg(name); return opts_arg(opts) end)
   return set(o, name, 100)
 end
 
 function M.disable(name, opts)
-  local o = check(function() name_arg("disable", name); return opts_arg("disable", opts) end)
+  local o = argcheck.guard("flags.disable", 2, function() name_arg(name); return opts_arg(opts) end)
   return set(o, name, 0)
 end
 
 -- get(name, opts) -> the percentage, or nil when the flag (or the
 -- ConfigMap) is not there. One journaled read.
 function M.get(name, opts)
-  local o = check(function() name_arg("get", name); return opts_arg("get", opts) end)
+  local o = argcheck.guard("flags.get", 2, function() name_arg(name); return opts_arg(opts) end)
   local cm = read(o)
   return parse_value(name, cm and cm.data and cm.data[name])
 end
 
 -- all(opts) -> { [name] = percentage } of every flag in the ConfigMap.
 function M.all(opts)
-  local o = check(opts_arg, "all", opts)
+  local o = argcheck.guard("flags.all", 2, opts_arg, opts)
   local cm = read(o)
   local r = {}
   for k, v in pairs(cm and cm.data or {}) do r[k] = parse_value(k, v) end
@@ -176,19 +157,19 @@ end
 -- `between` unless it is the last), so a resumed run continues with the
 -- percentage it was at and redoes nothing.
 function M.rollout(name, steps, opts)
-  local o, between = check(function()
-    name_arg("rollout", name)
+  local o, between = argcheck.guard("flags.rollout", 2, function()
+    name_arg(name)
     if type(steps) ~= "table" or #steps == 0 then
-      argerr("rollout", "steps", "a list of percentages expected, e.g. { 10, 50, 100 }")
+      bad("steps", "a list of percentages expected, e.g. { 10, 50, 100 }")
     end
     for i, p in ipairs(steps) do
-      percent_arg("rollout", "steps[" .. i .. "]", p)
-      if i > 1 and p <= steps[i - 1] then argerr("rollout", "steps", "percentages must increase") end
+      argcheck.percent("steps[" .. i .. "]", p)
+      if i > 1 and p <= steps[i - 1] then bad("steps", "percentages must increase") end
     end
-    if opts ~= nil and type(opts) ~= "table" then argerr("rollout", "opts", "a table expected") end
+    if opts ~= nil and type(opts) ~= "table" then bad("opts", "a table expected") end
     local fn = opts and opts.between
-    if fn ~= nil and type(fn) ~= "function" then argerr("rollout", "between", "a function expected") end
-    return opts_arg("rollout", opts), fn
+    if fn ~= nil and type(fn) ~= "function" then bad("between", "a function expected") end
+    return opts_arg(opts), fn
   end)
   local done = {}
   for i, p in ipairs(steps) do

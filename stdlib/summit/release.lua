@@ -30,10 +30,14 @@ local window = require("summit.window")
 local canary = require("summit.canary")
 local flags = require("summit.flags")
 local json = require("summit.json")
+local argcheck = require("summit.args")
+local util = require("summit.util")
 
 local M = {}
 
 M.STRATEGIES = { "blue-green", "progressive", "canary", "rolling" }
+-- A release version param's pattern: v1.2.3, 1.2.3-rc.1, v4.0.5+build.7.
+M.VERSION_PATTERN = "^v?%d+%.%d+%.%d+[%w%.%-+]*$"
 M.PHASES = { "window", "checklist", "prepare", "staging", "canary", "production", "verify", "finalize" }
 
 -- The seed's thresholds (DEPLOYMENT_RUNBOOK.md): the defaults of every
@@ -78,12 +82,7 @@ M.DEFAULTS = {
 
 -- ---- settings ----
 
-local function copy(v)
-  if type(v) ~= "table" then return v end
-  local r = {}
-  for k, x in pairs(v) do r[k] = copy(x) end
-  return r
-end
+local copy = util.copy
 
 local function cfg() return config.current or {} end
 
@@ -92,9 +91,7 @@ local function team()
   return type(d) == "table" and type(d.release) == "table" and d.release or {}
 end
 
-local function bad(fname, arg, msg)
-  error(string.format("release.%s: bad argument '%s' (%s)", fname, arg, msg), 3)
-end
+local bad = argcheck.raiser("release.")
 
 -- settings(p) -> the settings of a run: the built-in defaults, then
 -- summit.lua's defaults.release, then every non-nil param of the same name.
@@ -151,12 +148,8 @@ function M.env(name)
   local envs = cfg().environments or {}
   local e = envs[name]
   if type(e) ~= "table" then
-    local known = {}
-    for k in pairs(envs) do known[#known + 1] = tostring(k) end
-    table.sort(known)
     error(errors.new("ECONFIG", string.format("environment '%s' is not in %s (it defines: %s)",
-      tostring(name), config.path or "summit.lua (none was found)",
-      #known > 0 and table.concat(known, ", ") or "none")), 0)
+      tostring(name), config.path or "summit.lua (none was found)", argcheck.known(envs))), 0)
   end
   local r = copy(e)
   r.name = name
@@ -176,12 +169,26 @@ function M.target(role, s)
            url = e.url, traffic = e.traffic }
 end
 
+-- environments(role, ...) is a runbook's `environment` field for the
+-- environments of those roles (defaults.release.environments, with the
+-- run's params): environment = release.environments("staging", "production").
+function M.environments(...)
+  local roles = { ... }
+  return function(p)
+    local e = M.settings(p).environments
+    local list = {}
+    for i, role in ipairs(roles) do list[i] = e[role] end
+    return list
+  end
+end
+
 -- For runbooks that act on one environment given as `-p environment=`
 -- (a role such as production, or an environment's name) or `--env`
 -- (rollback, migration). lock_environment(what) is the runbook's
 -- `environment` field: the environment it locks, so it never runs at
--- once with a deploy of it. where(p, what) is that environment's name
--- inside run(); giving both -p environment and --env for different
+-- once with a deploy of it. where(p, what [, s]) -> the environment's
+-- name inside run(), and the settings it was read from (s, or
+-- settings()); giving both -p environment and --env for different
 -- environments fails.
 function M.lock_environment(what)
   return function(p, env_name)
@@ -200,7 +207,7 @@ function M.where(p, what, s)
     api.fail(string.format("%s: -p environment=%s is %s, but --env %s; give one of them, or the same",
       what, p.environment, where, selected))
   end
-  return where
+  return where, s
 end
 
 function M.has_command(name)

@@ -21,7 +21,8 @@
 local api = require("summit.api")
 local json = require("summit.json")
 local errors = require("summit.errors")
-local T = require("summit.c.task")
+local argcheck = require("summit.args")
+local util = require("summit.util")
 
 local M = {}
 
@@ -31,126 +32,105 @@ M.PREVIOUS_SELECTOR = "summit.dev/previous-selector"
 
 -- ---- arguments: misuse raises at once, naming the argument ----
 
-local Bad = {}   -- marker of an argument error, raised again by parse()
-local client     -- (below)
-
-local function argerr(fname, arg, msg)
-  error(setmetatable({ text = string.format("rollout.%s: bad argument '%s' (%s)", fname, arg, msg) },
-    Bad), 0)
-end
-
-local function opt_table(fname, o)
-  if type(o) ~= "table" then
-    error(setmetatable({ text = string.format(
-      "rollout.%s: bad argument #1 (a table of options expected, got %s)", fname, type(o)) }, Bad), 0)
-  end
-  return o
-end
+-- Misuse is found by bad() in the checks below; parse() raises it at the
+-- runbook's line, naming the public function (summit.args).
+local bad = argcheck.bad
 
 -- parse(fname, o, base, more) -> c: the checks of a public function,
--- raising a misuse at the runbook's line (level 3: parse, the function,
--- its caller).
+-- raising a misuse at the runbook's line (level 3 from parse: parse, the
+-- function, its caller).
 local function parse(fname, o, base, more)
-  local ok, c = pcall(function()
+  local c = argcheck.guard("rollout." .. fname, 3, function()
+    if type(o) ~= "table" then bad(1, "a table of options expected, got " .. type(o)) end
     local c = base(fname, o)
     if more then more(c, o) end
-    c.k = client(fname, o)   -- last: a misuse is reported before a missing cluster
+    -- last: a misuse is reported before a missing cluster
+    c.k = argcheck.client("cluster", o.cluster) or api.cluster()
     return c
   end)
-  if ok then return c end
-  if getmetatable(c) == Bad then error(c.text, 3) end
-  error(c, 0)
+  return c
 end
 
-local function str(fname, o, arg, required)
+local function str(o, arg, required)
   local v = o[arg]
   if v == nil and not required then return nil end
-  if type(v) ~= "string" or v == "" then argerr(fname, arg, "a non-empty string expected") end
+  if type(v) ~= "string" or v == "" then bad(arg, "a non-empty string expected") end
   return v
 end
 
 -- "web", "deployment/web" or "deploy/web" -> "web"
-local function depname(fname, o, arg)
-  local v = str(fname, o, arg or "name", true)
+local function depname(o, arg)
+  arg = arg or "name"
+  local v = str(o, arg, true)
   local k, n = v:match("^([%w%.]+)/(.+)$")
   if k then
     if k ~= "deployment" and k ~= "deploy" and k ~= "deployments" and k ~= "deployment.apps" then
-      argerr(fname, arg or "name", "a Deployment: \"web\" or \"deployment/web\", got " .. v)
+      bad(arg, "a Deployment: \"web\" or \"deployment/web\", got " .. v)
     end
     v = n
   end
   if not v:match("^[a-z0-9][-a-z0-9.]*$") or v:match("[-.]$") or #v > 253 then
-    argerr(fname, arg or "name", "not a valid Kubernetes name: '" .. v .. "'")
+    bad(arg, "not a valid Kubernetes name: '" .. v .. "'")
   end
   return v
 end
 
-function client(fname, o)
-  local k = o.cluster
-  if k == nil then return api.cluster() end
-  if type(k) ~= "table" or type(k.get) ~= "function" then
-    argerr(fname, "cluster", "a client from cluster() expected")
-  end
-  return k
-end
-
-local function weight_arg(fname, arg, w)
-  if type(w) ~= "number" or w ~= w or w < 0 or w > 100 then
-    argerr(fname, arg, "a percentage from 0 to 100 expected, got " .. tostring(w))
-  end
-  return w
-end
-
-local function fn_arg(fname, o, arg)
+local function fn_arg(o, arg)
   local v = o[arg]
-  if v ~= nil and type(v) ~= "function" then argerr(fname, arg, "a function expected") end
+  if v ~= nil and type(v) ~= "function" then bad(arg, "a function expected") end
   return v
 end
 
-local function timeout_arg(fname, o)
+local function timeout_arg(o)
   local v = o.timeout
-  if v ~= nil and not pcall(T.duration_ms, v) then
-    argerr(fname, "timeout", "a duration like \"10m\" expected, got " .. tostring(v))
+  if v ~= nil and not argcheck.ms(v) then
+    bad("timeout", "a duration like \"10m\" expected, got " .. tostring(v))
   end
   return v or "10m"
 end
 
 -- route = { ref =, annotation = } | { ref =, patch = fn(weight), type = } | fn(weight)
-local function route_arg(fname, r)
+local function route_arg(r)
   if r == nil or type(r) == "function" then return r end
-  if type(r) ~= "table" then argerr(fname, "route", "a table or a function expected") end
+  if type(r) ~= "table" then bad("route", "a table or a function expected") end
   if type(r.ref) ~= "string" and type(r.ref) ~= "table" then
-    argerr(fname, "route.ref", "the object to patch, e.g. \"service/web\"")
+    bad("route.ref", "the object to patch, e.g. \"service/web\"")
   end
   if r.patch ~= nil and type(r.patch) ~= "function" then
-    argerr(fname, "route.patch", "a function(weight) returning a patch expected")
+    bad("route.patch", "a function(weight) returning a patch expected")
   end
   if r.patch == nil and (type(r.annotation) ~= "string" or r.annotation == "") then
-    argerr(fname, "route", "an 'annotation' name or a 'patch' function expected")
+    bad("route", "an 'annotation' name or a 'patch' function expected")
   end
   if r.type ~= nil and r.type ~= "merge" and r.type ~= "strategic" and r.type ~= "json" then
-    argerr(fname, "route.type", "merge, strategic or json")
+    bad("route.type", "merge, strategic or json")
   end
   return r
 end
 
 -- The common options of every call.
 local function common(fname, o)
-  opt_table(fname, o)
-  local c = { fname = fname, name = depname(fname, o),
-              namespace = str(fname, o, "namespace"), container = str(fname, o, "container"),
-              timeout = timeout_arg(fname, o) }
+  local c = { fname = fname, name = depname(o),
+              namespace = str(o, "namespace"), container = str(o, "container"),
+              timeout = timeout_arg(o) }
   c.nso = { namespace = c.namespace }
   return c
 end
 
 -- ---- cluster helpers (each call is a journal entry of its own) ----
 
+-- unless_missing(c, method, ref) -> true and what c.k:method(ref) returned,
+-- or false when the object is not there (any other error is raised).
+local function unless_missing(c, method, ref)
+  local ok, r = pcall(c.k[method], c.k, ref, c.nso)
+  if ok then return true, r end
+  if type(r) == "table" and (r.reason == "NotFound" or r.code == "ENOTFOUND") then return false end
+  error(r, 0)
+end
+
 local function get_or_nil(c, ref)
-  local ok, obj = pcall(c.k.get, c.k, ref, c.nso)
-  if ok then return obj end
-  if type(obj) == "table" and (obj.reason == "NotFound" or obj.code == "ENOTFOUND") then return nil end
-  error(obj, 0)
+  local _, obj = unless_missing(c, "get", ref)
+  return obj
 end
 
 local function must_get(c, ref)
@@ -177,12 +157,7 @@ local function container_of(c, dep)
     c.fname, dep.metadata.name, tostring(c.container))), 0)
 end
 
-local function copy(v)
-  if type(v) ~= "table" then return v end
-  local r = {}
-  for k, x in pairs(v) do r[k] = copy(x) end
-  return r
-end
+local copy = util.copy
 
 local function wait(c, name)
   return c.k:rollout_status("deployment/" .. name, { timeout = c.timeout, namespace = c.namespace })
@@ -197,10 +172,7 @@ local function scale(c, name, replicas)
 end
 
 local function delete_if_there(c, ref)
-  local ok, err = pcall(c.k.delete, c.k, ref, c.nso)
-  if ok then return true end
-  if type(err) == "table" and (err.reason == "NotFound" or err.code == "ENOTFOUND") then return false end
-  error(err, 0)
+  return (unless_missing(c, "delete", ref))
 end
 
 -- A new Deployment `name` from `src`: the same pod template with `labels`
@@ -282,7 +254,7 @@ end
 
 -- rolling{ name, image, container =, timeout = } -> { image, previous, revision }
 function M.rolling(o)
-  local c = parse("rolling", o, common, function(c) c.image = str("rolling", o, "image", true) end)
+  local c = parse("rolling", o, common, function(c) c.image = str(o, "image", true) end)
   local image = c.image
   local name = c.name
   local snap = api.step{ "rolling " .. name .. ": saved state", function()
@@ -304,7 +276,7 @@ end
 function M.undo(o)
   local c = parse("undo", o, common, function()
     if o.revision ~= nil and (type(o.revision) ~= "number" or o.revision < 0) then
-      argerr("undo", "revision", "a revision number expected")
+      bad("revision", "a revision number expected")
     end
   end)
   local name = c.name
@@ -319,13 +291,13 @@ end
 
 local function bg_opts(fname, o)
   local c = common(fname, o)
-  local svc = str(fname, o, "service")
+  local svc = str(o, "service")
   c.service = svc and (svc:gsub("^svc/", ""):gsub("^services?/", "")) or c.name
-  c.label = str(fname, o, "label") or "color"
+  c.label = str(o, "label") or "color"
   local colors = o.colors or { "blue", "green" }
   if type(colors) ~= "table" or type(colors[1]) ~= "string" or type(colors[2]) ~= "string"
       or colors[1] == colors[2] then
-    argerr(fname, "colors", "two different label values expected, e.g. { \"blue\", \"green\" }")
+    bad("colors", "two different label values expected, e.g. { \"blue\", \"green\" }")
   end
   c.colors = colors
   return c
@@ -350,11 +322,11 @@ end
 --   replicas =, from =, container =, timeout = } -> { active, previous, deployment, service }
 function M.blue_green(o)
   local c = parse("blue_green", o, bg_opts, function(c)
-    c.image = str("blue_green", o, "image", true)
+    c.image = str(o, "image", true)
     if o.replicas ~= nil and (type(o.replicas) ~= "number" or o.replicas < 1) then
-      argerr("blue_green", "replicas", "a number >= 1 expected")
+      bad("replicas", "a number >= 1 expected")
     end
-    c.from = o.from ~= nil and depname("blue_green", o, "from") or c.name
+    c.from = o.from ~= nil and depname(o, "from") or c.name
   end)
   local image, from = c.image, c.from
   local name, label = c.name, c.label
@@ -447,9 +419,9 @@ end
 local function canary_opts(fname, o)
   local c = common(fname, o)
   c.canary = c.name .. "-canary"
-  c.route = route_arg(fname, o.route)
+  c.route = route_arg(o.route)
   if o.total ~= nil and (type(o.total) ~= "number" or o.total < 1 or o.total % 1 ~= 0) then
-    argerr(fname, "total", "a whole number >= 1 expected")
+    bad("total", "a whole number >= 1 expected")
   end
   c.total = o.total
   return c
@@ -554,8 +526,8 @@ end
 --   -> { weight, canary, stable, total }
 function M.canary(o)
   local c = parse("canary", o, canary_opts, function()
-    if o.image ~= nil then str("canary", o, "image", true) end
-    weight_arg("canary", "weight", o.weight)
+    if o.image ~= nil then str(o, "image", true) end
+    argcheck.percent("weight", o.weight)
   end)
   local weight = o.weight
   local tag = string.format("canary %s %g%%", c.name, weight)
@@ -584,7 +556,7 @@ end
 -- promote{ name, image =, total = } -> { image, replicas }
 function M.promote(o)
   local c = parse("promote", o, canary_opts, function()
-    if o.image ~= nil then str("promote", o, "image", true) end
+    if o.image ~= nil then str(o, "image", true) end
   end)
   local tag = "promote " .. c.name
   local s = record(c, tag)
@@ -617,15 +589,15 @@ end
 -- a run killed at 50% resumes inside the 50% step and redoes nothing.
 function M.progressive(o)
   local c = parse("progressive", o, canary_opts, function(c)
-    c.image = str("progressive", o, "image", true)
+    c.image = str(o, "image", true)
     if type(o.steps) ~= "table" or #o.steps == 0 then
-      argerr("progressive", "steps", "a list of weights expected, e.g. { 10, 50, 100 }")
+      bad("steps", "a list of weights expected, e.g. { 10, 50, 100 }")
     end
     for i, w in ipairs(o.steps) do
-      weight_arg("progressive", "steps[" .. i .. "]", w)
-      if i > 1 and w <= o.steps[i - 1] then argerr("progressive", "steps", "weights must increase") end
+      argcheck.percent("steps[" .. i .. "]", w)
+      if i > 1 and w <= o.steps[i - 1] then bad("steps", "weights must increase") end
     end
-    c.between = fn_arg("progressive", o, "between")
+    c.between = fn_arg(o, "between")
   end)
   local image, steps, between = c.image, o.steps, c.between
   local last = steps[#steps]

@@ -13,13 +13,13 @@
 --     otherwise the large-sample interval of Hollander & Wolfe)
 --
 -- Pure Lua, no I/O, no journal entries: safe anywhere.
+local argcheck = require("summit.args")
+
 local M = {}
 
 local floor, sqrt, exp, abs, huge = math.floor, math.sqrt, math.exp, math.abs, math.huge
 
-local function argerr(fname, arg, msg)
-  error(string.format("stats.%s: bad argument '%s' (%s)", fname, arg, msg), 3)
-end
+local argerr = argcheck.raiser("stats.")
 
 -- Checks a list of numbers; returns it.
 local function numbers(fname, arg, xs, allow_empty)

@@ -20,10 +20,12 @@
 local api = require("summit.api")
 local errors = require("summit.errors")
 local config = require("summit.config")
+local argcheck = require("summit.args")
+local util = require("summit.util")
 
 local M = {}
 
-local function pack(...) return { n = select("#", ...), ... } end
+local pack = util.pack
 
 local DAYS = { sun = 0, mon = 1, tue = 2, wed = 3, thu = 4, fri = 5, sat = 6 }
 local DAY_NAMES = { [0] = "sun", "mon", "tue", "wed", "thu", "fri", "sat" }
@@ -319,8 +321,7 @@ end
 
 -- ---- the configuration ----
 
-local Bad = {}
-local function bad(where, msg) error(setmetatable({ where = where, msg = msg }, Bad), 0) end
+local bad = argcheck.bad   -- bad(where, msg): reported by guard (below)
 
 local function clock(where, v)
   local h, m = tostring(v):match("^(%d%d?):(%d%d)$")
@@ -352,13 +353,9 @@ local function date(where, v)
 end
 
 local function check_keys(where, t, known)
-  for k in pairs(t) do
-    if not known[k] then
-      local names = {}
-      for n in pairs(known) do names[#names + 1] = n end
-      table.sort(names)
-      bad(where, string.format("unknown key '%s' (known: %s)", tostring(k), table.concat(names, ", ")))
-    end
+  local k = argcheck.unknown(t, known)
+  if k ~= nil then
+    bad(where, string.format("unknown key '%s' (known: %s)", tostring(k), argcheck.known(known)))
   end
 end
 
@@ -439,11 +436,8 @@ local function policy(env_name)
     local envs = type(cfg.environments) == "table" and cfg.environments or {}
     local e = envs[env_name]
     if type(e) ~= "table" then
-      local names = {}
-      for k in pairs(envs) do names[#names + 1] = tostring(k) end
-      table.sort(names)
       bad("env", string.format("unknown environment '%s' (summit.lua defines: %s)", env_name,
-        #names > 0 and table.concat(names, ", ") or "none"))
+        argcheck.known(envs)))
     end
     if e.windows ~= nil then
       local ew = normalise("environments." .. env_name .. ".windows", e.windows)
@@ -571,11 +565,12 @@ local function guard(fname, f, ...)
   local r = pack(pcall(f, ...))
   if not r[1] then
     local e = r[2]
-    if getmetatable(e) == Bad then
-      if e.where:match("^windows") or e.where:match("^environments%.") then
-        error(string.format("%s: %s: %s: %s", fname, config.path or "summit.lua", e.where, e.msg), 3)
+    if argcheck.is_bad(e) then
+      -- A mistake in summit.lua's windows is the configuration's, not the call's.
+      if e.arg:match("^windows") or e.arg:match("^environments%.") then
+        error(string.format("%s: %s: %s: %s", fname, config.path or "summit.lua", e.arg, e.msg), 3)
       end
-      error(string.format("%s: bad argument '%s' (%s)", fname, e.where, e.msg), 3)
+      error(argcheck.message(fname, e.arg, e.msg), 3)
     end
     error(r[2], 0)
   end
@@ -603,11 +598,11 @@ function M.require(env, o)
   local name, p, opts = guard("window.require", check_args, env, o)
   local og = opts.override_gate
   if og ~= nil and (type(og) ~= "string" or og == "") then
-    error("window.require: bad argument 'override_gate' (a gate name expected)", 2)
+    error(argcheck.message("window.require", "override_gate", "a gate name expected"), 2)
   end
   local just = opts.justification
   if just ~= nil and type(just) ~= "string" then
-    error("window.require: bad argument 'justification' (a string expected)", 2)
+    error(argcheck.message("window.require", "justification", "a string expected"), 2)
   end
   return api.step("window " .. (name or "check"), function()
     local t = opts.at or api.now()
@@ -648,7 +643,7 @@ function M.problems(cfg)
   local function one(key, where, w)
     local ok, e = pcall(normalise, where, w)
     if not ok then
-      out[#out + 1] = { key = key, message = getmetatable(e) == Bad and (e.where .. ": " .. e.msg) or tostring(e) }
+      out[#out + 1] = { key = key, message = argcheck.is_bad(e) and (e.arg .. ": " .. e.msg) or tostring(e) }
       return
     end
     if e.timezone then

@@ -55,6 +55,10 @@ return runbook {
 
     -- durations
     raises(function() sleep("5 parsecs") end, "invalid duration")
+    -- the message names sleep and its argument, not "bad argument #1 to '?'"
+    local e = raises(function() sleep("5 parsecs") end, "sleep: bad argument 'd' %(invalid duration")
+    assert(not tostring(e):find("'?'", 1, true), tostring(e))
+    raises(function() exec({ "true" }, { timeout = "soon" }) end, "exec: bad argument 'timeout' %(invalid duration")
     sleep(0)
 
     -- json

@@ -18,52 +18,61 @@ local NAME = col("Name", "string", 0, "name",
 local AGE = col("Age", "string", 0, "",
                 "CreationTimestamp is a timestamp representing the server time when this object was created.")
 
-local function containers_images(spec)
+-- Workloads that run pods from a template (Deployments, ReplicaSets) end
+-- their tables alike: Age, then the wide Containers, Images and Selector.
+local CONTAINERS = col("Containers", "string", 1, "", "Names of each container in the template.")
+local IMAGES = col("Images", "string", 1, "", "Images referenced by each container in the template.")
+
+-- workload_columns(own, selector) -> Name, the own columns, Age, Containers,
+-- Images and a Selector column described as `selector`.
+local function workload_columns(own, selector)
+  local cols = { NAME }
+  for _, c in ipairs(own) do cols[#cols + 1] = c end
+  cols[#cols + 1] = AGE
+  cols[#cols + 1] = CONTAINERS
+  cols[#cols + 1] = IMAGES
+  cols[#cols + 1] = col("Selector", "string", 1, "", selector)
+  return cols
+end
+
+-- workload_row(obj, now, cells) -> cells followed by those four cells.
+local function workload_row(obj, now, cells)
   local names, images = {}, {}
-  for _, c in ipairs(U.dig(spec, { "containers" }) or {}) do
+  for _, c in ipairs(U.dig(obj, { "spec", "template", "spec", "containers" }) or {}) do
     names[#names + 1] = c.name
     images[#images + 1] = c.image
   end
-  return table.concat(names, ","), table.concat(images, ",")
+  local n = #cells
+  cells[n + 1] = U.age(obj.metadata.creationTimestamp, now)
+  cells[n + 2] = table.concat(names, ",")
+  cells[n + 3] = table.concat(images, ",")
+  cells[n + 4] = SEL.label_selector_string(U.dig(obj, { "spec", "selector" }))
+  return cells
 end
 
 local COLUMNS, ROW = {}, {}
 
-COLUMNS.deployments = {
-  NAME, col("Ready", "string", 0, "", "Number of the pod with ready state"),
+COLUMNS.deployments = workload_columns({
+  col("Ready", "string", 0, "", "Number of the pod with ready state"),
   col("Up-to-date", "integer", 0, "", "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
   col("Available", "integer", 0, "", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
-  AGE,
-  col("Containers", "string", 1, "", "Names of each container in the template."),
-  col("Images", "string", 1, "", "Images referenced by each container in the template."),
-  col("Selector", "string", 1, "", "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."),
-}
+}, "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.")
 function ROW.deployments(d, now)
   local s = d.status or {}
-  local names, images = containers_images(U.dig(d, { "spec", "template", "spec" }))
-  return { d.metadata.name,
-           string.format("%d/%d", s.readyReplicas or 0, U.dig(d, { "spec", "replicas" }) or 0),
-           s.updatedReplicas or 0, s.availableReplicas or 0,
-           U.age(d.metadata.creationTimestamp, now), names, images,
-           SEL.label_selector_string(U.dig(d, { "spec", "selector" })) }
+  return workload_row(d, now, { d.metadata.name,
+    string.format("%d/%d", s.readyReplicas or 0, U.dig(d, { "spec", "replicas" }) or 0),
+    s.updatedReplicas or 0, s.availableReplicas or 0 })
 end
 
-COLUMNS.replicasets = {
-  NAME, col("Desired", "integer", 0, "", "Number of desired pods."),
+COLUMNS.replicasets = workload_columns({
+  col("Desired", "integer", 0, "", "Number of desired pods."),
   col("Current", "integer", 0, "", "Number of actual replicas."),
   col("Ready", "integer", 0, "", "The number of ready replicas for this replica set."),
-  AGE,
-  col("Containers", "string", 1, "", "Names of each container in the template."),
-  col("Images", "string", 1, "", "Images referenced by each container in the template."),
-  col("Selector", "string", 1, "", "Selector is a label query over pods that should match the replica count."),
-}
+}, "Selector is a label query over pods that should match the replica count.")
 function ROW.replicasets(rs, now)
   local s = rs.status or {}
-  local names, images = containers_images(U.dig(rs, { "spec", "template", "spec" }))
-  return { rs.metadata.name, U.dig(rs, { "spec", "replicas" }) or 0,
-           s.replicas or 0, s.readyReplicas or 0,
-           U.age(rs.metadata.creationTimestamp, now), names, images,
-           SEL.label_selector_string(U.dig(rs, { "spec", "selector" })) }
+  return workload_row(rs, now, { rs.metadata.name, U.dig(rs, { "spec", "replicas" }) or 0,
+    s.replicas or 0, s.readyReplicas or 0 })
 end
 
 COLUMNS.pods = {

@@ -38,7 +38,14 @@
 ---@field STRATEGIES string[]
 ---@field PHASES string[]
 ---@field DEFAULTS table
+---@field VERSION_PATTERN string The pattern of a release version param (v1.2.3, 1.2.3-rc.1)
 local release = {}
+
+---A runbook's `environment` field: the environments of these roles
+---(defaults.release.environments), e.g. release.environments("staging", "production").
+---@param ... string Roles
+---@return fun(p: table): string[]
+function release.environments(...) end
 
 ---The settings of a run: defaults, then summit.lua's defaults.release, then the params.
 ---@param p? table The run's params
