@@ -33,6 +33,9 @@ local LIMIT = "a whole number >= 0, or -1 to turn it off"
 local FRACTION = "a fraction >= 0 (0.10 = 10%)"
 local AMOUNT = "an absolute amount >= 0"
 
+-- ms(n) -> "n ms" as a duration text (a schema default already in ms).
+local function ms(n) return string.format("%.17gms", n) end
+
 local function vars_arg(arg, v)
   if v == nil then return nil end
   if type(v) ~= "table" then bad(arg, "a table of template variables expected") end
@@ -120,14 +123,15 @@ local METRIC = argcheck.schema{
   { "consecutive_success", type = "integer", min = 1,
     default = function(_, o) return o.consecutive_success end },
   { "no_data", enum = NO_DATA, default = function(_, o) return o.no_data end },
-  -- compare only (check_metric says so otherwise). NB: the defaults are
-  -- the analysis' window_ms/step_ms, which a duration field reads as
-  -- seconds (1000 times longer); analyze has always done so, and changing
-  -- it changes the ranges a run asks for.
+  -- compare only (check_metric says so otherwise). The defaults are the
+  -- analysis' window_ms/step_ms: given as "Nms", since a duration field
+  -- reads a bare number as seconds.
   { "window", type = "duration", to = "window_ms",
-    default = function(r, o) if r.compare then return o.window_ms end end },
+    default = function(r, o) if r.compare then return ms(o.window_ms) end end },
   { "step", type = "duration", to = "step_ms",
-    default = function(r, o) if r.compare then return o.step_ms or math.max(1000, r.window_ms / 30) end end },
+    default = function(r, o)
+      if r.compare then return ms(o.step_ms or math.max(1000, r.window_ms / 30)) end
+    end },
   unknown = "unknown option",
 }
 
@@ -143,9 +147,8 @@ local OPTIONS = argcheck.schema{
   { "consecutive_success", type = "integer", min = 1 },
   { "no_data", enum = NO_DATA, default = "inconclusive" },
   { "vars", check = vars_arg },
-  -- (NB: interval_ms read once more as a duration, as in METRIC's window)
   { "window", type = "duration", to = "window_ms",
-    default = function(r) return r.interval_ms > 0 and r.interval_ms or "5m" end },
+    default = function(r) return r.interval_ms > 0 and ms(r.interval_ms) or "5m" end },
   { "step", type = "duration", to = "step_ms" },
   { "thresholds", type = "table", fields = THRESHOLDS,
     msg = "a table like { pass = 95, marginal = 75 } expected" },

@@ -425,7 +425,9 @@ local function compare_tests()
   local function lat(cmp, extra)
     local m = { name = "p99", query = "histogram_quantile(0.99, canary)", baseline = "histogram_quantile(0.99, stable)",
                 compare = cmp, window = "5m", step = "15s" }
-    for k, x in pairs(extra or {}) do m[k] = x end
+    for k, x in pairs(extra or {}) do
+      if x == false then m[k] = nil else m[k] = x end
+    end
     return m
   end
   local base = spread(100, 20, 10, 1)
@@ -442,6 +444,18 @@ local function compare_tests()
   assert(#v.measurements[1].values == 20 and v.measurements[1].range.step == 15)
   -- the request asked for a range over the window
   assert(asked[1].range and asked[1].range.stop - asked[1].range.start == 300, "window")
+  -- without window/step the analysis' interval is the window, /30 the step
+  -- (docs/canary.md), and a metric without them takes the analysis' own
+  v = run({ count = 1, interval = "2m", metrics = { lat({ direction = "increase", effect = 0.10 },
+    { window = false, step = false }) } }, { p99 = { slower }, ["p99/baseline"] = { base } })
+  assert(asked[1].range.stop - asked[1].range.start == 120, "default window: the interval, "
+    .. (asked[1].range.stop - asked[1].range.start))
+  assert(asked[1].range.step == 4, "default step: window/30, " .. asked[1].range.step)
+  v = run({ count = 1, interval = "2m", window = "10m", step = "1m",
+            metrics = { lat({ direction = "increase", effect = 0.10 }, { window = false, step = false }) } },
+    { p99 = { slower }, ["p99/baseline"] = { base } })
+  assert(asked[1].range.stop - asked[1].range.start == 600, "the analysis' window")
+  assert(asked[1].range.step == 60, "the analysis' step")
   -- only a decrease fails: the same data passes and says why
   v = run({ count = 1, metrics = { lat({ direction = "decrease", effect = 0.10 }) } },
     { p99 = { slower }, ["p99/baseline"] = { base } })
