@@ -41,7 +41,6 @@ return {
 EOF
 cd "$W"
 rb=$RUNBOOKS/approval_gate.lua
-DB=$SUMMIT_STATE_DIR/state.db
 
 # as USER NAME ARGS...: summit ARGS as $SUMMIT_USER=USER (like sm).
 as() {
@@ -58,29 +57,6 @@ for l in sys.stdin:
     if w["run"] == sys.argv[1] and w.get("gate") == sys.argv[2]:
         sys.exit(0)
 sys.exit(1)' "$1" "$2"
-}
-
-# waiting RUN FIELD: a field of the run's open wait in `runs --waiting`.
-waiting() {
-  "$SUMMIT" runs --waiting --json | py 'import json,sys
-for l in sys.stdin:
-    w = json.loads(l)
-    if w["run"] == sys.argv[1]:
-        v = w.get(sys.argv[2])
-        print(",".join(v) if isinstance(v, list) else ("" if v is None else v))
-        break
-else:
-    print("<not waiting>")' "$1" "$2"
-}
-
-# audit_count RUN ACTION [TEXT]: audit records of RUN with ACTION (whose
-# record contains TEXT).
-audit_count() {
-  py 'import sqlite3,sys
-db = sqlite3.connect(sys.argv[1])
-n = sum(1 for (r,) in db.execute("SELECT record FROM audit WHERE run_id = ? AND action = ?",
-        (sys.argv[2], sys.argv[3])) if len(sys.argv) < 5 or sys.argv[4] in r)
-print(n)' "$DB" "$@"
 }
 
 # start_detached NAME ARGS...: summit run --detach; sets RUN; must suspend.
@@ -284,12 +260,7 @@ eq "$(cat "$w8/trace")" "ship v1" "v1 shipped, v2 not"
 eq "$(waiting "$run8" have)" 0 "the approval of v1 does not count for v2"
 key2=$(waiting "$run8" key)
 # A forged decision: a row on the v2 request, bound to v1.
-py 'import sqlite3,sys,time
-db = sqlite3.connect(sys.argv[1])
-db.execute("INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision, bind, ts_ms)"
-           " VALUES(?, ?, 1, ?, ?, ?, ?, ?)", (sys.argv[2], sys.argv[3], "release", "alice",
-           "approve", "{\"version\":\"v1\"}", int(time.time() * 1000)))
-db.commit()' "$DB" "$run8" "$key2"
+forge_approval "$run8" "$key2" release alice
 sm v8 resume "$run8" --detach
 expect_rc 3 v8 "a decision row bound to v1 does not release the v2 gate"
 has "$T/v8.out" "does not count" "the run says why it ignores it"
@@ -372,8 +343,8 @@ sm c9cancel cancel "$runC"
 expect_rc 0 c9cancel "cancel the waiting run"
 "$SUMMIT" runs --waiting --json >"$T/waitingC.out"
 hasnt "$T/waitingC.out" "$runC" "runs --waiting no longer lists it"
-open_waits=$(py 'import sqlite3,sys
-print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM waits WHERE run_id = ?", (sys.argv[2],)).fetchone()[0])' "$DB" "$runC")
+# (status --json lists no waits of a finished run: only the row tells.)
+open_waits=$(state_sql "SELECT count(*) FROM waits WHERE run_id = ?" "$runC")
 eq "$open_waits" 0 "its wait row is closed"
 sm c9approve approve "$runC" --gate production
 expect_rc 1 c9approve "approving the cancelled run"

@@ -44,12 +44,7 @@ DB=$SUMMIT_STATE_DIR/state.db
 W=$T/wd
 cd "$W"
 
-python3 "$HERE/http_server.py" "$T/port" >"$T/server.log" 2>&1 &
-SERVER_PID=$!
-BG_PIDS+=("$SERVER_PID")
-echo "$SERVER_PID" >"$T/pids/http_server"
-wait_until 10 "the test HTTP server to listen" test -s "$T/port"
-URL=http://127.0.0.1:$(<"$T/port")
+start_http_server
 
 SECRET=abc123secretXYZ
 cat >audited.lua <<'EOF'

@@ -45,20 +45,6 @@ return runbook {
 }
 EOF
 
-# trace_is DIR WHAT LINE...: DIR/trace holds exactly these lines.
-trace_is() {
-  local dir=$1 what=$2
-  shift 2
-  local want got
-  want=$( (($# > 0)) && printf '%s\n' "$@")
-  got=$(cat "$dir/trace" 2>/dev/null || true)
-  if [[ $got != "$want" ]]; then
-    printf -- '---- expected trace ----\n%s\n---- actual trace ----\n%s\n' "$want" "$got" >&2
-    die "$what: the trace is not as expected"
-  fi
-  ok "$what"
-}
-
 # gone PID: the process is gone (waits up to 3 s for it to be reaped).
 gone() {
   local pid=$1 i

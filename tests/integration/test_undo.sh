@@ -45,20 +45,6 @@ return runbook {
 }
 EOF
 
-# trace_is DIR WHAT LINE...: DIR/trace holds exactly these lines.
-trace_is() {
-  local dir=$1 what=$2
-  shift 2
-  local want got
-  want=$(printf '%s\n' "$@")
-  got=$(cat "$dir/trace" 2>/dev/null || true)
-  if [[ $got != "$want" ]]; then
-    printf -- '---- expected trace ----\n%s\n---- actual trace ----\n%s\n' "$want" "$got" >&2
-    die "$what: the trace is not as expected"
-  fi
-  ok "$what"
-}
-
 # undo_entries RUN: "name=state" of the undo steps in `summit status
 # --json`, in journal order.
 undo_entries() {
