@@ -10,7 +10,10 @@
 # processes started with `bg_start` and pids written to $T/pids/* or
 # $T/*/pids/* are killed (by pid) on exit. KEEP_TMP=1 keeps $T of a failed
 # test; SUMMIT_TEST_SEED replays the random choices of the tests that use
-# them.
+# them. Tests read state through summit's --json commands (runs, status,
+# log, audit export, schedule list), so that a schema change breaks only
+# the tests of the store; state_sql is the one way around that, for what
+# no command shows.
 
 if [[ $# -lt 1 || -z ${1:-} ]]; then
   echo "usage: bash $(basename "$0") PATH-TO-SUMMIT-BINARY" >&2
@@ -309,6 +312,15 @@ bg_wait() {
   BG_PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
+# bg_run NAME ARGS...: bg_start NAME ARGS (a command that makes a run, such
+# as `run`), then waits for that run; sets BG_PID and NEW_RUN.
+bg_run() {
+  local prev
+  prev=$(newest_run)
+  bg_start "$@"
+  wait_new_run "$prev"
+}
+
 # journal_has RUN KEY STATE: the journal of RUN holds a row KEY in STATE.
 journal_has() {
   "$SUMMIT" log "$1" --json | py 'import json,sys
@@ -456,6 +468,21 @@ db.execute("INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decisi
             "{\"version\":\"v1\"}", sig, int(time.time() * 1000)))
 db.commit()' "$SUMMIT_STATE_DIR/state.db" "$@"
 }
+
+# ssh_keys DIR WHO...: an ed25519 key pair DIR/WHO, DIR/WHO.pub (comment
+# WHO, no passphrase) for each WHO.
+ssh_keys() {
+  local dir=$1 who
+  shift
+  mkdir -p "$dir"
+  for who in "$@"; do
+    ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$dir/$who"
+  done
+}
+
+# signer PRINCIPALS KEY: an allowed_signers line (the format git uses for
+# SSH signing: principals, key type, key) for the public key KEY.pub.
+signer() { echo "$1 $(cut -d' ' -f1,2 "$2.pub")"; }
 
 # git_identity: a fixed author and committer, no system or user git
 # config (HOME=$T) and "main" as the default branch.

@@ -72,10 +72,8 @@ start_detached() {
 say "1. production gate, count 2, a live run"
 w1=$T/w1
 mkdir -p "$w1"
-prev=$(newest_run)
-bg_start g1 run "$rb" -p dir="$w1"
+bg_run g1 run "$rb" -p dir="$w1"
 pid1=$BG_PID
-wait_new_run "$prev"
 run1=$NEW_RUN
 wait_until 30 "the gate to open" gate_open "$run1" production
 wait_until 10 "the approve command to be printed" grep -q "approve with" "$T/g1.out"
@@ -185,10 +183,8 @@ eq "$(tail -n 1 "$w4/trace")" "promote v1 approved by alice" "promoted after the
 say "3c. timeout with on_timeout = \"pause\": overdue, still open, a late approval releases it"
 w5=$T/w5
 mkdir -p "$w5"
-prev=$(newest_run)
-bg_start p1 run "$rb" -p dir="$w5" -p timeout=1h -p on_timeout=pause -p count=1 --time-scale 3600 --json
+bg_run p1 run "$rb" -p dir="$w5" -p timeout=1h -p on_timeout=pause -p count=1 --time-scale 3600 --json
 pid5=$BG_PID
-wait_new_run "$prev"
 run5=$NEW_RUN
 wait_until 30 "the gate to go overdue" grep -q '"approval.overdue"' "$T/p1.out"
 ok "approval.overdue was emitted"
@@ -204,10 +200,8 @@ expect_status "$run5" succeeded "run 3c"
 say "4. a rejection fails the run and its undo runs"
 w6=$T/w6
 mkdir -p "$w6"
-prev=$(newest_run)
-bg_start j1 run "$rb" -p dir="$w6"
+bg_run j1 run "$rb" -p dir="$w6"
 pid6=$BG_PID
-wait_new_run "$prev"
 run6=$NEW_RUN
 wait_until 30 "the gate to open" gate_open "$run6" production
 as bob j2 reject "$run6" --gate production
@@ -274,10 +268,8 @@ ship v2" "both versions shipped, each after its own approval"
 say "6. SIGKILL while waiting; approvals with no process; resume does not ask again"
 w9=$T/w9
 mkdir -p "$w9"
-prev=$(newest_run)
-bg_start k1 run "$rb" -p dir="$w9"
+bg_run k1 run "$rb" -p dir="$w9"
 pid9=$BG_PID
-wait_new_run "$prev"
 run9=$NEW_RUN
 wait_until 30 "the gate to open" gate_open "$run9" production
 kill -9 "$pid9"

@@ -13,15 +13,13 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v ssh-keygen >/dev/null || die "ssh-keygen is needed (openssh-client)"
 W=$T/wd
 K=$T/keys
-mkdir -p "$K" "$W"
-for who in alice mallory carol tester; do
-  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$K/$who"
-done
+mkdir -p "$W"
+ssh_keys "$K" alice mallory carol tester
 {
-  echo "alice $(cut -d' ' -f1,2 "$K/alice.pub")"
-  echo "tester $(cut -d' ' -f1,2 "$K/tester.pub")"
-  echo "* $(cut -d' ' -f1,2 "$K/mallory.pub")"
-  echo "*@example.com,!root@example.com $(cut -d' ' -f1,2 "$K/carol.pub")"
+  signer alice "$K/alice"
+  signer tester "$K/tester"
+  signer '*' "$K/mallory"
+  signer '*@example.com,!root@example.com' "$K/carol"
 } >"$W/allowed_signers"
 cat >"$W/summit.lua" <<'LUA'
 return { allowed_signers = "allowed_signers" }

@@ -22,17 +22,9 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v ssh-keygen >/dev/null || die "ssh-keygen is needed (openssh-client)"
 W=$T/wd
 K=$T/keys
-mkdir -p "$K"
-for who in alice bob mallory tester; do
-  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$K/$who"
-done
+ssh_keys "$K" alice bob mallory tester
 mkdir -p "$W/conf"
-# The format git uses for SSH commit signing: principal, key type, key.
-{
-  echo "alice $(cut -d' ' -f1,2 "$K/alice.pub")"
-  echo "bob $(cut -d' ' -f1,2 "$K/bob.pub")"
-  echo "tester $(cut -d' ' -f1,2 "$K/tester.pub")"
-} >"$W/conf/allowed_signers"
+for who in alice bob tester; do signer "$who" "$K/$who"; done >"$W/conf/allowed_signers"
 cat >"$W/summit.lua" <<'EOF'
 return {
   allowed_signers = "conf/allowed_signers",   -- relative to this file
@@ -122,10 +114,8 @@ expect_status "$run2" succeeded "run 2"
 
 # A live run checks the signature itself (ssh-keygen on its loop) and goes on.
 mkdir -p "$T/w4"
-prev=$(newest_run)
-bg_start live run "$rb" --sign "$K/tester" -p dir="$T/w4" -p signed=true -p count=1
+bg_run live run "$rb" --sign "$K/tester" -p dir="$T/w4" -p signed=true -p count=1
 pid=$BG_PID
-wait_new_run "$prev"
 run4=$NEW_RUN
 wait_until 30 "the live run's gate to open" grep -q "approve with" "$T/live.out"
 SUMMIT_USER=alice sm y5 approve "$run4" --gate production --sign "$K/alice"

@@ -20,13 +20,8 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v ssh-keygen >/dev/null || die "ssh-keygen is needed (openssh-client)"
 W=$T/wd
 K=$T/keys
-mkdir -p "$K"
-for who in alice bob mallory; do
-  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$K/$who"
-done
-for who in alice bob mallory; do
-  echo "$who $(cut -d' ' -f1,2 "$K/$who.pub")"
-done >"$W/allowed_signers"
+ssh_keys "$K" alice bob mallory
+for who in alice bob mallory; do signer "$who" "$K/$who"; done >"$W/allowed_signers"
 cat >"$W/summit.lua" <<'EOF'
 return {
   allowed_signers = "allowed_signers",

@@ -152,10 +152,8 @@ has "$T/good.out" "every metric successful (error_rate, p99, success_rate)" \
 
 # ---------------------------------------------------------------------
 say "C. SIGKILL after 3 of 5 measurements; the resume takes only the 2 missing"
-prev=$(newest_run)
-bg_start kill run "$rb" -p namespace=good -p shape=errors -p interval=3m --time-scale 60 --json
+bg_run kill run "$rb" -p namespace=good -p shape=errors -p interval=3m --time-scale 60 --json
 pid=$BG_PID
-wait_new_run "$prev"
 RUN=$NEW_RUN
 # Keys: 2 the analysis, 2/1 the initial delay, 2/2 measurement 1, 2/3 a
 # sleep, 2/4 measurement 2, 2/5, 2/6 measurement 3, 2/7 the sleep after it.

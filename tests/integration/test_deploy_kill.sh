@@ -24,11 +24,9 @@ sys.exit(0 if k and any(e["key"].startswith(k[0] + "/") and e["kind"] == "sleep"
 
 say "a progressive deploy of v3.0.0, killed at 50%"
 GATES=([production]="alice bob")
-prev=$(newest_run)
-bg_start run run deploy -p version=v3.0.0 -p skip=checklist,prepare,staging,canary "${FAST[@]}" \
+bg_run run run deploy -p version=v3.0.0 -p skip=checklist,prepare,staging,canary "${FAST[@]}" \
   -p monitor_wait=4s
 pid=$BG_PID
-wait_new_run "$prev"
 run=$NEW_RUN
 wait_until 30 "the production gate" "$SUMMIT" runs --waiting
 SUMMIT_USER=alice "$SUMMIT" approve "$run" --gate production >/dev/null

@@ -123,10 +123,8 @@ once() {
 say "A: summit run stopped past its lease; a resume finishes it"
 d=$W/a
 mkdir -p "$d/pids"
-prev=$(newest_run)
-bg_start a run fenced.lua -p dir="$d"
+bg_run a run fenced.lua -p dir="$d"
 A=$BG_PID
-wait_new_run "$prev"
 RUN=$NEW_RUN
 wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
 stop_past_lease "$A" "$RUN"
@@ -187,10 +185,8 @@ audit_verify
 say "C: summit cancel of a run whose owner is stopped"
 d=$W/c
 mkdir -p "$d/pids"
-prev=$(newest_run)
-bg_start c run fenced.lua -p dir="$d"
+bg_run c run fenced.lua -p dir="$d"
 A=$BG_PID
-wait_new_run "$prev"
 RUN=$NEW_RUN
 wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
 stop_past_lease "$A" "$RUN"
@@ -213,11 +209,9 @@ audit_verify
 say "C2: summit cancel asks a live owner that is then stopped"
 d=$W/c2
 mkdir -p "$d/pids"
-prev=$(newest_run)
 # A 5 s lease here, so that the owner is still alive when the cancel asks.
-SUMMIT_LEASE_TTL=5s bg_start c2 run fenced.lua -p dir="$d"
+SUMMIT_LEASE_TTL=5s bg_run c2 run fenced.lua -p dir="$d"
 A=$BG_PID
-wait_new_run "$prev"
 RUN=$NEW_RUN
 wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
 stop_owner "$A"
@@ -239,10 +233,8 @@ audit_verify
 say "D: the daemon picks up the run of a stopped owner"
 d=$W/d
 mkdir -p "$d/pids"
-prev=$(newest_run)
-bg_start d run fenced.lua -p dir="$d"
+bg_run d run fenced.lua -p dir="$d"
 A=$BG_PID
-wait_new_run "$prev"
 RUN=$NEW_RUN
 wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
 stop_owner "$A"

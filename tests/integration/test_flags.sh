@@ -70,9 +70,7 @@ eq "$(data feature-flags)" '{"dark-mode": "100", "legacy-search": "0", "new-chec
   "the flag it added is removed, the ConfigMap kept"
 
 say "rollout 10/50/100: SIGKILL in the pause at 50%, then resume"
-prev=$(newest_run)
-bg_start roll run flags_set.lua --env prod -p action=rollout -p flag=search-v2 -p pause=4s --json
-wait_new_run "$prev"
+bg_run roll run flags_set.lua --env prod -p action=rollout -p flag=search-v2 -p pause=4s --json
 run=$NEW_RUN
 # Key 2 is the 50% step: 2/1 the change, 2/2 the check, 2/3 the pause.
 wait_until 60 "the pause at 50%" journal_has "$run" 2/3 started

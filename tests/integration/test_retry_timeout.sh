@@ -148,10 +148,8 @@ return runbook {
 EOF
 d4=$T/t4
 mkdir -p "$d4"
-prev=$(newest_run)
-bg_start b4 run "$W/backoff.lua" -p dir="$d4"
+bg_run b4 run "$W/backoff.lua" -p dir="$d4"
 pid=$BG_PID
-wait_new_run "$prev"
 run4=$NEW_RUN
 second_attempt_waits() { [[ $(attempts "$run4" 1 started) == "1,2" ]]; }
 wait_until 30 "attempt 2 of the step to be journaled (waiting out its backoff)" second_attempt_waits

@@ -171,9 +171,7 @@ k nocanary -n prod get deploy/web-canary
 krc 1 nocanary "the canary is gone"
 
 say "progressive 10/50/100: SIGKILL in the pause at 50%, then resume"
-prev=$(newest_run)
-bg_start prog run rollout_progressive.lua --env prod -p pause=4s --json
-wait_new_run "$prev"
+bg_run prog run rollout_progressive.lua --env prod -p pause=4s --json
 run=$NEW_RUN
 # Key 3 is the 50% step; 3/5 its pause (a durable sleep).
 wait_until 60 "the pause at 50%" journal_has "$run" 3/5 started
@@ -217,9 +215,7 @@ k nocanary3 -n prod get deploy/web-canary
 krc 1 nocanary3 "the canary the run created is deleted"
 
 say "summit cancel --rollback during a progressive rollout"
-prev=$(newest_run)
-bg_start cprog run rollout_progressive.lua --env prod -p image=registry/web:v3 -p pause=20s --json
-wait_new_run "$prev"
+bg_run cprog run rollout_progressive.lua --env prod -p image=registry/web:v3 -p pause=20s --json
 run=$NEW_RUN
 wait_until 60 "the pause at 10%" journal_has "$run" 2/5 started
 eq "$(kget prod deploy/web-canary '{.spec.replicas}')" 2 "web-canary at 10%: 2"
