@@ -93,7 +93,8 @@ expect_rc 0 a2 "schedule add m-once (missed = run-once)"
 sm a3 schedule add m-broken --every 15m broken.lua -p tag=broken --missed run-once
 expect_rc 0 a3 "schedule add m-broken"
 echo 'return {' >broken.lua   # it no longer loads
-# As if no daemon had run for an hour: the next fire is an hour back.
+# As if no daemon had run for an hour: the next fire is an hour back (no
+# command sets a fire time: state_sql).
 hour_ago=$(( ($(now_ms) / 900000 - 4) * 900000 ))
 state_sql "UPDATE schedules SET next_fire_ms = $hour_ago WHERE name LIKE 'm-%'" >/dev/null
 bg_start d2 daemon
@@ -108,7 +109,11 @@ eq "$(runs_of m-once)" 1 "missed = run-once: exactly one run"
 eq "$(cat marks)" once "the run-once run did its effect once"
 eq "$(list_field m-once last_run_status)" succeeded "list: the last run's status"
 now=$(now_ms)
-next=$(state_sql "SELECT next_fire_ms FROM schedules WHERE name = 'm-skip'")
+next=$(list_field m-skip next_fire | py 'import sys
+from datetime import datetime, timezone
+t = sys.stdin.read().strip()
+d = datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+print(round(d.timestamp() * 1000))')
 ((next > now && next <= now + 900000)) || die "m-skip's next fire $next is not the next one after $now"
 ok "missed = skip: the next fire is the next one after now"
 eq "$(list_field m-broken last_status)" error "a runbook that no longer loads: status error"
@@ -129,6 +134,7 @@ expect_rc 2 p3 "pausing an unknown schedule"
 has "$T/p3.err" "no schedule named 'nosuch'" "names it"
 
 say "one run per fire, even when asked twice (the daemon's internal --fire)"
+# The fire time of the run, in ms (no command shows it: state_sql).
 fire=$(state_sql "SELECT fire_ms FROM runs WHERE schedule = 'm-once'")
 sm dup run quick.lua -p tag=dup --fire "m-once@$fire"
 expect_rc 5 dup "a second run for the same fire"
