@@ -113,6 +113,16 @@ continued_exits_5() {
   has "$T/$1.err" "taken over by pid $3" "its message names the new owner (pid $3)"
   has "$T/$1.err" "stopped without starting anything more" "it says it started nothing more"
 }
+# lease_epoch RUN: the pid of the newest lease holder (the fencing epoch).
+lease_epoch() { state_sql "SELECT epoch_pid FROM runs WHERE id = ?" "$1"; }
+# start_fenced NAME: fenced.lua on $d in the background, up to its blocking
+# step; sets A (summit's pid) and RUN.
+start_fenced() {
+  bg_run "$1" run fenced.lua -p dir="$d"
+  A=$BG_PID
+  RUN=$NEW_RUN
+  wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+}
 # once DIR WORD...: each WORD is in DIR/trace exactly once.
 once() {
   local dir=$1 w
@@ -123,10 +133,7 @@ once() {
 say "A: summit run stopped past its lease; a resume finishes it"
 d=$W/a
 mkdir -p "$d/pids"
-bg_run a run fenced.lua -p dir="$d"
-A=$BG_PID
-RUN=$NEW_RUN
-wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+start_fenced a
 stop_past_lease "$A" "$RUN"
 touch "$d/go"
 bg_start a_resume resume "$RUN"
@@ -185,17 +192,14 @@ audit_verify
 say "C: summit cancel of a run whose owner is stopped"
 d=$W/c
 mkdir -p "$d/pids"
-bg_run c run fenced.lua -p dir="$d"
-A=$BG_PID
-RUN=$NEW_RUN
-wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+start_fenced c
 stop_past_lease "$A" "$RUN"
 touch "$d/go"   # the owner's step would now complete
 sm c_cancel cancel "$RUN"
 expect_rc 0 c_cancel "summit cancel"
 has "$T/c_cancel.out" "cancelled" "cancel says the run is cancelled"
 expect_status "$RUN" cancelled "the cancel took the run"
-C=$(state_sql "SELECT epoch_pid FROM runs WHERE id = '$RUN'")
+C=$(lease_epoch "$RUN")
 [[ $C =~ ^[0-9]+$ && $C != "$A" ]] || die "the run's newest lease holder is not the cancel (got '$C')"
 ok "the cancel holds the newest lease epoch"
 continued_exits_5 c "$A" "$C"
@@ -210,10 +214,7 @@ say "C2: summit cancel asks a live owner that is then stopped"
 d=$W/c2
 mkdir -p "$d/pids"
 # A 5 s lease here, so that the owner is still alive when the cancel asks.
-SUMMIT_LEASE_TTL=5s bg_run c2 run fenced.lua -p dir="$d"
-A=$BG_PID
-RUN=$NEW_RUN
-wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+SUMMIT_LEASE_TTL=5s start_fenced c2
 stop_owner "$A"
 SUMMIT_LEASE_TTL=5s sm c2_cancel cancel "$RUN"
 expect_rc 0 c2_cancel "summit cancel"
@@ -221,7 +222,7 @@ has "$T/c2_cancel.out" "cancel requested" "the cancel first asks the owner"
 has "$T/c2_cancel.out" "stopped renewing its lease; cancelling the run here" \
   "when the owner's lease lapses, the cancel takes the run itself"
 expect_status "$RUN" cancelled "the run is cancelled while its owner is stopped"
-C=$(state_sql "SELECT epoch_pid FROM runs WHERE id = '$RUN'")
+C=$(lease_epoch "$RUN")
 touch "$d/go"
 continued_exits_5 c2 "$A" "$C"
 expect_status "$RUN" cancelled "the run stays cancelled after SIGCONT"
@@ -233,17 +234,14 @@ audit_verify
 say "D: the daemon picks up the run of a stopped owner"
 d=$W/d
 mkdir -p "$d/pids"
-bg_run d run fenced.lua -p dir="$d"
-A=$BG_PID
-RUN=$NEW_RUN
-wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+start_fenced d
 stop_owner "$A"
 touch "$d/go"
 bg_start daemon daemon
 D=$BG_PID
 done_ok() { [[ $(run_status "$RUN") == succeeded ]]; }
 wait_until 30 "the daemon to finish the orphaned run" done_ok
-N=$(state_sql "SELECT epoch_pid FROM runs WHERE id = '$RUN'")
+N=$(lease_epoch "$RUN")
 [[ $N =~ ^[0-9]+$ && $N != "$A" ]] || die "the run's newest lease holder is not the daemon's child (got '$N')"
 ok "a child of the daemon took the run over"
 kill -TERM "$D"
