@@ -164,7 +164,8 @@ sm pausev schedule pause verify
 expect_rc 0 pausev "pause the 2 s schedule"
 bg_start slow run slow.lua -p secs=4
 SLOW=$BG_PID
-wait_until 30 "the slow run to start" test -n "$(newest_of slow)"
+slow_started() { [[ -n $(newest_of slow) ]]; }   # polled (a $(...) argument is read once)
+wait_until 30 "the slow run to start" slow_started
 runF=$(newest_of slow)
 wait_until 30 "the slow step to start" journal_has "$runF" 1 started
 resumes=$(audit_count "" daemon.resume)
