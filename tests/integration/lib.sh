@@ -10,7 +10,10 @@
 # processes started with `bg_start` and pids written to $T/pids/* or
 # $T/*/pids/* are killed (by pid) on exit. KEEP_TMP=1 keeps $T of a failed
 # test; SUMMIT_TEST_SEED replays the random choices of the tests that use
-# them.
+# them. Tests read state through summit's --json commands (runs, status,
+# log, audit export, schedule list), so that a schema change breaks only
+# the tests of the store; state_sql is the one way around that, for what
+# no command shows.
 
 if [[ $# -lt 1 || -z ${1:-} ]]; then
   echo "usage: bash $(basename "$0") PATH-TO-SUMMIT-BINARY" >&2
@@ -311,6 +314,15 @@ bg_wait() {
   BG_PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
+# bg_run NAME ARGS...: bg_start NAME ARGS (a command that makes a run, such
+# as `run`), then waits for that run; sets BG_PID and NEW_RUN.
+bg_run() {
+  local prev
+  prev=$(newest_run)
+  bg_start "$@"
+  wait_new_run "$prev"
+}
+
 # journal_has RUN KEY STATE: the journal of RUN holds a row KEY in STATE.
 journal_has() {
   "$SUMMIT" log "$1" --json | py 'import json,sys
@@ -319,6 +331,167 @@ for line in sys.stdin:
     if r["key"] == sys.argv[1] and r["state"] == sys.argv[2]:
         sys.exit(0)
 sys.exit(1)' "$2" "$3"
+}
+
+# waiting RUN FIELD: a field of the run's open wait in `runs --waiting`.
+waiting() {
+  "$SUMMIT" runs --waiting --json | py 'import json,sys
+for l in sys.stdin:
+    w = json.loads(l)
+    if w["run"] == sys.argv[1]:
+        v = w.get(sys.argv[2])
+        print(",".join(v) if isinstance(v, list) else ("" if v is None else v))
+        break
+else:
+    print("<not waiting>")' "$1" "$2"
+}
+
+# attempts RUN KEY STATE: the attempt numbers (comma-separated, in journal
+# order) of the rows KEY in STATE, from `summit log --json`.
+attempts() {
+  "$SUMMIT" log "$1" --json | py 'import json,sys
+print(",".join(str(r["attempt"]) for r in map(json.loads, sys.stdin)
+               if r["key"] == sys.argv[1] and r["state"] == sys.argv[2]))' "$2" "$3"
+}
+
+# srv_stat EXPR: a Python expression over d = the /stats of the test HTTP
+# server (http_server.py) at $URL.
+srv_stat() {
+  curl -fsS "$URL/stats" | py 'import json,sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1"
+}
+
+# start_http_server [LOG]: the test HTTP server (http_server.py) on an
+# ephemeral port of 127.0.0.1, its output in $T/LOG (default server.log),
+# its pid in SERVER_PID and $T/pids/http_server; sets HOSTPORT and URL.
+# shellcheck disable=SC2120  # the argument is optional
+start_http_server() {
+  rm -f "$T/port"
+  python3 "$HERE/http_server.py" "$T/port" >"$T/${1:-server.log}" 2>&1 &
+  SERVER_PID=$!
+  BG_PIDS+=("$SERVER_PID")
+  echo "$SERVER_PID" >"$T/pids/http_server"
+  wait_until 10 "the test HTTP server to listen" test -s "$T/port"
+  HOSTPORT=127.0.0.1:$(<"$T/port")
+  URL=http://$HOSTPORT
+}
+
+# free_port: a TCP port of 127.0.0.1 that nothing listens on now.
+free_port() {
+  py 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# started_rows RUN KEY: how many 'started' rows the journal of RUN has for KEY.
+started_rows() {
+  "$SUMMIT" log "$1" --json | py 'import json,sys
+print(sum(1 for l in sys.stdin for r in [json.loads(l)] if r["key"] == sys.argv[1] and r["state"] == "started"))' "$2"
+}
+
+# trace_is DIR WHAT LINE...: DIR/trace (a runbook's own log) holds exactly these lines.
+trace_is() {
+  local dir=$1 what=$2
+  shift 2
+  local want got
+  want=$( (($# > 0)) && printf '%s\n' "$@")
+  got=$(cat "$dir/trace" 2>/dev/null || true)
+  if [[ $got != "$want" ]]; then
+    printf -- '---- expected trace ----\n%s\n---- actual trace ----\n%s\n' "$want" "$got" >&2
+    die "$what: the trace is not as expected"
+  fi
+  ok "$what"
+}
+
+# audit_count RUN ACTION [TEXT]: how many audit records of RUN ("" for all
+# runs) have ACTION and, given TEXT, contain it in their hashed record.
+audit_count() {
+  local args=(audit export)
+  [[ -z $1 ]] || args+=(--run "$1")
+  { "$SUMMIT" "${args[@]}" 2>/dev/null || true; } | py 'import json,sys
+print(sum(1 for l in sys.stdin for r in [json.loads(l)]
+          if r["action"] == sys.argv[1] and sys.argv[2] in r["record"]))' "$2" "${3-}"
+}
+
+# result_field NAME FIELD: a field (a.b for nested ones) of the last
+# "RESULT {json}" line that `sm NAME` printed; objects, lists, booleans and
+# null as JSON.
+result_field() {
+  sed -n 's/^.*RESULT //p' "$T/$1.out" | tail -n 1 | py 'import json,sys
+t = sys.stdin.read().strip()
+if not t:
+    sys.exit("no RESULT line")
+v = json.loads(t)
+for k in sys.argv[1].split("."):
+    v = v[k]
+print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)' "$2"
+}
+
+# audit_of RUN: the run's audit export, in $T/audit.jsonl.
+audit_of() { "$SUMMIT" audit export --run "$1" >"$T/audit.jsonl" 2>"$T/audit.err"; }
+
+# audit_verify [WHEN]: `summit audit verify` finds the whole chain intact.
+# shellcheck disable=SC2120  # the argument is optional
+audit_verify() {
+  sm verify audit verify
+  expect_rc 0 verify "summit audit verify${1:+ ($1)}"
+}
+
+# state_sql SQL [PARAM...]: runs one statement (? placeholders) on
+# state.db, commits, and prints the rows as "a|b" lines (NULL as "").
+# Only for what no summit command shows (a run's schedule and fire time,
+# its lease and fencing epoch, journal results, decision rows) or for
+# planting a state that no command can make (a forged row, a stale
+# owner): it ties the test to the schema, so read state through the
+# --json commands wherever one shows it.
+state_sql() {
+  py 'import sqlite3,sys
+c = sqlite3.connect(sys.argv[1])
+rows = c.execute(sys.argv[2], sys.argv[3:]).fetchall()
+c.commit()
+for r in rows:
+    print("|".join("" if v is None else str(v) for v in r))' "$SUMMIT_STATE_DIR/state.db" "$@"
+}
+
+# forge_approval RUN KEY GATE ACTOR [SIGFILE]: an "approve" decision bound
+# to version v1 (signed with SIGFILE's text), written into state.db as an
+# attacker with write access to it could: no command writes one unjudged.
+forge_approval() {
+  py 'import sqlite3,sys,time
+db = sqlite3.connect(sys.argv[1])
+sig = open(sys.argv[6]).read() if len(sys.argv) > 6 else None
+db.execute("INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision, bind,"
+           " signature, ts_ms) VALUES(?, ?, 1, ?, ?, ?, ?, ?, ?)",
+           (sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], "approve",
+            "{\"version\":\"v1\"}", sig, int(time.time() * 1000)))
+db.commit()' "$SUMMIT_STATE_DIR/state.db" "$@"
+}
+
+# ssh_keys DIR WHO...: an ed25519 key pair DIR/WHO, DIR/WHO.pub (comment
+# WHO, no passphrase) for each WHO.
+ssh_keys() {
+  local dir=$1 who
+  shift
+  mkdir -p "$dir"
+  for who in "$@"; do
+    ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$dir/$who"
+  done
+}
+
+# signer PRINCIPALS KEY: an allowed_signers line (the format git uses for
+# SSH signing: principals, key type, key) for the public key KEY.pub.
+signer() { echo "$1 $(cut -d' ' -f1,2 "$2.pub")"; }
+
+# git_identity: a fixed author and committer, no system or user git
+# config (HOME=$T) and "main" as the default branch.
+git_identity() {
+  export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.com GIT_COMMITTER_NAME=Dev \
+    GIT_COMMITTER_EMAIL=dev@example.com GIT_CONFIG_NOSYSTEM=1 HOME=$T
+  git config --global init.defaultBranch main
 }
 
 # ms_sleep MS: sleeps MS milliseconds.
@@ -378,4 +551,12 @@ krc() {
     die "$3: expected exit code $1, got $RC"
   fi
   ok "$3: exit code $1"
+}
+
+# kget NS WHAT JSONPATH: one value from the real kubectl (fails the test
+# when kubectl does).
+kget() {
+  k kget -n "$1" get "$2" -o "jsonpath=$3"
+  krc 0 kget "kubectl get $2 -n $1" >/dev/null
+  cat "$T/kget.out"
 }

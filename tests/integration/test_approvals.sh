@@ -41,7 +41,6 @@ return {
 EOF
 cd "$W"
 rb=$RUNBOOKS/approval_gate.lua
-DB=$SUMMIT_STATE_DIR/state.db
 
 # as USER NAME ARGS...: summit ARGS as $SUMMIT_USER=USER (like sm).
 as() {
@@ -60,29 +59,6 @@ for l in sys.stdin:
 sys.exit(1)' "$1" "$2"
 }
 
-# waiting RUN FIELD: a field of the run's open wait in `runs --waiting`.
-waiting() {
-  "$SUMMIT" runs --waiting --json | py 'import json,sys
-for l in sys.stdin:
-    w = json.loads(l)
-    if w["run"] == sys.argv[1]:
-        v = w.get(sys.argv[2])
-        print(",".join(v) if isinstance(v, list) else ("" if v is None else v))
-        break
-else:
-    print("<not waiting>")' "$1" "$2"
-}
-
-# audit_count RUN ACTION [TEXT]: audit records of RUN with ACTION (whose
-# record contains TEXT).
-audit_count() {
-  py 'import sqlite3,sys
-db = sqlite3.connect(sys.argv[1])
-n = sum(1 for (r,) in db.execute("SELECT record FROM audit WHERE run_id = ? AND action = ?",
-        (sys.argv[2], sys.argv[3])) if len(sys.argv) < 5 or sys.argv[4] in r)
-print(n)' "$DB" "$@"
-}
-
 # start_detached NAME ARGS...: summit run --detach; sets RUN; must suspend.
 start_detached() {
   local name=$1
@@ -96,10 +72,8 @@ start_detached() {
 say "1. production gate, count 2, a live run"
 w1=$T/w1
 mkdir -p "$w1"
-prev=$(newest_run)
-bg_start g1 run "$rb" -p dir="$w1"
+bg_run g1 run "$rb" -p dir="$w1"
 pid1=$BG_PID
-wait_new_run "$prev"
 run1=$NEW_RUN
 wait_until 30 "the gate to open" gate_open "$run1" production
 wait_until 10 "the approve command to be printed" grep -q "approve with" "$T/g1.out"
@@ -209,10 +183,8 @@ eq "$(tail -n 1 "$w4/trace")" "promote v1 approved by alice" "promoted after the
 say "3c. timeout with on_timeout = \"pause\": overdue, still open, a late approval releases it"
 w5=$T/w5
 mkdir -p "$w5"
-prev=$(newest_run)
-bg_start p1 run "$rb" -p dir="$w5" -p timeout=1h -p on_timeout=pause -p count=1 --time-scale 3600 --json
+bg_run p1 run "$rb" -p dir="$w5" -p timeout=1h -p on_timeout=pause -p count=1 --time-scale 3600 --json
 pid5=$BG_PID
-wait_new_run "$prev"
 run5=$NEW_RUN
 wait_until 30 "the gate to go overdue" grep -q '"approval.overdue"' "$T/p1.out"
 ok "approval.overdue was emitted"
@@ -228,10 +200,8 @@ expect_status "$run5" succeeded "run 3c"
 say "4. a rejection fails the run and its undo runs"
 w6=$T/w6
 mkdir -p "$w6"
-prev=$(newest_run)
-bg_start j1 run "$rb" -p dir="$w6"
+bg_run j1 run "$rb" -p dir="$w6"
 pid6=$BG_PID
-wait_new_run "$prev"
 run6=$NEW_RUN
 wait_until 30 "the gate to open" gate_open "$run6" production
 as bob j2 reject "$run6" --gate production
@@ -284,12 +254,7 @@ eq "$(cat "$w8/trace")" "ship v1" "v1 shipped, v2 not"
 eq "$(waiting "$run8" have)" 0 "the approval of v1 does not count for v2"
 key2=$(waiting "$run8" key)
 # A forged decision: a row on the v2 request, bound to v1.
-py 'import sqlite3,sys,time
-db = sqlite3.connect(sys.argv[1])
-db.execute("INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision, bind, ts_ms)"
-           " VALUES(?, ?, 1, ?, ?, ?, ?, ?)", (sys.argv[2], sys.argv[3], "release", "alice",
-           "approve", "{\"version\":\"v1\"}", int(time.time() * 1000)))
-db.commit()' "$DB" "$run8" "$key2"
+forge_approval "$run8" "$key2" release alice
 sm v8 resume "$run8" --detach
 expect_rc 3 v8 "a decision row bound to v1 does not release the v2 gate"
 has "$T/v8.out" "does not count" "the run says why it ignores it"
@@ -303,10 +268,8 @@ ship v2" "both versions shipped, each after its own approval"
 say "6. SIGKILL while waiting; approvals with no process; resume does not ask again"
 w9=$T/w9
 mkdir -p "$w9"
-prev=$(newest_run)
-bg_start k1 run "$rb" -p dir="$w9"
+bg_run k1 run "$rb" -p dir="$w9"
 pid9=$BG_PID
-wait_new_run "$prev"
 run9=$NEW_RUN
 wait_until 30 "the gate to open" gate_open "$run9" production
 kill -9 "$pid9"
@@ -372,8 +335,8 @@ sm c9cancel cancel "$runC"
 expect_rc 0 c9cancel "cancel the waiting run"
 "$SUMMIT" runs --waiting --json >"$T/waitingC.out"
 hasnt "$T/waitingC.out" "$runC" "runs --waiting no longer lists it"
-open_waits=$(py 'import sqlite3,sys
-print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM waits WHERE run_id = ?", (sys.argv[2],)).fetchone()[0])' "$DB" "$runC")
+# (status --json lists no waits of a finished run: only the row tells.)
+open_waits=$(state_sql "SELECT count(*) FROM waits WHERE run_id = ?" "$runC")
 eq "$open_waits" 0 "its wait row is closed"
 sm c9approve approve "$runC" --gate production
 expect_rc 1 c9approve "approving the cancelled run"

@@ -13,26 +13,23 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v ssh-keygen >/dev/null || die "ssh-keygen is needed (openssh-client)"
 W=$T/wd
 K=$T/keys
-mkdir -p "$K" "$W"
-for who in alice mallory carol tester; do
-  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$K/$who"
-done
+mkdir -p "$W"
+ssh_keys "$K" alice mallory carol tester
 {
-  echo "alice $(cut -d' ' -f1,2 "$K/alice.pub")"
-  echo "tester $(cut -d' ' -f1,2 "$K/tester.pub")"
-  echo "* $(cut -d' ' -f1,2 "$K/mallory.pub")"
-  echo "*@example.com,!root@example.com $(cut -d' ' -f1,2 "$K/carol.pub")"
+  signer alice "$K/alice"
+  signer tester "$K/tester"
+  signer '*' "$K/mallory"
+  signer '*@example.com,!root@example.com' "$K/carol"
 } >"$W/allowed_signers"
 cat >"$W/summit.lua" <<'LUA'
 return { allowed_signers = "allowed_signers" }
 LUA
 cd "$W"
 rb=$RUNBOOKS/approval_gate.lua
-DB=$SUMMIT_STATE_DIR/state.db
+# decisions RUN: the actors of RUN's decision rows, comma-separated (no
+# command lists a recorded decision that does not count).
 decisions() {
-  py 'import sqlite3,sys
-db = sqlite3.connect(sys.argv[1])
-print(",".join(a for (a,) in db.execute("SELECT actor FROM approvals WHERE run_id = ? ORDER BY rowid", (sys.argv[2],))))' "$DB" "$1"
+  state_sql "SELECT actor FROM approvals WHERE run_id = ? ORDER BY rowid" "$1" | paste -sd, -
 }
 
 mkdir -p "$T/w1"
@@ -55,20 +52,11 @@ eq "$(decisions "$run")" "" "still no decision recorded"
 expect_status "$run" suspended "the run still waits"
 
 say "a forged decision whose actor is '*'"
-key=$("$SUMMIT" runs --waiting --json | py 'import json,sys
-for l in sys.stdin:
-    w = json.loads(l)
-    if w["run"] == sys.argv[1]: print(w["key"]); break' "$run")
+key=$(waiting "$run" key)
 sm msg approve "$run" --gate production --message
 expect_rc 0 msg "--message prints the text to sign"
 ssh-keygen -q -Y sign -f "$K/mallory" -n summit-approval <"$T/msg.out" >"$T/msg.sig"
-py 'import sqlite3,sys,time
-db = sqlite3.connect(sys.argv[1])
-db.execute("INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision, bind,"
-           " signature, ts_ms) VALUES(?, ?, 1, ?, ?, ?, ?, ?, ?)",
-           (sys.argv[2], sys.argv[3], "production", "*", "approve",
-            "{\"version\":\"v1\"}", open(sys.argv[4]).read(), int(time.time() * 1000)))
-db.commit()' "$DB" "$run" "$key" "$T/msg.sig"
+forge_approval "$run" "$key" production '*' "$T/msg.sig"
 sm forged resume "$run" --detach
 expect_rc 3 forged "a forged '*' decision with a valid signature does not release the gate"
 has "$T/forged.out" "pattern" "the run says the actor is a pattern"

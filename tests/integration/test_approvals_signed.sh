@@ -22,17 +22,9 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v ssh-keygen >/dev/null || die "ssh-keygen is needed (openssh-client)"
 W=$T/wd
 K=$T/keys
-mkdir -p "$K"
-for who in alice bob mallory tester; do
-  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$K/$who"
-done
+ssh_keys "$K" alice bob mallory tester
 mkdir -p "$W/conf"
-# The format git uses for SSH commit signing: principal, key type, key.
-{
-  echo "alice $(cut -d' ' -f1,2 "$K/alice.pub")"
-  echo "bob $(cut -d' ' -f1,2 "$K/bob.pub")"
-  echo "tester $(cut -d' ' -f1,2 "$K/tester.pub")"
-} >"$W/conf/allowed_signers"
+for who in alice bob tester; do signer "$who" "$K/$who"; done >"$W/conf/allowed_signers"
 cat >"$W/summit.lua" <<'EOF'
 return {
   allowed_signers = "conf/allowed_signers",   -- relative to this file
@@ -42,18 +34,9 @@ EOF
 mkdir -p "$W/sub"
 cd "$W/sub"   # summit.lua is found upward; the path stays relative to it
 rb=$RUNBOOKS/approval_gate.lua
-DB=$SUMMIT_STATE_DIR/state.db
 
-audit_count() {
-  py 'import sqlite3,sys
-db = sqlite3.connect(sys.argv[1])
-n = sum(1 for (r,) in db.execute("SELECT record FROM audit WHERE run_id = ? AND action = ?",
-        (sys.argv[2], sys.argv[3])) if len(sys.argv) < 5 or sys.argv[4] in r)
-print(n)' "$DB" "$@"
-}
-
-# start NAME DIR ARGS...: a signed gate (count 1), suspended; sets RUN.
-start() {
+# start_signed NAME DIR ARGS...: a signed gate (count 1), suspended; sets RUN.
+start_signed() {
   local name=$1 dir=$2
   shift 2
   mkdir -p "$dir"
@@ -68,7 +51,7 @@ sign() {
 }
 
 say "1. what a signed gate refuses"
-start s1 "$T/w1"
+start_signed s1 "$T/w1"
 run1=$RUN
 "$SUMMIT" runs --waiting --json >"$T/waiting1.json"
 has "$T/waiting1.json" '"signed":true' "runs --waiting shows the gate is signed"
@@ -82,7 +65,7 @@ expect_rc 1 n2 "an approval signed by a key not in allowed_signers"
 has "$T/n2.err" "not in the allowed signers file" "refused: unknown key"
 has "$T/n2.err" "conf/allowed_signers" "naming the file"
 
-start s2 "$T/w2"
+start_signed s2 "$T/w2"
 run2=$RUN
 [[ $run1 != "$run2" ]] || die "two runs expected"
 sm m2 approve "$run2" --gate production --message
@@ -131,10 +114,8 @@ expect_status "$run2" succeeded "run 2"
 
 # A live run checks the signature itself (ssh-keygen on its loop) and goes on.
 mkdir -p "$T/w4"
-prev=$(newest_run)
-bg_start live run "$rb" --sign "$K/tester" -p dir="$T/w4" -p signed=true -p count=1
+bg_run live run "$rb" --sign "$K/tester" -p dir="$T/w4" -p signed=true -p count=1
 pid=$BG_PID
-wait_new_run "$prev"
 run4=$NEW_RUN
 wait_until 30 "the live run's gate to open" grep -q "approve with" "$T/live.out"
 SUMMIT_USER=alice sm y5 approve "$run4" --gate production --sign "$K/alice"
@@ -144,20 +125,11 @@ bg_wait "$pid"
 ok "the live run verified the signature and finished: exit 0"
 
 say "3. the run checks signatures again"
-start s3 "$T/w3"
+start_signed s3 "$T/w3"
 run3=$RUN
-key3=$("$SUMMIT" runs --waiting --json | py 'import json,sys
-for l in sys.stdin:
-    w = json.loads(l)
-    if w["run"] == sys.argv[1]: print(w["key"]); break' "$run3")
+key3=$(waiting "$run3" key)
 # A forged row: alice's valid signature, but for run 2's message.
-py 'import sqlite3,sys,time
-db = sqlite3.connect(sys.argv[1])
-db.execute("INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision, bind,"
-           " signature, ts_ms) VALUES(?, ?, 1, ?, ?, ?, ?, ?, ?)",
-           (sys.argv[2], sys.argv[3], "production", "alice", "approve",
-            "{\"version\":\"v1\"}", open(sys.argv[4]).read(), int(time.time() * 1000)))
-db.commit()' "$DB" "$run3" "$key3" "$T/other-run.msg.sig"
+forge_approval "$run3" "$key3" production alice "$T/other-run.msg.sig"
 sm f1 resume "$run3" --detach
 expect_rc 3 f1 "a forged decision row does not release the gate"
 has "$T/f1.out" "does not verify" "the run says the signature does not verify"

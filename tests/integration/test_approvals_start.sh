@@ -20,13 +20,8 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v ssh-keygen >/dev/null || die "ssh-keygen is needed (openssh-client)"
 W=$T/wd
 K=$T/keys
-mkdir -p "$K"
-for who in alice bob mallory; do
-  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$K/$who"
-done
-for who in alice bob mallory; do
-  echo "$who $(cut -d' ' -f1,2 "$K/$who.pub")"
-done >"$W/allowed_signers"
+ssh_keys "$K" alice bob mallory
+for who in alice bob mallory; do signer "$who" "$K/$who"; done >"$W/allowed_signers"
 cat >"$W/summit.lua" <<'EOF'
 return {
   allowed_signers = "allowed_signers",
@@ -35,11 +30,10 @@ return {
 EOF
 cd "$W"
 rb=$RUNBOOKS/approval_gate.lua
-DB=$SUMMIT_STATE_DIR/state.db
 
-# start NAME AS ARGS...: a run started as $SUMMIT_USER=AS, suspended at a
+# start_as NAME AS ARGS...: a run started as $SUMMIT_USER=AS, suspended at a
 # signed gate of count 1; sets RUN.
-start() {
+start_as() {
   local name=$1 as=$2
   shift 2
   mkdir -p "$T/$name"
@@ -48,16 +42,8 @@ start() {
   RUN=$(newest_run)
 }
 
-sql() {
-  py 'import sqlite3,sys
-db = sqlite3.connect(sys.argv[1])
-rows = db.execute(sys.argv[2], sys.argv[3:]).fetchall()
-db.commit()
-for r in rows: print(*r)' "$DB" "$@"
-}
-
 say "1. an unsigned start claiming alice, approved by its real starter"
-start u1 alice
+start_as u1 alice
 run1=$RUN
 SUMMIT_USER=mallory sm m1 approve "$run1" --gate production --sign "$K/mallory"
 expect_rc 1 m1 "mallory's approval of the run she started as alice"
@@ -70,9 +56,9 @@ expect_status "$run1" suspended "the unsigned run still waits"
 has "$T/waiting1.json" '"have":0' "runs --waiting counts nothing for it"
 
 say "2. a signed start: alice cannot approve her own run, bob can"
-start s2 alice --sign "$K/alice"
+start_as s2 alice --sign "$K/alice"
 run2=$RUN
-eq "$(sql "SELECT count(*) FROM audit WHERE run_id = ? AND action = 'run.started' AND record LIKE '%\"signed_by\":\"alice\"%'" "$run2")" 1 \
+eq "$(audit_count "$run2" run.started '"signed_by":"alice"')" 1 \
   "run.started records the signed starter"
 "$SUMMIT" runs --waiting --json >"$T/waiting2.json"
 has "$T/waiting2.json" '"signed_start":true' "runs --waiting shows the signed start"
@@ -95,29 +81,28 @@ has "$T/x3.err" "does not verify as alice" "the start is refused, naming the cla
 eq "$(run_count)" "$before" "no run was recorded"
 
 say "4. a tampered start in the database"
-start t4 alice --sign "$K/alice"
+start_as t4 alice --sign "$K/alice"
 run4=$RUN
-key4=$(sql "SELECT wait_key FROM waits WHERE run_id = ?" "$run4")
+key4=$(waiting "$run4" key)
 # bob's valid approval of run 4's gate, written straight into the database.
 SUMMIT_USER=bob sm msg4 approve "$run4" --gate production --message
 expect_rc 0 msg4 "the message of run 4's gate"
 ssh-keygen -q -Y sign -f "$K/bob" -n summit-approval <"$T/msg4.out" >"$T/msg4.sig"
-# The start signature of run 2 (alice's, valid, for another run).
-sql "UPDATE runs SET start_sig = (SELECT start_sig FROM runs WHERE id = ?) WHERE id = ?" "$run2" "$run4"
+# The start signature of run 2 (alice's, valid, for another run): no
+# command writes a run's start signature but `summit run --sign`.
+state_sql "UPDATE runs SET start_sig = (SELECT start_sig FROM runs WHERE id = ?) WHERE id = ?" "$run2" "$run4"
 SUMMIT_USER=bob sm t4a approve "$run4" --gate production --sign "$K/bob"
 expect_rc 1 t4a "bob's approval with another run's start signature in place"
 has "$T/t4a.err" "start signature of this run does not verify" "refused: the start does not verify"
-sql "INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision, bind, signature, ts_ms)
-     VALUES(?, ?, 1, 'production', 'bob', 'approve', '{\"version\":\"v1\"}', ?, 0)" \
-  "$run4" "$key4" "$(cat "$T/msg4.sig")"
+forge_approval "$run4" "$key4" production bob "$T/msg4.sig"
 sm t4b resume "$run4" --detach
 expect_rc 3 t4b "the run with a forged start and a real approval row"
 has "$T/t4b.out" "start signature of this run does not verify" "the run refuses it itself"
 expect_status "$run4" suspended "run 4 still waits"
 
-start t5 alice --sign "$K/alice"
+start_as t5 alice --sign "$K/alice"
 run5=$RUN
-sql "UPDATE runs SET started_by = 'bob' WHERE id = ?" "$run5"
+state_sql "UPDATE runs SET started_by = 'bob' WHERE id = ?" "$run5"
 SUMMIT_USER=alice sm t5a approve "$run5" --gate production --sign "$K/alice"
 expect_rc 1 t5a "alice's approval once started_by says bob"
 has "$T/t5a.err" "does not verify" "refused: the signature covers alice, not bob"

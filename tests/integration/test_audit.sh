@@ -44,12 +44,7 @@ DB=$SUMMIT_STATE_DIR/state.db
 W=$T/wd
 cd "$W"
 
-python3 "$HERE/http_server.py" "$T/port" >"$T/server.log" 2>&1 &
-SERVER_PID=$!
-BG_PIDS+=("$SERVER_PID")
-echo "$SERVER_PID" >"$T/pids/http_server"
-wait_until 10 "the test HTTP server to listen" test -s "$T/port"
-URL=http://127.0.0.1:$(<"$T/port")
+start_http_server
 
 SECRET=abc123secretXYZ
 cat >audited.lua <<'EOF'
@@ -125,8 +120,9 @@ assert seqs == sorted(seqs), seqs
 ' "$T/export1.out" || die "the run's records are not what was done (see actions above)"
 ok "run.started, lock, exec, http, the failure, run.resumed and both run.finished are recorded in order"
 ok "audit.record wrote once although the resume replayed it; no now/random records"
-n_audit=$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE run_id = '$RUN' AND action = 'step.completed'")
-n_journal=$(sqlite3 "$DB" "SELECT count(*) FROM journal WHERE run_id = '$RUN' AND kind = 'step' AND state = 'completed'")
+n_audit=$(audit_count "$RUN" step.completed)
+n_journal=$("$SUMMIT" log "$RUN" --json | py 'import json,sys
+print(sum(1 for l in sys.stdin for r in [json.loads(l)] if r["kind"] == "step" and r["state"] == "completed"))')
 eq "$n_audit" "$n_journal" "one step.completed record per completed step in the journal ($n_journal)"
 
 say "2. secrets never enter the audit trail"
@@ -316,7 +312,7 @@ RUN4=$(newest_run)
 touch "$W/go2"
 sm crash_resume resume "$RUN4"
 expect_rc 0 crash_resume "the killed run resumes and succeeds"
-eq "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE run_id = '$RUN4' AND action = 'before.crash'")" 1 \
+eq "$(audit_count "$RUN4" before.crash)" 1 \
   "the record is in the trail once"
 sm verify_end audit verify
 expect_rc 0 verify_end "the chain verifies after the crash and the resume"
@@ -344,7 +340,9 @@ return runbook {
   end,
 }
 EOF2
-before=$(sqlite3 "$DB" "SELECT count(*) FROM audit")
+# audit_total: how many records the whole trail has.
+audit_total() { "$SUMMIT" audit export 2>/dev/null | wc -l; }
+before=$(audit_total)
 bg_start many_a run many.lua -p tag=a
 PA=$BG_PID
 bg_start many_b run many.lua -p tag=b
@@ -353,13 +351,16 @@ bg_wait "$PA"
 eq "$RC" 0 "run a succeeded"
 bg_wait "$PB"
 eq "$RC" 0 "run b succeeded"
-eq "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE action = 'tick'")" 80 "both runs' records are there"
+eq "$(audit_count "" tick)" 80 "both runs' records are there"
 # They did overlap: in seq order the ticks of a and b alternate more than once.
-switches=$(sqlite3 "$DB" "SELECT detail FROM (SELECT json_extract(record, '$.detail.tag') AS detail
-  FROM audit WHERE action = 'tick' ORDER BY seq)" | uniq | wc -l)
+switches=$("$SUMMIT" audit export 2>/dev/null | py 'import json,sys
+for l in sys.stdin:
+    r = json.loads(l)
+    if r["action"] == "tick":
+        print(r["detail"]["tag"])' | uniq | wc -l)
 soft_eq "$([[ $switches -gt 2 ]] && echo yes || echo "no ($switches)")" yes "the two runs' records interleave (they ran at once)"
 # 2 runs x (run.started + 40 x (exec, step, tick) + run.finished)
-eq "$(( $(sqlite3 "$DB" "SELECT count(*) FROM audit") - before ))" 244 "and nothing else, nothing twice"
+eq "$(( $(audit_total) - before ))" 244 "and nothing else, nothing twice"
 sm verify_many audit verify
 expect_rc 0 verify_many "the chain verifies after two runs appended at once"
 python3 "$VERIFY_PY" "$DB" >/dev/null || die "audit-verify.py disagrees"

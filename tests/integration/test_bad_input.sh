@@ -185,10 +185,8 @@ say "resume of a live summit run"
 # (a 5 s sleep: the resume below must come while it runs, on a slow machine too)
 w=$T/w-live
 mkdir -p "$w"
-prev=$(newest_run)
-bg_start live run "$RUNBOOKS/sleep.lua" -p dir="$w" -p d=5s
+bg_run live run "$RUNBOOKS/sleep.lua" -p dir="$w" -p d=5s
 lp=$BG_PID
-wait_new_run "$prev"
 run=$NEW_RUN
 wait_until 30 "the live run to reach its sleep" journal_has "$run" 2 started
 sm busy resume "$run"

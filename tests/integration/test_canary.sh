@@ -64,17 +64,6 @@ return {
 }
 EOF
 
-# result NAME FIELD: a field of the RESULT {json} line of `sm NAME`.
-result() {
-  sed -n 's/^.*RESULT //p' "$T/$1.out" | tail -n 1 | py 'import json,sys
-t = sys.stdin.read().strip()
-if not t:
-    sys.exit("no RESULT line")
-v = json.loads(t)
-for k in sys.argv[1].split("."):
-    v = v[k]
-print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)' "$2"
-}
 
 # queries: how many instant queries the sim has answered so far.
 queries() { grep -c 'POST /api/v1/query ->' "$T/sim.err" || true; }
@@ -108,18 +97,18 @@ say "A. a bad canary (3% errors, 20% slower): failed, with the reasons"
 sm bad run "$rb" -p namespace=bad --time-scale 60
 expect_rc 0 bad "the analysis ran (the runbook decides the reaction)"
 BAD=$(newest_run)
-eq "$(result bad verdict)" failed "verdict"
+eq "$(result_field bad verdict)" failed "verdict"
 has "$T/bad.out" "critical metric 'error_rate' failed: 2 failed measurements, more than failure_limit 1" \
   "the reason names the deciding metric and the rule"
-eq "$(result bad rounds)" 2 "decided at the 2nd measurement (failure_limit 1)"
-eq "$(result bad outcomes.error_rate)" "failed,failed" "both error-rate measurements failed"
-result bad failed_reason >"$T/bad_reason.txt"
+eq "$(result_field bad rounds)" 2 "decided at the 2nd measurement (failure_limit 1)"
+eq "$(result_field bad outcomes.error_rate)" "failed,failed" "both error-rate measurements failed"
+result_field bad failed_reason >"$T/bad_reason.txt"
 has "$T/bad_reason.txt" "> max 0.01" "the measurement explains: value over the 1% bound"
 has "$T/bad_reason.txt" "= baseline 0.00" "... and over the limit relative to production"
-result bad failed_query >"$T/bad_query.txt"
+result_field bad failed_query >"$T/bad_query.txt"
 has "$T/bad_query.txt" 'track="canary",code=~"5.."' "the measurement shows the rendered query"
-eq "$(result bad p99)" failed "P99 (Mann-Whitney, 10% band) failed too"
-eq "$(result bad cpu)" stopped "the dry-run metric was still running when the analysis ended"
+eq "$(result_field bad p99)" failed "P99 (Mann-Whitney, 10% band) failed too"
+eq "$(result_field bad cpu)" stopped "the dry-run metric was still running when the analysis ended"
 eq "$(entry_field "$BAD" 2 name)" "canary web bad" "the analysis is one step"
 eq "$(entry_field "$BAD" 2/2 name)" "measurement 1 of 5" "each measurement is a step of it"
 eq "$(entry_field "$BAD" 2/2/2 kind)" metrics "the measurement's queries are metrics entries"
@@ -152,21 +141,19 @@ ok "the audit trail holds the verdict, one record per round, and the P99 statist
 say "B. a good canary: successful after 5 rounds"
 sm good run "$rb" -p namespace=good --time-scale 60
 expect_rc 0 good "the analysis ran"
-eq "$(result good verdict)" successful "verdict"
-eq "$(result good rounds)" 5 "all 5 rounds measured"
-eq "$(result good n)" 20 "4 metrics x 5 rounds of measurements"
-eq "$(result good outcomes.p99)" "successful,successful,successful,successful,successful" \
+eq "$(result_field good verdict)" successful "verdict"
+eq "$(result_field good rounds)" 5 "all 5 rounds measured"
+eq "$(result_field good n)" 20 "4 metrics x 5 rounds of measurements"
+eq "$(result_field good outcomes.p99)" "successful,successful,successful,successful,successful" \
   "P99 within 10% of production in every round"
-eq "$(result good cpu)" successful "the dry-run metric has its own verdict"
+eq "$(result_field good cpu)" successful "the dry-run metric has its own verdict"
 has "$T/good.out" "every metric successful (error_rate, p99, success_rate)" \
   "the reason lists the deciding metrics (not the dry-run one)"
 
 # ---------------------------------------------------------------------
 say "C. SIGKILL after 3 of 5 measurements; the resume takes only the 2 missing"
-prev=$(newest_run)
-bg_start kill run "$rb" -p namespace=good -p shape=errors -p interval=3m --time-scale 60 --json
+bg_run kill run "$rb" -p namespace=good -p shape=errors -p interval=3m --time-scale 60 --json
 pid=$BG_PID
-wait_new_run "$prev"
 RUN=$NEW_RUN
 # Keys: 2 the analysis, 2/1 the initial delay, 2/2 measurement 1, 2/3 a
 # sleep, 2/4 measurement 2, 2/5, 2/6 measurement 3, 2/7 the sleep after it.

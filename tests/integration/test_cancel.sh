@@ -45,20 +45,6 @@ return runbook {
 }
 EOF
 
-# trace_is DIR WHAT LINE...: DIR/trace holds exactly these lines.
-trace_is() {
-  local dir=$1 what=$2
-  shift 2
-  local want got
-  want=$( (($# > 0)) && printf '%s\n' "$@")
-  got=$(cat "$dir/trace" 2>/dev/null || true)
-  if [[ $got != "$want" ]]; then
-    printf -- '---- expected trace ----\n%s\n---- actual trace ----\n%s\n' "$want" "$got" >&2
-    die "$what: the trace is not as expected"
-  fi
-  ok "$what"
-}
-
 # gone PID: the process is gone (waits up to 3 s for it to be reaped).
 gone() {
   local pid=$1 i
@@ -74,11 +60,8 @@ gone() {
 start_blocked() {
   local name=$1 dir=$2
   mkdir -p "$dir/pids"
-  local prev
-  prev=$(newest_run)
-  bg_start "$name" run "$rb" -p dir="$dir"
+  bg_run "$name" run "$rb" -p dir="$dir"
   PID=$BG_PID
-  wait_new_run "$prev"
   RUN=$NEW_RUN
   wait_until 30 "the 60 s exec to start" test -s "$dir/pids/child"
   CHILD=$(<"$dir/pids/child")
@@ -203,10 +186,8 @@ return runbook {
 EOF
 d6=$T/c6
 mkdir -p "$d6"
-prev=$(newest_run)
-bg_start c6 run "$T/wd/backoff.lua" -p dir="$d6"
+bg_run c6 run "$T/wd/backoff.lua" -p dir="$d6"
 pid6=$BG_PID
-wait_new_run "$prev"
 run6=$NEW_RUN
 in_backoff() { journal_has "$run6" 1 failed; }
 wait_until 30 "the first try to fail (backoff of 30 s begins)" in_backoff

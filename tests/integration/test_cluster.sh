@@ -36,9 +36,7 @@ say "SIGKILL while waiting for a rollout, then resume"
 rm -rf "$SUMMIT_STATE_DIR"
 sm v1 run cluster_roll.lua --env staging --time-scale 4 -p image=registry/web:v1
 expect_rc 0 v1 "first deploy of v1"
-prev=$(newest_run)
-bg_start roll run cluster_roll.lua --env staging --time-scale 4 --json
-wait_new_run "$prev"
+bg_run roll run cluster_roll.lua --env staging --time-scale 4 --json
 run=$NEW_RUN
 wait_until 30 "the rollout wait to start" journal_has "$run" 3 started
 sleep 0.5

@@ -30,10 +30,8 @@ inflight=$T/inflight.txt   # "kill# key" of every entry in flight at a kill
 kill_delay() { echo $((40 + RANDOM % 200)); }
 
 say "launch $rb and kill it $KILLS times at random points"
-prev=$(newest_run)
-bg_start launch run "$rb" -p dir="$work" -p steps=$STEPS -p pause=0.05
+bg_run launch run "$rb" -p dir="$work" -p steps=$STEPS -p pause=0.05
 pid=$BG_PID
-wait_new_run "$prev"
 run=$NEW_RUN
 echo "run id: $run"
 

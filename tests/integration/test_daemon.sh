@@ -47,29 +47,24 @@ return runbook {
 EOF
 mkdir -p pids
 
-# db SQL: one query on the state database, rows as "a|b" lines.
-db() {
-  py 'import sqlite3,sys
-c = sqlite3.connect(sys.argv[1])
-for r in c.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in r))' \
-    "$SUMMIT_STATE_DIR/state.db" "$1"
-}
 # newest_of RUNBOOK: the newest run of that runbook (scheduled runs start
 # all the time, so "the newest run" would not do).
 newest_of() {
-  db "SELECT id FROM runs WHERE name = '$1' ORDER BY created_ms DESC LIMIT 1"
+  { "$SUMMIT" runs --json 2>/dev/null || true; } | py 'import json,sys
+for l in sys.stdin:
+    r = json.loads(l)
+    if r["runbook"] == sys.argv[1]:
+        print(r["run"])
+        break' "$1"
 }
-fired_runs() { db "SELECT count(*) FROM runs WHERE schedule = 'verify'"; }
+# (no command shows which schedule started a run: state_sql)
+fired_runs() { state_sql "SELECT count(*) FROM runs WHERE schedule = 'verify'"; }
 # Fire times with more than one run (must be none).
 dup_fires() {
-  db "SELECT fire_ms, count(*) FROM runs WHERE schedule IS NOT NULL
+  state_sql "SELECT fire_ms, count(*) FROM runs WHERE schedule IS NOT NULL
       GROUP BY schedule, fire_ms HAVING count(*) > 1"
 }
-audit_count() {
-  "$SUMMIT" audit export 2>/dev/null | grep -c "\"action\":\"$1\"" || true
-}
-at_least() { (($(fired_runs) >= $1)); }
+fired_at_least() { (($(fired_runs) >= $1)); }
 status_is() { [[ $(run_status "$1") == "$2" ]]; }
 
 say "schedule add: bad input is refused with the field and token"
@@ -98,7 +93,7 @@ sm pause schedule pause nightly
 expect_rc 0 pause "schedule pause"
 bg_start d1 daemon
 D1=$BG_PID
-wait_until 30 "3 scheduled runs" at_least 3
+wait_until 30 "3 scheduled runs" fired_at_least 3
 eq "$(dup_fires)" "" "one run per fire time"
 sm list schedule list --json
 has "$T/list.out" '"schedule":"verify"' "list --json shows the schedule"
@@ -143,7 +138,7 @@ eq "$RC" 137 "the daemon was killed"
 before=$(fired_runs)
 bg_start d2 daemon
 D2=$BG_PID
-wait_until 30 "more fires after the restart" at_least $((before + 2))
+wait_until 30 "more fires after the restart" fired_at_least $((before + 2))
 eq "$(dup_fires)" "" "still one run per fire time"
 
 say "E: two daemons on one state directory"
@@ -154,7 +149,7 @@ runE=$(newest_of sleep-resume)
 bg_start d3 daemon
 D3=$BG_PID
 before=$(fired_runs)
-wait_until 30 "fires with two daemons" at_least $((before + 3))
+wait_until 30 "fires with two daemons" fired_at_least $((before + 3))
 wait_until 30 "the sleeping run to finish" status_is "$runE" succeeded
 eq "$(dup_fires)" "" "two daemons never fire the same time twice"
 eq "$(lines "$W/e/count.after")" 1 "the sleeping run's last step ran once"
@@ -169,14 +164,15 @@ sm pausev schedule pause verify
 expect_rc 0 pausev "pause the 2 s schedule"
 bg_start slow run slow.lua -p secs=4
 SLOW=$BG_PID
-wait_until 30 "the slow run to start" test -n "$(newest_of slow)"
+slow_started() { [[ -n $(newest_of slow) ]]; }   # polled (a $(...) argument is read once)
+wait_until 30 "the slow run to start" slow_started
 runF=$(newest_of slow)
 wait_until 30 "the slow step to start" journal_has "$runF" 1 started
-resumes=$(audit_count daemon.resume)
+resumes=$(audit_count "" daemon.resume)
 kill -9 "$SLOW"
 bg_wait "$SLOW"
 kill -9 "$(cat pids/slow)" 2>/dev/null || true
-more_resumes() { (($(audit_count daemon.resume) > resumes)); }
+more_resumes() { (($(audit_count "" daemon.resume) > resumes)); }
 second_attempt() { [[ $(entry_field "$runF" 1/1 attempt) == 2 ]]; }
 wait_until 30 "the daemon to pick up the orphaned run" more_resumes
 wait_until 30 "the resumed step to start again" second_attempt
@@ -195,11 +191,11 @@ bg_wait "$D4"
 eq "$RC" 0 "the last daemon stops"
 
 say "the audit trail and the counts"
-fired=$(audit_count schedule.fired)
+fired=$(audit_count "" schedule.fired)
 runs=$(fired_runs)
 eq "$fired" "$runs" "every schedule.fired has exactly one run ($runs)"
 eq "$(dup_fires)" "" "one run per fire time in the end"
-eq "$(db "SELECT count(*) FROM runs WHERE schedule = 'verify' AND status != 'succeeded'")" 0 \
+eq "$(state_sql "SELECT count(*) FROM runs WHERE schedule = 'verify' AND status != 'succeeded'")" 0 \
   "every scheduled run succeeded"
 eq "$(lines hits)" "$runs" "each scheduled run did its effect once"
 sm rm schedule remove verify

@@ -40,7 +40,6 @@ eq "$(kget summit-production deploy/web '{.spec.template.spec.containers[0].imag
   registry/web:v2.0.0/20 "the previous Deployment still runs v2.0.0 at 20, for a switch back"
 k nocanary -n summit-production get deploy/web-canary
 krc 1 nocanary "no canary left"
-sm verify audit verify
-expect_rc 0 verify "summit audit verify"
+audit_verify
 audit_actions "$DRIVEN_RUN" >"$T/actions"
 has "$T/actions" "release.released" "audit: released"

@@ -218,9 +218,7 @@ audit_ok "failed rotation"
 say "rotate_secret: SIGKILL in the grace period, then resume"
 sleep 1
 cur=$new
-prev=$(newest_run)
-bg_start rot3 run "$EX/rotate_secret.lua" --env shop -p secret=web-db -p grace=1h --time-scale 600 --json
-wait_new_run "$prev"
+bg_run rot3 run "$EX/rotate_secret.lua" --env shop -p secret=web-db -p grace=1h --time-scale 600 --json
 run7=$NEW_RUN
 # sleep_started RUN: the run's grace-period sleep is in progress.
 sleep_started() {
@@ -418,13 +416,10 @@ promtool check rules "$T/rules.yml" >"$T/promtool.out" 2>&1 || { cat "$T/promtoo
 has "$T/promtool.out" "SUCCESS: 8 rules found" "promtool parses all 8 templates"
 
 say "examples/real-cluster: the production gate takes the environment's signed two-role policy"
-mkdir -p "$T/keys"
-for who in alice bob tester; do
-  ssh-keygen -q -t ed25519 -N "" -C "$who" -f "$T/keys/$who"
-done
+ssh_keys "$T/keys" alice bob tester
 # The gate forbids self-approval: the start is signed by its starter
 # ($SUMMIT_USER=tester), so the gate knows who that is.
-echo "tester $(cut -d' ' -f1,2 "$T/keys/tester.pub")" >>"$RC_DIR/allowed_signers"
+signer tester "$T/keys/tester" >>"$RC_DIR/allowed_signers"
 sm g1 run rc_check --config "$RC_DIR/summit.lua" --env production -p gate=true --detach \
   --sign "$T/keys/tester"
 expect_rc 3 g1 "the run waits at the production gate"
@@ -434,7 +429,7 @@ SUMMIT_USER=carol sm g2 approve "$grun" --gate production
 expect_rc 1 g2 "an unsigned approval"
 has "$T/g2.err" "signed" "is refused: production takes signed decisions only"
 for who in alice bob; do
-  echo "$who $(cut -d' ' -f1,2 "$T/keys/$who.pub")" >>"$RC_DIR/allowed_signers"
+  signer "$who" "$T/keys/$who" >>"$RC_DIR/allowed_signers"
 done
 SUMMIT_USER=alice sm g3 approve "$grun" --gate production --sign "$T/keys/alice"
 expect_rc 0 g3 "alice (platform-lead) approves, signed"

@@ -57,25 +57,16 @@ return runbook {
 }
 EOF
 
-# db SQL: one query on the state database, rows as "a|b" lines.
-db() {
-  py 'import sqlite3,sys
-c = sqlite3.connect(sys.argv[1])
-for r in c.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in r))' \
-    "$SUMMIT_STATE_DIR/state.db" "$1"
-}
 # lease_lapsed RUN: the run's lease has expired (its owner stopped renewing).
+# This test is about the store's fencing, so it reads the lease (expiry,
+# epoch) as the store keeps it, in ms, with state_sql (lib.sh).
 lease_lapsed() {
   local exp
-  exp=$(db "SELECT lease_expires_ms FROM runs WHERE id = '$1'")
+  exp=$(state_sql "SELECT lease_expires_ms FROM runs WHERE id = '$1'")
   [[ -n $exp ]] && ((exp < $(now_ms)))
 }
 # count DIR WORD: how many times WORD is in DIR/trace.
 count() { grep -cx -- "$2" "$1/trace" 2>/dev/null || true; }
-audit_count() {
-  "$SUMMIT" audit export --run "$1" 2>/dev/null | grep -c "\"action\":\"$2\"" || true
-}
 # write_lock_free: nobody holds the state database's write lock now.
 write_lock_free() {
   py 'import sqlite3,sys
@@ -122,26 +113,27 @@ continued_exits_5() {
   has "$T/$1.err" "taken over by pid $3" "its message names the new owner (pid $3)"
   has "$T/$1.err" "stopped without starting anything more" "it says it started nothing more"
 }
+# lease_epoch RUN: the pid of the newest lease holder (the fencing epoch).
+lease_epoch() { state_sql "SELECT epoch_pid FROM runs WHERE id = ?" "$1"; }
+# start_fenced NAME: fenced.lua on $d in the background, up to its blocking
+# step; sets A (summit's pid) and RUN.
+start_fenced() {
+  bg_run "$1" run fenced.lua -p dir="$d"
+  A=$BG_PID
+  RUN=$NEW_RUN
+  wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+}
 # once DIR WORD...: each WORD is in DIR/trace exactly once.
 once() {
   local dir=$1 w
   shift
   for w in "$@"; do eq "$(count "$dir" "$w")" 1 "step effect '$w' ran exactly once"; done
 }
-verify_audit() {
-  sm verify audit verify
-  expect_rc 0 verify "summit audit verify"
-}
 
 say "A: summit run stopped past its lease; a resume finishes it"
 d=$W/a
 mkdir -p "$d/pids"
-prev=$(newest_run)
-bg_start a run fenced.lua -p dir="$d"
-A=$BG_PID
-wait_new_run "$prev"
-RUN=$NEW_RUN
-wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+start_fenced a
 stop_past_lease "$A" "$RUN"
 touch "$d/go"
 bg_start a_resume resume "$RUN"
@@ -154,7 +146,7 @@ expect_status "$RUN" succeeded "the run is still as the new owner left it"
 once "$d" one gate two three
 eq "$(entry_field "$RUN" 2/2 attempt)" 2 "the exec in flight at the takeover ran again (attempt 2), as after a crash"
 eq "$(audit_count "$RUN" run.finished)" 1 "run.finished is recorded once"
-verify_audit
+audit_verify
 
 say "B: summit resume stopped past its lease; another resume finishes it"
 d=$W/b
@@ -195,24 +187,19 @@ continued_exits_5 b_first "$A" "$B"
 expect_status "$RUN" succeeded "the run is as the new owner left it"
 once "$d" one gate two three
 eq "$(audit_count "$RUN" run.finished)" 1 "run.finished is recorded once"
-verify_audit
+audit_verify
 
 say "C: summit cancel of a run whose owner is stopped"
 d=$W/c
 mkdir -p "$d/pids"
-prev=$(newest_run)
-bg_start c run fenced.lua -p dir="$d"
-A=$BG_PID
-wait_new_run "$prev"
-RUN=$NEW_RUN
-wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+start_fenced c
 stop_past_lease "$A" "$RUN"
 touch "$d/go"   # the owner's step would now complete
 sm c_cancel cancel "$RUN"
 expect_rc 0 c_cancel "summit cancel"
 has "$T/c_cancel.out" "cancelled" "cancel says the run is cancelled"
 expect_status "$RUN" cancelled "the cancel took the run"
-C=$(db "SELECT epoch_pid FROM runs WHERE id = '$RUN'")
+C=$(lease_epoch "$RUN")
 [[ $C =~ ^[0-9]+$ && $C != "$A" ]] || die "the run's newest lease holder is not the cancel (got '$C')"
 ok "the cancel holds the newest lease epoch"
 continued_exits_5 c "$A" "$C"
@@ -221,18 +208,13 @@ expect_status "$RUN" cancelled "the run stays cancelled after SIGCONT"
 once "$d" one
 eq "$(count "$d" two)" 0 "no step after the cancel ran"
 eq "$(audit_count "$RUN" run.finished)" 1 "run.finished is recorded once"
-verify_audit
+audit_verify
 
 say "C2: summit cancel asks a live owner that is then stopped"
 d=$W/c2
 mkdir -p "$d/pids"
-prev=$(newest_run)
 # A 5 s lease here, so that the owner is still alive when the cancel asks.
-SUMMIT_LEASE_TTL=5s bg_start c2 run fenced.lua -p dir="$d"
-A=$BG_PID
-wait_new_run "$prev"
-RUN=$NEW_RUN
-wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+SUMMIT_LEASE_TTL=5s start_fenced c2
 stop_owner "$A"
 SUMMIT_LEASE_TTL=5s sm c2_cancel cancel "$RUN"
 expect_rc 0 c2_cancel "summit cancel"
@@ -240,31 +222,26 @@ has "$T/c2_cancel.out" "cancel requested" "the cancel first asks the owner"
 has "$T/c2_cancel.out" "stopped renewing its lease; cancelling the run here" \
   "when the owner's lease lapses, the cancel takes the run itself"
 expect_status "$RUN" cancelled "the run is cancelled while its owner is stopped"
-C=$(db "SELECT epoch_pid FROM runs WHERE id = '$RUN'")
+C=$(lease_epoch "$RUN")
 touch "$d/go"
 continued_exits_5 c2 "$A" "$C"
 expect_status "$RUN" cancelled "the run stays cancelled after SIGCONT"
 eq "$(count "$d" two)" 0 "no step after the cancel ran"
 eq "$(audit_count "$RUN" run.finished)" 1 "run.finished is recorded once"
 eq "$(audit_count "$RUN" run.cancel_requested)" 1 "run.cancel_requested is recorded once"
-verify_audit
+audit_verify
 
 say "D: the daemon picks up the run of a stopped owner"
 d=$W/d
 mkdir -p "$d/pids"
-prev=$(newest_run)
-bg_start d run fenced.lua -p dir="$d"
-A=$BG_PID
-wait_new_run "$prev"
-RUN=$NEW_RUN
-wait_until 30 "the run to reach its blocking step" test -s "$d/pids/child"
+start_fenced d
 stop_owner "$A"
 touch "$d/go"
 bg_start daemon daemon
 D=$BG_PID
 done_ok() { [[ $(run_status "$RUN") == succeeded ]]; }
 wait_until 30 "the daemon to finish the orphaned run" done_ok
-N=$(db "SELECT epoch_pid FROM runs WHERE id = '$RUN'")
+N=$(lease_epoch "$RUN")
 [[ $N =~ ^[0-9]+$ && $N != "$A" ]] || die "the run's newest lease holder is not the daemon's child (got '$N')"
 ok "a child of the daemon took the run over"
 kill -TERM "$D"
@@ -274,7 +251,7 @@ continued_exits_5 d "$A" "$N"
 expect_status "$RUN" succeeded "the run is as the daemon's child left it"
 once "$d" one two three
 eq "$(audit_count "$RUN" run.finished)" 1 "run.finished is recorded once"
-verify_audit
+audit_verify
 
 say "E: a CPU-bound step loses the lease to a resume"
 d=$W/e
@@ -284,12 +261,12 @@ prev=$(newest_run)
 # (the queries go straight to the database to stay light).
 bg_start e run fenced.lua -p dir="$d" -p spin=6 --json
 A=$BG_PID
-spinning() {
-  [[ $(db "SELECT count(*) FROM journal j JOIN runs r ON r.id = j.run_id
+owner_spinning() {
+  [[ $(state_sql "SELECT count(*) FROM journal j JOIN runs r ON r.id = j.run_id
            WHERE r.name = 'fenced' AND r.owner_pid = $A AND j.key = '2'") == 1 ]]
 }
-wait_until 30 "the CPU-bound step to start" spinning
-RUN=$(db "SELECT id FROM runs WHERE owner_pid = $A")
+wait_until 30 "the CPU-bound step to start" owner_spinning
+RUN=$(state_sql "SELECT id FROM runs WHERE owner_pid = $A")
 wait_until 20 "the lease of the busy owner to lapse" lease_lapsed "$RUN"
 ok "a busy Lua loop starves the renewal: the lease lapsed"
 kill -0 "$A" || die "the busy owner is not running"
@@ -309,7 +286,7 @@ expect_rc 0 e_resume "the resume finishes the run"
 expect_status "$RUN" succeeded "the run succeeded"
 once "$d" one spun two three
 eq "$(audit_count "$RUN" run.finished)" 1 "run.finished is recorded once"
-verify_audit
+audit_verify
 
 say "a bad SUMMIT_LEASE_TTL is a usage error"
 SUMMIT_LEASE_TTL=soon sm badttl run fenced.lua -p dir="$W"

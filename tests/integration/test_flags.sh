@@ -34,9 +34,9 @@ data() {
   if [[ $RC -ne 0 ]]; then echo ""; return; fi
   py 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])).get("data", {}), sort_keys=True))' "$T/data.out"
 }
-# result NAME: what the runbook printed as RESULT (its return value), as
+# result_json NAME: what the runbook printed as RESULT (its return value), as
 # sorted JSON, from the --json events of `sm NAME`.
-result() {
+result_json() {
   py 'import json,sys
 for l in open(sys.argv[1]):
     e = json.loads(l)
@@ -51,7 +51,7 @@ eq "$(data feature-flags)" '{"dark-mode": "100", "legacy-search": "0", "new-chec
   "feature-flags holds the percentages as decimal strings"
 k one -n prod get cm/feature-flags -o 'jsonpath={.data.new-checkout}'
 eq "$(cat "$T/one.out")" 25 "an application reads data[\"new-checkout\"] = 25"
-eq "$(result set)" '{"all": {"dark-mode": 100, "legacy-search": 0, "new-checkout": 25}, "disabled": {"value": "0"}, "enabled": {"value": "100"}, "set": {"created": true, "value": "25"}, "value": 25}' \
+eq "$(result_json set)" '{"all": {"dark-mode": 100, "legacy-search": 0, "new-checkout": 25}, "disabled": {"value": "0"}, "enabled": {"value": "100"}, "set": {"created": true, "value": "25"}, "value": 25}' \
   "the results: the first set created the ConfigMap, get and all read the numbers back"
 
 say "a failing run puts the previous values back"
@@ -70,9 +70,7 @@ eq "$(data feature-flags)" '{"dark-mode": "100", "legacy-search": "0", "new-chec
   "the flag it added is removed, the ConfigMap kept"
 
 say "rollout 10/50/100: SIGKILL in the pause at 50%, then resume"
-prev=$(newest_run)
-bg_start roll run flags_set.lua --env prod -p action=rollout -p flag=search-v2 -p pause=4s --json
-wait_new_run "$prev"
+bg_run roll run flags_set.lua --env prod -p action=rollout -p flag=search-v2 -p pause=4s --json
 run=$NEW_RUN
 # Key 2 is the 50% step: 2/1 the change, 2/2 the check, 2/3 the pause.
 wait_until 60 "the pause at 50%" journal_has "$run" 2/3 started
@@ -95,7 +93,7 @@ print(sum(1 for l in sys.stdin for r in [json.loads(l)] if r["key"] == sys.argv[
 done
 k end -n prod get cm/feature-flags -o 'jsonpath={.data.search-v2}'
 eq "$(cat "$T/end.out")" 100 "search-v2 at 100% in the end"
-eq "$(result resume)" '{"all": {"dark-mode": 100, "legacy-search": 0, "new-checkout": 25, "search-v2": 100}, "rollout": [10, 50, 100], "value": 100}' \
+eq "$(result_json resume)" '{"all": {"dark-mode": 100, "legacy-search": 0, "new-checkout": 25, "search-v2": 100}, "rollout": [10, 50, 100], "value": 100}' \
   "the run's result: the steps and every flag"
 
 say "a rollout that fails goes back to where the flag was"

@@ -65,8 +65,8 @@ chmod +x "$T/bin/git"
 export PATH=$T/bin:$PATH
 calls() { grep -cE -- "$1" "$T/git-calls.log" 2>/dev/null || true; }
 
-# RESULT NAME FILE: the JSON a runbook printed as "RESULT NAME {...}".
-result() {
+# named_result NAME FILE: the JSON a runbook printed as "RESULT NAME {...}".
+named_result() {
   sed -n "s/^ *info RESULT $1 //p" "$2" | head -n 1
 }
 # jq-ish: JSON on stdin, a Python expression over `d` -> printed.
@@ -109,8 +109,8 @@ cd "$T/wd"
 sm release run "$RUNBOOKS/git_release.lua" --config "$T/a/summit.lua" -p version=1.0.0
 expect_rc 0 release "release runbook"
 run=$(newest_run)
-eq "$(result root "$T/release.out" | jv d)" "$T/a" "git.root() with no cwd is the clone holding summit.lua"
-commit=$(result commit "$T/release.out" | jv 'd["commit"]')
+eq "$(named_result root "$T/release.out" | jv d)" "$T/a" "git.root() with no cwd is the clone holding summit.lua"
+commit=$(named_result commit "$T/release.out" | jv 'd["commit"]')
 eq "$(g -C "$T/a" rev-parse release/1.0.0)" "$commit" "the commit is on release/1.0.0"
 eq "$(g -C "$T/a" log -1 --format=%s "$commit")" "Release notes for 1.0.0" "commit message"
 eq "$(g -C "$T/a" show "$commit:NOTES.md")" "Release 1.0.0" "the committed file"
@@ -122,9 +122,9 @@ eq "$(g --git-dir "$T/remote.git" rev-parse refs/heads/release/1.0.0)" "$commit"
 eq "$(g --git-dir "$T/remote.git" rev-parse 'refs/tags/v1.0.0^{commit}')" "$commit" "the remote has the tag on the commit"
 eq "$(g --git-dir "$T/remote.git" cat-file -t refs/tags/v1.0.0)" "tag" "the remote's tag is annotated"
 eq "$(g -C "$T/a" rev-parse --abbrev-ref 'release/1.0.0@{upstream}')" "origin/release/1.0.0" "set_upstream set the branch's upstream"
-eq "$(result push "$T/release.out" | jv '[u["ref"] for u in d["updates"]]')" \
+eq "$(named_result push "$T/release.out" | jv '[u["ref"] for u in d["updates"]]')" \
   '["refs/heads/release/1.0.0", "refs/tags/v1.0.0"]' "push result lists the updated refs"
-eq "$(result log "$T/release.out" | jv '[d[0]["subject"], d[0]["author"], d[0]["email"], d[1]["subject"]]')" \
+eq "$(named_result log "$T/release.out" | jv '[d[0]["subject"], d[0]["author"], d[0]["email"], d[1]["subject"]]')" \
   '["Release notes for 1.0.0", "Test Person", "tester@example.com", "Initial commit"]' "log: subjects, author, email"
 "$SUMMIT" status "$run" --json | py 'import json,sys
 d = json.load(sys.stdin)
@@ -149,7 +149,7 @@ echo "tester@example.com $(cat "$T/signkey.pub")" >"$T/allowed_signers"
 g -C "$T/a" checkout -q main
 sm release2 run "$RUNBOOKS/git_release.lua" --config "$T/a/summit.lua" -p version=1.1.0 -p sign=true
 expect_rc 0 release2 "release runbook with sign = true"
-eq "$(result tag "$T/release2.out" | jv 'd["signed"]')" "true" "the result says signed"
+eq "$(named_result tag "$T/release2.out" | jv 'd["signed"]')" "true" "the result says signed"
 g -C "$T/a" cat-file -p v1.1.0 >"$T/tagobj2.txt"
 has "$T/tagobj2.txt" "BEGIN SSH SIGNATURE" "the tag object carries an SSH signature"
 g -C "$T/a" -c gpg.ssh.allowedSignersFile="$T/allowed_signers" tag -v v1.1.0 >"$T/verify.out" 2>&1 ||
@@ -172,21 +172,21 @@ g -C "$T/a" checkout -q main
 eq "$(g -C "$T/a" rev-parse HEAD)" "$old" "clone a is at the old commit"
 sm sync run "$RUNBOOKS/git_sync.lua" -p repo="$T/a"
 expect_rc 0 sync "sync runbook"
-eq "$(result before "$T/sync.out" | jv '[d["clean"], d["branch"], d["upstream"], d["ahead"], d["behind"]]')" \
+eq "$(named_result before "$T/sync.out" | jv '[d["clean"], d["branch"], d["upstream"], d["ahead"], d["behind"]]')" \
   '[true, "main", "origin/main", 0, 0]' "before fetch: clean, in sync as far as it knows"
-eq "$(result fetched "$T/sync.out" | jv '[d["ahead"], d["behind"], d["commit"]]')" \
+eq "$(named_result fetched "$T/sync.out" | jv '[d["ahead"], d["behind"], d["commit"]]')" \
   "[0, 1, \"$old\"]" "after fetch: behind = 1, ahead = 0"
-eq "$(result pulled "$T/sync.out" | jv '[d["before"], d["commit"], d["updated"]]')" \
+eq "$(named_result pulled "$T/sync.out" | jv '[d["before"], d["commit"], d["updated"]]')" \
   "[\"$old\", \"$new\", true]" "pull fast-forwarded to b's commit"
-eq "$(result after "$T/sync.out" | jv '[d["behind"], d["commit"]]')" "[0, \"$new\"]" "after pull: behind = 0"
-eq "$(result log "$T/sync.out" | jv '[c["subject"] for c in d]')" '["Change things from b"]' "log old..HEAD"
-eq "$(result ancestor "$T/sync.out" | jv d)" '[true, false, true]' "is_ancestor(old), is_ancestor(HEAD, old), is_ancestor(old, HEAD)"
-eq "$(result changed "$T/sync.out" | jv 'sorted((f["status"], f["path"], f.get("old_path")) for f in d)')" \
+eq "$(named_result after "$T/sync.out" | jv '[d["behind"], d["commit"]]')" "[0, \"$new\"]" "after pull: behind = 0"
+eq "$(named_result log "$T/sync.out" | jv '[c["subject"] for c in d]')" '["Change things from b"]' "log old..HEAD"
+eq "$(named_result ancestor "$T/sync.out" | jv d)" '[true, false, true]' "is_ancestor(old), is_ancestor(HEAD, old), is_ancestor(old, HEAD)"
+eq "$(named_result changed "$T/sync.out" | jv 'sorted((f["status"], f["path"], f.get("old_path")) for f in d)')" \
   '[["added", "added.txt", null], ["deleted", "gone.txt", null], ["modified", "docs/guide.md", null], ["modified", "keep.txt", null], ["renamed", "renamed.txt", "old.txt"]]' \
   "changed_files: added, deleted, modified, renamed (with old_path)"
-eq "$(result changed_docs "$T/sync.out" | jv '[f["path"] for f in d]')" '["docs/guide.md"]' "changed_files limited to paths"
-eq "$(result describe "$T/sync.out" | jv d)" "v0.9.0-1-g$(g -C "$T/a" rev-parse --short=7 HEAD)" "describe{tags=true}"
-eq "$(result tags "$T/sync.out" | jv d)" '["v1.1.0", "v1.0.0", "v0.9.0"]' "tags{pattern, sort = -version:refname}"
+eq "$(named_result changed_docs "$T/sync.out" | jv '[f["path"] for f in d]')" '["docs/guide.md"]' "changed_files limited to paths"
+eq "$(named_result describe "$T/sync.out" | jv d)" "v0.9.0-1-g$(g -C "$T/a" rev-parse --short=7 HEAD)" "describe{tags=true}"
+eq "$(named_result tags "$T/sync.out" | jv d)" '["v1.1.0", "v1.0.0", "v0.9.0"]' "tags{pattern, sort = -version:refname}"
 
 # -------------------------------------------------------------------
 say "3. dirty tree: status lists the files; require_clean and checkout raise EDIRTY"
@@ -206,18 +206,18 @@ printf x >"$T/a/line
 break.txt"
 sm dirty run "$RUNBOOKS/git_dirty.lua" -p repo="$T/a"
 expect_rc 0 dirty "dirty runbook"
-result status "$T/dirty.out" >"$T/dirty.json"
+named_result status "$T/dirty.out" >"$T/dirty.json"
 eq "$(jv 'd["clean"]' <"$T/dirty.json")" "false" "status.clean is false"
 eq "$(jv 'sorted([f["path"], f["status"], f["staged"]] for f in d["files"])' <"$T/dirty.json")" \
   '[["README.md", "modified", false], ["docs/guide.md", "deleted", true], ["docs/guide.md", "untracked", false], ["keep.txt", "modified", true], ["line\nbreak.txt", "untracked", false], ["new file.txt", "untracked", false], ["quo\"te.txt", "untracked", false], ["renamed.txt", "deleted", false], ["\u00fcn\u00efc\u00f6d\u00e9.txt", "untracked", false]]' \
   "status.files: path, status, staged for each change (odd names intact)"
-eq "$(result tracked_only "$T/dirty.out" | jv 'sorted(f["path"] for f in d["files"])')" \
+eq "$(named_result tracked_only "$T/dirty.out" | jv 'sorted(f["path"] for f in d["files"])')" \
   '["README.md", "docs/guide.md", "keep.txt", "renamed.txt"]' "untracked = false leaves untracked files out"
-eq "$(result require_clean "$T/dirty.out" | jv '[d["code"], len(d["files"])]')" '["EDIRTY", 9]' "require_clean: EDIRTY with the 9 files"
+eq "$(named_result require_clean "$T/dirty.out" | jv '[d["code"], len(d["files"])]')" '["EDIRTY", 9]' "require_clean: EDIRTY with the 9 files"
 has "$T/dirty.out" 'has changes: README.md (modified)' "require_clean's message names files"
-eq "$(result checkout "$T/dirty.out" | jv '[d["code"], [f["path"] for f in d["files"]]]')" '["EDIRTY", ["README.md"]]' \
+eq "$(named_result checkout "$T/dirty.out" | jv '[d["code"], [f["path"] for f in d["files"]]]')" '["EDIRTY", ["README.md"]]' \
   "checkout over a local change: EDIRTY naming README.md"
-result checkout "$T/dirty.out" | jv 'd["stderr"]' >"$T/dirty_stderr.txt"
+named_result checkout "$T/dirty.out" | jv 'd["stderr"]' >"$T/dirty_stderr.txt"
 has "$T/dirty_stderr.txt" "would be overwritten by checkout" "EDIRTY carries git's stderr"
 eq "$(g -C "$T/a" rev-parse --abbrev-ref HEAD)" "main" "still on main"
 # Clean up for the next part.
@@ -235,19 +235,19 @@ echo "main side" >"$T/a/conflict.txt"
 g -C "$T/a" commit -qam "main edits"
 sm conflict run "$RUNBOOKS/git_conflict.lua" -p repo="$T/a"
 expect_rc 0 conflict "conflict runbook (merge caught with pcall)"
-result merge "$T/conflict.out" >"$T/merge.json"
+named_result merge "$T/conflict.out" >"$T/merge.json"
 eq "$(jv '[d["code"], d["files"], d["exit_code"]]' <"$T/merge.json")" '["ECONFLICT", ["conflict.txt"], 1]' \
   "ECONFLICT, files = {conflict.txt}, exit_code 1"
 jv 'd["output"] + "\n" + d["message"]' <"$T/merge.json" >"$T/merge_text.txt"
 has "$T/merge_text.txt" "CONFLICT (content): Merge conflict in conflict.txt" "the error carries git's output"
-eq "$(result status "$T/conflict.out" | jv 'sorted([f["path"], f["status"]] for f in d["files"])')" \
+eq "$(named_result status "$T/conflict.out" | jv 'sorted([f["path"], f["status"]] for f in d["files"])')" \
   '[["conflict.txt", "conflicted"], ["feature.txt", "added"]]' "status after the conflict: conflicted and added files"
 g -C "$T/a" merge --abort
 sm conflict2 run "$RUNBOOKS/git_conflict.lua" -p repo="$T/a" -p abort=true
 expect_rc 0 conflict2 "conflict runbook with abort = true"
-eq "$(result merge "$T/conflict2.out" | jv '[d["code"], d["files"], d["aborted"]]')" '["ECONFLICT", ["conflict.txt"], true]' \
+eq "$(named_result merge "$T/conflict2.out" | jv '[d["code"], d["files"], d["aborted"]]')" '["ECONFLICT", ["conflict.txt"], true]' \
   "abort = true: ECONFLICT, aborted = true"
-eq "$(result status "$T/conflict2.out" | jv 'd["clean"]')" "true" "the tree is clean after the abort"
+eq "$(named_result status "$T/conflict2.out" | jv 'd["clean"]')" "true" "the tree is clean after the abort"
 sm conflict3 run "$RUNBOOKS/git_conflict.lua" -p repo="$T/a" -p raise=true -p abort=true
 expect_rc 1 conflict3 "an uncaught conflict fails the run"
 has "$T/conflict3.out" "ECONFLICT" "the run's error has the code"
@@ -280,7 +280,7 @@ eq "$(calls 'v2\.0\.0')" "$before" "no git command about v2.0.0 ran on resume (n
 eq "$(entry_field "$run" 1/1 kind)" "git" "the tag's entry is of kind git"
 eq "$(entry_field "$run" 1/1 name)" "git tag v2.0.0" "its name"
 eq "$(entry_field "$run" 1/1 attempt)" "1" "completed at attempt 1"
-eq "$(result tag "$T/crash_resume.out" | jv '[d["name"], d["commit"]]')" \
+eq "$(named_result tag "$T/crash_resume.out" | jv '[d["name"], d["commit"]]')" \
   "[\"v2.0.0\", \"$(g -C "$T/a" rev-parse HEAD)\"]" "the replayed result is the recorded one"
 
 say "5b. SIGKILL while git tag is in flight: the recovered entry accepts its own tag"
@@ -303,7 +303,7 @@ sm crash2_resume resume "$run"
 expect_rc 0 crash2_resume "resume after a kill inside git tag"
 eq "$(entry_field "$run" 1/1 attempt)" "2" "the in-flight tag entry ran again as attempt 2"
 eq "$(entry_field "$run" 1/1 state)" "completed" "and completed"
-eq "$(result tag "$T/crash2_resume.out" | jv '[d["recovered"], d["commit"]]')" \
+eq "$(named_result tag "$T/crash2_resume.out" | jv '[d["recovered"], d["commit"]]')" \
   "[true, \"$(g -C "$T/a" rev-parse HEAD)\"]" "recovered = true: the tag on the same commit was accepted"
 eq "$(calls ' tag --annotate .*v3\.0\.0')" 1 "git tag itself was not run a second time"
 
@@ -318,7 +318,7 @@ g -C "$T/a" remote add creds "https://ci:$secret@git.example.com/app.git"
 sm errors run "$RUNBOOKS/git_errors.lua" -p repo="$T/a" -p secret="$secret"
 expect_rc 0 errors "errors runbook (misuse checks and caught errors)"
 run=$(newest_run)
-result checkout "$T/errors.out" >"$T/egit.json"
+named_result checkout "$T/errors.out" >"$T/egit.json"
 eq "$(jv '[d["exit_code"], d["argv"][0], "no-such-branch" in d["argv"]]' <"$T/egit.json")" '[128, "git", true]' \
   "EGIT: exit_code 128, argv"
 jv 'd["stderr"]' <"$T/egit.json" >"$T/egit_stderr.txt"
@@ -326,18 +326,16 @@ has "$T/egit_stderr.txt" "no-such-branch" "EGIT.stderr is git's stderr"
 jv 'd["message"]' <"$T/egit.json" >"$T/egit_msg.txt"
 has "$T/egit_msg.txt" "exited with code 128: fatal: invalid reference: no-such-branch" "the message includes git's stderr"
 has "$T/errors.out" "not a git repository" "outside a repository: git's message"
-eq "$(result push "$T/errors.out" | jv '[d["code"], [r["ref"] for r in d["rejected"]]]')" '["EREJECTED", ["refs/heads/main"]]' \
+eq "$(named_result push "$T/errors.out" | jv '[d["code"], [r["ref"] for r in d["rejected"]]]')" '["EREJECTED", ["refs/heads/main"]]' \
   "a diverged push: EREJECTED listing refs/heads/main"
 has "$T/errors.out" "failed to push some refs" "EREJECTED carries git's stderr"
-eq "$(result push_url "$T/errors.out" | jv '"[redacted]@127.0.0.1" in d["message"] and "https://[redacted]@127.0.0.1:1/x.git" in d["argv"]')" \
+eq "$(named_result push_url "$T/errors.out" | jv '"[redacted]@127.0.0.1" in d["message"] and "https://[redacted]@127.0.0.1:1/x.git" in d["argv"]')" \
   "true" "a remote URL's credentials are masked in the error's message and argv"
-eq "$(result remote_url "$T/errors.out" | jv d)" "https://[redacted]@git.example.com/app.git" "remote_url masks credentials"
-py 'import sqlite3,sys
-db = sqlite3.connect(sys.argv[1])
-rows = db.execute("select * from journal").fetchall()
-assert rows, "no journal rows"
-hits = [r for r in rows if sys.argv[2] in repr(r)]
-sys.exit(1 if hits else 0)' "$SUMMIT_STATE_DIR/state.db" "$secret" || die "the secret of a remote URL is in the journal"
+eq "$(named_result remote_url "$T/errors.out" | jv d)" "https://[redacted]@git.example.com/app.git" "remote_url masks credentials"
+# Every column of every row, as stored (state_sql): no command shows them all.
+state_sql "SELECT * FROM journal" >"$T/journal_rows"
+[[ -s $T/journal_rows ]] || die "no journal rows"
+! grep -qF -- "$secret" "$T/journal_rows" || die "the secret of a remote URL is in the journal"
 ok "no journal row holds the URL's secret"
 "$SUMMIT" log "$run" >"$T/errors_log.txt"
 "$SUMMIT" log "$run" --json >>"$T/errors_log.txt"

@@ -11,9 +11,7 @@
 # is no Platform Lead, cannot release the emergency gate.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
-export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.com GIT_COMMITTER_NAME=Dev \
-  GIT_COMMITTER_EMAIL=dev@example.com GIT_CONFIG_NOSYSTEM=1 HOME=$T
-git config --global init.defaultBranch main
+git_identity
 GIT_DIR_LUA='"app"'
 RELEASE_EXTRA='remote = "origin",'
 source "$RUNBOOKS/deploy_setup.sh"
@@ -72,8 +70,7 @@ eq "$(git -C app show main:auth.conf)" "auth = fixed" "main has the fix"
 eq "$(git -C app show main:feature.txt)" "feature" "and keeps its own work"
 
 say "audit: the emergency approval and its justification"
-sm verify audit verify
-expect_rc 0 verify "summit audit verify"
+audit_verify
 audit_actions "$run" >"$T/actions"
 has "$T/actions" "approval.granted" "audit: approval.granted"
 "$SUMMIT" audit export --run "$run" 2>/dev/null >"$T/audit.json"

@@ -37,33 +37,10 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v python3 >/dev/null || die "python3 is needed for the test HTTP server (make deps)"
 command -v curl >/dev/null || die "curl is needed to read the test server's counters (make deps)"
 
-# start_server: runs http_server.py on an ephemeral port; sets URL, HOSTPORT.
+# start_server: start_http_server (lib.sh), and it answers.
 start_server() {
-  rm -f "$T/port"
-  python3 "$HERE/http_server.py" "$T/port" >"$T/server.log" 2>&1 &
-  SERVER_PID=$!
-  BG_PIDS+=("$SERVER_PID")
-  echo "$SERVER_PID" >"$T/pids/http_server"
-  wait_until 10 "the test HTTP server to listen" test -s "$T/port"
-  HOSTPORT=127.0.0.1:$(<"$T/port")
-  URL=http://$HOSTPORT
+  start_http_server
   curl -fsS "$URL/ok" >/dev/null || die "the test HTTP server does not answer on $URL"
-}
-
-# srv_stat EXPR: evaluates a Python expression over d = the server's /stats.
-srv_stat() {
-  curl -fsS "$URL/stats" | py 'import json,sys
-d = json.load(sys.stdin)
-v = eval(sys.argv[1])
-print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1"
-}
-
-# attempts RUN KEY STATE: the attempt numbers (comma-separated, in journal
-# order) of the rows KEY in STATE, from `summit log --json`.
-attempts() {
-  "$SUMMIT" log "$1" --json | py 'import json,sys
-print(",".join(str(r["attempt"]) for r in map(json.loads, sys.stdin)
-               if r["key"] == sys.argv[1] and r["state"] == sys.argv[2]))' "$2" "$3"
 }
 
 # error_code RUN: the code of the run's error.
@@ -413,10 +390,8 @@ eq "$(error_code "$run_ab1")" ETIMEDOUT "the run's error code"
 ((elapsed < 20)) || die "the run took ${elapsed}s: the step timeout did not abort the transfer"
 ok "the transfer was aborted by the step timeout (run took ${elapsed}s)"
 hang0=$(srv_stat 'd["hits"].get("/hang", 0)')
-prev=$(newest_run)
-bg_start ab2 run "$W/hangstep.lua" -p url="$URL"
+bg_run ab2 run "$W/hangstep.lua" -p url="$URL"
 ab2_pid=$BG_PID
-wait_new_run "$prev"
 run_ab2=$NEW_RUN
 hang_seen() { (($(srv_stat 'd["hits"].get("/hang", 0)') > hang0)); }
 wait_until 30 "the request to reach the server" hang_seen

@@ -24,10 +24,6 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v python3 >/dev/null || die "python3 is needed for the test HTTP servers (make deps)"
 command -v curl >/dev/null || die "curl is needed to read the test server's counters (make deps)"
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # py_http_server PORT DIR NAME: `python3 -m http.server` serving DIR on
 # 127.0.0.1:PORT in the background (its pid in $T/pids/NAME).
 py_http_server() {
@@ -87,18 +83,7 @@ eq "$n_http" 200 "the journal holds 200 completed http entries"
 
 # ---------------------------------------------------------------------
 say "2. at most max_per_host connections to one host at a time"
-rm -f "$T/port"
-python3 "$HERE/http_server.py" "$T/port" >"$T/server.log" 2>&1 &
-BG_PIDS+=("$!")
-echo "$!" >"$T/pids/http_server"
-wait_until 10 "the test HTTP server to listen" test -s "$T/port"
-URL=http://127.0.0.1:$(<"$T/port")
-srv_stat() {
-  curl -fsS "$URL/stats" | py 'import json,sys
-d = json.load(sys.stdin)
-v = eval(sys.argv[1])
-print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1"
-}
+start_http_server
 cat >"$W/cap.lua" <<'EOF'
 return runbook {
   name = "http-cap",
@@ -126,12 +111,7 @@ for c in default:6 two:2; do
   # A fresh server per case: max_inflight is the most since it started.
   kill "$(<"$T/pids/http_server")" 2>/dev/null || true
   wait "$(<"$T/pids/http_server")" 2>/dev/null || true
-  rm -f "$T/port"
-  python3 "$HERE/http_server.py" "$T/port" >"$T/server-$dir.log" 2>&1 &
-  BG_PIDS+=("$!")
-  echo "$!" >"$T/pids/http_server"
-  wait_until 10 "the test HTTP server to listen" test -s "$T/port"
-  URL=http://127.0.0.1:$(<"$T/port")
+  start_http_server "server-$dir.log"
   sm "cap-$dir" run "$W/cap.lua" --config "$W/$dir/summit.lua" -p url="$URL"
   expect_rc 0 "cap-$dir" "12 parallel GETs ($dir summit.lua)"
   eq "$(srv_stat 'd["hits"].get("/count", 0)')" 12 "the server saw 12 requests ($dir)"

@@ -150,10 +150,8 @@ has "$d1/times" "start $wtag" "it was the winner's"
 say "2. --wait-lock: the second run waits and runs after the first"
 d2=$T/l2
 mkdir -p "$d2"
-prev=$(newest_run)
-bg_start a2 run "$W/deploy.lua" -p dir="$d2" -p tag=A -p secs=2
+bg_run a2 run "$W/deploy.lua" -p dir="$d2" -p tag=A -p secs=2
 pa=$BG_PID
-wait_new_run "$prev"
 run_a2=$NEW_RUN
 wait_until 30 "the first run's step to start" grep -q '^start A' "$d2/times"
 bg_start b2 run "$W/deploy.lua" -p dir="$d2" -p tag=B -p secs=1 --wait-lock --json
@@ -171,10 +169,8 @@ has "$T/b2.wait" "$run_a2" "naming the holder run"
 say "3. a SIGKILLed holder does not block the next run"
 d3=$T/l3
 mkdir -p "$d3"
-prev=$(newest_run)
-bg_start a3 run "$W/deploy.lua" -p dir="$d3" -p tag=A
+bg_run a3 run "$W/deploy.lua" -p dir="$d3" -p tag=A
 pa=$BG_PID
-wait_new_run "$prev"
 run_a3=$NEW_RUN
 wait_until 30 "the holder's step to start" grep -q '^start A' "$d3/times"
 "$SUMMIT" locks >"$T/locks3a.out"

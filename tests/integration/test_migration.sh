@@ -77,23 +77,9 @@ return {
 LUA
 cd "$W"
 
-kget() {
-  k kget -n "$1" get "$2" -o "jsonpath=$3"
-  krc 0 kget "kubectl get $2" >/dev/null
-  cat "$T/kget.out"
-}
-db() { kget "${2:-prod}" cm/sim-exec "{.data.$1}"; }
+# sim_db FIELD [NS]: a field of the simulated "database" (cm/sim-exec).
+sim_db() { kget "${2:-prod}" cm/sim-exec "{.data.$1}"; }
 maint() { kget prod deploy/web '{.spec.template.spec.containers[0].env[?(@.name=="MAINTENANCE_MODE")].value}'; }
-# started_rows RUN KEY: how many 'started' rows the journal has for KEY.
-started_rows() {
-  "$SUMMIT" log "$1" --json | py 'import json,sys
-print(sum(1 for l in sys.stdin for r in [json.loads(l)] if r["key"] == sys.argv[1] and r["state"] == "started"))' "$2"
-}
-audit_of() { "$SUMMIT" audit export --run "$1" >"$T/audit.jsonl" 2>"$T/audit.err"; }
-audit_verify() {
-  sm verify audit verify
-  expect_rc 0 verify "summit audit verify ($1)"
-}
 # The prod "database" as the test wants it before a run.
 set_db() {
   k del -n prod delete cm sim-exec --ignore-not-found
@@ -124,9 +110,9 @@ sm good run "$MIGRATION" -p environment=production -p migration=v42 "${CMDS[@]}"
 expect_rc 0 good "the migration"
 R1=$(newest_run)
 expect_status "$R1" succeeded "the migration run"
-eq "$(db schema staging)" 42 "staging was migrated first (kubectl: staging's sim-exec schema=42)"
-eq "$(db schema)" 42 "production is at schema 42"
-eq "$(db dirty)" "" "and not dirty"
+eq "$(sim_db schema staging)" 42 "staging was migrated first (kubectl: staging's sim-exec schema=42)"
+eq "$(sim_db schema)" 42 "production is at schema 42"
+eq "$(sim_db dirty)" "" "and not dirty"
 eq "$(maint)" false "MAINTENANCE_MODE=false on deployment/web at the end"
 eq "$(kget prod deploy/web '{.status.updatedReplicas}/{.status.readyReplicas}')" 2/2 "web rolled out, 2 ready"
 [[ -f backups/pre-migration-v42 ]] || die "no backup was taken"
@@ -147,9 +133,9 @@ sm stgfail run "$MIGRATION" --env prod -p migration=v42b "${CMDS[@]}" -p "rollba
 expect_rc 1 stgfail "the migration failing in staging"
 expect_status "$(newest_run)" failed "the run (nothing to undo yet)"
 has "$T/stgfail.out" "staging (stg): run migrations" "it failed in staging"
-eq "$(db schema)" 41 "production was not migrated (kubectl)"
+eq "$(sim_db schema)" 41 "production was not migrated (kubectl)"
 eq "$(maint)" false "production's maintenance mode was not touched (still false from before)"
-eq "$(db dirty staging)" true "staging is left as the migration left it, to look at"
+eq "$(sim_db dirty staging)" true "staging is left as the migration left it, to look at"
 
 say "a failing migration: rollback migration, backup restored, maintenance off"
 set_db --from-literal=schema=41 --from-literal=break=true
@@ -159,8 +145,8 @@ expect_rc 1 bad "the failing migration"
 R2=$(newest_run)
 expect_status "$R2" rolled_back "the failed migration"
 has "$T/bad.out" "column users.email_verified already exists" "the migration's error is shown"
-eq "$(db schema)" 41 "the rollback migration ran: schema 41 (kubectl)"
-eq "$(db dirty)" "" "not dirty"
+eq "$(sim_db schema)" 41 "the rollback migration ran: schema 41 (kubectl)"
+eq "$(sim_db dirty)" "" "not dirty"
 eq "$(maint)" false "maintenance is off again: MAINTENANCE_MODE=false (kubectl)"
 eq "$(cat restored)" pre-migration-v43 "the backup pre-migration-v43 was restored"
 audit_of "$R2"
@@ -189,7 +175,7 @@ for e in json.load(sys.stdin)["entries"]:
 kill -9 "$CPID"
 bg_wait "$CPID"
 eq "$RC" 137 "summit was killed (SIGKILL) inside the migration"
-eq "$(db schema)" 42 "the migration itself ran in the pod (kubectl: schema 42)"
+eq "$(sim_db schema)" 42 "the migration itself ran in the pod (kubectl: schema 42)"
 eq "$(maint)" true "maintenance is on"
 sm cr1 resume "$R5"
 expect_rc 6 cr1 "resume: the cut-off migration is not run again"
@@ -221,7 +207,7 @@ expect_status "$R3" suspended "the irreversible migration"
 has "$T/irr.out" "migration-repair" "it waits on the gate migration-repair"
 has "$T/irr.out" "notify: irreversible migration v44 failed in prod and waits for a repair" \
   "the notification (logged: no channels in this summit.lua)"
-eq "$(db dirty)" true "no rollback migration ran: still dirty"
+eq "$(sim_db dirty)" true "no rollback migration ran: still dirty"
 eq "$(maint)" true "maintenance stays on while a human repairs"
 
 say "meanwhile another migration cannot start: db-migrations is held"
@@ -234,7 +220,7 @@ say "the human repairs (kubectl exec) and approves; the run verifies again and f
 k repair -n prod exec deploy/web -- migrate repair
 krc 0 repair "kubectl exec deploy/web -- migrate repair"
 has "$T/repair.out" repaired "kubectl exec prints the scripted output"
-eq "$(db dirty)" "" "the repair cleared dirty (kubectl)"
+eq "$(sim_db dirty)" "" "the repair cleared dirty (kubectl)"
 SUMMIT_USER=alice sm appr approve "$R3" --gate migration-repair --comment "fixed the column by hand"
 expect_rc 0 appr "alice approves the repair"
 sm res resume "$R3"
@@ -258,7 +244,7 @@ expect_rc 0 rej "alice rejects"
 sm res2 resume "$R4"
 expect_rc 1 res2 "the rejected run fails"
 expect_status "$R4" rolled_back "the rejected migration"
-eq "$(db dirty)" true "no rollback migration: still dirty"
+eq "$(sim_db dirty)" true "no rollback migration: still dirty"
 eq "$(maint)" false "maintenance off"
 audit_of "$R4"
 has "$T/audit.jsonl" '"action":"migration.rollback_skipped"' "the skipped rollback migration is audited"

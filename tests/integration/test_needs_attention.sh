@@ -22,11 +22,8 @@ rb=$RUNBOOKS/attention.lua
 crash_in_migrate() {
   local name=$1 w=$2
   mkdir -p "$w/pids"
-  local prev
-  prev=$(newest_run)
-  bg_start "$name" run "$rb" -p dir="$w"
+  bg_run "$name" run "$rb" -p dir="$w"
   local pid=$BG_PID
-  wait_new_run "$prev"
   RUN=$NEW_RUN
   wait_until 30 "the migrate exec to run" test -s "$w/count.migrate"
   wait_until 10 "the migrate exec (2/1) to show as started in the journal" journal_has "$RUN" 2/1 started

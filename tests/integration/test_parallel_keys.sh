@@ -91,16 +91,14 @@ say "SIGKILL inside the parallel block, then resume"
 w=$T/w3
 mkdir -p "$w"
 touch "$w/hold.d"   # branch d's exec waits while this file exists
-prev=$(newest_run)
-bg_start crash run "$rb" -p dir="$w" -p delays="a=0,b=0.1,c=0.2,d=0" --json
+bg_run crash run "$rb" -p dir="$w" -p delays="a=0,b=0.1,c=0.2,d=0" --json
 pid=$BG_PID
-wait_new_run "$prev"
 run=$NEW_RUN
-ready() {
+branches_ready() {
   journal_has "$run" 2.a/3 completed && journal_has "$run" 2.b/3 completed &&
     journal_has "$run" 2.c/3 completed && journal_has "$run" 2.d/1/1 started
 }
-wait_until 60 "branches a, b, c to complete while d runs" ready
+wait_until 60 "branches a, b, c to complete while d runs" branches_ready
 kill -9 "$pid"
 bg_wait "$pid"
 rm -f "$w/hold.d"   # the orphaned exec of d ends; the resumed one will not wait

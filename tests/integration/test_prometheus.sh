@@ -28,13 +28,6 @@ for tool in prometheus promtool; do
 done
 command -v curl >/dev/null || die "curl is needed (make deps)"
 
-free_port() {
-  py 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
 
 # prom_value QUERY: the first sample value of an instant query ("" if none).
 prom_value() {
@@ -54,15 +47,6 @@ for line in sys.stdin:
 print(int(total))' "$1"
 }
 
-# result NAME FIELD: a field of the RESULT {json} line of `sm NAME`.
-result() {
-  sed -n 's/^.*RESULT //p' "$T/$1.out" | tail -n 1 | py 'import json,sys
-t = sys.stdin.read().strip()
-if not t:
-    sys.exit("no RESULT line")
-v = json.loads(t)[sys.argv[1]]
-print(json.dumps(v) if isinstance(v, (dict, list, bool)) else v)' "$2"
-}
 
 # within A B TOL WHAT: |A - B| <= TOL.
 within() {
@@ -174,20 +158,20 @@ sm shapes_sim run "$RUNBOOKS/metrics_shapes.lua" --env sim
 expect_rc 0 shapes_sim "every shape against the sim's query API"
 
 for side in prom sim; do
-  eq "$(result "shapes_$side" instant)" 2 "$side: an instant query gives the 2 canary series"
-  eq "$(result "shapes_$side" range)" 2 "$side: a range query gives a series per track"
-  eq "$(result "shapes_$side" bad)" bad_data "$side: bad PromQL is EPROMQL with error_type bad_data"
-  within "$(result "shapes_$side" error_rate_canary)" 0.03 0.004 "$side: the canary's error rate is the scenario's 3%"
-  within "$(result "shapes_$side" error_rate_stable)" 0.001 0.002 "$side: the stable error rate is the default 0.1%"
-  within "$(result "shapes_$side" success_canary)" 97 0.4 "$side: the canary's success rate in percent"
+  eq "$(result_field "shapes_$side" instant)" 2 "$side: an instant query gives the 2 canary series"
+  eq "$(result_field "shapes_$side" range)" 2 "$side: a range query gives a series per track"
+  eq "$(result_field "shapes_$side" bad)" bad_data "$side: bad PromQL is EPROMQL with error_type bad_data"
+  within "$(result_field "shapes_$side" error_rate_canary)" 0.03 0.004 "$side: the canary's error rate is the scenario's 3%"
+  within "$(result_field "shapes_$side" error_rate_stable)" 0.001 0.002 "$side: the stable error rate is the default 0.1%"
+  within "$(result_field "shapes_$side" success_canary)" 97 0.4 "$side: the canary's success rate in percent"
   if ! py 'import sys; c, s = map(float, sys.argv[1:3]); sys.exit(0 if 0.05 < s < c < 0.5 else 1)' \
-      "$(result "shapes_$side" p95_canary)" "$(result "shapes_$side" p95_stable)"; then
-    die "$side: P95 canary $(result "shapes_$side" p95_canary) should exceed stable $(result "shapes_$side" p95_stable)"
+      "$(result_field "shapes_$side" p95_canary)" "$(result_field "shapes_$side" p95_stable)"; then
+    die "$side: P95 canary $(result_field "shapes_$side" p95_canary) should exceed stable $(result_field "shapes_$side" p95_stable)"
   fi
   ok "$side: histogram_quantile P95 of the canary exceeds the stable one"
 done
-p95p=$(result shapes_prom p95_canary)
-p95s=$(result shapes_sim p95_canary)
+p95p=$(result_field shapes_prom p95_canary)
+p95s=$(result_field shapes_sim p95_canary)
 within "$p95p" "$p95s" "$(py 'import sys; print(0.05 * float(sys.argv[1]))' "$p95s")" \
   "Prometheus and the sim agree on the canary's P95"
 
@@ -203,15 +187,17 @@ assert not missing, (missing, names)
 assert all(e["state"] in ("completed", "failed") for e in d["entries"])
 print(len(names))' "$T/status.json" >"$T/n_entries" || die "the metrics entries are not in the journal"
 ok "metrics entries named query, range, value and after their templates ($(cat "$T/n_entries") entries)"
-py 'import sqlite3,sys
-db = sqlite3.connect(sys.argv[1])
-rows = [r[0] for r in db.execute("select result from journal where run_id = ? and kind = ? and state = ?",
-                                 (sys.argv[2], "metrics", "completed"))]
+# (no command shows a journal row's result: state_sql)
+state_sql "SELECT result FROM journal WHERE run_id = ? AND kind = 'metrics' AND state = 'completed'" \
+  "$PROM_RUN" >"$T/metrics_results"
+state_sql "SELECT error FROM journal WHERE run_id = ? AND kind = 'metrics' AND state = 'failed'" \
+  "$PROM_RUN" >"$T/metrics_errors"
+py 'import sys
+rows = open(sys.argv[1]).read().splitlines()
 assert any("\"NaN\"" in r for r in rows), rows
 assert any("\"+Inf\"" in r for r in rows) and any("\"-Inf\"" in r for r in rows)
-fail = [r[0] for r in db.execute("select error from journal where run_id = ? and kind = ? and state = ?",
-                                 (sys.argv[2], "metrics", "failed"))]
-assert any("bad_data" in f for f in fail), fail' "$SUMMIT_STATE_DIR/state.db" "$PROM_RUN" ||
+fail = open(sys.argv[2]).read().splitlines()
+assert any("bad_data" in f for f in fail), fail' "$T/metrics_results" "$T/metrics_errors" ||
   die "NaN/Inf are not stored as Prometheus's strings"
 ok "the journal keeps NaN, +Inf and -Inf as Prometheus's strings, and the bad_data failure"
 
@@ -237,11 +223,11 @@ q1=$(prom_handler_count /api/v1/query)
 r1=$(prom_handler_count /api/v1/query_range)
 eq "$((q1 - q0))" 2 "only the 2 instant queries after the kill reached Prometheus"
 eq "$((r1 - r0))" 0 "the range query was not asked again"
-eq "$(result resume total)" "$seen" "the counter read before the kill is replayed unchanged"
-eq "$(result resume nan)" true "NaN replays as NaN"
-eq "$(result resume ninf)" true "-Inf replays as -Inf"
-eq "$(result resume grew)" true "the query after the kill saw a larger counter"
-within "$(result resume error_rate)" 0.03 0.004 "the template query after the kill"
+eq "$(result_field resume total)" "$seen" "the counter read before the kill is replayed unchanged"
+eq "$(result_field resume nan)" true "NaN replays as NaN"
+eq "$(result_field resume ninf)" true "-Inf replays as -Inf"
+eq "$(result_field resume grew)" true "the query after the kill saw a larger counter"
+within "$(result_field resume error_rate)" 0.03 0.004 "the template query after the kill"
 "$SUMMIT" log "$RUN" --json >"$T/replay_log.json"
 py 'import json,sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -292,7 +278,7 @@ end }
 EOF
 sm insim run insim.lua --env staging
 expect_rc 0 insim "metrics with no url on an environment whose cluster is a sim"
-eq "$(result insim pods)" 2 "the in-process sim counted the environment's pods"
+eq "$(result_field insim pods)" 2 "the in-process sim counted the environment's pods"
 cat >summit.lua <<'EOF'
 return {
   environments = { prod = { metrics = { url = "http://127.0.0.1:1" } } },

@@ -146,9 +146,8 @@ ok "outcome failed with its error; dirty tree recorded"
 git checkout -q deploy.lua
 
 say "signed"
-ssh-keygen -q -t ed25519 -N '' -C alice -f "$T/alice" >/dev/null
-ssh-keygen -q -t ed25519 -N '' -C mallory -f "$T/mallory" >/dev/null
-printf 'summit-release %s\n' "$(cut -d' ' -f1,2 "$T/alice.pub")" >"$T/allowed_signers"
+ssh_keys "$T" alice mallory >/dev/null
+signer summit-release "$T/alice" >"$T/allowed_signers"
 sm sign provenance "$RUN" -o "$T/prov.json" --sign "$T/alice"
 expect_rc 0 sign "provenance --sign"
 [[ -s $T/prov.json.sig ]] || die "no signature written"

@@ -36,12 +36,6 @@ dead() {
   return 1
 }
 
-# attempts RUN KEY STATE: attempt numbers of KEY's rows in STATE.
-attempts() {
-  "$SUMMIT" log "$1" --json | py 'import json,sys
-print(",".join(str(r["attempt"]) for r in map(json.loads, sys.stdin)
-               if r["key"] == sys.argv[1] and r["state"] == sys.argv[2]))' "$2" "$3"
-}
 
 say "1. a step timeout kills the process (and its group) and stops timers"
 cat >"$W/timeout.lua" <<'EOF'
@@ -95,16 +89,6 @@ return runbook {
   end,
 }
 EOF
-trace_is() {
-  local want got
-  want=$(printf '%s\n' "${@:3}")
-  got=$(cat "$1/trace" 2>/dev/null || true)
-  if [[ $got != "$want" ]]; then
-    printf -- '---- expected trace ----\n%s\n---- actual trace ----\n%s\n' "$want" "$got" >&2
-    die "$2: the trace is not as expected"
-  fi
-  ok "$2"
-}
 
 say "2. on_exhausted = \"pause\": needs_attention, then resume --retry"
 d2=$T/t2
@@ -164,13 +148,11 @@ return runbook {
 EOF
 d4=$T/t4
 mkdir -p "$d4"
-prev=$(newest_run)
-bg_start b4 run "$W/backoff.lua" -p dir="$d4"
+bg_run b4 run "$W/backoff.lua" -p dir="$d4"
 pid=$BG_PID
-wait_new_run "$prev"
 run4=$NEW_RUN
-in_backoff() { [[ $(attempts "$run4" 1 started) == "1,2" ]]; }
-wait_until 30 "attempt 2 of the step to be journaled (waiting out its backoff)" in_backoff
+second_attempt_waits() { [[ $(attempts "$run4" 1 started) == "1,2" ]]; }
+wait_until 30 "attempt 2 of the step to be journaled (waiting out its backoff)" second_attempt_waits
 kill -9 "$pid"
 bg_wait "$pid"
 eq "$RC" 137 "summit was killed during the backoff"

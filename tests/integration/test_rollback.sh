@@ -60,14 +60,7 @@ return {
 LUA
 cd "$W"
 
-kget() {
-  k kget -n prod get "$1" -o "jsonpath=$2"
-  krc 0 kget "kubectl get $1" >/dev/null
-  cat "$T/kget.out"
-}
-web_image() { kget deploy/web '{.spec.template.spec.containers[0].image}'; }
-# audit_of RUN: the run's audit export, in $T/audit.jsonl.
-audit_of() { "$SUMMIT" audit export --run "$1" >"$T/audit.jsonl" 2>"$T/audit.err"; }
+web_image() { kget prod deploy/web '{.spec.template.spec.containers[0].image}'; }
 # The detail of the run's `rollback` record: mode from to.
 rollback_record() {
   audit_of "$1"
@@ -78,17 +71,10 @@ for l in open(sys.argv[1]):
         d = r["detail"]
         print(d["mode"], d["from"], d["to"], d.get("revision", "-"), d.get("reason", ""))' "$T/audit.jsonl"
 }
-audit_verify() {
-  sm verify audit verify
-  expect_rc 0 verify "summit audit verify ($1)"
-}
 
 # The application's health endpoint (the test HTTP server's /ok).
-python3 "$HERE/http_server.py" "$T/port" >"$T/server.log" 2>&1 &
-BG_PIDS+=("$!")
-echo "$!" >"$T/pids/http_server"
-wait_until 10 "the test HTTP server to listen" test -s "$T/port"
-HEALTH=http://127.0.0.1:$(<"$T/port")/ok
+start_http_server
+HEALTH=$URL/ok
 
 say "a history of three revisions, made with kubectl"
 for v in v2 v3; do
@@ -125,9 +111,9 @@ expect_rc 0 to1 "rollback to revision 1"
 R1=$(newest_run)
 expect_status "$R1" succeeded "the rollback to revision 1"
 eq "$(web_image)" registry/web:v1 "web runs v1 again (kubectl)"
-eq "$(kget deploy/web '{.status.updatedReplicas}/{.status.readyReplicas}/{.spec.replicas}')" 3/3/3 \
+eq "$(kget prod deploy/web '{.status.updatedReplicas}/{.status.readyReplicas}/{.spec.replicas}')" 3/3/3 \
   "all 3 replicas updated and ready"
-eq "$(kget deploy/web '{.metadata.annotations.deployment\.kubernetes\.io/revision}')" 4 \
+eq "$(kget prod deploy/web '{.metadata.annotations.deployment\.kubernetes\.io/revision}')" 4 \
   "revision 1's template is now revision 4, as kubectl rollout undo does"
 eq "$(rollback_record "$R1")" "undo registry/web:v3 registry/web:v1 1 v3 breaks logins" \
   "the audit's rollback record: undo from v3 to v1, revision 1, the reason"
@@ -159,15 +145,15 @@ eq "$(rollback_record "$(newest_run)")" "undo registry/web:v3 registry/web:v2 2 
 say "blue-green: a deploy switched api to green; rollback switches back"
 sm bg run rb_bluegreen.lua --env prod -p image=registry/api:v2
 expect_rc 0 bg "blue-green deploy of api v2"
-eq "$(kget svc/api '{.spec.selector.color}')" green "service/api selects green after the deploy"
+eq "$(kget prod svc/api '{.spec.selector.color}')" green "service/api selects green after the deploy"
 sm bgback run "$ROLLBACK" --env prod -p deployment=api
 expect_rc 0 bgback "rollback of api"
 R3=$(newest_run)
 expect_status "$R3" succeeded "the blue-green rollback"
-eq "$(kget svc/api '{.spec.selector.color}')" blue "service/api selects blue again (kubectl)"
-eq "$(kget deploy/api-blue '{.spec.template.spec.containers[0].image}/{.status.readyReplicas}')" registry/api:v1/2 \
+eq "$(kget prod svc/api '{.spec.selector.color}')" blue "service/api selects blue again (kubectl)"
+eq "$(kget prod deploy/api-blue '{.spec.template.spec.containers[0].image}/{.status.readyReplicas}')" registry/api:v1/2 \
   "api-blue runs v1 with its 2 replicas ready"
-eq "$(kget deploy/api-green '{.spec.template.spec.containers[0].image}')" registry/api:v2 \
+eq "$(kget prod deploy/api-green '{.spec.template.spec.containers[0].image}')" registry/api:v2 \
   "api-green is left running v2 (switching again is instant)"
 eq "$(rollback_record "$R3")" "switch_back registry/api:v2 registry/api:v1 - " \
   "audited: switch_back from v2 to v1"
@@ -179,7 +165,7 @@ sm bgnum run "$ROLLBACK" --env prod -p deployment=api -p revision=2
 expect_rc 1 bgnum "a blue-green rollback to a revision number"
 has "$T/bgnum.out" "(a blue-green pair has colors, not revision numbers: give previous or a version)" \
   "refused, saying what to give instead"
-eq "$(kget svc/api '{.spec.selector.color}')" blue "service/api unchanged"
+eq "$(kget prod svc/api '{.spec.selector.color}')" blue "service/api unchanged"
 sm lone run "$ROLLBACK" --env prod -p deployment=lone
 expect_rc 1 lone "a blue-green rollback with no other color"
 has "$T/lone.out" "blue-green lone: service/lone selects blue, and lone-green does not exist: nothing to switch back to" \
@@ -201,8 +187,8 @@ eq "$(web_image)" registry/web:v3 "web runs v3"
 say "a canary in flight: rollback to previous removes it, the stable stays"
 sm can run rb_canary.lua --env prod -p image=registry/web:v4
 expect_rc 0 can "a canary of v4 at 33%"
-eq "$(kget deploy/web-canary '{.spec.replicas}')" 1 "web-canary has 1 replica (kubectl)"
-eq "$(kget deploy/web '{.spec.replicas}')" 2 "web has 2"
+eq "$(kget prod deploy/web-canary '{.spec.replicas}')" 1 "web-canary has 1 replica (kubectl)"
+eq "$(kget prod deploy/web '{.spec.replicas}')" 2 "web has 2"
 sm cback run "$ROLLBACK" --env prod
 expect_rc 0 cback "rollback with a canary in flight"
 R5=$(newest_run)
@@ -210,7 +196,7 @@ expect_status "$R5" succeeded "the canary rollback"
 k gone -n prod get deploy/web-canary
 krc 1 gone "web-canary is gone (kubectl get fails)"
 has "$T/gone.err" "NotFound" "kubectl says NotFound"
-eq "$(kget deploy/web '{.spec.template.spec.containers[0].image}/{.spec.replicas}/{.status.readyReplicas}')" \
+eq "$(kget prod deploy/web '{.spec.template.spec.containers[0].image}/{.spec.replicas}/{.status.readyReplicas}')" \
   registry/web:v3/3/3 "web keeps v3 and has its 3 replicas back, ready"
 eq "$(rollback_record "$R5")" "abort_canary registry/web:v4 registry/web:v3 7 " "audited: the canary v4 aborted"
 

@@ -82,10 +82,8 @@ has "$T/t2.out" "ETIMEDOUT" "the error is still ETIMEDOUT"
 
 say "3. SIGTERM and SIGINT stop a spinning run, which stays resumable"
 for sig in TERM INT; do
-  prev=$(newest_run)
-  bg_start "sig$sig" run spin.lua -p mode=pcall
+  bg_run "sig$sig" run spin.lua -p mode=pcall
   pid=$BG_PID
-  wait_new_run "$prev"
   wait_until 20 "the spin step to start" spinning "$NEW_RUN"
   kill -"$sig" "$pid"
   bg_done "$pid" 20
@@ -103,10 +101,8 @@ eq "$(entry_field "$NEW_RUN" 3 state)" completed "the step after the spin ran"
 cp spin.orig spin.lua
 
 say "4. summit cancel stops a spinning run"
-prev=$(newest_run)
-bg_start cancelrun run spin.lua -p mode=pcall
+bg_run cancelrun run spin.lua -p mode=pcall
 pid=$BG_PID
-wait_new_run "$prev"
 wait_until 20 "the spin step to start" spinning "$NEW_RUN"
 sm cancel cancel "$NEW_RUN"
 expect_rc 0 cancel "summit cancel"
@@ -129,10 +125,8 @@ return runbook {
 }
 EOF2
 mkdir -p "$T/u"
-prev=$(newest_run)
-bg_start undorun run undo.lua -p dir="$T/u"
+bg_run undorun run undo.lua -p dir="$T/u"
 pid=$BG_PID
-wait_new_run "$prev"
 wait_until 20 "the spin step to start" spinning "$NEW_RUN"
 sm cancelrb cancel "$NEW_RUN" --rollback
 expect_rc 0 cancelrb "summit cancel --rollback"

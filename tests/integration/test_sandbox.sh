@@ -23,12 +23,7 @@ source "$(dirname "$0")/lib.sh" "$@"
 
 command -v python3 >/dev/null || die "python3 is needed for the test HTTP server (make deps)"
 
-rm -f "$T/port"
-python3 "$HERE/http_server.py" "$T/port" >"$T/server.log" 2>&1 &
-BG_PIDS+=("$!")
-echo "$!" >"$T/pids/http_server"
-wait_until 10 "the test HTTP server to listen" test -s "$T/port"
-URL=http://127.0.0.1:$(<"$T/port")
+start_http_server
 
 W=$T/wd
 cd "$W"

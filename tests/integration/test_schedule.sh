@@ -36,15 +36,9 @@ return runbook {
 EOF
 cp quick.lua broken.lua
 
-db() {
-  py 'import sqlite3,sys
-c = sqlite3.connect(sys.argv[1])
-for r in c.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in r))
-c.commit()' \
-    "$SUMMIT_STATE_DIR/state.db" "$1"
-}
-runs_of() { db "SELECT count(*) FROM runs WHERE schedule = '$1'"; }
+# runs_of SCHEDULE: how many runs it started (no command shows a run's
+# schedule: state_sql).
+runs_of() { state_sql "SELECT count(*) FROM runs WHERE schedule = '$1'"; }
 skips() {
   "$SUMMIT" audit export 2>/dev/null | py 'import json,sys
 n = 0
@@ -73,7 +67,7 @@ two_skips() { (($(skips slow overlap) >= 2)); }
 wait_until 30 "two overlap skips" two_skips
 sm pause schedule pause slow
 expect_rc 0 pause "pause it"
-done_runs() { (($(db "SELECT count(*) FROM runs WHERE schedule = 'slow' AND status != 'succeeded'") == 0)); }
+done_runs() { (($(state_sql "SELECT count(*) FROM runs WHERE schedule = 'slow' AND status != 'succeeded'") == 0)); }
 wait_until 30 "its runs to end" done_runs
 py 'import sys
 lines = open(sys.argv[1]).read().split()
@@ -99,9 +93,10 @@ expect_rc 0 a2 "schedule add m-once (missed = run-once)"
 sm a3 schedule add m-broken --every 15m broken.lua -p tag=broken --missed run-once
 expect_rc 0 a3 "schedule add m-broken"
 echo 'return {' >broken.lua   # it no longer loads
-# As if no daemon had run for an hour: the next fire is an hour back.
+# As if no daemon had run for an hour: the next fire is an hour back (no
+# command sets a fire time: state_sql).
 hour_ago=$(( ($(now_ms) / 900000 - 4) * 900000 ))
-db "UPDATE schedules SET next_fire_ms = $hour_ago WHERE name LIKE 'm-%'" >/dev/null
+state_sql "UPDATE schedules SET next_fire_ms = $hour_ago WHERE name LIKE 'm-%'" >/dev/null
 bg_start d2 daemon
 D2=$BG_PID
 wait_until 30 "the run-once run" test -s marks
@@ -114,7 +109,11 @@ eq "$(runs_of m-once)" 1 "missed = run-once: exactly one run"
 eq "$(cat marks)" once "the run-once run did its effect once"
 eq "$(list_field m-once last_run_status)" succeeded "list: the last run's status"
 now=$(now_ms)
-next=$(db "SELECT next_fire_ms FROM schedules WHERE name = 'm-skip'")
+next=$(list_field m-skip next_fire | py 'import sys
+from datetime import datetime, timezone
+t = sys.stdin.read().strip()
+d = datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+print(round(d.timestamp() * 1000))')
 ((next > now && next <= now + 900000)) || die "m-skip's next fire $next is not the next one after $now"
 ok "missed = skip: the next fire is the next one after now"
 eq "$(list_field m-broken last_status)" error "a runbook that no longer loads: status error"
@@ -135,7 +134,8 @@ expect_rc 2 p3 "pausing an unknown schedule"
 has "$T/p3.err" "no schedule named 'nosuch'" "names it"
 
 say "one run per fire, even when asked twice (the daemon's internal --fire)"
-fire=$(db "SELECT fire_ms FROM runs WHERE schedule = 'm-once'")
+# The fire time of the run, in ms (no command shows it: state_sql).
+fire=$(state_sql "SELECT fire_ms FROM runs WHERE schedule = 'm-once'")
 sm dup run quick.lua -p tag=dup --fire "m-once@$fire"
 expect_rc 5 dup "a second run for the same fire"
 has "$T/dup.err" "already has a run" "says why"

@@ -144,13 +144,10 @@ has "$T/leak_status.out" '[secret:api]' "status --json (the step result) names i
 rm -f fail.flag
 sm resume_two resume "$RUN2" --json
 expect_rc 0 resume_two "a resume reads summit.lua's secrets again"
-# The journal rows, read from the real database.
+# journal KEY: the results of RUN2's completed rows KEY, read from the real
+# database (no command shows a journal row's result: state_sql).
 journal() {
-  py 'import sqlite3,sys
-db = sqlite3.connect(sys.argv[1])
-for (r,) in db.execute("select result from journal where run_id = ? and key = ? "
-                       "and state = ?", (sys.argv[2], sys.argv[3], "completed")):
-    print(r)' "$SUMMIT_STATE_DIR/state.db" "$RUN2" "$1"
+  state_sql "SELECT result FROM journal WHERE run_id = ? AND key = ? AND state = 'completed'" "$RUN2" "$1"
 }
 journal 3 >"$T/step3.txt"
 has "$T/step3.txt" '"starts":"issued"' "secret_output: the caller got the output"

@@ -145,8 +145,8 @@ has "$T/ev.out" "the summit sim keeps at most 30 pods (scenario max_pods)" "a Fa
 
 say "4. SIGTERM"
 kill -TERM "$SIM_PID"
-gone() { ! kill -0 "$SIM_PID" 2>/dev/null; }
-wait_until 15 "the sim to exit on SIGTERM" gone
+sim_gone() { ! kill -0 "$SIM_PID" 2>/dev/null; }
+wait_until 15 "the sim to exit on SIGTERM" sim_gone
 bg_wait "$SIM_PID"
 eq "$RC" 0 "the sim exits 0 on SIGTERM"
 hasnt "$T/sim.err" "internal error" "no internal errors in the sim's log"
@@ -186,8 +186,8 @@ eq "$(cat "$T/half.out")" "HTTP/1.1 408 Request Timeout" "a half-sent request is
 rm -f "$T/ready"
 slow 25 >"$T/crowd.out" &
 CROWD=$!
-ready() { [[ -e $T/ready ]]; }
-wait_until 10 "the crowd to connect" ready
+crowd_ready() { [[ -e $T/ready ]]; }
+wait_until 10 "the crowd to connect" crowd_ready
 # The crowd holds every place: kubectl is refused (503, or a reset) and
 # retries; it gets its answer once the header timeout evicts the crowd.
 k limget get deployments

@@ -31,11 +31,8 @@ else:
 start_and_kill() {
   local name=$1 w=$2 d=${3:-3}
   mkdir -p "$w"
-  local prev
-  prev=$(newest_run)
-  bg_start "$name" run "$rb" -p dir="$w" -p d=${d}s
+  bg_run "$name" run "$rb" -p dir="$w" -p d=${d}s
   local pid=$BG_PID
-  wait_new_run "$prev"
   RUN=$NEW_RUN
   wait_until 30 "the sleep to start" journal_has "$RUN" 2 started
   # ~1 s after the sleep began by the journal's clock, not 1 s after this

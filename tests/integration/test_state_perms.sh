@@ -48,9 +48,7 @@ private() {
 }
 # sched_runs: runs started by a schedule.
 sched_runs() {
-  py 'import sqlite3,sys
-print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM runs WHERE schedule IS NOT NULL").fetchone()[0])' \
-    "$SUMMIT_STATE_DIR/state.db"
+  state_sql "SELECT count(*) FROM runs WHERE schedule IS NOT NULL"
 }
 at_least_one_fire() { (($(sched_runs) >= 1)); }
 

@@ -18,12 +18,7 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v python3 >/dev/null || die "python3 is needed for the test HTTP server (make deps)"
 command -v curl >/dev/null || die "curl is needed to read the test server's counters (make deps)"
 
-rm -f "$T/port"
-python3 "$HERE/http_server.py" "$T/port" >"$T/server.log" 2>&1 &
-echo $! >"$T/pids/http_server"
-BG_PIDS+=("$(cat "$T/pids/http_server")")
-wait_until 10 "the test HTTP server to listen" test -s "$T/port"
-URL=http://127.0.0.1:$(<"$T/port")
+start_http_server
 hits() { curl -fsS "$URL/stats" | py 'import json,sys; print(json.load(sys.stdin)["hits"].get(sys.argv[1], 0))' "$1"; }
 
 cd "$T/wd"

@@ -45,20 +45,6 @@ return runbook {
 }
 EOF
 
-# trace_is DIR WHAT LINE...: DIR/trace holds exactly these lines.
-trace_is() {
-  local dir=$1 what=$2
-  shift 2
-  local want got
-  want=$(printf '%s\n' "$@")
-  got=$(cat "$dir/trace" 2>/dev/null || true)
-  if [[ $got != "$want" ]]; then
-    printf -- '---- expected trace ----\n%s\n---- actual trace ----\n%s\n' "$want" "$got" >&2
-    die "$what: the trace is not as expected"
-  fi
-  ok "$what"
-}
-
 # undo_entries RUN: "name=state" of the undo steps in `summit status
 # --json`, in journal order.
 undo_entries() {
@@ -91,10 +77,8 @@ has "$T/u1.status" "undo s2" "summit status (human) shows what was undone"
 say "2. SIGKILL during undo 2, then resume: the undo resumes at undo 2"
 w2=$T/w2
 mkdir -p "$w2/pids"
-prev=$(newest_run)
-bg_start u2 run "$rb" -p dir="$w2" -p slow_undo=2
+bg_run u2 run "$rb" -p dir="$w2" -p slow_undo=2
 pid=$BG_PID
-wait_new_run "$prev"
 run2=$NEW_RUN
 wait_until 30 "undo 2 to be running" test -s "$w2/pids/undo"
 kill -9 "$pid"

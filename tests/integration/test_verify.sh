@@ -12,13 +12,14 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 source "$RUNBOOKS/deploy_setup.sh"
 V=(-p verify_count=2 -p verify_interval=1s)
-result() { sed -n 's/^ *info verdict //p' "$T/$1.out"; }
+# verdict NAME: the JSON after "verdict" in the output of `sm NAME`.
+verdict() { sed -n 's/^ *info verdict //p' "$T/$1.out"; }
 
 say "1. a healthy production"
 sm pass run verify --env production "${V[@]}"
 expect_rc 0 pass "verify"
 expect_status "$(newest_run)" succeeded "the verify run"
-eq "$(result pass | py 'import json,sys; d = json.load(sys.stdin); print(d["verdict"], d["env"], len(d["checks"]), d["flags"][0]["have"])')" \
+eq "$(verdict pass | py 'import json,sys; d = json.load(sys.stdin); print(d["verdict"], d["env"], len(d["checks"]), d["flags"][0]["have"])')" \
   "passed production 5 100" "verdict passed: 5 checks, new-checkout at 100"
 for c in "smoke production" "check_auth production" "check_api production" "check_database production" \
   "check_graph production"; do
@@ -39,7 +40,7 @@ has "$T/slow.out" "p95" "names P95"
 hasnt "$T/slow.out" "check_auth FAILED" "the checks themselves passed"
 sm lax run verify --env production -p strict=false "${V[@]}"
 expect_rc 0 lax "verify with strict=false"
-eq "$(result lax | py 'import json,sys; d = json.load(sys.stdin); print(d["verdict"], d["metrics"]["verdict"])')" \
+eq "$(verdict lax | py 'import json,sys; d = json.load(sys.stdin); print(d["verdict"], d["metrics"]["verdict"])')" \
   "failed failed" "returns the failed verdict"
 eq "$(kget summit-production deploy/web '{.spec.template.spec.containers[0].image}')" registry/web:v1.0.1-slow \
   "verify changes nothing in the cluster"
@@ -58,8 +59,7 @@ has "$T/two.out" "flag new-checkout is 50, expected 100" "names the flag"
 eq "$(kget summit-production cm/feature-flags '{.data.new-checkout}')" 50 "the flag is left as it is"
 
 say "audit"
-sm verify audit verify
-expect_rc 0 verify "summit audit verify"
+audit_verify
 "$SUMMIT" audit export 2>/dev/null | grep '"release.verify"' >"$T/verdicts" || die "no release.verify records"
 eq "$(grep -c '"verdict":"passed"' "$T/verdicts")" 1 "one passed verdict in the audit"
 eq "$(grep -c '"verdict":"failed"' "$T/verdicts")" 3 "three failed ones"

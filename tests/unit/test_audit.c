@@ -13,32 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "lua/audit.h"
 #include "store/store.h"
 
-static char dir[64];
-static char dbpath[128];
-
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/summit-audit-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-  snprintf(dbpath, sizeof dbpath, "%s/state.db", dir);
-}
-
-static void teardown(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(audit, .init = setup, .fini = teardown);
-
-static store_t *open_db(void) {
-  char err[512] = "";
-  store_t *s = store_open(dbpath, 1, STORE_DURABILITY_FULL, err, sizeof err);
-  cr_assert_not_null(s, "store_open: %s", err);
-  return s;
-}
+TestSuite(audit, .init = tmpdir_setup, .fini = tmpdir_teardown);
 
 /* n records over three runs and two actors; commits at the end. */
 static void fill(store_t *s, int n) {
@@ -72,7 +51,7 @@ static void tamper(const char *sql) {
 }
 
 static void verify(store_audit_check *c, const char *want_head) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   cr_assert_eq(store_audit_verify(s, want_head, c), STORE_OK, "%s",
                store_errmsg(s));
   store_close(s);
@@ -102,7 +81,7 @@ static void sha256_hex(const char *a, const char *b, char out[65]) {
 /* ---- the chain as written -------------------------------------------- */
 
 Test(audit, empty_chain_verifies) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   store_close(s);
   store_audit_check c;
   verify(&c, NULL);
@@ -112,7 +91,7 @@ Test(audit, empty_chain_verifies) {
 }
 
 Test(audit, record_text_and_hash_are_the_documented_ones) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   cr_assert_eq(store_audit_append(s, 1700000000123LL, "al\"ice", "r1",
                                   "run.started", "{\"a\":1}", 1), STORE_OK);
   cr_assert_eq(store_audit_append(s, 1700000000456LL, "bob", NULL,
@@ -158,7 +137,7 @@ Test(audit, record_text_and_hash_are_the_documented_ones) {
 }
 
 Test(audit, long_chain_verifies_and_finds_a_remembered_head) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 60);
   store_close(s);
   store_audit_check c;
@@ -190,7 +169,7 @@ Test(audit, long_chain_verifies_and_finds_a_remembered_head) {
 }
 
 Test(audit, two_connections_append_to_one_chain) {
-  store_t *a = open_db(), *b = open_db();
+  store_t *a = open_db(1), *b = open_db(1);
   for (int i = 0; i < 20; i++) {
     store_t *s = i % 3 ? a : b;
     cr_assert_eq(store_audit_append(s, 1000 + i, "x", "r", "a.b", NULL,
@@ -209,7 +188,7 @@ Test(audit, two_connections_append_to_one_chain) {
 }
 
 Test(audit, an_append_rides_the_open_transaction) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   store_entry e = {.key = "1", .state = "completed", .kind = "step",
                    .attempt = 1, .ts_ms = 5, .result = "[]"};
   store_run r = {.id = "r", .name = "n", .source_path = "f",
@@ -252,7 +231,7 @@ static int collect(void *ud, const store_audit_row *r) {
 }
 
 Test(audit, each_filters_by_run_and_time) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 30);
   seen all = {0}, run_a = {0}, late = {0}, both = {0};
   cr_assert_eq(store_audit_each(s, NULL, 0, collect, &all), STORE_OK);
@@ -273,7 +252,7 @@ Test(audit, each_filters_by_run_and_time) {
 }
 
 Test(audit, the_schema_refuses_update_and_delete) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 3);
   store_close(s);
   sqlite3 *db;
@@ -297,7 +276,7 @@ Test(audit, the_schema_refuses_update_and_delete) {
 /* ---- tampering --------------------------------------------------------- */
 
 Test(audit, one_byte_of_a_detail_changed) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 12);
   store_close(s);
   tamper("UPDATE audit SET record = replace(record, '\"step 7\"', '\"step 8\"')"
@@ -312,7 +291,7 @@ Test(audit, one_byte_of_a_detail_changed) {
 }
 
 Test(audit, record_text_no_longer_json) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 5);
   store_close(s);
   tamper("UPDATE audit SET record = substr(record, 2) WHERE seq = 4");
@@ -320,7 +299,7 @@ Test(audit, record_text_no_longer_json) {
 }
 
 Test(audit, a_column_changed_without_the_record) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 9);
   store_close(s);
   tamper("UPDATE audit SET actor = 'mallory' WHERE seq = 5");
@@ -328,7 +307,7 @@ Test(audit, a_column_changed_without_the_record) {
 }
 
 Test(audit, other_columns_changed) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 9);
   store_close(s);
   tamper("UPDATE audit SET run_id = 'run-z' WHERE seq = 2");
@@ -342,7 +321,7 @@ Test(audit, other_columns_changed) {
 }
 
 Test(audit, a_middle_record_deleted) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 10);
   store_close(s);
   tamper("DELETE FROM audit WHERE seq = 6");
@@ -354,7 +333,7 @@ Test(audit, a_middle_record_deleted) {
 }
 
 Test(audit, several_records_deleted) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 10);
   store_close(s);
   tamper("DELETE FROM audit WHERE seq IN (3, 4, 5)");
@@ -362,7 +341,7 @@ Test(audit, several_records_deleted) {
 }
 
 Test(audit, the_first_record_deleted) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 4);
   store_close(s);
   tamper("DELETE FROM audit WHERE seq = 1");
@@ -370,7 +349,7 @@ Test(audit, the_first_record_deleted) {
 }
 
 Test(audit, two_records_swapped) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 8);
   store_close(s);
   /* Swap everything but seq between 3 and 4: each row keeps its own
@@ -382,7 +361,7 @@ Test(audit, two_records_swapped) {
 }
 
 Test(audit, a_wrong_prev) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 8);
   store_close(s);
   tamper("UPDATE audit SET prev_hash = (SELECT hash FROM audit WHERE seq = 2)"
@@ -391,7 +370,7 @@ Test(audit, a_wrong_prev) {
 }
 
 Test(audit, a_wrong_prev_in_both_places) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 8);
   store_close(s);
   /* The prev rewritten consistently in the column and the text. */
@@ -402,7 +381,7 @@ Test(audit, a_wrong_prev_in_both_places) {
 }
 
 Test(audit, a_record_rewritten_with_its_hash_recomputed) {
-  store_t *s = open_db();
+  store_t *s = open_db(1);
   fill(s, 8);
   /* The forger recomputes record 4's hash: record 4 verifies by itself,
    * the link from record 5 does not. */

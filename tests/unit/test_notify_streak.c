@@ -7,26 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixtures.h"
 #include "store/store.h"
 
-static char dir[64];
-static char dbpath[128];
 static store_t *s;
 
 static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/summit-streak-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-  snprintf(dbpath, sizeof dbpath, "%s/state.db", dir);
-  char err[512] = "";
-  s = store_open(dbpath, 1, STORE_DURABILITY_PROCESS, err, sizeof err);
-  cr_assert_not_null(s, "store_open: %s", err);
+  tmpdir_setup();
+  s = open_db_with(1, STORE_DURABILITY_PROCESS);
 }
 
 static void teardown(void) {
   store_close(s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
+  tmpdir_teardown();
 }
 
 TestSuite(streak, .init = setup, .fini = teardown);
@@ -34,16 +27,7 @@ TestSuite(streak, .init = setup, .fini = teardown);
 /* A run created at ms by schedule (NULL: none), ended with status. */
 static void run(const char *id, int64_t ms, const char *schedule,
                 const char *status) {
-  store_run r;
-  memset(&r, 0, sizeof r);
-  r.id = (char *)id;
-  r.name = "probe";
-  r.source_path = "probe.lua";
-  r.source_sha256 = "abc";
-  r.source = "return runbook{}";
-  r.params = "{}";
-  r.status = "running";
-  r.created_ms = r.updated_ms = ms;
+  store_run r = sample_run(id, ms);  /* only schedule and status count */
   cr_assert_eq(store_run_create(s, &r), STORE_OK);
   if (schedule)
     cr_assert_eq(store_schedule_run_started(s, schedule, ms, id), STORE_OK,

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "io/proc.h"
 
 /* What done saw, copied out since the result dies with the call. */
@@ -70,20 +71,6 @@ static void run(const proc_opts *o, res_t *res) {
   cr_assert_eq(uv_run(loop, UV_RUN_DEFAULT), 0);
   cr_assert_eq(res->calls, 1);
   end_loop(loop);
-}
-
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char *b = malloc((size_t)n + 1);
-  cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-  b[n] = '\0';
-  fclose(f);
-  *len = (size_t)n;
-  return b;
 }
 
 static int make_tmpdir(char *dir, size_t n) {

@@ -17,52 +17,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "store/store.h"
 
-/* ---- fixture: one temp dir per test ---------------------------------- */
+/* ---- fixture: one temp dir per test (fixtures.h) --------------------- */
 
-static char dir[64];
-static char dbpath[128];
-
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/summit-store-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-  snprintf(dbpath, sizeof dbpath, "%s/state.db", dir);
-}
-
-static void teardown(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(store, .init = setup, .fini = teardown);
-
-static store_t *open_db(int create) {
-  char err[512] = "";
-  store_t *s = store_open(dbpath, create, STORE_DURABILITY_FULL, err,
-                          sizeof err);
-  cr_assert_not_null(s, "store_open: %s", err);
-  return s;
-}
+TestSuite(store, .init = tmpdir_setup, .fini = tmpdir_teardown);
 
 static int file_exists(const char *p) {
   struct stat st;
   return stat(p, &st) == 0;
-}
-
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char *b = malloc((size_t)n + 1);
-  cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-  b[n] = '\0';
-  fclose(f);
-  *len = (size_t)n;
-  return b;
 }
 
 static void spit(const char *path, const void *data, size_t len) {
@@ -95,24 +59,6 @@ static int raw_int(const char *path, const char *sql) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return v;
-}
-
-static store_run sample_run(const char *id, int64_t created) {
-  store_run r;
-  memset(&r, 0, sizeof r);
-  r.id = (char *)id;
-  r.name = "deploy";
-  r.version = "1.2.3";
-  r.source_path = "runbooks/deploy.lua";
-  r.source_sha256 = "abc123";
-  r.source = "return runbook{}";
-  r.params = "{\"replicas\":3}";
-  r.env = "staging";
-  r.status = "running";
-  r.started_by = "alice";
-  r.created_ms = created;
-  r.updated_ms = created;
-  return r;
 }
 
 /* ---- opening and schema ---------------------------------------------- */

@@ -152,12 +152,6 @@ for w in json.load(sys.stdin).get("waits") or []:
   [[ -n $DRIVEN_RUN ]] || DRIVEN_RUN=$(newest_run)
 }
 
-# kget NS WHAT JSONPATH: one value from the real kubectl.
-kget() {
-  k kget -n "$1" get "$2" -o "jsonpath=$3"
-  krc 0 kget "kubectl get $2 -n $1" >/dev/null
-  cat "$T/kget.out"
-}
 # audit_actions RUN: the actions of the run's audit records, one a line.
 audit_actions() {
   "$SUMMIT" audit export --run "$1" 2>/dev/null | py 'import json,sys
