@@ -1,3 +1,5 @@
+/* RFC 3339 timestamps and civil-calendar arithmetic (see rfc3339.h): the
+ * one parser behind audit.c, cron.c and the ExecCredential expiry time. */
 #include "io/rfc3339.h"
 
 #include <stddef.h>
