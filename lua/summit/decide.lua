@@ -5,18 +5,30 @@
 -- and tests/lua/unit/test_decide.lua checks every row of the table.
 local M = {}
 
--- entry(q) -> plan, for one call of engine.entry. q holds:
---   key, kind, name, hash   the call the code makes
---   redact(name)            the name as the journal would hold it (a step
---                           named after a secret is journaled masked)
---   opts                    the entry's options (engine.entry lists them)
---   prev                    the journal's newest row for key, or nil
---   decision                what an operator chose at summit resume of a
---                           needs_attention run: { key, action, by } or nil
---   on_failed_path          key is on the path of the error the resumed
---                           run failed with (it runs again)
---   scope                   the enclosing scope: { retrying, guard, approved }
---   cancelling              T.cancelling(): nil, "cancelling" or "undoing"
+-- The plans of the common cases, shared (plans are never changed by
+-- their users): most entries of a resumed run are replays, most of a new
+-- run are new.
+local REPLAY = { action = "replay" }
+local REPLAY_UNDO = { action = "replay", undo = true }
+local NEW = { action = "run", attempt = 1, keep_wake = true }
+
+-- entry(prev, key, kind, name, hash, opts, scope, run) -> plan, for one
+-- call of engine.entry:
+--   prev   the journal's newest row for the call's key (nil: not in the
+--          journal)
+--   key, kind, name, hash, opts: the call the code makes (opts: the
+--          entry's options, see engine.entry)
+--   scope  the enclosing scope: { retrying, guard, approved }
+--   run    what holds for the whole run:
+--            decision        what an operator chose at summit resume of a
+--                            needs_attention run: { key, action, by } or nil
+--            failed_path     set of the keys on the path of the error the
+--                            resumed run failed with (they run again)
+--            redact(name)    the name as the journal would hold it (a step
+--                            named after a secret is journaled masked)
+--            cancelling()    nil, "cancelling" or "undoing" (T.cancelling)
+-- The call comes as arguments, not a table: most entries of a resumed
+-- run are replays, and deciding one allocates nothing.
 -- plan.action is one of
 --   "diverged"          the code asks for something else than the journal
 --                       recorded (plan.why)
@@ -36,14 +48,14 @@ local M = {}
 --   recovered           it was in flight at a crash (step.recovered)
 --   fresh_try           a step with retries starts its next try
 --   keep_wake           a backoff wait the journal holds is waited out
-function M.entry(q)
-  local prev, opts, decision = q.prev, q.opts, q.decision
+function M.entry(prev, key, kind, name, hash, opts, scope, run)
+  local decision = run.decision
   if not prev then
-    if q.cancelling == "cancelling" then return { action = "cancelled", attempt = 1 } end
-    return { action = "run", attempt = 1, keep_wake = true }
+    if run.cancelling() == "cancelling" then return { action = "cancelled", attempt = 1 } end
+    return NEW
   end
-  if prev.kind ~= q.kind or (prev.name ~= q.name and prev.name ~= q.redact(q.name))
-      or prev.hash ~= q.hash then
+  if prev.kind ~= kind or (prev.name ~= name and prev.name ~= run.redact(name))
+      or prev.hash ~= hash then
     return { action = "diverged",
              why = "the code asks for something other than what the journal recorded" }
   end
@@ -53,24 +65,23 @@ function M.entry(q)
     -- again gets it again (docs/secrets.md).
     st = "rerun"
   end
-  if st == "completed" or st == "skipped" then
-    return { action = "replay", undo = opts.undo ~= nil and st == "completed" }
-  end
+  if st == "completed" then return opts.undo ~= nil and REPLAY_UNDO or REPLAY end
+  if st == "skipped" then return REPLAY end
+  local cancelling = run.cancelling() == "cancelling"
   -- Cancelled while this was in flight: it ends here, recorded. A scope
   -- without retries is re-entered instead: the cancellation reaches what
   -- it holds.
-  if st == "started" and q.cancelling == "cancelling"
-      and not (opts.scope and not opts.retries) then
+  if st == "started" and cancelling and not (opts.scope and not opts.retries) then
     return { action = "cancel_in_flight" }
   end
-  local decided = decision and decision.key == q.key
+  local decided = decision and decision.key == key
   if decided and decision.action == "skip" then return { action = "skip" } end
   local p
   if st == "rerun" then
     p = { attempt = prev.attempt + 1, keep_wake = true,
           note = "run again: its result is secret and was not stored" }
   elseif st == "failed" then
-    if not (q.on_failed_path or q.scope.retrying or (decided and decision.action == "retry")) then
+    if not (run.failed_path[key] or scope.retrying or (decided and decision.action == "retry")) then
       return { action = "raise_recorded" }
     end
     p = { attempt = prev.attempt + 1 }
@@ -82,10 +93,10 @@ function M.entry(q)
     end
   elseif opts.effect then
     -- In flight at a crash: the effect may or may not have happened.
-    local guard = opts.idempotent == false and { key = q.key, name = q.name, site = prev.site }
-      or q.scope.guard
+    local guard = opts.idempotent == false and { key = key, name = name, site = prev.site }
+      or scope.guard
     local approved = decision and decision.action == "retry"
-      and (decision.key == nil or decision.key == q.key or q.scope.approved)
+      and (decision.key == nil or decision.key == key or scope.approved)
     if guard and not approved then return { action = "needs_attention", guard = guard } end
     p = { attempt = prev.attempt + 1, keep_wake = true, recovered = true,
           note = approved and ("retry: chosen by " .. decision.by .. " after a crash")
@@ -95,7 +106,7 @@ function M.entry(q)
     -- suspension): carry on with the same attempt.
     return { action = "run", attempt = prev.attempt, resumed = true, keep_wake = true }
   end
-  p.action = q.cancelling == "cancelling" and "cancelled" or "run"
+  p.action = cancelling and "cancelled" or "run"
   return p
 end
 

@@ -13,8 +13,9 @@ local M = {}
 
 local entries = {}     -- key -> newest journal row, as loaded at start
 local siblings = {}    -- prefix -> highest counter the journal holds there
-local retry = {}       -- keys to run again: the path of a failed run's error
 local decision         -- { key, action = "retry"|"skip", by } for needs_attention
+-- What summit.decide knows of the whole run (decide.entry's `run`).
+local this_run = { failed_path = {}, redact = S.redact, cancelling = T.cancelling }
 local on_first_new     -- called once before the first entry not in the journal
 local ctxs = setmetatable({}, { __mode = "k" })  -- coroutine -> { prefix, n }
 local undos = {}       -- completed steps with an undo: { seq, key, name, fn, results }
@@ -40,11 +41,13 @@ function M.setup(o)
     local prefix, n = J.split(key)
     if prefix and (siblings[prefix] or 0) < n then siblings[prefix] = n end
   end
-  retry = {}
+  -- The keys to run again: the path of a failed run's error.
+  local failed_path = {}
   if o.failed_key then
-    for _, k in ipairs(J.ancestors(o.failed_key) or {}) do retry[k] = true end
+    for _, k in ipairs(J.ancestors(o.failed_key) or {}) do failed_path[k] = true end
   end
   decision = o.decision
+  this_run.failed_path, this_run.decision = failed_path, decision
   on_first_new = o.on_first_new
   undos = {}
   failed_at = {}
@@ -164,7 +167,7 @@ function M.end_branch(prefix) check_scope_end(prefix, ctx()) end
 -- The carrying out of one engine.entry call works on a record `a`:
 --   key, kind, name, hash, args, opts, body, prev: the call (see M.entry)
 --   plan: what summit.decide chose for it
---   attempt, note, resumed, try, wake: the attempt being made (run below)
+--   attempt, note, resumed, try, wake: the attempt being made (attempts below)
 -- and c, the context of the calling coroutine.
 
 -- Runs a.body in the entry's scope: child keys under `prefix`, the scope's
@@ -257,7 +260,7 @@ end
 -- Runs the attempts a plan of action "run" starts with, and the retries
 -- that follow a failure, until one completes (its results are returned)
 -- or the entry fails for good (raised) or pauses (needs_attention).
-local function run(a, c)
+local function attempts(a, c)
   local opts = a.opts
   a.try, a.wake = 1, nil     -- retried steps: which try, and its backoff
   if opts.retries and a.prev and a.prev.args and a.prev.args ~= "" then
@@ -301,23 +304,24 @@ local function run(a, c)
   end
 end
 
--- How each decide.entry action is carried out: (a, c) -> the entry's results.
+-- A replay: the journaled result, and the step's undo registered again.
+local function replay(key, kind, name, opts, prev, undo)
+  if kind == "step" then
+    out.emit("step.replayed", { key = key, name = name, attempt = prev.attempt })
+  end
+  if undo then
+    undos[#undos + 1] = { seq = prev.seq, key = key, name = name, fn = opts.undo,
+                          results = pack(J.results(prev.result)) }
+  end
+  return J.results(prev.result)
+end
+
+-- How each other action of decide.entry is carried out:
+-- (a, c) -> the entry's results.
 local carry_out = {}
 
 function carry_out.diverged(a)
   divergence(a.key, a.prev, a.kind, a.name, a.args, a.plan.why, a.opts.fn)
-end
-
-function carry_out.replay(a)
-  local prev = a.prev
-  if a.kind == "step" then
-    out.emit("step.replayed", { key = a.key, name = a.name, attempt = prev.attempt })
-  end
-  if a.plan.undo then
-    undos[#undos + 1] = { seq = prev.seq, key = a.key, name = a.name, fn = a.opts.undo,
-                          results = pack(J.results(prev.result)) }
-  end
-  return J.results(prev.result)
 end
 
 function carry_out.cancel_in_flight(a)
@@ -353,7 +357,7 @@ end
 
 function carry_out.run(a, c)
   if a.plan.recovered then recovered(a) end
-  return run(a, c)
+  return attempts(a, c)
 end
 
 -- entry(kind, name, args, opts, body) -> body's results, run once per run.
@@ -390,9 +394,9 @@ function M.entry(kind, name, args, opts, body)
     on_first_new = nil
     f()
   end
-  local plan = D.entry({ key = key, kind = kind, name = name, hash = hash, redact = S.redact,
-    opts = opts, prev = prev, decision = decision, on_failed_path = retry[key],
-    scope = c, cancelling = (T.cancelling()) })
+  local plan = D.entry(prev, key, kind, name, hash, opts, c, this_run)
+  -- The common case of a resumed run needs no record of the call.
+  if plan.action == "replay" then return replay(key, kind, name, opts, prev, plan.undo) end
   return carry_out[plan.action]({ key = key, kind = kind, name = name, hash = hash, args = args,
     opts = opts, body = body, prev = prev, plan = plan }, c)
 end

@@ -42,12 +42,15 @@ local function row(state, t)
   return r
 end
 
--- q(t): the question for a call of step "deploy" at KEY; t overrides.
+-- q(t): the arguments of decide.entry for a call of step "deploy" at
+-- KEY; t overrides prev, kind, name, hash, opts, and gives the scope and
+-- the run's facts: decision, on_failed_path (KEY is on it), cancelling,
+-- redact.
 local function q(t)
-  local x = { key = KEY, kind = "step", name = "deploy", hash = "h1", redact = redact,
-              opts = { scope = true }, scope = {} }
-  for k, v in pairs(t) do x[k] = v end
-  return x
+  local run = { decision = t.decision, failed_path = { [KEY] = t.on_failed_path },
+                redact = t.redact or redact, cancelling = function() return t.cancelling end }
+  return { t.prev, KEY, t.kind or "step", t.name or "deploy", t.hash or "h1",
+           t.opts or { scope = true }, t.scope or {}, run }
 end
 
 local EFFECT = { effect = true }
@@ -208,12 +211,13 @@ local rows = {
     { action = "run", attempt = 2, resumed = true, keep_wake = true } },
 }
 
-for _, r in ipairs(rows) do check(r[1], D.entry(r[2]), r[3]) end
+for _, r in ipairs(rows) do check(r[1], D.entry(unpack(r[2], 1, 8)), r[3]) end
 
 -- The redaction is asked only when the names differ.
 do
   local asked = 0
-  D.entry(q{ prev = row("completed"), redact = function(s) asked = asked + 1; return s end })
+  local function counted(s) asked = asked + 1; return s end
+  D.entry(unpack(q{ prev = row("completed"), redact = counted }, 1, 8))
   check("no redaction for an equal name", asked, 0)
 end
 
