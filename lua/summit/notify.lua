@@ -484,10 +484,10 @@ local function keypart(t)
 end
 
 -- The end of a run (engine.on_end, through summit.api when summit.lua
--- has rules): run.succeeded, run.failed (failed,
--- or rolled back after a failure) or run.cancelled (rolled back after
--- summit cancel --rollback). A run cancelled without rollback sends
--- nothing (it can start no entry any more).
+-- has rules): run.succeeded, run.failed (failed, or rolled back after a
+-- failure) or run.cancelled (rolled back after summit cancel --rollback).
+-- A run cancelled without rollback sends nothing (it can start no entry
+-- any more).
 function M.run_ended(outcome, def)
   if not config() then return end
   local status = outcome.status
