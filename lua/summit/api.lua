@@ -519,8 +519,16 @@ for k, name in pairs(LAZY) do api[k] = SB.lazy(name, require) end
 
 -- notify(message, { channel =, level =, fields = }): a webhook to a
 -- channel of summit.lua's notifications (summit.notify,
--- docs/notifications.md); loading it also arms the automatic ones.
-api.notify = require("summit.notify").notify
+-- docs/notifications.md). summit.notify is loaded by the first call (a
+-- tail call: its argument errors still name the runbook's line), or at
+-- the run's end when summit.lua has a rule to act on; most runs need it
+-- for neither.
+function api.notify(...) return require("summit.notify").notify(...) end
+E.on_end(function(outcome, def)
+  if require("summit.config").notification_rules() then
+    require("summit.notify").run_ended(outcome, def)
+  end
+end)
 
 local GLOBALS = { "runbook", "step", "parallel", "sleep", "now", "random", "log",
                   "fail", "exec", "json", "print", "lock", "http", "cluster",

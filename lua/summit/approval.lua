@@ -257,9 +257,11 @@ function M.require(o)
     local command = string.format("summit approve %s --gate %s", req.run, req.gate)
     -- approval.requested notifications (summit.notify), keyed under this
     -- gate and attempt: sent once per opening, never failing the wait.
-    pcall(require("summit.notify").approval_requested, { key = key, attempt = req.attempt,
-      gate = req.gate, needs = needs, command = command, reason = req.reason,
-      deadline_ms = deadline })
+    if C.notification_rules() then
+      pcall(require("summit.notify").approval_requested, { key = key, attempt = req.attempt,
+        gate = req.gate, needs = needs, command = command, reason = req.reason,
+        deadline_ms = deadline })
+    end
     local started = {
       key = key, kind = "approval", gate = req.gate, attempt = req.attempt,
       needs = needs, command = command, reason = req.reason,

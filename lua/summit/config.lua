@@ -209,6 +209,14 @@ function M.open(path, src, env_name)
   return M.select(env_name)
 end
 
+-- notification_rules() -> true when summit.lua's notifications have rules:
+-- only then do a run's end and an approval gate load summit.notify for
+-- the automatic notifications (docs/notifications.md).
+function M.notification_rules()
+  local n = type(M.current) == "table" and M.current.notifications
+  return type(n) == "table" and type(n.rules) == "table" and n.rules[1] ~= nil
+end
+
 -- http_caps() -> max_per_host, max_total of summit.lua's http table (nil:
 -- the client's defaults), for every request of the run (docs/configuration.md).
 function M.http_caps()

@@ -7,13 +7,15 @@ local out = require("summit.c.out")
 local json = require("summit.json")
 local errors = require("summit.errors")
 local S = require("summit.c.secrets")
+local D = require("summit.decide")
 
 local M = {}
 
 local entries = {}     -- key -> newest journal row, as loaded at start
 local siblings = {}    -- prefix -> highest counter the journal holds there
-local retry = {}       -- keys to run again: the path of a failed run's error
 local decision         -- { key, action = "retry"|"skip", by } for needs_attention
+-- What summit.decide knows of the whole run (decide.entry's `run`).
+local this_run = { failed_path = {}, redact = S.redact, cancelling = T.cancelling }
 local on_first_new     -- called once before the first entry not in the journal
 local ctxs = setmetatable({}, { __mode = "k" })  -- coroutine -> { prefix, n }
 local undos = {}       -- completed steps with an undo: { seq, key, name, fn, results }
@@ -39,11 +41,13 @@ function M.setup(o)
     local prefix, n = J.split(key)
     if prefix and (siblings[prefix] or 0) < n then siblings[prefix] = n end
   end
-  retry = {}
+  -- The keys to run again: the path of a failed run's error.
+  local failed_path = {}
   if o.failed_key then
-    for _, k in ipairs(J.ancestors(o.failed_key) or {}) do retry[k] = true end
+    for _, k in ipairs(J.ancestors(o.failed_key) or {}) do failed_path[k] = true end
   end
   decision = o.decision
+  this_run.failed_path, this_run.decision = failed_path, decision
   on_first_new = o.on_first_new
   undos = {}
   failed_at = {}
@@ -160,36 +164,200 @@ end
 -- Called when a parallel branch's function returns.
 function M.end_branch(prefix) check_scope_end(prefix, ctx()) end
 
-local function event_error(e)
-  return tostring(e)
-end
+-- The carrying out of one engine.entry call works on a record `a`:
+--   key, kind, name, hash, args, opts, body, prev: the call (see M.entry)
+--   plan: what summit.decide chose for it
+--   attempt, note, resumed, try, wake: the attempt being made (attempts below)
+-- and c, the context of the calling coroutine.
 
-local function event_error(e) return tostring(e) end
-
-local function retryable(e)
-  return e.retryable ~= false and e.code ~= "EBADRESULT" and e.code ~= "ECANCELED"
-end
-
--- Runs body in the entry's scope: child keys under `prefix`, the scope's
+-- Runs a.body in the entry's scope: child keys under `prefix`, the scope's
 -- guard (nearest idempotent = false step), approval and deadline.
-local function in_scope(c, opts, key, prefix, name, site, deadline, body, prev, stored)
+local function in_scope(a, c, prefix, site, deadline, stored)
+  local opts, key = a.opts, a.key
   local saved = { c.prefix, c.n, c.guard, c.approved, c.deadline, c.retrying }
   if opts.scope then
     c.prefix, c.n = prefix, 0
     -- Running a failed step again: what failed inside it runs again too.
-    if prev and prev.state == "failed" then c.retrying = true end
-    if opts.idempotent == false then c.guard = { key = key, name = name, site = site } end
+    if a.prev and a.prev.state == "failed" then c.retrying = true end
+    if opts.idempotent == false then c.guard = { key = key, name = a.name, site = site } end
     if decision and decision.key == key and decision.action == "retry" then c.approved = true end
   end
   if deadline and (not c.deadline or deadline < c.deadline) then c.deadline = deadline end
   -- Lua that computes without waiting is held to it by the watchdog.
   T.set_deadline(c.deadline)
-  local r = pack(pcall(body, prev, stored, key))
+  local r = pack(pcall(a.body, a.prev, stored, key))
   if opts.scope and r[1] then check_scope_end(prefix, c) end
   c.prefix, c.n, c.guard, c.approved, c.deadline, c.retrying =
     saved[1], saved[2], saved[3], saved[4], saved[5], saved[6]
   T.set_deadline(c.deadline)
   return r
+end
+
+-- Records attempt `a.attempt` as completed with body's results r (from
+-- r[2]). Returns what the caller gets (from [2] too), or nil and why the
+-- results cannot be journaled.
+local function complete(a, r, ms)
+  local opts = a.opts
+  local keep = r
+  if opts.secret_result then keep = pack(true, opts.secret_result(unpack(r, 2, r.n))) end
+  local stored_r = pack(J.complete(a.key, a.attempt, a.kind, a.name, keep, 2, keep.n))
+  local seq, why = stored_r[1], stored_r[2]
+  if not seq then return nil, why end
+  if a.kind == "step" then
+    out.emit("step.completed", { key = a.key, name = a.name, attempt = a.attempt, duration_ms = ms })
+  end
+  if opts.undo then
+    undos[#undos + 1] = { seq = seq, key = a.key, name = a.name, fn = opts.undo,
+                          results = pack(unpack(stored_r, 2, stored_r.n)) }
+  end
+  -- A secret result is the caller's, live; the journal has its hash.
+  if opts.secret_result then return r end
+  return stored_r
+end
+
+-- Records the failure of attempt `a.attempt` with error value err and
+-- returns it normalised.
+local function fail(a, err, ms)
+  local e = errors.normalize(err)
+  if e.key == nil then e.key = a.key end  -- the innermost entry that failed
+  J.fail(a.key, a.attempt, a.kind, a.name, e)
+  failed_at[a.key] = a.attempt
+  if a.kind == "step" then
+    out.emit("step.failed", { key = a.key, name = a.name, attempt = a.attempt,
+                              duration_ms = ms, error = tostring(e) })
+  end
+  return e
+end
+
+-- Runs one attempt: journals it as started (unless it carries on with
+-- one in flight), waits out a journaled backoff, then runs body.
+local function attempt_once(a, c, site)
+  local opts, key = a.opts, a.key
+  local stored
+  if opts.retries then
+    stored = json.encode({ try = a.try, wake = a.wake })
+  else
+    stored = opts.stored and opts.stored(a.prev) or a.args
+  end
+  if not a.resumed then
+    J.start(key, a.attempt, a.kind, a.name, a.hash, stored, site, a.note, opts.durable ~= false)
+  end
+  if a.kind == "step" then
+    out.emit("step.started", { key = key, name = a.name, attempt = a.attempt,
+                               resumed = a.resumed or nil })
+  end
+  if a.wake and a.wake > T.now_ms() then
+    -- Waiting out a retry's backoff (durable: the wake time is journaled).
+    out.emit("wait.started", { key = key, kind = "backoff" })
+    local w, code, msg = T.sleep_until(a.wake, c.deadline)
+    if w == nil and code then return { false, errors.new(code, msg), n = 2 } end
+  end
+  local deadline = opts.timeout_ms and (T.now_ms() + opts.timeout_ms)
+  local prefix = a.try > 1 and (key .. "~" .. a.try) or key
+  return in_scope(a, c, prefix, site, deadline, stored)
+end
+
+-- Runs the attempts a plan of action "run" starts with, and the retries
+-- that follow a failure, until one completes (its results are returned)
+-- or the entry fails for good (raised) or pauses (needs_attention).
+local function attempts(a, c)
+  local opts = a.opts
+  a.try, a.wake = 1, nil     -- retried steps: which try, and its backoff
+  if opts.retries and a.prev and a.prev.args and a.prev.args ~= "" then
+    local j = json.decode(a.prev.args)
+    a.try, a.wake = j.try or 1, j.wake
+  end
+  if a.plan.fresh_try then a.try = a.try + 1 end
+  if not a.plan.keep_wake then a.wake = nil end
+  a.attempt, a.note, a.resumed = a.plan.attempt, a.plan.note, a.plan.resumed or false
+  local site = M.site(opts.fn)
+  local t0 = T.now_ms()
+  while true do
+    local r = attempt_once(a, c, site)
+    local ms = T.now_ms() - t0
+    if r[1] then
+      local done, why = complete(a, r, ms)
+      if done then return unpack(done, 2, done.n) end
+      r[2] = errors.new("EBADRESULT", string.format(
+        "%s '%s' returned %s; results must be JSON-serialisable "
+        .. "(tables, strings, numbers, booleans)", a.kind, a.name, why))
+    end
+    -- Interrupted while it ran: left as in flight (not failed), as a run
+    -- interrupted at a wait leaves it, so summit resume carries on.
+    if T.stopping() then error(r[2], 0) end
+    local e = fail(a, r[2], ms)
+    local after = D.failure(e, a.try, opts, T.cancelling())
+    if after == "retry" then
+      local delay = backoff_ms(opts.backoff, a.try)
+      a.try, a.attempt, a.resumed = a.try + 1, a.attempt + 1, false
+      a.wake = T.now_ms() + delay
+      a.note = string.format("retry %d of %d in %d ms after: %s", a.try - 1, opts.retries,
+        delay, e.message)
+      out.emit("step.retrying", { key = a.key, name = a.name, attempt = a.attempt,
+                                  delay_ms = delay, error = tostring(e) })
+    elseif after == "pause" then
+      T.halt({ status = "needs_attention", key = a.key, name = a.name, site = site,
+               exhausted = true, error = e })
+    else
+      error(e, 0)
+    end
+  end
+end
+
+-- A replay: the journaled result, and the step's undo registered again.
+local function replay(key, kind, name, opts, prev, undo)
+  if kind == "step" then
+    out.emit("step.replayed", { key = key, name = name, attempt = prev.attempt })
+  end
+  if undo then
+    undos[#undos + 1] = { seq = prev.seq, key = key, name = name, fn = opts.undo,
+                          results = pack(J.results(prev.result)) }
+  end
+  return J.results(prev.result)
+end
+
+-- How each other action of decide.entry is carried out:
+-- (a, c) -> the entry's results.
+local carry_out = {}
+
+function carry_out.diverged(a)
+  divergence(a.key, a.prev, a.kind, a.name, a.args, a.plan.why, a.opts.fn)
+end
+
+function carry_out.cancel_in_flight(a)
+  local e = errors.new("ECANCELED", "the run was cancelled", { key = a.key })
+  J.fail(a.key, a.prev.attempt, a.kind, a.name, e)
+  error(e, 0)
+end
+
+function carry_out.skip(a)
+  J.skip(a.key, a.prev.attempt, a.kind, a.name, "skipped by " .. decision.by)
+  out.emit("step.skipped", { key = a.key, name = a.name, attempt = a.prev.attempt })
+  if a.opts.on_skip then return a.opts.on_skip() end
+end
+
+function carry_out.raise_recorded(a)
+  error(errors.restore(json.decode(a.prev.error)), 0)
+end
+
+function carry_out.needs_attention(a)
+  local g = a.plan.guard
+  T.halt({ status = "needs_attention", key = g.key, name = g.name, site = g.site, inner = a.key })
+end
+
+local function recovered(a)
+  out.emit("step.recovered", { key = a.key, kind = a.kind, name = a.name,
+                               attempt = a.plan.attempt })
+end
+
+function carry_out.cancelled(a)
+  if a.plan.recovered then recovered(a) end
+  error(errors.new("ECANCELED", "the run was cancelled"), 0)
+end
+
+function carry_out.run(a, c)
+  if a.plan.recovered then recovered(a) end
+  return attempts(a, c)
 end
 
 -- entry(kind, name, args, opts, body) -> body's results, run once per run.
@@ -210,6 +378,8 @@ end
 --   opts.retries, opts.backoff, opts.timeout_ms, opts.on_exhausted,
 --   opts.undo: steps only (see api.step)
 --   body(prev, stored, key)
+-- What this call does is decided by summit.decide from the journal row
+-- and the options; the functions above carry it out.
 function M.entry(kind, name, args, opts, body)
   -- Interrupted (a signal): nothing new starts; what is in flight stays
   -- in flight for summit resume.
@@ -219,169 +389,16 @@ function M.entry(kind, name, args, opts, body)
   local key = J.child(c.prefix, c.n)
   local hash = J.hash(args)
   local prev = entries[key]
-  local attempt, note, resumed = 1, nil, false
-  local try, wake = 1, nil     -- retried steps: which try, and its backoff
-  local is_step = kind == "step"
-  if prev then
-    -- The journal holds names redacted (a step named after a secret).
-    if prev.kind ~= kind or (prev.name ~= name and prev.name ~= S.redact(name))
-        or prev.hash ~= hash then
-      divergence(key, prev, kind, name, args,
-        "the code asks for something other than what the journal recorded", opts.fn)
-    end
-    local st = prev.state
-    if st == "completed" and opts.rerun_completed then
-      -- Its result was not stored (only a hash): the code that reaches it
-      -- again gets it again (docs/secrets.md).
-      st = "rerun"
-    end
-    if st == "completed" or st == "skipped" then
-      if is_step then
-        out.emit("step.replayed", { key = key, name = name, attempt = prev.attempt })
-      end
-      if opts.undo and st == "completed" then
-        undos[#undos + 1] = { seq = prev.seq, key = key, name = name, fn = opts.undo,
-                              results = pack(J.results(prev.result)) }
-      end
-      return J.results(prev.result)
-    end
-    if opts.retries and prev.args and prev.args ~= "" then
-      local a = json.decode(prev.args)
-      try, wake = a.try or 1, a.wake
-    end
-    local decided = decision and decision.key == key
-    if st == "started" and T.cancelling() == "cancelling"
-        and not (opts.scope and not opts.retries) then
-      -- Cancelled while this was in flight: it ends here, recorded.
-      local e = errors.new("ECANCELED", "the run was cancelled", { key = key })
-      J.fail(key, prev.attempt, kind, name, e)
-      error(e, 0)
-    end
-    if decided and decision.action == "skip" then
-      J.skip(key, prev.attempt, kind, name, "skipped by " .. decision.by)
-      out.emit("step.skipped", { key = key, name = name, attempt = prev.attempt })
-      if opts.on_skip then return opts.on_skip() end
-      return
-    elseif st == "rerun" then
-      attempt = prev.attempt + 1
-      note = "run again: its result is secret and was not stored"
-    elseif st == "failed" then
-      if not (retry[key] or c.retrying or (decided and decision.action == "retry")) then
-        error(errors.restore(json.decode(prev.error)), 0)
-      end
-      attempt = prev.attempt + 1
-      if decided then
-        try, wake = try + 1, nil   -- a human chose a fresh try
-        note = "retry: chosen by " .. decision.by
-      else
-        wake = nil
-        note = "retry: the run failed here and was resumed"
-      end
-    elseif opts.effect then
-      -- In flight at a crash: the effect may or may not have happened.
-      local guard = opts.idempotent == false and { key = key, name = name, site = prev.site }
-        or c.guard
-      local approved = decision and decision.action == "retry"
-        and (decision.key == nil or decision.key == key or c.approved)
-      if guard and not approved then
-        T.halt({ status = "needs_attention", key = guard.key, name = guard.name,
-                 site = guard.site, inner = key })
-      end
-      attempt = prev.attempt + 1
-      note = approved and ("retry: chosen by " .. decision.by .. " after a crash")
-        or "recovered: in flight at a crash"
-      out.emit("step.recovered", { key = key, kind = kind, name = name, attempt = attempt })
-    else
-      -- A scope or a wait that was in progress (a crash, an interrupt, a
-      -- suspension): carry on with the same attempt.
-      resumed, attempt = true, prev.attempt
-    end
-  elseif on_first_new then
+  if not prev and on_first_new then
     local f = on_first_new
     on_first_new = nil
     f()
   end
-  if not resumed and T.cancelling() == "cancelling" then
-    error(errors.new("ECANCELED", "the run was cancelled"), 0)
-  end
-
-  local site = M.site(opts.fn)
-  local t0 = T.now_ms()
-  while true do
-    local stored
-    if opts.retries then
-      stored = json.encode({ try = try, wake = wake })
-    else
-      stored = opts.stored and opts.stored(prev) or args
-    end
-    if not resumed then
-      J.start(key, attempt, kind, name, hash, stored, site, note, opts.durable ~= false)
-    end
-    if is_step then
-      out.emit("step.started", { key = key, name = name, attempt = attempt,
-                                 resumed = resumed or nil })
-    end
-    local r
-    if wake and wake > T.now_ms() then
-      -- Waiting out a retry's backoff (durable: the wake time is journaled).
-      out.emit("wait.started", { key = key, kind = "backoff" })
-      local w, code, msg = T.sleep_until(wake, c.deadline)
-      if w == nil and code then r = { false, errors.new(code, msg), n = 2 } end
-    end
-    if not r then
-      local deadline = opts.timeout_ms and (T.now_ms() + opts.timeout_ms)
-      local prefix = try > 1 and (key .. "~" .. try) or key
-      r = in_scope(c, opts, key, prefix, name, site, deadline, body, prev, stored)
-    end
-    local ms = T.now_ms() - t0
-    if r[1] then
-      local keep = r
-      if opts.secret_result then keep = pack(true, opts.secret_result(unpack(r, 2, r.n))) end
-      local stored_r = pack(J.complete(key, attempt, kind, name, keep, 2, keep.n))
-      local seq, why = stored_r[1], stored_r[2]
-      if seq then
-        if is_step then
-          out.emit("step.completed", { key = key, name = name, attempt = attempt, duration_ms = ms })
-        end
-        if opts.undo then
-          undos[#undos + 1] = { seq = seq, key = key, name = name, fn = opts.undo,
-                                results = pack(unpack(stored_r, 2, stored_r.n)) }
-        end
-        -- A secret result is the caller's, live; the journal has its hash.
-        if opts.secret_result then return unpack(r, 2, r.n) end
-        return unpack(stored_r, 2, stored_r.n)
-      end
-      r[2] = errors.new("EBADRESULT", string.format(
-        "%s '%s' returned %s; results must be JSON-serialisable "
-        .. "(tables, strings, numbers, booleans)", kind, name, why))
-    end
-    -- Interrupted while it ran: left as in flight (not failed), as a run
-    -- interrupted at a wait leaves it, so summit resume carries on.
-    if T.stopping() then error(r[2], 0) end
-    local e = errors.normalize(r[2])
-    if e.key == nil then e.key = key end  -- the innermost entry that failed
-    J.fail(key, attempt, kind, name, e)
-    failed_at[key] = attempt
-    if is_step then
-      out.emit("step.failed", { key = key, name = name, attempt = attempt,
-                                duration_ms = ms, error = event_error(e) })
-    end
-    if opts.retries and try <= opts.retries and retryable(e) and not T.cancelling() then
-      local delay = backoff_ms(opts.backoff, try)
-      try, attempt, resumed = try + 1, attempt + 1, false
-      wake = T.now_ms() + delay
-      note = string.format("retry %d of %d in %d ms after: %s", try - 1, opts.retries,
-        delay, e.message)
-      out.emit("step.retrying", { key = key, name = name, attempt = attempt,
-                                  delay_ms = delay, error = event_error(e) })
-    elseif opts.retries and opts.on_exhausted == "pause" and retryable(e)
-        and not T.cancelling() then
-      T.halt({ status = "needs_attention", key = key, name = name, site = site,
-               exhausted = true, error = e })
-    else
-      error(e, 0)
-    end
-  end
+  local plan = D.entry(prev, key, kind, name, hash, opts, c, this_run)
+  -- The common case of a resumed run needs no record of the call.
+  if plan.action == "replay" then return replay(key, kind, name, opts, prev, plan.undo) end
+  return carry_out[plan.action]({ key = key, kind = kind, name = name, hash = hash, args = args,
+    opts = opts, body = body, prev = prev, plan = plan }, c)
 end
 
 -- Runs the undo functions of completed steps, newest completion first, as

@@ -10,6 +10,10 @@
 -- notify.failed -- is logged as a warning, and never fails the run.
 -- Webhook URLs carry tokens: they never reach the journal, the events,
 -- the logs or the audit trail; channels are referred to by name.
+--
+-- Loaded on demand (most runs send nothing): by notify()'s first call,
+-- by summit.config to check a notifications table, and at a run's end or
+-- a gate's opening when summit.lua has rules (config.notification_rules).
 local E = require("summit.engine")
 local T = require("summit.c.task")
 local H = require("summit.c.http")
@@ -472,11 +476,12 @@ local function keypart(t)
   return (tostring(t):gsub("/", "_"):gsub("%.", "-"):gsub("~", "t"):gsub("[^%w_-]", ""))
 end
 
--- The end of a run (engine.on_end): run.succeeded, run.failed (failed,
--- or rolled back after a failure) or run.cancelled (rolled back after
--- summit cancel --rollback). A run cancelled without rollback sends
--- nothing (it can start no entry any more).
-local function run_ended(outcome, def)
+-- The end of a run (engine.on_end, through summit.api when summit.lua
+-- has rules): run.succeeded, run.failed (failed, or rolled back after a
+-- failure) or run.cancelled (rolled back after summit cancel --rollback).
+-- A run cancelled without rollback sends nothing (it can start no entry
+-- any more).
+function M.run_ended(outcome, def)
   if not config() then return end
   local status = outcome.status
   local event
@@ -524,7 +529,6 @@ local function run_ended(outcome, def)
     send(name, q, event, { prefix = "0.end-" .. tag .. "-" .. name, n = 0 })
   end
 end
-E.on_end(run_ended)
 
 -- approval_requested{ key, attempt, gate, needs, command, reason,
 -- deadline_ms }: called by summit.approval when a gate opens. The entries

@@ -1,7 +1,7 @@
 -- summit.args (lua/summit/args.lua) on its own: the wording of argument
 -- errors, the level they point at, guard, known-key lists, durations and
 -- the schema. A plain LuaJIT script, not a runbook (runbooks cannot require
--- engine modules): `luajit tests/lua/unit_args.lua SOURCE_DIR`.
+-- engine modules): `luajit tests/lua/unit/test_args.lua SOURCE_DIR`.
 local root = arg[1] or "."
 package.path = root .. "/lua/?.lua;" .. package.path
 
@@ -55,7 +55,7 @@ local argerr = A.raiser("git.")
 local function public(x) if x == nil then argerr("tag", "name", "a non-empty string expected") end end
 local function caller() public(nil) end   -- this line is where the error must point
 local msg = raises(caller, "git.tag: bad argument 'name' (a non-empty string expected)", "raiser")
-check(msg:find("unit_args.lua:" .. debug.getinfo(caller, "S").linedefined .. ":", 1, true) ~= nil,
+check(msg:find("test_args.lua:" .. debug.getinfo(caller, "S").linedefined .. ":", 1, true) ~= nil,
   "raiser points at the caller of the public function: " .. msg)
 
 local sited = A.raiser("metrics.", function() return "deploy.lua:12" end)
@@ -72,7 +72,7 @@ local a, b = api(3)
 check(a == 3 and b == "more", "guard returns every result of the checker")
 local function runbook_line() api("x") end
 msg = raises(runbook_line, "canary.analyze: bad argument 'opts.count' (a number expected)", "guard")
-check(msg:find("unit_args.lua:" .. debug.getinfo(runbook_line, "S").linedefined .. ":", 1, true) ~= nil,
+check(msg:find("test_args.lua:" .. debug.getinfo(runbook_line, "S").linedefined .. ":", 1, true) ~= nil,
   "guard points at the caller of the public function: " .. msg)
 local other = {}
 local ok, e = pcall(A.guard, "f", 2, function() error(other, 0) end)
@@ -147,4 +147,4 @@ if failures > 0 then
   io.stderr:write(failures .. " check(s) failed\n")
   os.exit(1)
 end
-print("unit_args: all checks passed")
+print("test_args: all checks passed")
