@@ -89,6 +89,18 @@ static int check_globals(lua_State *L) {
   return LOAD_CHECK;
 }
 
+/* summit.runbook.loading = the value on top of L (set) or nil: the chunk
+ * runbook{} reads the line of a misspelt key from, as `return
+ * runbook{...}` is a tail call that leaves no frame naming it. */
+static void set_loading(lua_State *L, int set) {
+  int top = lua_gettop(L);
+  loader_require(L, "summit.runbook");
+  if (set) lua_pushvalue(L, top);
+  else lua_pushnil(L);
+  lua_setfield(L, -2, "loading");
+  lua_pop(L, 1);
+}
+
 int loader_eval(lua_State *L, const char *path, const char *src, size_t len,
                 int static_check) {
   char chunk[4200];
@@ -101,9 +113,11 @@ int loader_eval(lua_State *L, const char *path, const char *src, size_t len,
   lua_insert(L, -2);                         /* handler chunk */
   /* An endless top level is an error, not a hang (watchdog.h). */
   watchdog_t *wd = &runtime_get(L)->wd;
+  set_loading(L, 1);
   watchdog_load_begin(wd, path);
   int rc = lua_pcall(L, 0, 1, -2);
   watchdog_load_end(wd);
+  set_loading(L, 0);
   lua_remove(L, -2);                         /* def|message */
   if (rc != 0) return LOAD_RAISED;
   loader_push_runbook_fn(L, "is");

@@ -42,11 +42,28 @@ local function backoff_arg(b)
   return o
 end
 
+-- The options step{} reads (docs/api.md#step); [1] and [2] are the name
+-- and the function. Any other key is a misspelling (`retires = 3`) that
+-- would run with no retries: an error naming the known ones.
+local STEP_OPTIONS = { name = true, fn = true, idempotent = true, retries = true,
+  backoff = true, on_exhausted = true, timeout = true, undo = true, secret_output = true }
+
+local STEP_KEYS = { true, true }
+for k in pairs(STEP_OPTIONS) do STEP_KEYS[k] = true end
+
+local function step_unknown(o)
+  local k = argcheck.unknown(o, STEP_KEYS)
+  if k ~= nil then
+    argerr("step", tostring(k), "unknown option (known: " .. argcheck.known(STEP_OPTIONS) .. ")", 4)
+  end
+end
+
 -- step(name, fn) or step{ name, fn, retries =, backoff =, timeout =,
 -- on_exhausted = "fail"|"pause", undo = fn(results...), idempotent = false }
 function api.step(a, b)
   local name, fn, o
   if type(a) == "table" then
+    step_unknown(a)
     o = a
     name, fn = a[1] or a.name, a[2] or a.fn
   else
