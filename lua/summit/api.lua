@@ -51,10 +51,13 @@ local STEP_OPTIONS = { name = true, fn = true, idempotent = true, retries = true
 local STEP_KEYS = { true, true }
 for k in pairs(STEP_OPTIONS) do STEP_KEYS[k] = true end
 
+-- Raised at the runbook's line, or where the step's function starts when
+-- `return step{...}` (a tail call) left no frame naming it.
 local function step_unknown(o)
   local k = argcheck.unknown(o, STEP_KEYS)
   if k ~= nil then
-    argerr("step", tostring(k), "unknown option (known: " .. argcheck.known(STEP_OPTIONS) .. ")", 4)
+    error(E.site(o[2] or o.fn) .. ": " .. argcheck.message("step", tostring(k),
+      "unknown option (known: " .. argcheck.known(STEP_OPTIONS) .. ")"), 0)
   end
 end
 
