@@ -72,8 +72,9 @@ int loader_config(runtime_t *rt, const char *path, const char *env_name) {
   return limits_apply(rt) != 0 ? EXIT_USAGE : 0;
 }
 
-/* summit.check.globals(chunk, env) for the chunk on top of L: LOAD_OK, or
- * LOAD_CHECK with its problems pushed in place of the chunk. */
+/* summit.check.globals(chunk, env), then summit.misspelt.steps(chunk) (a
+ * literal step{} table's misspelt options), for the chunk on top of L:
+ * LOAD_OK, or LOAD_CHECK with their problems pushed in place of the chunk. */
 static int check_globals(lua_State *L) {
   loader_require(L, "summit.check");
   lua_getfield(L, -1, "globals");
@@ -81,6 +82,16 @@ static int check_globals(lua_State *L) {
   lua_pushvalue(L, -2);
   lua_getfenv(L, -1);
   lua_call(L, 2, 1);                         /* chunk problems */
+  loader_require(L, "summit.misspelt");
+  lua_getfield(L, -1, "steps");
+  lua_remove(L, -2);
+  lua_pushvalue(L, -3);
+  lua_call(L, 1, 1);                         /* chunk problems more */
+  for (int i = 1, n = (int)lua_objlen(L, -2); i <= (int)lua_objlen(L, -1); i++) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -3, n + i);
+  }
+  lua_pop(L, 1);                             /* chunk problems */
   if (lua_objlen(L, -1) == 0) {
     lua_pop(L, 1);
     return LOAD_OK;

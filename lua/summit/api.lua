@@ -13,6 +13,7 @@ local S = require("summit.c.secrets")
 local redact = require("summit.redact")
 local SB = require("summit.sandbox")
 local argcheck = require("summit.args")
+local keys = require("summit.misspelt")
 local util = require("summit.util")
 
 local api = {}
@@ -42,23 +43,12 @@ local function backoff_arg(b)
   return o
 end
 
--- The options step{} reads (docs/api.md#step); [1] and [2] are the name
--- and the function. Any other key is a misspelling (`retires = 3`) that
--- would run with no retries: an error naming the known ones.
-local STEP_OPTIONS = { name = true, fn = true, idempotent = true, retries = true,
-  backoff = true, on_exhausted = true, timeout = true, undo = true, secret_output = true }
-
-local STEP_KEYS = { true, true }
-for k in pairs(STEP_OPTIONS) do STEP_KEYS[k] = true end
-
--- Raised at the runbook's line, or where the step's function starts when
--- `return step{...}` (a tail call) left no frame naming it.
+-- A key step{} does not know (`retires = 3`) would run with no retries:
+-- an error, at the runbook's line, or where the step's function starts
+-- when `return step{...}` (a tail call) left no frame naming it.
 local function step_unknown(o)
-  local k = argcheck.unknown(o, STEP_KEYS)
-  if k ~= nil then
-    error(E.site(o[2] or o.fn) .. ": " .. argcheck.message("step", tostring(k),
-      "unknown option (known: " .. argcheck.known(STEP_OPTIONS) .. ")"), 0)
-  end
+  local k = keys.unknown(o, keys.STEP, true)
+  if k ~= nil then error(E.site(o[2] or o.fn) .. ": " .. keys.message("step", tostring(k), keys.STEP), 0) end
 end
 
 -- step(name, fn) or step{ name, fn, retries =, backoff =, timeout =,

@@ -2,78 +2,29 @@
 local util = require("summit.util")
 local argcheck = require("summit.args")
 local secrets = require("summit.secrets")
-local jutil = require("jit.util")
-local bit = require("bit")
+local keys = require("summit.misspelt")
 local M = {}
 
 local TYPES = { string = true, number = true, integer = true, boolean = true }
--- The keys runbook{} and a param spec read (docs/api.md#runbook): any
--- other is a misspelling that would otherwise be ignored silently
--- (`enviroment =` running with no lock), so it is an error.
-local FIELDS = { name = true, version = true, description = true, params = true,
-  environment = true, run = true }
-local SPEC_FIELDS = { type = true, required = true, default = true, pattern = true,
-  enum = true, description = true, secret = true, env = true, file = true }
 local defined = setmetatable({}, { __mode = "k" })
 
 local function fail(level, fmt, ...)
   error(string.format(fmt, ...), level + 1)
 end
 
--- The opcodes that put a constant key into a table: a template (TDUP,
--- for constant values) and a store (TSETS, for the others).
-local function opcode(src)
-  local f = loadstring(src)
-  for pc = 1, 10 do
-    local ins = jutil.funcbc(f, pc)
-    if not ins then break end
-    local d = bit.rshift(ins, 16)
-    local k, c = jutil.funck(f, -d - 1), jutil.funck(f, -bit.band(d, 0xff) - 1)
-    if c == "zz" or (type(k) == "table" and k.zz) then return bit.band(ins, 0xff) end
-  end
-  error("summit.runbook: cannot find the table opcodes of this LuaJIT")
-end
-local TDUP, TSETS = opcode("return { zz = 1 }"), opcode("local t t.zz = t")
-
--- key_site(fn, key) -> "file:line" of the first table constructor in fn
--- (or a function in it) that sets key, or nil. `return runbook{...}` is a
--- tail call: it leaves no frame naming the runbook's line, so its loader
--- hands the chunk over as M.loading and the line is read off its bytecode.
-local function key_site(fn, key)
-  local pc = 1
-  while true do
-    local ins = jutil.funcbc(fn, pc)
-    if not ins then break end
-    local op, d = bit.band(ins, 0xff), bit.rshift(ins, 16)
-    local k = (op == TDUP and jutil.funck(fn, -d - 1))
-      or (op == TSETS and jutil.funck(fn, -bit.band(d, 0xff) - 1))
-    if (type(k) == "table" and rawget(k, key) ~= nil) or k == key then
-      local info = jutil.funcinfo(fn, pc)
-      return info.source:gsub("^@", "") .. ":" .. info.currentline
-    end
-    pc = pc + 1
-  end
-  for n = -1, -1000000, -1 do
-    local c = jutil.funck(fn, n)
-    if c == nil then break end
-    local site = type(c) == "proto" and key_site(c, key)
-    if site then return site end
-  end
-  return nil
-end
-
 -- Raises approval.require's wording for the first key of t not in
 -- allowed: "file:line: runbook: bad argument 'ARG' (unknown option
 -- (known: ...))", ARG being prefix .. the key; the line is the caller's
--- `level` frames up, else where the loading chunk sets the key.
+-- `level` frames up, else where the loading chunk sets the key: the
+-- loader sets M.loading to the chunk while it runs (loader.c), as
+-- `return runbook{...}`, a tail call, leaves no frame naming the line.
 local function no_unknown(t, allowed, prefix, level)
-  local k = argcheck.unknown(t, allowed)
+  local k = keys.unknown(t, allowed)
   if k == nil then return end
-  local msg = argcheck.message("runbook", prefix .. tostring(k),
-    "unknown option (known: " .. argcheck.known(allowed) .. ")")
+  local msg = keys.message("runbook", prefix .. tostring(k), allowed)
   local info = debug.getinfo(level + 1, "l")
   if (not info or info.currentline <= 0) and type(M.loading) == "function" then
-    local site = key_site(M.loading, k)
+    local site = keys.site(M.loading, k)
     if site then error(site .. ": " .. msg, 0) end
   end
   error(msg, level + 1)
@@ -92,7 +43,7 @@ local function check_spec(rb, name, spec)
   if type(spec) ~= "table" then
     fail(3, "runbook '%s': param '%s' must be a table like { type = \"string\" }", rb, name)
   end
-  no_unknown(spec, SPEC_FIELDS, "params." .. name .. ".", 3)
+  no_unknown(spec, keys.PARAM, "params." .. name .. ".", 3)
   local s = {}
   for k, v in pairs(spec) do s[k] = v end
   s.type = s.type or "string"
@@ -152,7 +103,7 @@ function M.define(def)
   if type(def.name) ~= "string" or def.name == "" then
     fail(2, "runbook{...}: 'name' must be a non-empty string")
   end
-  no_unknown(def, FIELDS, "", 2)
+  no_unknown(def, keys.RUNBOOK, "", 2)
   if type(def.run) ~= "function" then
     fail(2, "runbook '%s': 'run' must be a function(params)", def.name)
   end

@@ -5,8 +5,9 @@
 #  - runbook{ enviroment = }, a param's tpye =: validate and run exit 2 with
 #    file:line of the key and the known keys; no run is created
 #  - the same runbook spelt right validates (control)
-#  - step{ retires =, timout = }: the run fails at that step naming the key
-#    and the known options; the step before it completed; once the file is
+#  - step{ retires =, timout = }: validate finds both in the literal table;
+#    the run (which does not check statically) fails at that step naming
+#    the key and the known options; the step before it completed; once the file is
 #    fixed, resume --upgrade finishes the run with the fixed options
 #  - the hint of a run that failed with a Lua error (ERUNBOOK) says
 #    --upgrade; one that failed in a primitive (EEXIT) keeps the plain one
@@ -79,7 +80,10 @@ return runbook{
 }
 EOF
 sm st validate step.lua
-expect_rc 0 st "validate does not see step{} options (they are seen at run time)"
+expect_rc 2 st "validate of a literal step{ retires =, timout = }"
+has "$T/st.err" "step.lua:6: step: bad argument 'retires' (unknown option (known: $known_step))" \
+  "validate names the key, its line and the known options"
+has "$T/st.err" "step.lua:6: step: bad argument 'timout'" "and the other misspelt key"
 sm st_run run step.lua
 expect_rc 1 st_run "a run with step{ retires = }"
 run=$(newest_run)
