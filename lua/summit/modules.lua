@@ -15,7 +15,9 @@ function M.reserved(name)
 end
 
 -- dirs() -> the modules directories of summit.lua, each joined to the
--- directory of summit.lua unless absolute; {} without summit.lua.
+-- directory of summit.lua unless absolute; {} without summit.lua. Never
+-- bare: a chunk named @lua/summit/... would pass for the engine's own
+-- code, which the watchdog does not interrupt (./lua/summit/... does not).
 function M.dirs()
   local C = require("summit.config")
   local list = type(C.current) == "table" and C.current.modules or nil
@@ -23,7 +25,7 @@ function M.dirs()
   local base = C.path:match("^(.*)/[^/]*$") or "."
   local out = {}
   for i, d in ipairs(list) do
-    out[i] = (d:sub(1, 1) == "/" or base == ".") and d or (base .. "/" .. d)
+    out[i] = d:sub(1, 1) == "/" and d or (base .. "/" .. d)
   end
   return out
 end

@@ -197,6 +197,15 @@ EOF
 SUMMIT_LOAD_TIMEOUT=300ms sm spin run spin.lua
 expect_rc 2 spin "an endless module top level is stopped"
 has "$T/spin.err" "$W/lib/team/spin.lua:2: still running after 300 ms" "at the module's loop"
+# A modules directory named like the engine's sources (lua/summit/) does
+# not make a module pass for engine code, which the watchdog spares.
+mkdir -p "$T/eng/lua/summit/team" && cp lib/team/spin.lua "$T/eng/lua/summit/team/"
+cp spin.lua "$T/eng/" && printf 'return { modules = { "lua/summit" } }\n' >"$T/eng/summit.lua"
+cd "$T/eng"
+SM_TIMEOUT=20 SUMMIT_LOAD_TIMEOUT=300ms sm spin2 run spin.lua --config summit.lua
+cd "$W"
+expect_rc 2 spin2 "a module under lua/summit/ is stopped too"
+has "$T/spin2.err" "./lua/summit/team/spin.lua:2: still running after 300 ms" "at its loop"
 cat >dots.lua <<'EOF'
 return runbook { name = "dots", run = function()
   for _, n in ipairs({ "team..x", "../summit", "team/checks" }) do
