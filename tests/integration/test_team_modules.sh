@@ -29,6 +29,13 @@ return {
 }
 EOF
 
+# top NAME MODULE: writes NAME.lua, a runbook that requires MODULE at its
+# top level (its load fails when the module's does).
+top() {
+  printf 'local m = require("%s")\nreturn runbook { name = "%s", run = function() return m end }\n' \
+    "$2" "$1" >"$1.lua"
+}
+
 # 1. A module that counts its loads in a file only the test reads back:
 # the sandbox has no io, so the count goes through log lines.
 cat >lib/team/checks.lua <<'EOF'
@@ -99,10 +106,7 @@ has "$T/escape.out" "global: refused $W/lib/team/escape.lua:4: assignment to und
   "a module cannot create globals either"
 
 say "3. a missing module lists every path tried"
-cat >missing.lua <<'EOF'
-local x = require("team.nope")
-return runbook { name = "missing", run = function() return x end }
-EOF
+top missing team.nope
 sm missing run missing.lua
 expect_rc 2 missing "a runbook requiring a missing module does not start"
 has "$T/missing.err" "missing.lua:1: require 'team.nope': module 'team.nope' not found:" "the runbook line and the name"
@@ -113,12 +117,8 @@ eq "$(grep -n "no file" "$T/missing.err" | head -1 | grep -c "/lib/")" 1 "in lis
 say "4. a syntax error and a raise name the module's file:line"
 printf 'local M = {}\n\nfunction M.f(\n  return 1\nend\nreturn M\n' >lib/team/broken.lua
 printf 'local M = {}\nerror("team.raises is misconfigured")\nreturn M\n' >lib/team/raises.lua
-for m in broken raises; do
-  cat >"$m.lua" <<EOF
-local x = require("team.$m")
-return runbook { name = "$m", run = function() return x end }
-EOF
-done
+top broken team.broken
+top raises team.raises
 sm broken run broken.lua
 expect_rc 2 broken "a syntax error in a module stops the load"
 has "$T/broken.err" "broken.lua:1: require 'team.broken': $W/lib/team/broken.lua:4:" "file:line of the syntax error"
@@ -179,10 +179,7 @@ expect_rc 0 mutual "ping requires pong at its top, pong requires ping in a funct
 has "$T/mutual.out" "ping: done" "the mutual calls ran"
 printf 'return { b = require("team.cyc_b") }\n' >lib/team/cyc_a.lua
 printf 'return { a = require("team.cyc_a") }\n' >lib/team/cyc_b.lua
-cat >cycle.lua <<'EOF'
-local a = require("team.cyc_a")
-return runbook { name = "cycle", run = function() return a end }
-EOF
+top cycle team.cyc_a
 sm cycle run cycle.lua
 expect_rc 2 cycle "a cycle at the top levels does not start"
 has "$T/cycle.err" "require cycle: team.cyc_a -> team.cyc_b -> team.cyc_a" "the cycle is named"
@@ -190,10 +187,7 @@ has "$T/cycle.err" "$W/lib/team/cyc_b.lua:1:" "at the line that closes it"
 
 say "7. the load budget covers a module's top level; names cannot leave the directories"
 printf 'local n = 0\nwhile true do n = n + 1 end\n' >lib/team/spin.lua
-cat >spin.lua <<'EOF'
-local s = require("team.spin")
-return runbook { name = "spin", run = function() return s end }
-EOF
+top spin team.spin
 SUMMIT_LOAD_TIMEOUT=300ms sm spin run spin.lua
 expect_rc 2 spin "an endless module top level is stopped"
 has "$T/spin.err" "$W/lib/team/spin.lua:2: still running after 300 ms" "at the module's loop"
