@@ -39,6 +39,14 @@ for _, v in ipairs({ "x", "'s'", "1", "true" }) do
 end
 local CALL = { [probe("f(x)", 3)] = true, [probe("f(g())", 4)] = true,
                [probe("return f(x)", 3)] = true, [probe("return f(g())", 4)] = true }
+local function count(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+if count(TSET) ~= 3 or count(USET) ~= 4 or count(CALL) ~= 4 then
+  error("summit.check: this LuaJIT compiles the probes unlike LuaJIT 2.1")
+end
 -- How far a call's first argument is from its base (2 with LuaJIT's
 -- two-slot frames, GC64).
 local ARG1 = a_of(jutil.funcbc(loadstring("local f, x; f(x)"), 3)) -
@@ -55,6 +63,7 @@ local function protos(f)
   return list
 end
 
+-- The file and line of the instruction at pc of f.
 local function where(f, pc)
   local src = (jutil.funcinfo(f).source or "?"):gsub("^@", "")
   return src, jutil.funcinfo(f, pc).currentline or 0
