@@ -384,8 +384,8 @@ typedef struct {
 } validate_t;
 
 /* The version rule (docs/runbooks.md): not semver is an error, none a
- * warning. def on top of L. */
-static int check_version(lua_State *L, const char *file) {
+ * warning (counted in *warnings). def on top of L. */
+static int check_version(lua_State *L, const char *file, int *warnings) {
   loader_require(L, "summit.catalog");
   lua_getfield(L, -1, "version_problem");
   lua_pushvalue(L, -3);
@@ -396,19 +396,45 @@ static int check_version(lua_State *L, const char *file) {
     engine_errf("%s%s: %s", is_error ? "" : "warning: ", file,
                 lua_tostring(L, -1));
     if (is_error) code = EXIT_USAGE;
+    else (*warnings)++;
   }
   lua_pop(L, 3);
   return code;
+}
+
+/* The replay traps of the source (summit.check.traps, docs/authoring.md),
+ * each printed as a warning; returns how many. */
+static int check_traps(lua_State *L, const validate_t *v) {
+  loader_require(L, "summit.check");
+  lua_getfield(L, -1, "traps");
+  lua_pushlstring(L, v->src, v->len);
+  lua_pushstring(L, v->o->file);
+  lua_call(L, 2, 1);                         /* check problems */
+  int n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    engine_errf("warning: %s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return n;
 }
 
 /* Protected step: loads, checks and describes the runbook. */
 static int validate(lua_State *L, void *ud) {
   validate_t *v = ud;
   const engine_opts *o = v->o;
+  int warnings = 0;
   int code = loader_config(&v->c->rt, o->config_path, NULL);
   if (!code) code = loader_runbook(L, o->file, v->src, v->len, 1);
-  if (!code) code = check_version(L, o->file);
+  if (!code) code = check_version(L, o->file, &warnings);
   if (code) return code;
+  warnings += check_traps(L, v);
+  if (o->strict && warnings) {
+    engine_errf("%s: %d warning%s, and --strict makes them errors", o->file,
+                warnings, warnings == 1 ? "" : "s");
+    return EXIT_USAGE;
+  }
   lua_getfield(L, -1, "name");
   lua_getfield(L, -2, "version");
   lua_getfield(L, -3, "params");
