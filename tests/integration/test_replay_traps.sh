@@ -123,6 +123,9 @@ has "$T/olddeploy.err" "deploy.lua:$line: replay trap: the step body assigns 'ou
 
 say "5. every shipped runbook passes validate --strict"
 n=0
+# From examples/, so its summit.lua (found by walking up) gives the
+# examples' team modules (modules = { "lib" }).
+cd "$ROOT/examples"
 for f in "$ROOT"/runbooks/*.lua "$ROOT"/examples/runbooks/*.lua "$ROOT"/examples/demo.lua \
          "$ROOT"/examples/rollout.lua; do
   sm shipped validate --strict "$f"
@@ -132,5 +135,6 @@ for f in "$ROOT"/runbooks/*.lua "$ROOT"/examples/runbooks/*.lua "$ROOT"/examples
   fi
   n=$((n + 1))
 done
+cd "$T"
 ((n >= 10)) || die "expected at least 10 shipped runbooks, found $n"
 ok "$n shipped runbooks pass validate --strict"
