@@ -160,26 +160,26 @@ function M.record_update(old, new, manager, api_version)
   return rebuild(sets)
 end
 
--- Removes the field at segs from obj (a field the applier no longer sets).
-local function remove(obj, segs)
-  local node = obj
-  for i, s in ipairs(segs) do
-    local last = i == #segs
-    if type(node) ~= "table" then return end
-    if s:sub(1, 2) == "f:" then
-      if last then node[s:sub(3)] = nil return end
-      node = node[s:sub(3)]
-    else
-      local k, v = next(U.decode(s:sub(3)))
-      for j, item in ipairs(node) do
-        if type(item) == "table" and item[k] == v then
-          if last then table.remove(node, j) return end
-          node = item
-          break
-        end
+-- Removes the field at segs[i..] from node (a field the applier no
+-- longer sets): a keyed list item goes with its key, and maps and lists
+-- left empty on the way go too. True when node is left empty.
+local function remove(node, segs, i)
+  if type(node) ~= "table" then return false end
+  local s = segs[i]
+  if s:sub(1, 2) == "f:" then
+    local k = s:sub(3)
+    if i == #segs or remove(node[k], segs, i + 1) then node[k] = nil end
+  else
+    local k, v = next(U.decode(s:sub(3)))
+    for j, item in ipairs(node) do
+      if type(item) == "table" and item[k] == v then
+        local key_field = i == #segs - 1 and segs[#segs] == "f:" .. k
+        if i == #segs or key_field or remove(item, segs, i + 1) then table.remove(node, j) end
+        break
       end
     end
   end
+  return next(node) == nil
 end
 
 -- Server-side apply of config by manager onto cur (nil: the object is
@@ -217,7 +217,7 @@ function M.apply(cur, config, manager, force, api_version, merge)
     for p, f in pairs(mine.set) do
       local owned = applied[p] ~= nil
       for _, s in ipairs(sets) do owned = owned or (s ~= mine and s.set[p] ~= nil) end
-      if not owned then remove(obj, f.segs) end
+      if not owned then remove(obj, f.segs, 1) end
     end
   else
     mine = { e = entry(manager, "Apply", api_version, {}) }
