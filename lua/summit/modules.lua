@@ -67,6 +67,8 @@ end
 -- loads passes here with its name, path and source (a run that pins what
 -- it loaded records them here).
 local function compile(name, path, src, env)
+  -- The run pins the text (DESIGN §14): a resume loads what it loaded.
+  src = require("summit.c.pin").source(name, path, src)
   local chunk, err = loadstring(src, "@" .. path)
   if not chunk then return nil, err end
   setfenv(chunk, env)

@@ -13,6 +13,8 @@
 #     the run is pinned to it; provenance names both modules.
 #  3. A refused upgrade (the runbook diverges) moves nothing: the pins stay
 #     and a plain resume still runs the old stats.
+#  4. A team module (summit.lua's modules) is pinned the same way: edited
+#     while the run is suspended, the resume runs the text it first loaded.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -94,3 +96,31 @@ eq "$(module_sha "$RUN" summit.stats)" "$OLD_STATS" "the refused upgrade left su
 SUMMIT_LUA_DIR=$LUA_DIR sm div-plain resume "$RUN"
 expect_rc 0 div-plain "a plain resume after the refused upgrade"
 eq "$(cat "$W/out.txt")" "mean=2 window=new" "the pinned summit.stats ran"
+
+say "4. a team module is pinned as the stdlib is"
+W=$T/team
+mkdir -p "$W/lib/team"
+printf 'return { modules = { "lib" } }\n' >"$W/summit.lua"
+printf 'return { value = "old" }\n' >"$W/lib/team/mark.lua"
+cat >"$W/team.lua" <<'RB'
+local mark = require("team.mark")
+return runbook {
+  name = "team-pin", version = "1.0.0",
+  params = { dir = { type = "string", required = true } },
+  run = function(p)
+    sleep("1s")
+    exec({ "sh", "-c", 'printf "%s" "$1" > "$2"', "sh", mark.value, p.dir .. "/out.txt" })
+  end,
+}
+RB
+cd "$W"
+sm team run team.lua -p dir="$W" --detach
+expect_rc 3 team "run --detach stops at the sleep"
+RUN=$(newest_run)
+OLD_MARK=$(sha256sum "$W/lib/team/mark.lua" | cut -d' ' -f1)
+eq "$(module_sha "$RUN" team.mark)" "$OLD_MARK" "status --json lists team.mark with its sha256"
+printf 'return { value = "new" }\n' >"$W/lib/team/mark.lua"
+sm team-resume resume "$RUN"
+expect_rc 0 team-resume "resume after the team module changed"
+eq "$(cat "$W/out.txt")" "old" "the pinned team module ran"
+cd "$T"
