@@ -57,9 +57,11 @@ void sl_open_modules(lua_State *L);
  * run pins it (pin.c, DESIGN §14): the pinned text on a resume, else text,
  * pinned now. Pushes the chunk (0) or the error (luaL_loadbuffer's code);
  * raises when the store fails. Every loader of code a runbook can
- * require goes through it. */
+ * require goes through it. bc (may be NULL): text compiled, loaded instead
+ * of parsing when the text to load is text itself, as it nearly always is. */
 int sl_pin_load(lua_State *L, const char *name, const char *path,
-                const char *text, const char *chunk);
+                const char *text, const char *chunk, const char *bc,
+                size_t bc_size);
 
 /* The task whose coroutine L is (task.c), for a primitive that waits;
  * outside a running runbook's task, a Lua error saying msg. */

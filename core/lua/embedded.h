@@ -12,6 +12,9 @@ struct summit_embedded {
   const char *code;
   size_t size;        /* without the NUL of a text */
   int text;           /* code is source text: a stdlib module */
+  const char *bc;     /* a stdlib module's bytecode too: what loads when
+                         the run's pinned text is this one (no parse) */
+  size_t bc_size;
 };
 
 /* Terminated by an entry whose name is NULL. */

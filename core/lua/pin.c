@@ -26,10 +26,15 @@ static const char *pinned_text(lua_State *L, const char *name,
 }
 
 int sl_pin_load(lua_State *L, const char *name, const char *path,
-                const char *text, const char *chunk) {
+                const char *text, const char *chunk, const char *bc,
+                size_t bc_size) {
   char *owned = NULL;
-  text = pinned_text(L, name, path, text, &owned);
-  int rc = luaL_loadbuffer(L, text, strlen(text), chunk);
+  const char *load = pinned_text(L, name, path, text, &owned);
+  int rc;
+  if (bc && (load == text || !strcmp(load, text)))
+    rc = luaL_loadbuffer(L, bc, bc_size, name);  /* the same code, parsed */
+  else
+    rc = luaL_loadbuffer(L, load, strlen(load), chunk);
   free(owned);
   return rc;
 }

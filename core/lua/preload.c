@@ -58,12 +58,12 @@ static int load_embedded(lua_State *L) {
     /* The source tree, chunk named by its real path. */
     const char *src = read_tree(L, dir, m->path);
     snprintf(chunk, sizeof chunk, "@%s", m->path);
-    rc = m->text ? sl_pin_load(L, m->name, m->path, src, chunk)
+    rc = m->text ? sl_pin_load(L, m->name, m->path, src, chunk, NULL, 0)
                  : luaL_loadbuffer(L, src, strlen(src), chunk);
   } else if (m->text) {
     /* Named as the bytecode would be: "@summit/x.lua". */
     snprintf(chunk, sizeof chunk, "@%s", strchr(m->path, '/') + 1);
-    rc = sl_pin_load(L, m->name, m->path, m->code, chunk);
+    rc = sl_pin_load(L, m->name, m->path, m->code, chunk, m->bc, m->bc_size);
   } else {
     /* Bytecode keeps the chunk name it was compiled with (@summit/x.lua). */
     rc = luaL_loadbuffer(L, m->code, m->size, m->name);
