@@ -24,6 +24,9 @@ local function say(text) return { "python3", "-c", "import sys; print(" .. strin
 
 return {
   runbooks = { "../runbooks", "runbooks" },
+  -- the team's own Lua: require("team.steps") loads lib/team/steps.lua
+  -- (docs/authoring.md "Team modules")
+  modules = { "lib" },
 
   environments = {
     development = { cluster = "sim", namespace = "summit-dev", app = "web" },

@@ -78,4 +78,11 @@ int cli_waits(struct store *s, const char *run_id, cli_wait_fn fn, void *ud);
 /* Prints a wait of cli_waits (or a sleep: {run, wake}) for people. */
 void cli_wait_print(const struct cJSON *wait, const char *indent);
 
+/* What run_id pinned besides its runbook (pins.c, DESIGN §14):
+ * {summit_version (absent for a run from before schema 6), modules:
+ * [{name, path, sha256}] by name}. Caller deletes. */
+struct cJSON *cli_pins(struct store *s, const char *run_id);
+/* Prints cli_pins' object for people (summit status). */
+void cli_pins_print(const struct cJSON *pins);
+
 #endif

@@ -200,6 +200,31 @@ static void add_git_dependency(cJSON *deps, const store_run *r) {
   cJSON_Delete(git);
 }
 
+/* The module sources the run pinned (DESIGN §14), as resolved
+ * dependencies named "module:NAME"; summit's version when it started. */
+static void add_module_dependencies(store_t *s, cJSON *in, cJSON *deps,
+                                    const store_run *r) {
+  cJSON *pins = cli_pins(s, r->id);
+  const cJSON *v = cJSON_GetObjectItem(pins, "summit_version");
+  if (cJSON_IsString(v))
+    cJSON_AddStringToObject(in, "summitVersionAtStart", v->valuestring);
+  const cJSON *m;
+  cJSON_ArrayForEach(m, cJSON_GetObjectItem(pins, "modules")) {
+    cJSON *d = cJSON_CreateObject();
+    char nm[512];
+    snprintf(nm, sizeof nm, "module:%s",
+             cJSON_GetObjectItem(m, "name")->valuestring);
+    cJSON_AddStringToObject(d, "name", nm);
+    const cJSON *path = cJSON_GetObjectItem(m, "path");
+    if (cJSON_IsString(path)) cJSON_AddStringToObject(d, "uri", path->valuestring);
+    cJSON_AddItemToObject(
+        d, "digest",
+        digest("sha256", cJSON_GetObjectItem(m, "sha256")->valuestring));
+    cJSON_AddItemToArray(deps, d);
+  }
+  cJSON_Delete(pins);
+}
+
 /* predicate.buildDefinition: what was run, with which (masked) params, on
  * whose approval, from which source. Takes ownership of params. */
 static void add_build_definition(store_t *s, cJSON *pred, const store_run *r,
@@ -227,6 +252,7 @@ static void add_build_definition(store_t *s, cJSON *pred, const store_run *r,
   cJSON_AddItemToObject(src, "digest", digest("sha256", r->source_sha256));
   cJSON_AddItemToArray(deps, src);
   add_git_dependency(deps, r);
+  add_module_dependencies(s, in, deps, r);
 }
 
 /* The outcome, as a byproduct whose content is its JSON (base64 is what

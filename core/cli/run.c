@@ -169,6 +169,7 @@ int cmd_validate(int argc, char **argv) {
   o.quiet = 1;
   for (int i = 0; i < argc; i++) {
     if (cli_flag(argv, i, "--json")) o.json = 1;
+    else if (cli_flag(argv, i, "--strict")) o.strict = 1;
     else if (argv[i][0] == '-') return cli_usage("validate", "unknown option %s", argv[i]);
     else if (!o.file) o.file = argv[i];
     else return cli_usage("validate", "one file at a time");

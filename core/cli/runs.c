@@ -213,8 +213,13 @@ static void print_open(cJSON *o) {
 /* The run as one JSON line: the run's fields, "entries" and "waits".
  * Entries are printed one at a time (each by cJSON) instead of building one
  * tree of the whole journal. */
-static void status_json(const store_run *r, const journal_fold *c, cJSON *waits) {
-  print_open(run_json(r));
+static void status_json(const store_run *r, const journal_fold *c, cJSON *waits,
+                        cJSON *pins) {
+  cJSON *o = run_json(r);
+  cJSON *v = cJSON_DetachItemFromObject(pins, "summit_version");
+  if (v) cJSON_AddItemToObject(o, "summit_version", v);
+  cJSON_AddItemToObject(o, "modules", cJSON_DetachItemFromObject(pins, "modules"));
+  print_open(o);
   fputs(",\"entries\":[", stdout);
   for (size_t i = 0; i < c->n; i++) {
     cJSON *o = entry_json(&c->v[i]);
@@ -267,12 +272,13 @@ static int add_wait(void *ud, cJSON *w) {
 
 /* status for people: the run, each entry's newest state, what it waits on. */
 static void status_print(const store_run *r, const journal_fold *c,
-                         cJSON *waits) {
+                         cJSON *waits, const cJSON *pins) {
   printf("run      %s\nrunbook  %s %s (%s, sha256 %.12s)\nstatus   %s\n",
          r->id, term_str(r->name), r->version ? term_str(r->version) : "",
          term_str(r->source_path), r->source_sha256, r->status);
   printf("params   %s\nby       %s\n", term_str(r->params),
          r->started_by ? term_str(r->started_by) : "-");
+  cli_pins_print(pins);
   if (r->wake_ms) {
     char ts[40];
     events_rfc3339(r->wake_ms, ts, sizeof ts);
@@ -308,8 +314,10 @@ static int show_status(store_t *s, const store_run *r, int json) {
   }
   cJSON *waits = cJSON_CreateArray();
   cli_waits(s, r->id, add_wait, waits);
-  if (json) status_json(r, &c, waits);
-  else status_print(r, &c, waits);
+  cJSON *pins = cli_pins(s, r->id);
+  if (json) status_json(r, &c, waits, pins);
+  else status_print(r, &c, waits, pins);
+  cJSON_Delete(pins);
   cJSON_Delete(waits);
   journal_fold_free(&c);
   return EXIT_OK;

@@ -46,6 +46,7 @@ typedef struct {
   const char *schedule;        /* started by this schedule's fire ... */
   long long fire_ms;           /* ... at this time (Unix ms) */
   const char *sign_key;        /* run --sign: SSH key that signs the start */
+  int strict;                  /* validate --strict: a warning exits 2 */
 } engine_opts;
 
 int engine_run(const engine_opts *o);

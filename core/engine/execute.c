@@ -64,6 +64,8 @@ int execute_pin_upgrade(ctx_t *c) {
   int rc = store_run_pin_source(c->rt.store, c->rt.run_id, c->upgrade_path,
                                 c->upgrade_source, c->upgrade_sha,
                                 c->upgrade_version);
+  /* The modules move with the runbook: those loaded now replace the pins. */
+  if (rc == STORE_OK) rc = pins_commit(&c->rt);
   if (rc == STORE_OK) c->upgrade_pinned = 1;
   return rc;
 }

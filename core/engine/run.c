@@ -7,7 +7,6 @@
 #include "engine/engine.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "engine/execute.h"
 #include "engine/loader.h"
 #include "engine/params.h"
+#include "engine/pins.h"
 #include "engine/report.h"
 #include "engine/runctx.h"
 #include "engine/start_sig.h"
@@ -25,14 +25,6 @@
 #include "io/file.h"
 #include "lua/audit.h"
 #include "lua/bindings.h"
-
-static void sha256_hex(const char *data, size_t len, char out[65]) {
-  unsigned char md[32];
-  unsigned int mdlen = 0;
-  EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-  for (unsigned i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", md[i]);
-  out[64] = '\0';
-}
 
 /* Adds key = value to o, when there is a value. */
 static void add_string(cJSON *o, const char *key, const char *value) {
@@ -119,7 +111,7 @@ static int prepare_run(lua_State *L, void *ud) {
   if (!code) code = ctx_open_store(s->c, o, 1);
   if (code) return code;
   engine_new_run_id(s->id);
-  sha256_hex(s->src, s->len, s->sha);
+  pins_sha256_hex(s->src, s->len, s->sha);
   if (!(s->params_json = params_seal(L, 1, 2))) return EXIT_USAGE;
   if (o->sign_key && (code = sign_start(L, s))) return code;
   s->name = field_dup(L, 1, "name");
@@ -162,6 +154,11 @@ static int record_run(new_run_t *s, int64_t t0) {
   }
   c->rt.run_id = s->id;
   c->ev.run_id = s->id;
+  /* The modules the runbook required while loading, with the row. */
+  if (pins_commit(&c->rt) != STORE_OK || store_flush(c->rt.store) != STORE_OK) {
+    engine_errf("%s", store_errmsg(c->rt.store));
+    return EXIT_FAILED;
+  }
   return 0;
 }
 
@@ -207,6 +204,7 @@ int engine_run(const engine_opts *o) {
   }
   if (o->source) s.len = strlen(s.src);
   worktree_t *wt = o->source ? NULL : worktree_probe(&c.loop, o->file);
+  pins_start(&c.rt);
   code = loader_protect(c.rt.L, prepare_run, &s, 0);
   if (!code) code = record_run(&s, t0);
   if (code) goto done;
@@ -292,7 +290,7 @@ static int read_upgrade(ctx_t *c, const store_run *r, size_t *len) {
     return EXIT_USAGE;
   }
   c->upgrade_path = strdup(r->source_path);
-  sha256_hex(c->upgrade_source, *len, c->upgrade_sha);
+  pins_sha256_hex(c->upgrade_source, *len, c->upgrade_sha);
   return 0;
 }
 
@@ -356,7 +354,12 @@ int engine_resume(const engine_opts *o) {
     goto done;
   }
   resume_t s = {&c, o, &r};
-  if ((code = loader_protect(c.rt.L, prepare_resume, &s, 0))) {
+  if (pins_resume(&c.rt, o->upgrade) != 0) {
+    engine_errf("reading the modules run %s pinned: %s", r.id,
+                store_errmsg(c.rt.store));
+    code = EXIT_FAILED;
+  }
+  if (code || (code = loader_protect(c.rt.L, prepare_resume, &s, 0))) {
     store_lease_release(c.rt.store, r.id, getpid());
     store_flush(c.rt.store);
     goto done;
@@ -384,8 +387,8 @@ typedef struct {
 } validate_t;
 
 /* The version rule (docs/runbooks.md): not semver is an error, none a
- * warning. def on top of L. */
-static int check_version(lua_State *L, const char *file) {
+ * warning (counted in *warnings). def on top of L. */
+static int check_version(lua_State *L, const char *file, int *warnings) {
   loader_require(L, "summit.catalog");
   lua_getfield(L, -1, "version_problem");
   lua_pushvalue(L, -3);
@@ -396,19 +399,45 @@ static int check_version(lua_State *L, const char *file) {
     engine_errf("%s%s: %s", is_error ? "" : "warning: ", file,
                 lua_tostring(L, -1));
     if (is_error) code = EXIT_USAGE;
+    else (*warnings)++;
   }
   lua_pop(L, 3);
   return code;
+}
+
+/* The replay traps of the source (summit.check.traps, docs/authoring.md),
+ * each printed as a warning; returns how many. */
+static int check_traps(lua_State *L, const validate_t *v) {
+  loader_require(L, "summit.check");
+  lua_getfield(L, -1, "traps");
+  lua_pushlstring(L, v->src, v->len);
+  lua_pushstring(L, v->o->file);
+  lua_call(L, 2, 1);                         /* check problems */
+  int n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    engine_errf("warning: %s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return n;
 }
 
 /* Protected step: loads, checks and describes the runbook. */
 static int validate(lua_State *L, void *ud) {
   validate_t *v = ud;
   const engine_opts *o = v->o;
+  int warnings = 0;
   int code = loader_config(&v->c->rt, o->config_path, NULL);
   if (!code) code = loader_runbook(L, o->file, v->src, v->len, 1);
-  if (!code) code = check_version(L, o->file);
+  if (!code) code = check_version(L, o->file, &warnings);
   if (code) return code;
+  warnings += check_traps(L, v);
+  if (o->strict && warnings) {
+    engine_errf("%s: %d warning%s, and --strict makes them errors", o->file,
+                warnings, warnings == 1 ? "" : "s");
+    return EXIT_USAGE;
+  }
   lua_getfield(L, -1, "name");
   lua_getfield(L, -2, "version");
   lua_getfield(L, -3, "params");

@@ -103,6 +103,7 @@ void ctx_free(ctx_t *c) {
   uv_loop_close(&c->loop);
   if (c->rt.store) store_close(c->rt.store);
   if (c->rt.log_fd >= 0) close(c->rt.log_fd);
+  pins_free(&c->rt.pins);
   free(c->upgrade_path);
   free(c->upgrade_source);
   free(c->upgrade_version);

@@ -8,6 +8,7 @@
 
 #include "engine/events.h"
 #include "engine/lalloc.h"
+#include "engine/pins.h"
 #include "engine/sched.h"
 #include "engine/watchdog.h"
 #include "store/store.h"
@@ -30,6 +31,7 @@ typedef struct runtime {
   struct http_client *http_streams;  /* watches: held open, so uncapped */
   lalloc_t mem;         /* the state's allocator and its cap */
   watchdog_t wd;        /* runaway Lua: step timeouts, cancel, load budget */
+  pins_t pins;          /* the module sources the run pinned (pins.h) */
 } runtime_t;
 
 enum { CANCEL_NONE, CANCEL_UNWINDING, CANCEL_UNDOING };

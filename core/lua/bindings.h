@@ -46,11 +46,22 @@ int luaopen_summit_c_approval(lua_State *L); /* summit.c.approval */
 int luaopen_summit_c_audit(lua_State *L);   /* summit.c.audit */
 int luaopen_summit_c_notify(lua_State *L);  /* summit.c.notify */
 int luaopen_summit_c_secrets(lua_State *L); /* summit.c.secrets */
+int luaopen_summit_c_pin(lua_State *L);     /* summit.c.pin */
 
 /* Registers the C modules and the embedded Lua modules in package.preload.
  * With $SUMMIT_LUA_DIR set, Lua modules load from that source tree instead
  * (its lua/ and stdlib/ folders), so edits need no rebuild. */
 void sl_open_modules(lua_State *L);
+
+/* Loads module name's source (text, NUL-terminated, from path) as the
+ * run pins it (pin.c, DESIGN §14): the pinned text on a resume, else text,
+ * pinned now. Pushes the chunk (0) or the error (luaL_loadbuffer's code);
+ * raises when the store fails. Every loader of code a runbook can
+ * require goes through it. bc (may be NULL): text compiled, loaded instead
+ * of parsing when the text to load is text itself, as it nearly always is. */
+int sl_pin_load(lua_State *L, const char *name, const char *path,
+                const char *text, const char *chunk, const char *bc,
+                size_t bc_size);
 
 /* The task whose coroutine L is (task.c), for a primitive that waits;
  * outside a running runbook's task, a Lua error saying msg. */

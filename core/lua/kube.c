@@ -34,6 +34,8 @@ static void push_conn(lua_State *L, const kube_conn *c) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "insecure");
   }
+  set_s(L, "tls_server_name", c->tls_server_name);
+  set_s(L, "proxy_url", c->proxy_url);
   set_s(L, "cert_file", c->client_cert_file);
   set_s(L, "key_file", c->client_key_file);
   set_l(L, "cert_data", c->client_cert_data, c->client_cert_data_len);
@@ -61,6 +63,11 @@ static void push_conn(lua_State *L, const kube_conn *c) {
     }
     lua_setfield(L, -2, "env");
     set_s(L, "api_version", c->exec->api_version);
+    static const char *const modes[] = {"IfAvailable", "Never", "Always"};
+    set_s(L, "interactive_mode", modes[c->exec->interactive_mode]);
+    lua_pushboolean(L, c->exec->provide_cluster_info);
+    lua_setfield(L, -2, "provide_cluster_info");
+    set_s(L, "install_hint", c->exec->install_hint);
     lua_setfield(L, -2, "exec");
   }
 }

@@ -23,32 +23,47 @@ static const luaL_Reg C_MODULES[] = {
   {"summit.c.audit", luaopen_summit_c_audit},
   {"summit.c.notify", luaopen_summit_c_notify},
   {"summit.c.secrets", luaopen_summit_c_secrets},
+  {"summit.c.pin", luaopen_summit_c_pin},
   {NULL, NULL}
 };
 
-/* Loader of an embedded module: upvalue 1 is its index in the table. */
+/* Developer mode ($SUMMIT_LUA_DIR): pushes the text of path in the source
+ * tree, or raises. */
+static const char *read_tree(lua_State *L, const char *dir, const char *rel) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, rel);
+  FILE *f = fopen(path, "rb");
+  if (!f) luaL_error(L, "SUMMIT_LUA_DIR: cannot open %s", path);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) luaL_addlstring(&b, buf, n);
+  fclose(f);
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
+/* Loader of an embedded module: upvalue 1 is its index in the table. The
+ * stdlib (what runbooks require) is embedded as source and loaded as the
+ * run pins it (pin.c); the engine's own modules are bytecode, never
+ * pinned: they are summit, not the run's code. */
 static int load_embedded(lua_State *L) {
   const struct summit_embedded *m =
       &summit_embedded_modules[lua_tointeger(L, lua_upvalueindex(1))];
   const char *dir = getenv("SUMMIT_LUA_DIR");
+  char chunk[4200];
   int rc;
   if (dir && *dir) {
-    /* Developer mode: the source tree, chunk named by its real path. */
-    char path[4096], chunk[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, m->path);
+    /* The source tree, chunk named by its real path. */
+    const char *src = read_tree(L, dir, m->path);
     snprintf(chunk, sizeof chunk, "@%s", m->path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return luaL_error(L, "SUMMIT_LUA_DIR: cannot open %s", path);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) luaL_addlstring(&b, buf, n);
-    fclose(f);
-    luaL_pushresult(&b);
-    size_t len;
-    const char *src = lua_tolstring(L, -1, &len);
-    rc = luaL_loadbuffer(L, src, len, chunk);
+    rc = m->text ? sl_pin_load(L, m->name, m->path, src, chunk, NULL, 0)
+                 : luaL_loadbuffer(L, src, strlen(src), chunk);
+  } else if (m->text) {
+    /* Named as the bytecode would be: "@summit/x.lua". */
+    snprintf(chunk, sizeof chunk, "@%s", strchr(m->path, '/') + 1);
+    rc = sl_pin_load(L, m->name, m->path, m->code, chunk, m->bc, m->bc_size);
   } else {
     /* Bytecode keeps the chunk name it was compiled with (@summit/x.lua). */
     rc = luaL_loadbuffer(L, m->code, m->size, m->name);
@@ -76,7 +91,7 @@ void sl_open_modules(lua_State *L) {
    * the engine (registry.summit_stdlib[name] = true). */
   lua_newtable(L);
   for (int i = 0; summit_embedded_modules[i].name; i++)
-    if (!strncmp(summit_embedded_modules[i].path, "stdlib/", 7)) {
+    if (summit_embedded_modules[i].text) {
       lua_pushboolean(L, 1);
       lua_setfield(L, -2, summit_embedded_modules[i].name);
     }

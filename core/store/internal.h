@@ -3,8 +3,8 @@
 /* Shared by the files of core/store/ only: each table group (runs and the
  * journal in sqlite.c, the audit trail in audit.c, approvals in
  * approvals.c, schedules and the daemon's claims in schedules.c, what
- * notifications read in notify.c) keeps its own SQL and prepares it
- * through these. */
+ * notifications read in notify.c, the modules a run pinned in pins.c)
+ * keeps its own SQL and prepares it through these. */
 
 #include <sqlite3.h>
 
@@ -36,6 +36,9 @@ enum store_stmt {
   P_LIST, P_CLAIM, P_RELEASE, R_SCHEDULE,
   /* notify.c */
   N_STREAK,
+  /* pins.c: module sources (M_) */
+  M_SOURCE_PUT, M_SOURCE_GET, M_PIN, M_CLEAR, M_EACH, M_VERSION_SET,
+  M_VERSION_GET,
   STORE_NSTMT
 };
 

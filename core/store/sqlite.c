@@ -105,6 +105,18 @@ static const char *const MIGRATIONS[] = {
   /* 4 -> 5: a signed start (summit run --sign): who started the run, in a way a
    * signed gate can check (docs/approvals.md). */
   "ALTER TABLE runs ADD COLUMN start_sig TEXT;",
+  /* 5 -> 6: the closure a run pins (DESIGN §14, pins.c): every module
+   * source it loaded, stored once by SHA-256, and summit's version when
+   * it started. A run from before has no rows: it loads what is embedded,
+   * and pins that when it first loads it. */
+  "CREATE TABLE sources("
+  "  sha256 TEXT PRIMARY KEY, text TEXT NOT NULL);"
+  "CREATE TABLE run_modules("
+  "  run_id TEXT NOT NULL REFERENCES runs(id),"
+  "  name TEXT NOT NULL, path TEXT,"
+  "  sha256 TEXT NOT NULL REFERENCES sources(sha256),"
+  "  PRIMARY KEY(run_id, name));"
+  "ALTER TABLE runs ADD COLUMN summit_version TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

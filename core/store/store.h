@@ -361,4 +361,34 @@ int store_run_schedule(store_t *s, const char *id, char **name);
 int store_schedule_streak(store_t *s, const char *name, const char *run_id,
                           int64_t *failed);
 
+/* ---- the closure a run pins (pins.c, DESIGN §14) ---------------------- */
+
+/* A module source a run loaded: its require name, the file it came from
+ * (as summit names it, e.g. stdlib/summit/canary.lua) and its SHA-256. */
+typedef struct {
+  const char *name, *path, *sha256;
+} store_module;
+
+/* Pins module name of run id to text (stored once by its sha256); a pin
+ * of the same name is replaced. Not committed until store_flush. */
+int store_module_pin(store_t *s, const char *id, const char *name,
+                     const char *path, const char *sha256, const char *text);
+/* Drops every module pin of run id (resume --upgrade re-pins them). */
+int store_module_clear(store_t *s, const char *id);
+/* Calls fn for each module pinned by run id, by name; a nonzero return
+ * stops and is returned. */
+typedef int (*store_module_cb)(void *ud, const store_module *m);
+int store_module_each(store_t *s, const char *id, store_module_cb fn,
+                      void *ud);
+/* *text (caller frees) gets the source stored under sha256;
+ * STORE_NOTFOUND if none. */
+int store_source_get(store_t *s, const char *sha256, char **text);
+/* Records summit's version as the run's (once: a later call keeps the
+ * first). Not committed until store_flush. */
+int store_run_set_summit_version(store_t *s, const char *id,
+                                 const char *version);
+/* *version (caller frees) gets summit's version when run id started,
+ * NULL for a run from before schema 6. */
+int store_run_summit_version(store_t *s, const char *id, char **version);
+
 #endif

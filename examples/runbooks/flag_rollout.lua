@@ -10,25 +10,11 @@
 -- Needs in summit.lua: the environment's cluster and namespace (the flags
 -- live in the ConfigMap `feature-flags` there, see docs/stdlib/flags.md)
 -- and two metrics templates, `error_rate` (a fraction, 0.01 = 1%) and
--- `p95` (seconds), taking the variables namespace, app and track.
+-- `p95` (seconds), taking the variables namespace, app and track; and
+-- `modules = { "lib" }` for the team module team.steps (examples/lib/).
 local flags = require("summit.flags")
-
--- "10,50,100" -> { 10, 50, 100 }
-local function percents(text)
-  local out = {}
-  for n in text:gmatch("[^,%s]+") do
-    local v = tonumber(n)
-    if not v or v <= 0 or v > 100 then
-      fail(string.format("steps: '%s' is not a percentage from 1 to 100", n))
-    end
-    if #out > 0 and v <= out[#out] then
-      fail(string.format("steps: %s must be more than %s (percentages increase)", n, out[#out]))
-    end
-    out[#out + 1] = v
-  end
-  if #out == 0 then fail("steps: no percentages given") end
-  return out
-end
+-- The team's own module: examples/lib/team/steps.lua (summit.lua's modules).
+local steps_of = require("team.steps")
 
 return runbook {
   name = "flag_rollout", version = "1.0.0",
@@ -51,7 +37,7 @@ return runbook {
                   description = "the ConfigMap holding the flags" },
   },
   run = function(p)
-    local steps = percents(p.steps)
+    local steps = steps_of.percents(p.steps)
     local o = { configmap = p.configmap }
     local vars = { namespace = env.namespace or "default", app = p.app, track = "stable" }
     local before = flags.get(p.flag, o)

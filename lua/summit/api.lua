@@ -13,6 +13,7 @@ local S = require("summit.c.secrets")
 local redact = require("summit.redact")
 local SB = require("summit.sandbox")
 local argcheck = require("summit.args")
+local modules = require("summit.modules")
 local keys = require("summit.misspelt")
 local util = require("summit.util")
 
@@ -336,19 +337,27 @@ function api.exec(argv, opts)
 end
 
 -- require inside a runbook: the stdlib (stdlib/summit/*.lua) and json,
--- only from what is compiled in; nothing of the engine, nothing from disk.
--- The module is the runbook's own copy (summit.sandbox), so assigning to
--- one of its fields changes nothing the engine or the stdlib uses.
-local function load_stdlib(name)
+-- only from what is compiled in, nothing of the engine; any other name is
+-- a team module of summit.lua's `modules` directories (summit.modules),
+-- run in the runbook's sandbox. A stdlib module is the runbook's own copy
+-- (summit.sandbox), so assigning to one of its fields changes nothing the
+-- engine or the stdlib uses; a team module is the sandbox's already.
+-- ctx: { env = the sandbox, loading = the team modules loading now }.
+local function load_required(name, ctx)
   -- Level 4: the runbook's line (1 is argerr, 2 here, 3 summit.sandbox's require).
   if type(name) ~= "string" then
     argerr("require", "name", "a string expected", 4)
   end
-  if not T.stdlib(name) then
-    error(string.format("require: module '%s' is not available to runbooks "
-      .. "(they may require the summit stdlib, e.g. require \"summit.json\")", name), 3)
+  if T.stdlib(name) then return require(name) end
+  if modules.reserved(name) then
+    error(string.format("require: module '%s' is not available to runbooks (summit and "
+      .. "summit.* name the stdlib only, e.g. require \"summit.json\"; a team module "
+      .. "cannot take such a name: a summit/ folder of the modules directories is never "
+      .. "loaded)", name), 3)
   end
-  return require(name)
+  local m, err = modules.load(name, ctx.env, ctx.loading)
+  if m == nil then error("require '" .. name .. "': " .. err, 3) end
+  return m, true
 end
 
 local LK = require("summit.c.lock")
@@ -576,7 +585,7 @@ function api.install(env)
     env[k] = type(v) == "table" and SB.copy(v) or v
   end
   for k, name in pairs(LAZY) do env[k] = SB.lazy(name, require) end
-  env.require = SB.requirer(load_stdlib)
+  env.require = SB.requirer(load_required, { env = env, loading = {} })
   env.pcall, env.xpcall = api.pcall, api.xpcall
   env.getmetatable, env.setmetatable = SB.getmetatable, SB.setmetatable
   env.math.random = api.random

@@ -153,22 +153,47 @@ function Client:conn()
   return self.c
 end
 
+-- spec.cluster of KUBERNETES_EXEC_INFO when the exec config sets
+-- provideClusterInfo (client-go's rest.ConfigToExecCluster): the server and
+-- its TLS settings, the CA as data even when the kubeconfig names a file.
+-- The cluster's exec extension (`config`) is not read by summit.
+local function exec_cluster(c)
+  if not c.exec.provide_cluster_info then return nil end
+  local ca = c.ca_data
+  if not ca and c.ca_file then
+    local f = io.open(c.ca_file, "rb")
+    if f then ca = f:read("*a"); f:close() end
+  end
+  return { server = c.server, ["tls-server-name"] = c.tls_server_name,
+           ["insecure-skip-tls-verify"] = c.insecure or nil,
+           ["certificate-authority-data"] = ca and K.base64(ca) or nil,
+           ["proxy-url"] = c.proxy_url }
+end
+
 -- ExecCredential plugins: run once, cached until shortly before expiry.
 local cred_cache = {}
 local function exec_token(c)
   local key = table.concat(c.exec.argv, "\0")
   local hit = cred_cache[key]
   if hit and (not hit.expires or hit.expires - 30000 > T.now_ms()) then return hit end
+  -- A run has no terminal: as client-go without one, a plugin that must
+  -- be interactive is refused, and every other one is told it is not.
+  if c.exec.interactive_mode == "Always" then
+    error(errors.new("EKUBEAUTH", string.format("credential plugin '%s' needs interactiveMode "
+      .. "Always, but a summit run has no terminal for it; use a plugin (or flags) that "
+      .. "works non-interactively", c.exec.argv[1])), 0)
+  end
   local env = { KUBERNETES_EXEC_INFO = json.encode({
     apiVersion = c.exec.api_version or "client.authentication.k8s.io/v1",
-    kind = "ExecCredential", spec = { interactive = false } }) }
+    kind = "ExecCredential", spec = { interactive = false, cluster = exec_cluster(c) } }) }
   for _, e in ipairs(c.exec.env or {}) do env[e.name] = e.value end
   local r, code, msg = X.run(c.exec.argv, { env = env, timeout_ms = 60000, label = "exec-credential",
                                             secret_output = true })
   if not r or r.code ~= 0 then
-    error(errors.new("EKUBEAUTH", string.format("credential plugin '%s' failed: %s",
+    local hint = not r and c.exec.install_hint and ("\n" .. c.exec.install_hint) or ""
+    error(errors.new("EKUBEAUTH", string.format("credential plugin '%s' failed: %s%s",
       c.exec.argv[1], r and ("exit " .. r.code .. ": " .. (r.stderr or ""):sub(1, 300))
-        or tostring(msg))), 0)
+        or tostring(msg), hint)), 0)
   end
   local cred, err = K.parse_credential(r.stdout)
   if not cred then error(errors.new("EKUBEAUTH", err), 0) end

@@ -16,6 +16,7 @@ local TOP = {
   approvers = "table", commands = "table", notifications = "table",
   allowed_signers = "string", windows = "table", defaults = "table",
   runbooks = "table", http = "table", secrets = "table", limits = "table",
+  modules = "table",
 }
 local ENV = {
   cluster = "string", namespace = "string", traffic = "number",
@@ -120,6 +121,18 @@ local function check(path, src, cfg)
       elseif type(v) ~= "string" and type(v) ~= "number" then
         bad(k, "limits.%s must be a string (like %s) or a number, not a %s", k,
           k == "memory" and '"512MiB"' or '"5s"', type(v))
+      end
+    end
+  end
+  -- modules: the team modules' directories (docs/authoring.md "Team modules").
+  if type(cfg.modules) == "table" then
+    for k, d in pairs(cfg.modules) do
+      if type(k) ~= "number" or k < 1 or k > #cfg.modules or k ~= math.floor(k) then
+        bad("modules", "modules must be a list of directories like { \"lib\" }, not a table "
+          .. "with key %s", tostring(k))
+      elseif type(d) ~= "string" or d == "" then
+        bad("modules", "modules[%d] must be a directory (a non-empty string), not %s", k,
+          type(d) == "string" and "\"\"" or ("a " .. type(d)))
       end
     end
   end

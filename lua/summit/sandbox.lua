@@ -71,15 +71,17 @@ function M.setmetatable(t, mt)
   return setmetatable(t, mt)
 end
 
--- requirer(load) -> the sandbox's require: each module once per sandbox,
--- as a copy of the engine's (load(name) returns the engine's).
-function M.requirer(load)
+-- requirer(load, ctx) -> the sandbox's require: each module once per
+-- sandbox (a run), as a copy of the engine's; load(name, ctx) returns the
+-- module and true when it is the sandbox's own already (not copied).
+function M.requirer(load, ctx)
   local cache = {}
   return function(name)
     local m = cache[name]
     if m == nil then
-      m = load(name)
-      if type(m) == "table" then m = M.copy(m) end
+      local own
+      m, own = load(name, ctx)
+      if type(m) == "table" and not own then m = M.copy(m) end
       cache[name] = m
     end
     return m

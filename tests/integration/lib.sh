@@ -205,6 +205,14 @@ py() {
   python3 -c "$code" "$@"
 }
 
+# jq_py FILE EXPR: evaluates a Python expression over d = the JSON in FILE.
+jq_py() {
+  py 'import json,sys
+d = json.load(open(sys.argv[1]))
+v = eval(sys.argv[2])
+print(json.dumps(v) if isinstance(v, (dict, list, tuple)) else v)' "$1" "$2"
+}
+
 # newest_run: the id of the newest run (summit runs --json is newest first).
 newest_run() {
   { "$SUMMIT" runs --json 2>/dev/null || true; } | head -n 1 |

@@ -165,7 +165,10 @@ chmod +x "$W/plugin.sh"
 cat >"$W/exec-kc.yaml" <<YAML
 apiVersion: v1
 kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:$(<"$T/port.auth")"}}]
+clusters:
+- {name: c, cluster: {server: "http://127.0.0.1:$(<"$T/port.auth")"}}
+- {name: cinfo, cluster: {server: "http://127.0.0.1:$(<"$T/port.auth")", tls-server-name: api.internal,
+   certificate-authority-data: "$(printf 'THE-CA-PEM' | base64)"}}
 users:
 - name: u
   user:
@@ -178,12 +181,24 @@ users:
   user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./plugin.sh,
          env: [{name: PLUGIN_API, value: client.authentication.k8s.io/v1beta1}]}}
 - {name: file, user: {tokenFile: tokens/current}}
+- name: info
+  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh,
+         interactiveMode: IfAvailable, provideClusterInfo: true}}
+- name: always
+  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh,
+         interactiveMode: Always}}
+- name: absentplugin
+  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: no-such-plugin-x,
+         interactiveMode: Never, installHint: "install no-such-plugin-x from the team wiki"}}
 - {name: both, user: {token: inline-token, tokenFile: tokens/current}}
 - {name: absent, user: {tokenFile: tokens/absent}}
 contexts:
 - {name: x, context: {cluster: c, user: u, namespace: ns1}}
 - {name: beta, context: {cluster: c, user: beta}}
 - {name: file, context: {cluster: c, user: file}}
+- {name: info, context: {cluster: cinfo, user: info}}
+- {name: always, context: {cluster: c, user: always}}
+- {name: absentplugin, context: {cluster: c, user: absentplugin}}
 - {name: both, context: {cluster: c, user: both}}
 - {name: absent, context: {cluster: c, user: absent}}
 current-context: x
@@ -220,6 +235,33 @@ sm beta run plugin_beta.lua --json
 expect_rc 0 beta "a run authenticated by a v1beta1 exec plugin"
 has "$T/exec-info" '"apiVersion":"client.authentication.k8s.io/v1beta1"' "the exec config's apiVersion is passed on"
 eq "$(grep -c 'auth Bearer plugin-token-4711' "$T/count.auth")" 3 "its token was used"
+
+say "provideClusterInfo hands the plugin the cluster; interactiveMode Always is refused"
+: >"$T/exec-info"
+cat >"$W/plugin_ctx.lua" <<'LUA'
+return runbook { name = "plugin-ctx", params = { ctx = { type = "string" } }, run = function(p)
+  local k = cluster{ kubeconfig = "exec-kc.yaml", context = p.ctx }
+  step("a", function() return k:get("cm/x").data.a end)
+end }
+LUA
+sm info run plugin_ctx.lua -p ctx=info
+expect_rc 0 info "a run whose plugin asks for the cluster's info"
+eq "$(py 'import json, sys; c = json.loads(open(sys.argv[1]).readline())["spec"]["cluster"]
+print(c["server"].startswith("http://127.0.0.1:"), c["tls-server-name"], c["certificate-authority-data"], sorted(c))' "$T/exec-info")" \
+  "True api.internal $(printf 'THE-CA-PEM' | base64) ['certificate-authority-data', 'server', 'tls-server-name']" \
+  "spec.cluster: the server, its TLS server name and the CA as base64 data"
+: >"$T/exec-info"
+sm beta2 run plugin_beta.lua
+hasnt "$T/exec-info" '"cluster"' "without provideClusterInfo the plugin gets no cluster"
+n_before=$(lines "$T/count.auth")
+sm always run plugin_ctx.lua -p ctx=always
+expect_rc 1 always "a plugin that must be interactive"
+has "$T/always.out" "plugin.sh' needs interactiveMode Always, but a summit run has no terminal" \
+  "is refused: a run has no terminal"
+sm absentplugin run plugin_ctx.lua -p ctx=absentplugin
+expect_rc 1 absentplugin "a plugin that is not installed"
+has "$T/absentplugin.out" "install no-such-plugin-x from the team wiki" "the error carries the installHint"
+eq "$(lines "$T/count.auth")" "$n_before" "neither sent a request"
 
 say "a kubeconfig tokenFile: relative to the kubeconfig, trimmed, re-read on every request"
 mkdir -p "$W/tokens"

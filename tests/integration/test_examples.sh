@@ -95,6 +95,7 @@ cat >"$W/summit.lua" <<LUA
 local sel = 'namespace="{{namespace}}",app="{{app}}",track="{{track}}"'
 return {
   environments = { shop = { cluster = "k", namespace = "shop" } },
+  modules = { "$EX/../lib" },   -- flag_rollout requires team.steps
   clusters = { k = { kubeconfig = "../kubeconfig" } },
   metrics = {
     url = "$URL",

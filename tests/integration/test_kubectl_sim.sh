@@ -29,14 +29,6 @@ source "$(dirname "$0")/lib.sh" "$@"
 command -v kubectl >/dev/null || die "kubectl is needed (the real peer of this test)"
 command -v curl >/dev/null || die "curl is needed (make deps)"
 
-# jq_py FILE EXPR: evaluates a Python expression over d = the JSON in FILE.
-jq_py() {
-  py 'import json,sys
-d = json.load(open(sys.argv[1]))
-v = eval(sys.argv[2])
-print(json.dumps(v) if isinstance(v, (dict, list, tuple)) else v)' "$1" "$2"
-}
-
 cat >"$T/scenario.json" <<'EOF'
 {
   "bad_images": ["registry/web:bad*"],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 7 / luacheck (Debian's lua-check) over runbooks/, stdlib/ and
-# examples/ with the project's .luacheckrc (summit's runbook globals).
+# examples/ (with its team modules, examples/lib/) with the project's
+# .luacheckrc (summit's runbook globals).
 #
 #  1. The shipped Lua is clean: no warnings, no errors.
 #  2. The configuration still catches what it should: a runbook with a
@@ -22,6 +23,7 @@ if [[ $rc -ne 0 ]]; then
   die "luacheck found problems (exit $rc)"
 fi
 has "$T/lc.out" "0 warnings / 0 errors" "luacheck: 0 warnings / 0 errors"
+has "$T/lc.out" "examples/lib/team/steps.lua" "the example team module is checked (examples/lib/)"
 
 say "2. the configuration catches typos and global writes in runbooks"
 mkdir -p "$T/lc/runbooks"

@@ -295,6 +295,53 @@ Test(simlua, strategic_merge_patch) {
       "assert(U.canonical(m) == '{\"a\":{\"c\":2,\"d\":3},\"l\":[]}', U.canonical(m))");
 }
 
+Test(simlua, field_managers_and_unknown_fields) {
+  lua("local A = require('summit.sim.apply')\n"
+      "local O = require('summit.sim.openapi')\n"
+      "local R = require('summit.sim.resources')\n"
+      "local U = require('summit.sim.util')\n"
+      "local P = require('summit.sim.patch')\n"
+      "local function merge(o, c) return assert(P.strategic(o, c, 'Deployment')) end\n"
+      "local function dep(r, img, env)\n"
+      "  local c = { name = 'web', image = img, env = env and U.A(env) }\n"
+      "  return { apiVersion = 'apps/v1', kind = 'Deployment', metadata = { name = 'web' },\n"
+      "           spec = { replicas = r, template = { spec = { containers = U.A({ c }) } } } }\n"
+      "end\n"
+      "local function managers(obj)\n"
+      "  local out = {}\n"
+      "  for _, e in ipairs(obj.metadata.managedFields) do out[#out + 1] = e.manager .. '/' .. e.operation end\n"
+      "  return table.concat(out, ',')\n"
+      "end\n"
+      /* a apply creates; b applies the same values: shared, no conflict */
+      "local o, mf = A.apply(nil, dep(2, 'v1', { { name = 'X', value = '1' } }), 'a', false, 'apps/v1', merge)\n"
+      "o.metadata.managedFields = mf\n"
+      "local o2, mf2 = A.apply(o, dep(2, 'v1'), 'b', false, 'apps/v1', merge)\n"
+      "assert(o2 and managers({ metadata = { managedFields = mf2 } }) == 'a/Apply,b/Apply')\n"
+      /* b changes both: two conflicts with a, in order */
+      "local none, conflicts = A.apply(o, dep(3, 'v2'), 'b', false, 'apps/v1', merge)\n"
+      "assert(none == nil and #conflicts == 2, U.encode(conflicts or {}))\n"
+      "local msg = A.conflict_message(conflicts)\n"
+      "assert(msg == 'Apply failed with 2 conflicts: conflicts with \"a\" using apps/v1:\\n'\n"
+      "  .. '- .spec.replicas\\n- .spec.template.spec.containers[name=\"web\"].image', msg)\n"
+      /* an Update takes the fields it changes from the Apply entry */
+      "local scaled = U.copy(o); scaled.spec.replicas = 5\n"
+      "scaled.metadata.managedFields = A.record_update(o, scaled, 'kubectl-scale', 'apps/v1')\n"
+      "assert(managers(scaled) == 'a/Apply,kubectl-scale/Update', managers(scaled))\n"
+      "assert(scaled.metadata.managedFields[1].fieldsV1['f:spec']['f:replicas'] == nil)\n"
+      "assert(scaled.metadata.managedFields[2].fieldsV1['f:spec']['f:replicas'])\n"
+      /* a drops env from its configuration: the item and the list go */
+      "local o3 = A.apply(o, dep(2, 'v1'), 'a', false, 'apps/v1', merge)\n"
+      "assert(o3.spec.template.spec.containers[1].env == nil, U.encode(o3))\n"
+      "assert(o3.spec.template.spec.containers[1].image == 'v1')\n"
+      /* unknown fields, with list indexes; preserve-unknown parts accept anything */
+      "local bad = dep(1, 'v1'); bad.spec.replicaz = 1; bad.spec.template.spec.containers[1].imagee = 'x'\n"
+      "bad.spec.template.spec.containers[1].resources = { anything = { goes = 1 } }; bad.status = { x = 1 }\n"
+      "local errs = O.unknown_fields(R.find('apps', 'deployments'), bad)\n"
+      "assert(table.concat(errs, ';') == 'unknown field \"spec.replicaz\";'\n"
+      "  .. 'unknown field \"spec.template.spec.containers[0].imagee\"', table.concat(errs, ';'))\n"
+      "assert(#O.unknown_fields(R.find('', 'configmaps'), { data = { a = 'b' }, metadata = { labels = { x = 'y' } } }) == 0)");
+}
+
 Test(simlua, selectors) {
   lua("local SEL = require('summit.sim.selector')\n"
       "local r = assert(SEL.parse_labels('app=web, tier in (a, b),!gone,track!=green,env'))\n"

@@ -1016,6 +1016,100 @@ Test(store, migrates_version_1_forward_keeping_data) {
   cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), store_schema_version());
 }
 
+/* Schema 5 (the version before a run pinned its modules), made by the
+ * migrations as they were released. */
+static void make_schema_5(void) {
+  for (int v = 0; v < 5; v++) raw_sql(dbpath, store_migration(v));
+  raw_sql(dbpath,
+          "INSERT INTO runs(id, name, source_path, source_sha256, source,"
+          "  params, status, created_ms, updated_ms)"
+          "  VALUES('old', 'n', 'p', 's', 'src', '{}', 'suspended', 1, 2);"
+          "PRAGMA user_version = 5;");
+}
+
+static int count_module(void *ud, const store_module *m) {
+  (void)m;
+  (*(int *)ud)++;
+  return 0;
+}
+
+Test(store, migrates_version_5_runs_without_module_pins) {
+  make_schema_5();
+  store_t *s = open_db(0);
+  cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), store_schema_version());
+  /* An old run has no pins and no recorded version: it resumes from what
+   * summit embeds, pinning that as it loads it. */
+  int n = 0;
+  cr_assert_eq(store_module_each(s, "old", count_module, &n), STORE_OK,
+               "%s", store_errmsg(s));
+  cr_assert_eq(n, 0);
+  char *v = (char *)"x";
+  cr_assert_eq(store_run_summit_version(s, "old", &v), STORE_OK);
+  cr_assert_null(v);
+  cr_assert_eq(store_module_pin(s, "old", "summit.stats",
+                                "stdlib/summit/stats.lua", "aa", "return 1"),
+               STORE_OK, "%s", store_errmsg(s));
+  cr_assert_eq(store_flush(s), STORE_OK);
+  cr_assert_eq(store_module_each(s, "old", count_module, &n), STORE_OK);
+  cr_assert_eq(n, 1);
+  store_close(s);
+}
+
+typedef struct {
+  char names[4][32], shas[4][8];
+  int n;
+} module_list;
+
+static int list_module(void *ud, const store_module *m) {
+  module_list *l = ud;
+  snprintf(l->names[l->n], sizeof l->names[0], "%s", m->name);
+  snprintf(l->shas[l->n], sizeof l->shas[0], "%s", m->sha256);
+  l->n++;
+  return 0;
+}
+
+Test(store, module_sources_are_stored_once_and_pins_replaced) {
+  store_t *s = open_db(1);
+  store_run r = sample_run("r1", 1);
+  cr_assert_eq(store_run_create(s, &r), STORE_OK);
+  store_run r2 = sample_run("r2", 2);
+  cr_assert_eq(store_run_create(s, &r2), STORE_OK);
+  cr_assert_eq(store_run_set_summit_version(s, "r1", "1.0.0"), STORE_OK);
+  cr_assert_eq(store_run_set_summit_version(s, "r1", "2.0.0"), STORE_OK);
+  cr_assert_eq(store_module_pin(s, "r1", "summit.b", "b.lua", "bb", "B"), STORE_OK);
+  cr_assert_eq(store_module_pin(s, "r1", "summit.a", "a.lua", "aa", "A"), STORE_OK);
+  cr_assert_eq(store_module_pin(s, "r2", "summit.a", "a.lua", "aa", "A"), STORE_OK);
+  cr_assert_eq(store_flush(s), STORE_OK);
+  cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM sources"), 2);
+  module_list l = {0};
+  cr_assert_eq(store_module_each(s, "r1", list_module, &l), STORE_OK);
+  cr_assert_eq(l.n, 2);
+  cr_assert_str_eq(l.names[0], "summit.a");   /* by name */
+  cr_assert_str_eq(l.names[1], "summit.b");
+  char *text = NULL, *v = NULL;
+  cr_assert_eq(store_source_get(s, "bb", &text), STORE_OK);
+  cr_assert_str_eq(text, "B");
+  free(text);
+  cr_assert_eq(store_source_get(s, "cc", &text), STORE_NOTFOUND);
+  /* The version at the start is kept. */
+  cr_assert_eq(store_run_summit_version(s, "r1", &v), STORE_OK);
+  cr_assert_str_eq(v, "1.0.0");
+  free(v);
+  /* --upgrade: cleared, then pinned again; r2's pins are untouched. */
+  cr_assert_eq(store_module_clear(s, "r1"), STORE_OK);
+  cr_assert_eq(store_module_pin(s, "r1", "summit.a", "a.lua", "a2", "A2"), STORE_OK);
+  cr_assert_eq(store_flush(s), STORE_OK);
+  memset(&l, 0, sizeof l);
+  cr_assert_eq(store_module_each(s, "r1", list_module, &l), STORE_OK);
+  cr_assert_eq(l.n, 1);
+  cr_assert_str_eq(l.shas[0], "a2");
+  memset(&l, 0, sizeof l);
+  cr_assert_eq(store_module_each(s, "r2", list_module, &l), STORE_OK);
+  cr_assert_eq(l.n, 1);
+  cr_assert_str_eq(l.shas[0], "aa");
+  store_close(s);
+}
+
 /* ---- last id, cancel requests, liveness, locks --------------------------- */
 
 static int last_row_id(void *ud, const store_entry *e) {

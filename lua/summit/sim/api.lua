@@ -12,6 +12,8 @@ local TBL = require("summit.sim.tables")
 local LOGS = require("summit.sim.logs")
 local PB = require("summit.sim.protobuf")
 local METRICS = require("summit.sim.metrics")
+local OPENAPI = require("summit.sim.openapi")
+local SSA = require("summit.sim.apply")
 
 local M = {}
 
@@ -136,6 +138,34 @@ local function patch_invalid(value, message)
        { causes = U.A({ { reason = "FieldValueInvalid", message = body, field = "patch" } }) })
 end
 
+-- ?fieldValidation=Strict (kubectl's default --validate=strict): a field
+-- the kind does not have is a 400 as the API server's strict decoding
+-- words it; Warn: a Warning header per field (kubectl prints them). No
+-- parameter or Ignore: nothing is checked and the sim keeps the field.
+local function check_fields(c, def, obj)
+  local mode = c.q.fieldValidation
+  if mode ~= "Strict" and mode ~= "Warn" then return end
+  local errs = OPENAPI.unknown_fields(def, obj)
+  if #errs == 0 then return end
+  if mode == "Strict" then
+    fail(400, "BadRequest", string.format(
+      '%s in version "%s" cannot be handled as a %s: strict decoding error: %s',
+      def.kind, def.version, def.kind, table.concat(errs, ", ")), {})
+  end
+  c.warnings = {}
+  for i, e in ipairs(errs) do c.warnings[i] = "299 - " .. go_quote(e) end
+end
+
+-- The field manager of a write: ?fieldManager=, else the client's name
+-- from its User-Agent (kubectl/v1.32.4 ... -> "kubectl"), as the API
+-- server defaults it.
+local function manager_of(c)
+  local m = c.q.fieldManager
+  if m and m ~= "" then return m end
+  local ua = c.req.headers["user-agent"] or ""
+  return ua:match("^([^/%s]+)") or "unknown"
+end
+
 -- ---- responses ------------------------------------------------------------------
 
 local JSON = "application/json"
@@ -145,6 +175,7 @@ local function respond(c, code, body, ctype, extra)
   local h = { ["Content-Type"] = ctype or JSON,
               ["Cache-Control"] = "no-cache, private" }
   for k, v in pairs(extra or {}) do h[k] = v end
+  if c.warnings then h["Warning"] = table.concat(c.warnings, ", ") end
   c.code = code
   c.x:respond(code, h, body)
 end
@@ -252,6 +283,12 @@ local APPS_GROUP = {
   preferredVersion = { groupVersion = "apps/v1", version = "v1" },
 }
 
+-- The resource types of group ("" or "apps"), nil for another group.
+local function defs_of_group(group)
+  local core, apps = groups()
+  if group == "" then return core elseif group == "apps" then return apps end
+end
+
 -- Answers the discovery paths; false if path is not one.
 function Api:discovery(c, path)
   local core, apps = groups()
@@ -289,9 +326,15 @@ function Api:discovery(c, path)
     send(c, 200, g)
   elseif path == "/healthz" or path == "/livez" or path == "/readyz" then
     respond(c, 200, "ok", "text/plain; charset=utf-8")
-  elseif path:match("^/openapi") then
-    -- kubectl apply validates against OpenAPI; --validate=false skips it.
-    no_route()
+  elseif path == "/openapi/v3" then
+    send(c, 200, OPENAPI.index(defs_of_group))
+  elseif path:match("^/openapi/v3/") then
+    -- kubectl asks for the document by the URL the index gave (?hash=),
+    -- as JSON; /openapi/v2 (protobuf only) stays 404, which kubectl
+    -- tolerates once v3 is there.
+    local doc = OPENAPI.document(path:sub(#"/openapi/v3/" + 1), defs_of_group)
+    if not doc then no_route() end
+    respond(c, 200, doc, JSON)
   else
     return false
   end
@@ -557,7 +600,9 @@ end
 
 -- Creates obj (a decoded body or a scenario object) in namespace ns.
 -- Returns the stored object; raises Status errors.
-function Api:create_object(def, ns, obj, dry)
+-- manager: who creates it (managedFields get its Update entry), or
+-- managed: the managedFields of a server-side apply.
+function Api:create_object(def, ns, obj, dry, manager, managed)
   if obj.apiVersion ~= nil and obj.apiVersion ~= def.api_version then
     fail(400, "BadRequest", string.format(
       "the API version in the data (%s) does not match the expected API version (%s)",
@@ -593,6 +638,8 @@ function Api:create_object(def, ns, obj, dry)
          { name = md.name, group = def.group ~= "" and def.group or nil, kind = def.name })
   end
   if HAS_GENERATION[def.name] then md.generation = 1 end
+  if manager then md.managedFields = SSA.record_update(nil, obj, manager, def.api_version) end
+  md.managedFields = managed or md.managedFields
   if HAS_STATUS[def.name] then obj.status = {} end
   if def.name == "namespaces" then
     obj.spec = { finalizers = U.A({ "kubernetes" }) }
@@ -620,13 +667,14 @@ end
 
 function Api:create(c, def, ns)
   local obj = body_object(c)
-  send(c, 201, self:create_object(def, ns, obj, dry_run(c.q)))
+  check_fields(c, def, obj)
+  send(c, 201, self:create_object(def, ns, obj, dry_run(c.q), manager_of(c)))
 end
 
 -- Stores new as the next version of cur: server-owned metadata and the
 -- status come from cur, generation moves when the spec does. Returns the
 -- stored object.
-function Api:commit(c, def, cur, new)
+function Api:commit(c, def, cur, new, managed)
   new = U.strip_nulls(new)
   if type(new) ~= "table" or U.is_array(new) then
     fail(400, "BadRequest", "the result is not an object", {})
@@ -663,6 +711,7 @@ function Api:commit(c, def, cur, new)
   elseif def.name == "namespaces" then
     new.spec = U.copy(cur.spec)
   end
+  md.managedFields = managed or SSA.record_update(cur, new, manager_of(c), def.api_version)
   local causes = R.validate(def.kind, new)
   if #causes > 0 then invalid(def, cmd.name, causes) end
   md.generation = cmd.generation
@@ -690,6 +739,7 @@ function Api:replace(c, def, ns, name)
     fail(400, "BadRequest", "name is required in the body of an update", {})
   end
   check_body_decodes(def.kind, obj)
+  check_fields(c, def, obj)
   send(c, 200, self:commit(c, def, cur, obj))
 end
 
@@ -706,7 +756,7 @@ local function apply_patch(c, doc, kind)
   local how = PATCH_TYPES[mt]
   if not how then
     fail(415, "UnsupportedMediaType", string.format(
-      "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got \"%s\"; server-side apply is not simulated)", mt), {})
+      "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got \"%s\")", mt), {})
   end
   local patch, err = U.decode(c.req.body)
   if patch == nil then fail(400, "BadRequest", "invalid patch body: " .. tostring(err), {}) end
@@ -734,9 +784,73 @@ local function apply_patch(c, doc, kind)
 end
 
 function Api:patch(c, def, ns, name)
+  if media_type(c.req) == "application/apply-patch+yaml" then
+    return self:server_side_apply(c, def, ns, name)
+  end
   local cur = self:must_get(def, ns, name)
   local new = apply_patch(c, cur, def.kind)
+  check_fields(c, def, new)
   send(c, 200, self:commit(c, def, cur, new))
+end
+
+-- Server-side apply (kubectl apply --server-side): creates the object or
+-- merges the configuration into it, with the managedFields and the 409
+-- Conflict of field managers (summit.sim.apply). The body is JSON, which
+-- is what kubectl sends (YAML proper is not decoded).
+function Api:server_side_apply(c, def, ns, name)
+  local config, err = U.decode(c.req.body)
+  if type(config) ~= "table" or U.is_array(config) then
+    fail(400, "BadRequest", "error decoding YAML: the summit sim decodes JSON apply bodies only: " ..
+         tostring(err or "not an object"), {})
+  end
+  local manager = c.q.fieldManager
+  if manager == nil or manager == "" then
+    fail(400, "BadRequest", "PATCH, application/apply-patch+yaml requires fieldManager to be set", {})
+  end
+  if config.apiVersion ~= def.api_version or config.kind ~= def.kind then
+    fail(400, "BadRequest", string.format(
+      "the API version in the data (%s) and the kind (%s) do not match the expected %s %s",
+      tostring(config.apiVersion), tostring(config.kind), def.api_version, def.kind), {})
+  end
+  if c.q.fieldValidation == "Strict" then
+    local errs = OPENAPI.unknown_fields(def, config)
+    if #errs > 0 then
+      local paths = {}
+      for i, e in ipairs(errs) do paths[i] = "." .. e:match('"(.*)"') .. ": field not declared in schema" end
+      fail(400, "BadRequest", string.format("failed to create typed patch object (%s/%s; %s, Kind=%s): %s",
+        ns or "", name, def.api_version, def.kind, table.concat(paths, ", ")), {})
+    end
+  end
+  check_body_decodes(def.kind, config)
+  local md = U.sub(config, "metadata")
+  if md.name ~= nil and md.name ~= name then
+    fail(400, "BadRequest", string.format(
+      "the name of the object (%s) does not match the name on the URL (%s)", tostring(md.name), name), {})
+  end
+  for _, k in ipairs(CLEARED) do if k ~= "resourceVersion" then md[k] = nil end end
+  local cur = self.store:get(def.name, ns, name)
+  local force = c.q.force == "true"
+  local obj, managed = SSA.apply(cur, U.strip_nulls(U.copy(config)), manager, force, def.api_version,
+    function(old, cfg)
+      local new, perr = P.strategic(old, cfg, def.kind)
+      if new == nil then fail(422, "Invalid", tostring(perr), {}) end
+      return new
+    end)
+  if not obj then
+    local causes = {}
+    for i, k in ipairs(managed) do
+      causes[i] = { reason = "FieldManagerConflict", field = k.path,
+                    message = string.format('conflict with "%s" using %s', k.manager, k.api_version) }
+    end
+    fail(409, "Conflict", SSA.conflict_message(managed),
+         { name = name, group = def.group ~= "" and def.group or nil, kind = def.name,
+           causes = U.A(causes) })
+  end
+  if not cur then
+    md.name = name
+    return send(c, 201, self:create_object(def, ns, obj, dry_run(c.q), nil, managed))
+  end
+  send(c, 200, self:commit(c, def, cur, obj, managed))
 end
 
 function Api:delete(c, def, ns, name)
