@@ -72,8 +72,9 @@ int loader_config(runtime_t *rt, const char *path, const char *env_name) {
   return limits_apply(rt) != 0 ? EXIT_USAGE : 0;
 }
 
-/* summit.check.globals(chunk, env) for the chunk on top of L: LOAD_OK, or
- * LOAD_CHECK with its problems pushed in place of the chunk. */
+/* summit.check.globals(chunk, env), then summit.misspelt.steps(chunk) (a
+ * literal step{} table's misspelt options), for the chunk on top of L:
+ * LOAD_OK, or LOAD_CHECK with their problems pushed in place of the chunk. */
 static int check_globals(lua_State *L) {
   loader_require(L, "summit.check");
   lua_getfield(L, -1, "globals");
@@ -81,12 +82,34 @@ static int check_globals(lua_State *L) {
   lua_pushvalue(L, -2);
   lua_getfenv(L, -1);
   lua_call(L, 2, 1);                         /* chunk problems */
+  loader_require(L, "summit.misspelt");
+  lua_getfield(L, -1, "steps");
+  lua_remove(L, -2);
+  lua_pushvalue(L, -3);
+  lua_call(L, 1, 1);                         /* chunk problems more */
+  for (int i = 1, n = (int)lua_objlen(L, -2); i <= (int)lua_objlen(L, -1); i++) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -3, n + i);
+  }
+  lua_pop(L, 1);                             /* chunk problems */
   if (lua_objlen(L, -1) == 0) {
     lua_pop(L, 1);
     return LOAD_OK;
   }
   lua_remove(L, -2);
   return LOAD_CHECK;
+}
+
+/* summit.runbook.loading = the value on top of L (set) or nil: the chunk
+ * runbook{} reads the line of a misspelt key from, as `return
+ * runbook{...}` is a tail call that leaves no frame naming it. */
+static void set_loading(lua_State *L, int set) {
+  int top = lua_gettop(L);
+  loader_require(L, "summit.runbook");
+  if (set) lua_pushvalue(L, top);
+  else lua_pushnil(L);
+  lua_setfield(L, -2, "loading");
+  lua_pop(L, 1);
 }
 
 int loader_eval(lua_State *L, const char *path, const char *src, size_t len,
@@ -101,9 +124,11 @@ int loader_eval(lua_State *L, const char *path, const char *src, size_t len,
   lua_insert(L, -2);                         /* handler chunk */
   /* An endless top level is an error, not a hang (watchdog.h). */
   watchdog_t *wd = &runtime_get(L)->wd;
+  set_loading(L, 1);
   watchdog_load_begin(wd, path);
   int rc = lua_pcall(L, 0, 1, -2);
   watchdog_load_end(wd);
+  set_loading(L, 0);
   lua_remove(L, -2);                         /* def|message */
   if (rc != 0) return LOAD_RAISED;
   loader_push_runbook_fn(L, "is");

@@ -242,15 +242,32 @@ static void audit_outcome(ctx_t *c, sched_outcome out, const outcome_t *oc,
   ctx_audit(c, c->rt.run_id, action, ad);
 }
 
-/* run.finished or run.suspended, with a hint to resume a run that can. */
+/* Whether a stored error (JSON text) is a Lua error in the runbook's own
+ * code (ERUNBOOK: a typo, a nil index, a bad argument) rather than what a
+ * primitive met (ETIMEDOUT, EAPI, EEXIT...): resuming the pinned source
+ * would only fail the same way. */
+static int failed_in_code(const char *error) {
+  cJSON *e = error ? cJSON_Parse(error) : NULL;
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+  int r = cJSON_IsString(code) && !strcmp(code->valuestring, "ERUNBOOK");
+  cJSON_Delete(e);
+  return r;
+}
+
+/* run.finished or run.suspended, with a hint to resume a run that can:
+ * with --upgrade (which loads the fixed file) when its code failed. */
 static void emit_outcome(ctx_t *c, sched_outcome out, outcome_t *oc,
                          int64_t duration_ms) {
   cJSON_AddStringToObject(oc->event, "status", oc->status);
   cJSON_AddNumberToObject(oc->event, "duration_ms", (double)duration_ms);
   if (oc->code == EXIT_INTERRUPTED || !strcmp(oc->status, "failed")) {
-    char hint[200];
-    snprintf(hint, sizeof hint, "resume with: summit resume %s",
-             c->rt.run_id);
+    char hint[240];
+    if (oc->code != EXIT_INTERRUPTED && failed_in_code(oc->error))
+      snprintf(hint, sizeof hint, "the runbook's code failed: fix it, then "
+               "resume with: summit resume %s --upgrade", c->rt.run_id);
+    else
+      snprintf(hint, sizeof hint, "resume with: summit resume %s",
+               c->rt.run_id);
     cJSON_AddStringToObject(oc->event, "hint", hint);
   }
   events_emit(&c->ev, out == SCHED_SUSPENDED ? "run.suspended"

@@ -14,6 +14,7 @@ local redact = require("summit.redact")
 local SB = require("summit.sandbox")
 local argcheck = require("summit.args")
 local modules = require("summit.modules")
+local keys = require("summit.misspelt")
 local util = require("summit.util")
 
 local api = {}
@@ -43,11 +44,20 @@ local function backoff_arg(b)
   return o
 end
 
+-- A key step{} does not know (`retires = 3`) would run with no retries:
+-- an error, at the runbook's line, or where the step's function starts
+-- when `return step{...}` (a tail call) left no frame naming it.
+local function step_unknown(o)
+  local k = keys.unknown(o, keys.STEP, true)
+  if k ~= nil then error(E.site(o[2] or o.fn) .. ": " .. keys.message("step", tostring(k), keys.STEP), 0) end
+end
+
 -- step(name, fn) or step{ name, fn, retries =, backoff =, timeout =,
 -- on_exhausted = "fail"|"pause", undo = fn(results...), idempotent = false }
 function api.step(a, b)
   local name, fn, o
   if type(a) == "table" then
+    step_unknown(a)
     o = a
     name, fn = a[1] or a.name, a[2] or a.fn
   else

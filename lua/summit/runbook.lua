@@ -2,6 +2,7 @@
 local util = require("summit.util")
 local argcheck = require("summit.args")
 local secrets = require("summit.secrets")
+local keys = require("summit.misspelt")
 local M = {}
 
 local TYPES = { string = true, number = true, integer = true, boolean = true }
@@ -9,6 +10,24 @@ local defined = setmetatable({}, { __mode = "k" })
 
 local function fail(level, fmt, ...)
   error(string.format(fmt, ...), level + 1)
+end
+
+-- Raises approval.require's wording for the first key of t not in
+-- allowed: "file:line: runbook: bad argument 'ARG' (unknown option
+-- (known: ...))", ARG being prefix .. the key; the line is the caller's
+-- `level` frames up, else where the loading chunk sets the key: the
+-- loader sets M.loading to the chunk while it runs (loader.c), as
+-- `return runbook{...}`, a tail call, leaves no frame naming the line.
+local function no_unknown(t, allowed, prefix, level)
+  local k = keys.unknown(t, allowed)
+  if k == nil then return end
+  local msg = keys.message("runbook", prefix .. tostring(k), allowed)
+  local info = debug.getinfo(level + 1, "l")
+  if (not info or info.currentline <= 0) and type(M.loading) == "function" then
+    local site = keys.site(M.loading, k)
+    if site then error(site .. ": " .. msg, 0) end
+  end
+  error(msg, level + 1)
 end
 
 local function type_ok(t, v)
@@ -24,6 +43,7 @@ local function check_spec(rb, name, spec)
   if type(spec) ~= "table" then
     fail(3, "runbook '%s': param '%s' must be a table like { type = \"string\" }", rb, name)
   end
+  no_unknown(spec, keys.PARAM, "params." .. name .. ".", 3)
   local s = {}
   for k, v in pairs(spec) do s[k] = v end
   s.type = s.type or "string"
@@ -83,6 +103,7 @@ function M.define(def)
   if type(def.name) ~= "string" or def.name == "" then
     fail(2, "runbook{...}: 'name' must be a non-empty string")
   end
+  no_unknown(def, keys.RUNBOOK, "", 2)
   if type(def.run) ~= "function" then
     fail(2, "runbook '%s': 'run' must be a function(params)", def.name)
   end
