@@ -119,7 +119,13 @@ static void report_divergence(lua_State *L, const char *run_id) {
               term_str(lua_tostring(L, -4)), term_str(lua_tostring(L, -3)),
               lua_isstring(L, -1) ? term_str(lua_tostring(L, -1)) : "-",
               lua_isstring(L, -2) ? term_str(lua_tostring(L, -2)) : "?");
-    lua_pop(L, 5);
+    lua_pop(L, 4);
+    /* The module line that made the call, when a module (stdlib, team)
+     * made it for the runbook line above. */
+    lua_getfield(L, -1, "module_site");
+    if (lua_isstring(L, -1))
+      fprintf(stderr, "  %-18s in %s\n", "", term_str(lua_tostring(L, -1)));
+    lua_pop(L, 2);
   }
 }
 

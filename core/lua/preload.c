@@ -61,8 +61,9 @@ static int load_embedded(lua_State *L) {
     rc = m->text ? sl_pin_load(L, m->name, m->path, src, chunk, NULL, 0)
                  : luaL_loadbuffer(L, src, strlen(src), chunk);
   } else if (m->text) {
-    /* Named as the bytecode would be: "@summit/x.lua". */
-    snprintf(chunk, sizeof chunk, "@%s", strchr(m->path, '/') + 1);
+    /* Named as the bytecode is: "@stdlib/summit/x.lua", its path in the
+     * tree (engine.lua tells the stdlib from the engine by it). */
+    snprintf(chunk, sizeof chunk, "@%s", m->path);
     rc = sl_pin_load(L, m->name, m->path, m->code, chunk, m->bc, m->bc_size);
   } else {
     /* Bytecode keeps the chunk name it was compiled with (@summit/x.lua). */

@@ -111,8 +111,13 @@ function M.enter_branch(prefix, from)
   T.set_deadline(from and from.deadline)
 end
 
-local function ours(src)
+-- The engine's own code (lua/summit/, embedded as "@summit/x.lua") and
+-- chunks it built; the stdlib's chunks are "@stdlib/summit/x.lua".
+local function engine_src(src)
   return src:sub(1, 1) ~= "@" or src:sub(1, 8) == "@summit/" or src:sub(1, 12) == "@lua/summit/"
+end
+local function ours(src)
+  return engine_src(src) or src:sub(1, 15) == "@stdlib/summit/"
 end
 
 -- The runbook line that made the current call: the innermost frame that is
@@ -135,6 +140,31 @@ function M.site(fn)
   return "?"
 end
 
+-- The line of the run's code (a runbook, a stdlib or team module) that
+-- made the current call, when it is not the runbook's own line (M.site):
+-- where a module asks for something else after an upgrade.
+-- A module's `return api.step(...)` is a tail call that leaves no frame:
+-- then the function given to the call (defined in the module) tells where.
+local function module_site(site, fn)
+  for level = 2, 40 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.currentline > 0 and not engine_src(info.source) then
+      local here = info.source:sub(2) .. ":" .. info.currentline
+      if here ~= site then return here end
+      break
+    end
+  end
+  if type(fn) == "function" then
+    local info = debug.getinfo(fn, "S")
+    local file = info and info.source:sub(2)
+    if info and not engine_src(info.source) and file ~= site:match("^(.*):%d+$") then
+      return file .. ":" .. info.linedefined
+    end
+  end
+  return nil
+end
+
 -- True while the running path is still inside what the journal holds (log
 -- lines are not printed twice when a resumed run replays).
 function M.replaying()
@@ -143,10 +173,12 @@ function M.replaying()
 end
 
 local function divergence(key, prev, kind, name, args, why, fn)
+  local site = M.site(fn)
   T.halt({
     status = "diverged", key = key, why = why,
     journal = { kind = prev.kind, name = prev.name, hash = prev.hash, site = prev.site },
-    code = { kind = kind, name = name, hash = args and J.hash(args), site = M.site(fn) },
+    code = { kind = kind, name = name, hash = args and J.hash(args), site = site,
+             module_site = module_site(site, fn) },
   })
 end
 

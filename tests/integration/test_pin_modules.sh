@@ -15,6 +15,8 @@
 #     and a plain resume still runs the old stats.
 #  4. A team module (summit.lua's modules) is pinned the same way: edited
 #     while the run is suspended, the resume runs the text it first loaded.
+#  5. An --upgrade refused because a stdlib module now asks for another
+#     step names the module's line as well as the runbook's.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -124,3 +126,32 @@ sm team-resume resume "$RUN"
 expect_rc 0 team-resume "resume after the team module changed"
 eq "$(cat "$W/out.txt")" "old" "the pinned team module ran"
 cd "$T"
+
+say "5. a module that asks for something else after --upgrade is named at its line"
+W=$T/std5
+mkdir -p "$W"
+cat >"$W/list.lua" <<'RB'
+local checklist = require("summit.checklist")
+return runbook {
+  name = "std-list", version = "1.0.0",
+  run = function()
+    checklist.run("pre", { { "ok", check = function() return true end } })
+    sleep("1s")
+  end,
+}
+RB
+sm list run "$W/list.lua" --detach
+expect_rc 3 list "run --detach stops at the sleep"
+RUN=$(newest_run)
+py 'import sys
+p = sys.argv[1] + "/stdlib/summit/checklist.lua"; s = open(p).read()
+n = s.replace("api.step(\"checklist \" .. s.name", "api.step(\"check list \" .. s.name", 1)
+assert n != s
+open(p, "w").write(n)' "$LUA_DIR"
+line=$(grep -n 'api.step("check list "' "$LUA_DIR/stdlib/summit/checklist.lua" | cut -d: -f1)
+SUMMIT_LUA_DIR=$LUA_DIR sm list-up resume "$RUN" --upgrade
+expect_rc 2 list-up "resume --upgrade of a run whose stdlib module now diverges"
+has "$T/list-up.err" "the code asks for  step 'check list pre'" "the divergence is reported"
+has "$T/list-up.err" "list.lua:5" "it names the runbook's line"
+has "$T/list-up.err" "in stdlib/summit/checklist.lua:$line" \
+  "and the line of the module that asks for something else"
