@@ -43,6 +43,11 @@ static const struct {
    "each open approval gate (what it needs, who has approved, the command\n"
    "that answers it) and each run suspended on a sleep, with its wake time."},
   {"status", "summit status RUN [--json]", "Shows one run, its entries and waits."},
+  {"result", "summit result RUN",
+   "Prints what the run's run() returned, as JSON (redacted), and exits 0.\n"
+   "A run without a result prints why on stderr and exits as `summit run`\n"
+   "would have for its state: 1 failed, 3 suspended, 4 cancelled, 5 running\n"
+   "now, 6 needs attention, 130 interrupted; 2 for an unknown run."},
   {"approve", "summit approve RUN --gate G [--comment C] [--bind k=v]...\n"
               "           [--sign KEYFILE | --signature SIGFILE] [--message] [--key K]",
    "Approves the gate G the run waits on, as $SUMMIT_USER (else the login\n"
