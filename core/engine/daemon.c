@@ -133,7 +133,7 @@ static void finish(daemon_t *d) {
   uv_close((uv_handle_t *)&d->sigint, NULL);
 }
 
-static int final_status(const char *s) {
+int daemon_final_status(const char *s) {
   return s && (!strcmp(s, "succeeded") || !strcmp(s, "failed") ||
                !strcmp(s, "cancelled") || !strcmp(s, "rolled_back"));
 }
@@ -159,7 +159,7 @@ static void schedule_result(daemon_t *d, const char *name, const char *run,
 static void run_outcome(daemon_t *d, const char *name, const char *run) {
   store_run r;
   if (store_run_get(d->store, run, &r) != STORE_OK) return;
-  if (final_status(r.status)) schedule_result(d, name, run, r.status, NULL);
+  if (daemon_final_status(r.status)) schedule_result(d, name, run, r.status, NULL);
   store_run_free(&r);
 }
 

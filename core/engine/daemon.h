@@ -63,4 +63,9 @@ typedef struct {
  * code (engine.h). */
 int daemon_main(const daemon_opts *o);
 
+/* Whether a run with this status has ended for its schedule (succeeded,
+ * failed, cancelled, rolled back): what counts in consecutive_failures.
+ * Also for `summit schedule run`, which records its run's end the same. */
+int daemon_final_status(const char *status);
+
 #endif
