@@ -331,6 +331,21 @@ static int get_cron(void *ud, const store_schedule *sc) {
   return 0;
 }
 
+/* The exit code for a store call's rc on the schedule name (printing why
+ * it is not EXIT_OK): 2 for no such schedule. */
+static int named_rc(store_t *s, int rc, const char *name) {
+  if (rc == STORE_NOTFOUND) {
+    fprintf(stderr, "summit schedule: no schedule named '%s' (see: summit "
+            "schedule list)\n", name);
+    return EXIT_USAGE;
+  }
+  if (rc != STORE_OK) {
+    fprintf(stderr, "summit schedule: %s\n", store_errmsg(s));
+    return EXIT_FAILED;
+  }
+  return EXIT_OK;
+}
+
 /* remove, pause, resume NAME */
 static int change(const char *what, int argc, char **argv) {
   if (argc != 1 || argv[0][0] == '-')
@@ -356,15 +371,8 @@ static int change(const char *what, int argc, char **argv) {
     if (rc == STORE_OK)
       rc = store_schedule_set_paused(s, name, !strcmp(what, "pause"), next);
   }
-  int code = EXIT_OK;
-  if (rc == STORE_NOTFOUND) {
-    fprintf(stderr, "summit schedule: no schedule named '%s' (see: summit "
-            "schedule list)\n", name);
-    code = EXIT_USAGE;
-  } else if (rc != STORE_OK) {
-    fprintf(stderr, "summit schedule: %s\n", store_errmsg(s));
-    code = EXIT_FAILED;
-  } else {
+  int code = named_rc(s, rc, name);
+  if (code == EXIT_OK) {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "schedule", name);
     char action[64];
@@ -425,33 +433,6 @@ static void fire_ended(const char *name, int64_t fire_ms, int code) {
   store_close(s);
 }
 
-/* The argv of `summit run` for the fire: the schedule's runbook, params,
- * env and config, then the options given to `schedule run`. Its *nkv
- * "k=v" strings, argv[4], argv[6], ..., are the caller's to free. */
-static char **fire_argv(const fire_of *f, const char *fire, int nextra,
-                        char **extra, cJSON *params, int *argc, int *nkv) {
-  int np = cJSON_GetArraySize(params), a = 0;
-  char **argv = calloc((size_t)(np * 2 + nextra + 8), sizeof *argv);
-  argv[a++] = f->runbook;
-  argv[a++] = "--fire";
-  argv[a++] = (char *)fire;
-  const cJSON *p;
-  cJSON_ArrayForEach(p, params) {
-    if (!cJSON_IsString(p)) continue;
-    size_t len = strlen(p->string) + strlen(p->valuestring) + 2;
-    char *kv = malloc(len);
-    snprintf(kv, len, "%s=%s", p->string, p->valuestring);
-    argv[a++] = "-p";
-    argv[a++] = kv;
-    (*nkv)++;
-  }
-  if (f->env) { argv[a++] = "--env"; argv[a++] = f->env; }
-  if (f->config) { argv[a++] = "--config"; argv[a++] = f->config; }
-  for (int i = 0; i < nextra; i++) argv[a++] = extra[i];
-  *argc = a;
-  return argv;
-}
-
 /* Runs the fire in the schedule's directory, as the daemon's child does:
  * the state directory is fixed first, so it does not follow the cd. */
 static int fire_now(const char *name, int64_t fire_ms, const fire_of *f,
@@ -466,13 +447,13 @@ static int fire_now(const char *name, int64_t fire_ms, const fire_of *f,
   }
   char fire[160];
   snprintf(fire, sizeof fire, "%s@%lld", name, (long long)fire_ms);
-  cJSON *params = cJSON_Parse(f->params ? f->params : "{}");
-  int argc, nkv = 0;
-  char **argv = fire_argv(f, fire, nextra, extra, params, &argc, &nkv);
-  int code = cmd_run(argc, argv);
-  for (int i = 0; i < nkv; i++) free(argv[4 + 2 * i]);
-  free(argv);
-  cJSON_Delete(params);
+  /* The daemon's child's arguments, then the options given here. */
+  daemon_fire_args fa;
+  daemon_fire_args_make(&fa, f->runbook, fire, f->params, f->env, f->config,
+                        nextra);
+  for (int i = 0; i < nextra; i++) fa.argv[fa.argc++] = extra[i];
+  int code = cmd_run(fa.argc - 2, fa.argv + 2);
+  daemon_fire_args_free(&fa);
   fire_ended(name, fire_ms, code);
   return code;
 }
@@ -512,15 +493,8 @@ static int run_now(int argc, char **argv) {
   }
   fire_of f = {0};
   int64_t fire_ms = runtime_now_ms();
-  int rc = store_schedule_get(s, name, get_fire, &f), code;
-  if (rc == STORE_NOTFOUND) {
-    fprintf(stderr, "summit schedule: no schedule named '%s' (see: summit "
-            "schedule list)\n", name);
-    code = EXIT_USAGE;
-  } else if (rc != STORE_OK) {
-    fprintf(stderr, "summit schedule: %s\n", store_errmsg(s));
-    code = EXIT_FAILED;
-  } else {
+  int code = named_rc(s, store_schedule_get(s, name, get_fire, &f), name);
+  if (code == EXIT_OK) {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "schedule", name);
     add_time(d, "fire", fire_ms);

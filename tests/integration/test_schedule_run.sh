@@ -34,14 +34,6 @@ return runbook {
 }
 EOF2
 
-list_field() {
-  "$SUMMIT" schedule list --json | py 'import json,sys
-for l in sys.stdin:
-    s = json.loads(l)
-    if s["schedule"] == sys.argv[1]:
-        v = s.get(sys.argv[2])
-        print("" if v is None else v)' "$1" "$2"
-}
 # runs_of SCHEDULE: how many runs record it (no command shows a run's
 # schedule: state_sql).
 runs_of() { state_sql "SELECT count(*) FROM runs WHERE schedule = ?" "$1"; }
@@ -63,7 +55,7 @@ sm addf schedule add broken --every 1h tagged.lua -p tag=bad -p fail=true
 expect_rc 0 addf "schedule add broken"
 sm addw schedule add waiting --every 1h tagged.lua -p tag=w -p wait=true
 expect_rc 0 addw "schedule add waiting"
-next=$(list_field nightly next_fire)
+next=$(schedule_field nightly next_fire)
 
 say "fired now from another directory: the schedule's runbook, params and env"
 cd "$T"
@@ -75,24 +67,24 @@ has "$T/fire.out" '"event":"run.finished"' "--json passes through to the run"
 sm res result "$run"
 eq "$(cat "$T/res.out")" '{"env":"staging","ns":"eu","tag":"night"}' "the schedule's env and config were used"
 eq "$(runs_of nightly)" 1 "the run is recorded as the schedule's"
-eq "$(list_field nightly last_run)" "$run" "the schedule's last_run is the run"
-eq "$(list_field nightly last_run_status)" "succeeded" "and its status"
-eq "$(list_field nightly next_fire)" "$next" "the next fire on time is unchanged"
+eq "$(schedule_field nightly last_run)" "$run" "the schedule's last_run is the run"
+eq "$(schedule_field nightly last_run_status)" "succeeded" "and its status"
+eq "$(schedule_field nightly next_fire)" "$next" "the next fire on time is unchanged"
 eq "$(manual_fires nightly)" 1 "audited: schedule.fired, manual, by the user"
 
 say "a failing run: exit 1, counted in the schedule's streak"
 sm ff schedule run broken
 expect_rc 1 ff "schedule run broken: exit code of the failed run"
-eq "$(list_field broken consecutive_failures)" 1 "one failure in a row"
+eq "$(schedule_field broken consecutive_failures)" 1 "one failure in a row"
 sm ff2 schedule run broken
 expect_rc 1 ff2 "again"
-eq "$(list_field broken consecutive_failures)" 2 "two failures in a row"
+eq "$(schedule_field broken consecutive_failures)" 2 "two failures in a row"
 eq "$(runs_of broken)" 2 "two runs, each its own fire"
 
 say "--detach: a run that sleeps suspends, exit 3"
 sm fw schedule run waiting --detach
 expect_rc 3 fw "schedule run waiting --detach"
-eq "$(list_field waiting last_run_status)" "suspended" "its run is suspended"
+eq "$(schedule_field waiting last_run_status)" "suspended" "its run is suspended"
 
 say "unknown schedule, bad usage: exit 2"
 sm unk schedule run nosuch
