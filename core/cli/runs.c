@@ -338,6 +338,7 @@ static int status_code(const store_run *r) {
   if (!strcmp(r->status, "suspended")) return EXIT_SUSPENDED;
   if (!strcmp(r->status, "cancelled")) return EXIT_CANCELLED;
   if (!strcmp(r->status, "needs_attention")) return EXIT_ATTENTION;
+  if (!strcmp(r->status, "interrupted")) return EXIT_INTERRUPTED;
   if (strcmp(r->status, "running")) return EXIT_FAILED; /* failed, rolled back */
   char host[256] = "";
   gethostname(host, sizeof host - 1);
@@ -360,9 +361,8 @@ static int show_result(store_t *s, const store_run *r, int json) {
             "(it finished before summit kept results)\n", r->id);
   else
     fprintf(stderr, "summit: run %s has no result: it is %s%s\n", r->id,
-            r->status, code == EXIT_BUSY          ? " (running now)"
-                       : code == EXIT_INTERRUPTED ? " (interrupted: resumable)"
-                                                  : "");
+            r->status, code == EXIT_BUSY ? " (running now)"
+                       : code == EXIT_INTERRUPTED ? " (resumable)" : "");
   free(result);
   return code;
 }

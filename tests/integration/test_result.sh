@@ -74,6 +74,21 @@ sm resr result "$run"
 expect_rc 0 resr "summit result after the resume"
 eq "$(cat "$T/resr.out")" "$WANT" "the result after the resume"
 
+say "a live run: exit 5; interrupted: exit 130"
+bg_start live run "$RB" -p wait=true
+pid=$BG_PID
+wait_until 30 "the run is sleeping" grep -qF "sleep until" "$T/live.out"
+run=$(newest_run)
+sm resl result "$run"
+expect_rc 5 resl "summit result of a run a live process holds"
+has "$T/resl.err" "has no result: it is running (running now)" "stderr says it runs"
+kill -INT "$pid"
+bg_wait "$pid"
+eq "$RC" 130 "the run is interrupted"
+sm resi result "$run"
+expect_rc 130 resi "summit result of an interrupted run"
+has "$T/resi.err" "it is interrupted (resumable)" "stderr says it can be resumed"
+
 say "an unknown run, no run: usage errors"
 sm unk result nosuchrun
 expect_rc 2 unk "an unknown run"
