@@ -74,6 +74,11 @@ return runbook {
     assert(not json.is_array({}) and not json.is_array("x"))
     assert(json.encode(json.decode('{"a":[],"b":{}}')) == '{"a":[],"b":{}}')
     raises(function() json.array("x") end, "table expected")
+    -- the mark is data: a runbook may replace it with a metatable of its own
+    local decoded = json.decode("[]")
+    assert(json.is_array(decoded) and getmetatable(decoded) == nil)
+    setmetatable(decoded, { __index = function() return 7 end })
+    assert(decoded.x == 7 and not json.is_array(decoded))
     -- a step's empty list replays as []
     local listed = step("empty list", function() return json.array() end)
     assert(json.encode(listed) == "[]", json.encode(listed))
