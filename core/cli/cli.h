@@ -12,6 +12,7 @@ int cmd_runbooks(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_result(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_locks(int argc, char **argv);

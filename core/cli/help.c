@@ -43,6 +43,11 @@ static const struct {
    "each open approval gate (what it needs, who has approved, the command\n"
    "that answers it) and each run suspended on a sleep, with its wake time."},
   {"status", "summit status RUN [--json]", "Shows one run, its entries and waits."},
+  {"result", "summit result RUN",
+   "Prints what the run's run() returned, as JSON (redacted), and exits 0.\n"
+   "A run without a result prints why on stderr and exits as `summit run`\n"
+   "would have for its state: 1 failed, 3 suspended, 4 cancelled, 5 running\n"
+   "now, 6 needs attention, 130 interrupted; 2 for an unknown run."},
   {"approve", "summit approve RUN --gate G [--comment C] [--bind k=v]...\n"
               "           [--sign KEYFILE | --signature SIGFILE] [--message] [--key K]",
    "Approves the gate G the run waits on, as $SUMMIT_USER (else the login\n"
@@ -97,14 +102,16 @@ static const struct {
    "The new run records rerun_of = RUN."},
   {"schedule", "summit schedule add NAME (--cron EXPR | --every D) RUNBOOK [-p k=v]...\n"
                "           [--env E] [--tz ZONE] [--missed skip|run-once] [--paused]\n"
-               "       summit schedule list [--json] | remove NAME | pause NAME | resume NAME",
+               "       summit schedule list [--json] | remove NAME | pause NAME | resume NAME\n"
+               "       summit schedule run NAME [--json] [--detach] [--wait-lock] [--time-scale N]",
    "Schedules a runbook (a file or a name from summit runbooks) on a 5-field\n"
    "cron expression (or @hourly, @daily, @weekly, @monthly, @yearly) in --tz\n"
    "(an IANA zone, UTC by default), or every D (15m, 2s). summit daemon fires\n"
    "them: a fire whose previous run has not ended is skipped, and fires missed\n"
    "while no daemon ran are skipped (--missed skip) or made up by one run\n"
-   "(run-once). list shows the next fire, the last run and its status. See\n"
-   "docs/schedules.md."},
+   "(run-once). list shows the next fire, the last run and its status. run\n"
+   "fires one now, as summit run would run it (its exit code), recorded as\n"
+   "the schedule's run. See docs/schedules.md."},
   {"daemon", "summit daemon [--max-runs N] [--once] [--poll D] [--grace D] [--time-scale N]",
    "Fires due schedules, resumes suspended runs whose sleep is over or that\n"
    "got approval decisions, and picks up runs whose process died; each run in\n"

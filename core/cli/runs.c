@@ -1,4 +1,4 @@
-/* summit runs | status | log: reading the state database. */
+/* summit runs | status | log | result: reading the state database. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,12 +213,14 @@ static void print_open(cJSON *o) {
 /* The run as one JSON line: the run's fields, "entries" and "waits".
  * Entries are printed one at a time (each by cJSON) instead of building one
  * tree of the whole journal. */
-static void status_json(const store_run *r, const journal_fold *c, cJSON *waits,
-                        cJSON *pins) {
+static void status_json(const store_run *r, const char *result,
+                        const journal_fold *c, cJSON *waits, cJSON *pins) {
   cJSON *o = run_json(r);
   cJSON *v = cJSON_DetachItemFromObject(pins, "summit_version");
   if (v) cJSON_AddItemToObject(o, "summit_version", v);
   cJSON_AddItemToObject(o, "modules", cJSON_DetachItemFromObject(pins, "modules"));
+  cJSON *res = result ? cJSON_Parse(result) : NULL;
+  if (res) cJSON_AddItemToObject(o, "result", res);
   print_open(o);
   fputs(",\"entries\":[", stdout);
   for (size_t i = 0; i < c->n; i++) {
@@ -315,8 +317,14 @@ static int show_status(store_t *s, const store_run *r, int json) {
   cJSON *waits = cJSON_CreateArray();
   cli_waits(s, r->id, add_wait, waits);
   cJSON *pins = cli_pins(s, r->id);
-  if (json) status_json(r, &c, waits, pins);
-  else status_print(r, &c, waits, pins);
+  if (json) {
+    char *result = NULL;
+    store_run_result(s, r->id, &result);
+    status_json(r, result, &c, waits, pins);
+    free(result);
+  } else {
+    status_print(r, &c, waits, pins);
+  }
   cJSON_Delete(pins);
   cJSON_Delete(waits);
   journal_fold_free(&c);
@@ -325,6 +333,48 @@ static int show_status(store_t *s, const store_run *r, int json) {
 
 int cmd_status(int argc, char **argv) {
   return with_run("status", argc, argv, show_status);
+}
+
+/* ---- result: what run() returned ----------------------------------- */
+
+/* The exit code `summit run` gives a run in this state (DESIGN §5): a
+ * run without a result says by it why it has none. */
+static int status_code(const store_run *r) {
+  if (!strcmp(r->status, "succeeded")) return EXIT_OK;
+  if (!strcmp(r->status, "suspended")) return EXIT_SUSPENDED;
+  if (!strcmp(r->status, "cancelled")) return EXIT_CANCELLED;
+  if (!strcmp(r->status, "needs_attention")) return EXIT_ATTENTION;
+  if (!strcmp(r->status, "interrupted")) return EXIT_INTERRUPTED;
+  if (strcmp(r->status, "running")) return EXIT_FAILED; /* failed, rolled back */
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  return store_run_alive(r->status, r->owner_pid, r->owner_host,
+                         r->lease_expires_ms, host, runtime_now_ms())
+             ? EXIT_BUSY : EXIT_INTERRUPTED;
+}
+
+static int show_result(store_t *s, const store_run *r, int json) {
+  (void)json;  /* the result is JSON already */
+  char *result = NULL;
+  if (store_run_result(s, r->id, &result) != STORE_OK) {
+    fprintf(stderr, "summit: %s\n", store_errmsg(s));
+    return EXIT_FAILED;
+  }
+  int code = status_code(r);
+  if (result) puts(result);
+  else if (code == EXIT_OK)  /* succeeded before summit kept results */
+    fprintf(stderr, "summit: run %s succeeded but has no result recorded "
+            "(it finished before summit kept results)\n", r->id);
+  else
+    fprintf(stderr, "summit: run %s has no result: it is %s%s\n", r->id,
+            r->status, code == EXIT_BUSY ? " (running now)"
+                       : code == EXIT_INTERRUPTED ? " (resumable)" : "");
+  free(result);
+  return code;
+}
+
+int cmd_result(int argc, char **argv) {
+  return with_run("result", argc, argv, show_result);
 }
 
 /* ---- log: every journal row ---------------------------------------- */

@@ -1,5 +1,6 @@
-/* summit schedule add | list | remove | pause | resume (docs/schedules.md).
- * The daemon (summit daemon) is what fires them. */
+/* summit schedule add | list | remove | pause | resume | run
+ * (docs/schedules.md). The daemon (summit daemon) is what fires them on
+ * time; `run` fires one now, in this process. */
 #include <cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "engine/cron.h"
+#include "engine/daemon.h"
 #include "engine/engine.h"
 #include "engine/events.h"
 #include "engine/runtime.h"
@@ -329,6 +331,21 @@ static int get_cron(void *ud, const store_schedule *sc) {
   return 0;
 }
 
+/* The exit code for a store call's rc on the schedule name (printing why
+ * it is not EXIT_OK): 2 for no such schedule. */
+static int named_rc(store_t *s, int rc, const char *name) {
+  if (rc == STORE_NOTFOUND) {
+    fprintf(stderr, "summit schedule: no schedule named '%s' (see: summit "
+            "schedule list)\n", name);
+    return EXIT_USAGE;
+  }
+  if (rc != STORE_OK) {
+    fprintf(stderr, "summit schedule: %s\n", store_errmsg(s));
+    return EXIT_FAILED;
+  }
+  return EXIT_OK;
+}
+
 /* remove, pause, resume NAME */
 static int change(const char *what, int argc, char **argv) {
   if (argc != 1 || argv[0][0] == '-')
@@ -354,15 +371,8 @@ static int change(const char *what, int argc, char **argv) {
     if (rc == STORE_OK)
       rc = store_schedule_set_paused(s, name, !strcmp(what, "pause"), next);
   }
-  int code = EXIT_OK;
-  if (rc == STORE_NOTFOUND) {
-    fprintf(stderr, "summit schedule: no schedule named '%s' (see: summit "
-            "schedule list)\n", name);
-    code = EXIT_USAGE;
-  } else if (rc != STORE_OK) {
-    fprintf(stderr, "summit schedule: %s\n", store_errmsg(s));
-    code = EXIT_FAILED;
-  } else {
+  int code = named_rc(s, rc, name);
+  if (code == EXIT_OK) {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "schedule", name);
     char action[64];
@@ -376,15 +386,139 @@ static int change(const char *what, int argc, char **argv) {
   return code;
 }
 
+/* ---- run NAME: a fire now ------------------------------------------ */
+
+/* What `schedule run` needs of the schedule (copied out of the callback). */
+typedef struct {
+  char *runbook, *params, *env, *config, *dir;
+} fire_of;
+
+static int get_fire(void *ud, const store_schedule *sc) {
+  fire_of *f = ud;
+  f->runbook = strdup(sc->runbook);
+  f->params = sc->params ? strdup(sc->params) : NULL;
+  f->env = sc->env ? strdup(sc->env) : NULL;
+  f->config = sc->config_path ? strdup(sc->config_path) : NULL;
+  f->dir = sc->dir ? strdup(sc->dir) : NULL;
+  return 0;
+}
+
+static void fire_free(fire_of *f) {
+  free(f->runbook); free(f->params); free(f->env); free(f->config);
+  free(f->dir);
+}
+
+/* The run's end for its schedule, as the daemon records it after its
+ * child: a final status counts in consecutive_failures; a fire that
+ * started no run is an error. A run that waits is the daemon's to finish
+ * (it resumes scheduled runs and records them then). */
+static void fire_ended(const char *name, int64_t fire_ms, int code) {
+  store_t *s = cli_open_store();
+  if (!s) return;
+  char *run = NULL;
+  store_schedule_fire_run(s, name, fire_ms, &run);
+  store_run r;
+  if (!run) {
+    char note[64];
+    snprintf(note, sizeof note, "exit %d before a run started", code);
+    store_schedule_run_ended(s, name, "error", 0, NULL);
+    store_schedule_note(s, name, "error", note);
+  } else if (store_run_get(s, run, &r) == STORE_OK) {
+    if (daemon_final_status(r.status))
+      store_schedule_run_ended(s, name, r.status,
+                               !strcmp(r.status, "succeeded"), NULL);
+    store_run_free(&r);
+  }
+  free(run);
+  store_close(s);
+}
+
+/* Runs the fire in the schedule's directory, as the daemon's child does:
+ * the state directory is fixed first, so it does not follow the cd. */
+static int fire_now(const char *name, int64_t fire_ms, const fire_of *f,
+                    int nextra, char **extra) {
+  char *state = realpath(cli_state_dir(), NULL);
+  if (state) setenv("SUMMIT_STATE_DIR", state, 1);
+  free(state);
+  if (f->dir && chdir(f->dir) != 0) {
+    fprintf(stderr, "summit schedule run: cannot enter %s, the directory "
+            "schedule %s was added in: %s\n", f->dir, name, strerror(errno));
+    return EXIT_FAILED;
+  }
+  char fire[160];
+  snprintf(fire, sizeof fire, "%s@%lld", name, (long long)fire_ms);
+  /* The daemon's child's arguments, then the options given here. */
+  daemon_fire_args fa;
+  daemon_fire_args_make(&fa, f->runbook, fire, f->params, f->env, f->config,
+                        nextra);
+  for (int i = 0; i < nextra; i++) fa.argv[fa.argc++] = extra[i];
+  int code = cmd_run(fa.argc - 2, fa.argv + 2);
+  daemon_fire_args_free(&fa);
+  fire_ended(name, fire_ms, code);
+  return code;
+}
+
+/* run NAME [--json] [--detach] [--wait-lock] [--time-scale N] */
+static int run_now(int argc, char **argv) {
+  const char *name = NULL;
+  char **extra = calloc((size_t)argc + 1, sizeof *extra);
+  int nextra = 0;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "--detach") ||
+        !strcmp(argv[i], "--wait-lock")) {
+      extra[nextra++] = argv[i];
+    } else if (!strcmp(argv[i], "--time-scale") && i + 1 < argc) {
+      extra[nextra++] = argv[i++];
+      extra[nextra++] = argv[i];
+    } else if (!strncmp(argv[i], "--time-scale=", 13)) {
+      extra[nextra++] = argv[i];
+    } else if (argv[i][0] != '-' && !name) {
+      name = argv[i];
+    } else {
+      free(extra);
+      return cli_usage("schedule", "usage: summit schedule run NAME [--json] "
+                       "[--detach] [--wait-lock] [--time-scale N] (got '%s')",
+                       argv[i]);
+    }
+  }
+  if (!name) {
+    free(extra);
+    return cli_usage("schedule", "usage: summit schedule run NAME [--json] "
+                     "[--detach] [--wait-lock] [--time-scale N]");
+  }
+  store_t *s = cli_open_store();
+  if (!s) {
+    free(extra);
+    return EXIT_USAGE;   /* no state database: no schedule either */
+  }
+  fire_of f = {0};
+  int64_t fire_ms = runtime_now_ms();
+  int code = named_rc(s, store_schedule_get(s, name, get_fire, &f), name);
+  if (code == EXIT_OK) {
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "schedule", name);
+    add_time(d, "fire", fire_ms);
+    cJSON_AddTrueToObject(d, "manual");   /* by `schedule run`, not on time */
+    audit(s, "schedule.fired", d);
+    code = -1;
+  }
+  store_close(s);
+  if (code < 0) code = fire_now(name, fire_ms, &f, nextra, extra);
+  fire_free(&f);
+  free(extra);
+  return code;
+}
+
 int cmd_schedule(int argc, char **argv) {
   if (argc < 1)
-    return cli_usage("schedule", "add, list, remove, pause or resume?");
+    return cli_usage("schedule", "add, list, remove, pause, resume or run?");
   const char *sub = argv[0];
   if (!strcmp(sub, "add")) return add(argc - 1, argv + 1);
   if (!strcmp(sub, "list")) return list(argc - 1, argv + 1);
   if (!strcmp(sub, "remove") || !strcmp(sub, "pause") ||
       !strcmp(sub, "resume"))
     return change(sub, argc - 1, argv + 1);
+  if (!strcmp(sub, "run")) return run_now(argc - 1, argv + 1);
   return cli_usage("schedule", "unknown subcommand '%s' (add, list, remove, "
-                   "pause, resume)", sub);
+                   "pause, resume, run)", sub);
 }

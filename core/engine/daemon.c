@@ -133,7 +133,7 @@ static void finish(daemon_t *d) {
   uv_close((uv_handle_t *)&d->sigint, NULL);
 }
 
-static int final_status(const char *s) {
+int daemon_final_status(const char *s) {
   return s && (!strcmp(s, "succeeded") || !strcmp(s, "failed") ||
                !strcmp(s, "cancelled") || !strcmp(s, "rolled_back"));
 }
@@ -159,7 +159,7 @@ static void schedule_result(daemon_t *d, const char *name, const char *run,
 static void run_outcome(daemon_t *d, const char *name, const char *run) {
   store_run r;
   if (store_run_get(d->store, run, &r) != STORE_OK) return;
-  if (final_status(r.status)) schedule_result(d, name, run, r.status, NULL);
+  if (daemon_final_status(r.status)) schedule_result(d, name, run, r.status, NULL);
   store_run_free(&r);
 }
 
@@ -294,41 +294,58 @@ static int fire_child_of(daemon_t *d, const char *name) {
   return 0;
 }
 
-static void start_fire(daemon_t *d, const sched_row *s, int64_t fire_ms) {
-  cJSON *params = cJSON_Parse(s->params ? s->params : "{}");
-  int np = cJSON_GetArraySize(params);
-  char **argv = calloc((size_t)(np * 2 + 16), sizeof *argv);
-  char **owned = calloc((size_t)np + 2, sizeof *owned);
-  int a = 0, no = 0;
-  char fire[128];
-  snprintf(fire, sizeof fire, "%s@%lld", s->name, (long long)fire_ms);
-  argv[a++] = (char *)d->o->self;
-  argv[a++] = "run";
-  argv[a++] = s->runbook;
-  argv[a++] = "--detach";
-  argv[a++] = "--fire";
-  argv[a++] = fire;
+void daemon_fire_args_make(daemon_fire_args *a, const char *runbook,
+                           const char *fire, const char *params,
+                           const char *env, const char *config, int room) {
+  cJSON *ps = cJSON_Parse(params ? params : "{}");
+  int np = cJSON_GetArraySize(ps), n = 2;
+  a->argv = calloc((size_t)(np * 2 + room + 10), sizeof *a->argv);
+  a->owned = calloc((size_t)np + 1, sizeof *a->owned);
+  a->nowned = 0;
+  a->argv[n++] = (char *)runbook;
+  a->argv[n++] = "--fire";
+  a->argv[n++] = (char *)fire;
   const cJSON *p;
-  cJSON_ArrayForEach(p, params) {
+  cJSON_ArrayForEach(p, ps) {
     if (!cJSON_IsString(p)) continue;
     size_t len = strlen(p->string) + strlen(p->valuestring) + 2;
     char *kv = malloc(len);
     snprintf(kv, len, "%s=%s", p->string, p->valuestring);
-    owned[no++] = kv;
-    argv[a++] = "-p";
-    argv[a++] = kv;
+    a->owned[a->nowned++] = kv;
+    a->argv[n++] = "-p";
+    a->argv[n++] = kv;
   }
-  if (s->env) {
-    argv[a++] = "--env";
-    argv[a++] = s->env;
+  if (env) {
+    a->argv[n++] = "--env";
+    a->argv[n++] = (char *)env;
   }
-  if (s->config) {
-    argv[a++] = "--config";
-    argv[a++] = s->config;
+  if (config) {
+    a->argv[n++] = "--config";
+    a->argv[n++] = (char *)config;
   }
+  a->argc = n;
+  cJSON_Delete(ps);
+}
+
+void daemon_fire_args_free(daemon_fire_args *a) {
+  for (int i = 0; i < a->nowned; i++) free(a->owned[i]);
+  free(a->owned);
+  free(a->argv);
+}
+
+static void start_fire(daemon_t *d, const sched_row *s, int64_t fire_ms) {
+  char fire[128];
+  snprintf(fire, sizeof fire, "%s@%lld", s->name, (long long)fire_ms);
+  daemon_fire_args fa;
+  daemon_fire_args_make(&fa, s->runbook, fire, s->params, s->env, s->config,
+                        3);
+  char **argv = fa.argv;
+  argv[0] = (char *)d->o->self;
+  argv[1] = "run";
+  argv[fa.argc++] = "--detach";
   if (d->scale[0]) {
-    argv[a++] = "--time-scale";
-    argv[a++] = d->scale;
+    argv[fa.argc++] = "--time-scale";
+    argv[fa.argc++] = d->scale;
   }
   child_t *c = spawn(d, argv, s->dir, CHILD_FIRE);
   if (c) {
@@ -338,10 +355,7 @@ static void start_fire(daemon_t *d, const sched_row *s, int64_t fire_ms) {
     schedule_result(d, s->name, NULL, "error", "the run could not be "
                     "started");
   }
-  for (int i = 0; i < no; i++) free(owned[i]);
-  free(owned);
-  free(argv);
-  cJSON_Delete(params);
+  daemon_fire_args_free(&fa);
 }
 
 static void fire_schedules(daemon_t *d, int64_t now) {

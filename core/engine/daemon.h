@@ -63,4 +63,25 @@ typedef struct {
  * code (engine.h). */
 int daemon_main(const daemon_opts *o);
 
+/* Whether a run with this status has ended for its schedule (succeeded,
+ * failed, cancelled, rolled back): what counts in consecutive_failures.
+ * Also for `summit schedule run`, which records its run's end the same. */
+int daemon_final_status(const char *status);
+
+/* The arguments of the `summit run` that serves a fire: argv[0] and
+ * argv[1] left for the caller (the binary, "run"), then RUNBOOK --fire
+ * FIRE, -p k=v for each param of params (the schedule's JSON object),
+ * --env, --config; argc counts them, and room more slots are free after
+ * them (NULL-terminated whatever the caller adds within room). */
+typedef struct {
+  char **argv;
+  int argc;
+  char **owned;   /* the "k=v" strings */
+  int nowned;
+} daemon_fire_args;
+void daemon_fire_args_make(daemon_fire_args *a, const char *runbook,
+                           const char *fire, const char *params,
+                           const char *env, const char *config, int room);
+void daemon_fire_args_free(daemon_fire_args *a);
+
 #endif

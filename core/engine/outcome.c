@@ -26,7 +26,14 @@ static void classify_done(ctx_t *c, outcome_t *oc) {
   for (int i = 0; KNOWN[i]; i++)
     if (rs && !strcmp(rs, KNOWN[i])) oc->status = KNOWN[i];
   lua_pop(L, 1);
-  if (!strcmp(oc->status, "succeeded")) oc->code = EXIT_OK;
+  if (!strcmp(oc->status, "succeeded")) {
+    char errbuf[512];
+    oc->code = EXIT_OK;
+    lua_getfield(L, -1, "result");   /* engine.lua kept it only if encodable */
+    oc->result = sl_encode(L, -1, errbuf, sizeof errbuf);
+    lua_pop(L, 1);
+    secrets_redact_owned(&oc->result);
+  }
   else if (!strcmp(oc->status, "failed")) oc->code = EXIT_FAILED;
   else if (c->rt.cancel_state != CANCEL_NONE) oc->code = EXIT_CANCELLED;
   else oc->code = EXIT_FAILED;  /* rolled back after a failure */
@@ -266,6 +273,8 @@ static void emit_outcome(ctx_t *c, sched_outcome out, outcome_t *oc,
                          int64_t duration_ms) {
   cJSON_AddStringToObject(oc->event, "status", oc->status);
   cJSON_AddNumberToObject(oc->event, "duration_ms", (double)duration_ms);
+  cJSON *result = oc->result ? cJSON_Parse(oc->result) : NULL;
+  if (result) cJSON_AddItemToObject(oc->event, "result", result);
   if (oc->code == EXIT_INTERRUPTED || !strcmp(oc->status, "failed")) {
     char hint[240];
     if (oc->code != EXIT_INTERRUPTED && failed_in_code(oc->error))
@@ -301,6 +310,11 @@ static int store_outcome(ctx_t *c, sched_outcome out, outcome_t *oc,
     engine_errf("recording the outcome of run %s: %s", id, store_errmsg(st));
     code = EXIT_FAILED;
   }
+  if (oc->result && store_run_set_result(st, id, oc->result) != STORE_OK &&
+      !store_fenced(st)) {
+    engine_errf("recording the result of run %s: %s", id, store_errmsg(st));
+    code = EXIT_FAILED;
+  }
   if (!keeps_locks(oc->status)) store_lock_release(st, NULL, id);
   store_lease_release(st, id, getpid());
   if (store_flush(st) != STORE_OK) {
@@ -318,6 +332,7 @@ int outcome_record(ctx_t *c, sched_outcome out, outcome_t *oc, int64_t t0) {
   if (code < 0) code = ctx_report_fenced(c);
   else emit_outcome(c, out, oc, now - t0);
   free(oc->error);
+  free(oc->result);
   cJSON_Delete(oc->event);
   return code;
 }

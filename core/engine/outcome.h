@@ -13,6 +13,8 @@
 typedef struct {
   const char *status;     /* the run's status from now on */
   char *error;            /* its stored error, JSON text (malloc'd), or NULL */
+  char *result;           /* succeeded: what run() returned, redacted JSON
+                           * text (malloc'd; "null" for nothing) */
   char failed_key[1024];  /* the step it stopped at, or "" */
   int code;               /* the exit code (DESIGN §5) */
   int final;              /* the run is over (no resume) */

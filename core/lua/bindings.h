@@ -11,7 +11,7 @@
 /* Converts the Lua value at idx to JSON. On failure returns NULL and writes
  * into err what could not be converted and where ("a function at [1].x"). */
 cJSON *sl_to_json(lua_State *L, int idx, char *err, size_t errlen);
-/* Pushes the Lua value of j (null -> nil). */
+/* Pushes the Lua value of j (null -> nil; an empty array is marked). */
 void sl_push_json(lua_State *L, const cJSON *j);
 /* The same, losslessly: null -> json.null (lightuserdata NULL) and every
  * array carries the array marker, so it encodes back to the same text. */
@@ -19,6 +19,10 @@ void sl_push_json_doc(lua_State *L, const cJSON *j);
 /* Pushes the array marker metatable; sl_is_array: v at idx carries it. */
 void sl_push_array_mt(lua_State *L);
 int sl_is_array(lua_State *L, int idx);
+/* json.array([t]) -> t marked as an array (a new table when t is nil);
+ * json.is_array(v) -> whether v carries the marker. */
+int sl_json_array(lua_State *L);
+int sl_json_is_array(lua_State *L);
 /* Encodes the value at idx as compact JSON text (caller frees with free()). */
 char *sl_encode(lua_State *L, int idx, char *err, size_t errlen);
 /* Decodes text and pushes the value; on bad JSON pushes nothing, returns 0. */

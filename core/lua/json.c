@@ -6,7 +6,9 @@
  * same value always encodes to the same text. Functions, userdata,
  * threads, NaN, infinities and cycles cannot be represented and are errors
  * that name the path where they were found. A table marked with
- * json.array (the sim's documents) is an array even when empty. */
+ * json.array is an array even when empty; decoding marks every empty
+ * array (and, for the sim's documents, every array), so [] comes back as
+ * []. */
 #include "lua/bindings.h"
 
 #include <lauxlib.h>
@@ -32,6 +34,24 @@ void sl_push_array_mt(lua_State *L) {
   lua_pushlightuserdata(L, (void *)&ARRAY_KEY);
   lua_pushvalue(L, -2);
   lua_rawset(L, LUA_REGISTRYINDEX);              /* registry[&KEY] = mt */
+}
+
+int sl_json_array(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) {
+    lua_settop(L, 0);
+    lua_newtable(L);
+  } else {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+  }
+  sl_push_array_mt(L);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+int sl_json_is_array(lua_State *L) {
+  lua_pushboolean(L, lua_istable(L, 1) && sl_is_array(L, 1));
+  return 1;
 }
 
 int sl_is_array(lua_State *L, int idx) {
@@ -237,7 +257,9 @@ static void push_json(lua_State *L, const cJSON *j, int doc) {
       push_json(L, e, doc);
       lua_rawseti(L, -2, i);
     }
-    if (doc) {
+    /* A document marks every array; any decode marks an empty one, so []
+     * read back (a step's result on replay, json.decode) stays []. */
+    if (doc || i == 1) {
       sl_push_array_mt(L);
       lua_setmetatable(L, -2);                   /* the array marker */
     }
@@ -302,6 +324,8 @@ static int l_decode(lua_State *L) {
 static const luaL_Reg json_funcs[] = {
   {"encode", l_encode},
   {"decode", l_decode},
+  {"array", sl_json_array},
+  {"is_array", sl_json_is_array},
   {NULL, NULL}
 };
 

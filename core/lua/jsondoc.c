@@ -54,31 +54,11 @@ static int l_encode(lua_State *L) {
   return sl_push_encoded(L, 1, "json encode");
 }
 
-/* array([t]) -> t marked as an array */
-static int l_array(lua_State *L) {
-  if (lua_isnoneornil(L, 1)) {
-    lua_settop(L, 0);
-    lua_newtable(L);
-  } else {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-  }
-  sl_push_array_mt(L);
-  lua_setmetatable(L, 1);
-  return 1;
-}
-
-/* is_array(v) -> boolean */
-static int l_is_array(lua_State *L) {
-  lua_pushboolean(L, lua_istable(L, 1) && sl_is_array(L, 1));
-  return 1;
-}
-
 static const luaL_Reg funcs[] = {
   {"decode", l_decode},
   {"encode", l_encode},
-  {"array", l_array},
-  {"is_array", l_is_array},
+  {"array", sl_json_array},
+  {"is_array", sl_json_is_array},
   {NULL, NULL}
 };
 

@@ -18,6 +18,7 @@ enum store_stmt {
   /* sqlite.c: transactions, runs, leases, the journal, cancels, locks */
   Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
   Q_RUN_INSERT, Q_RUN_GET, Q_RUN_STATUS, Q_RUN_PIN, Q_RUN_GIT,
+  Q_RUN_RESULT_SET, Q_RUN_RESULT_GET,
   Q_RUN_LIST, Q_RUN_LIST_STATUS,
   Q_LEASE_GET, Q_LEASE_SET, Q_LEASE_RENEW, Q_LEASE_RELEASE,
   Q_LEASE_FIRST, Q_FENCE_GET,

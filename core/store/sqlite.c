@@ -117,6 +117,9 @@ static const char *const MIGRATIONS[] = {
   "  sha256 TEXT NOT NULL REFERENCES sources(sha256),"
   "  PRIMARY KEY(run_id, name));"
   "ALTER TABLE runs ADD COLUMN summit_version TEXT;",
+  /* 6 -> 7: what a succeeded run's run() returned, as redacted JSON
+   * (`summit result`, status --json). Older runs have none. */
+  "ALTER TABLE runs ADD COLUMN result TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -143,6 +146,8 @@ static const char *const SQL[] = {
   [Q_RUN_PIN] = "UPDATE runs SET source_path = ?2, source = ?3,"
                 " source_sha256 = ?4, version = ?5 WHERE id = ?1",
   [Q_RUN_GIT] = "UPDATE runs SET git_commit = ?2 WHERE id = ?1",
+  [Q_RUN_RESULT_SET] = "UPDATE runs SET result = ?2 WHERE id = ?1",
+  [Q_RUN_RESULT_GET] = "SELECT result FROM runs WHERE id = ?1",
   [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM runs"
                  " ORDER BY created_ms DESC, rowid DESC",
   [Q_RUN_LIST_STATUS] = "SELECT " RUN_COLS " FROM runs WHERE status = ?1"
@@ -677,6 +682,27 @@ int store_run_set_git(store_t *s, const char *id, const char *git_json) {
   bind_text(st, 2, git_json);
   if (exec_stmt(s, st, "recording the git state") != STORE_OK) return STORE_ERR;
   return store_flush(s);
+}
+
+int store_run_set_result(store_t *s, const char *id, const char *json) {
+  sqlite3_stmt *st = stmt(s, Q_RUN_RESULT_SET);
+  if (!st || begin(s) != STORE_OK) return STORE_ERR;
+  bind_text(st, 1, id);
+  bind_text(st, 2, json);
+  return exec_stmt(s, st, "recording the run's result");
+}
+
+int store_run_result(store_t *s, const char *id, char **json) {
+  sqlite3_stmt *st = stmt(s, Q_RUN_RESULT_GET);
+  *json = NULL;
+  if (!st) return STORE_ERR;
+  bind_text(st, 1, id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *json = col_dup(st, 0);
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE) return STORE_NOTFOUND;
+  if (rc != SQLITE_ROW) return fail(s, "reading the run's result");
+  return STORE_OK;
 }
 
 int store_run_list(store_t *s, const char *status, store_run_cb fn,

@@ -73,6 +73,12 @@ int store_run_pin_source(store_t *s, const char *id, const char *path,
                          const char *version);
 /* Records the git state of the run's work tree (JSON); committed at once. */
 int store_run_set_git(store_t *s, const char *id, const char *git_json);
+/* Records what run() returned (redacted JSON text; NULL: none). Not
+ * committed until store_flush (it rides with the outcome). */
+int store_run_set_result(store_t *s, const char *id, const char *json);
+/* *json gets the run's result (caller frees), NULL when it has none;
+ * STORE_NOTFOUND when there is no such run. */
+int store_run_result(store_t *s, const char *id, char **json);
 /* Calls fn for each run, newest first, optionally only those with status. */
 typedef int (*store_run_cb)(void *ud, const store_run *r);
 int store_run_list(store_t *s, const char *status, store_run_cb fn, void *ud);

@@ -58,13 +58,14 @@ function M.getmetatable(v)
 end
 
 -- The sandbox's setmetatable: a table whose metatable came from summit
--- keeps it.
+-- keeps it, except the mark of json.array (a decoded [] has it), which
+-- is data, not a summit object.
 function M.setmetatable(t, mt)
   if type(t) ~= "table" then
     error(format("bad argument #1 to 'setmetatable' (table expected, got %s)", type(t)), 2)
   end
   local cur = debug_getmetatable(t)
-  if cur ~= nil and not own[cur] then
+  if cur ~= nil and not own[cur] and rawget(cur, "__name") ~= "json.array" then
     error("setmetatable: cannot change the metatable of a summit object", 2)
   end
   if type(mt) == "table" then own[mt] = true end

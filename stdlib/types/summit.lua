@@ -200,16 +200,29 @@ function log.error(fmt, ...) end
 ---@field null lightuserdata Encodes as JSON null
 json = {}
 
----Encodes a value as compact JSON. Tables with keys exactly 1..n are arrays,
----other tables objects. Raises on functions, userdata, NaN, cycles.
+---Encodes a value as compact JSON. Tables with keys exactly 1..n and tables
+---marked by json.array are arrays, other tables objects. Raises on functions, userdata, NaN, cycles.
 ---@param value any
 ---@return string
 function json.encode(value) end
 
----Decodes JSON text; null becomes nil. Raises "invalid JSON at byte N".
+---Decodes JSON text; null becomes nil, an empty array comes back marked
+---(see json.array). Raises "invalid JSON at byte N".
 ---@param text string
 ---@return any
 function json.decode(text) end
+
+---Marks t (a new table when nil) as an array: it encodes as [] even when
+---empty (an unmarked empty table encodes as {}).
+---@generic T: table
+---@param t? T
+---@return T
+function json.array(t) end
+
+---Whether v carries the array mark of json.array.
+---@param v any
+---@return boolean
+function json.is_array(v) end
 
 ---The selected environment from summit.lua (--env NAME), with `name`;
 ---an empty table without --env.

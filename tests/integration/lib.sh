@@ -252,6 +252,17 @@ print("" if v is None else (json.dumps(v) if isinstance(v, (dict, list)) else v)
 
 run_status() { run_field "$1" status; }
 
+# schedule_field NAME FIELD: a field of the schedule NAME in `summit
+# schedule list --json` ("" when absent).
+schedule_field() {
+  "$SUMMIT" schedule list --json | py 'import json,sys
+for l in sys.stdin:
+    s = json.loads(l)
+    if s["schedule"] == sys.argv[1]:
+        v = s.get(sys.argv[2])
+        print("" if v is None else v)' "$1" "$2"
+}
+
 # entry_field RUN KEY FIELD: a field of the entry KEY in `summit status`.
 entry_field() {
   "$SUMMIT" status "$1" --json | py 'import json,sys

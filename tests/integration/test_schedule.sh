@@ -49,14 +49,6 @@ for l in sys.stdin:
         n += 1
 print(n)' "$1" "$2"
 }
-list_field() {
-  "$SUMMIT" schedule list --json | py 'import json,sys
-for l in sys.stdin:
-    s = json.loads(l)
-    if s["schedule"] == sys.argv[1]:
-        v = s.get(sys.argv[2])
-        print("" if v is None else v)' "$1" "$2"
-}
 
 say "overlap: a fire while the previous run goes on is skipped"
 sm add schedule add slow --every 2s slow.lua
@@ -80,7 +72,7 @@ ok "never two runs of the schedule at once ($(runs_of slow) runs, $(skips slow o
 "$SUMMIT" audit export 2>/dev/null | grep '"schedule.skipped"' | head -n 1 >"$T/skip.json"
 has "$T/skip.json" '"reason":"overlap"' "the skip names its reason"
 has "$T/skip.json" '"run":"' "the skip names the run still going"
-eq "$(list_field slow paused)" True "list: paused"
+eq "$(schedule_field slow paused)" True "list: paused"
 kill -TERM "$D1"
 bg_wait "$D1"
 eq "$RC" 0 "the daemon stops"
@@ -100,23 +92,23 @@ state_sql "UPDATE schedules SET next_fire_ms = $hour_ago WHERE name LIKE 'm-%'" 
 bg_start d2 daemon
 D2=$BG_PID
 wait_until 30 "the run-once run" test -s marks
-broken_noted() { [[ $(list_field m-broken consecutive_failures) == 1 ]]; }
+broken_noted() { [[ $(schedule_field m-broken consecutive_failures) == 1 ]]; }
 wait_until 30 "the broken fire to count as a failure" broken_noted
 sleep 1
 eq "$(runs_of m-skip)" 0 "missed = skip: no run"
 eq "$(skips m-skip missed)" 1 "missed = skip: one schedule.skipped (reason missed)"
 eq "$(runs_of m-once)" 1 "missed = run-once: exactly one run"
 eq "$(cat marks)" once "the run-once run did its effect once"
-eq "$(list_field m-once last_run_status)" succeeded "list: the last run's status"
+eq "$(schedule_field m-once last_run_status)" succeeded "list: the last run's status"
 now=$(now_ms)
-next=$(list_field m-skip next_fire | py 'import sys
+next=$(schedule_field m-skip next_fire | py 'import sys
 from datetime import datetime, timezone
 t = sys.stdin.read().strip()
 d = datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 print(round(d.timestamp() * 1000))')
 ((next > now && next <= now + 900000)) || die "m-skip's next fire $next is not the next one after $now"
 ok "missed = skip: the next fire is the next one after now"
-eq "$(list_field m-broken last_status)" error "a runbook that no longer loads: status error"
+eq "$(schedule_field m-broken last_status)" error "a runbook that no longer loads: status error"
 has "$SUMMIT_STATE_DIR/daemon.log" "broken.lua" "the child's error is in daemon.log"
 kill -TERM "$D2"
 bg_wait "$D2"
@@ -125,10 +117,10 @@ eq "$RC" 0 "the daemon stops"
 say "pause and resume"
 sm p1 schedule pause m-once
 expect_rc 0 p1 "pause"
-eq "$(list_field m-once next_fire)" "" "a paused schedule shows no next fire"
+eq "$(schedule_field m-once next_fire)" "" "a paused schedule shows no next fire"
 sm p2 schedule resume m-once
 expect_rc 0 p2 "resume"
-[[ -n $(list_field m-once next_fire) ]] && ok "a resumed schedule has a next fire"
+[[ -n $(schedule_field m-once next_fire) ]] && ok "a resumed schedule has a next fire"
 sm p3 schedule pause nosuch
 expect_rc 2 p3 "pausing an unknown schedule"
 has "$T/p3.err" "no schedule named 'nosuch'" "names it"

@@ -65,6 +65,23 @@ return runbook {
     assert(json.decode(json.encode({ a = { 1, 2 } })).a[2] == 2)
     raises(function() json.encode({ f = print }) end, "a function at %.f")
     raises(function() json.decode("{bad") end, "invalid JSON")
+    -- json.array: an empty list encodes as [], not {}; [] decodes marked
+    assert(json.encode({}) == "{}")
+    assert(json.encode(json.array()) == "[]")
+    assert(json.encode({ items = json.array({}) }) == '{"items":[]}')
+    local marked = json.array({ 1, 2 })
+    assert(json.is_array(marked) and json.encode(marked) == "[1,2]")
+    assert(not json.is_array({}) and not json.is_array("x"))
+    assert(json.encode(json.decode('{"a":[],"b":{}}')) == '{"a":[],"b":{}}')
+    raises(function() json.array("x") end, "table expected")
+    -- the mark is data: a runbook may replace it with a metatable of its own
+    local decoded = json.decode("[]")
+    assert(json.is_array(decoded) and getmetatable(decoded) == nil)
+    setmetatable(decoded, { __index = function() return 7 end })
+    assert(decoded.x == 7 and not json.is_array(decoded))
+    -- a step's empty list replays as []
+    local listed = step("empty list", function() return json.array() end)
+    assert(json.encode(listed) == "[]", json.encode(listed))
 
     -- exec: argv only, exit codes, input, env, cwd, timeout
     local out = exec({ "sh", "-c", "printf '%s' \"$FOO\"; cat; pwd" },

@@ -356,13 +356,19 @@ Test(json, roundtrip_lua_json_lua) {
             "v.nested.ok == true and v.nested.list[2].x == 2");
 }
 
-Test(json, empty_array_becomes_object) {
-  /* Documented: an empty Lua table is an object, so [] comes back {}. */
+Test(json, empty_table_is_object_but_decoded_empty_array_stays) {
+  /* Documented: an empty Lua table is an object; [] decodes marked as an
+   * array (json.array), so it comes back [] (it came back {} before). */
   char err[64];
-  decode("[]");
+  lua_newtable(L);
   char *s = sl_encode(L, -1, err, sizeof err);
   lua_pop(L, 1);
   cr_assert_str_eq(s, "{}");
+  free(s);
+  decode("[]");
+  s = sl_encode(L, -1, err, sizeof err);
+  lua_pop(L, 1);
+  cr_assert_str_eq(s, "[]");
   free(s);
 }
 

@@ -214,6 +214,23 @@ Test(store, run_create_get_roundtrip) {
   store_close(s);
 }
 
+Test(store, run_result_set_and_read) {
+  store_t *s = open_db(1);
+  store_run r = sample_run("01res", 1000);
+  cr_assert_eq(store_run_create(s, &r), STORE_OK);
+  char *json = (char *)"unset";
+  cr_assert_eq(store_run_result(s, "01res", &json), STORE_OK);
+  cr_assert_null(json, "a run has no result until one is recorded");
+  cr_assert_eq(store_run_set_result(s, "01res", "{\"n\":[]}"), STORE_OK);
+  cr_assert_eq(store_flush(s), STORE_OK);
+  cr_assert_eq(store_run_result(s, "01res", &json), STORE_OK);
+  cr_assert_str_eq(json, "{\"n\":[]}");
+  free(json);
+  cr_assert_eq(store_run_result(s, "nope", &json), STORE_NOTFOUND);
+  cr_assert_null(json);
+  store_close(s);
+}
+
 Test(store, run_get_missing_and_duplicate) {
   store_t *s = open_db(1);
   store_run g;
