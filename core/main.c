@@ -18,7 +18,7 @@ static const struct {
   {"--version", cmd_version}, {"audit", cmd_audit},
   {"provenance", cmd_provenance}, {"runbooks", cmd_runbooks},
   {"rerun", cmd_rerun},     {"schedule", cmd_schedule},
-  {"daemon", cmd_daemon},
+  {"daemon", cmd_daemon},   {"init", cmd_init},
 };
 
 int main(int argc, char **argv) {
