@@ -1,5 +1,7 @@
 # Thin wrapper over CMake. `make deps` installs the Debian packages of
 # DESIGN §1 when missing; every other target depends on what it needs.
+# (lua-language-server, for the editor types, is neither a Debian package
+# nor on the npm registry: docs/authoring.md "Editor setup".)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= 2

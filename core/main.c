@@ -19,6 +19,7 @@ static const struct {
   {"provenance", cmd_provenance}, {"runbooks", cmd_runbooks},
   {"rerun", cmd_rerun},     {"schedule", cmd_schedule},
   {"daemon", cmd_daemon},   {"result", cmd_result},
+  {"init", cmd_init},
 };
 
 int main(int argc, char **argv) {

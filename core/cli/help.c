@@ -120,6 +120,14 @@ static const struct {
    "interrupted, left resumable, and continued when a daemon starts again\n"
    "(killed after --grace, 30s). --once: one poll, wait for its runs, exit.\n"
    "Daemons may share a state directory. See docs/daemon.md."},
+  {"init", "summit init [DIR] [--force]",
+   "Writes what a team's repository needs to write runbooks into DIR (default:\n"
+   "the working directory): a starter summit.lua (one environment, dev, on the\n"
+   "simulated cluster), runbooks/hello.lua, the editor types for\n"
+   "lua-language-server in types/summit/, .luarc.json pointing at them and at\n"
+   "lib/ (team modules), and .luacheckrc. An existing file is skipped and\n"
+   "listed as such unless --force. A directory that cannot be written: exit 1.\n"
+   "See docs/authoring.md \"Editor setup\"."},
   {"version", "summit version", "Prints the versions of summit and its libraries."},
   {"help", "summit help [COMMAND]", "Shows this help, or one command's."},
 };

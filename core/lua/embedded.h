@@ -20,4 +20,14 @@ struct summit_embedded {
 /* Terminated by an entry whose name is NULL. */
 extern const struct summit_embedded summit_embedded_modules[];
 
+/* One file `summit init` writes into a team's repository (core/cli/init.c):
+ * the editor types of stdlib/types/ and the starter files of contrib/init/,
+ * as text (cmake/init_files.c.in). Terminated by a NULL path. */
+struct summit_init_file {
+  const char *path;   /* relative to the directory: "types/summit/cluster.lua" */
+  const char *text;   /* NUL-terminated */
+  size_t size;        /* without the NUL */
+};
+extern const struct summit_init_file summit_init_files[];
+
 #endif

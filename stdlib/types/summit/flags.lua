@@ -5,7 +5,7 @@
 ---@class summit.flags.Options
 ---@field configmap? string The ConfigMap (default "feature-flags")
 ---@field namespace? string Default: the environment's
----@field cluster? table A client from cluster() (default: cluster())
+---@field cluster? summit.ClusterClient A client from cluster() (default: cluster())
 
 ---@class summit.flags.RolloutOptions: summit.flags.Options
 ---@field between? fun(percent: number) Runs after every percentage but the last, inside its step

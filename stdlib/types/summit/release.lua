@@ -18,7 +18,7 @@
 ---@class summit.release.Target
 ---@field env table The environment's table from summit.lua, with name
 ---@field name string
----@field k table The cluster client
+---@field k summit.ClusterClient The cluster client
 ---@field namespace? string
 ---@field app string
 ---@field deployment string

@@ -14,7 +14,7 @@
 ---Options every call takes.
 ---@class summit.rollout.Common
 ---@field name string The Deployment: "web", "deployment/web" or "deploy/web"
----@field cluster? table A client from cluster() (default: cluster())
+---@field cluster? summit.ClusterClient A client from cluster() (default: cluster())
 ---@field namespace? string
 ---@field container? string The container whose image changes (default: the first)
 ---@field timeout? summit.Duration Each rollout wait (default "10m")
