@@ -238,6 +238,7 @@ eq "$(grep -c 'auth Bearer plugin-token-4711' "$T/count.auth")" 3 "its token was
 
 say "provideClusterInfo hands the plugin the cluster; interactiveMode Always is refused"
 : >"$T/exec-info"
+# plugin_ctx.lua: one step reading through the kubeconfig context ctx.
 cat >"$W/plugin_ctx.lua" <<'LUA'
 return runbook { name = "plugin-ctx", params = { ctx = { type = "string" } }, run = function(p)
   local k = cluster{ kubeconfig = "exec-kc.yaml", context = p.ctx }
@@ -280,18 +281,12 @@ eq "$(grep -c '^auth Bearer file-token-xyz$' "$T/count.auth")" 1 "the first requ
 eq "$(grep -c '^auth Bearer rotated$' "$T/count.auth")" 1 "the second sent the rotated token"
 
 say "a tokenFile wins over an inline token (client-go); an unreadable one is an error"
-cat >"$W/tokenboth.lua" <<'LUA'
-return runbook { name = "tokenboth", params = { ctx = { type = "string" } }, run = function(p)
-  local k = cluster{ kubeconfig = "exec-kc.yaml", context = p.ctx }
-  step("a", function() return k:get("cm/x").data.a end)
-end }
-LUA
-sm both run tokenboth.lua -p ctx=both
+sm both run plugin_ctx.lua -p ctx=both
 expect_rc 0 both "a run whose user has both token and tokenFile"
 eq "$(grep -c '^auth Bearer inline-token$' "$T/count.auth")" 0 "the inline token was not sent"
 eq "$(grep -c '^auth Bearer rotated$' "$T/count.auth")" 2 "the token file's token was sent"
 n_before=$(lines "$T/count.auth")
-sm absent run tokenboth.lua -p ctx=absent
+sm absent run plugin_ctx.lua -p ctx=absent
 expect_rc 1 absent "a run whose token file cannot be read"
 has "$T/absent.out" "EKUBEAUTH: cannot read the token file" "the error is EKUBEAUTH"
 has "$T/absent.out" "tokens/absent" "it names the token file"
