@@ -127,6 +127,9 @@ int engine_sim_serve(const sim_serve_opts *o) {
   printf("summit sim serving on %s\n", lua_tostring(L, -1));
   lua_pop(L, 1);
   printf("  state: %s\n", o->state_file ? o->state_file : "in memory (--memory)");
+  lua_getfield(L, -1, "scenario");
+  printf("  scenario: %s\n", lua_isstring(L, -1) ? lua_tostring(L, -1) : "none");
+  lua_pop(L, 1);
   if (o->kubeconfig) {
     printf("  kubeconfig: %s\n", o->kubeconfig);
     printf("  try: KUBECONFIG=%s kubectl get deployments,pods\n", o->kubeconfig);
