@@ -64,11 +64,14 @@ static const struct {
   {"log", "summit log RUN [--json]",
    "Shows every journal row of a run: starts, completions, failures, recoveries."},
   {"validate", "summit validate FILE|NAME [--json] [--strict]",
-   "Loads the runbook in the sandbox and checks its definition and param schema.\n"
+   "Checks without running run(): summit.lua (sim scenarios too); every global\n"
+   "the file reads or assigns, in every function; misspelt keys in runbook{},\n"
+   "param specs and literal step{} tables; the definition and param schema.\n"
    "A version that is not semantic (1.4.0) is an error; a missing one a warning.\n"
    "Warns of replay traps: a step body assigning a local declared outside it,\n"
    "os.time, os.clock or math.random outside a step (docs/authoring.md).\n"
-   "--strict: any warning exits 2."},
+   "--strict: any warning exits 2. Run-time mistakes in run() show at run time.\n"
+   "See docs/cli.md."},
   {"runbooks", "summit runbooks [--json] [--config F]",
    "Lists the runbooks found in runbooks/ beside summit.lua (or the directories\n"
    "of its `runbooks` list): name, version, description, file and params.\n"

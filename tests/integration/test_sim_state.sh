@@ -136,3 +136,8 @@ sm bad run "$W/cluster_roll.lua" --config "$W/summit.lua" --env staging
 expect_rc 2 bad "a misspelt knob in summit.lua's scenario file"
 has "$T/bad.err" "$W/summit.lua:3: clusters.sim.scenario: $W/scenarios/slow.json: unknown knob \"bad_imagez\"" \
   "summit.lua's line, the scenario file and the knob"
+cd "$W"
+sm val validate cluster_roll.lua
+expect_rc 2 val "summit validate checks summit.lua's sim scenario too (docs/cli.md)"
+has "$T/val.err" "clusters.sim.scenario: $W/scenarios/slow.json: unknown knob \"bad_imagez\"" \
+  "validate names the scenario's misspelt knob"
