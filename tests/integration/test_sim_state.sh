@@ -23,26 +23,32 @@ source "$(dirname "$0")/lib.sh" "$@"
 
 command -v kubectl >/dev/null || die "kubectl is needed (the real peer of this test)"
 
+# refused NAME FILE TEXT WHAT: sim serve refuses the scenario FILE (exit
+# 1) with TEXT on stderr.
+refused() {
+  sm "$1" sim serve --memory --listen 127.0.0.1:0 --scenario "$2"
+  expect_rc 1 "$1" "$4: refused"
+  has "$T/$1.err" "$3" "$4: the message says where"
+}
+
+# bad_pull APP: waits for a pod of APP to fail its image pull.
+bad_pull() {
+  wait_until 20 "$1's pod to fail its pull" bash -c \
+    "kubectl --kubeconfig '$T/kubeconfig' --cache-dir '$T/kcache' get pods -l app=$1 --no-headers | grep -Eq 'ErrImagePull|ImagePullBackOff'"
+}
+
 say "1. bad scenario files say where"
 printf '{"bad_images": ["a"],\n "seed": 2,\n "max_pods": [1,]}\n' >"$T/syntax.json"
-sm syn sim serve --memory --listen 127.0.0.1:0 --scenario "$T/syntax.json"
-expect_rc 1 syn "a JSON syntax error"
-has "$T/syn.err" "$T/syntax.json:3:17: invalid JSON" "file:line:col of the JSON error"
+refused syn "$T/syntax.json" "$T/syntax.json:3:17: invalid JSON" "a JSON syntax error (file:line:col)"
 echo '{"rollout_second_per_pod": 3}' >"$T/knob.json"
-sm knob sim serve --memory --listen 127.0.0.1:0 --scenario "$T/knob.json"
-expect_rc 1 knob "an unknown knob"
-has "$T/knob.err" "$T/knob.json: unknown knob \"rollout_second_per_pod\" (known: api_error_codes," \
-  "the file, the knob and the known ones"
+refused knob "$T/knob.json" "$T/knob.json: unknown knob \"rollout_second_per_pod\" (known: api_error_codes," \
+  "an unknown knob, with the known ones"
 has "$T/knob.err" "rollout_seconds_per_pod, seed" "the known knobs are listed"
 printf 'return {\n  seed = 2,\n  rollout_seconds_per_pod = slow * 2,\n}\n' >"$T/glob.lua"
-sm glob sim serve --memory --listen 127.0.0.1:0 --scenario "$T/glob.lua"
-expect_rc 1 glob "a .lua scenario reading a global"
-has "$T/glob.err" "$T/glob.lua:3: unknown global 'slow'" "file:line of the unknown global"
+refused glob "$T/glob.lua" "$T/glob.lua:3: unknown global 'slow'" "a .lua scenario reading a global"
 printf 'seed = 2\nreturn {}\n' >"$T/set.lua"
-sm set sim serve --memory --listen 127.0.0.1:0 --scenario "$T/set.lua"
-expect_rc 1 set "a .lua scenario setting a global"
-has "$T/set.err" "$T/set.lua:1: a scenario file sets no globals ('seed = ...')" \
-  "file:line of the global assignment"
+refused set "$T/set.lua" "$T/set.lua:1: a scenario file sets no globals ('seed = ...')" \
+  "a .lua scenario setting a global"
 
 say "2. the scenario is kept with the state"
 cat >"$T/slow.json" <<'EOF'
@@ -65,8 +71,7 @@ has "$T/sim2.out" "scenario: kept with the state (from $T/slow.json)" \
 eq "$(kget default deploy/web '{.status.readyReplicas}')" 3 "kubectl sees web after the restart"
 k c2 create deployment broken --image=registry/web:bad-1
 krc 0 c2 "create deployment broken"
-wait_until 20 "broken's pod to fail its pull" bash -c \
-  "kubectl --kubeconfig '$T/kubeconfig' --cache-dir '$T/kcache' get pods -l app=broken --no-headers | grep -Eq 'ErrImagePull|ImagePullBackOff'"
+bad_pull broken
 ok "the kept scenario applies: a bad image never pulls"
 stop_sim sim2
 
@@ -127,8 +132,7 @@ has "$T/sim5.out" "scenario: kept with the state (from $W/scenarios/slow.json)" 
 eq "$(kget default deploy/web '{.spec.template.spec.containers[0].image}')" registry/web:v2 \
   "kubectl sees the run's deployment"
 k c5 create deployment broken --image=registry/web:broken
-wait_until 20 "broken's pod to fail its pull" bash -c \
-  "kubectl --kubeconfig '$T/kubeconfig' --cache-dir '$T/kcache' get pods -l app=broken --no-headers | grep -Eq 'ErrImagePull|ImagePullBackOff'"
+bad_pull broken
 ok "the run's scenario applies under sim serve"
 stop_sim sim5
 echo '{"rollout_seconds_per_pod": 4, "bad_imagez": []}' >"$W/scenarios/slow.json"
