@@ -81,7 +81,8 @@ static const struct {
           "           [--scenario FILE.json|.lua] [--time-scale N] [--kubeconfig F] [-v]",
    "Serves the simulated Kubernetes cluster (default 127.0.0.1:8080) until\n"
    "SIGINT/SIGTERM, for kubectl or summit. The state is kept in --state (default\n"
-   "<state dir>/sim/state.json) and a kubeconfig for it is written to\n"
+   "<state dir>/sim/state.json), with the scenario: a start without --scenario\n"
+   "runs the kept one, --scenario replaces it. A kubeconfig is written to\n"
    "--kubeconfig (default <state dir>/sim/kubeconfig). --time-scale N runs the\n"
    "simulated clock N times faster. See docs/sim.md for scenario knobs."},
   {"audit", "summit audit verify [--head HASH] [--json] | export [--run RUN] [--since T]\n"
