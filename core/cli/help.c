@@ -69,11 +69,14 @@ static const struct {
   {"log", "summit log RUN [--json]",
    "Shows every journal row of a run: starts, completions, failures, recoveries."},
   {"validate", "summit validate FILE|NAME [--json] [--strict]",
-   "Loads the runbook in the sandbox and checks its definition and param schema.\n"
+   "Checks without running run(): summit.lua (sim scenarios too); every global\n"
+   "the file reads or assigns, in every function; misspelt keys in runbook{},\n"
+   "param specs and literal step{} tables; the definition and param schema.\n"
    "A version that is not semantic (1.4.0) is an error; a missing one a warning.\n"
    "Warns of replay traps: a step body assigning a local declared outside it,\n"
    "os.time, os.clock or math.random outside a step (docs/authoring.md).\n"
-   "--strict: any warning exits 2."},
+   "--strict: any warning exits 2. Run-time mistakes in run() show at run time.\n"
+   "See docs/cli.md."},
   {"runbooks", "summit runbooks [--json] [--config F]",
    "Lists the runbooks found in runbooks/ beside summit.lua (or the directories\n"
    "of its `runbooks` list): name, version, description, file and params.\n"
@@ -83,7 +86,8 @@ static const struct {
           "           [--scenario FILE.json|.lua] [--time-scale N] [--kubeconfig F] [-v]",
    "Serves the simulated Kubernetes cluster (default 127.0.0.1:8080) until\n"
    "SIGINT/SIGTERM, for kubectl or summit. The state is kept in --state (default\n"
-   "<state dir>/sim/state.json) and a kubeconfig for it is written to\n"
+   "<state dir>/sim/state.json), with the scenario: a start without --scenario\n"
+   "runs the kept one, --scenario replaces it. A kubeconfig is written to\n"
    "--kubeconfig (default <state dir>/sim/kubeconfig). --time-scale N runs the\n"
    "simulated clock N times faster. See docs/sim.md for scenario knobs."},
   {"audit", "summit audit verify [--head HASH] [--json] | export [--run RUN] [--since T]\n"

@@ -85,6 +85,23 @@ static void stop_sim(serve_ctx *c) {
 
 static void on_signal(uv_async_t *a) { stop_sim(a->data); }
 
+/* What serves where, for the instance on top of L (docs/sim.md). */
+static void print_banner(lua_State *L, const sim_serve_opts *o) {
+  lua_getfield(L, -1, "url");
+  printf("summit sim serving on %s\n", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  printf("  state: %s\n", o->state_file ? o->state_file : "in memory (--memory)");
+  lua_getfield(L, -1, "scenario");
+  printf("  scenario: %s\n", lua_isstring(L, -1) ? lua_tostring(L, -1) : "none");
+  lua_pop(L, 1);
+  if (o->kubeconfig) {
+    printf("  kubeconfig: %s\n", o->kubeconfig);
+    printf("  try: KUBECONFIG=%s kubectl get deployments,pods\n", o->kubeconfig);
+  }
+  printf("  stop with Ctrl-C (SIGINT) or SIGTERM\n");
+  fflush(stdout);
+}
+
 int engine_sim_serve(const sim_serve_opts *o) {
   serve_ctx c;
   memset(&c, 0, sizeof c);
@@ -123,16 +140,7 @@ int engine_sim_serve(const sim_serve_opts *o) {
     host_free(&c.h);
     return 1;
   }
-  lua_getfield(L, -1, "url");
-  printf("summit sim serving on %s\n", lua_tostring(L, -1));
-  lua_pop(L, 1);
-  printf("  state: %s\n", o->state_file ? o->state_file : "in memory (--memory)");
-  if (o->kubeconfig) {
-    printf("  kubeconfig: %s\n", o->kubeconfig);
-    printf("  try: KUBECONFIG=%s kubectl get deployments,pods\n", o->kubeconfig);
-  }
-  printf("  stop with Ctrl-C (SIGINT) or SIGTERM\n");
-  fflush(stdout);
+  print_banner(L, o);
   c.inst_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_settop(L, 0);
 

@@ -77,7 +77,9 @@ local function sim_url(name, spec)
   if not sims[name] then
     local state = T.state_dir()
     local s = require("summit.sim").start({
-      name = name, scenario = spec.scenario, time_scale = T.time_scale(),
+      name = name, time_scale = T.time_scale(),
+      -- A file name is relative to summit.lua (docs/sim.md).
+      scenario = require("summit.sim.scenario").resolve(spec.scenario, config.path),
       state_file = state and (state .. "/sim-" .. name .. ".json") or nil,
     })
     sims[name] = s

@@ -28,7 +28,7 @@ local CLUSTER = {
   sim = "boolean", kubeconfig = "string", context = "string",
   namespace = "string", server = "string", token = "string",
   token_file = "string", ca_file = "string", insecure = "boolean",
-  scenario = "table", in_cluster = "boolean",
+  scenario = "table or string", in_cluster = "boolean",
 }
 local HTTP = { max_per_host = "number", max_total = "number" }
 local LIMITS = { load = true, memory = true }   -- limits: watchdog budgets
@@ -54,12 +54,28 @@ local function check(path, src, cfg)
   local function bad(key, fmt, ...)
     errs[#errs + 1] = string.format("%s:%s: " .. fmt, path, line_of(src, key) or "?", ...)
   end
+  -- A sim cluster's scenario (a table, or a file relative to summit.lua)
+  -- is checked now: a misspelt knob is found before a run needs it.
+  local function scenario(name, c)
+    if type(c.scenario) ~= "table" and type(c.scenario) ~= "string" then return end
+    local SCN = require("summit.sim.scenario")
+    local err
+    if type(c.scenario) == "string" then
+      local t, e = SCN.load_file(SCN.resolve(c.scenario, path))
+      err = not t and e or nil
+    else
+      local ok, e = pcall(SCN.new, c.scenario)
+      err = not ok and tostring(e):gsub("^sim scenario: ", "") or nil
+    end
+    if err then bad("scenario", "clusters.%s.scenario: %s", tostring(name), err) end
+  end
   local function fields(where, t, schema, keyname)
     for k, v in pairs(t) do
       local want = schema[k]
       if not want then
         bad(k, "unknown key '%s' in %s (known: %s)", tostring(k), where, util.key_list(schema))
-      elseif type(v) ~= want then
+      elseif type(v) ~= want and not (want == "table or string" and
+                                      (type(v) == "table" or type(v) == "string")) then
         bad(k, "%s.%s must be a %s, not a %s", where, tostring(k), want, type(v))
       end
     end
@@ -68,7 +84,10 @@ local function check(path, src, cfg)
   if type(cfg.clusters) == "table" then
     for name, c in pairs(cfg.clusters) do
       if type(c) ~= "table" then bad(name, "clusters.%s must be a table", tostring(name))
-      else fields("clusters." .. tostring(name), c, CLUSTER) end
+      else
+        fields("clusters." .. tostring(name), c, CLUSTER)
+        scenario(name, c)
+      end
     end
   end
   if type(cfg.environments) == "table" then

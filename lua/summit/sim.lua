@@ -7,6 +7,10 @@
 --                        scenario = TABLE or PATH or nil, time_scale = N,
 --                        host = "127.0.0.1", port = 0 }
 --   s.url, s.port          -- "http://127.0.0.1:PORT"
+--   s.scenario             -- which scenario it runs: "none (the defaults)",
+--                          -- "kept with the state (from F)", "F, kept ..."
+--                          -- (with a state file the scenario is kept in it;
+--                          -- a start without one uses the kept one)
 --   s.stop()               -- closes the server, streams and timers; writes
 --                          -- the state; the loop can then finish
 --   sim.exec(name, namespace, pod, argv [, container])
@@ -69,31 +73,64 @@ local function seed_objects(sim)
   end
 end
 
+-- The scenario is kept with the state (extra.scenario = { knobs, file }):
+-- a start that names none uses the stored one, so a restarted
+-- `summit sim serve --state F` and a run on the same state see the
+-- cluster they left with the knobs it had; one that names a scenario
+-- replaces it. Returns the knobs and a line saying which it is.
+local function choose_scenario(o, store, loaded)
+  local given, file = o.scenario, nil
+  if type(given) == "string" then
+    file = given
+    local t, err = SCN.load_file(given)
+    if not t then error("sim.start: " .. err, 0) end
+    given = t
+  end
+  local kept = loaded and type(store.extra.scenario) == "table" and store.extra.scenario
+  if given == nil then
+    if not kept then return nil, "none (the defaults)" end
+    local ok, err = pcall(SCN.new, kept.knobs)
+    if not ok then
+      error(string.format("sim.start: the scenario kept in %s: %s", store.file,
+                          tostring(err):gsub("^sim scenario: ", "")), 0)
+    end
+    return kept.knobs, "kept with the state" ..
+      (type(kept.file) == "string" and (" (from " .. kept.file .. ")") or "")
+  end
+  local what = file or "given"
+  if not store.file then return given, what end
+  local ok, err = pcall(U.canonical, given)
+  if not ok then error("sim.start: the scenario cannot be kept with the state: " .. err, 0) end
+  store.extra.scenario = { knobs = given, file = file }
+  store.dirty = true   -- written at stop even if nothing else changes
+  return given, what .. (kept and ", replacing the one kept with the state" or "") ..
+    ", kept with the state"
+end
+
 function M.start(o)
   o = o or {}
   local name = o.name or "sim"
   if instances[name] then
     error(string.format("sim.start: a sim named %q is already running", name), 2)
   end
-  local scenario = o.scenario
-  if type(scenario) == "string" then
-    local t, err = SCN.load_file(scenario)
-    if not t then error("sim.start: " .. err, 2) end
-    scenario = t
-  end
-  local sim = {
-    name = name,
-    scenario = SCN.new(scenario),
-    time_scale = tonumber(o.time_scale) or T.time_scale(),
-    log = o.log or stderr_log,
-    access_log = o.access_log,
-  }
-  if not (sim.time_scale > 0) then error("sim.start: time_scale must be > 0", 2) end
-  sim.rng = U.rng(sim.scenario.seed)
-  local store = STORE.new{ state_file = o.state_file, rng = sim.rng, log = sim.log,
-                           history_max = tonumber(sim.scenario.watch_history) }
+  local time_scale = tonumber(o.time_scale) or T.time_scale()
+  if not (time_scale > 0) then error("sim.start: time_scale must be > 0", 2) end
+  local log = o.log or stderr_log
+  local store = STORE.new{ state_file = o.state_file, log = log }
   local loaded, lerr = store:load()
   if loaded == nil then error("sim.start: " .. lerr, 2) end
+  local knobs, scenario_note = choose_scenario(o, store, loaded)
+  local sim = {
+    name = name,
+    scenario = SCN.new(knobs),
+    scenario_note = scenario_note,
+    time_scale = time_scale,
+    log = log,
+    access_log = o.access_log,
+  }
+  sim.rng = U.rng(sim.scenario.seed)
+  store.rng = sim.rng
+  store.history_max = tonumber(sim.scenario.watch_history) or store.history_max
   if loaded and store.extra.rng then sim.rng.set_state(store.extra.rng) end
   -- The generator's position is state too: names drawn after a restart
   -- must not repeat the ones drawn before it.
@@ -116,12 +153,13 @@ function M.start(o)
     error("sim.start: " .. tostring(server), 2)
   end
   sim.server = server
+  if store.dirty then store:mark_dirty() end   -- a new scenario: on disk soon
   sim.controller:start()
   sim.controller:sync_all()
   local port = server:port()
   local shown = host:find(":", 1, true) and ("[" .. host .. "]") or host
   local inst = { name = name, port = port, url = "http://" .. shown .. ":" .. port,
-                 sim = sim }
+                 sim = sim, scenario = scenario_note }
   function inst.stop()
     if inst.stopped then return end
     inst.stopped = true
@@ -201,7 +239,7 @@ function M.serve(o)
   local ok, inst = pcall(M.start, o)
   if not ok then
     -- For the command line the message alone: no file:line of this call.
-    error((tostring(inst):gsub("^summit/sim%.lua:%d+: ", "")), 0)
+    error((tostring(inst):gsub("^summit/sim%.lua:%d+: ", ""):gsub("^sim%.start: ", "")), 0)
   end
   if o.kubeconfig then
     local f, err = io.open(o.kubeconfig, "wb")

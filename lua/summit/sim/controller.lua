@@ -53,6 +53,11 @@ function M.new(o)
   local cs = st.controller
   cs.rollouts = cs.rollouts or {}   -- deployment uid -> rollout record
   cs.settle = cs.settle or {}       -- deployment uid -> true: start settled
+  -- Pod uid -> creation time in ms, until the pod is ready: the
+  -- creationTimestamp has whole seconds only, and a replacement pod
+  -- dated by it would be up to a real second "older", which under a
+  -- time scale is many pod-times: ready at once.
+  cs.born = cs.born or {}
   cs.ip = cs.ip or 1
   return setmetatable({
     store = o.store, events = o.events, scn = o.scenario,
@@ -171,9 +176,10 @@ function Ctl:sync_all()
       st:delete("replicasets", rs.metadata.namespace, rs.metadata.name)
     end
   end
-  local rs_uids = {}
+  local rs_uids, pod_uids = {}, {}
   for _, rs in ipairs(st:list("replicasets")) do rs_uids[rs.metadata.uid] = true end
   for _, p in ipairs(st:list("pods")) do
+    pod_uids[p.metadata.uid] = true
     local r = controller_ref(p)
     if r and r.kind == "ReplicaSet" and not rs_uids[r.uid] then
       st:delete("pods", p.metadata.namespace, p.metadata.name)
@@ -183,6 +189,9 @@ function Ctl:sync_all()
   end
   for uid in pairs(self.state.rollouts) do
     if not live[uid] then self.state.rollouts[uid] = nil end
+  end
+  for uid in pairs(self.state.born) do
+    if not pod_uids[uid] then self.state.born[uid] = nil end
   end
   self.quiet_rv = st.rv == rv_before and st.rv or nil
 end
@@ -439,7 +448,8 @@ function Ctl:sync_pods(rs, n, want_ready, mode, settled, now)
     room = room - 1
   end
   -- Readiness goes to pods that are ready already, then the oldest; a
-  -- pod is never ready sooner than one pod-time after its creation.
+  -- pod is never ready sooner than one pod-time after its creation
+  -- (a replacement of a deleted pod too: it waits as a new pod does).
   local order = {}
   for i, p in ipairs(pods) do order[i] = p end
   table.sort(order, function(a, b)
@@ -450,11 +460,15 @@ function Ctl:sync_pods(rs, n, want_ready, mode, settled, now)
   local per = self.scn.rollout_seconds_per_pod
   local ready = 0
   for i, p in ipairs(order) do
-    local created = U.parse_time(p.metadata.creationTimestamp) or now
+    local uid = p.metadata.uid
+    local created = self.state.born[uid] or U.parse_time(p.metadata.creationTimestamp) or now
     local age = sim_seconds(self, created, now)
     local may = i <= want_ready and mode == "ok" and
       (is_ready(p) or (settled and created <= settled) or age >= per)
-    if self:sync_pod_status(p, may, now) then ready = ready + 1 end
+    if self:sync_pod_status(p, may, now) then
+      ready = ready + 1
+      self.state.born[uid] = nil
+    end
   end
   return ready
 end
@@ -503,6 +517,7 @@ function Ctl:create_pod(rs, now)
   pod.status.podIPs = U.A({ { ip = pod.status.podIP } })
   pod.spec.nodeName = NODE
   pod = st:create("pods", pod)
+  self.state.born[pod.metadata.uid] = now
   self.events:emit(rs, "Normal", "SuccessfulCreate", "Created pod: " .. name,
                    "replicaset-controller")
   self.events:emit(pod, "Normal", "Scheduled", string.format(

@@ -59,26 +59,73 @@ M.DEFAULTS = {
   metrics = {},
 }
 
--- Loads a scenario file: .json, or .lua returning a table (run with no
--- globals: a scenario is data).
+-- A path in summit.lua is relative to summit.lua's directory (base_file
+-- is summit.lua's path); an absolute one, or ~/..., is taken as it is.
+function M.resolve(path, base_file)
+  if type(path) ~= "string" then return path end
+  if path:sub(1, 2) == "~/" then return (os.getenv("HOME") or "~") .. path:sub(2) end
+  if path:sub(1, 1) == "/" or not base_file then return path end
+  local dir = base_file:match("^(.*)/[^/]*$")
+  return dir and (dir .. "/" .. path) or path
+end
+
+-- "invalid JSON at byte N" -> "path:LINE:COL: invalid JSON (byte N)",
+-- so an editor can jump to it.
+local function json_where(path, text, err)
+  local at = tonumber(tostring(err):match("at byte (%d+)"))
+  if not at then return path .. ": " .. tostring(err or "must be a JSON object") end
+  local before = text:sub(1, at)
+  local line = select(2, before:gsub("\n", "")) + 1
+  local col = at - (before:match(".*()\n") or 0) + 1
+  return string.format("%s:%d:%d: %s", path, line, col, tostring(err))
+end
+
+-- Runs a .lua scenario with no globals: a scenario is data, and a file
+-- that sets `seed = 2` instead of returning it would otherwise be a
+-- scenario of defaults without a word.
+local function run_lua(path, text)
+  local chunk, perr = loadstring(text, "@" .. path)
+  if not chunk then return nil, perr end
+  setfenv(chunk, setmetatable({}, {
+    __index = function(_, k)
+      error(string.format("unknown global '%s' (a scenario file is data: it reads no globals)",
+                          tostring(k)), 2)
+    end,
+    __newindex = function(_, k)
+      error(string.format("a scenario file sets no globals ('%s = ...'): return a table of knobs",
+                          tostring(k)), 2)
+    end,
+  }))
+  local ok, v = pcall(chunk)
+  if not ok then
+    v = tostring(v)
+    return nil, v:find(path, 1, true) == 1 and v or (path .. ": " .. v)
+  end
+  if type(v) ~= "table" then return nil, path .. ": must return a table of knobs" end
+  return v
+end
+
+-- Loads a scenario file: .json, or .lua returning a table. Returns the
+-- table (checked: an unknown knob or a bad value is an error naming the
+-- file), or nil and a message that starts with the file's name.
 function M.load_file(path)
   local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot read scenario: " .. tostring(err) end
+  if not f then return nil, "cannot read the scenario: " .. tostring(err) end
   local text = f:read("*a")
   f:close()
+  local v, lerr
   if path:match("%.lua$") then
-    local chunk, perr = loadstring(text, "@" .. path)
-    if not chunk then return nil, perr end
-    setfenv(chunk, {})
-    local ok, v = pcall(chunk)
-    if not ok then return nil, path .. ": " .. tostring(v) end
-    if type(v) ~= "table" then return nil, path .. ": must return a table" end
-    return v
+    v, lerr = run_lua(path, text)
+  else
+    local derr
+    v, derr = U.decode(text)
+    if type(v) ~= "table" or U.is_array(v) and next(v) then
+      v, lerr = nil, json_where(path, text, derr or "must be a JSON object of knobs")
+    end
   end
-  local v, derr = U.decode(text)
-  if type(v) ~= "table" then
-    return nil, path .. ": " .. (derr or "must be a JSON object")
-  end
+  if not v then return nil, lerr end
+  local ok, cerr = pcall(M.new, v)
+  if not ok then return nil, path .. ": " .. tostring(cerr):gsub("^sim scenario: ", "") end
   return v
 end
 
@@ -90,7 +137,11 @@ function M.new(t)
   for k, v in pairs(M.DEFAULTS) do s[k] = U.copy(v) end
   for k, v in pairs(t) do
     if M.DEFAULTS[k] == nil then
-      error(string.format("sim scenario: unknown knob %q", tostring(k)), 0)
+      local known = {}
+      for name in pairs(M.DEFAULTS) do known[#known + 1] = name end
+      table.sort(known)
+      error(string.format("sim scenario: unknown knob %q (known: %s)", tostring(k),
+                          table.concat(known, ", ")), 0)
     end
     if v ~= U.null then s[k] = v end
   end
