@@ -90,6 +90,16 @@ static pin_t *find(pin_t *p, const char *name) {
   return NULL;
 }
 
+int pins_pinned(runtime_t *rt, const char *name, char **text, char **path) {
+  *text = *path = NULL;
+  pin_t *old = rt->pins.on ? find(rt->pins.pinned, name) : NULL;
+  if (!old) return 1;
+  int rc = store_source_get(rt->store, old->sha, text);
+  if (rc != STORE_OK) return rc == STORE_NOTFOUND ? -2 : -1;
+  *path = old->path ? strdup(old->path) : strdup(name);
+  return 0;
+}
+
 int pins_source(runtime_t *rt, const char *name, const char *path,
                 const char **text, char **owned) {
   pins_t *p = &rt->pins;

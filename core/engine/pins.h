@@ -42,6 +42,12 @@ int pins_commit(struct runtime *rt);
 int pins_source(struct runtime *rt, const char *name, const char *path,
                 const char **text, char **owned);
 
+/* Module name's pinned source and file, when the run pinned it (a resume
+ * without --upgrade): 0 with *text and *path (caller frees), 1 when it has
+ * none, -1 on a store error, -2 when the pinned text is missing. Lets a
+ * team module deleted from disk still load as the run loaded it. */
+int pins_pinned(struct runtime *rt, const char *name, char **text,
+                char **path);
 void pins_free(pins_t *p);
 
 #endif

@@ -51,8 +51,28 @@ static int l_source(lua_State *L) {
   return 1;
 }
 
+/* pinned(name) -> text, path of the module as the run pinned it, or nil */
+static int l_pinned(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  runtime_t *rt = runtime_get(L);
+  char *text = NULL, *path = NULL;
+  int rc = rt ? pins_pinned(rt, name, &text, &path) : 1;
+  if (rc == -2)
+    return luaL_error(L, "module %s: its pinned source is missing from the "
+                         "state database", name);
+  if (rc == -1)
+    return luaL_error(L, "module %s: %s", name, store_errmsg(rt->store));
+  if (rc == 1) return 0;
+  lua_pushstring(L, text);
+  lua_pushstring(L, path);
+  free(text);
+  free(path);
+  return 2;
+}
+
 int luaopen_summit_c_pin(lua_State *L) {
-  static const luaL_Reg fns[] = {{"source", l_source}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"source", l_source}, {"pinned", l_pinned},
+                                 {NULL, NULL}};
   lua_newtable(L);
   luaL_register(L, NULL, fns);
   return 1;

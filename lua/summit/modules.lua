@@ -75,6 +75,22 @@ local function compile(name, path, src, env)
   return chunk
 end
 
+-- Compiles and runs module name's source: its value (true when it
+-- returns nothing), or nil and a message.
+local function run(name, path, src, env, loading)
+  local chunk, err = compile(name, path, src, env)
+  if not chunk then return nil, err end
+  loading[#loading + 1] = name
+  local ok, v = pcall(chunk, name)
+  loading[#loading] = nil
+  if not ok then
+    if type(v) ~= "string" then error(v, 0) end
+    return nil, v
+  end
+  if v == nil then v = true end
+  return v
+end
+
 -- load(name, env, loading) -> the module's value (true when it returns
 -- nothing), or nil and a message. env: the sandbox of the runbook that
 -- requires it; loading: the names being loaded now, in order (a cycle is
@@ -95,21 +111,12 @@ function M.load(name, env, loading)
         .. "again; require one of them inside a function instead)", table.concat(cycle, " -> "))
     end
   end
+  -- A resumed run loads the text it pinned, even if the file is gone.
+  local pinned, pinned_path = require("summit.c.pin").pinned(name)
+  if pinned then return run(name, pinned_path, pinned, env, loading) end
   for _, path in ipairs(tried) do
     local src = read(path)
-    if src then
-      local chunk, err = compile(name, path, src, env)
-      if not chunk then return nil, err end
-      loading[#loading + 1] = name
-      local ok, v = pcall(chunk, name)
-      loading[#loading] = nil
-      if not ok then
-        if type(v) ~= "string" then error(v, 0) end
-        return nil, v
-      end
-      if v == nil then v = true end
-      return v
-    end
+    if src then return run(name, path, src, env, loading) end
   end
   return nil, not_found(name, tried)
 end

@@ -14,7 +14,8 @@
 #  3. A refused upgrade (the runbook diverges) moves nothing: the pins stay
 #     and a plain resume still runs the old stats.
 #  4. A team module (summit.lua's modules) is pinned the same way: edited
-#     while the run is suspended, the resume runs the text it first loaded.
+#     while the run is suspended, the resume runs the text it first loaded;
+#     deleted from disk, the resume still loads it (a new run does not).
 #  5. An --upgrade refused because a stdlib module now asks for another
 #     step names the module's line as well as the runbook's.
 set -euo pipefail
@@ -125,6 +126,18 @@ printf 'return { value = "new" }\n' >"$W/lib/team/mark.lua"
 sm team-resume resume "$RUN"
 expect_rc 0 team-resume "resume after the team module changed"
 eq "$(cat "$W/out.txt")" "old" "the pinned team module ran"
+# Deleted from disk, it still loads as the run pinned it.
+printf 'return { value = "old" }\n' >"$W/lib/team/mark.lua"
+sm team2 run team.lua -p dir="$W" --detach
+expect_rc 3 team2 "a second run stops at the sleep"
+RUN=$(newest_run)
+rm "$W/lib/team/mark.lua"
+sm team2-resume resume "$RUN"
+expect_rc 0 team2-resume "resume after the team module was deleted"
+eq "$(cat "$W/out.txt")" "old" "the pinned text of the deleted module ran"
+sm team2-new run team.lua -p dir="$W" --detach
+expect_rc 2 team2-new "a new run of it, the module gone"
+has "$T/team2-new.err" "module 'team.mark' not found" "says the module is not found"
 cd "$T"
 
 say "5. a module that asks for something else after --upgrade is named at its line"
