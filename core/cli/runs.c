@@ -273,8 +273,9 @@ static int add_wait(void *ud, cJSON *w) {
 }
 
 /* status for people: the run, each entry's newest state, what it waits on. */
-static void status_print(const store_run *r, const journal_fold *c,
-                         cJSON *waits, const cJSON *pins) {
+static void status_print(const store_run *r, const char *result,
+                         const journal_fold *c, cJSON *waits,
+                         const cJSON *pins) {
   printf("run      %s\nrunbook  %s %s (%s, sha256 %.12s)\nstatus   %s\n",
          r->id, term_str(r->name), r->version ? term_str(r->version) : "",
          term_str(r->source_path), r->source_sha256, r->status);
@@ -285,6 +286,16 @@ static void status_print(const store_run *r, const journal_fold *c,
     char ts[40];
     events_rfc3339(r->wake_ms, ts, sizeof ts);
     printf("wakes    %s\n", ts);
+  }
+  /* The result as summit result prints it, cut (at a UTF-8 boundary)
+   * for a terminal. */
+  if (result) {
+    size_t n = strlen(result), cut = n > 200 ? 200 : n;
+    while (cut < n && cut > 0 && (result[cut] & 0xC0) == 0x80) cut--;
+    char *shown = term_escape(result, cut, 0);
+    printf("result   %s%s\n", shown ? shown : "(out of memory)",
+           cut < n ? "... (summit result RUN prints it whole)" : "");
+    free(shown);
   }
   if (r->error) printf("error    %s\n", term_str(r->error));
   if (r->failed_key) printf("at key   %s\n", term_str(r->failed_key));
@@ -317,14 +328,13 @@ static int show_status(store_t *s, const store_run *r, int json) {
   cJSON *waits = cJSON_CreateArray();
   cli_waits(s, r->id, add_wait, waits);
   cJSON *pins = cli_pins(s, r->id);
-  if (json) {
-    char *result = NULL;
-    store_run_result(s, r->id, &result);
+  char *result = NULL;
+  store_run_result(s, r->id, &result);
+  if (json)
     status_json(r, result, &c, waits, pins);
-    free(result);
-  } else {
-    status_print(r, &c, waits, pins);
-  }
+  else
+    status_print(r, result, &c, waits, pins);
+  free(result);
   cJSON_Delete(pins);
   cJSON_Delete(waits);
   journal_fold_free(&c);

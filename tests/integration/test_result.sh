@@ -40,6 +40,18 @@ sm resj result "$run" --json
 expect_rc 0 resj "summit result --json"
 eq "$(cat "$T/resj.out")" "$WANT" "--json prints the same JSON"
 
+"$SUMMIT" status "$run" >"$T/status.txt"
+has "$T/status.txt" "result   $WANT" "summit status shows the result"
+
+say "a long result is cut in summit status, at a UTF-8 boundary"
+sm long run "$RB" -p mode=long
+expect_rc 0 long "the run succeeds"
+"$SUMMIT" status "$(newest_run)" >"$T/status_long.txt"
+has "$T/status_long.txt" "... (summit result RUN prints it whole)" "the result line is cut"
+hasnt "$T/status_long.txt" $'\xef\xbf\xbd' "no character is split by the cut"
+sm resl result "$(newest_run)"
+eq "$(wc -c <"$T/resl.out")" 603 "summit result prints it whole (300 two-byte characters, quotes, newline)"
+
 say "a run that returns nothing: null"
 sm none run "$RB" -p mode=nothing
 expect_rc 0 none "the run succeeds"

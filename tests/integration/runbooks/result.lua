@@ -15,6 +15,7 @@ return runbook {
     if p.wait then sleep("1h") end
     if p.mode == "fail" then fail("asked to fail") end
     if p.mode == "nothing" then return end
+    if p.mode == "long" then return string.rep("\u{e9}", 300) end
     return { items = items, n = 3, tok = p.tok, ok = true }
   end,
 }
