@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "io/term.h"
 #include "engine/engine.h"
 #include "lua/embedded.h"
 
@@ -60,7 +61,7 @@ static int write_one(const char *dir, const struct summit_init_file *f, int forc
   char path[4096];
   int n = snprintf(path, sizeof path, "%s/%s", dir, f->path);
   if (n < 0 || (size_t)n >= sizeof path) {
-    fprintf(stderr, "summit init: %s/%s: path too long\n", dir, f->path);
+    fprintf(stderr, "summit init: %s/%s: path too long\n", term_str(dir), f->path);
     return -1;
   }
   char *slash = strrchr(path, '/');
@@ -68,19 +69,19 @@ static int write_one(const char *dir, const struct summit_init_file *f, int forc
   int rc = make_dirs(path);
   *slash = '/';
   if (rc != 0) {
-    fprintf(stderr, "summit init: cannot create the directory of %s: %s\n", path,
+    fprintf(stderr, "summit init: cannot create the directory of %s: %s\n", term_str(path),
             strerror(errno));
     return -1;
   }
   int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), 0644);
   if (fd < 0 && errno == EEXIST) return 0;
   if (fd < 0 || write_all(fd, f->text, f->size) != 0) {
-    fprintf(stderr, "summit init: cannot write %s: %s\n", path, strerror(errno));
+    fprintf(stderr, "summit init: cannot write %s: %s\n", term_str(path), strerror(errno));
     if (fd >= 0) close(fd);
     return -1;
   }
   if (close(fd) != 0) {
-    fprintf(stderr, "summit init: cannot write %s: %s\n", path, strerror(errno));
+    fprintf(stderr, "summit init: cannot write %s: %s\n", term_str(path), strerror(errno));
     return -1;
   }
   return 1;
@@ -97,14 +98,14 @@ int cmd_init(int argc, char **argv) {
   }
   if (!dir) dir = ".";
   if (make_dirs(dir) != 0) {
-    fprintf(stderr, "summit init: cannot create %s: %s\n", dir, strerror(errno));
+    fprintf(stderr, "summit init: cannot create %s: %s\n", term_str(dir), strerror(errno));
     return EXIT_FAILED;
   }
   int wrote = 0, skipped = 0;
   for (const struct summit_init_file *f = summit_init_files; f->path; f++) {
     int r = write_one(dir, f, force);
     if (r < 0) return EXIT_FAILED;
-    printf("%s %s/%s\n", r ? "wrote  " : "skipped", dir, f->path);
+    printf("%s %s/%s\n", r ? "wrote  " : "skipped", term_str(dir), f->path);
     if (r) wrote++;
     else skipped++;
   }
@@ -113,12 +114,12 @@ int cmd_init(int argc, char **argv) {
   char lib[4096];
   snprintf(lib, sizeof lib, "%s/lib", dir);
   if (make_dirs(lib) != 0) {
-    fprintf(stderr, "summit init: cannot create %s: %s\n", lib, strerror(errno));
+    fprintf(stderr, "summit init: cannot create %s: %s\n", term_str(lib), strerror(errno));
     return EXIT_FAILED;
   }
   printf("summit init: %d written, %d skipped", wrote, skipped);
   if (skipped) printf(" (they exist; --force overwrites them)");
   printf("\nnext: cd %s && summit validate --strict runbooks/hello.lua && "
-         "summit run hello --env dev\n", dir);
+         "summit run hello --env dev\n", term_str(dir));
   return EXIT_OK;
 }

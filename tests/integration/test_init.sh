@@ -122,6 +122,11 @@ echo x >"$T/afile"
 sm bad init "$T/afile/team"
 expect_rc 1 bad "a directory under a regular file"
 has "$T/bad.err" "summit init: cannot create $T/afile/team: Not a directory" "names the directory"
+esc=$T/$'team\e]0;owned\a\e[2K'
+sm esc init "$esc"
+expect_rc 0 esc "summit init into a directory whose name holds escapes"
+hasnt "$T/esc.out" $'\e' "no escape sequence reaches the terminal"
+has "$T/esc.out" 'team\x1b]0;owned\x07\x1b[2K/summit.lua' "the name is shown escaped"
 sm badopt init --nope
 expect_rc 2 badopt "an unknown option"
 has "$T/badopt.err" "unknown option --nope" "names the option"
