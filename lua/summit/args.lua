@@ -136,7 +136,10 @@ end
 -- `above`/`below` exclusive ones; `nonempty` for strings; `required`;
 -- `fields` another schema for a table's own fields (checked with the prefix
 -- "field."); `check` a function(arg, v, ctx, r) -> v for what the rules
--- cannot say (it raises with bad(); it sees nil too); `default` a value, or
+-- cannot say (it raises with bad(); it sees nil too); `derived` a
+-- function(r, ctx) giving the result when the key is absent, already in
+-- result units (a duration's milliseconds) and not checked again (nil: go
+-- on to `default`); `default` a value, or
 -- function(r, ctx) of the fields checked so far; `to` the key in the
 -- result; `msg` what the message says is expected (else it is spelled
 -- from the rules). Fields are checked in their order, defaults too.
@@ -220,6 +223,15 @@ function M.schema(spec)
     for _, f in ipairs(spec) do
       local name = f[1]
       local v = t[name]
+      if v == nil and f.derived then
+        -- Computed from results already checked (in result units: a
+        -- duration's milliseconds), so not checked or converted again.
+        local d = f.derived(r, ctx)
+        if d ~= nil then
+          r[f.to or name] = d
+          goto next
+        end
+      end
       if v == nil and f.default ~= nil then
         v = f.default
         if type(v) == "function" then v = v(r, ctx) end
@@ -233,6 +245,7 @@ function M.schema(spec)
       if v ~= nil and f.fields then v = f.fields(v, prefix .. name .. ".", ctx) end
       if f.check then v = f.check(prefix .. name, v, ctx, r) end
       r[f.to or name] = v
+      ::next::
     end
     return r
   end

@@ -33,9 +33,6 @@ local LIMIT = "a whole number >= 0, or -1 to turn it off"
 local FRACTION = "a fraction >= 0 (0.10 = 10%)"
 local AMOUNT = "an absolute amount >= 0"
 
--- ms(n) -> "n ms" as a duration text (a schema default already in ms).
-local function ms(n) return string.format("%.17gms", n) end
-
 local function vars_arg(arg, v)
   if v == nil then return nil end
   if type(v) ~= "table" then bad(arg, "a table of template variables expected") end
@@ -123,14 +120,13 @@ local METRIC = argcheck.schema{
   { "consecutive_success", type = "integer", min = 1,
     default = function(_, o) return o.consecutive_success end },
   { "no_data", enum = NO_DATA, default = function(_, o) return o.no_data end },
-  -- compare only (check_metric says so otherwise). The defaults are the
-  -- analysis' window_ms/step_ms: given as "Nms", since a duration field
-  -- reads a bare number as seconds.
+  -- compare only (check_metric says so otherwise): the analysis' window
+  -- and step, in milliseconds already.
   { "window", type = "duration", to = "window_ms",
-    default = function(r, o) if r.compare then return ms(o.window_ms) end end },
+    derived = function(r, o) if r.compare then return o.window_ms end end },
   { "step", type = "duration", to = "step_ms",
-    default = function(r, o)
-      if r.compare then return ms(o.step_ms or math.max(1000, r.window_ms / 30)) end
+    derived = function(r, o)
+      if r.compare then return o.step_ms or math.max(1000, r.window_ms / 30) end
     end },
   unknown = "unknown option",
 }
@@ -147,8 +143,8 @@ local OPTIONS = argcheck.schema{
   { "consecutive_success", type = "integer", min = 1 },
   { "no_data", enum = NO_DATA, default = "inconclusive" },
   { "vars", check = vars_arg },
-  { "window", type = "duration", to = "window_ms",
-    default = function(r) return r.interval_ms > 0 and ms(r.interval_ms) or "5m" end },
+  { "window", type = "duration", to = "window_ms", default = "5m",
+    derived = function(r) if r.interval_ms > 0 then return r.interval_ms end end },
   { "step", type = "duration", to = "step_ms" },
   { "thresholds", type = "table", fields = THRESHOLDS,
     msg = "a table like { pass = 95, marginal = 75 } expected" },

@@ -143,6 +143,23 @@ local BARE = A.schema{ { "a", type = "boolean", msg = "yes or no" }, unknown = "
 raises(function() A.guard("f", 2, BARE, { b = 1 }) end, "f: bad argument 'b' (unknown option)", "a schema's own unknown message")
 raises(function() A.guard("f", 2, BARE, { a = 1 }) end, "f: bad argument 'a' (yes or no)", "a field's own message")
 
+-- derived: a result computed from others, in result units, not converted
+-- again (a duration's milliseconds are not read as seconds); nil falls
+-- back to the default, and a given value is checked as ever.
+local DER = A.schema{
+  { "interval", type = "duration", to = "interval_ms", default = "1m" },
+  { "window", type = "duration", to = "window_ms", default = "5m",
+    derived = function(r) if r.interval_ms > 0 then return r.interval_ms end end },
+}
+local d = DER({ interval = "2m" })
+check(d.window_ms == 120000, "derived: the interval's ms as they are, got " .. tostring(d.window_ms))
+d = DER({ interval = 0 })
+check(d.window_ms == 300000, "derived nil: the default, got " .. tostring(d.window_ms))
+d = DER({ interval = "2m", window = "10m" })
+check(d.window_ms == 600000, "a given value wins over derived, got " .. tostring(d.window_ms))
+raises(function() A.guard("f", 2, DER, { window = "soon" }) end, "f: bad argument 'window'",
+  "a given value is still checked")
+
 if failures > 0 then
   io.stderr:write(failures .. " check(s) failed\n")
   os.exit(1)
