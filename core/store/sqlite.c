@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/internal.h"
 
@@ -195,6 +196,7 @@ struct store {
   sqlite3 *db;
   sqlite3_stmt *stmt[STORE_NSTMT];  /* prepared on first use (internal.h) */
   int in_txn;      /* a write transaction is open (see store_flush) */
+  int migrated;    /* this connection created or migrated the schema */
   char err[1024];
   char *path;      /* named in every error */
   /* The fence (DESIGN §11): the run whose lease this connection holds and
@@ -482,16 +484,38 @@ store_t *store_open(const char *path, int create, store_durability dur,
     snprintf(err, errlen, "state database %s: %s", path, s->err);
     goto error;
   }
+  s->migrated = version < NMIGRATIONS;
   return s;
 error:
   store_close(s);
   return NULL;
 }
 
+/* The WAL size under which the last connection to close leaves the WAL
+ * for the next process instead of checkpointing it into the database.
+ * The checkpoint on close costs 2 fsyncs, and a new WAL one more for its
+ * header: 3 of a one-step run's 7. The next process instead reads the
+ * kept frames to rebuild the WAL index, ~5,000 instructions a frame: a
+ * one-step run leaves ~15 frames (60 KB), so at most a few runs' worth is
+ * read before one of them checkpoints (docs/performance.md). */
+#define KEEP_WAL_MAX_BYTES (256 * 1024)
+
+static int keep_wal(store_t *s) {
+  /* A database this process created or migrated is checkpointed: its file
+   * then holds the schema on its own (as a copy of state.db alone, or a
+   * test that edits its pages, expects). */
+  if (s->migrated) return 0;
+  const char *wal = sqlite3_filename_wal(sqlite3_db_filename(s->db, "main"));
+  struct stat st;
+  return wal && stat(wal, &st) == 0 && st.st_size < KEEP_WAL_MAX_BYTES;
+}
+
 void store_close(store_t *s) {
   if (!s) return;
   if (s->in_txn) store_flush(s);
   for (int i = 0; i < STORE_NSTMT; i++) sqlite3_finalize(s->stmt[i]);
+  if (s->db && keep_wal(s))
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
   sqlite3_close(s->db);
   free(s->path);
   free(s->fence_run);
