@@ -23,7 +23,7 @@ static uint32_t be32(const unsigned char *p) {
          (uint32_t)p[3];
 }
 
-static void block(uint32_t h[8], const unsigned char *p) {
+static void block_c(uint32_t h[8], const unsigned char *p) {
   uint32_t w[64];
   for (int i = 0; i < 16; i++) w[i] = be32(p + 4 * i);
   for (int i = 16; i < 64; i++) {
@@ -44,6 +44,76 @@ static void block(uint32_t h[8], const unsigned char *p) {
   h[0] += a; h[1] += b; h[2] += c; h[3] += d;
   h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+/* The SHA extensions (SHA-NI: Intel since Goldmont/Ice Lake, AMD since
+ * Zen) do a block ~8x faster than the C above, which matters to `audit
+ * verify` over 100,000 records and to a run's ~1,000 audit records per
+ * 1,000 HTTP checks. The round structure is Intel's published one: two
+ * rounds per _mm_sha256rnds2_epu32, the message schedule by
+ * sha256msg1/msg2. */
+__attribute__((target("sha,sse4.1"))) static void block_ni(
+    uint32_t h[8], const unsigned char *p) {
+  const __m128i MASK =
+      _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i tmp = _mm_loadu_si128((const __m128i *)&h[0]);   /* a b c d */
+  __m128i st1 = _mm_loadu_si128((const __m128i *)&h[4]);   /* e f g h */
+  tmp = _mm_shuffle_epi32(tmp, 0xB1);                     /* c d a b */
+  st1 = _mm_shuffle_epi32(st1, 0x1B);                     /* h g f e */
+  __m128i st0 = _mm_alignr_epi8(tmp, st1, 8);             /* a b e f */
+  st1 = _mm_blend_epi16(st1, tmp, 0xF0);                  /* c d g h */
+  const __m128i abef = st0, cdgh = st1;
+  __m128i m[4];
+  for (int i = 0; i < 4; i++)
+    m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)),
+                            MASK);
+  for (int i = 0; i < 16; i++) {
+    __m128i w = m[i & 3];
+    __m128i msg = _mm_add_epi32(
+        w, _mm_loadu_si128((const __m128i *)&K[4 * i]));
+    st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+    msg = _mm_shuffle_epi32(msg, 0x0E);
+    st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+    if (i < 12) {
+      /* W[16+4i..] from the last 16 words: m[i&3] becomes the next
+       * quarter of the schedule that round group i+4 uses. */
+      __m128i next = _mm_sha256msg1_epu32(m[i & 3], m[(i + 1) & 3]);
+      next = _mm_add_epi32(next,
+                           _mm_alignr_epi8(m[(i + 3) & 3], m[(i + 2) & 3], 4));
+      m[i & 3] = _mm_sha256msg2_epu32(next, m[(i + 3) & 3]);
+    }
+  }
+  st0 = _mm_add_epi32(st0, abef);
+  st1 = _mm_add_epi32(st1, cdgh);
+  tmp = _mm_shuffle_epi32(st0, 0x1B);                     /* f e b a */
+  st1 = _mm_shuffle_epi32(st1, 0xB1);                     /* d c h g */
+  st0 = _mm_blend_epi16(tmp, st1, 0xF0);                  /* d c b a */
+  st1 = _mm_alignr_epi8(st1, tmp, 8);                     /* h g f e */
+  _mm_storeu_si128((__m128i *)&h[0], st0);
+  _mm_storeu_si128((__m128i *)&h[4], st1);
+}
+
+static int have_ni(void) {
+  static int known = -1;
+  if (known < 0) {
+    unsigned a, b, c, d;
+    known = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1) &&
+            __get_cpuid(1, &a, &b, &c, &d) && (c >> 19 & 1) &&  /* SSE4.1 */
+            (c >> 9 & 1);                                       /* SSSE3 */
+  }
+  return known;
+}
+
+static void block(uint32_t h[8], const unsigned char *p) {
+  if (have_ni()) block_ni(h, p);
+  else block_c(h, p);
+}
+#else
+#define block block_c
+#endif
 
 void sha256_init(sha256_ctx *c) {
   static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,

@@ -3,7 +3,8 @@
 /* SHA-256 (FIPS 180-4), self-contained: the journal, the pins, the audit
  * chain and start signatures hash with it on every run. OpenSSL's EVP
  * digests cost a run ~1.3 ms on their first call (config file, providers,
- * name tables: docs/performance.md), several times the hashing itself. */
+ * name tables: docs/performance.md), several times the hashing itself.
+ * Blocks use the CPU's SHA extensions when it has them (sha256.c). */
 #include <stddef.h>
 #include <stdint.h>
 
