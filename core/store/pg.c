@@ -43,6 +43,7 @@ typedef struct {
   char *sql;          /* with $N placeholders */
   int nparams, gen;
   const char *vals[MAXP];
+  Oid types[MAXP];    /* int8 for an integer bound, else 0: inferred */
   char ibuf[MAXP][24];
   PGresult *res;
   int row, nrows;
@@ -170,22 +171,24 @@ static int ready(pgdb *d) {
 
 /* ---- schema --------------------------------------------------------- */
 
+/* The schema version: 0 when there is no summit_schema table (yet). */
 static int read_version(pgdb *d, int *version) {
-  PGresult *r = PQexec(d->conn, "SELECT max(version) FROM summit_schema");
-  int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-  if (ok) {
-    *version = PQgetisnull(r, 0, 0) ? 0 : atoi(PQgetvalue(r, 0, 0));
-  } else {
-    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    if (st && !strcmp(st, "42P01")) {  /* undefined_table: not yet ours */
-      *version = 0;
-      ok = 1;
-    } else {
-      res_err(d, r);
-    }
-  }
+  PGresult *r = NULL;
+  *version = 0;
+  /* pg_tables, not to_regclass: a lookup without a lock may answer from
+   * a cache that has not seen another process's migration commit. */
+  if (simple(d, "SELECT count(*) FROM pg_tables WHERE schemaname ="
+                " current_schema() AND tablename = 'summit_schema'", &r) !=
+      STORE_OK)
+    return STORE_ERR;
+  int exists = atoi(PQgetvalue(r, 0, 0)) > 0;
   PQclear(r);
-  return ok ? STORE_OK : STORE_ERR;
+  if (!exists) return STORE_OK;
+  if (simple(d, "SELECT max(version) FROM summit_schema", &r) != STORE_OK)
+    return STORE_ERR;
+  *version = PQgetisnull(r, 0, 0) ? 0 : atoi(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return STORE_OK;
 }
 
 /* Creates or moves the schema forward, under the write lock so two
@@ -362,6 +365,7 @@ static void pg_reset(store_q *q) {
   PQclear(p->res);
   p->res = NULL;
   memset(p->vals, 0, sizeof p->vals);
+  memset(p->types, 0, sizeof p->types);
 }
 
 static void pg_finalize(store_q *q) {
@@ -374,6 +378,7 @@ static void pg_finalize(store_q *q) {
 static void pg_bind_text(store_q *q, int i, const char *v) {
   assert(i >= 1 && i <= MAXP);
   PS(q)->vals[i - 1] = v;
+  PS(q)->types[i - 1] = 0;
 }
 
 static void pg_bind_int64(store_q *q, int i, int64_t v) {
@@ -381,12 +386,14 @@ static void pg_bind_int64(store_q *q, int i, int64_t v) {
   pgstmt *p = PS(q);
   snprintf(p->ibuf[i - 1], sizeof p->ibuf[i - 1], "%lld", (long long)v);
   p->vals[i - 1] = p->ibuf[i - 1];
+  p->types[i - 1] = 20;  /* INT8OID: no guessing from context */
 }
 
-/* Prepares (once per connection) and runs the statement. */
+/* Prepares (once per connection, with the parameter types of its first
+ * execution) and runs the statement. */
 static PGresult *execute(pgdb *d, pgstmt *p) {
   if (p->gen != d->gen) {
-    PGresult *r = PQprepare(d->conn, p->name, p->sql, p->nparams, NULL);
+    PGresult *r = PQprepare(d->conn, p->name, p->sql, p->nparams, p->types);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) return r;
     PQclear(r);
     p->gen = d->gen;

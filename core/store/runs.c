@@ -26,7 +26,8 @@ static const char *const SQL[] = {
   [Q_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
   [Q_RUN_STATUS] = "UPDATE runs SET status = ?2, error = ?3, failed_key = ?4,"
                    " wake_ms = ?5, updated_ms = ?6,"
-                   " finished_ms = CASE WHEN CAST(?7 AS BIGINT) <> 0 THEN ?6 ELSE NULL END"
+                   " finished_ms = CASE WHEN CAST(?7 AS BIGINT) <> 0"
+                   " THEN CAST(?6 AS BIGINT) ELSE NULL END"
                    " WHERE id = ?1",
   [Q_RUN_PIN] = "UPDATE runs SET source_path = ?2, source = ?3,"
                 " source_sha256 = ?4, version = ?5 WHERE id = ?1",
