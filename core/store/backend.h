@@ -42,6 +42,9 @@ typedef struct store_backend {
   const char *(*col_text)(store_q *q, int i);
   int64_t (*col_int64)(store_q *q, int i);
   int (*col_null)(store_q *q, int i);
+  int (*col_count)(store_q *q);     /* columns of the current row */
+  /* After store_copy wrote explicit ids (NULL: nothing to do). */
+  int (*after_copy)(store_t *s);
   void (*reset)(store_q *q);
 } store_backend;
 

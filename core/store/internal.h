@@ -45,7 +45,12 @@ enum store_stmt {
   /* pins.c: module sources (M_) */
   M_SOURCE_PUT, M_SOURCE_GET, M_PIN, M_CLEAR, M_EACH, M_VERSION_SET,
   M_VERSION_GET,
-  STORE_NSTMT
+  /* migrate.c: per table, a row count, a width check, the read and the
+   * write of `summit store migrate` */
+#define X_TABLES 9
+  X_COUNT, X_WIDTH = X_COUNT + X_TABLES, X_READ = X_WIDTH + X_TABLES,
+  X_WRITE = X_READ + X_TABLES, X_END = X_WRITE + X_TABLES,
+  STORE_NSTMT = X_END
 };
 
 /* A prepared statement of either backend (query.c). */

@@ -209,6 +209,8 @@ static int lite_col_null(store_q *q, int i) {
   return sqlite3_column_type(ST(q), i) == SQLITE_NULL;
 }
 
+static int lite_col_count(store_q *q) { return sqlite3_column_count(ST(q)); }
+
 static void lite_reset(store_q *q) {
   sqlite3_reset(ST(q));
   sqlite3_clear_bindings(ST(q));
@@ -222,5 +224,6 @@ const store_backend store_lite = {
   .prepare = lite_prepare, .finalize = lite_finalize,
   .bind_text = lite_bind_text, .bind_int64 = lite_bind_int64,
   .step = lite_step, .col_text = lite_col_text, .col_int64 = lite_col_int64,
-  .col_null = lite_col_null, .reset = lite_reset,
+  .col_null = lite_col_null, .col_count = lite_col_count,
+  .reset = lite_reset,
 };

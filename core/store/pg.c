@@ -22,7 +22,7 @@
 
 #include "store/backend.h"
 
-#define MAXP 32
+#define MAXP 48  /* the widest statement: migrate.c's copy of runs */
 /* pg_advisory_xact_lock's key for summit's write lock: "summit" in ASCII. */
 #define WRITE_LOCK "115117109109105116"
 
@@ -353,7 +353,13 @@ static int pg_prepare(store_q *q, const char *sql) {
     free(p);
     return STORE_ERR;
   }
-  assert(p->nparams <= MAXP);
+  if (p->nparams > MAXP) {
+    set_err(PG(q->s), "a statement with more parameters than pg.c binds",
+            NULL);
+    free(p->sql);
+    free(p);
+    return STORE_ERR;
+  }
   snprintf(p->name, sizeof p->name, "s%d", (int)(q - q->s->q));
   p->gen = -1;
   q->h = p;
@@ -376,13 +382,13 @@ static void pg_finalize(store_q *q) {
 }
 
 static void pg_bind_text(store_q *q, int i, const char *v) {
-  assert(i >= 1 && i <= MAXP);
+  assert(i >= 1 && i <= PS(q)->nparams);
   PS(q)->vals[i - 1] = v;
   PS(q)->types[i - 1] = 0;
 }
 
 static void pg_bind_int64(store_q *q, int i, int64_t v) {
-  assert(i >= 1 && i <= MAXP);
+  assert(i >= 1 && i <= PS(q)->nparams);
   pgstmt *p = PS(q);
   snprintf(p->ibuf[i - 1], sizeof p->ibuf[i - 1], "%lld", (long long)v);
   p->vals[i - 1] = p->ibuf[i - 1];
@@ -444,6 +450,20 @@ static int pg_col_null(store_q *q, int i) {
   return PQgetisnull(PS(q)->res, PS(q)->row, i);
 }
 
+static int pg_col_count(store_q *q) { return PQnfields(PS(q)->res); }
+
+/* The identity columns go on after the ids a copy wrote. */
+static int pg_after_copy(store_t *s) {
+  pgdb *d = PG(s);
+  if (simple(d, "SELECT setval(pg_get_serial_sequence('journal', 'id'),"
+                " coalesce(max(id), 0) + 1, false) FROM journal;"
+                "SELECT setval(pg_get_serial_sequence('approvals', 'id'),"
+                " coalesce(max(id), 0) + 1, false) FROM approvals", NULL) !=
+      STORE_OK)
+    return store__fail(s, "setting the id sequences");
+  return STORE_OK;
+}
+
 const store_backend store_pg = {
   .kind = "postgresql",
   .open = pg_open, .close = pg_close,
@@ -452,5 +472,6 @@ const store_backend store_pg = {
   .prepare = pg_prepare, .finalize = pg_finalize,
   .bind_text = pg_bind_text, .bind_int64 = pg_bind_int64,
   .step = pg_step, .col_text = pg_col_text, .col_int64 = pg_col_int64,
-  .col_null = pg_col_null, .reset = pg_reset,
+  .col_null = pg_col_null, .col_count = pg_col_count,
+  .after_copy = pg_after_copy, .reset = pg_reset,
 };

@@ -409,4 +409,13 @@ int store_run_set_summit_version(store_t *s, const char *id,
  * NULL for a run from before schema 6. */
 int store_run_summit_version(store_t *s, const char *id, char **version);
 
+/* ---- copying a state (migrate.c, `summit store migrate`) ------------- */
+
+/* fn(ud, table, rows) after each table is copied. */
+typedef void (*store_copy_cb)(void *ud, const char *table, int64_t rows);
+/* Copies every row of from into to, which must be empty, in one
+ * transaction of to: all of it or nothing. */
+int store_copy(store_t *from, store_t *to, store_copy_cb fn, void *ud,
+               char *err, size_t errlen);
+
 #endif
