@@ -31,18 +31,6 @@ unset SUMMIT_LUA_DIR NO_COLOR
 minimum() { sort -g | head -1; }
 fmt() { printf "%.${2:-3}f" "$1"; }
 
-# Runs summit with a state dir; expects exit code $1. Prints elapsed ms.
-timed_summit() {
-  local want=$1 state=$2; shift 2
-  local t0 t1 rc=0
-  t0=${EPOCHREALTIME/./}
-  SUMMIT_STATE_DIR=$state "$SUMMIT" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
-  t1=${EPOCHREALTIME/./}
-  [ "$rc" = "$want" ] || { cat "$WORK/stderr" >&2;
-    die "summit $* exited $rc, expected $want"; }
-  calc "($t1 - $t0) / 1e3"
-}
-
 # ---- runbooks ---------------------------------------------------------------
 steps_runbook bench-steps "$STEPS" >"$WORK/steps.lua"
 cat >"$WORK/one.lua" <<'EOF'
@@ -201,3 +189,5 @@ echo
 bash "$ROOT/bench/http.sh" "$BUILD"
 echo
 bash "$ROOT/bench/journal.sh" "$BUILD"
+echo
+bash "$ROOT/bench/pg.sh" "$BUILD"

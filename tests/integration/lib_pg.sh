@@ -7,7 +7,9 @@
 # lib.sh sources this file (and stops the server in its exit cleanup);
 # bench/pg.sh sources it on its own.
 #
-#   PG_ROOT=DIR                 where the server lives (default $T/pg)
+#   PG_ROOT=DIR                 where the server lives (default $T/pg); an
+#                               assignment of its own, not a prefix of
+#                               pg_start (the other helpers read it too)
 #   pg_start [NAME=VALUE]...    initdb the first time, then start; each
 #                               NAME=VALUE is a server setting (-c); exports
 #                               PG_URL (role summit, database summit, the
@@ -19,6 +21,7 @@
 #                               as far as clients can tell)
 #   pg_restart [SECONDS]        pg_stop, a pause, pg_start on the same port
 #   pg_sql [--admin] SQL        runs SQL with psql, rows as "a|b" lines
+#   pg_reset_db                 database summit dropped and made anew, empty
 #   pg_running                  whether the postmaster is alive
 #   pg_cleanup                  immediate stop of whatever is still running
 #
@@ -190,6 +193,12 @@ pg_sql() {
   [[ -n $url ]] || die "pg_sql: no server (pg_start first)"
   PGCONNECT_TIMEOUT=10 "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
     -d "$url" -c "$1"
+}
+
+# pg_reset_db: an empty database summit again (its sessions are ended).
+pg_reset_db() {
+  pg_sql --admin-db postgres "DROP DATABASE summit WITH (FORCE)" >/dev/null &&
+    pg_sql --admin-db postgres "CREATE DATABASE summit OWNER summit" >/dev/null
 }
 
 # pg_cleanup: an immediate stop of a server left running, then SIGKILL

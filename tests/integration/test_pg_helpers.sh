@@ -77,10 +77,17 @@ if pg_sql "SELECT 1" >/dev/null 2>&1; then die "psql connected after pg_stop"; f
 ok "no connection after pg_stop"
 
 say "settings at the first start; bad ones refused"
-PG_ROOT=$T/pg2 pg_start fsync=off "work_mem=8MB"
+PG_ROOT=$T/pg2
+pg_start fsync=off "work_mem=8MB"
 eq "$(pg_sql 'SHOW fsync')" "off" "a NAME=VALUE given to pg_start is a server setting"
 pg_restart
 eq "$(pg_sql 'SHOW work_mem')" "8MB" "settings are kept across a restart"
+pg_sql "CREATE TABLE gone(v int)"
+pg_reset_db
+eq "$(pg_sql "SELECT count(*) FROM pg_tables WHERE tablename = 'gone'")" "0" \
+  "pg_reset_db: database summit is empty again"
+eq "$(pg_sql 'SELECT current_user, current_database()')" "summit|summit" \
+  "and summit connects to it"
 pg_stop
 cat >"$T/badset.sh" <<EOF
 set -euo pipefail
