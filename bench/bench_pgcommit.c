@@ -11,18 +11,11 @@
  * table is created in a schema of its own and dropped at the end. Prints
  * one line:  commits=N total_ms=T per_commit_ms=P fsync=on|off
  * Used by bench/pg.sh only; never by tests. */
-#define _POSIX_C_SOURCE 200809L
+#include "bench_time.h"
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void die(PGconn *c, const char *what) {
   fprintf(stderr, "bench_pgcommit: %s: %s", what, PQerrorMessage(c));

@@ -55,6 +55,18 @@ timed_summit() {
   calc "($t1 - $t0) / 1e3"
 }
 
+# verdict EXPR: "met" when the awk expression EXPR holds, else "MISSED".
+verdict() { awk "BEGIN {exit !($1)}" && echo "met" || echo "MISSED"; }
+
+# line WHAT SUMMIT BASELINE RATIO GOAL VERDICT: a row of a results table;
+# results_header prints the table's title and header.
+line() { printf "%-36s %-16s %-22s %-8s %-14s %s\n" "$@"; }
+results_header() {
+  echo "results (medians; goals from DESIGN §10)"
+  line "what" "summit" "baseline" "ratio" "goal" "verdict"
+  line "----" "------" "--------" "-----" "----" "-------"
+}
+
 # newest_run STATE_DIR: the id of the newest run there.
 newest_run() {
   SUMMIT_STATE_DIR=$1 "$SUMMIT" runs --json | head -1 |

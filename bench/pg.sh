@@ -119,11 +119,7 @@ echo "(w) throughput of 1, 2, 4 workers on short runs: ${WHY_NOT:+skipped: }${WH
 # ==== end of workers ====
 echo
 
-verdict() { awk "BEGIN {exit !($1)}" && echo "met" || echo "MISSED"; }
-line() { printf "%-36s %-16s %-22s %-8s %-10s %s\n" "$@"; }
-echo "results (medians; goals from DESIGN §10)"
-line "what" "summit" "baseline" "ratio" "goal" "verdict"
-line "----" "------" "--------" "-----" "----" "-------"
+results_header
 if [ -s "$WORK/p.wall" ]; then
   P_WALL=$(median <"$WORK/p.wall"); P_RATIO=$(median <"$WORK/p.ratio")
   line "step on PostgreSQL, wall-clock diff" "$(printf %.4f "$P_WALL") ms/step" \

@@ -154,11 +154,7 @@ echo "  medians: run $(fmt "$C_SUMMIT" 2) ms (min $(fmt "$C_SUMMIT_MIN" 2)), ver
 echo
 
 # ---- table --------------------------------------------------------------------
-verdict() { awk "BEGIN {exit !($1)}" && echo "met" || echo "MISSED"; }
-line() { printf "%-36s %-16s %-22s %-8s %-14s %s\n" "$@"; }
-echo "results (medians; goals from DESIGN §10)"
-line "what" "summit" "baseline" "ratio" "goal" "verdict"
-line "----" "------" "--------" "-----" "----" "-------"
+results_header
 line "durable step, wall-clock diff" "$(fmt "$A_WALL" 4) ms/step" \
      "$(fmt "$A_COMMIT" 4) ms/commit" "$(fmt "$R_WALL" 2)x" "<= 1.5x" \
      "$(verdict "$R_WALL <= 1.5")"
