@@ -22,6 +22,7 @@
 #   pg_restart [SECONDS]        pg_stop, a pause, pg_start on the same port
 #   pg_sql [--admin] SQL        runs SQL with psql, rows as "a|b" lines
 #   pg_reset_db                 database summit dropped and made anew, empty
+#   pg_password PASSWORD        summit must log in with PASSWORD over TCP
 #   pg_running                  whether the postmaster is alive
 #   pg_cleanup                  immediate stop of whatever is still running
 #
@@ -191,8 +192,32 @@ pg_sql() {
     --admin-db) url=postgresql://postgres@127.0.0.1:$PG_PORT/$2; shift 2 ;;
   esac
   [[ -n $url ]] || die "pg_sql: no server (pg_start first)"
-  PGCONNECT_TIMEOUT=10 "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 \
-    -d "$url" -c "$1"
+  local pw=()
+  [[ -z ${PG_PASSWORD:-} ]] || pw=(PGPASSWORD="$PG_PASSWORD")
+  env "${pw[@]}" PGCONNECT_TIMEOUT=10 "$PG_BIN/psql" -X -w -q -A -t \
+    -v ON_ERROR_STOP=1 -d "$url" -c "$1"
+}
+
+# pg_password PASSWORD: from now on the role summit must give PASSWORD
+# (scram-sha-256) over TCP, as on a real server; postgres stays trusted
+# (the helpers' own connections). Exports PG_PASSWORD, which pg_sql passes
+# on; PG_URL stays without it (DESIGN §11: never a password in the URL).
+pg_password() {
+  [[ -n ${PG_DATA:-} ]] || die "pg_password: no server (pg_start first)"
+  pg_sql --admin "ALTER ROLE summit PASSWORD '${1//\'/\'\'}'" >/dev/null ||
+    die "pg_password: ALTER ROLE failed"
+  printf '%s\n' "local all all trust" "host all postgres 127.0.0.1/32 trust" \
+    "host all all 127.0.0.1/32 scram-sha-256" |
+    _pg_as tee "$PG_DATA/pg_hba.conf" >/dev/null
+  _pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >>"$PG_ROOT/pg_ctl.log" 2>&1 ||
+    die "pg_password: pg_ctl reload failed"
+  # A reload is a signal: wait until a connection without it is refused.
+  local deadline=$((SECONDS + 30))
+  while PG_PASSWORD='' pg_sql "SELECT 1" >/dev/null 2>&1; do
+    ((SECONDS <= deadline)) || die "pg_password: the server still lets summit in without a password"
+    sleep 0.05
+  done
+  export PG_PASSWORD=$1
 }
 
 # pg_reset_db: an empty database summit again (its sessions are ended).

@@ -3,8 +3,10 @@
 # store stand on: pg_start gives a server of the test's own (a role summit
 # that is no superuser, loopback only, synchronous_commit on), pg_restart
 # keeps the port and the data, pg_crash loses what was not committed and
-# nothing that was, pg_stop leaves no process; and a test that fails or is
-# stopped early leaves no server running either (lib.sh's exit cleanup).
+# nothing that was, pg_stop leaves no process, pg_password makes summit log
+# in with a password (from a PGPASSFILE of mode 0600, as docs/team.md
+# says; libpq ignores one its group can read); and a test that fails or
+# is stopped early leaves no server running either (lib.sh's cleanup).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -88,6 +90,25 @@ eq "$(pg_sql "SELECT count(*) FROM pg_tables WHERE tablename = 'gone'")" "0" \
   "pg_reset_db: database summit is empty again"
 eq "$(pg_sql 'SELECT current_user, current_database()')" "summit|summit" \
   "and summit connects to it"
+
+say "pg_password: summit needs its password; libpq takes it from PGPASSFILE, 0600 only"
+PW="s3cr'et:x"
+pg_password "$PW"
+eq "$(pg_sql 'SELECT current_user')" "summit" "pg_sql passes the password on"
+if env -u PGPASSWORD -u PGPASSFILE "$PG_BIN/psql" -X -w -d "$PG_URL" -c "SELECT 1" \
+  >"$T/nopw.out" 2>&1; then die "summit connected without its password"; fi
+ok "without the password, summit is refused"
+has "$T/nopw.out" "password" "and psql says a password is needed"
+# The password file line escapes ':' (and '\') with a backslash.
+printf '127.0.0.1:%s:summit:summit:%s\n' "$PG_PORT" "${PW//:/\\:}" >"$T/pgpass"
+chmod 0600 "$T/pgpass"
+env -u PGPASSWORD PGPASSFILE="$T/pgpass" "$PG_BIN/psql" -X -w -A -t -d "$PG_URL" \
+  -c "SELECT current_user" >"$T/pgpass.out" 2>&1 || { cat "$T/pgpass.out" >&2; die "PGPASSFILE was not used"; }
+eq "$(cat "$T/pgpass.out")" "summit" "PGPASSFILE (mode 0600) logs summit in; PG_URL holds no password"
+chmod 0640 "$T/pgpass"
+if env -u PGPASSWORD PGPASSFILE="$T/pgpass" "$PG_BIN/psql" -X -w -d "$PG_URL" -c "SELECT 1" \
+  >"$T/pgpass640.out" 2>&1; then die "libpq used a password file that its group can read"; fi
+has "$T/pgpass640.out" "group or world access" "libpq ignores a password file of mode 0640 (docs/team.md)"
 pg_stop
 cat >"$T/badset.sh" <<EOF
 set -euo pipefail
