@@ -91,6 +91,16 @@ trap _cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
+# SUMMIT_TEST_STORE=postgresql runs the whole test on a PostgreSQL store of
+# its own (ctest's integration/pg/* entries): every summit it starts gets
+# SUMMIT_STORE. Only tests that read state through summit's commands can
+# run so (not those that use state_sql, which reads the SQLite file).
+if [[ ${SUMMIT_TEST_STORE:-} == postgresql ]]; then
+  pg_start >/dev/null
+  export SUMMIT_STORE=$PG_URL
+  echo "store: $PG_URL"
+fi
+
 say() { printf '\n== %s\n' "$*"; }
 ok() { N_CHECKS=$((N_CHECKS + 1)); printf '  ok: %s\n' "$*"; }
 die() {
