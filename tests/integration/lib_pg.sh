@@ -108,6 +108,7 @@ pg_start() {
       [[ $s == *=* && $s != *' '* ]] || die "pg_start: '$s' is not a NAME=VALUE setting"
     done
     PG_SETTINGS=("$@")
+    _PG_ALL+=("$PG_DATA $PG_BIN")
     _pg_init
     PG_PORT=$(free_port)
   elif [[ $# -gt 0 ]]; then
@@ -226,18 +227,22 @@ pg_reset_db() {
     pg_sql --admin-db postgres "CREATE DATABASE summit OWNER summit" >/dev/null
 }
 
-# pg_cleanup: an immediate stop of a server left running, then SIGKILL
+# pg_cleanup: an immediate stop of every server pg_start made that is
+# still running (a test may have several: PG_ROOT set anew), then SIGKILL
 # for a postmaster that still did not go (its backends leave with it).
+_PG_ALL=()
 pg_cleanup() {
-  [[ -n ${PG_DATA:-} && -n ${PG_BIN:-} ]] || return 0
-  pg_running || return 0
-  local pid
-  pid=$(_pg_postmaster)
-  _pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 10 stop >/dev/null 2>&1
-  for _ in {1..100}; do
-    _pg_alive "$pid" || return 0
-    sleep 0.02
+  local entry data bin pid
+  for entry in "${_PG_ALL[@]}"; do
+    read -r data bin <<<"$entry"
+    pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null) || continue
+    if [[ ! $pid =~ ^[0-9]+$ ]] || ! _pg_alive "$pid"; then continue; fi
+    _pg_as "$bin/pg_ctl" -D "$data" -m immediate -w -t 10 stop >/dev/null 2>&1
+    for _ in {1..100}; do
+      _pg_alive "$pid" || break
+      sleep 0.02
+    done
+    _pg_alive "$pid" && kill -9 "$pid" 2>/dev/null
   done
-  kill -9 "$pid" 2>/dev/null
   return 0
 }

@@ -120,15 +120,19 @@ bash "$T/badset.sh" "$SUMMIT" >"$T/badset.out" 2>"$T/badset.err" || RC=$?
 eq "$RC" "1" "pg_start with a malformed setting fails"
 has "$T/badset.err" "'fsync off' is not a NAME=VALUE setting" "and says which setting"
 
-# A test that starts a server and then fails (or is stopped by ctest's
-# timeout): its exit cleanup stops the server. ENDING is how it ends.
+# A test that starts two servers and then fails (or is stopped by ctest's
+# timeout): its exit cleanup stops both. ENDING is how it ends.
 early_end() {
   local ending=$1
   cat >"$T/early.sh" <<EOF
 set -euo pipefail
 source "$HERE/lib.sh" "$SUMMIT"
+PG_ROOT=\$T/first
 pg_start
-echo "\$PG_DATA \$(_pg_postmaster)" >"$T/early.where"
+FIRST="\$PG_DATA \$(_pg_postmaster)"
+PG_ROOT=\$T/second
+pg_start
+echo "\$PG_DATA \$(_pg_postmaster) \$FIRST" >"$T/early.where"
 pg_sql "SELECT 1" >/dev/null
 $ending
 EOF
@@ -139,16 +143,19 @@ EOF
   wait_until 60 "the early test's server" test -s "$T/early.where"
   [[ $ending == *wait* ]] && kill -TERM "$pid"
   wait "$pid" || RC=$?
-  read -r EDATA EPID <"$T/early.where"
-  [[ $EPID =~ ^[0-9]+$ ]] || die "no postmaster pid from the early test: $(cat "$T/early.where")"
+  read -r EDATA EPID EDATA1 EPID1 <"$T/early.where"
+  [[ $EPID =~ ^[0-9]+$ && $EPID1 =~ ^[0-9]+$ ]] ||
+    die "no postmaster pids from the early test: $(cat "$T/early.where")"
 }
 
-say "a test that fails after pg_start leaves no server"
+say "a test that fails after pg_start (two servers) leaves no server"
 early_end 'die "deliberate early failure"'
 eq "$RC" "1" "the failing test exits 1"
 _pg_alive "$EPID" && die "its postmaster $EPID still runs"
-ok "its postmaster is gone"
+_pg_alive "$EPID1" && die "its first postmaster $EPID1 still runs"
+ok "both its postmasters are gone"
 eq "$(procs_of "$EDATA")" "0" "no process names its data directory"
+eq "$(procs_of "$EDATA1")" "0" "no process names its first data directory"
 [[ ! -e $EDATA ]] || die "its data directory $EDATA is left behind"
 ok "its data directory is removed"
 
@@ -157,5 +164,6 @@ say "a test stopped by SIGTERM (a ctest timeout) leaves no server"
 early_end 'sleep 60 & BG_PIDS+=($!); wait $!'
 eq "$RC" "143" "the stopped test exits 143"
 _pg_alive "$EPID" && die "its postmaster $EPID still runs"
-ok "its postmaster is gone"
+_pg_alive "$EPID1" && die "its first postmaster $EPID1 still runs"
+ok "both its postmasters are gone"
 eq "$(procs_of "$EDATA")" "0" "no process names its data directory"
