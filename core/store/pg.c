@@ -423,6 +423,13 @@ static int pg_step(store_q *q) {
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
       res_err(d, r);
       PQclear(r);
+      /* PostgreSQL has aborted the whole transaction (SQLite undoes only
+       * the statement): end it now, so the connection stays usable and
+       * the caller's error stands for everything the transaction held. */
+      if (d->in_txn) {
+        pg_rollback(q->s);
+        q->s->in_txn = 0;
+      }
       return STORE_ERR;
     }
     const char *n = PQcmdTuples(r);

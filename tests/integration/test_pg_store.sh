@@ -150,6 +150,18 @@ eq "$(pg_sql "SELECT count(*) FROM (SELECT fire_ms FROM runs WHERE schedule = 't
 eq "$(wc -l <"$W/f/effects.txt")" "$(pg_sql "SELECT count(*) FROM runs WHERE schedule = 'tick' AND status = 'succeeded'")" \
   "one effect per succeeded run"
 
+say "G: the audit trail on PostgreSQL is append-only, and a change is named"
+for sql in "UPDATE audit SET actor = 'mallory' WHERE seq = 2" "DELETE FROM audit WHERE seq = 2" "TRUNCATE audit"; do
+  if pg_sql "$sql" >"$T/tamper.out" 2>&1; then die "the database let through: $sql"; fi
+  has "$T/tamper.out" "append-only" "refused: $sql"
+done
+pg_sql --admin-db summit "ALTER TABLE audit DISABLE TRIGGER USER;
+  UPDATE audit SET record = replace(record, '\"actor\":\"tester\"', '\"actor\":\"mallory\"') WHERE seq = 3;
+  ALTER TABLE audit ENABLE TRIGGER USER" >/dev/null
+sm gverify audit verify
+expect_rc 1 gverify "audit verify after a record was rewritten behind the triggers"
+has "$T/gverify.out" "BROKEN at record 3" "it names the record"
+
 say "the password never left summit"
 for f in "$T"/*.out "$T"/*.err "$SUMMIT_STATE_DIR"/logs/* "$SUMMIT_STATE_DIR"/daemon.log; do
   [[ -f $f ]] || continue
