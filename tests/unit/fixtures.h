@@ -72,7 +72,7 @@ static inline void tmpdir_setup(void) {
  * skipped test gets no .fini: its schema goes here. */
 static inline void sqlite_only(void) {
   if (!pg_base()) return;
-  char sql[64];
+  char sql[128];
   snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", pg_schema);
   pg_exec(pg_base(), sql);
   snprintf(sql, sizeof sql, "rm -rf '%s'", dir);
