@@ -31,18 +31,6 @@ unset SUMMIT_LUA_DIR NO_COLOR
 minimum() { sort -g | head -1; }
 fmt() { printf "%.${2:-3}f" "$1"; }
 
-# Runs summit with a state dir; expects exit code $1. Prints elapsed ms.
-timed_summit() {
-  local want=$1 state=$2; shift 2
-  local t0 t1 rc=0
-  t0=${EPOCHREALTIME/./}
-  SUMMIT_STATE_DIR=$state "$SUMMIT" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
-  t1=${EPOCHREALTIME/./}
-  [ "$rc" = "$want" ] || { cat "$WORK/stderr" >&2;
-    die "summit $* exited $rc, expected $want"; }
-  calc "($t1 - $t0) / 1e3"
-}
-
 # ---- runbooks ---------------------------------------------------------------
 steps_runbook bench-steps "$STEPS" >"$WORK/steps.lua"
 cat >"$WORK/one.lua" <<'EOF'
@@ -182,11 +170,7 @@ echo "  medians: run $(fmt "$C_SUMMIT" 2) ms (min $(fmt "$C_SUMMIT_MIN" 2), p25-
 echo
 
 # ---- table --------------------------------------------------------------------
-verdict() { awk "BEGIN {exit !($1)}" && echo "met" || echo "MISSED"; }
-line() { printf "%-36s %-16s %-22s %-8s %-14s %s\n" "$@"; }
-echo "results (medians; goals from DESIGN §10)"
-line "what" "summit" "baseline" "ratio" "goal" "verdict"
-line "----" "------" "--------" "-----" "----" "-------"
+results_header
 line "durable step, wall-clock diff" "$(fmt "$A_WALL" 4) ms/step" \
      "$(fmt "$A_COMMIT" 4) ms/commit" "$(fmt "$R_WALL" 2)x" "<= 1.5x" \
      "$(verdict "$R_WALL <= 1.5")"
@@ -219,3 +203,5 @@ echo
 bash "$ROOT/bench/http.sh" "$BUILD"
 echo
 bash "$ROOT/bench/journal.sh" "$BUILD"
+echo
+bash "$ROOT/bench/pg.sh" "$BUILD"

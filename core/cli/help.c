@@ -98,6 +98,11 @@ static const struct {
    "--head checks that a hash noted earlier is still in it (nothing was cut\n"
    "from the end). export writes JSON Lines; T is RFC 3339 or a duration\n"
    "ago (24h). show prints one run's records as a timeline."},
+  {"store", "summit store show | migrate --to URL [--from PATH]",
+   "show prints the store the commands use: the SQLite file of the state\n"
+   "directory, or the PostgreSQL database $SUMMIT_STORE names (never its\n"
+   "password). migrate copies every run, journal, approval, schedule and the\n"
+   "audit chain into an empty store, in one transaction (docs/team.md)."},
   {"rerun", "summit rerun RUN [--latest] [-p NAME=VALUE]... [--detach] [--json] "
             "[--time-scale N]",
    "Starts a new run with the runbook version (the pinned source) and the\n"

@@ -569,7 +569,7 @@ int daemon_main(const daemon_opts *o) {
   int code = EXIT_FAILED;
   char path[4200], err[1024];
   io_private_dir(o->state_dir);  /* as summit run does: parents too */
-  snprintf(path, sizeof path, "%s/state.db", o->state_dir);
+  store_target(o->state_dir, path, sizeof path);
   d.store = store_open(path, 1, STORE_DURABILITY_FULL, err, sizeof err);
   if (!d.store) {
     fprintf(stderr, "summit daemon: %s\n", err);

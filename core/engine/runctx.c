@@ -137,8 +137,8 @@ int ctx_open_store(ctx_t *c, const engine_opts *o, int create) {
                 strerror(errno));
     return EXIT_FAILED;
   }
-  snprintf(path, sizeof path, "%s/state.db", o->state_dir);
-  if (!create && access(path, F_OK) != 0) {
+  store_target(o->state_dir, path, sizeof path);
+  if (!create && !store_is_url(path) && access(path, F_OK) != 0) {
     engine_errf("no state database at %s (no runs yet?)", path);
     return EXIT_USAGE;
   }

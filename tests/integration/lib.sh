@@ -13,7 +13,8 @@
 # them. Tests read state through summit's --json commands (runs, status,
 # log, audit export, schedule list), so that a schema change breaks only
 # the tests of the store; state_sql is the one way around that, for what
-# no command shows.
+# no command shows. pg_start and the other pg_* helpers (lib_pg.sh) give a
+# test a PostgreSQL server of its own, stopped on exit like the rest.
 
 if [[ $# -lt 1 || -z ${1:-} ]]; then
   echo "usage: bash $(basename "$0") PATH-TO-SUMMIT-BINARY" >&2
@@ -36,6 +37,8 @@ export NO_COLOR=1
 # fail: a leak is a bug. (The values are those of `make test`.)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# shellcheck source=tests/integration/lib_pg.sh
+source "$HERE/lib_pg.sh"
 BG_PIDS=()
 N_CHECKS=0
 SOFT_FAILS=()
@@ -56,6 +59,8 @@ _cleanup() {
     pid=$(cat "$f" 2>/dev/null)
     [[ $pid =~ ^[0-9]+$ ]] && kill -9 "$pid" 2>/dev/null
   done
+  # A PostgreSQL server of the test (pg_start) is no child of the shell.
+  pg_cleanup
   wait 2>/dev/null
   # Every summit run by `sm`/`bg_start` leaves its stderr in $T/*.err: a
   # sanitizer report there fails the test even when the exit code passed.
@@ -85,6 +90,16 @@ trap _cleanup EXIT
 # A test stopped by a signal (a timeout) still cleans up.
 trap 'exit 143' TERM
 trap 'exit 130' INT
+
+# SUMMIT_TEST_STORE=postgresql runs the whole test on a PostgreSQL store of
+# its own (ctest's integration/pg/* entries): every summit it starts gets
+# SUMMIT_STORE. Only tests that read state through summit's commands can
+# run so (not those that use state_sql, which reads the SQLite file).
+if [[ ${SUMMIT_TEST_STORE:-} == postgresql ]]; then
+  pg_start >/dev/null
+  export SUMMIT_STORE=$PG_URL
+  echo "store: $PG_URL"
+fi
 
 say() { printf '\n== %s\n' "$*"; }
 ok() { N_CHECKS=$((N_CHECKS + 1)); printf '  ok: %s\n' "$*"; }
@@ -395,15 +410,6 @@ start_http_server() {
   wait_until 10 "the test HTTP server to listen" test -s "$T/port"
   HOSTPORT=127.0.0.1:$(<"$T/port")
   URL=http://$HOSTPORT
-}
-
-# free_port: a TCP port of 127.0.0.1 that nothing listens on now.
-free_port() {
-  py 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
 }
 
 # started_rows RUN KEY: how many 'started' rows the journal of RUN has for KEY.
