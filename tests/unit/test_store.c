@@ -261,6 +261,9 @@ Test(store, run_get_missing_and_duplicate) {
   cr_assert_eq(store_run_get(s, "nope", &g), STORE_NOTFOUND);
   store_run r = sample_run("dup", 1);
   cr_assert_eq(store_run_create(s, &r), STORE_OK);
+  /* Committed first: a failed statement ends PostgreSQL's transaction,
+   * and store_run_create is buffered until store_flush. */
+  cr_assert_eq(store_flush(s), STORE_OK);
   cr_assert_eq(store_run_create(s, &r), STORE_ERR);
   cr_assert_not_null(strstr(store_errmsg(s), "creating the run"), "%s",
                      store_errmsg(s));
