@@ -181,7 +181,6 @@ noop_once() {
 
 best() { sort -g | head -1; }
 range() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'; }
-verdict() { awk "BEGIN {exit !($1)}" && echo "met" || echo "MISSED"; }
 
 echo "bench/http: $N GETs of a small JSON file, loopback; server: $SERVER"
 echo "  $REPEAT interleaved rounds (curl, then each summit variant); summit: $SUMMIT"
