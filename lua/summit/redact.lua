@@ -59,9 +59,8 @@ function M.headers(t)
   return out
 end
 
--- url(u) -> u without userinfo and with secret query values masked.
-function M.url(u)
-  u = gsub(tostring(u), "^(%a[%w+.-]*://)[^/@]*@", "%1" .. MASK .. "@")
+local function redact_url(u)
+  u = gsub(u, "^(%a[%w+.-]*://)[^/@]*@", "%1" .. MASK .. "@")
   return (gsub(u, "([?&])([^=&#]+)=([^&#]*)", function(sep, k, v)
     local lk = lower(k)
     if secret_name(k) or lk == "sig" or lk == "signature" then
@@ -69,6 +68,23 @@ function M.url(u)
     end
     return sep .. k .. "=" .. v
   end))
+end
+
+-- Remembered per URL as secret_name is per name: a runbook's checks ask
+-- the same few URLs again and again, each request (and its response's
+-- final URL) twice. Bounded the same way.
+local urls, nurls = {}, 0
+
+-- url(u) -> u without userinfo and with secret query values masked.
+function M.url(u)
+  u = tostring(u)
+  local v = urls[u]
+  if v == nil then
+    v = redact_url(u)
+    if nurls >= CACHE_MAX then urls, nurls = {}, 0 end
+    urls[u], nurls = v, nurls + 1
+  end
+  return v
 end
 
 -- A command-line flag whose name says its value is secret: --password,
