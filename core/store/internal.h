@@ -2,8 +2,9 @@
 #define SUMMIT_STORE_INTERNAL_H
 /* Shared by the files of core/store/ only: each table group (runs and the
  * journal in sqlite.c, the audit trail in audit.c, approvals in
- * approvals.c, schedules and the daemon's claims in schedules.c, what
- * notifications read in notify.c, the modules a run pinned in pins.c)
+ * approvals.c, schedules and the daemon's claims in schedules.c, the
+ * queue of submitted runs in queue.c, what notifications read in
+ * notify.c, the modules a run pinned in pins.c)
  * keeps its own SQL and prepares it through these. */
 
 #include <sqlite3.h>
@@ -35,6 +36,8 @@ enum store_stmt {
   S_ADD, S_REMOVE, S_PAUSE, S_LIST, S_CLAIM, S_NOTE, S_RUN_MARK,
   S_RUN_LAST, S_ENDED, S_ACTIVE, S_FIRE_RUN,
   P_LIST, P_CLAIM, P_RELEASE, R_SCHEDULE,
+  /* queue.c: submitted runs waiting for a worker */
+  U_LIST, U_CLAIM,
   /* notify.c */
   N_STREAK,
   /* pins.c: module sources (M_) */
