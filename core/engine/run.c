@@ -119,7 +119,8 @@ static int prepare_run(lua_State *L, void *ud) {
   return 0;
 }
 
-/* The run's row, committed with its run.started record. */
+/* The run's row, committed with its run.started record (run.queued for
+ * summit submit: the row has no owner until a worker takes it). */
 static int record_run(new_run_t *s, int64_t t0) {
   ctx_t *c = s->c;
   const engine_opts *o = s->o;
@@ -134,6 +135,12 @@ static int record_run(new_run_t *s, int64_t t0) {
     .owner_pid = getpid(), .owner_host = c->host, .heartbeat_ms = t0,
     .lease_expires_ms = t0 + c->ttl_ms, .start_sig = s->start_sig,
   };
+  if (o->submit) {
+    r.status = "queued";
+    r.run_on = (char *)o->run_on;
+    r.owner_pid = r.heartbeat_ms = r.lease_expires_ms = 0;
+    r.owner_host = NULL;
+  }
   /* run.started is committed with the run's row (store_run_create joins
    * the transaction the record opened). Params are left out: they may
    * hold secrets that no key name gives away. */
@@ -147,7 +154,10 @@ static int record_run(new_run_t *s, int64_t t0) {
   add_string(ad, "schedule", o->schedule);
   /* The starter a signed gate may trust (the actor is the claim). */
   add_string(ad, "signed_by", s->start_sig ? o->user : NULL);
-  ctx_audit(c, s->id, "run.started", ad);
+  if (o->submit)
+    cJSON_AddItemToObject(ad, "on", o->run_on ? cJSON_Parse(o->run_on)
+                                              : cJSON_CreateObject());
+  ctx_audit(c, s->id, o->submit ? "run.queued" : "run.started", ad);
   if (store_run_create(c->rt.store, &r) != STORE_OK) {
     engine_errf("%s", store_errmsg(c->rt.store));
     return EXIT_FAILED;
@@ -210,6 +220,11 @@ int engine_run(const engine_opts *o) {
   if (code) goto done;
   worktree_bind(wt, c.rt.store, s.id);
   wt = NULL;
+  if (o->submit) {
+    /* Queued: a worker takes it from here (docs/workers.md). */
+    printf("%s\n", s.id);
+    goto done;
+  }
   if ((code = claim_start(&s))) goto done;
   ctx_open_log(&c, o, s.id);
   cJSON *f = cJSON_CreateObject();
@@ -319,9 +334,35 @@ static int prepare_resume(lua_State *L, void *ud) {
   return envlocks_take(c, s->o, r->id, r->env);
 }
 
+/* A queued run's first start, by the worker that took it: run.started
+ * (from = queued), audited with the run running (committed), emitted. */
+static void record_dequeued(ctx_t *c, const store_run *r, int64_t t0) {
+  cJSON *ad = cJSON_CreateObject();
+  cJSON_AddStringToObject(ad, "runbook", r->name);
+  add_string(ad, "version", r->version);
+  cJSON_AddStringToObject(ad, "file", r->source_path);
+  cJSON_AddStringToObject(ad, "sha256", r->source_sha256);
+  add_string(ad, "env", r->env);
+  cJSON_AddStringToObject(ad, "from", "queued");
+  cJSON_AddStringToObject(ad, "host", c->host);
+  ctx_audit(c, r->id, "run.started", ad);
+  store_run_set_status(c->rt.store, r->id, "running", NULL, NULL, 0, 0, t0);
+  store_flush(c->rt.store);
+  cJSON *f = cJSON_CreateObject();
+  cJSON_AddStringToObject(f, "runbook", r->name);
+  add_string(f, "version", r->version);
+  cJSON_AddStringToObject(f, "file", r->source_path);
+  cJSON_AddStringToObject(f, "from", "queued");
+  emit_started(c, "run.started", f);
+}
+
 /* run.resumed: audited, the run running again (committed), emitted. */
 static void record_resumed(ctx_t *c, const engine_opts *o,
                            const store_run *r, int64_t t0) {
+  if (!strcmp(r->status, "queued")) {
+    record_dequeued(c, r, t0);
+    return;
+  }
   cJSON *ad = cJSON_CreateObject();
   cJSON_AddStringToObject(ad, "from", r->status);
   add_string(ad, "key", r->failed_key);
