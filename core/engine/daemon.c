@@ -38,7 +38,7 @@ extern char **environ;
 /* A claim on a run older than the lease (SUMMIT_LEASE_TTL), and at
  * least this, is stale: its daemon died, or the child it started could
  * not take the run (retried then, not at once). */
-#define CLAIM_TTL_MIN_MS 5000
+#define CLAIM_TTL_MIN_MS 10000
 
 fire_plan daemon_plan(const cron_expr *e, const char *tz,
                       const char *missed_policy, int64_t next_fire_ms,
