@@ -93,6 +93,34 @@ static char *field_dup(lua_State *L, int idx, const char *key) {
   return v;
 }
 
+/* summit submit: a secret param given with -p is never stored, so no
+ * worker could read it again (docs/workers.md). def at idx. EXIT_USAGE
+ * naming the first one, or 0. */
+static int submit_secret_given(lua_State *L, int def, const engine_opts *o) {
+  for (const char *const *kv = o->params; kv && *kv; kv++) {
+    const char *eq = strchr(*kv, '=');
+    if (!eq) continue;
+    lua_getfield(L, def, "params");
+    lua_pushlstring(L, *kv, (size_t)(eq - *kv));
+    lua_gettable(L, -2);
+    int secret = 0;
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "secret");
+      secret = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    if (secret) {
+      engine_errf("-p %.*s: a secret param given with -p is never stored, "
+                  "so no worker could read it; give it to the workers "
+                  "through the param's env or file (docs/workers.md)",
+                  (int)(eq - *kv), *kv);
+      return EXIT_USAGE;
+    }
+  }
+  return 0;
+}
+
 /* Protected step: the configuration, the runbook and its params (left on
  * the stack: def params), its environments checked, the store opened, the
  * params sealed and the start signed; nothing is recorded yet. */
@@ -101,6 +129,7 @@ static int prepare_run(lua_State *L, void *ud) {
   const engine_opts *o = s->o;
   int code = loader_config(&s->c->rt, o->config_path, o->env);
   if (!code) code = loader_runbook(L, o->file, s->src, s->len, 0);
+  if (!code && o->submit) code = submit_secret_given(L, lua_gettop(L), o);
   if (!code) code = params_resolve(L, lua_gettop(L), o);
   if (!code) {
     /* An environment declaration that cannot be met is a usage error

@@ -83,6 +83,16 @@ expect_rc 2 bad5 "a missing required param"
 sm bad6 submit tick.lua -p n=1 --on region=eu --on region=us
 expect_rc 2 bad6 "a label required twice"
 has "$T/bad6.err" "label 'region' is given twice" "the label is named"
+cat >secret.lua <<'EOF2'
+return runbook {
+  name = "secret", version = "1.0.0",
+  params = { token = { type = "string", secret = true, env = "TOKEN" } },
+  run = function(p) step("use", function() return #p.token end) end,
+}
+EOF2
+sm bad7s submit secret.lua -p token=abcdefgh
+expect_rc 2 bad7s "a secret param given with -p (never stored: no worker could read it)"
+has "$T/bad7s.err" "-p token: a secret param given with -p is never stored" "the secret param is named"
 sm bad7 daemon --labels region=eu,zone
 expect_rc 2 bad7 "--labels with an item without ="
 has "$T/bad7.err" "--labels 'zone': not KEY=VALUE" "the --labels item is named"
