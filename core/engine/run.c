@@ -363,49 +363,39 @@ static int prepare_resume(lua_State *L, void *ud) {
   return envlocks_take(c, s->o, r->id, r->env);
 }
 
-/* A queued run's first start, by the worker that took it: run.started
- * (from = queued), audited with the run running (committed), emitted. */
-static void record_dequeued(ctx_t *c, const store_run *r, int64_t t0) {
-  cJSON *ad = cJSON_CreateObject();
-  cJSON_AddStringToObject(ad, "runbook", r->name);
-  add_string(ad, "version", r->version);
-  cJSON_AddStringToObject(ad, "file", r->source_path);
-  cJSON_AddStringToObject(ad, "sha256", r->source_sha256);
-  add_string(ad, "env", r->env);
-  cJSON_AddStringToObject(ad, "from", "queued");
-  cJSON_AddStringToObject(ad, "host", c->host);
-  ctx_audit(c, r->id, "run.started", ad);
-  store_run_set_status(c->rt.store, r->id, "running", NULL, NULL, 0, 0, t0);
-  store_flush(c->rt.store);
-  cJSON *f = cJSON_CreateObject();
-  cJSON_AddStringToObject(f, "runbook", r->name);
-  add_string(f, "version", r->version);
-  cJSON_AddStringToObject(f, "file", r->source_path);
-  cJSON_AddStringToObject(f, "from", "queued");
-  emit_started(c, "run.started", f);
-}
-
-/* run.resumed: audited, the run running again (committed), emitted. */
+/* run.resumed: audited, the run running again (committed), emitted. A
+ * queued run's first start, by the worker that took it, is its
+ * run.started instead (from = queued, docs/workers.md). */
 static void record_resumed(ctx_t *c, const engine_opts *o,
                            const store_run *r, int64_t t0) {
-  if (!strcmp(r->status, "queued")) {
-    record_dequeued(c, r, t0);
-    return;
-  }
+  int queued = !strcmp(r->status, "queued");
+  const char *event = queued ? "run.started" : "run.resumed";
   cJSON *ad = cJSON_CreateObject();
+  if (queued) {
+    cJSON_AddStringToObject(ad, "runbook", r->name);
+    add_string(ad, "version", r->version);
+    cJSON_AddStringToObject(ad, "file", r->source_path);
+    cJSON_AddStringToObject(ad, "sha256", r->source_sha256);
+    add_string(ad, "env", r->env);
+    cJSON_AddStringToObject(ad, "host", c->host);
+  }
   cJSON_AddStringToObject(ad, "from", r->status);
   add_string(ad, "key", r->failed_key);
   add_string(ad, "upgrade", o->upgrade ? c->upgrade_sha : NULL);
   add_string(ad, "decision", o->decision);
   add_string(ad, "cancel", o->cancel);
-  ctx_audit(c, r->id, "run.resumed", ad);
+  ctx_audit(c, r->id, event, ad);
   store_run_set_status(c->rt.store, r->id, "running", NULL, NULL, 0, 0, t0);
   store_flush(c->rt.store);
   cJSON *f = cJSON_CreateObject();
   cJSON_AddStringToObject(f, "runbook", r->name);
+  if (queued) {
+    add_string(f, "version", r->version);
+    cJSON_AddStringToObject(f, "file", r->source_path);
+  }
   cJSON_AddStringToObject(f, "from", r->status);
   if (o->upgrade) cJSON_AddBoolToObject(f, "upgrade", 1);
-  emit_started(c, "run.resumed", f);
+  emit_started(c, event, f);
 }
 
 int engine_resume(const engine_opts *o) {
