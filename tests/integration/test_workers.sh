@@ -13,7 +13,9 @@
 #     process;
 #  D. the worker running a submitted run (its daemon and the daemon's
 #     child) SIGKILLed mid-run: another daemon with the labels finishes the
-#     run once the claim and lease lapse, and no completed step runs again.
+#     run once the claim and lease lapse, and no completed step runs again;
+#     with only the child killed (its daemon alive) the run is finished
+#     once too.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 W=$T/wd
@@ -36,17 +38,21 @@ return runbook {
 }
 EOF2
 cat >long.lua <<'EOF2'
--- A step, a slow step that waits for the file `release` (its shell's pid
--- in pids/long), a step.
+-- A step, a slow step that waits for the file release.TAG (its shell's
+-- pid in pids/long.TAG), a step; each counts its runs in TAG.STEP.
 return runbook {
   name = "long", version = "1.0.0",
-  run = function()
-    step("before", function() exec({ "sh", "-c", "echo x >> long.before" }) end)
+  params = { tag = { type = "string", required = true } },
+  run = function(p)
+    local function mark(what)
+      return { "sh", "-c", 'echo x >> "$1.$2"', "sh", p.tag, what }
+    end
+    step("before", function() exec(mark("before")) end)
     step("slow", function()
-      exec({ "sh", "-c", "echo x >> long.slow; echo $$ > pids/long; "
-             .. "while [ ! -e release ]; do sleep 0.1; done" })
+      exec({ "sh", "-c", 'echo x >> "$1.slow"; echo $$ > "pids/long.$1"; '
+             .. 'while [ ! -e "release.$1" ]; do sleep 0.1; done', "sh", p.tag })
     end)
-    step("after", function() exec({ "sh", "-c", "echo x >> long.after" }) end)
+    step("after", function() exec(mark("after")) end)
   end,
 }
 EOF2
@@ -208,26 +214,44 @@ for p in "$D1" "$D2" "$D3"; do
 done
 bg_start k1 daemon --poll 100ms --labels pool=kill
 K1=$BG_PID
-sm long submit long.lua --on pool=kill
+sm long submit long.lua -p tag=a --on pool=kill
 expect_rc 0 long "submit the long run"
 LONG=$(cat "$T/long.out")
-wait_until 60 "the long run's slow step" test -s pids/long
-CHILD=$(run_field "$LONG" owner | py 'import json,sys; print(json.load(sys.stdin)["pid"])')
-kill -9 "$K1" "$CHILD"
-kill -9 "$(cat pids/long)" 2>/dev/null || true
+wait_until 60 "the long run's slow step" test -s pids/long.a
+owner_pid() { run_field "$1" owner | py 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
+kill -9 "$K1" "$(owner_pid "$LONG")"
+kill -9 "$(cat pids/long.a)" 2>/dev/null || true
 bg_wait "$K1"
-eq "$(lines long.before)" 1 "the first step ran once before the kill"
-touch release
+eq "$(lines a.before)" 1 "the first step ran once before the kill"
+touch release.a
 bg_start k2 daemon --poll 100ms --labels pool=kill,region=eu
 K2=$BG_PID
 wait_until 90 "the other daemon to finish the run" status_is "$LONG" succeeded
 eq "$(worker_of "$LONG")" "$(hostname):$K2" "the other daemon took the run over"
-eq "$(lines long.before)" 1 "the completed step did not run again"
-eq "$(lines long.slow)" 2 "the step cut off by the kill ran again"
-eq "$(lines long.after)" 1 "the last step ran once"
+eq "$(lines a.before)" 1 "the completed step did not run again"
+eq "$(lines a.slow)" 2 "the step cut off by the kill ran again"
+eq "$(lines a.after)" 1 "the last step ran once"
 eq "$(attempts "$LONG" 1 started)" "1" "the journal: the first step started once"
 eq "$(audit_count "$LONG" run.started)" 1 "one run.started for the run"
 has "$T/audit.jsonl" '"action":"daemon.started"' "the daemons' starts are audited"
-kill -TERM "$K2"
-bg_wait "$K2"
-eq "$RC" 0 "the second daemon stopped on SIGTERM"
+
+say "D2: only the daemon's child SIGKILLed; the run is finished once"
+bg_start k3 daemon --poll 100ms --labels pool=kill
+K3=$BG_PID
+sm long2 submit long.lua -p tag=b --on pool=kill
+expect_rc 0 long2 "submit a second long run"
+LONG2=$(cat "$T/long2.out")
+wait_until 60 "the second long run's slow step" test -s pids/long.b
+kill -9 "$(owner_pid "$LONG2")"
+kill -9 "$(cat pids/long.b)" 2>/dev/null || true
+touch release.b
+wait_until 90 "a daemon to finish the run" status_is "$LONG2" succeeded
+eq "$(lines b.before)" 1 "the completed step did not run again"
+eq "$(lines b.slow)" 2 "the step cut off by the kill ran again"
+eq "$(lines b.after)" 1 "the last step ran once"
+eq "$(audit_count "$LONG2" daemon.resume '"why":"orphan"')" 1 "one daemon picked up the orphan"
+for p in "$K2" "$K3"; do
+  kill -TERM "$p"
+  bg_wait "$p"
+  eq "$RC" 0 "daemon $p stopped on SIGTERM"
+done
