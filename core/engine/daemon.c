@@ -573,8 +573,8 @@ static void take_queued(daemon_t *d, int64_t now) {
                           d->me, &won) != STORE_OK ||
         !won)
       continue;  /* another worker took it */
-    start_resume(d, rows.ids[i], "queued", "submitted, waiting for a "
-                 "worker", 1);
+    start_resume(d, rows.ids[i], "queued", "submitted; this daemon's labels "
+                 "match", 1);
   }
   free(rows.ids);
 }

@@ -255,3 +255,5 @@ for p in "$K2" "$K3"; do
   bg_wait "$p"
   eq "$RC" 0 "daemon $p stopped on SIGTERM"
 done
+# The children write to daemon.log, which lib.sh's check of *.err misses.
+hasnt "$SUMMIT_STATE_DIR/daemon.log" "Sanitizer" "no sanitizer report from the daemons' children"
