@@ -1,10 +1,11 @@
-/* summit daemon: schedules, resumes and pick-ups on one libuv loop
- * (daemon.h, docs/daemon.md).
+/* summit daemon: schedules, resumes, pick-ups and queued runs on one
+ * libuv loop (daemon.h, docs/daemon.md, docs/workers.md).
  *
  * The daemon keeps no state of its own: every poll reads the state
  * database, and every decision that must be taken once is claimed there
  * first (store_schedule_claim for a fire, store_daemon_claim for a run to
- * continue), so daemons may be killed, restarted or run twice on one
+ * continue, store_queue_claim for a submitted run its --labels match),
+ * so daemons may be killed, restarted or run twice on one
  * state directory. Runs execute in child processes of the summit binary,
  * in their own session, with their output appended to daemon.log in the
  * state directory; a child outlives a killed daemon and finishes its
