@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 int cmd_run(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_runbooks(int argc, char **argv);

@@ -474,6 +474,13 @@ audit_verify() {
 # owner): it ties the test to the schema, so read state through the
 # --json commands wherever one shows it.
 state_sql() {
+  # On a PostgreSQL store (SUMMIT_TEST_STORE) the same SQL goes to psql;
+  # parameters are SQLite's only.
+  if [[ ${SUMMIT_TEST_STORE:-} == postgresql ]]; then
+    [[ $# -eq 1 ]] || die "state_sql: parameters are for SQLite only"
+    pg_sql "$1"
+    return
+  fi
   py 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])
 rows = c.execute(sys.argv[2], sys.argv[3:]).fetchall()
