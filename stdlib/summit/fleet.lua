@@ -35,7 +35,9 @@ local function count(arg, v, n, lo)
   local num, pct = v, false
   if type(v) == "string" then
     local digits, sign = v:match("^%s*(%d+)%s*(%%?)%s*$")
-    if not digits then bad(arg, "a whole number or a percentage like \"10%\" expected, got " .. string.format("%q", v)) end
+    if not digits then
+      bad(arg, "a whole number or a percentage like \"10%\" expected, got " .. string.format("%q", v))
+    end
     num, pct = tonumber(digits), sign == "%"
   end
   if type(num) ~= "number" or num ~= math.floor(num) or num < 0 then
