@@ -126,3 +126,21 @@ for secret in "$DD_API_KEY" "$DD_APP_KEY" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION
     dd-wrong-key-0001 aws-wrong-secret-0001; do
   hasnt "$T/kept.txt" "$secret" "no trace of a credential (${secret:0:6}...)"
 done
+
+say "5. a mistake in metrics.providers stops summit run, naming it and the line"
+mkdir -p "$T/badcfg" && cd "$T/badcfg"
+cp "$RUNBOOKS/metrics_providers.lua" .
+cat >summit.lua <<'EOF2'
+return {
+  metrics = {
+    providers = {
+      dd = { type = "datadog", api_key = "dd-api-key-000000" },
+    },
+  },
+}
+EOF2
+sm badcfg run metrics_providers.lua -p case=values
+expect_rc 2 badcfg "a Datadog provider without app_key"
+cat "$T/badcfg.out" "$T/badcfg.err" >"$T/badcfg.all"
+has "$T/badcfg.all" "summit.lua:3: metrics.providers.dd.app_key is required (type datadog)" \
+  "the error names the key, the provider and the line"
