@@ -341,7 +341,7 @@ end
 -- the client's, else summit.lua's default.
 local function selected(self, fname, q, pname)
   local s = merged(self.spec)
-  local name, p, mod = provider(s, pname)
+  local name, _, mod = provider(s, pname)
   if mod then
     local why = mod.check_query(q)
     if why then argerr(fname, "query", why .. " (provider " .. name .. ")") end

@@ -22,7 +22,9 @@ local function canonical_query(q)
   local pairs_ = {}
   for part in q:gmatch("[^&]+") do
     local k, v = part:match("^([^=]*)=?(.*)$")
-    local function dec(x) return (x:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)) end
+    local function dec(x)
+      return (x:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+    end
     pairs_[#pairs_ + 1] = { uri_encode(dec(k)), uri_encode(dec(v)) }
   end
   table.sort(pairs_, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)

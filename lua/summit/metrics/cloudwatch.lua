@@ -16,7 +16,6 @@ M.QUERY_KEYS = { expression = "string", namespace = "string", metric = "string",
                  dimensions = "table", stat = "string", unit = "string", period = true,
                  queries = "table" }
 local TARGET = "GraniteServiceVersion20100801.GetMetricData"
-local DEFAULT_INTERVAL = "5m"
 
 -- A query: a metric math or SEARCH expression (a string), or a table:
 -- { namespace, metric, dimensions = { Name = "value" }, stat, period, unit },
@@ -27,11 +26,8 @@ function M.check_query(q)
     return nil
   end
   if type(q) ~= "table" then return "an expression (string) or a table { namespace, metric, stat, ... } expected" end
-  for k, v in pairs(q) do
-    local want = M.QUERY_KEYS[k]
-    if not want then return "unknown key '" .. tostring(k) .. "'" end
-    if want ~= true and type(v) ~= want then return k .. ": a " .. want .. " expected" end
-  end
+  local bad = R.unknown_key(q, M.QUERY_KEYS)
+  if bad then return bad end
   if q.queries then return nil end
   if q.expression then return nil end
   if not (q.namespace and q.metric and q.stat) then
@@ -129,25 +125,8 @@ end
 
 local function labels_of(res) return { id = tostring(res.Id), label = res.Label and tostring(res.Label) or nil } end
 
--- instant: the newest value of each result over [at - interval, at].
-function M.instant(p, q, at)
-  local from = at - T.duration_ms(p.interval or DEFAULT_INTERVAL) / 1000
-  local out = {}
-  for _, res in ipairs(fetch(p, q, from, at)) do
-    local pts = points(res)
-    local last = pts[#pts]
-    if last then out[#out + 1] = { labels = labels_of(res), t = last[1], v = last[2] } end
-  end
-  return { type = "vector", result = out }
-end
-
+-- instant: the newest value of each result over [at - interval, at];
 -- range: every point of each result (its period is the query's, not step).
-function M.range(p, q, from, to)
-  local out = {}
-  for _, res in ipairs(fetch(p, q, from, to)) do
-    out[#out + 1] = { labels = labels_of(res), values = points(res) }
-  end
-  return { type = "matrix", result = out }
-end
+M.instant, M.range = R.series(fetch, points, labels_of)
 
 return M

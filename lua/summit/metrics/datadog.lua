@@ -4,13 +4,11 @@
 -- keys are secrets of the run.
 local errors = require("summit.errors")
 local util = require("summit.util")
-local T = require("summit.c.task")
 local R = require("summit.metrics.request")
 
 local M = {}
 
 M.DEFAULT_URL = "https://api.datadoghq.com"
-local DEFAULT_INTERVAL = "5m"
 
 function M.check_query(q)
   if type(q) ~= "string" or not q:find("%S") then return "a Datadog metric query (a string) expected" end
@@ -80,26 +78,9 @@ local function points(s)
   return out
 end
 
--- instant: the last non-null point of each series over [at - interval, at].
-function M.instant(p, q, at)
-  local from = at - T.duration_ms(p.interval or DEFAULT_INTERVAL) / 1000
-  local res = {}
-  for _, s in ipairs(fetch(p, q, from, at)) do
-    local pts = points(s)
-    local last = pts[#pts]
-    if last then res[#res + 1] = { labels = labels_of(s), t = last[1], v = last[2] } end
-  end
-  return { type = "vector", result = res }
-end
-
--- range: every point of each series (Datadog picks its own rollup; step
--- is not sent, add .rollup(avg, N) to the query to choose it).
-function M.range(p, q, from, to)
-  local res = {}
-  for _, s in ipairs(fetch(p, q, from, to)) do
-    res[#res + 1] = { labels = labels_of(s), values = points(s) }
-  end
-  return { type = "matrix", result = res }
-end
+-- instant: the last non-null point of each series over [at - interval,
+-- at]; range: every point of each series (Datadog picks its own rollup;
+-- step is not sent: add .rollup(avg, N) to the query to choose it).
+M.instant, M.range = R.series(fetch, points, labels_of)
 
 return M

@@ -58,6 +58,48 @@ function M.send(o)
   return r
 end
 
+-- unknown_key(q, keys, names) -> nil, or what is wrong with the keys of
+-- a query table (keys: key -> Lua type, true: any).
+function M.unknown_key(q, keys)
+  for k, v in pairs(q) do
+    local want = keys[k]
+    if not want then
+      local names = {}
+      for n in pairs(keys) do names[#names + 1] = n end
+      table.sort(names)
+      return "unknown key '" .. tostring(k) .. "' (known: " .. table.concat(names, ", ") .. ")"
+    end
+    if want ~= true and type(v) ~= want then return k .. ": a " .. want .. " expected" end
+  end
+  return nil
+end
+
+-- series(fetch, points, labels_of) -> instant, range: the queries of a
+-- provider that answers a list of series (Datadog, CloudWatch).
+-- fetch(p, q, from, to) -> the list; points(s) -> { {t, "v"}, ... } oldest
+-- first; labels_of(s) -> labels. An instant query looks back
+-- p.interval (default 5m) and takes each series' newest point.
+function M.series(fetch, points, labels_of)
+  local function instant(p, q, at)
+    local from = at - T.duration_ms(p.interval or "5m") / 1000
+    local out = {}
+    for _, s in ipairs(fetch(p, q, from, at)) do
+      local pts = points(s)
+      local last = pts[#pts]
+      if last then out[#out + 1] = { labels = labels_of(s), t = last[1], v = last[2] } end
+    end
+    return { type = "vector", result = out }
+  end
+  local function range(p, q, from, to)
+    local out = {}
+    for _, s in ipairs(fetch(p, q, from, to)) do
+      out[#out + 1] = { labels = labels_of(s), values = points(s) }
+    end
+    return { type = "matrix", result = out }
+  end
+  return instant, range
+end
+
 -- decode(r) -> the JSON document of an answer, or nil.
 function M.decode(r)
   local ok, doc = pcall(json.decode, r.body)

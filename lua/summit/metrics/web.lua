@@ -22,11 +22,8 @@ function M.check_query(q)
     return nil
   end
   if type(q) ~= "table" then return "a URL or a table { url =, json_path =, ... } expected" end
-  for k, v in pairs(q) do
-    local want = M.QUERY_KEYS[k]
-    if not want then return "unknown key '" .. tostring(k) .. "' (known: body, headers, json_path, method, path, url)" end
-    if want ~= true and type(v) ~= want then return k .. ": a " .. want .. " expected" end
-  end
+  local bad = R.unknown_key(q, M.QUERY_KEYS)
+  if bad then return bad end
   if q.body ~= nil and type(q.body) ~= "string" and type(q.body) ~= "table" then
     return "body: a string or a table (sent as JSON) expected"
   end
