@@ -117,7 +117,7 @@ local function check(path, src, cfg)
             tostring(name))
         end
       elseif type(q) ~= "string" then
-        bad(name, "%s.queries.%s must be a PromQL string or { provider =, query = }, not a %s",
+        bad(name, "%s.queries.%s must be a PromQL string, not a %s (or a table { provider =, query = })",
           where, tostring(name), type(q))
       end
     end

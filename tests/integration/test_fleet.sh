@@ -31,13 +31,17 @@ return {
 LUA
 done
 
-# start_clusters: three fresh sims, kubeconfigs in $T/kc-NAME.
+# start_clusters ROUND: three fresh sims (the previous ones stopped first),
+# kubeconfigs in $T/kc-NAME; their output in $T/sim-ROUND-NAME.out.
 declare -A SIM_OF=()
 start_clusters() {
   local c
-  for c in "${!SIM_OF[@]}"; do kill -TERM "${SIM_OF[$c]}" 2>/dev/null || true; done
+  for c in "${!SIM_OF[@]}"; do
+    kill -TERM "${SIM_OF[$c]}" 2>/dev/null || true
+    bg_wait "${SIM_OF[$c]}"
+  done
   for c in eu us ap; do
-    start_sim "sim-$c" --memory --scenario "$T/scenario-$c.lua" --time-scale 20 \
+    start_sim "sim-$1-$c" --memory --scenario "$T/scenario-$c.lua" --time-scale 20 \
       --kubeconfig "$T/kc-$c"
     SIM_OF[$c]=$SIM_PID
   done
@@ -69,7 +73,7 @@ LUA
 cd "$W"
 
 say "A: max_errors 0: the bad cluster spends the budget, ap never starts"
-start_clusters
+start_clusters a
 sm a run fleet_sim.lua -p image=registry/web:v2 -p trace="$T/trace-a"
 expect_rc 1 a "the fleet stops the run"
 RUN_A=$(newest_run)
@@ -101,7 +105,7 @@ assert [x["status"] for x in f["targets"]] == ["succeeded", "failed", "not_start
 ok "the audit has fleet.target for eu (succeeded) and us (failed, ETIMEDOUT), fleet.finished: stopped, ap not_started"
 
 say "B: max_errors 1: us's failure is within the budget, ap is rolled"
-start_clusters
+start_clusters b
 sm b run fleet_sim.lua -p image=registry/web:v2 -p max_errors=1 -p trace="$T/trace-b"
 expect_rc 0 b "the fleet within its budget"
 RUN_B=$(newest_run)
@@ -112,7 +116,7 @@ eq "$(result_py "$RUN_B" '[d["status"], d["succeeded"], d["failed"], d["not_star
   '["completed_with_errors", 2, 1, 0]' "the result: 2 succeeded, 1 failed"
 
 say "C: on_budget pause: the run waits at fleet-web; an approval lets ap go"
-start_clusters
+start_clusters c
 sm c run fleet_sim.lua --detach -p image=registry/web:v2 -p on_budget=pause -p trace="$T/trace-c"
 expect_rc 3 c "the run suspends at the gate"
 RUN_C=$(newest_run)
@@ -128,7 +132,7 @@ eq "$(tr '\n' ' ' <"$T/trace-c")" "eu ap " "each good target rolled once"
 eq "$(result_py "$RUN_C" '[d["status"], d["failed"]]')" '["completed_with_errors", 1]' "result after the pause"
 
 say "D: SIGKILL mid-fleet: the resume does not redo a finished target"
-start_clusters
+start_clusters d
 bg_run d run fleet_sim.lua -p image=registry/web:v3 -p hold=8s -p hold_at=us -p trace="$T/trace-d"
 RUN_D=$NEW_RUN
 wait_until 60 "eu and us to finish their rollouts" grep -qx us "$T/trace-d"
