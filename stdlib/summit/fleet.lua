@@ -217,18 +217,21 @@ local function schedule(c, key)
     if running > 0 then
       waiting = true
       T.suspend()
-    elseif next_i > #c.targets then
-      break
+    elseif not spent then
+      break   -- every target ran, within the budget
     elseif c.on_budget == "pause" then
-      -- Nothing runs: ask a human whether the rest may go on. Each
-      -- approval allows max_errors more errors.
+      -- Nothing runs: ask a human whether the rest (or the runbook, when
+      -- no target is left) may go on. Each approval allows max_errors
+      -- more errors.
       pauses = pauses + 1
       local gate = pauses == 1 and c.gate or (c.gate .. "-" .. pauses)
+      local left = #c.targets - next_i + 1
       require("summit.approval").require{
         gate = gate,
-        reason = string.format("fleet %s: %d of %d targets failed, more than max_errors %d; "
-          .. "approve to start the %d left", c.name, failed, #c.targets, allowed,
-          #c.targets - next_i + 1),
+        reason = string.format("fleet %s: %d of %d targets failed, more than max_errors %d; %s",
+          c.name, failed, #c.targets, allowed, left > 0
+            and string.format("approve to start the %d left", left)
+            or "approve to go on (no target is left)"),
       }
       allowed = failed + c.max_errors
     else

@@ -60,6 +60,14 @@ local function budget()
                                  each = each_of({ a = true }, started, live) })
   assert(not ok and statuses(e.fleet) == "a=failed b=not_started c=not_started", tostring(e))
 
+  -- The budget spent by the last target: nothing is left to stop, and the
+  -- fleet still fails.
+  started = {}
+  ok, e = pcall(fleet.rollout, { name = "b5", targets = { "a", "b" },
+                                 each = each_of({ b = true }, started, live) })
+  assert(not ok and e.code == "EFLEET" and statuses(e.fleet) == "a=succeeded b=failed", tostring(e))
+  assert(e.message:find("1 target failed %(b%), more than max_errors 0; 0 not started"), e.message)
+
   -- "40%" of 5 targets is 2 errors allowed.
   started = {}
   ok, e = pcall(fleet.rollout, { name = "b4", targets = { "a", "b", "c", "d", "e" }, max_errors = "40%",
