@@ -1,0 +1,213 @@
+-- The route objects of the simulated cluster (Gateway API HTTPRoutes,
+-- Istio VirtualServices, Ingresses with ingress-nginx's canary
+-- annotations, SMI TrafficSplits): what the API server checks when one is
+-- written, and the weighted backends each one sends requests to, which
+-- the traffic generator (sim/traffic.lua) follows.
+--
+-- Weights follow each project's documented rules:
+--   HTTPRoute       rules[].backendRefs[].weight, proportional, default 1
+--                   (a rule with one backend gets all of its traffic)
+--   VirtualService  http[].route[].weight, percent; a lone destination
+--                   gets 100, an unweighted one among several 0
+--   Ingress         a canary Ingress (nginx.ingress.kubernetes.io/canary
+--                   "true") takes canary-weight of canary-weight-total
+--                   (default 100) of the requests of the Ingress with the
+--                   same host and path
+--   TrafficSplit    backends[].weight, proportional
+
+local U = require("summit.sim.util")
+
+local M = {}
+
+M.NGINX = "nginx.ingress.kubernetes.io/"
+
+-- ---- validation: { field, message } per problem ----
+
+local function whole(v, lo, hi)
+  return type(v) == "number" and v == math.floor(v) and v >= lo and v <= hi
+end
+
+local function need(errs, field, ok, message)
+  if not ok then errs[#errs + 1] = { field = field, message = message } end
+end
+
+local function list_of(errs, field, v)
+  if v == nil then return {} end
+  need(errs, field, type(v) == "table" and (U.is_array(v) or next(v) == nil), "Invalid value: must be a list")
+  return type(v) == "table" and v or {}
+end
+
+local CHECK = {}
+
+function CHECK.HTTPRoute(obj, errs)
+  local spec = type(obj.spec) == "table" and obj.spec or {}
+  for i, r in ipairs(list_of(errs, "spec.rules", spec.rules)) do
+    local at = string.format("spec.rules[%d].backendRefs", i - 1)
+    for j, b in ipairs(list_of(errs, at, type(r) == "table" and r.backendRefs or nil)) do
+      local f = string.format("%s[%d]", at, j - 1)
+      need(errs, f .. ".name", type(b) == "table" and type(b.name) == "string" and b.name ~= "",
+           "Required value")
+      if type(b) == "table" and b.weight ~= nil then
+        need(errs, f .. ".weight", whole(b.weight, 0, 1000000),
+             "Invalid value: " .. tostring(b.weight) .. ": should be between 0 and 1000000")
+      end
+    end
+  end
+end
+
+function CHECK.VirtualService(obj, errs)
+  local spec = type(obj.spec) == "table" and obj.spec or {}
+  for i, h in ipairs(list_of(errs, "spec.http", spec.http)) do
+    local at = string.format("spec.http[%d].route", i - 1)
+    for j, d in ipairs(list_of(errs, at, type(h) == "table" and h.route or nil)) do
+      local f = string.format("%s[%d]", at, j - 1)
+      local host = type(d) == "table" and type(d.destination) == "table" and d.destination.host
+      need(errs, f .. ".destination.host", type(host) == "string" and host ~= "", "Required value")
+      if type(d) == "table" and d.weight ~= nil then
+        need(errs, f .. ".weight", whole(d.weight, 0, 100),
+             "Invalid value: " .. tostring(d.weight) .. ": weight must be between 0 and 100")
+      end
+    end
+  end
+end
+
+function CHECK.TrafficSplit(obj, errs)
+  local spec = type(obj.spec) == "table" and obj.spec or {}
+  need(errs, "spec.service", type(spec.service) == "string" and spec.service ~= "", "Required value")
+  for j, b in ipairs(list_of(errs, "spec.backends", spec.backends)) do
+    local f = string.format("spec.backends[%d]", j - 1)
+    need(errs, f .. ".service", type(b) == "table" and type(b.service) == "string" and b.service ~= "",
+         "Required value")
+    need(errs, f .. ".weight", type(b) == "table" and whole(b.weight, 0, 2147483647),
+         "Invalid value: must be a whole number >= 0")
+  end
+end
+
+function CHECK.Ingress(obj, errs)
+  local spec = type(obj.spec) == "table" and obj.spec or {}
+  for i, r in ipairs(list_of(errs, "spec.rules", spec.rules)) do
+    local http = type(r) == "table" and r.http
+    for j, p in ipairs(type(http) == "table" and list_of(errs, "spec.rules.http.paths", http.paths) or {}) do
+      local f = string.format("spec.rules[%d].http.paths[%d].backend", i - 1, j - 1)
+      local svc = type(p) == "table" and type(p.backend) == "table" and p.backend.service
+      need(errs, f, type(svc) ~= "table" or (type(svc.name) == "string" and svc.name ~= ""),
+           "Required value: service.name")
+    end
+  end
+  local w = U.dig(obj, { "metadata", "annotations", M.NGINX .. "canary-weight" })
+  if w ~= nil then
+    need(errs, "metadata.annotations[" .. M.NGINX .. "canary-weight]", tonumber(w) ~= nil
+      and tonumber(w) >= 0, "Invalid value: a whole number of requests expected")
+  end
+end
+
+-- check(kind, obj) -> { {field, message}, ... } (empty when fine or not a route kind)
+function M.check(kind, obj)
+  local errs = {}
+  if CHECK[kind] then CHECK[kind](obj, errs) end
+  return errs
+end
+
+-- ---- backends: rules = { { {ns, service, weight}, ... }, ... } ----
+
+-- A mesh host ("web", "web.prod", "web.prod.svc.cluster.local") -> the
+-- Service's namespace and name.
+local function host_service(host, ns)
+  local name, rest = tostring(host):match("^([^.]+)%.?(.*)$")
+  local hns = rest and rest:match("^([^.]+)")
+  return hns or ns, name
+end
+
+local BACKENDS = {}
+
+function BACKENDS.httproutes(obj)
+  local ns, rules = obj.metadata.namespace, {}
+  for _, r in ipairs(U.dig(obj, { "spec", "rules" }) or {}) do
+    local list = {}
+    for _, b in ipairs(r.backendRefs or {}) do
+      if (b.kind == nil or b.kind == "Service") and (b.group == nil or b.group == "") then
+        list[#list + 1] = { ns = b.namespace or ns, service = b.name, weight = b.weight or 1 }
+      end
+    end
+    if #list == 1 and list[1].weight > 0 then list[1].weight = 1 end
+    rules[#rules + 1] = list
+  end
+  return rules
+end
+
+function BACKENDS.virtualservices(obj)
+  local ns, rules = obj.metadata.namespace, {}
+  for _, h in ipairs(U.dig(obj, { "spec", "http" }) or {}) do
+    local list = {}
+    local routes = h.route or {}
+    for _, d in ipairs(routes) do
+      local dns, name = host_service(U.dig(d, { "destination", "host" }), ns)
+      list[#list + 1] = { ns = dns, service = name, weight = d.weight or (#routes == 1 and 100 or 0) }
+    end
+    rules[#rules + 1] = list
+  end
+  return rules
+end
+
+function BACKENDS.trafficsplits(obj)
+  local ns, list = obj.metadata.namespace, {}
+  for _, b in ipairs(U.dig(obj, { "spec", "backends" }) or {}) do
+    list[#list + 1] = { ns = ns, service = b.service, weight = b.weight or 0 }
+  end
+  return { list }
+end
+
+local function is_canary(ing)
+  return U.dig(ing, { "metadata", "annotations", M.NGINX .. "canary" }) == "true"
+end
+
+-- Ingress paths -> { ["host path"] = service name }
+local function ingress_paths(ing)
+  local out = {}
+  for _, r in ipairs(U.dig(ing, { "spec", "rules" }) or {}) do
+    for _, p in ipairs(U.dig(r, { "http", "paths" }) or {}) do
+      local svc = U.dig(p, { "backend", "service", "name" })
+      if svc then out[(r.host or "*") .. " " .. (p.path or "/")] = svc end
+    end
+  end
+  return out
+end
+
+-- The Ingresses of a namespace as routes: each primary (non-canary)
+-- Ingress, its paths weighted against the canary Ingress of the same host
+-- and path (ingress-nginx allows one canary per primary).
+function M.ingress_routes(ingresses)
+  local canaries = {}
+  for _, ing in ipairs(ingresses) do
+    if is_canary(ing) then
+      local a = ing.metadata.annotations
+      local total = tonumber(a[M.NGINX .. "canary-weight-total"]) or 100
+      local w = math.min(tonumber(a[M.NGINX .. "canary-weight"]) or 0, total)
+      for k, svc in pairs(ingress_paths(ing)) do canaries[k] = { service = svc, w = w, total = total } end
+    end
+  end
+  local out = {}
+  for _, ing in ipairs(ingresses) do
+    if not is_canary(ing) then
+      local ns, rules = ing.metadata.namespace, {}
+      local paths = ingress_paths(ing)
+      for _, k in ipairs(U.keys(paths)) do
+        local c = canaries[k]
+        local list = { { ns = ns, service = paths[k], weight = c and (c.total - c.w) or 1 } }
+        if c then list[2] = { ns = ns, service = c.service, weight = c.w } end
+        rules[#rules + 1] = list
+      end
+      out[#out + 1] = rules
+    end
+  end
+  return out
+end
+
+-- The resources whose objects are routes, for sim/traffic.lua.
+M.KINDS = { "httproutes", "virtualservices", "trafficsplits", "ingresses" }
+
+-- rules(res, obj) -> the weighted backends of a route object (not Ingresses:
+-- they are routes together, see ingress_routes).
+function M.rules(res, obj) return BACKENDS[res](obj) end
+
+return M
