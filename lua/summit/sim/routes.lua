@@ -33,7 +33,8 @@ end
 
 local function list_of(errs, field, v)
   if v == nil then return {} end
-  need(errs, field, type(v) == "table" and (U.is_array(v) or next(v) == nil), "Invalid value: must be a list")
+  need(errs, field, type(v) == "table" and (U.is_array(v) or #v > 0 or next(v) == nil),
+       "Invalid value: must be a list")
   return type(v) == "table" and v or {}
 end
 
