@@ -6,9 +6,9 @@
 #  - the canary at 5% is the HTTPRoute's weight (web-stable 95, web-canary
 #    5), each weight set is an audit record;
 #  - its analysis measures a canary serving about 5% of the requests (the
-#    watched metric `traffic`, within 0.2 points: a replica ratio of 1 canary
-#    pod to 20 stable would be 4.76%), with the stable Deployment
-#    kept at its 20 replicas (not 19: the route splits the traffic);
+#    watched metric `traffic`, within 0.2 points) while 1 canary pod runs
+#    next to 20 stable ones (the stable keeps its 20 replicas: the route,
+#    not the replica ratio, splits the traffic);
 #  - production's progressive 10 -> 50 -> 100 and the promotion go through
 #    the same route, which ends at 100/0 with web-stable selecting the 20
 #    new pods.
