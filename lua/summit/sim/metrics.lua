@@ -19,8 +19,10 @@
 -- Counters are functions of the simulated seconds since a pod became
 -- ready: each traffic stream runs at its mean rate times a slow wave
 -- (1 + variation * sin(2 pi s / period + phase)), whose integral has a
--- closed form; the phase comes from the pod's uid. Counts are floored to
--- whole requests. A pod that is not ready has no series.
+-- closed form; the phase comes from the pod's uid. A pod behind a route
+-- has a rate history instead of one rate (sim/traffic.lua), integrated
+-- segment by segment. Counts are floored to whole requests. A pod that is
+-- not ready has no series.
 
 local U = require("summit.sim.util")
 local promql = require("summit.sim.promql")
