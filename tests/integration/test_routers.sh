@@ -3,7 +3,8 @@
 # serve`, the route objects written and read with the real kubectl, and
 # the sim's traffic generator measuring where the requests go:
 #  1. kubectl lists and applies HTTPRoutes, VirtualServices, Ingresses and
-#     TrafficSplits (discovery); a bad weight is refused (422).
+#     TrafficSplits (discovery); a bad weight is refused (422); a route
+#     the scenario seeds takes a JSON patch into its lists.
 #  2. gateway: the canary at 5, 25 and 100% sets the HTTPRoute's
 #     backendRef weights; web-stable and web-canary select only their own
 #     pods by pod-template hash; the share of http_requests_total on the
@@ -12,10 +13,12 @@
 #     weight is an audit record; promote sends everything back to the
 #     stable Service, which now selects the new pods; a failure after a
 #     canary restores the weights and Services it found.
-#  3. istio: a VirtualService with FQDN hosts, 5%, then abort.
+#  3. istio: no VirtualService yet (ENOTFOUND); one with FQDN hosts, 5%,
+#     then abort.
 #  4. nginx: a managed canary Ingress with ingress-nginx's canary
 #     annotations; the undo of a first canary deletes it; abort sets 0.
-#  5. smi: a TrafficSplit through a progressive 25 -> 100 and the promotion.
+#  5. smi: a TrafficSplit that does not send to web-stable (EINVALID); one
+#     that does, through a progressive 25 -> 100 and the promotion.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -29,20 +32,16 @@ return {
     { name = "web", namespace = "prod", image = "registry/web:v1", replicas = 20, port = 8080 },
   },
   services = { { name = "web", namespace = "prod", selector = { app = "web" }, port = 80, target_port = 8080 } },
+  -- A route the scenario seeds (to nothing: it carries no traffic).
+  objects = { { apiVersion = "gateway.networking.k8s.io/v1", kind = "HTTPRoute",
+                metadata = { name = "seeded", namespace = "prod" },
+                spec = { rules = { { backendRefs = { { name = "nothing", port = 80 } } } } } } },
   metrics = { requests_per_second = 10, variation = 0 },
 }
 LUA
 start_sim sim --memory --scenario "$T/scenario.lua" --time-scale 50 --kubeconfig "$T/kubeconfig"
 
-W=$T/wd
-cp "$RUNBOOKS"/rollout_router.lua "$W"/
-cat >"$W/summit.lua" <<'LUA'
-return {
-  environments = { prod = { cluster = "k", namespace = "prod" } },
-  clusters = { k = { kubeconfig = "../kubeconfig" } },
-}
-LUA
-cd "$W"
+sim_workdir rollout_router.lua
 
 # canary_share: the percentage of the last simulated minute's requests in
 # namespace prod that canary pods served, once that minute is after the
@@ -96,6 +95,9 @@ k badw -n prod patch httproute web --type=merge \
   -p '{"spec":{"rules":[{"backendRefs":[{"name":"web-stable","weight":-1}]}]}}'
 krc 1 badw "a negative weight"
 has "$T/badw.err" "spec.rules[0].backendRefs[0].weight: Invalid value: -1" "refused, naming the field"
+k seeded -n prod patch httproute seeded --type=json -p '[{"op":"add","path":"/spec/rules/0/backendRefs/0/weight","value":3}]'
+krc 0 seeded "a JSON patch indexes the lists of a route the scenario seeded"
+eq "$(kget prod httproute/seeded '{.spec.rules[0].backendRefs[0].weight}')" 3 "its weight is set"
 
 say "2. gateway: the canary at 5, 25 and 100%"
 sm g5 run rollout_router.lua --env prod -p router=gateway -p weight=5
@@ -147,6 +149,10 @@ k delroute -n prod delete httproute web
 krc 0 delroute "delete the HTTPRoute"
 
 say "3. istio: a VirtualService with FQDN hosts"
+sm inone run rollout_router.lua --env prod -p router=istio -p weight=5
+expect_rc 1 inone "a canary whose VirtualService is not there"
+has "$T/inone.out" "ENOTFOUND" "ENOTFOUND"
+has "$T/inone.out" "rollout.canary: virtualservice/web not found" "naming the route object"
 cat >"$T/vs.yaml" <<'YAML'
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -214,8 +220,15 @@ spec:
   service: web
   backends: [{service: web-stable, weight: 100}]
 YAML
+sed 's/service: web-stable/service: web-old/' "$T/ts.yaml" >"$T/ts-old.yaml"
+k tsold apply -f "$T/ts-old.yaml"
+krc 0 tsold "kubectl apply a TrafficSplit to another Service"
+sm snone run rollout_router.lua --env prod -p router=smi -p weight=5
+expect_rc 1 snone "a canary whose TrafficSplit does not send to web-stable"
+has "$T/snone.out" "EINVALID" "EINVALID"
+has "$T/snone.out" "trafficsplit/web sends nothing to service web-stable" "saying what is missing"
 k ts apply -f "$T/ts.yaml"
-krc 0 ts "kubectl apply a TrafficSplit"
+krc 0 ts "kubectl apply the TrafficSplit"
 sm sprog run rollout_router.lua --env prod -p router=smi -p steps=25,100 -p image=registry/web:v4
 expect_rc 0 sprog "progressive 25 -> 100 and the promotion"
 run=$(newest_run)

@@ -40,36 +40,31 @@ end
 
 local CHECK = {}
 
-function CHECK.HTTPRoute(obj, errs)
+-- Checks the weighted lists of a route: spec[rules][i][list][j], each
+-- entry naming its Service at `name` (a path of keys) and weighing at most
+-- `max`, with the message its project's validation gives.
+local function check_lists(obj, errs, rules, list, name, max, message)
   local spec = type(obj.spec) == "table" and obj.spec or {}
-  for i, r in ipairs(list_of(errs, "spec.rules", spec.rules)) do
-    local at = string.format("spec.rules[%d].backendRefs", i - 1)
-    for j, b in ipairs(list_of(errs, at, type(r) == "table" and r.backendRefs or nil)) do
+  for i, r in ipairs(list_of(errs, "spec." .. rules, spec[rules])) do
+    local at = string.format("spec.%s[%d].%s", rules, i - 1, list)
+    for j, b in ipairs(list_of(errs, at, type(r) == "table" and r[list] or nil)) do
       local f = string.format("%s[%d]", at, j - 1)
-      need(errs, f .. ".name", type(b) == "table" and type(b.name) == "string" and b.name ~= "",
-           "Required value")
+      local v = type(b) == "table" and U.dig(b, name)
+      need(errs, f .. "." .. table.concat(name, "."), type(v) == "string" and v ~= "", "Required value")
       if type(b) == "table" and b.weight ~= nil then
-        need(errs, f .. ".weight", whole(b.weight, 0, 1000000),
-             "Invalid value: " .. tostring(b.weight) .. ": should be between 0 and 1000000")
+        need(errs, f .. ".weight", whole(b.weight, 0, max),
+             "Invalid value: " .. tostring(b.weight) .. ": " .. message)
       end
     end
   end
 end
 
+function CHECK.HTTPRoute(obj, errs)
+  check_lists(obj, errs, "rules", "backendRefs", { "name" }, 1000000, "should be between 0 and 1000000")
+end
+
 function CHECK.VirtualService(obj, errs)
-  local spec = type(obj.spec) == "table" and obj.spec or {}
-  for i, h in ipairs(list_of(errs, "spec.http", spec.http)) do
-    local at = string.format("spec.http[%d].route", i - 1)
-    for j, d in ipairs(list_of(errs, at, type(h) == "table" and h.route or nil)) do
-      local f = string.format("%s[%d]", at, j - 1)
-      local host = type(d) == "table" and type(d.destination) == "table" and d.destination.host
-      need(errs, f .. ".destination.host", type(host) == "string" and host ~= "", "Required value")
-      if type(d) == "table" and d.weight ~= nil then
-        need(errs, f .. ".weight", whole(d.weight, 0, 100),
-             "Invalid value: " .. tostring(d.weight) .. ": weight must be between 0 and 100")
-      end
-    end
-  end
+  check_lists(obj, errs, "http", "route", { "destination", "host" }, 100, "weight must be between 0 and 100")
 end
 
 function CHECK.TrafficSplit(obj, errs)
