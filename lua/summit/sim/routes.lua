@@ -116,33 +116,36 @@ end
 
 local BACKENDS = {}
 
+-- The rules of a route whose spec[rules][i][list] entries each name a
+-- backend: backend(entry, ns, n) -> { ns, service, weight } or nil (n is
+-- the number of entries in the list).
+local function weighted(obj, rules, list, backend)
+  local ns, out = obj.metadata.namespace, {}
+  for _, r in ipairs(U.dig(obj, { "spec", rules }) or {}) do
+    local entries, got = r[list] or {}, {}
+    for _, e in ipairs(entries) do got[#got + 1] = backend(e, ns, #entries) end
+    out[#out + 1] = got
+  end
+  return out
+end
+
 function BACKENDS.httproutes(obj)
-  local ns, rules = obj.metadata.namespace, {}
-  for _, r in ipairs(U.dig(obj, { "spec", "rules" }) or {}) do
-    local list = {}
-    for _, b in ipairs(r.backendRefs or {}) do
-      if (b.kind == nil or b.kind == "Service") and (b.group == nil or b.group == "") then
-        list[#list + 1] = { ns = b.namespace or ns, service = b.name, weight = b.weight or 1 }
-      end
+  local rules = weighted(obj, "rules", "backendRefs", function(b, ns)
+    if (b.kind == nil or b.kind == "Service") and (b.group == nil or b.group == "") then
+      return { ns = b.namespace or ns, service = b.name, weight = b.weight or 1 }
     end
+  end)
+  for _, list in ipairs(rules) do
     if #list == 1 and list[1].weight > 0 then list[1].weight = 1 end
-    rules[#rules + 1] = list
   end
   return rules
 end
 
 function BACKENDS.virtualservices(obj)
-  local ns, rules = obj.metadata.namespace, {}
-  for _, h in ipairs(U.dig(obj, { "spec", "http" }) or {}) do
-    local list = {}
-    local routes = h.route or {}
-    for _, d in ipairs(routes) do
-      local dns, name = host_service(U.dig(d, { "destination", "host" }), ns)
-      list[#list + 1] = { ns = dns, service = name, weight = d.weight or (#routes == 1 and 100 or 0) }
-    end
-    rules[#rules + 1] = list
-  end
-  return rules
+  return weighted(obj, "http", "route", function(d, ns, n)
+    local dns, name = host_service(U.dig(d, { "destination", "host" }), ns)
+    return { ns = dns, service = name, weight = d.weight or (n == 1 and 100 or 0) }
+  end)
 end
 
 function BACKENDS.trafficsplits(obj)
