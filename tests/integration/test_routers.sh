@@ -13,8 +13,9 @@
 #     weight is an audit record; promote sends everything back to the
 #     stable Service, which now selects the new pods; a failure after a
 #     canary restores the weights and Services it found.
-#  3. istio: no VirtualService yet (ENOTFOUND); one with FQDN hosts, 5%,
-#     then abort.
+#  3. istio: no VirtualService yet (ENOTFOUND); one with FQDN hosts, 5%
+#     (a canary image answering 3% with 500: each track's error rate is its
+#     own, whatever its share), then abort.
 #  4. nginx: a managed canary Ingress with ingress-nginx's canary
 #     annotations; the undo of a first canary deletes it; abort sets 0.
 #  5. smi: a TrafficSplit that does not send to web-stable (EINVALID); one
@@ -36,7 +37,8 @@ return {
   objects = { { apiVersion = "gateway.networking.k8s.io/v1", kind = "HTTPRoute",
                 metadata = { name = "seeded", namespace = "prod" },
                 spec = { rules = { { backendRefs = { { name = "nothing", port = 80 } } } } } } },
-  metrics = { requests_per_second = 10, variation = 0 },
+  metrics = { requests_per_second = 10, variation = 0, error_rate = 0.001,
+              images = { ["registry/web:*-errors"] = { error_rate = 0.03 } } },
 }
 LUA
 start_sim sim --memory --scenario "$T/scenario.lua" --time-scale 50 --kubeconfig "$T/kubeconfig"
@@ -165,12 +167,21 @@ spec:
 YAML
 k vs apply -f "$T/vs.yaml"
 krc 0 vs "kubectl apply a VirtualService"
-sm i5 run rollout_router.lua --env prod -p router=istio -p weight=5 -p image=registry/web:v3
+sm i5 run rollout_router.lua --env prod -p router=istio -p weight=5 -p image=registry/web:v3-errors
 expect_rc 0 i5 "canary 5% through the VirtualService"
 eq "$(kget prod vs/web '{range .spec.http[0].route[*]}{.destination.host}={.weight} {end}')" \
   "web-stable.prod.svc.cluster.local=95 web-canary.prod.svc.cluster.local=5 " "destination weights 95/5"
 share_near 5 "istio at 5%"
-sm iab run rollout_router.lua --env prod -p router=istio -p weight=5 -p image=registry/web:v3 -p after=abort
+errors=$(curl -fsS "$URL/api/v1/query" --data-urlencode \
+  'query=sum by (track) (increase(http_requests_total{namespace="prod",code="500"}[1m])) / sum by (track) (increase(http_requests_total{namespace="prod"}[1m]))' |
+  py 'import json,sys
+d = {r["metric"]["track"]: float(r["value"][1]) for r in json.load(sys.stdin)["data"]["result"]}
+c, st = 100 * d["canary"], 100 * d["stable"]
+print("ok" if abs(c - 3) <= 0.3 and st <= 0.3 else "canary %.2f%%, stable %.2f%%" % (c, st))')
+# Whole requests: the canary's 630 a minute give 3% +- 0.2; the stable's
+# 0.1% is a few requests in 20 pods' floored counters.
+eq "$errors" ok "each track answers 500 at its own rate (canary image 3%, stable 0.1%), whatever its share"
+sm iab run rollout_router.lua --env prod -p router=istio -p weight=5 -p image=registry/web:v3-errors -p after=abort
 expect_rc 0 iab "abort"
 eq "$(kget prod vs/web '{.spec.http[0].route[*].weight}')" "100 0" "abort: weights 100/0"
 eq "$(kget prod deploy/web '{.spec.template.spec.containers[0].image}')" registry/web:v2 "the stable still runs v2"
