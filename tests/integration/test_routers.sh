@@ -19,7 +19,9 @@
 #  4. nginx: a managed canary Ingress with ingress-nginx's canary
 #     annotations; the undo of a first canary deletes it; abort sets 0.
 #  5. smi: a TrafficSplit that does not send to web-stable (EINVALID); one
-#     that does, through a progressive 25 -> 100 and the promotion.
+#     that does, through a progressive 25 -> 50 -> 100 killed (SIGKILL) in
+#     its pause at 50%, resumed: every weight set and audited once, then
+#     the promotion.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -222,7 +224,7 @@ eq "$(kget prod ingress/web-canary "{.metadata.annotations['nginx\.ingress\.kube
 k deling -n prod delete ingress web web-canary
 krc 0 deling "delete the Ingresses"
 
-say "5. smi: a TrafficSplit through progressive 25 -> 100"
+say "5. smi: a TrafficSplit through progressive 25 -> 50 -> 100, killed at 50%"
 cat >"$T/ts.yaml" <<'YAML'
 apiVersion: split.smi-spec.io/v1alpha2
 kind: TrafficSplit
@@ -240,13 +242,25 @@ has "$T/snone.out" "EINVALID" "EINVALID"
 has "$T/snone.out" "trafficsplit/web sends nothing to service web-stable" "saying what is missing"
 k ts apply -f "$T/ts.yaml"
 krc 0 ts "kubectl apply the TrafficSplit"
-sm sprog run rollout_router.lua --env prod -p router=smi -p steps=25,100 -p image=registry/web:v4
-expect_rc 0 sprog "progressive 25 -> 100 and the promotion"
-run=$(newest_run)
+bg_run sprog run rollout_router.lua --env prod -p router=smi -p steps=25,50,100 -p pause=4s \
+  -p image=registry/web:v4 --json
+run=$NEW_RUN
+# Key 3 is the 50% step; 3/6 its pause (after the route step 3/5).
+wait_until 60 "the pause at 50%" journal_has "$run" 3/6 started
+kill -9 "$BG_PID"
+bg_wait "$BG_PID"
+eq "$RC" 137 "summit was killed during the pause at 50%"
+eq "$(kget prod ts/web '{.spec.backends[*].weight}')" "50 50" "the TrafficSplit is at 50/50"
+share_near 50 "smi at 50%"
+sm sresume resume "$run"
+expect_rc 0 sresume "the resumed progressive rollout and the promotion"
+expect_status "$run" succeeded "the progressive run"
 eq "$(kget prod ts/web '{range .spec.backends[*]}{.service}={.weight} {end}')" \
   "web-stable=100 web-canary=0 " "the TrafficSplit back to 100/0"
 eq "$(kget prod deploy/web '{.spec.template.spec.containers[0].image}')" registry/web:v4 "web runs v4"
-eq "$(audit_count "$run" rollout.route '"router":"smi"')" 3 "three weights set (25, 100, 0), each audited"
+eq "$(started_rows "$run" 3/5)" 1 "the route step at 50% ran once"
+eq "$(audit_count "$run" rollout.route '"router":"smi"')" 4 \
+  "four weights set (25, 50, 100, 0), each audited once across the kill"
 share_near 0 "after the promotion"
 
 cd "$T"

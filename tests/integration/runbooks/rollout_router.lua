@@ -13,6 +13,7 @@ return runbook {
     weight = { type = "number", default = 5 },
     steps = { type = "string", description = "progressive weights instead of one canary, e.g. 25,100" },
     after = { enum = { "none", "promote", "abort", "fail" }, default = "none" },
+    pause = { type = "string", default = "0s", description = "progressive: a sleep between weights" },
   },
   run = function(p)
     local route = { [p.router] = REFS[p.router] }
@@ -20,7 +21,8 @@ return runbook {
     if p.steps then
       local steps = {}
       for w in p.steps:gmatch("%d+") do steps[#steps + 1] = tonumber(w) end
-      r = rollout.progressive{ name = "web", image = p.image, steps = steps, route = route, timeout = "2m" }
+      r = rollout.progressive{ name = "web", image = p.image, steps = steps, route = route, timeout = "2m",
+                               between = function() sleep(p.pause) end }
     else
       r = rollout.canary{ name = "web", image = p.image, weight = p.weight, route = route, timeout = "2m" }
     end
