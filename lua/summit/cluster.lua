@@ -34,9 +34,13 @@ kind("", "v1", "events", "Event", true, "event", "ev")
 kind("", "v1", "secrets", "Secret", true, "secret")
 kind("", "v1", "namespaces", "Namespace", false, "namespace", "ns")
 kind("batch", "v1", "jobs", "Job", true, "job")
--- Ingresses carry route weights (summit.rollout's route hook, e.g.
--- ingress-nginx's canary-weight annotation); the sim does not serve them.
+-- Route objects carry traffic weights (summit.rollout's routers): an
+-- Ingress with ingress-nginx's canary annotations, a Gateway API
+-- HTTPRoute, an Istio VirtualService, an SMI TrafficSplit.
 kind("networking.k8s.io", "v1", "ingresses", "Ingress", true, "ingress", "ing")
+kind("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", true, "httproute")
+kind("networking.istio.io", "v1", "virtualservices", "VirtualService", true, "virtualservice", "vs")
+kind("split.smi-spec.io", "v1alpha2", "trafficsplits", "TrafficSplit", true, "trafficsplit", "ts")
 
 local argerr = argcheck.raiser("cluster:")
 

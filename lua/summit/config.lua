@@ -22,7 +22,7 @@ local ENV = {
   cluster = "string", namespace = "string", traffic = "number",
   approval = "table", url = "string", vars = "table", description = "string",
   windows = "table", deployment = "string", app = "string",
-  metrics = "table",
+  metrics = "table", route = "table",
 }
 local CLUSTER = {
   sim = "boolean", kubeconfig = "string", context = "string",

@@ -566,6 +566,24 @@ stop_sim() {
   hasnt "$T/$1.err" "internal error" "no internal errors in the sim's log"
 }
 
+# sim_workdir RUNBOOK...: $W (the work directory) with copies of the
+# runbooks and a summit.lua whose environment prod is namespace prod of
+# the sim (through $T/kubeconfig), plus any Lua table fields given in
+# SUMMIT_EXTRA; cds there.
+sim_workdir() {
+  W=$T/wd
+  local f
+  for f in "$@"; do cp "$RUNBOOKS/$f" "$W"/; done
+  cat >"$W/summit.lua" <<LUA
+return {
+  environments = { prod = { cluster = "k", namespace = "prod" } },
+  clusters = { k = { kubeconfig = "../kubeconfig" } },
+  ${SUMMIT_EXTRA:-}
+}
+LUA
+  cd "$W"
+}
+
 # k NAME ARGS...: kubectl against the sim; stdout/stderr to $T/NAME.out
 # and .err, exit code in RC.
 k() {
