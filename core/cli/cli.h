@@ -26,6 +26,7 @@ int cmd_rerun(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_test(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 
