@@ -99,15 +99,16 @@ static int l_summit(lua_State *L) {
   return 2;
 }
 
-/* clock([skip_ms [, set_ms]]) -> virtual now (ms): skips skip_ms ahead,
- * or sets the clock to set_ms. */
+/* clock([skip_ms [, set_ms]]) -> virtual now, wall clock now (ms): skips
+ * skip_ms ahead, or sets the virtual clock to set_ms. */
 static int l_clock(lua_State *L) {
   if (lua_isnumber(L, 2))
     testmode.offset_ms += (int64_t)lua_tonumber(L, 2) - runtime_now_ms();
   else
     testmode.offset_ms += (int64_t)luaL_optnumber(L, 1, 0);
   lua_pushnumber(L, (lua_Number)runtime_now_ms());
-  return 1;
+  lua_pushnumber(L, (lua_Number)(runtime_now_ms() - testmode.offset_ms));
+  return 2;
 }
 
 /* arm(kill_at, scenario_json|nil): the next command's kill and knobs;
@@ -287,7 +288,15 @@ int cmd_test(int argc, char **argv) {
       return cli_usage("test", "no summit.lua here or above: name the tests, "
                                "summit test DIR|FILE...");
     }
-    snprintf(root, sizeof root, "%.*s", (int)(strrchr(cfg, '/') - cfg), cfg);
+    /* Shown relative to here, as a path given on the command line is. */
+    char cwd[4096];
+    int dir_len = (int)(strrchr(cfg, '/') - cfg);
+    size_t n = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
+    if (n && (size_t)dir_len >= n && !strncmp(cfg, cwd, n) && (cfg[n] == '/'))
+      snprintf(root, sizeof root, "%.*s", dir_len - (int)n > 0 ? dir_len - (int)n - 1 : 1,
+               dir_len > (int)n ? cfg + n + 1 : ".");
+    else
+      snprintf(root, sizeof root, "%.*s", dir_len, cfg);
     args[nargs++] = root;
   }
   files_t files = {0};

@@ -93,6 +93,21 @@ function M.ok(v, what)
   return v
 end
 
+-- gt(actual, bound [, what]) / lt: actual > bound, actual < bound.
+function M.gt(actual, bound, what)
+  if not (type(actual) == "number" and actual > bound) then
+    fail(label(what) .. "expected more than " .. show(bound) .. ", got " .. show(actual))
+  end
+  return actual
+end
+
+function M.lt(actual, bound, what)
+  if not (type(actual) == "number" and actual < bound) then
+    fail(label(what) .. "expected less than " .. show(bound) .. ", got " .. show(actual))
+  end
+  return actual
+end
+
 -- has(text, part [, what]): text contains part (plain text, not a pattern).
 function M.has(text, part, what)
   if type(text) ~= "string" or not text:find(part, 1, true) then
@@ -289,7 +304,7 @@ function Run:drive(args, kill_at)
     end
     self.status = self:info().status
     if self.status ~= "suspended" or not self:answer_gates() then return self end
-    args, kill_at = { "resume", self.id, "--detach" }, nil
+    args, kill_at = { "resume", self.id, "--detach", "--durability", "process" }, nil
   end
   fail("the run kept stopping at gates (100 resumes)")
 end
@@ -298,7 +313,7 @@ end
 -- resume RUN, then as run does.
 function Run:resume(o)
   o = o or {}
-  local args = { "resume", self.id, "--detach" }
+  local args = { "resume", self.id, "--detach", "--durability", "process" }
   if o.upgrade then args[#args + 1] = "--upgrade" end
   if o.retry then args[#args + 1] = "--retry" end
   if o.skip then args[#args + 1] = "--skip" end
@@ -313,7 +328,24 @@ Ctx.__index = Ctx
 -- summit(args [, user]) -> exit code, output: any summit command (run,
 -- resume, approve, reject, status, log, result, runs, cancel, validate,
 -- audit, locks) on this case's state.
-function Ctx:summit(args, user) return C.summit(args, user or self.user) end
+function Ctx:summit(args, user)
+  C.env("SUMMIT_STATE_DIR", self.state_dir)
+  return C.summit(args, user or self.user)
+end
+
+local function new_ctx(verbose)
+  local dir = C.tmpdir()
+  return setmetatable({ state_dir = dir .. "/state", dir = dir, verbose = verbose,
+                        user = "summit-test", others = {} }, Ctx)
+end
+
+-- fresh() -> a second context in the same case: a state and a cluster of
+-- its own (to find a journal record in one run, then kill another there).
+function Ctx:fresh()
+  local c = new_ctx(self.verbose)
+  self.others[#self.others + 1] = c
+  return c
+end
 
 local function sorted_keys(t)
   local ks = {}
@@ -331,7 +363,8 @@ end
 -- exit code of its last command.
 function Ctx:run(name, params, opts)
   opts = opts or {}
-  local args = { "run", name, "--detach" }
+  -- A kill here is a process's, so commits need not survive a power cut.
+  local args = { "run", name, "--detach", "--durability", "process" }
   for _, k in ipairs(sorted_keys(params or {})) do
     args[#args + 1] = "-p"
     args[#args + 1] = k .. "=" .. tostring(params[k])
@@ -372,7 +405,7 @@ function Ctx:image(namespace, name, cluster)
 end
 
 -- The virtual clock now, in ms since the epoch.
-function Ctx:now() return C.clock(0) end
+function Ctx:now() return (C.clock(0)) end
 
 -- ---- cases and files ---------------------------------------------------------
 
@@ -390,22 +423,22 @@ local function traceback_failure(e)
 end
 
 local function run_case(c, verbose)
-  local dir = C.tmpdir()
-  C.env("SUMMIT_STATE_DIR", dir .. "/state")
   C.clock(nil, rfc3339_ms(c.opts.at or M.DEFAULT_START))
-  local ctx = setmetatable({ state_dir = dir .. "/state", dir = dir, verbose = verbose,
-                             user = "summit-test" }, Ctx)
+  local ctx = new_ctx(verbose)
+  local _, wall0 = C.clock()
   local ok, f = xpcall(c.fn, traceback_failure, ctx)
+  local _, wall1 = C.clock()
   C.env("SUMMIT_STATE_DIR", nil)
   if ok then
-    print("ok   " .. c.name)
-    C.rmtree(dir)
+    print(string.format("ok   %s (%.1f s)", c.name, (wall1 - wall0) / 1000))
+    for _, o in ipairs(ctx.others) do C.rmtree(o.dir) end
+    C.rmtree(ctx.dir)
     return true
   end
   local at = f.where and (" (" .. f.where .. ")") or ""
   print("FAIL " .. c.name .. at .. ": " .. f.message)
   if verbose and f.trace then print(f.trace) end
-  print("     its state is kept in " .. dir)
+  print("     its state is kept in " .. ctx.state_dir)
   return false
 end
 

@@ -28,7 +28,7 @@ local M = {}
 M.TICK_MS = 100
 -- Under summit test's virtual clock every tick is work with no wait in
 -- between: a coarser one keeps hours of cluster time to seconds.
-M.VIRTUAL_TICK_MS = 1000
+M.VIRTUAL_TICK_MS = 5000
 
 local REVISION = "deployment.kubernetes.io/revision"
 local REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
