@@ -222,7 +222,7 @@ static int find_tests(int n, char **args, files_t *out) {
     }
     g_found = (files_t){0};
     nftw(args[i], visit, 16, FTW_PHYS | FTW_ACTIONRETVAL);
-    qsort(g_found.v, (size_t)g_found.n, sizeof *g_found.v, by_name);
+    if (g_found.n) qsort(g_found.v, (size_t)g_found.n, sizeof *g_found.v, by_name);
     for (int j = 0; j < g_found.n; j++) {
       add_file(out, g_found.v[j]);
       free(g_found.v[j]);

@@ -45,7 +45,7 @@ local function where()
     local info = debug.getinfo(level, "Sl")
     if not info then break end
     if info.source == test_file and info.currentline > 0 then
-      return info.short_src .. ":" .. info.currentline
+      return info.source:sub(2) .. ":" .. info.currentline
     end
   end
   return nil
