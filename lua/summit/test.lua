@@ -209,11 +209,18 @@ function Run:entries(pattern)
   return names
 end
 
--- The audit records of the run (summit audit export --run RUN).
-function Run:audit()
+-- The audit records of the run (summit audit export --run RUN); with an
+-- action, the newest record of that action (nil if none).
+function Run:audit(action)
   local code, out = self.ctx:summit({ "audit", "export", "--run", self.id })
   if code ~= 0 then fail("summit audit export: " .. out) end
-  return lines_json(out)
+  local records = lines_json(out)
+  if action == nil then return records end
+  local found
+  for _, r in ipairs(records) do
+    if r.action == action then found = r end
+  end
+  return found
 end
 
 -- Everything the run's commands printed so far.

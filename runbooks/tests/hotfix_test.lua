@@ -12,10 +12,7 @@ t.case("a hotfix goes straight to production with an emergency approval", functi
   local result = run:result()
   t.eq(result.approvers, { "alice" }, "the emergency approvers")
   t.eq(result.verify, "passed", "the immediate verification")
-  local approved
-  for _, r in ipairs(run:audit()) do
-    if r.action == "release.hotfix_approved" then approved = r end
-  end
+  local approved = run:audit("release.hotfix_approved")
   t.ok(approved, "the approval is audited")
   t.has(approved.detail.justification, "CVE-2026-1234", "with the justification")
 end)

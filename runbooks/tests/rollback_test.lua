@@ -16,10 +16,7 @@ t.case("rollback puts back the previous revision", function(ctx)
   local run = ctx:run("rollback", { environment = "production", reason = "v2 breaks logins" })
   t.eq(run.status, "succeeded", "the rollback")
   t.eq(ctx:image("summit-production", "web"), "registry/web:v1.0.0", "production runs v1.0.0 again")
-  local record
-  for _, r in ipairs(run:audit()) do
-    if r.action == "rollback" then record = r end
-  end
+  local record = run:audit("rollback")
   t.ok(record, "the rollback is audited")
   t.has(record.detail.reason, "v2 breaks logins", "with its reason")
 end)

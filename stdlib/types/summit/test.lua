@@ -58,8 +58,9 @@ function Run:entry(name) end
 ---@param pattern string
 ---@return string[] names
 function Run:entries(pattern) end
----@return table[] records summit audit export --run RUN
-function Run:audit() end
+---@param action? string The newest record of this action instead of them all
+---@return table[]|table|nil records summit audit export --run RUN
+function Run:audit(action) end
 ---@return string output What the run's commands printed
 function Run:output() end
 
