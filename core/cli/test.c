@@ -117,6 +117,7 @@ static int l_arm(lua_State *L) {
   static char *scenario;
   int was = testmode.killed;
   testmode.killed = 0;
+  testmode.gates = 0;   /* a command starts with no task at a gate */
   testmode.kill_at = (long)luaL_optnumber(L, 1, 0);
   free(scenario);
   scenario = lua_isstring(L, 2) ? strdup(lua_tostring(L, 2)) : NULL;

@@ -8,10 +8,12 @@
 #     answers suspends the run, and its 2h timeout passes on the virtual
 #     clock (run:advance): the resumed run fails on it. Without arguments
 #     the project of the nearest summit.lua is tested.
-#  2. a seeded bug: a copy of the runbook whose deploy step sets the wrong
+#  2. seeded bugs: a copy of the runbook whose deploy step sets the wrong
 #     image makes its test FAIL with the file:line of the failed assertion,
-#     exit 1; a runtime error and a syntax error in a test file are
-#     reported with theirs.
+#     exit 1; so does a copy of the shipped runbooks/verify.lua that never
+#     fails, under its shipped tests (which pass on the original); a
+#     runtime error and a syntax error in a test file are reported with
+#     theirs.
 #  3. misuse: a misspelt option, a missing path, a directory without
 #     tests: exit 2.
 set -euo pipefail
@@ -95,7 +97,7 @@ has "$T/pass.out" "3 passed, 0 failed" "the closing line"
 eq "$(cat "$T/default.rc")" 0 "without arguments: the project of the nearest summit.lua"
 has "$T/default.out" "3 passed, 0 failed" "... its tests/ found"
 
-say "2. a seeded bug is found, with the file:line of the assertion"
+say "2. seeded bugs are found, with the file:line of the assertion"
 sed 's/k:set_image("deployment\/web", "web", p.image)/k:set_image("deployment\/web", "web", "registry\/web:v1")/' \
   "$P/runbooks/ship.lua" >"$T/ship.lua"
 cmp -s "$T/ship.lua" "$P/runbooks/ship.lua" && die "the seeded bug was not applied"
@@ -106,6 +108,22 @@ line=$(grep -n '"the image")' "$P/tests/ship_test.lua" | cut -d: -f1)
 has "$T/bug.out" "FAIL ships, approved by alice ($P/tests/ship_test.lua:$line): the image: expected \"registry/web:v2\", got \"registry/web:v1\"" \
   "the failed assertion, its file:line, expected and actual"
 has "$T/bug.out" "passed, 2 failed" "the closing line counts the failures"
+
+ROOT=$(cd "$HERE/../.." && pwd)
+mkdir -p "$T/shipped/tests"
+cp "$ROOT/runbooks/tests/summit.lua" "$ROOT/runbooks/tests/verify_test.lua" "$T/shipped/tests/"
+cp "$ROOT/runbooks/verify.lua" "$T/shipped/"
+sm vok test "$T/shipped/tests"
+expect_rc 0 vok "the shipped verify tests on a copy of verify.lua"
+has "$T/vok.out" "3 passed, 0 failed" "all three pass"
+sed -i 's/if p.strict then fail(/if false then fail(/' "$T/shipped/verify.lua"
+cmp -s "$T/shipped/verify.lua" "$ROOT/runbooks/verify.lua" && die "the seeded bug was not applied to verify.lua"
+sm vbug test "$T/shipped/tests"
+expect_rc 1 vbug "the shipped verify tests on verify.lua with the seeded bug"
+line=$(grep -n 't.eq(run.status, "failed", "the run")' "$T/shipped/tests/verify_test.lua" | head -1 | cut -d: -f1)
+has "$T/vbug.out" "FAIL a high error rate fails verification ($T/shipped/tests/verify_test.lua:$line): the run: expected \"failed\", got \"succeeded\"" \
+  "the case that catches it, at its assertion's file:line"
+has "$T/vbug.out" "2 passed, 1 failed" "the closing line"
 
 cat >"$P/tests/broken_test.lua" <<'LUA'
 local t = require("summit.test")
