@@ -1,14 +1,13 @@
 /* The event stream: JSON lines for machines, short lines for people. */
 #include "engine/events.h"
-#include "engine/runtime.h"
 
+#include "engine/runtime.h"
 #include "engine/secrets.h"
 #include "io/term.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
