@@ -298,20 +298,23 @@ function Run:drive(args, kill_at)
     if self.ctx.verbose then io.write(out) end
     self.id = self.id or newest_run(self.ctx)
     if not self.id then fail("no run was created: " .. out) end
-    if self.before_kill then
-      local name = reran(self.before_kill, self:journal())
-      self.before_kill = nil
-      if name then fail("entry " .. show(name) .. " completed before the kill and ran again after it") end
+    if #self.kills > 0 then   -- every later command, against every kill
+      local now = self:journal()
+      for _, before in ipairs(self.kills) do
+        local name = reran(before, now)
+        if name then fail("entry " .. show(name) .. " completed before a kill and ran again after it") end
+      end
     end
     if killed then
       self.status = "killed"
-      self.before_kill = self:journal()
+      self.kills[#self.kills + 1] = self:journal()
       C.clock(LEASE_LAPSE_MS)
       return self
     end
     self.status = self:info().status
     if self.status ~= "suspended" or not self:answer_gates() then return self end
-    args, kill_at = { "resume", self.id, "--detach", "--durability", "process" }, nil
+    -- kill_at counts the run's records: it may come after a gate
+    args = { "resume", self.id, "--detach", "--durability", "process" }
   end
   fail("the run kept stopping at gates (100 resumes)")
 end
@@ -378,7 +381,7 @@ function Ctx:run(name, params, opts)
   end
   if opts.env then args[#args + 1] = "--env"; args[#args + 1] = opts.env end
   local run = setmetatable({
-    ctx = self, outputs = {}, answered = {}, approvers = opts.approve or {},
+    ctx = self, outputs = {}, answered = {}, approvers = opts.approve or {}, kills = {},
     scenario = opts.scenario and json.encode(opts.scenario) or nil, user = opts.user,
   }, Run)
   return run:drive(args, opts.kill_at)
