@@ -427,9 +427,13 @@ function M.case(name, fn, opts)
   cases[#cases + 1] = { name = name, fn = fn, opts = opts or {} }
 end
 
+-- A Lua error: where is the test file's line, and its message loses that
+-- same "file:line: " prefix so it is not said twice.
 local function traceback_failure(e)
   if getmetatable(e) == Failure then return e end
-  return setmetatable({ message = tostring(e), where = where(), trace = debug.traceback("", 2) }, Failure)
+  local at, message = where(), tostring(e)
+  if at and message:sub(1, #at + 2) == at .. ": " then message = message:sub(#at + 3) end
+  return setmetatable({ message = message, where = at, trace = debug.traceback("", 2) }, Failure)
 end
 
 local function run_case(c, verbose)
