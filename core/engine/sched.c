@@ -193,7 +193,7 @@ void task_deadline(task_t *t, int64_t deadline_ms) {
   t->deadline->data = t;
   uv_update_time(t->s->loop);  /* the delay is from now, not a stale loop time */
   testmode_timer_start(t->deadline, deadline_fired,
-                 deadline_ms > now ? (uint64_t)(deadline_ms - now) : 0, 0);
+                       deadline_ms > now ? (uint64_t)(deadline_ms - now) : 0, 0);
 }
 
 void sched_interrupt(task_t *t, const char *code, const char *message) {
