@@ -28,6 +28,7 @@ int cmd_schedule(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_test(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 

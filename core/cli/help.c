@@ -44,6 +44,15 @@ static const struct {
    "killed, its transfer aborted) and exits 4; a run with no process is marked\n"
    "cancelled at once. --rollback runs the undo functions of its completed\n"
    "steps, newest first."},
+  {"test", "summit test [DIR|FILE]... [--verbose]",
+   "Runs the *_test.lua files of the directories (and their subdirectories)\n"
+   "and files named, by default those under the directory of the nearest\n"
+   "summit.lua. Each case runs runbooks on an in-process simulated cluster\n"
+   "with a virtual clock (sleeps and timeouts are skipped, not waited for),\n"
+   "answers gates as named approvers and may kill and resume a run at any\n"
+   "journal record. Prints a line per case (ok, or FAIL with the file:line of\n"
+   "the failed assertion), then N passed, N failed; exits 0 when all pass,\n"
+   "1 when any fails. --verbose prints each run's output. See docs/testing.md."},
   {"locks", "summit locks [--json]", "Lists locks: which run holds each, and whether it still does."},
   {"runs", "summit runs [--json] [--status S | --waiting]",
    "Lists runs, newest first. --waiting lists what waits on whom instead:\n"

@@ -76,6 +76,29 @@ local function expand_home(p)
   return p
 end
 
+-- summit test's knobs (docs/testing.md) laid over the cluster's scenario:
+-- objects merge key by key, anything else (lists, values) is replaced.
+local function merge(base, over)
+  if type(base) ~= "table" or type(over) ~= "table" or over[1] ~= nil or base[1] ~= nil then
+    return over
+  end
+  local t = {}
+  for k, v in pairs(base) do t[k] = v end
+  for k, v in pairs(over) do t[k] = merge(base[k], v) end
+  return t
+end
+
+local function test_knobs(scn)
+  local over = T.test_scenario()
+  if not over then return scn end
+  if type(scn) == "string" then
+    local t, err = require("summit.sim.scenario").load_file(scn)
+    if not t then error(errors.new("ESCENARIO", err), 0) end
+    scn = t
+  end
+  return merge(scn or {}, json.decode(over))
+end
+
 -- Starts (once) the in-process simulated cluster named `name`.
 local function sim_url(name, spec)
   if not sims[name] then
@@ -83,7 +106,7 @@ local function sim_url(name, spec)
     local s = require("summit.sim").start({
       name = name, time_scale = T.time_scale(),
       -- A file name is relative to summit.lua (docs/sim.md).
-      scenario = require("summit.sim.scenario").resolve(spec.scenario, config.path),
+      scenario = test_knobs(require("summit.sim.scenario").resolve(spec.scenario, config.path)),
       state_file = state and (state .. "/sim-" .. name .. ".json") or nil,
     })
     sims[name] = s
