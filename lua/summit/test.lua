@@ -24,6 +24,12 @@ local M = {}
 -- Tuesday morning, inside business hours and outside any year-end freeze,
 -- so a test means the same whatever day it runs.
 M.DEFAULT_START = "2026-03-10T10:00:00Z"
+-- The clock starts this far past that second. The simulated cluster dates
+-- its objects to whole seconds and answers a query at the nearest second:
+-- from .6 on, a run's first query (a verification's first round comes at
+-- once) sees the cluster's first second of traffic instead of none, which
+-- made "no data" depend on how fast the machine reached that query.
+M.START_OFFSET_MS = 600
 
 -- A killed run's lease must lapse before it can be resumed: the clock
 -- moves on by this much (more than the default lease of 30 s).
@@ -437,7 +443,7 @@ local function traceback_failure(e)
 end
 
 local function run_case(c, verbose)
-  C.clock(nil, rfc3339_ms(c.opts.at or M.DEFAULT_START))
+  C.clock(nil, rfc3339_ms(c.opts.at or M.DEFAULT_START) + M.START_OFFSET_MS)
   local ctx = new_ctx(verbose)
   local _, wall0 = C.clock()
   local ok, f = xpcall(c.fn, traceback_failure, ctx)
