@@ -70,6 +70,7 @@ int cmd_daemon(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   o.max_runs = 4;
   o.time_scale = 1;
+  o.config_path = cli_find_config();
   int code = parse(argc, argv, &o);
   if (!code) code = start(&o);
   free((char *)o.labels);

@@ -11,6 +11,7 @@
  * state directory; a child outlives a killed daemon and finishes its
  * run. */
 #include "engine/daemon.h"
+#include "engine/storecfg.h"
 
 #include <assert.h>
 #include <cJSON.h>
@@ -646,7 +647,11 @@ int daemon_main(const daemon_opts *o) {
   int code = EXIT_FAILED;
   char path[4200], err[1024];
   io_private_dir(o->state_dir);  /* as summit run does: parents too */
-  store_target(o->state_dir, path, sizeof path);
+  if (engine_store_target(o->state_dir, o->config_path, NULL, path,
+                          sizeof path, err, sizeof err) != 0) {
+    fprintf(stderr, "summit daemon: %s\n", err);
+    return EXIT_USAGE;
+  }
   d.store = store_open(path, 1, STORE_DURABILITY_FULL, err, sizeof err);
   if (!d.store) {
     fprintf(stderr, "summit daemon: %s\n", err);

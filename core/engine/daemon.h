@@ -55,6 +55,7 @@ typedef struct {
   double time_scale;        /* passed to children (tests) */
   int64_t poll_ms;          /* 0: 500 */
   int64_t grace_ms;         /* SIGTERM -> SIGKILL of children; 0: 30 s */
+  const char *config_path;  /* the nearest summit.lua (its `store`) */
   const char *labels;       /* --labels: JSON object (NULL: none); queued
                              * runs and runs submitted --on are taken only
                              * when it has every label they need */

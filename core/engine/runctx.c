@@ -1,6 +1,7 @@
 /* The context of a run lifecycle command and the store-side steps the
  * commands share (see runctx.h). */
 #include "engine/runctx.h"
+#include "engine/storecfg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,7 +135,11 @@ int ctx_open_store(ctx_t *c, const engine_opts *o, int create) {
                 strerror(errno));
     return EXIT_FAILED;
   }
-  store_target(o->state_dir, path, sizeof path);
+  if (engine_store_target(o->state_dir, o->config_path, c->rt.L, path,
+                          sizeof path, err, sizeof err) != 0) {
+    engine_errf("%s", err);
+    return EXIT_USAGE;
+  }
   if (!create && !store_is_url(path) && access(path, F_OK) != 0) {
     engine_errf("no state database at %s (no runs yet?)", path);
     return EXIT_USAGE;

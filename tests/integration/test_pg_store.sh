@@ -15,6 +15,8 @@
 #  F. two daemons and one schedule: one run per fire
 #  G. the audit table refuses UPDATE, DELETE and TRUNCATE; a record changed
 #     behind its triggers is named by audit verify
+#  I. store = in summit.lua selects the store for every command beside
+#     it; SUMMIT_STORE wins; a password in it is refused
 #  H. the server cuts summit's sessions every 150 ms, commits included: no
 #     completed step runs again, nothing is lost, the chain holds
 set -euo pipefail
@@ -198,6 +200,36 @@ pg_sql --admin-db summit "ALTER TABLE audit DISABLE TRIGGER USER;
 sm gverify audit verify
 expect_rc 1 gverify "audit verify after a record was rewritten behind the triggers"
 has "$T/gverify.out" "BROKEN at record 3" "it names the record"
+
+say "I: store = in summit.lua, for every command run beside it"
+mkdir -p "$W/i"
+printf 'return { store = "%s" }\n' "$PG_URL" >"$W/i/summit.lua"
+before=$(pg_sql "SELECT count(*) FROM runs")
+cd "$W/i"
+SAVED_STORE=$SUMMIT_STORE
+unset SUMMIT_STORE
+sm irun run "$RUNBOOKS/crash50.lua" -p dir="$W/i" -p steps=2 -p pause=0
+expect_rc 0 irun "a run beside a summit.lua with store ="
+eq "$(pg_sql "SELECT count(*) FROM runs")" $((before + 1)) "it went to PostgreSQL"
+runI=$(pg_sql "SELECT id FROM runs ORDER BY created_ms DESC, id DESC LIMIT 1")
+sm istatus status "$runI"
+expect_rc 0 istatus "status finds it there, with no SUMMIT_STORE"
+sm ishow store show
+has "$T/ishow.out" "postgresql postgresql://summit@127.0.0.1:$PG_PORT/summit" "store show names it"
+SUMMIT_STORE=$T/other.db sm iover2 runs
+has "$T/iover2.err" "$T/other.db" "SUMMIT_STORE wins over summit.lua"
+printf 'return { store = "postgresql://summit:%s@127.0.0.1:%s/summit" }\n' "$SECRET" "$PG_PORT" >"$W/i/summit.lua"
+sm ipw runs
+expect_rc 1 ipw "runs with a password in summit.lua's store"
+has "$T/ipw.err" "store holds a password" "it is refused, and says why"
+sm ipw2 run "$RUNBOOKS/crash50.lua" -p dir="$W/i" -p steps=1
+expect_rc 2 ipw2 "run with a password in summit.lua's store"
+has "$T/ipw2.err" "summit.lua" "the message names summit.lua"
+! grep -q "$SECRET" "$T/ipw.err" "$T/ipw2.err" || die "the refusal printed the password"
+ok "the refusal does not print the password"
+rm "$W/i/summit.lua"
+cd "$T"
+export SUMMIT_STORE=$SAVED_STORE
 
 say "the password never left summit"
 for f in "$T"/*.out "$T"/*.err "$SUMMIT_STATE_DIR"/logs/* "$SUMMIT_STATE_DIR"/daemon.log; do
