@@ -111,11 +111,44 @@ P_SINGLE=$(median <"$WORK/p.single")
 echo
 
 # ---- (w) throughput of 1, 2 and 4 workers -----------------------------------
-# ==== workers (needs `summit submit` and `summit daemon --labels`) ====
-# To measure: submit BENCH_PG_RUNS short runs, start K daemons (K = 1, 2,
-# 4) on $PG_URL, time until every run succeeded; runs per second per K.
-# Skipped with the same reason as the summit side of (p) until then.
-echo "(w) throughput of 1, 2, 4 workers on short runs: ${WHY_NOT:+skipped: }${WHY_NOT:-not written yet}"
+# BENCH_PG_RUNS one-step runs are submitted first, then K daemons (K = 1,
+# 2, 4) start on $PG_URL; the time is until every run succeeded. Runs per
+# second per K; no goal in DESIGN §10 (info), the ratio to K=1 says how
+# the pool scales while summit's writes are serialised (docs/team.md).
+RUNS=${BENCH_PG_RUNS:-60}
+W_LINES=()
+if [ -n "$WHY_NOT" ]; then
+  echo "(w) throughput of 1, 2, 4 workers on short runs: skipped: $WHY_NOT"
+else
+  echo "(w) throughput of 1, 2, 4 workers: $RUNS submitted one-step runs"
+  W1=
+  for k in 1 2 4; do
+    pg_reset_db
+    st=$WORK/w$k
+    mkdir -p "$st"
+    for i in $(seq "$RUNS"); do
+      SUMMIT_STORE=$PG_URL SUMMIT_STATE_DIR=$st/submit "$SUMMIT" submit \
+        "$WORK/one.lua" >/dev/null 2>&1 || die "submit failed"
+    done
+    t0=$(date +%s%N)
+    pids=()
+    for d in $(seq "$k"); do
+      SUMMIT_STORE=$PG_URL SUMMIT_STATE_DIR=$st/d$d "$SUMMIT" daemon \
+        >/dev/null 2>&1 &
+      pids+=($!)
+    done
+    until [ "$(pg_sql "SELECT count(*) FROM runs WHERE status = 'succeeded'")" -ge "$RUNS" ]; do
+      sleep 0.05
+    done
+    t1=$(date +%s%N)
+    kill -TERM "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true
+    rps=$(calc "$RUNS / (($t1 - $t0) / 1e9)")
+    [ -n "$W1" ] || W1=$rps
+    printf "  %d worker(s): %.1f runs/s (%.2fx one worker)\n" "$k" "$rps" "$(calc "$rps / $W1")"
+    W_LINES+=("$k|$rps")
+    rm -rf "$st"
+  done
+fi
 # ==== end of workers ====
 echo
 
@@ -131,6 +164,11 @@ else
 fi
 line "  autocommit INSERT (one round trip)" "-" \
      "$(printf %.4f "$P_SINGLE") ms/commit" "-" "(info)" "-"
+for wl in "${W_LINES[@]}"; do
+  k=${wl%%|*}; rps=${wl#*|}
+  line "  $k worker(s), one-step runs" "$(printf %.1f "$rps") runs/s" "-" \
+       "$(printf %.2fx "$(calc "$rps / $W1")")" "(info)" "-"
+done
 echo
 echo "method: baseline = bench/bench_pgcommit: BEGIN; INSERT one journal-shaped"
 echo "row (prepared); COMMIT, synchronous_commit=on, fsync=on, over TCP to"

@@ -20,6 +20,7 @@ static const struct {
   {"rerun", cmd_rerun},     {"schedule", cmd_schedule},
   {"daemon", cmd_daemon},   {"result", cmd_result},
   {"init", cmd_init},       {"store", cmd_store},
+  {"submit", cmd_submit},   {"test", cmd_test},
 };
 
 int main(int argc, char **argv) {

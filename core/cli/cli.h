@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 int cmd_run(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_runbooks(int argc, char **argv);
@@ -27,6 +28,7 @@ int cmd_schedule(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_test(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 
@@ -36,6 +38,10 @@ int cmd_store(int argc, char **argv);
 const char *cli_state_dir(void);
 /* The nearest summit.lua above the working directory, or NULL. Static. */
 const char *cli_find_config(void);
+/* The store the commands open: $SUMMIT_STORE, else `store =` of the
+ * nearest summit.lua, else state.db of the state directory (storecfg.c).
+ * -1 (printed) when summit.lua cannot give it. */
+int cli_store_target(char *out, size_t n);
 /* $SUMMIT_USER, else the login name. Static storage. */
 const char *cli_user(void);
 

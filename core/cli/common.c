@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/storecfg.h"
 #include "io/file.h"
+#include "io/term.h"
 #include "io/proc.h"
 #include "store/store.h"
 
@@ -110,10 +112,20 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
   return 2;
 }
 
+int cli_store_target(char *out, size_t n) {
+  char err[1024];
+  if (engine_store_target(cli_state_dir(), cli_find_config(), NULL, out, n,
+                          err, sizeof err) != 0) {
+    fprintf(stderr, "summit: %s\n", term_strf(err, TERM_MULTILINE));
+    return -1;
+  }
+  return 0;
+}
+
 struct store *cli_open_store(void) {
   char path[4200], err[1024];
   const char *dir = cli_state_dir();
-  store_target(dir, path, sizeof path);
+  if (cli_store_target(path, sizeof path) != 0) return NULL;
   if (!store_is_url(path) && access(path, F_OK) != 0) {
     fprintf(stderr, "summit: no state database at %s (no runs yet)\n", path);
     return NULL;

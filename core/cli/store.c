@@ -27,7 +27,7 @@ static int migrate(int argc, char **argv) {
   if (!to) return cli_usage("store", "migrate: where to? --to URL");
   char src[4200], err[1024];
   if (from) snprintf(src, sizeof src, "%s", from);
-  else store_target(cli_state_dir(), src, sizeof src);
+  else if (cli_store_target(src, sizeof src) != 0) return EXIT_USAGE;
   if (store_is_url(src) && store_is_url(to) && !strcmp(src, to))
     return cli_usage("store", "migrate: --to is the store itself");
   store_t *a = store_open(src, 0, STORE_DURABILITY_FULL, err, sizeof err);
@@ -59,7 +59,7 @@ static int show(int argc, char **argv) {
   if (argc) return cli_usage("store", "show: unknown argument '%s'",
                              term_str(argv[0]));
   char target[4200], err[1024];
-  store_target(cli_state_dir(), target, sizeof target);
+  if (cli_store_target(target, sizeof target) != 0) return EXIT_USAGE;
   store_t *s = store_open(target, 0, STORE_DURABILITY_FULL, err, sizeof err);
   if (!s) {
     fprintf(stderr, "summit store: %s\n", term_str(err));

@@ -166,6 +166,24 @@ void sha256(const void *data, size_t len, unsigned char md[32]) {
   sha256_final(&c, md);
 }
 
+void hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen,
+                 unsigned char md[32]) {
+  unsigned char k[64] = {0}, pad[64], inner[32];
+  if (klen > 64) sha256(key, klen, k);  /* a long key is hashed first */
+  else memcpy(k, key, klen);
+  sha256_ctx c;
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
+  sha256_init(&c);
+  sha256_update(&c, pad, 64);
+  sha256_update(&c, data, dlen);
+  sha256_final(&c, inner);
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
+  sha256_init(&c);
+  sha256_update(&c, pad, 64);
+  sha256_update(&c, inner, 32);
+  sha256_final(&c, md);
+}
+
 void sha256_hex(const unsigned char md[32], char out[65]) {
   static const char HEX[] = "0123456789abcdef";
   for (int i = 0; i < 32; i++) {

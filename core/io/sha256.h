@@ -20,6 +20,9 @@ void sha256_update(sha256_ctx *c, const void *data, size_t len);
 void sha256_final(sha256_ctx *c, unsigned char md[32]);
 /* md of data, in one call */
 void sha256(const void *data, size_t len, unsigned char md[32]);
+/* HMAC-SHA-256 (RFC 2104) of data under key */
+void hmac_sha256(const void *key, size_t klen, const void *data, size_t dlen,
+                 unsigned char md[32]);
 /* md as 64 lower-case hex digits and a NUL */
 void sha256_hex(const unsigned char md[32], char out[65]);
 

@@ -5,8 +5,8 @@
  * Two backends sit behind store.h: SQLite (lite.c, the embedded default)
  * and PostgreSQL (pg.c, a team's shared store). The table groups (runs and
  * the journal in runs.c, the audit trail in audit.c, approvals in
- * approvals.c, schedules and the daemon's claims in schedules.c, what
- * notifications read in notify.c, the modules a run pinned in pins.c) are
+ * approvals.c, schedules and the daemon's claims in schedules.c, the
+ * queue of submitted runs in queue.c, what notifications read in notify.c, the modules a run pinned in pins.c) are
  * written once, against the small statement interface below, in SQL both
  * databases run: `?N` placeholders (pg.c turns them into `$N`), standard
  * upserts, RETURNING, and a CAST where PostgreSQL cannot infer a
@@ -40,6 +40,8 @@ enum store_stmt {
   S_ADD, S_REMOVE, S_PAUSE, S_LIST, S_CLAIM, S_NOTE, S_RUN_MARK,
   S_RUN_LAST, S_ENDED, S_ACTIVE, S_FIRE_RUN,
   P_LIST, P_CLAIM, P_RELEASE, R_SCHEDULE,
+  /* queue.c: submitted runs waiting for a worker */
+  U_LIST, U_CLAIM,
   /* notify.c */
   N_STREAK,
   /* pins.c: module sources (M_) */

@@ -22,7 +22,8 @@ static const struct table {
    "finished_ms, wake_ms, owner_pid, owner_host, lease_expires_ms, "
    "cancel_request, heartbeat_ms, config_path, git_commit, schedule, "
    "fire_ms, claim_ms, claim_by, daemon_resume, epoch, epoch_pid, "
-   "epoch_host, start_sig, summit_version, result", "created_ms, id", 35},
+   "epoch_host, start_sig, summit_version, result, run_on", "created_ms, id",
+   36},
   {"journal", "id, run_id, key, attempt, state, kind, name, args_hash, args, "
    "result, error, site, note, ts_ms", "id", 14},
   {"locks", "name, run_id, acquired_ms", "name", 3},

@@ -124,7 +124,11 @@ static int configure(pgdb *d, store_durability dur) {
 
 static int connect_db(pgdb *d) {
   if (d->conn) PQfinish(d->conn);
-  d->conn = PQconnectdb(d->target);
+  /* The target may be a URL or key=value pairs (expand_dbname); the
+   * application name tells summit's sessions apart in pg_stat_activity. */
+  const char *const keys[] = {"dbname", "fallback_application_name", NULL};
+  const char *const vals[] = {d->target, "summit", NULL};
+  d->conn = PQconnectdbParams(keys, vals, 1);
   d->gen++;
   if (PQstatus(d->conn) != CONNECTION_OK) {
     set_err(d, PQerrorMessage(d->conn), NULL);

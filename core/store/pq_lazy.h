@@ -12,7 +12,7 @@
   X(clear) X(status) X(resultStatus) X(getvalue) X(getisnull) X(finish)      \
   X(errorMessage) X(exec) X(setNoticeProcessor) X(resultErrorMessage)        \
   X(resultErrorField) X(prepare) X(ntuples) X(nfields) X(freemem)            \
-  X(execPrepared) X(conninfoParse) X(conninfoFree) X(connectdb)              \
+  X(execPrepared) X(conninfoParse) X(conninfoFree) X(connectdbParams)        \
   X(cmdTuples)
 
 #define PQ_LAZY_FIELD(name) __typeof__(PQ##name) *name;
@@ -45,7 +45,7 @@ const char *pq_lazy_load(void);
 #define PQexecPrepared pq_lazy.execPrepared
 #define PQconninfoParse pq_lazy.conninfoParse
 #define PQconninfoFree pq_lazy.conninfoFree
-#define PQconnectdb pq_lazy.connectdb
+#define PQconnectdbParams pq_lazy.connectdbParams
 #define PQcmdTuples pq_lazy.cmdTuples
 
 #endif

@@ -16,13 +16,13 @@
   "status, error, failed_key, started_by, rerun_of, created_ms, "         \
   "updated_ms, finished_ms, wake_ms, owner_pid, owner_host, "             \
   "lease_expires_ms, cancel_request, heartbeat_ms, config_path, git_commit, " \
-  "start_sig"
+  "start_sig, run_on"
 
 /* The SQL of this file's statements (internal.h names them). */
 static const char *const SQL[] = {
   [Q_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES(?1, ?2, ?3, ?4, "
                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-                   "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                   "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
   [Q_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
   [Q_RUN_STATUS] = "UPDATE runs SET status = ?2, error = ?3, failed_key = ?4,"
                    " wake_ms = ?5, updated_ms = ?6,"
@@ -129,6 +129,7 @@ static void run_from_row(store_q *st, store_run *r) {
   r->config_path = col_dup(st, 22);
   r->git_commit = col_dup(st, 23);
   r->start_sig = col_dup(st, 24);
+  r->run_on = col_dup(st, 25);
 }
 
 void store_run_free(store_run *r) {
@@ -137,7 +138,8 @@ void store_run_free(store_run *r) {
                    &r->source_sha256, &r->source, &r->params, &r->env,
                    &r->status, &r->error, &r->failed_key, &r->started_by,
                    &r->owner_host, &r->rerun_of, &r->cancel_request,
-                   &r->config_path, &r->git_commit, &r->start_sig};
+                   &r->config_path, &r->git_commit, &r->start_sig,
+                   &r->run_on};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     free(*strs[i]);
     *strs[i] = NULL;
@@ -172,6 +174,7 @@ int store_run_create(store_t *s, const store_run *r) {
   bind_text(st, 23, r->config_path);
   bind_text(st, 24, r->git_commit);
   bind_text(st, 25, r->start_sig);
+  bind_text(st, 26, r->run_on);
   if (store__exec(s, st, "creating the run") != STORE_OK) return STORE_ERR;
   if (r->owner_pid > 0) {
     /* A run created with its owner: the owner's first acquisition. */

@@ -63,7 +63,7 @@ static const char *const SQL_P_LIST =
     "   THEN 'approval'"
     "  WHEN status = 'running' THEN 'orphan'"
     "  WHEN status = 'interrupted' AND daemon_resume = 1 THEN 'restart'"
-    " END AS why FROM runs"
+    " END AS why, run_on FROM runs"
     " WHERE status IN ('suspended', 'running', 'interrupted')"
     " AND (claim_ms IS NULL OR claim_ms < ?2) ORDER BY created_ms";
 static const char *const SQL_P_CLAIM =
@@ -334,6 +334,7 @@ int store_daemon_pending(store_t *s, int64_t now_ms, int64_t stale_ms,
       .owner_pid = store__col_int64(st, 5),
       .lease_expires_ms = store__col_int64(st, 6),
       .why = store__col_text(st, 7),
+      .run_on = store__col_text(st, 8),
     };
     if ((ret = fn(ud, &p)) != 0) break;
   }

@@ -113,6 +113,10 @@ static const char *const MIGRATIONS[] = {
   /* 6 -> 7: what a succeeded run's run() returned, as redacted JSON
    * (`summit result`, status --json). Older runs have none. */
   "ALTER TABLE runs ADD COLUMN result TEXT;",
+  /* 7 -> 8: workers (DESIGN §11, queue.c): the labels a worker must have
+   * to take a run submitted with `summit submit --on` (a JSON object;
+   * NULL: any worker). */
+  "ALTER TABLE runs ADD COLUMN run_on TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -195,7 +199,11 @@ static const char PG_BASE_SQL[] =
 
 /* PG_MIGRATIONS[i] takes PostgreSQL from PG_BASE + i to PG_BASE + i + 1:
  * MIGRATIONS[PG_BASE + i] in PostgreSQL's SQL. A NULL ends the list. */
-static const char *const PG_MIGRATIONS[] = {NULL};
+static const char *const PG_MIGRATIONS[] = {
+  /* 7 -> 8 */
+  "ALTER TABLE runs ADD COLUMN run_on TEXT;"
+  "UPDATE summit_schema SET version = 8;",
+  NULL};
 #define NPG ((int)(sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0]) - 1)
 
 _Static_assert(PG_BASE + NPG == NMIGRATIONS,

@@ -66,6 +66,8 @@ typedef struct {
                         * {commit, branch, dirty, dir} (worktree.c) */
   char *start_sig;     /* summit run --sign: the starter's SSH signature of
                         * approval_start_message(), or NULL */
+  char *run_on;        /* summit submit --on: the labels a worker must have
+                        * to take the run (JSON object), or NULL: any */
   int64_t created_ms, updated_ms, finished_ms, wake_ms, lease_expires_ms;
   int64_t owner_pid, heartbeat_ms;
 } store_run;
@@ -353,6 +355,8 @@ typedef struct {
                               * decision came after it suspended), "orphan"
                               * (running; the caller checks the owner),
                               * "restart" (the daemon's stop interrupted it) */
+  const char *run_on;        /* the labels a worker must have (JSON), or
+                              * NULL: any daemon may continue it */
   int64_t updated_ms, owner_pid, lease_expires_ms;
 } store_pending;
 typedef int (*store_pending_cb)(void *ud, const store_pending *p);
@@ -372,6 +376,25 @@ int store_daemon_release(store_t *s, const char *id, const char *by,
                          int restart);
 /* The schedule of run id: *name (caller frees) or NULL. */
 int store_run_schedule(store_t *s, const char *id, char **name);
+
+/* ---- the queue of submitted runs (queue.c, docs/workers.md) --------- */
+
+/* A run waiting for a worker. Strings are valid only during the call. */
+typedef struct {
+  const char *id;
+  const char *run_on;        /* JSON object of required labels, or NULL */
+  int64_t created_ms;
+} store_queued;
+typedef int (*store_queued_cb)(void *ud, const store_queued *q);
+/* Calls fn for each queued run, oldest first, that no claim newer than
+ * stale_ms holds. A nonzero return from fn stops the walk. */
+int store_queue_list(store_t *s, int64_t stale_ms, store_queued_cb fn,
+                     void *ud);
+/* Claims queued run id for by (a worker) if it is still queued and no
+ * claim newer than stale_ms holds it: *won = 1 for one caller only.
+ * Committed at once. store_daemon_release drops the claim. */
+int store_queue_claim(store_t *s, const char *id, int64_t now_ms,
+                      int64_t stale_ms, const char *by, int *won);
 
 /* ---- notifications (notify.c, docs/notifications.md) ----------------- */
 

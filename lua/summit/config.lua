@@ -16,13 +16,13 @@ local TOP = {
   approvers = "table", commands = "table", notifications = "table",
   allowed_signers = "string", windows = "table", defaults = "table",
   runbooks = "table", http = "table", secrets = "table", limits = "table",
-  modules = "table",
+  modules = "table", store = "string",
 }
 local ENV = {
   cluster = "string", namespace = "string", traffic = "number",
   approval = "table", url = "string", vars = "table", description = "string",
   windows = "table", deployment = "string", app = "string",
-  metrics = "table",
+  metrics = "table", route = "table",
 }
 local CLUSTER = {
   sim = "boolean", kubeconfig = "string", context = "string",
@@ -33,7 +33,7 @@ local CLUSTER = {
 local HTTP = { max_per_host = "number", max_total = "number" }
 local LIMITS = { load = true, memory = true }   -- limits: watchdog budgets
 local METRICS = { url = "string", queries = "table", headers = "table", timeout = "string",
-                  cluster = "string" }
+                  cluster = "string", provider = "string", providers = "table" }
 
 -- The first line of src that assigns key (for error positions).
 local function line_of(src, key)
@@ -45,6 +45,17 @@ local function line_of(src, key)
         or line:find("%[%s*[\"']" .. k .. "[\"']%s*%]%s*=") then
       return n
     end
+  end
+end
+
+-- store_problem(store) -> why summit.lua's `store` is refused, or nil.
+-- summit.lua is committed: a password in it would be in every clone.
+local function store_problem(store)
+  if store == "" then return "store must be a PostgreSQL URL or a file, not empty" end
+  local userinfo = store:match("^postgres[a-z]*://([^@/]*)@")
+  if (userinfo and userinfo:find(":", 1, true)) or store:find("password=", 1, true) then
+    return "store holds a password: summit.lua is committed; give it in PGPASSFILE or "
+      .. "PGPASSWORD and keep the URL without it (docs/team.md)"
   end
 end
 
@@ -110,8 +121,21 @@ local function check(path, src, cfg)
       bad("cluster", "%s.cluster names '%s', which is not in clusters", where, m.cluster)
     end
     for name, q in pairs(type(m.queries) == "table" and m.queries or {}) do
-      if type(q) ~= "string" then
-        bad(name, "%s.queries.%s must be a PromQL string, not a %s", where, tostring(name), type(q))
+      if type(q) == "table" then
+        -- A template of another provider: { provider = NAME, query = ... }.
+        if type(q.provider) ~= "string" or q.query == nil then
+          bad(name, "%s.queries.%s: a table template needs provider (a name) and query", where,
+            tostring(name))
+        end
+      elseif type(q) ~= "string" then
+        bad(name, "%s.queries.%s must be a PromQL string, not a %s (or a table { provider =, query = })",
+          where, tostring(name), type(q))
+      end
+    end
+    -- Providers other than Prometheus; their module checks their keys.
+    if type(m.providers) == "table" then
+      for _, why in ipairs(require("summit.metrics.providers").check(where .. ".providers", m.providers)) do
+        bad("providers", "%s", why)
       end
     end
   end
@@ -144,6 +168,10 @@ local function check(path, src, cfg)
     end
   end
   -- modules: the team modules' directories (docs/authoring.md "Team modules").
+  if type(cfg.store) == "string" then
+    local why = store_problem(cfg.store)
+    if why then bad("store", "%s", why) end
+  end
   if type(cfg.modules) == "table" then
     for k, d in pairs(cfg.modules) do
       if type(k) ~= "number" or k < 1 or k > #cfg.modules or k ~= math.floor(k) then
@@ -211,8 +239,9 @@ local function check(path, src, cfg)
   return errs
 end
 
--- open(path, src, env_name) -> true, or nil and a list of problems.
-function M.open(path, src, env_name)
+-- evaluate(path, src) -> the table summit.lua returns, or nil and a list
+-- of problems.
+local function evaluate(path, src)
   local chunk, err = loadstring(src, "@" .. path)
   if not chunk then return nil, { err } end
   -- Copies of the libraries, never the engine's own: summit.lua that
@@ -231,6 +260,29 @@ function M.open(path, src, env_name)
   if type(cfg) ~= "table" then
     return nil, { path .. ": must return a table (return { environments = ... })" }
   end
+  return cfg
+end
+
+-- store_of(path, src) -> summit.lua's `store` (nil: none); raises its
+-- problem. For the commands that open the store before they load the
+-- configuration (core/engine/storecfg.c).
+function M.store_of(path, src)
+  local cfg, errs = evaluate(path, src)
+  if not cfg then error(table.concat(errs, "\n"), 0) end
+  local store = rawget(cfg, "store")
+  if store == nil then return nil end
+  if type(store) ~= "string" then
+    error(path .. ": store must be a string (a PostgreSQL URL or a file), not " .. type(store), 0)
+  end
+  local why = store_problem(store)
+  if why then error(path .. ": " .. why, 0) end
+  return store
+end
+
+-- open(path, src, env_name) -> true, or nil and a list of problems.
+function M.open(path, src, env_name)
+  local cfg, errs0 = evaluate(path, src)
+  if not cfg then return nil, errs0 end
   -- The engine keeps its own copy: a function of summit.lua that the
   -- engine calls later cannot rewrite, say, an approval policy through
   -- the table it returned.

@@ -474,6 +474,13 @@ audit_verify() {
 # owner): it ties the test to the schema, so read state through the
 # --json commands wherever one shows it.
 state_sql() {
+  # On a PostgreSQL store (SUMMIT_TEST_STORE) the same SQL goes to psql;
+  # parameters are SQLite's only.
+  if [[ ${SUMMIT_TEST_STORE:-} == postgresql ]]; then
+    [[ $# -eq 1 ]] || die "state_sql: parameters are for SQLite only"
+    pg_sql "$1"
+    return
+  fi
   py 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])
 rows = c.execute(sys.argv[2], sys.argv[3:]).fetchall()
@@ -557,6 +564,24 @@ stop_sim() {
   ok "sim stopped cleanly on SIGTERM (exit 0)"
   hasnt "$T/$1.err" "failed:" "no Lua errors in the sim's log"
   hasnt "$T/$1.err" "internal error" "no internal errors in the sim's log"
+}
+
+# sim_workdir RUNBOOK...: $W (the work directory) with copies of the
+# runbooks and a summit.lua whose environment prod is namespace prod of
+# the sim (through $T/kubeconfig), plus any Lua table fields given in
+# SUMMIT_EXTRA; cds there.
+sim_workdir() {
+  W=$T/wd
+  local f
+  for f in "$@"; do cp "$RUNBOOKS/$f" "$W"/; done
+  cat >"$W/summit.lua" <<LUA
+return {
+  environments = { prod = { cluster = "k", namespace = "prod" } },
+  clusters = { k = { kubeconfig = "../kubeconfig" } },
+  ${SUMMIT_EXTRA:-}
+}
+LUA
+  cd "$W"
 }
 
 # k NAME ARGS...: kubectl against the sim; stdout/stderr to $T/NAME.out

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 15 / the store's unit tests (tests/unit/test_store.c and
-# test_notify_streak.c) run again on a real PostgreSQL: the same calls,
+# Issue 15 / the store's unit tests (tests/unit/test_store.c,
+# test_notify_streak.c and test_queue.c) run again on a real PostgreSQL: the same calls,
 # the same assertions, so both backends keep one semantics. Each test gets
 # a schema of its own (tests/unit/fixtures.h); the few that test what only
 # SQLite has (a file, PRAGMAs, old schemas) skip themselves there. The

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,29 @@ Test(sha256, every_length_and_split_matches_openssl) {
     sha256_update(&c, buf + b, n - b);
     sha256_final(&c, ours);
     cr_assert_eq(memcmp(ours, theirs, 32), 0, "length %zu in pieces", n);
+  }
+}
+
+Test(hmac_sha256, rfc4231_and_openssl) {
+  unsigned char md[32], theirs[32];
+  char h[65];
+  /* RFC 4231 test case 2 */
+  hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, md);
+  sha256_hex(md, h);
+  cr_assert_str_eq(
+      h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  /* keys shorter than, as long as, and longer than a block */
+  unsigned char key[150], data[200];
+  for (size_t i = 0; i < sizeof key; i++) key[i] = (unsigned char)(i * 7 + 1);
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 5);
+  for (size_t kl = 0; kl <= sizeof key; kl += 10) {
+    for (size_t dl = 0; dl <= sizeof data; dl += 37) {
+      unsigned int n = 0;
+      hmac_sha256(key, kl, data, dl, md);
+      HMAC(EVP_sha256(), key, (int)kl, data, dl, theirs, &n);
+      cr_assert_eq(n, 32u);
+      cr_assert_eq(memcmp(md, theirs, 32), 0, "key %zu, data %zu", kl, dl);
+    }
   }
 }
 
