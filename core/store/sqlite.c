@@ -195,6 +195,7 @@ struct store {
   sqlite3 *db;
   sqlite3_stmt *stmt[STORE_NSTMT];  /* prepared on first use (internal.h) */
   int in_txn;      /* a write transaction is open (see store_flush) */
+  uint64_t commits; /* transactions store_flush committed (store_commits) */
   char err[1024];
   char *path;      /* named in every error */
   /* The fence (DESIGN §11): the run whose lease this connection holds and
@@ -379,8 +380,11 @@ int store_flush(store_t *s) {
   sqlite3_stmt *st = stmt(s, Q_COMMIT);
   if (!st || exec_stmt(s, st, "commit") != STORE_OK) return STORE_ERR;
   s->in_txn = 0;
+  s->commits++;
   return STORE_OK;
 }
+
+uint64_t store_commits(store_t *s) { return s->commits; }
 
 static int migrate(store_t *s, int from) {
   char *msg = NULL;
