@@ -44,7 +44,6 @@ typedef struct {
   size_t prefix_len;
   char *pend;         /* with a log filter: the line not yet logged */
   size_t pend_len, pend_cap;
-  char rbuf[READ_CHUNK];
 } stream;
 
 struct proc {
@@ -59,6 +58,10 @@ struct proc {
   uv_timer_t grace;
   stream s[2];
 
+  /* What libuv reads into, shared by both pipes (a read is handed to
+   * on_read before the next is allocated), made on the first read: a
+   * process that prints nothing costs no buffer, and none is zeroed. */
+  char *rbuf;
   char *input;          /* our copy: the caller's may not outlive the write */
   size_t input_len;
   uint64_t timeout_ms, grace_ms;
@@ -93,6 +96,7 @@ static void free_proc(proc_t *p) {
     free(p->s[i].prefix);
     free(p->s[i].pend);
   }
+  free(p->rbuf);
   free(p->input);
   free(p);
 }
@@ -278,9 +282,12 @@ static void capture(proc_t *p, stream *s, const char *b, size_t n) {
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  stream *s = (stream *)h;  /* the pipe is the first member */
+  proc_t *p = h->data;
   (void)hint;
-  *buf = uv_buf_init(s->rbuf, sizeof s->rbuf);
+  if (!p->rbuf) p->rbuf = malloc(READ_CHUNK);
+  /* Out of memory: a zero-length buffer makes libuv report UV_ENOBUFS,
+   * which on_read takes as the end of the stream. */
+  *buf = uv_buf_init(p->rbuf, p->rbuf ? READ_CHUNK : 0);
 }
 
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
