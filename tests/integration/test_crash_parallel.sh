@@ -32,35 +32,14 @@ inflight=$T/inflight.txt   # "kill# key" of every entry in flight at a kill
 
 say "launch $rb and kill it up to $KILLS times at random points"
 bg_run launch run "$rb" -p dir="$work" -p branches=$BRANCHES -p steps=$STEPS
-pid=$BG_PID
 run=$NEW_RUN
 echo "run id: $run"
 
 landed=0
 for ((k = 1; k <= KILLS; k++)); do
-  if ((k > 1)); then
-    bg_start "resume$k" resume "$run"
-    pid=$BG_PID
-  fi
-  d=$((40 + RANDOM % 160))
-  ms_sleep "$d"
-  kill -9 "$pid" 2>/dev/null || true
-  bg_wait "$pid"
-  if [[ $RC -eq 137 ]]; then
-    landed=$((landed + 1))
-    "$SUMMIT" status "$run" --json | py 'import json,sys
-d = json.load(sys.stdin)
-for e in d["entries"]:
-    if e["state"] == "started":
-        print(sys.argv[1], e["key"])' "$k" >>"$inflight"
-    echo "  kill $k after ${d} ms: in flight: $(awk -v k="$k" '$1==k{printf "%s ", $2}' "$inflight")"
-  elif [[ $RC -eq 0 ]]; then
-    echo "  kill $k after ${d} ms: the run had already finished"
-    break
-  else
-    show launch "resume$k"
-    die "cycle $k: summit exited $RC before the kill (expected to be killed, 137)"
-  fi
+  kill_cycle "$k" "$run" "$((40 + RANDOM % 160))" "$inflight"
+  [[ $RC -eq 137 ]] || break
+  landed=$((landed + 1))
   sleep 0.1   # let the killed summit's orphaned children append their line
   # A kill that lands after the last commit leaves a finished run.
   [[ $(run_status "$run") != succeeded ]] || break
