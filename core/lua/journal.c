@@ -149,7 +149,10 @@ static const char *redacted(lua_State *L, int idx) {
 static int group_commit(lua_State *L) {
   runtime_t *rt = rt_store(L);
   task_t *t = rt->sched ? sched_current(rt->sched) : NULL;
-  if (t && task_thread(t) == L && sched_others_ready(rt->sched)) {
+  /* Not from where a yield cannot cross (a step called from a sort
+   * comparator or a gsub callback): that one commits on its own. */
+  if (t && task_thread(t) == L && sched_others_ready(rt->sched) &&
+      lua_isyieldable(L)) {
     task_wait(t, WAIT_COMMIT, NULL, NULL, 0);
     lua_settop(L, 0);
     return lua_yield(L, 0);
