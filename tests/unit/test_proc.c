@@ -563,11 +563,13 @@ Test(proc, child_signals_and_session) {
   sigaddset(&block, SIGUSR1);
   sigprocmask(SIG_BLOCK, &block, &old);
   /* SigBlk, SigIgn (masks of signals 1..64 as hex; SIGPIPE is 13, bit
-   * 0x1000; SIGUSR1 is 10, bit 0x200) and "pid sid" of the shell. */
+   * 0x1000; SIGUSR1 is 10, bit 0x200) and "pid sid" of the child itself
+   * (awk, not a shell: a shell blocks signals while it forks). */
   const char *argv[] = {
-    "sh", "-c",
-    "sed -n 's/^SigBlk:\\t//p; s/^SigIgn:\\t//p' /proc/$$/status; "
-    "cut -d' ' -f1,6 /proc/$$/stat", NULL};
+    "awk",
+    "FILENAME ~ /status$/ && /^Sig(Blk|Ign):/ {print $2} "
+    "FILENAME ~ /stat$/ {print $1, $6}",
+    "/proc/self/status", "/proc/self/stat", NULL};
   proc_opts o = opts(argv);
   res_t res;
   run(&o, &res);
