@@ -280,9 +280,17 @@ local function attempt_once(a, c, site)
     -- first effect or wait inside it, or its end (complete). An effect's
     -- row is committed now, in one commit with the rows of every task
     -- that starts in this loop turn; a cancel can cut that wait short.
+    local durable = opts.durable ~= false and not opts.lazy
+    local before = J.commits()
     local _, code, msg = J.start(key, a.attempt, a.kind, a.name, a.hash, stored, site,
-      a.note, opts.durable ~= false and not opts.lazy)
+      a.note, durable)
     if code then return { false, errors.new(code, msg), n = 2 } end
+    -- Woken after the group commit: it must have happened (a commit the
+    -- store refused leaves the count unchanged); the effect must not start.
+    if durable and J.commits() == before then
+      error(string.format("writing the journal: the commit before %s '%s' (%s) failed",
+        a.kind, a.name, key), 0)
+    end
   end
   a.commits = J.commits()
   if a.kind == "step" then
