@@ -1,7 +1,9 @@
 # Thin wrapper over CMake. `make deps` installs the Debian packages of
 # DESIGN §1 when missing; every other target depends on what it needs.
 # (lua-language-server, for the editor types, is neither a Debian package
-# nor on the npm registry: docs/authoring.md "Editor setup".)
+# nor on the npm registry: docs/authoring.md "Editor setup".) postgresql is
+# for the tests and `make bench` only: they start servers of their own
+# (tests/integration/lib_pg.sh); summit itself needs libpq, never a server.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= 2
@@ -9,7 +11,7 @@ SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 DEBS := gcc make cmake pkg-config git libluajit-5.1-dev luajit libuv1-dev \
         libcurl4-openssl-dev libcjson-dev libsqlite3-dev sqlite3 libyaml-dev \
         libssl-dev libhttp-parser-dev libcriterion-dev prometheus python3 curl \
-        nginx-light clang libclang-rt-14-dev lua-check
+        nginx-light clang libclang-rt-14-dev lua-check postgresql libpq-dev
 
 .PHONY: all build asan deps test demo bench clean
 

@@ -7,19 +7,12 @@
  * DB must not exist (it is created, and removed with its -wal/-shm at the
  * end). Prints one line:  commits=N total_ms=T per_commit_ms=P
  * Used by bench/run.sh only; never by tests. */
-#define _POSIX_C_SOURCE 200809L
+#include "bench_time.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void die(sqlite3 *db, const char *what) {
   fprintf(stderr, "bench_commit: %s: %s\n", what,

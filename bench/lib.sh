@@ -1,5 +1,6 @@
 # What the bench scripts share (sourced, not run): where the build is, how
-# they stop, how they summarise timings, the runbook of N trivial steps.
+# they stop, how they summarise timings, how they time one summit command,
+# the runbook of N trivial steps.
 #
 #   . "$(dirname "$0")/lib.sh"; bench_setup NAME "${1:-build}"
 #
@@ -39,6 +40,31 @@ return runbook {
   end,
 }
 EOR
+}
+
+# timed_summit WANT STATE_DIR ARGS...: runs summit ARGS with that state dir
+# (its stderr in $WORK/stderr), dies unless it exits WANT; prints elapsed ms.
+timed_summit() {
+  local want=$1 state=$2; shift 2
+  local t0 t1 rc=0
+  t0=${EPOCHREALTIME/./}
+  SUMMIT_STATE_DIR=$state "$SUMMIT" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
+  t1=${EPOCHREALTIME/./}
+  [ "$rc" = "$want" ] || { cat "$WORK/stderr" >&2;
+    die "summit $* exited $rc, expected $want"; }
+  calc "($t1 - $t0) / 1e3"
+}
+
+# verdict EXPR: "met" when the awk expression EXPR holds, else "MISSED".
+verdict() { awk "BEGIN {exit !($1)}" && echo "met" || echo "MISSED"; }
+
+# line WHAT SUMMIT BASELINE RATIO GOAL VERDICT: a row of a results table;
+# results_header prints the table's title and header.
+line() { printf "%-36s %-16s %-22s %-8s %-14s %s\n" "$@"; }
+results_header() {
+  echo "results (medians; goals from DESIGN §10)"
+  line "what" "summit" "baseline" "ratio" "goal" "verdict"
+  line "----" "------" "--------" "-----" "----" "-------"
 }
 
 # newest_run STATE_DIR: the id of the newest run there.

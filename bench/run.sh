@@ -34,18 +34,6 @@ unset SUMMIT_LUA_DIR NO_COLOR
 minimum() { sort -g | head -1; }
 fmt() { printf "%.${2:-3}f" "$1"; }
 
-# Runs summit with a state dir; expects exit code $1. Prints elapsed ms.
-timed_summit() {
-  local want=$1 state=$2; shift 2
-  local t0 t1 rc=0
-  t0=${EPOCHREALTIME/./}
-  SUMMIT_STATE_DIR=$state "$SUMMIT" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
-  t1=${EPOCHREALTIME/./}
-  [ "$rc" = "$want" ] || { cat "$WORK/stderr" >&2;
-    die "summit $* exited $rc, expected $want"; }
-  calc "($t1 - $t0) / 1e3"
-}
-
 # ---- runbooks ---------------------------------------------------------------
 steps_runbook bench-steps "$STEPS" >"$WORK/steps.lua"
 cat >"$WORK/one.lua" <<'EOF'
@@ -244,11 +232,7 @@ echo "  medians: run $(fmt "$C_SUMMIT" 2) ms (min $(fmt "$C_SUMMIT_MIN" 2)), ver
 echo
 
 # ---- table --------------------------------------------------------------------
-verdict() { awk "BEGIN {exit !($1)}" && echo "met" || echo "MISSED"; }
-line() { printf "%-36s %-16s %-22s %-8s %-14s %s\n" "$@"; }
-echo "results (medians; goals from DESIGN §10)"
-line "what" "summit" "baseline" "ratio" "goal" "verdict"
-line "----" "------" "--------" "-----" "----" "-------"
+results_header
 line "durable step, wall-clock diff" "$(fmt "$A_WALL" 4) ms/step" \
      "$(fmt "$A_COMMIT" 4) ms/commit" "$(fmt "$R_WALL" 2)x" "<= 1.2x" \
      "$(verdict "$R_WALL <= 1.2")"
@@ -277,7 +261,7 @@ for row in "run in a fresh state dir:$C_FRESH" "summit version (exec+link):$C_VE
 done
 line "status, log, runs, audit verify" "below (bench/journal.sh)" "-" "-" "< 1 s at 100k" "-"
 line "1,000 HTTP checks" "below (bench/http.sh)" "curl --parallel" "-" "<= 1.5x" "-"
-line "per-step cost on PostgreSQL" "not measured" "raw libpq commit" "-" "<= 1.5x" "(no PostgreSQL store yet)"
+line "per-step cost on PostgreSQL" "below (bench/pg.sh)" "raw libpq commit" "-" "<= 1.5x" "-"
 line "summit serve: GET /api/v1/runs" "not measured" "nginx, same bytes" "-" ">= 1/3" "(no summit serve yet)"
 echo
 echo "method: wall-clock diff = (T($STEPS-step run) - T(1-step run)) / ($STEPS - 1);"
@@ -289,3 +273,5 @@ echo
 bash "$ROOT/bench/http.sh" "$BUILD"
 echo
 bash "$ROOT/bench/journal.sh" "$BUILD"
+echo
+bash "$ROOT/bench/pg.sh" "$BUILD"

@@ -19,7 +19,8 @@ static const struct {
   {"provenance", cmd_provenance}, {"runbooks", cmd_runbooks},
   {"rerun", cmd_rerun},     {"schedule", cmd_schedule},
   {"daemon", cmd_daemon},   {"result", cmd_result},
-  {"init", cmd_init},
+  {"init", cmd_init},       {"store", cmd_store},
+  {"submit", cmd_submit},   {"test", cmd_test},
 };
 
 int main(int argc, char **argv) {

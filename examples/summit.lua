@@ -32,9 +32,14 @@ return {
     development = { cluster = "sim", namespace = "summit-dev", app = "web" },
     staging     = { cluster = "sim", namespace = "summit-staging", app = "web",
                     windows = { allow = {} } },     -- any time; freezes still apply
+    -- The canary's 5% is a share of the requests: the weights of the
+    -- Gateway API HTTPRoute web, between the Services web-stable and
+    -- web-canary that summit.rollout manages (docs/stdlib/rollout.md).
     canary      = { cluster = "sim", namespace = "summit-production", app = "web", traffic = 5,
+                    route = { gateway = "httproute/web" },
                     approval = { count = 1, roles = { "platform-lead" } } },
     production  = { cluster = "sim", namespace = "summit-production", app = "web",
+                    route = { gateway = "httproute/web" },
                     approval = { count = 2, distinct = true, allow_self = false } },
   },
 
@@ -54,6 +59,14 @@ return {
       },
       configmaps = {
         { name = "feature-flags", namespace = "summit-production", data = { ["new-checkout"] = "100" } },
+      },
+      -- The route production's requests come through; the sim sends its
+      -- traffic by these weights (docs/sim.md#traffic-through-routes).
+      objects = {
+        { apiVersion = "gateway.networking.k8s.io/v1", kind = "HTTPRoute",
+          metadata = { name = "web", namespace = "summit-production" },
+          spec = { parentRefs = { { name = "gateway" } }, hostnames = { "web.example.com" },
+                   rules = { { backendRefs = { { name = "web-stable", port = 80 } } } } } },
       },
       exec = {
         { match = { "npx", "tsx", "scripts/migration-status.ts" }, stdout = "migrations: up to date (42 applied)\n" },
@@ -79,6 +92,9 @@ return {
         .. sel .. '}[1m])))',
       cpu = 'avg(rate(container_cpu_usage_seconds_total{' .. sel .. '}[1m]))',
       memory = 'max(container_memory_working_set_bytes{' .. sel .. '})',
+      -- the canary's share of the app's requests, in percent (watched)
+      traffic = 'sum(rate(http_requests_total{' .. sel .. '}[1m])) * 100'
+        .. ' / sum(rate(http_requests_total{namespace="{{namespace}}",app="{{app}}"}[1m]))',
     },
   },
 

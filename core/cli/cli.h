@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 int cmd_run(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_runbooks(int argc, char **argv);
@@ -26,6 +27,8 @@ int cmd_rerun(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_test(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 

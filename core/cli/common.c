@@ -113,8 +113,8 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
 struct store *cli_open_store(void) {
   char path[4200], err[1024];
   const char *dir = cli_state_dir();
-  snprintf(path, sizeof path, "%s/state.db", dir);
-  if (access(path, F_OK) != 0) {
+  store_target(dir, path, sizeof path);
+  if (!store_is_url(path) && access(path, F_OK) != 0) {
     fprintf(stderr, "summit: no state database at %s (no runs yet)\n", path);
     return NULL;
   }

@@ -1,5 +1,5 @@
-/* summit daemon [--max-runs N] [--once]: argument parsing in front of
- * engine/daemon.c (docs/daemon.md). */
+/* summit daemon [--max-runs N] [--once] [--labels k=v,...]: argument
+ * parsing in front of engine/daemon.c (docs/daemon.md, docs/workers.md). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "engine/daemon.h"
 #include "engine/duration.h"
 #include "engine/engine.h"
+#include "engine/labels.h"
 #include "io/file.h"
 
 static int duration_opt(const char *name, const char *v, int64_t *ms) {
@@ -26,16 +27,14 @@ static int duration_opt(const char *name, const char *v, int64_t *ms) {
   return 0;
 }
 
-int cmd_daemon(int argc, char **argv) {
-  daemon_opts o;
-  memset(&o, 0, sizeof o);
-  o.max_runs = 4;
-  o.time_scale = 1;
+/* The options into *o; 0, or EXIT_USAGE after saying what is wrong
+ * (o->labels is the caller's to free either way). */
+static int parse(int argc, char **argv, daemon_opts *o) {
   const char *v;
   int r;
   for (int i = 0; i < argc; i++) {
     if (cli_flag(argv, i, "--once")) {
-      o.once = 1;
+      o->once = 1;
     } else if ((r = cli_opt(argc, argv, &i, "--max-runs", &v))) {
       if (r < 0) return EXIT_USAGE;
       char *end;
@@ -43,18 +42,43 @@ int cmd_daemon(int argc, char **argv) {
       if (*end || n < 1 || n > 1000)
         return cli_usage("daemon", "--max-runs must be a number from 1 to "
                          "1000, not '%s'", v);
-      o.max_runs = (int)n;
+      o->max_runs = (int)n;
     } else if ((r = cli_time_scale("daemon", argc, argv, &i,
-                                   &o.time_scale))) {
+                                   &o->time_scale))) {
       if (r < 0) return EXIT_USAGE;
     } else if ((r = cli_opt(argc, argv, &i, "--poll", &v))) {
-      if (r < 0 || duration_opt("--poll", v, &o.poll_ms)) return EXIT_USAGE;
+      if (r < 0 || duration_opt("--poll", v, &o->poll_ms)) return EXIT_USAGE;
     } else if ((r = cli_opt(argc, argv, &i, "--grace", &v))) {
-      if (r < 0 || duration_opt("--grace", v, &o.grace_ms)) return EXIT_USAGE;
+      if (r < 0 || duration_opt("--grace", v, &o->grace_ms)) return EXIT_USAGE;
+    } else if ((r = cli_opt(argc, argv, &i, "--labels", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      char err[300];
+      o->labels = labels_add((char *)o->labels, v, ',', "--labels", err,
+                             sizeof err);
+      if (!o->labels) return cli_usage("daemon", "%s", err);
     } else {
       return cli_usage("daemon", "unknown argument '%s'", argv[i]);
     }
   }
+  return 0;
+}
+
+static int start(daemon_opts *o);
+
+int cmd_daemon(int argc, char **argv) {
+  daemon_opts o;
+  memset(&o, 0, sizeof o);
+  o.max_runs = 4;
+  o.time_scale = 1;
+  int code = parse(argc, argv, &o);
+  if (!code) code = start(&o);
+  free((char *)o.labels);
+  return code;
+}
+
+/* The state directory and our own binary, for the children; then the
+ * daemon. */
+static int start(daemon_opts *o) {
   /* Children run in the schedule's directory: the state directory must
    * not depend on ours. */
   const char *dir = cli_state_dir();
@@ -73,7 +97,7 @@ int cmd_daemon(int argc, char **argv) {
     return EXIT_FAILED;
   }
   self[n] = '\0';
-  o.state_dir = state;
-  o.self = self;
-  return daemon_main(&o);
+  o->state_dir = state;
+  o->self = self;
+  return daemon_main(o);
 }

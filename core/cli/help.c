@@ -25,6 +25,13 @@ static const struct {
    "--sign KEYFILE signs the start with your SSH key (ssh-keygen -Y sign,\n"
    "namespace summit-start), checked against summit.lua's allowed_signers:\n"
    "a signed gate that forbids self-approval needs it (docs/approvals.md)."},
+  {"submit", "summit submit FILE|NAME [-p key=value]... [--params-file F.json] [--env NAME]\n"
+             "           [--config F] [--on key=value]...",
+   "Queues a run for a worker (summit daemon) and prints its id. The runbook,\n"
+   "its params and its environment are checked and pinned now, as summit run\n"
+   "would; the first daemon whose --labels have every --on label takes it.\n"
+   "summit runs shows it queued until then; summit cancel cancels it. See\n"
+   "docs/workers.md."},
   {"resume", "summit resume RUN [--upgrade] [--retry|--skip] [-p NAME=VALUE]... "
              "[--json] [--detach]",
    "Continues a run from its journal: completed entries replay their recorded\n"
@@ -37,6 +44,15 @@ static const struct {
    "killed, its transfer aborted) and exits 4; a run with no process is marked\n"
    "cancelled at once. --rollback runs the undo functions of its completed\n"
    "steps, newest first."},
+  {"test", "summit test [DIR|FILE]... [--verbose]",
+   "Runs the *_test.lua files of the directories (and their subdirectories)\n"
+   "and files named, by default those under the directory of the nearest\n"
+   "summit.lua. Each case runs runbooks on an in-process simulated cluster\n"
+   "with a virtual clock (sleeps and timeouts are skipped, not waited for),\n"
+   "answers gates as named approvers and may kill and resume a run at any\n"
+   "journal record. Prints a line per case (ok, or FAIL with the file:line of\n"
+   "the failed assertion), then N passed, N failed; exits 0 when all pass,\n"
+   "1 when any fails. --verbose prints each run's output. See docs/testing.md."},
   {"locks", "summit locks [--json]", "Lists locks: which run holds each, and whether it still does."},
   {"runs", "summit runs [--json] [--status S | --waiting]",
    "Lists runs, newest first. --waiting lists what waits on whom instead:\n"
@@ -98,6 +114,11 @@ static const struct {
    "--head checks that a hash noted earlier is still in it (nothing was cut\n"
    "from the end). export writes JSON Lines; T is RFC 3339 or a duration\n"
    "ago (24h). show prints one run's records as a timeline."},
+  {"store", "summit store show | migrate --to URL [--from PATH]",
+   "show prints the store the commands use: the SQLite file of the state\n"
+   "directory, or the PostgreSQL database $SUMMIT_STORE names (never its\n"
+   "password). migrate copies every run, journal, approval, schedule and the\n"
+   "audit chain into an empty store, in one transaction (docs/team.md)."},
   {"rerun", "summit rerun RUN [--latest] [-p NAME=VALUE]... [--detach] [--json] "
             "[--time-scale N]",
    "Starts a new run with the runbook version (the pinned source) and the\n"
@@ -116,9 +137,12 @@ static const struct {
    "(run-once). list shows the next fire, the last run and its status. run\n"
    "fires one now, as summit run would run it (its exit code), recorded as\n"
    "the schedule's run. See docs/schedules.md."},
-  {"daemon", "summit daemon [--max-runs N] [--once] [--poll D] [--grace D] [--time-scale N]",
+  {"daemon", "summit daemon [--max-runs N] [--once] [--poll D] [--grace D] [--time-scale N]\n"
+             "           [--labels key=value,...]",
    "Fires due schedules, resumes suspended runs whose sleep is over or that\n"
-   "got approval decisions, and picks up runs whose process died; each run in\n"
+   "got approval decisions, picks up runs whose process died, and starts\n"
+   "queued runs (summit submit) whose --on labels its --labels all have (a\n"
+   "run with labels is continued only by such a daemon); each run in\n"
    "a child process (output in daemon.log in the state directory), at most N\n"
    "at once (default 4). Polls every D (500ms). SIGTERM stops it: its runs are\n"
    "interrupted, left resumable, and continued when a daemon starts again\n"

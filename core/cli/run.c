@@ -1,4 +1,5 @@
-/* summit run | resume | validate: argument parsing in front of the engine. */
+/* summit run | submit | resume | validate | cancel: argument parsing in
+ * front of the engine. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "engine/labels.h"
 
 static void defaults(engine_opts *o) {
   memset(o, 0, sizeof *o);
@@ -54,14 +56,47 @@ static int common_opt(engine_opts *o, int argc, char **argv, int *i,
   return cli_time_scale(cmd, argc, argv, i, &o->time_scale);
 }
 
-int cmd_run(int argc, char **argv) {
+/* submit --on KEY=VALUE (docs/workers.md): added to o->run_on. Returns
+ * 1 if argv[*i] was one, 0 if not, -1 on a bad value. */
+static int on_opt(engine_opts *o, int argc, char **argv, int *i) {
+  const char *v;
+  int r = cli_opt(argc, argv, i, "--on", &v);
+  if (r <= 0) return r;
+  char err[300];
+  char *on = labels_add((char *)o->run_on, v, '\0', "--on", err, sizeof err);
+  o->run_on = on;
+  if (!on) {
+    cli_usage("submit", "%s", err);
+    return -1;
+  }
+  return 1;
+}
+
+/* The options summit submit takes besides run's -p, --params-file and
+ * --env; 1, 0 or -1 as common_opt. */
+static int submit_opt(engine_opts *o, int argc, char **argv, int *i) {
+  const char *v;
+  int r;
+  if ((r = cli_opt(argc, argv, i, "--config", &v))) {
+    if (r > 0) o->config_path = v;
+    return r;
+  }
+  return on_opt(o, argc, argv, i);
+}
+
+/* summit run and summit submit (submit != 0): the same arguments but
+ * for those that only make sense where the run executes. */
+static int run_or_submit(int argc, char **argv, int submit) {
+  const char *cmd = submit ? "submit" : "run";
   engine_opts o;
   defaults(&o);
+  o.submit = submit;
   const char **params = calloc((size_t)argc + 1, sizeof *params);
   int np = 0, r;
   const char *v;
   for (int i = 0; i < argc; i++) {
-    if ((r = common_opt(&o, argc, argv, &i, "run"))) {
+    if ((r = submit ? submit_opt(&o, argc, argv, &i)
+                    : common_opt(&o, argc, argv, &i, "run"))) {
       if (r < 0) goto usage;
     } else if ((r = cli_opt(argc, argv, &i, "-p", &v)) ||
                (r = cli_opt(argc, argv, &i, "--param", &v))) {
@@ -73,10 +108,10 @@ int cmd_run(int argc, char **argv) {
     } else if ((r = cli_opt(argc, argv, &i, "--env", &v))) {
       if (r < 0) goto usage;
       o.env = v;
-    } else if ((r = cli_opt(argc, argv, &i, "--sign", &v))) {
+    } else if (!submit && (r = cli_opt(argc, argv, &i, "--sign", &v))) {
       if (r < 0) goto usage;
       o.sign_key = v;
-    } else if ((r = cli_opt(argc, argv, &i, "--fire", &v))) {
+    } else if (!submit && (r = cli_opt(argc, argv, &i, "--fire", &v))) {
       /* Internal: the daemon starts the fire NAME@MS of a schedule
        * (docs/daemon.md). */
       const char *at = r > 0 ? strrchr(v, '@') : NULL;
@@ -88,18 +123,18 @@ int cmd_run(int argc, char **argv) {
       }
       o.schedule = strndup(v, (size_t)(at - v));
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      cli_usage("run", "unknown option %s", argv[i]);
+      cli_usage(cmd, "unknown option %s", argv[i]);
       goto usage;
     } else if (!o.file) {
       o.file = argv[i];
     } else {
-      cli_usage("run", "only one runbook file, got '%s' and '%s'", o.file,
+      cli_usage(cmd, "only one runbook file, got '%s' and '%s'", o.file,
                 argv[i]);
       goto usage;
     }
   }
   if (!o.file) {
-    cli_usage("run", "which runbook? summit run FILE [-p key=value]...");
+    cli_usage(cmd, "which runbook? summit %s FILE [-p key=value]...", cmd);
     goto usage;
   }
   o.params = params;
@@ -109,12 +144,18 @@ int cmd_run(int argc, char **argv) {
   free(owned);
   free(params);
   free((char *)o.schedule);
+  free((char *)o.run_on);
   return code;
 usage:
   free(params);
   free((char *)o.schedule);
+  free((char *)o.run_on);
   return EXIT_USAGE;
 }
+
+int cmd_run(int argc, char **argv) { return run_or_submit(argc, argv, 0); }
+
+int cmd_submit(int argc, char **argv) { return run_or_submit(argc, argv, 1); }
 
 int cmd_resume(int argc, char **argv) {
   engine_opts o;

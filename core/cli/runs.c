@@ -9,6 +9,7 @@
 #include "cli/fold.h"
 #include "engine/engine.h"
 #include "engine/events.h"
+#include "engine/labels.h"
 #include "engine/runtime.h"
 #include "io/term.h"
 #include "store/store.h"
@@ -49,6 +50,8 @@ static cJSON *run_json(const store_run *r) {
   if (r->params) cJSON_AddItemToObject(o, "params", cJSON_Parse(r->params));
   if (r->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(r->error));
   add_str(o, "failed_key", r->failed_key);
+  /* submit --on: the labels a worker must have (docs/workers.md). */
+  if (r->run_on) cJSON_AddItemToObject(o, "on", cJSON_Parse(r->run_on));
   if (r->owner_pid) {
     cJSON *own = cJSON_CreateObject();
     cJSON_AddNumberToObject(own, "pid", (double)r->owner_pid);
@@ -87,6 +90,10 @@ static int list_one(void *ud, const store_run *r) {
              live ? "" : " (dead: resumable)");
   } else if (!strcmp(r->status, "running")) {
     snprintf(owner, sizeof owner, "none (resumable)");
+  } else if (!strcmp(r->status, "queued")) {
+    char on[256];
+    labels_text(r->run_on, on, sizeof on);
+    snprintf(owner, sizeof owner, "waiting for %s", on);
   }
   printf("%-15s %-16s %-20s %-10s %-20s %-10s %s\n", r->id, r->status,
          term_str(r->name), r->version ? term_str(r->version) : "-", ts,
@@ -299,6 +306,13 @@ static void status_print(const store_run *r, const char *result,
   }
   if (r->error) printf("error    %s\n", term_str(r->error));
   if (r->failed_key) printf("at key   %s\n", term_str(r->failed_key));
+  if (r->run_on || !strcmp(r->status, "queued")) {
+    char on[256];
+    labels_text(r->run_on, on, sizeof on);
+    printf("on       %s%s\n", term_str(on),
+           strcmp(r->status, "queued") ? "" : " (queued: a daemon whose "
+           "--labels match starts it)");
+  }
   if (r->owner_pid && r->lease_expires_ms > runtime_now_ms())
     printf("owner    pid %lld on %s\n", (long long)r->owner_pid,
            r->owner_host ? term_str(r->owner_host) : "?");
@@ -355,6 +369,7 @@ static int status_code(const store_run *r) {
   if (!strcmp(r->status, "cancelled")) return EXIT_CANCELLED;
   if (!strcmp(r->status, "needs_attention")) return EXIT_ATTENTION;
   if (!strcmp(r->status, "interrupted")) return EXIT_INTERRUPTED;
+  if (!strcmp(r->status, "queued")) return EXIT_BUSY;  /* not started yet */
   if (strcmp(r->status, "running")) return EXIT_FAILED; /* failed, rolled back */
   char host[256] = "";
   gethostname(host, sizeof host - 1);
@@ -377,7 +392,8 @@ static int show_result(store_t *s, const store_run *r, int json) {
             "(it finished before summit kept results)\n", r->id);
   else
     fprintf(stderr, "summit: run %s has no result: it is %s%s\n", r->id,
-            r->status, code == EXIT_BUSY ? " (running now)"
+            r->status, code == EXIT_BUSY && strcmp(r->status, "queued")
+                           ? " (running now)"
                        : code == EXIT_INTERRUPTED ? " (resumable)" : "");
   free(result);
   return code;

@@ -35,7 +35,7 @@ static store_t *open_rw(void) {
             "%s\n", dir, strerror(errno));
     return NULL;
   }
-  snprintf(path, sizeof path, "%s/state.db", dir);
+  store_target(dir, path, sizeof path);
   store_t *s = store_open(path, 1, STORE_DURABILITY_FULL, err, sizeof err);
   if (!s) fprintf(stderr, "summit schedule: %s\n", err);
   return s;

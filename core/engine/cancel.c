@@ -145,6 +145,8 @@ int engine_cancel(const engine_opts *o, int rollback) {
   if (code) return code;
   store_run r = {0};
   if ((code = read_cancellable(&c, o, &r))) goto done;
+  /* A queued run has not started anywhere: nothing to undo. */
+  if (!strcmp(r.status, "queued")) rollback = 0;
   int64_t now = runtime_now_ms();
   int asked = 0;  /* run.cancel_requested is recorded */
   if (store_run_alive(r.status, r.owner_pid, r.owner_host, r.lease_expires_ms,

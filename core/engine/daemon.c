@@ -1,10 +1,11 @@
-/* summit daemon: schedules, resumes and pick-ups on one libuv loop
- * (daemon.h, docs/daemon.md).
+/* summit daemon: schedules, resumes, pick-ups and queued runs on one
+ * libuv loop (daemon.h, docs/daemon.md, docs/workers.md).
  *
  * The daemon keeps no state of its own: every poll reads the state
  * database, and every decision that must be taken once is claimed there
  * first (store_schedule_claim for a fire, store_daemon_claim for a run to
- * continue), so daemons may be killed, restarted or run twice on one
+ * continue, store_queue_claim for a submitted run its --labels match),
+ * so daemons may be killed, restarted or run twice on one
  * state directory. Runs execute in child processes of the summit binary,
  * in their own session, with their output appended to daemon.log in the
  * state directory; a child outlives a killed daemon and finishes its
@@ -26,6 +27,8 @@
 
 #include "engine/engine.h"
 #include "engine/events.h"
+#include "engine/labels.h"
+#include "engine/runctx.h"
 #include "engine/runtime.h"
 #include "io/file.h"
 #include "lua/audit.h"
@@ -33,8 +36,10 @@
 
 extern char **environ;
 
-/* A claim on a run older than this is stale: its daemon died. */
-#define CLAIM_TTL_MS 30000
+/* A claim on a run older than the lease (SUMMIT_LEASE_TTL), and at
+ * least this, is stale: its daemon died, or the child it started could
+ * not take the run (retried then, not at once). */
+#define CLAIM_TTL_MIN_MS 10000
 
 fire_plan daemon_plan(const cron_expr *e, const char *tz,
                       const char *missed_policy, int64_t next_fire_ms,
@@ -76,6 +81,7 @@ typedef struct {
   store_t *store;
   char me[320], host[256];   /* me: host:pid, the owner of our claims */
   int64_t started_ms;
+  int64_t claim_ttl_ms;
   child_t *children;
   int nchildren;
   int stopping, finished;
@@ -93,6 +99,7 @@ struct child {
   child_t *next;
   int kind;
   char run[64];              /* resume: the run */
+  int queued;                /* resume: the run was queued (submit) */
   char schedule[80];         /* fire: the schedule, and its fire time */
   int64_t fire_ms;
 };
@@ -163,6 +170,15 @@ static void run_outcome(daemon_t *d, const char *name, const char *run) {
   store_run_free(&r);
 }
 
+/* Whether run id has not left the queue (its child never started it). */
+static int still_queued(daemon_t *d, const char *id) {
+  store_run r;
+  if (store_run_get(d->store, id, &r) != STORE_OK) return 0;
+  int q = !strcmp(r.status, "queued");
+  store_run_free(&r);
+  return q;
+}
+
 static void on_child_exit(uv_process_t *p, int64_t code, int sig) {
   child_t *c = p->data;
   daemon_t *d = c->d;
@@ -196,12 +212,14 @@ static void on_child_exit(uv_process_t *p, int64_t code, int sig) {
     say("run %s exited %lld%s", c->run, (long long)code,
         interrupted ? " (interrupted by the stop; resumed when a daemon "
                       "starts again)" : "");
-    /* A resume that could not start (usage, busy, a crash) keeps its
-     * claim until it is stale: retried in CLAIM_TTL_MS, not at once. */
+    /* A resume that could not start (usage, busy, a crash; a queued run
+     * still queued) keeps its claim until it is stale: retried then, not
+     * at once. */
     int known = !sig && (code == EXIT_OK || code == EXIT_FAILED ||
                          code == EXIT_SUSPENDED || code == EXIT_CANCELLED ||
                          code == EXIT_ATTENTION ||
                          code == EXIT_INTERRUPTED);
+    if (known && c->queued) known = !still_queued(d, c->run);
     if (known || interrupted)
       store_daemon_release(d->store, c->run, d->me, interrupted);
     char *name = NULL;
@@ -442,6 +460,8 @@ typedef struct {
 
 static int collect_pending(void *ud, const store_pending *p) {
   pending_rows *r = ud;
+  /* A run submitted for other workers is theirs to continue. */
+  if (!labels_match(p->run_on, r->d->o->labels)) return 0;
   /* A running run is picked up only when its owner is gone. */
   if (!strcmp(p->why, "orphan") &&
       store_run_alive(p->status, p->owner_pid, p->owner_host,
@@ -464,9 +484,31 @@ static int resuming(daemon_t *d, const char *id) {
   return 0;
 }
 
+/* Starts `summit resume id` for a run this daemon has claimed: audited
+ * (daemon.resume, why) and said (text). */
+static void start_resume(daemon_t *d, const char *id, const char *why,
+                         const char *text, int queued) {
+  cJSON *ad = cJSON_CreateObject();
+  cJSON_AddStringToObject(ad, "why", why);
+  cJSON_AddStringToObject(ad, "worker", d->me);
+  audit(d, id, "daemon.resume", ad);
+  say("run %s: %s (%s)", id, queued ? "starting" : "resuming", text);
+  char *argv[8] = {(char *)d->o->self, "resume", (char *)id, "--detach",
+                   NULL};
+  if (d->scale[0]) {
+    argv[4] = "--time-scale";
+    argv[5] = d->scale;
+  }
+  child_t *c = spawn(d, argv, NULL, CHILD_RESUME);
+  if (c) {
+    snprintf(c->run, sizeof c->run, "%s", id);
+    c->queued = queued;
+  }
+}
+
 static void continue_runs(daemon_t *d, int64_t now) {
   pending_rows rows = {.d = d, .now = now};
-  if (store_daemon_pending(d->store, now, now - CLAIM_TTL_MS,
+  if (store_daemon_pending(d->store, now, now - d->claim_ttl_ms,
                            collect_pending, &rows) != STORE_OK) {
     say("error: %s", store_errmsg(d->store));
     free(rows.rows);
@@ -477,7 +519,7 @@ static void continue_runs(daemon_t *d, int64_t now) {
     if (resuming(d, p->id)) continue;
     int won = 0;
     if (store_daemon_claim(d->store, p->id, p->updated_ms, now,
-                           now - CLAIM_TTL_MS, d->me, &won) != STORE_OK ||
+                           now - d->claim_ttl_ms, d->me, &won) != STORE_OK ||
         !won)
       continue;
     static const struct {
@@ -489,19 +531,53 @@ static void continue_runs(daemon_t *d, int64_t now) {
     const char *text = p->why;
     for (size_t k = 0; k < sizeof WHY / sizeof WHY[0]; k++)
       if (!strcmp(WHY[k].why, p->why)) text = WHY[k].text;
-    cJSON *ad = cJSON_CreateObject();
-    cJSON_AddStringToObject(ad, "why", p->why);
-    audit(d, p->id, "daemon.resume", ad);
-    say("run %s: resuming (%s)", p->id, text);
-    char *argv[8] = {(char *)d->o->self, "resume", p->id, "--detach", NULL};
-    if (d->scale[0]) {
-      argv[4] = "--time-scale";
-      argv[5] = d->scale;
-    }
-    child_t *c = spawn(d, argv, NULL, CHILD_RESUME);
-    if (c) snprintf(c->run, sizeof c->run, "%s", p->id);
+    start_resume(d, p->id, p->why, text, 0);
   }
   free(rows.rows);
+}
+
+/* ---- queued runs (summit submit, docs/workers.md) -------------------- */
+
+typedef struct {
+  daemon_t *d;
+  int room;                  /* children this poll may still start */
+  char (*ids)[64];
+  int n;
+} queued_rows;
+
+static int collect_queued(void *ud, const store_queued *q) {
+  queued_rows *r = ud;
+  if (!labels_match(q->run_on, r->d->o->labels) || resuming(r->d, q->id))
+    return 0;
+  snprintf(r->ids[r->n++], sizeof r->ids[0], "%s", q->id);
+  return r->n >= r->room;  /* enough for the free slots */
+}
+
+/* Claims and starts the oldest queued runs this daemon's labels match,
+ * as many as it has free slots. */
+static void take_queued(daemon_t *d, int64_t now) {
+  queued_rows rows = {.d = d, .room = d->o->max_runs - d->nchildren};
+  if (rows.room <= 0) return;
+  /* A few more than the slots: other workers claim some meanwhile. */
+  rows.room *= 4;
+  rows.ids = calloc((size_t)rows.room, sizeof *rows.ids);
+  if (!rows.ids) return;
+  if (store_queue_list(d->store, now - d->claim_ttl_ms, collect_queued,
+                       &rows) < 0) {
+    say("error: %s", store_errmsg(d->store));
+    free(rows.ids);
+    return;
+  }
+  for (int i = 0; i < rows.n && d->nchildren < d->o->max_runs; i++) {
+    int won = 0;
+    if (store_queue_claim(d->store, rows.ids[i], now, now - d->claim_ttl_ms,
+                          d->me, &won) != STORE_OK ||
+        !won)
+      continue;  /* another worker took it */
+    start_resume(d, rows.ids[i], "queued", "submitted; this daemon's labels "
+                 "match", 1);
+  }
+  free(rows.ids);
 }
 
 /* ---- the loop -------------------------------------------------------- */
@@ -512,6 +588,7 @@ static void on_poll(uv_timer_t *t) {
   int64_t now = runtime_now_ms();
   fire_schedules(d, now);
   continue_runs(d, now);
+  take_queued(d, now);
   if (d->o->once) {
     uv_timer_stop(&d->poll);
     if (d->nchildren == 0) finish(d);
@@ -569,7 +646,7 @@ int daemon_main(const daemon_opts *o) {
   int code = EXIT_FAILED;
   char path[4200], err[1024];
   io_private_dir(o->state_dir);  /* as summit run does: parents too */
-  snprintf(path, sizeof path, "%s/state.db", o->state_dir);
+  store_target(o->state_dir, path, sizeof path);
   d.store = store_open(path, 1, STORE_DURABILITY_FULL, err, sizeof err);
   if (!d.store) {
     fprintf(stderr, "summit daemon: %s\n", err);
@@ -588,6 +665,12 @@ int daemon_main(const daemon_opts *o) {
   snprintf(d.me, sizeof d.me, "%s:%d", d.host, (int)getpid());
   if (o->time_scale > 0 && o->time_scale != 1)
     snprintf(d.scale, sizeof d.scale, "%g", o->time_scale);
+  int64_t ttl = ctx_lease_ttl_ms();
+  if (ttl < 0) {
+    code = EXIT_USAGE;
+    goto out;
+  }
+  d.claim_ttl_ms = ttl > CLAIM_TTL_MIN_MS ? ttl : CLAIM_TTL_MIN_MS;
   d.started_ms = runtime_now_ms();
   /* --once runs from a scheduler of its own (a CronJob) that may start it
    * a little late: fires of the last 2 minutes are on time, not missed. */
@@ -605,10 +688,15 @@ int daemon_main(const daemon_opts *o) {
   cJSON_AddNumberToObject(ad, "pid", (double)getpid());
   cJSON_AddStringToObject(ad, "host", d.host);
   cJSON_AddNumberToObject(ad, "max_runs", o->max_runs);
+  cJSON_AddItemToObject(ad, "labels", o->labels ? cJSON_Parse(o->labels)
+                                                : cJSON_CreateObject());
   audit(&d, NULL, "daemon.started", ad);
+  char labels[512];
+  labels_text(o->labels, labels, sizeof labels);
   say("summit daemon %s: state %s, polling every %lld ms, at most %d "
-      "run%s at once%s", d.me, o->state_dir, (long long)poll, o->max_runs,
-      o->max_runs == 1 ? "" : "s", o->once ? " (once)" : "");
+      "run%s at once%s, labels %s", d.me, o->state_dir, (long long)poll,
+      o->max_runs, o->max_runs == 1 ? "" : "s", o->once ? " (once)" : "",
+      o->labels ? labels : "none");
   uv_timer_start(&d.poll, on_poll, 0, o->once ? 0 : (uint64_t)poll);
   uv_run(&d.loop, UV_RUN_DEFAULT);
   ad = cJSON_CreateObject();

@@ -2,8 +2,8 @@
 #define SUMMIT_ENGINE_DAEMON_H
 /* summit daemon (docs/daemon.md): one libuv loop that polls the state
  * database, fires due schedules, resumes suspended runs whose sleep is
- * over or that got new approval decisions, and picks up runs whose owner
- * died; each run in a child process (`summit run ... --detach`, `summit
+ * over or that got new approval decisions, picks up runs whose owner
+ * died and starts queued runs (summit submit) its labels match; each run in a child process (`summit run ... --detach`, `summit
  * resume RUN --detach`) so a crashing runbook cannot take it down. */
 
 #include <stdint.h>
@@ -55,6 +55,9 @@ typedef struct {
   double time_scale;        /* passed to children (tests) */
   int64_t poll_ms;          /* 0: 500 */
   int64_t grace_ms;         /* SIGTERM -> SIGKILL of children; 0: 30 s */
+  const char *labels;       /* --labels: JSON object (NULL: none); queued
+                             * runs and runs submitted --on are taken only
+                             * when it has every label they need */
   daemon_result_fn on_result;
   void *ud;
 } daemon_opts;

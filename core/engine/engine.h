@@ -47,8 +47,15 @@ typedef struct {
   long long fire_ms;           /* ... at this time (Unix ms) */
   const char *sign_key;        /* run --sign: SSH key that signs the start */
   int strict;                  /* validate --strict: a warning exits 2 */
+  int submit;                  /* summit submit: queue the run for a
+                                * worker instead of running it here */
+  const char *run_on;          /* submit --on: JSON object of the labels a
+                                * worker must have (NULL: any) */
 } engine_opts;
 
+/* summit run; with o->submit, summit submit: the run is pinned and
+ * recorded as queued (docs/workers.md), its id printed, and a worker
+ * starts it with engine_resume. */
 int engine_run(const engine_opts *o);
 int engine_resume(const engine_opts *o);
 int engine_validate(const engine_opts *o);

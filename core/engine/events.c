@@ -1,6 +1,7 @@
 /* The event stream: JSON lines for machines, short lines for people. */
 #include "engine/events.h"
 
+#include "engine/runtime.h"
 #include "engine/secrets.h"
 #include "io/term.h"
 
@@ -8,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,12 +38,6 @@ void events_rfc3339(long long ms, char *buf, size_t len) {
   char base[32];
   strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf, len, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
-static long long now_ms(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* A string field, rendered for a terminal: only human() and its human_*
@@ -259,7 +253,7 @@ void events_emit(events_t *ev, const char *event, cJSON *fields) {
     return;
   }
   char ts[40];
-  events_rfc3339(now_ms(), ts, sizeof ts);
+  events_rfc3339(runtime_now_ms(), ts, sizeof ts);   /* the run's clock */
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "event", event);
   cJSON_AddStringToObject(o, "ts", ts);

@@ -93,6 +93,34 @@ static char *field_dup(lua_State *L, int idx, const char *key) {
   return v;
 }
 
+/* summit submit: a secret param given with -p is never stored, so no
+ * worker could read it again (docs/workers.md). def at idx. EXIT_USAGE
+ * naming the first one, or 0. */
+static int submit_secret_given(lua_State *L, int def, const engine_opts *o) {
+  for (const char *const *kv = o->params; kv && *kv; kv++) {
+    const char *eq = strchr(*kv, '=');
+    if (!eq) continue;
+    lua_getfield(L, def, "params");
+    lua_pushlstring(L, *kv, (size_t)(eq - *kv));
+    lua_gettable(L, -2);
+    int secret = 0;
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "secret");
+      secret = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    if (secret) {
+      engine_errf("-p %.*s: a secret param given with -p is never stored, "
+                  "so no worker could read it; give it to the workers "
+                  "through the param's env or file (docs/workers.md)",
+                  (int)(eq - *kv), *kv);
+      return EXIT_USAGE;
+    }
+  }
+  return 0;
+}
+
 /* Protected step: the configuration, the runbook and its params (left on
  * the stack: def params), its environments checked, the store opened, the
  * params sealed and the start signed; nothing is recorded yet. */
@@ -101,6 +129,7 @@ static int prepare_run(lua_State *L, void *ud) {
   const engine_opts *o = s->o;
   int code = loader_config(&s->c->rt, o->config_path, o->env);
   if (!code) code = loader_runbook(L, o->file, s->src, s->len, 0);
+  if (!code && o->submit) code = submit_secret_given(L, lua_gettop(L), o);
   if (!code) code = params_resolve(L, lua_gettop(L), o);
   if (!code) {
     /* An environment declaration that cannot be met is a usage error
@@ -119,7 +148,8 @@ static int prepare_run(lua_State *L, void *ud) {
   return 0;
 }
 
-/* The run's row, committed with its run.started record. */
+/* The run's row, committed with its run.started record (run.queued for
+ * summit submit: the row has no owner until a worker takes it). */
 static int record_run(new_run_t *s, int64_t t0) {
   ctx_t *c = s->c;
   const engine_opts *o = s->o;
@@ -134,6 +164,12 @@ static int record_run(new_run_t *s, int64_t t0) {
     .owner_pid = getpid(), .owner_host = c->host, .heartbeat_ms = t0,
     .lease_expires_ms = t0 + c->ttl_ms, .start_sig = s->start_sig,
   };
+  if (o->submit) {
+    r.status = "queued";
+    r.run_on = (char *)o->run_on;
+    r.owner_pid = r.heartbeat_ms = r.lease_expires_ms = 0;
+    r.owner_host = NULL;
+  }
   /* run.started is committed with the run's row (store_run_create joins
    * the transaction the record opened). Params are left out: they may
    * hold secrets that no key name gives away. */
@@ -147,7 +183,10 @@ static int record_run(new_run_t *s, int64_t t0) {
   add_string(ad, "schedule", o->schedule);
   /* The starter a signed gate may trust (the actor is the claim). */
   add_string(ad, "signed_by", s->start_sig ? o->user : NULL);
-  ctx_audit(c, s->id, "run.started", ad);
+  if (o->submit)
+    cJSON_AddItemToObject(ad, "on", o->run_on ? cJSON_Parse(o->run_on)
+                                              : cJSON_CreateObject());
+  ctx_audit(c, s->id, o->submit ? "run.queued" : "run.started", ad);
   if (store_run_create(c->rt.store, &r) != STORE_OK) {
     engine_errf("%s", store_errmsg(c->rt.store));
     return EXIT_FAILED;
@@ -210,6 +249,11 @@ int engine_run(const engine_opts *o) {
   if (code) goto done;
   worktree_bind(wt, c.rt.store, s.id);
   wt = NULL;
+  if (o->submit) {
+    /* Queued: a worker takes it from here (docs/workers.md). */
+    printf("%s\n", s.id);
+    goto done;
+  }
   if ((code = claim_start(&s))) goto done;
   ctx_open_log(&c, o, s.id);
   cJSON *f = cJSON_CreateObject();
@@ -319,23 +363,39 @@ static int prepare_resume(lua_State *L, void *ud) {
   return envlocks_take(c, s->o, r->id, r->env);
 }
 
-/* run.resumed: audited, the run running again (committed), emitted. */
+/* run.resumed: audited, the run running again (committed), emitted. A
+ * queued run's first start, by the worker that took it, is its
+ * run.started instead (from = queued, docs/workers.md). */
 static void record_resumed(ctx_t *c, const engine_opts *o,
                            const store_run *r, int64_t t0) {
+  int queued = !strcmp(r->status, "queued");
+  const char *event = queued ? "run.started" : "run.resumed";
   cJSON *ad = cJSON_CreateObject();
+  if (queued) {
+    cJSON_AddStringToObject(ad, "runbook", r->name);
+    add_string(ad, "version", r->version);
+    cJSON_AddStringToObject(ad, "file", r->source_path);
+    cJSON_AddStringToObject(ad, "sha256", r->source_sha256);
+    add_string(ad, "env", r->env);
+    cJSON_AddStringToObject(ad, "host", c->host);
+  }
   cJSON_AddStringToObject(ad, "from", r->status);
   add_string(ad, "key", r->failed_key);
   add_string(ad, "upgrade", o->upgrade ? c->upgrade_sha : NULL);
   add_string(ad, "decision", o->decision);
   add_string(ad, "cancel", o->cancel);
-  ctx_audit(c, r->id, "run.resumed", ad);
+  ctx_audit(c, r->id, event, ad);
   store_run_set_status(c->rt.store, r->id, "running", NULL, NULL, 0, 0, t0);
   store_flush(c->rt.store);
   cJSON *f = cJSON_CreateObject();
   cJSON_AddStringToObject(f, "runbook", r->name);
+  if (queued) {
+    add_string(f, "version", r->version);
+    cJSON_AddStringToObject(f, "file", r->source_path);
+  }
   cJSON_AddStringToObject(f, "from", r->status);
   if (o->upgrade) cJSON_AddBoolToObject(f, "upgrade", 1);
-  emit_started(c, "run.resumed", f);
+  emit_started(c, event, f);
 }
 
 int engine_resume(const engine_opts *o) {

@@ -22,10 +22,7 @@
 #define LEASE_TTL_DEFAULT_MS 30000
 #define LEASE_TTL_MIN_MS 100
 
-/* SUMMIT_LEASE_TTL: a duration ("30s", "500ms"; a plain number is
- * seconds). Returns the lease length in ms, or -1 after saying what is
- * wrong with the variable. */
-static int64_t lease_ttl_ms(void) {
+int64_t ctx_lease_ttl_ms(void) {
   const char *v = getenv("SUMMIT_LEASE_TTL");
   if (!v || !*v) return LEASE_TTL_DEFAULT_MS;
   double ms = 0;
@@ -44,7 +41,7 @@ static int64_t lease_ttl_ms(void) {
 
 int ctx_open(ctx_t *c, const engine_opts *o, int leased) {
   memset(c, 0, sizeof *c);
-  int64_t ttl = leased ? lease_ttl_ms() : LEASE_TTL_DEFAULT_MS;
+  int64_t ttl = leased ? ctx_lease_ttl_ms() : LEASE_TTL_DEFAULT_MS;
   if (ttl < 0) return EXIT_USAGE;
   if (host_init_parts(&c->rt, &c->ev, &c->loop, o->time_scale,
                       o->state_dir) != 0) {
@@ -137,8 +134,8 @@ int ctx_open_store(ctx_t *c, const engine_opts *o, int create) {
                 strerror(errno));
     return EXIT_FAILED;
   }
-  snprintf(path, sizeof path, "%s/state.db", o->state_dir);
-  if (!create && access(path, F_OK) != 0) {
+  store_target(o->state_dir, path, sizeof path);
+  if (!create && !store_is_url(path) && access(path, F_OK) != 0) {
     engine_errf("no state database at %s (no runs yet?)", path);
     return EXIT_USAGE;
   }

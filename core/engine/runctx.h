@@ -26,6 +26,10 @@ typedef struct {
   int upgrade_pinned;
 } ctx_t;
 
+/* SUMMIT_LEASE_TTL: a duration ("30s", "500ms"; a plain number is
+ * seconds). Returns the lease length in ms, or -1 after saying what is
+ * wrong with the variable. The daemon's claims last at least as long. */
+int64_t ctx_lease_ttl_ms(void);
 /* Makes the context of command o: the runtime, and the lease's length
  * from SUMMIT_LEASE_TTL if the command takes leases. Returns 0, or an
  * exit code after saying why (then there is nothing to free). */

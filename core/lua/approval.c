@@ -19,6 +19,7 @@
 #include "engine/approval.h"
 #include "engine/runtime.h"
 #include "engine/secrets.h"
+#include "engine/testmode.h"
 #include "io/proc.h"
 #include "lua/audit.h"
 #include "lua/bindings.h"
@@ -216,6 +217,7 @@ struct waiter {
   dec **d;
   int n, cap;
   int verifying;           /* signature checks in flight */
+  int at_gate;             /* counted in testmode.gates (summit test) */
   cJSON *started;          /* wait.started, emitted once the task waits */
   int waited;              /* ... and it was */
   int fresh;               /* decisions arrived since the last judgement */
@@ -248,6 +250,8 @@ static void waiter_closed(uv_handle_t *h) {
 
 static void waiter_close(waiter *w) {
   w->task = NULL;
+  if (w->at_gate) testmode.gates--;
+  w->at_gate = 0;
   for (int i = 0; i < w->n; i++) {
     dec *d = w->d[i];
     if (d->proc) {
@@ -597,6 +601,10 @@ static void arm(waiter *w) {
     w->started = NULL;
     w->waited = 1;
   }
+  /* summit test suspends a run whose tasks all wait, one of them here. */
+  if (!w->verifying && !w->at_gate) testmode.gates++;
+  else if (w->verifying && w->at_gate) testmode.gates--;
+  w->at_gate = !w->verifying;
   task_wait(w->task, w->verifying ? WAIT_ACTIVE : WAIT_DURABLE, waiter_cancel,
             w, w->deadline);
   task_deadline(w->task, w->scope_deadline);

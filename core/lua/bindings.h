@@ -51,6 +51,7 @@ int luaopen_summit_c_audit(lua_State *L);   /* summit.c.audit */
 int luaopen_summit_c_notify(lua_State *L);  /* summit.c.notify */
 int luaopen_summit_c_secrets(lua_State *L); /* summit.c.secrets */
 int luaopen_summit_c_pin(lua_State *L);     /* summit.c.pin */
+int luaopen_summit_c_crypto(lua_State *L);  /* summit.c.crypto */
 
 /* Registers the C modules and the embedded Lua modules in package.preload.
  * With $SUMMIT_LUA_DIR set, Lua modules load from that source tree instead

@@ -16,6 +16,7 @@
 #include "engine/keys.h"
 #include "engine/runtime.h"
 #include "engine/secrets.h"
+#include "engine/testmode.h"
 #include "lua/audit.h"
 #include "lua/bindings.h"
 
@@ -36,6 +37,7 @@ static void set_str(lua_State *L, const char *k, const char *v) {
 
 static int load_row(void *ud, const store_entry *e) {
   lua_State *L = ud;
+  testmode.records++;   /* summit test's kill_at counts the run's records */
   lua_getfield(L, -1, e->key);          /* entries entries[key] */
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -67,6 +69,7 @@ static int load_row(void *ud, const store_entry *e) {
 static int l_load(lua_State *L) {
   runtime_t *rt = rt_store(L);
   lua_newtable(L);
+  testmode.records = 0;
   if (store_journal_each(rt->store, rt->run_id, load_row, L) != STORE_OK)
     return luaL_error(L, "reading the journal: %s", store_errmsg(rt->store));
   return 1;
@@ -115,6 +118,18 @@ static int append(lua_State *L, store_entry *e, int durable) {
   if (store_journal_append(rt->store, rt->run_id, e, durable) != STORE_OK)
     return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
   return 0;
+}
+
+/* summit test's kill (engine/testmode.h): once the record just written is
+ * number kill_at, it is committed and the run stops here as if SIGKILLed:
+ * the calling task never resumes and nothing after it runs. */
+static int killed_here(lua_State *L, runtime_t *rt) {
+  if (!testmode_record_written()) return 0;
+  store_flush(rt->store);
+  testmode.killed = 1;
+  sched_stop(rt->sched);
+  task_wait(sl_current_task(L, "journal"), WAIT_TASKS, NULL, NULL, 0);
+  return 1;
 }
 
 static const char *redacted(lua_State *L, int idx);
@@ -174,6 +189,7 @@ static int l_start(lua_State *L) {
   e.site = luaL_optstring(L, 7, NULL);
   e.note = redacted(L, 8);
   append(L, &e, 0);
+  if (killed_here(L, rt_store(L))) return lua_yield(L, 0);
   return lua_toboolean(L, 9) ? group_commit(L) : 0;
 }
 
@@ -225,6 +241,10 @@ static int l_complete(lua_State *L) {
     cJSON_Delete(arr);
     return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
   }
+  if (killed_here(L, rt)) {
+    cJSON_Delete(arr);
+    return lua_yield(L, 0);
+  }
   /* The caller gets what the journal holds, so a first run and a replay
    * see the same values (no holes, no metatables, string keys). */
   int n = cJSON_GetArraySize(arr);
@@ -267,6 +287,7 @@ static int l_fail(lua_State *L) {
   free(text);
   if (rc != STORE_OK)
     return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
+  if (killed_here(L, rt)) return lua_yield(L, 0);
   audit_outcome(L, rt, &e, "failed", 5);
   return 0;
 }

@@ -24,6 +24,7 @@ static const luaL_Reg C_MODULES[] = {
   {"summit.c.notify", luaopen_summit_c_notify},
   {"summit.c.secrets", luaopen_summit_c_secrets},
   {"summit.c.pin", luaopen_summit_c_pin},
+  {"summit.c.crypto", luaopen_summit_c_crypto},
   {NULL, NULL}
 };
 

@@ -18,7 +18,7 @@
  *   x:on_close(fn): fn() runs once if the client goes away before the
  *     exchange is finished; afterwards every method of x is a no-op.
  *   x:open() -> true while the exchange may still be answered
- *   timer(ms, fn [, repeat_ms]) -> timer; timer:stop()
+ *   timer(ms, fn [, repeat_ms [, wall]]) -> timer; timer:stop()
  *   json: see jsondoc.h
  *
  * Ownership. The server and a running timer pin their userdata with a
@@ -37,6 +37,7 @@
 
 #include "engine/host.h"
 #include "engine/runtime.h"
+#include "engine/testmode.h"
 #include "io/server.h"
 #include "lua/bindings.h"
 #include "lua/jsondoc.h"
@@ -635,13 +636,20 @@ static void timer_fired(uv_timer_t *h) {
   lua_settop(L, top);
 }
 
-/* timer(ms, fn [, repeat_ms]) -> timer: fn() after ms, then every
- * repeat_ms if given. */
+/* The same for a timer on the wall clock (wall = true): one that paces
+ * real work, such as writing the sim's state, and that summit test's
+ * virtual clock never jumps to (engine/testmode.h). */
+static void wall_timer_fired(uv_timer_t *h) { timer_fired(h); }
+
+/* timer(ms, fn [, repeat_ms [, wall]]) -> timer: fn() after ms, then every
+ * repeat_ms if given (0: once). */
 static int l_timer(lua_State *L) {
   runtime_t *rt = runtime_get(L);
   double ms = luaL_checknumber(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   double rep = luaL_optnumber(L, 3, 0);
+  int wall = lua_toboolean(L, 4);
+  lua_settop(L, 3);
   if (!(ms >= 0)) return luaL_argerror(L, 1, "must be >= 0");
   if (!(rep >= 0)) return luaL_argerror(L, 3, "must be >= 0");
   if (!rt || !rt->loop) return luaL_error(L, "timer: no event loop");
@@ -657,7 +665,10 @@ static int l_timer(lua_State *L) {
   t->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  uv_timer_start(&t->t, timer_fired, (uint64_t)ms, (uint64_t)rep);
+  if (wall)
+    uv_timer_start(&t->t, wall_timer_fired, (uint64_t)ms, (uint64_t)rep);
+  else   /* on the run's clock: summit test's virtual clock may jump to it */
+    testmode_timer_start(&t->t, timer_fired, (uint64_t)ms, (uint64_t)rep);
   return 1;
 }
 

@@ -10,6 +10,7 @@
 
 #include "engine/duration.h"
 #include "engine/runtime.h"
+#include "engine/testmode.h"
 #include "lua/bindings.h"
 
 task_t *sl_current_task(lua_State *L, const char *msg) {
@@ -116,7 +117,7 @@ static int l_sleep_until(lua_State *L) {
   /* The delay is from the wall clock now; libuv counts from its cached
    * loop time, which is stale after a burst of steps that never waited. */
   uv_update_time(rt->loop);
-  uv_timer_start(&sl->timer, sleeper_fired, delay, 0);
+  testmode_timer_start(&sl->timer, sleeper_fired, delay, 0);
   task_wait(t, active ? WAIT_ACTIVE : WAIT_DURABLE, sleeper_cancel, sl,
             active ? 0 : (int64_t)wake);
   task_deadline(t, deadline);
@@ -153,6 +154,20 @@ static int l_duration_ms(lua_State *L) {
 /* time_scale() -> the run's --time-scale (durations are divided by it). */
 static int l_time_scale(lua_State *L) {
   lua_pushnumber(L, runtime_get(L)->time_scale);
+  return 1;
+}
+
+/* test_scenario() -> summit test's scenario knobs (JSON) to lay over a
+ * simulated cluster's own, or nothing outside summit test. */
+static int l_test_scenario(lua_State *L) {
+  if (!testmode.on || !testmode.scenario) return 0;
+  lua_pushstring(L, testmode.scenario);
+  return 1;
+}
+
+/* virtual_clock() -> true under summit test's virtual clock. */
+static int l_virtual_clock(lua_State *L) {
+  lua_pushboolean(L, testmode.on);
   return 1;
 }
 
@@ -260,6 +275,8 @@ static const luaL_Reg funcs[] = {
   {"now_ms", l_now_ms},
   {"duration_ms", l_duration_ms},
   {"time_scale", l_time_scale},
+  {"test_scenario", l_test_scenario},
+  {"virtual_clock", l_virtual_clock},
   {"random_u32", l_random_u32},
   {"halt", l_halt},
   {NULL, NULL}

@@ -20,7 +20,7 @@ static const char *const SQL_W_REPLACE =
     "UPDATE waits SET attempt = ?3, gate = ?4, request = ?5, since_ms = ?6,"
     " deadline_ms = ?7 WHERE run_id = ?1 AND wait_key = ?2";
 static const char *const SQL_W_CLOSE =
-    "DELETE FROM waits WHERE run_id = ?1 AND (?2 IS NULL OR wait_key = ?2)";
+    "DELETE FROM waits WHERE run_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR wait_key = ?2)";
 static const char *const SQL_W_DEADLINE =
     "UPDATE waits SET deadline_ms = ?3 WHERE run_id = ?1 AND wait_key = ?2";
 #define WAIT_COLS                                                          \
@@ -30,7 +30,7 @@ static const char *const SQL_W_DEADLINE =
 /* ?1 NULL: the waits of every run. */
 static const char *const SQL_W_LIST =
     "SELECT " WAIT_COLS " FROM waits w JOIN runs r ON r.id = w.run_id"
-    " WHERE ?1 IS NULL OR w.run_id = ?1"
+    " WHERE CAST(?1 AS TEXT) IS NULL OR w.run_id = ?1"
     " ORDER BY w.since_ms, w.run_id, w.wait_key";
 static const char *const SQL_D_INSERT =
     "INSERT INTO approvals(run_id, wait_key, attempt, gate, actor, decision,"
@@ -49,28 +49,28 @@ int store_wait_open(store_t *s, const store_wait *w, int *opened) {
   if (!w->run_id || !w->wait_key || !w->gate || !w->request)
     return store__failf(s, "a wait needs a run, a key, a gate and a request");
   *opened = 0;
-  sqlite3_stmt *st = store__stmt(s, W_GET, SQL_W_GET);
+  store_q *st = store__stmt(s, W_GET, SQL_W_GET);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, w->run_id);
   store__bind_text(st, 2, w->wait_key);
-  int rc = sqlite3_step(st);
-  int64_t attempt = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-  sqlite3_reset(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  int rc = store__step(st);
+  int64_t attempt = rc == STORE_ROW ? store__col_int64(st, 0) : 0;
+  store__reset(st);
+  if (rc == STORE_ERR)
     return store__fail(s, "reading the waits");
   /* The same request again (a resumed run): it keeps its row, its
    * since_ms and whatever deadline it has now. */
-  if (rc == SQLITE_ROW && attempt == w->attempt) return STORE_OK;
+  if (rc == STORE_ROW && attempt == w->attempt) return STORE_OK;
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  st = store__stmt(s, rc == SQLITE_ROW ? W_REPLACE : W_INSERT,
-                  rc == SQLITE_ROW ? SQL_W_REPLACE : SQL_W_INSERT);
+  st = store__stmt(s, rc == STORE_ROW ? W_REPLACE : W_INSERT,
+                  rc == STORE_ROW ? SQL_W_REPLACE : SQL_W_INSERT);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, w->run_id);
   store__bind_text(st, 2, w->wait_key);
-  sqlite3_bind_int64(st, 3, w->attempt);
+  store__bind_int64(st, 3, w->attempt);
   store__bind_text(st, 4, w->gate);
   store__bind_text(st, 5, w->request);
-  sqlite3_bind_int64(st, 6, w->since_ms);
+  store__bind_int64(st, 6, w->since_ms);
   store__bind_opt(st, 7, w->deadline_ms);
   if (store__exec(s, st, "opening the wait") != STORE_OK) return STORE_ERR;
   *opened = 1;
@@ -79,7 +79,7 @@ int store_wait_open(store_t *s, const store_wait *w, int *opened) {
 
 int store_wait_close(store_t *s, const char *run_id, const char *wait_key) {
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  sqlite3_stmt *st = store__stmt(s, W_CLOSE, SQL_W_CLOSE);
+  store_q *st = store__stmt(s, W_CLOSE, SQL_W_CLOSE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   store__bind_text(st, 2, wait_key);
@@ -89,7 +89,7 @@ int store_wait_close(store_t *s, const char *run_id, const char *wait_key) {
 int store_wait_set_deadline(store_t *s, const char *run_id,
                             const char *wait_key, int64_t deadline_ms) {
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  sqlite3_stmt *st = store__stmt(s, W_DEADLINE, SQL_W_DEADLINE);
+  store_q *st = store__stmt(s, W_DEADLINE, SQL_W_DEADLINE);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   store__bind_text(st, 2, wait_key);
@@ -99,31 +99,31 @@ int store_wait_set_deadline(store_t *s, const char *run_id,
 
 int store_wait_list(store_t *s, const char *run_id, store_wait_cb fn,
                     void *ud) {
-  sqlite3_stmt *st = store__stmt(s, W_LIST, SQL_W_LIST);
+  store_q *st = store__stmt(s, W_LIST, SQL_W_LIST);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   int rc, ret = STORE_OK;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = store__step(st)) == STORE_ROW) {
     store_wait w = {
       .run_id = store__col_text(st, 0),
       .wait_key = store__col_text(st, 1),
-      .attempt = sqlite3_column_int64(st, 2),
+      .attempt = store__col_int64(st, 2),
       .gate = store__col_text(st, 3),
       .request = store__col_text(st, 4),
-      .since_ms = sqlite3_column_int64(st, 5),
-      .deadline_ms = sqlite3_column_int64(st, 6),
+      .since_ms = store__col_int64(st, 5),
+      .deadline_ms = store__col_int64(st, 6),
       .status = store__col_text(st, 7),
       .runbook = store__col_text(st, 8),
       .started_by = store__col_text(st, 9),
-      .owner_pid = sqlite3_column_int64(st, 10),
+      .owner_pid = store__col_int64(st, 10),
       .owner_host = store__col_text(st, 11),
-      .lease_expires_ms = sqlite3_column_int64(st, 12),
+      .lease_expires_ms = store__col_int64(st, 12),
     };
     if ((ret = fn(ud, &w))) break;
   }
-  sqlite3_reset(st);
+  store__reset(st);
   if (ret) return ret;
-  if (rc != SQLITE_DONE) return store__fail(s, "listing the waits");
+  if (rc != STORE_DONE) return store__fail(s, "listing the waits");
   return STORE_OK;
 }
 
@@ -135,63 +135,63 @@ int store_approval_add(store_t *s, const store_approval *a, int commit) {
     return store__failf(s, "a decision is approve or reject, not '%s'",
                         a->decision);
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  sqlite3_stmt *st = store__stmt(s, D_INSERT, SQL_D_INSERT);
+  store_q *st = store__stmt(s, D_INSERT, SQL_D_INSERT);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, a->run_id);
   store__bind_text(st, 2, a->wait_key);
-  sqlite3_bind_int64(st, 3, a->attempt);
+  store__bind_int64(st, 3, a->attempt);
   store__bind_text(st, 4, a->gate);
   store__bind_text(st, 5, a->actor);
   store__bind_text(st, 6, a->decision);
   store__bind_text(st, 7, a->comment);
   store__bind_text(st, 8, a->bind);
   store__bind_text(st, 9, a->signature);
-  sqlite3_bind_int64(st, 10, a->ts_ms);
+  store__bind_int64(st, 10, a->ts_ms);
   if (store__exec(s, st, "recording the decision") != STORE_OK)
     return STORE_ERR;
   return commit ? store_flush(s) : STORE_OK;
 }
 
-static int each_decision(store_t *s, sqlite3_stmt *st, store_approval_cb fn,
+static int each_decision(store_t *s, store_q *st, store_approval_cb fn,
                          void *ud) {
   int rc, ret = STORE_OK;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = store__step(st)) == STORE_ROW) {
     store_approval a = {
-      .id = sqlite3_column_int64(st, 0),
+      .id = store__col_int64(st, 0),
       .run_id = store__col_text(st, 1),
       .wait_key = store__col_text(st, 2),
-      .attempt = sqlite3_column_int64(st, 3),
+      .attempt = store__col_int64(st, 3),
       .gate = store__col_text(st, 4),
       .actor = store__col_text(st, 5),
       .decision = store__col_text(st, 6),
       .comment = store__col_text(st, 7),
       .bind = store__col_text(st, 8),
       .signature = store__col_text(st, 9),
-      .ts_ms = sqlite3_column_int64(st, 10),
+      .ts_ms = store__col_int64(st, 10),
     };
     if ((ret = fn(ud, &a))) break;
   }
-  sqlite3_reset(st);
+  store__reset(st);
   if (ret) return ret;
-  if (rc != SQLITE_DONE) return store__fail(s, "reading the approvals");
+  if (rc != STORE_DONE) return store__fail(s, "reading the approvals");
   return STORE_OK;
 }
 
 int store_approval_list(store_t *s, const char *run_id, const char *wait_key,
                         int64_t attempt, int64_t after_id,
                         store_approval_cb fn, void *ud) {
-  sqlite3_stmt *st = store__stmt(s, D_LIST, SQL_D_LIST);
+  store_q *st = store__stmt(s, D_LIST, SQL_D_LIST);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   store__bind_text(st, 2, wait_key);
-  sqlite3_bind_int64(st, 3, attempt);
-  sqlite3_bind_int64(st, 4, after_id);
+  store__bind_int64(st, 3, attempt);
+  store__bind_int64(st, 4, after_id);
   return each_decision(s, st, fn, ud);
 }
 
 int store_approval_each(store_t *s, const char *run_id, store_approval_cb fn,
                         void *ud) {
-  sqlite3_stmt *st = store__stmt(s, D_EACH, SQL_D_EACH);
+  store_q *st = store__stmt(s, D_EACH, SQL_D_EACH);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
   return each_decision(s, st, fn, ud);

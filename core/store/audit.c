@@ -29,7 +29,7 @@ static const char *const SQL_INSERT =
  * every run, ?2 = 0 every time. */
 static const char *const SQL_EACH =
     "SELECT " AUDIT_COLS " FROM audit"
-    " WHERE (?1 IS NULL OR run_id = ?1) AND ts_ms >= ?2 ORDER BY seq";
+    " WHERE (CAST(?1 AS TEXT) IS NULL OR run_id = ?1) AND ts_ms >= ?2 ORDER BY seq";
 static const char *const SQL_ALL =
     "SELECT " AUDIT_COLS " FROM audit ORDER BY seq";
 
@@ -96,21 +96,21 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
   if (!actor || !action) return store__failf(s, "audit record without %s",
                                              actor ? "an action" : "an actor");
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  /* Inside the write transaction (BEGIN IMMEDIATE): no other process can
+  /* Inside the write transaction (store__begin: the write lock): no other process can
    * append between reading the head and writing after it. */
-  sqlite3_stmt *st = store__stmt(s, A_LAST, SQL_LAST);
+  store_q *st = store__stmt(s, A_LAST, SQL_LAST);
   if (!st) return STORE_ERR;
   int64_t seq = 1;
   char prev[65];
   memcpy(prev, STORE_AUDIT_GENESIS, sizeof prev);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    const unsigned char *h = sqlite3_column_text(st, 1);
-    seq = sqlite3_column_int64(st, 0) + 1;
-    snprintf(prev, sizeof prev, "%s", h ? (const char *)h : "");
+  int rc = store__step(st);
+  if (rc == STORE_ROW) {
+    const char *h = store__col_text(st, 1);
+    seq = store__col_int64(st, 0) + 1;
+    snprintf(prev, sizeof prev, "%s", h ? h : "");
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  store__reset(st);
+  if (rc == STORE_ERR)
     return store__fail(s, "reading the audit trail");
   char *record = store_audit_record(seq, ts_ms, actor, run_id, action,
                                     detail, prev);
@@ -122,8 +122,8 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
     free(record);
     return STORE_ERR;
   }
-  sqlite3_bind_int64(st, 1, seq);
-  sqlite3_bind_int64(st, 2, ts_ms);
+  store__bind_int64(st, 1, seq);
+  store__bind_int64(st, 2, ts_ms);
   store__bind_text(st, 3, actor);
   store__bind_text(st, 4, run_id);
   store__bind_text(st, 5, action);
@@ -139,25 +139,25 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
 /* ---- reading and verifying ------------------------------------------ */
 
 int store_audit_head(store_t *s, int64_t *seq, char hash[65]) {
-  sqlite3_stmt *st = store__stmt(s, A_LAST, SQL_LAST);
+  store_q *st = store__stmt(s, A_LAST, SQL_LAST);
   if (!st) return STORE_ERR;
   *seq = 0;
   memcpy(hash, STORE_AUDIT_GENESIS, 65);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    const unsigned char *h = sqlite3_column_text(st, 1);
-    *seq = sqlite3_column_int64(st, 0);
-    snprintf(hash, 65, "%s", h ? (const char *)h : "");
+  int rc = store__step(st);
+  if (rc == STORE_ROW) {
+    const char *h = store__col_text(st, 1);
+    *seq = store__col_int64(st, 0);
+    snprintf(hash, 65, "%s", h ? h : "");
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  store__reset(st);
+  if (rc == STORE_ERR)
     return store__fail(s, "reading the audit trail");
   return STORE_OK;
 }
 
-static void row_from(sqlite3_stmt *st, store_audit_row *r) {
-  r->seq = sqlite3_column_int64(st, 0);
-  r->ts_ms = sqlite3_column_int64(st, 1);
+static void row_from(store_q *st, store_audit_row *r) {
+  r->seq = store__col_int64(st, 0);
+  r->ts_ms = store__col_int64(st, 1);
   r->actor = store__col_text(st, 2);
   r->run_id = store__col_text(st, 3);
   r->action = store__col_text(st, 4);
@@ -168,18 +168,18 @@ static void row_from(sqlite3_stmt *st, store_audit_row *r) {
 
 int store_audit_each(store_t *s, const char *run_id, int64_t since_ms,
                      store_audit_cb fn, void *ud) {
-  sqlite3_stmt *st = store__stmt(s, A_EACH, SQL_EACH);
+  store_q *st = store__stmt(s, A_EACH, SQL_EACH);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, run_id);
-  sqlite3_bind_int64(st, 2, since_ms);
+  store__bind_int64(st, 2, since_ms);
   int rc, ret = STORE_OK;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = store__step(st)) == STORE_ROW) {
     store_audit_row r;
     row_from(st, &r);
     if ((ret = fn(ud, &r))) break;
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  store__reset(st);
+  if (rc == STORE_ERR)
     return store__fail(s, "reading the audit trail");
   return ret;
 }
@@ -255,13 +255,13 @@ int store_audit_verify(store_t *s, const char *want_head,
                        store_audit_check *c) {
   memset(c, 0, sizeof *c);
   memcpy(c->head, STORE_AUDIT_GENESIS, sizeof c->head);
-  sqlite3_stmt *st = store__stmt(s, A_ALL, SQL_ALL);
+  store_q *st = store__stmt(s, A_ALL, SQL_ALL);
   if (!st) return STORE_ERR;
   /* One statement reads one snapshot: appends by a run meanwhile are not
    * half seen. */
   int rc;
   int64_t want = 1;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = store__step(st)) == STORE_ROW) {
     store_audit_row r;
     row_from(st, &r);
     c->count++;
@@ -306,8 +306,8 @@ int store_audit_verify(store_t *s, const char *want_head,
     if (want_head && !strcasecmp(want_head, h)) c->want_head_seq = r.seq;
     want++;
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  store__reset(st);
+  if (rc == STORE_ERR)
     return store__fail(s, "reading the audit trail");
   return STORE_OK;
 }

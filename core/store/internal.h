@@ -1,12 +1,18 @@
 #ifndef SUMMIT_STORE_INTERNAL_H
 #define SUMMIT_STORE_INTERNAL_H
-/* Shared by the files of core/store/ only: each table group (runs and the
- * journal in sqlite.c, the audit trail in audit.c, approvals in
- * approvals.c, schedules and the daemon's claims in schedules.c, what
- * notifications read in notify.c, the modules a run pinned in pins.c)
- * keeps its own SQL and prepares it through these. */
+/* Shared by the files of core/store/ only.
+ *
+ * Two backends sit behind store.h: SQLite (lite.c, the embedded default)
+ * and PostgreSQL (pg.c, a team's shared store). The table groups (runs and
+ * the journal in runs.c, the audit trail in audit.c, approvals in
+ * approvals.c, schedules and the daemon's claims in schedules.c, the
+ * queue of submitted runs in queue.c, what notifications read in notify.c, the modules a run pinned in pins.c) are
+ * written once, against the small statement interface below, in SQL both
+ * databases run: `?N` placeholders (pg.c turns them into `$N`), standard
+ * upserts, RETURNING, and a CAST where PostgreSQL cannot infer a
+ * parameter's type. query.c hands each call to the connection's backend. */
 
-#include <sqlite3.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -15,8 +21,7 @@
  * uses only the names of its own group, and always with the same SQL
  * (store__stmt asserts both). Adding a statement is adding its name here. */
 enum store_stmt {
-  /* sqlite.c: transactions, runs, leases, the journal, cancels, locks */
-  Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+  /* runs.c: runs, leases, the journal, cancels, locks */
   Q_RUN_INSERT, Q_RUN_GET, Q_RUN_STATUS, Q_RUN_PIN, Q_RUN_GIT,
   Q_RUN_RESULT_SET, Q_RUN_RESULT_GET,
   Q_RUN_LIST, Q_RUN_LIST_STATUS,
@@ -35,46 +40,66 @@ enum store_stmt {
   S_ADD, S_REMOVE, S_PAUSE, S_LIST, S_CLAIM, S_NOTE, S_RUN_MARK,
   S_RUN_LAST, S_ENDED, S_ACTIVE, S_FIRE_RUN,
   P_LIST, P_CLAIM, P_RELEASE, R_SCHEDULE,
+  /* queue.c: submitted runs waiting for a worker */
+  U_LIST, U_CLAIM,
   /* notify.c */
   N_STREAK,
   /* pins.c: module sources (M_) */
   M_SOURCE_PUT, M_SOURCE_GET, M_PIN, M_CLEAR, M_EACH, M_VERSION_SET,
   M_VERSION_GET,
-  STORE_NSTMT
+  /* migrate.c: per table, a row count, a width check, the read and the
+   * write of `summit store migrate` */
+#define X_TABLES 9
+  X_COUNT, X_WIDTH = X_COUNT + X_TABLES, X_READ = X_WIDTH + X_TABLES,
+  X_WRITE = X_READ + X_TABLES, X_END = X_WRITE + X_TABLES,
+  STORE_NSTMT = X_END
 };
+
+/* A prepared statement of either backend (query.c). */
+typedef struct store_q store_q;
+
+/* What store__step returns besides STORE_ERR. */
+enum { STORE_ROW = 100, STORE_DONE = 101 };
 
 /* The statement of slot id, prepared from sql the first time and reused,
  * reset and unbound; NULL (error recorded) if it does not prepare. */
-sqlite3_stmt *store__stmt(store_t *s, enum store_stmt id, const char *sql);
-/* Opens the batched write transaction if none is open. */
+store_q *store__stmt(store_t *s, enum store_stmt id, const char *sql);
+/* Binds v as text (NULL: SQL NULL). The text must live until the
+ * statement is stepped. */
+void store__bind_text(store_q *q, int i, const char *v);
+void store__bind_int64(store_q *q, int i, int64_t v);
+/* Binds v, or NULL when v is 0 (an optional time or pid). */
+void store__bind_opt(store_q *q, int i, int64_t v);
+/* The next row: STORE_ROW, STORE_DONE, or STORE_ERR with the database's
+ * message recorded (store__fail names what failed). */
+int store__step(store_q *q);
+/* Column i of the current row: text owned by q until its next step or
+ * reset (NULL for SQL NULL); an integer (0 for NULL). */
+const char *store__col_text(store_q *q, int i);
+int64_t store__col_int64(store_q *q, int i);
+int store__col_null(store_q *q, int i);
+/* Column i as a malloc'd copy, or NULL. */
+char *store__col_dup(store_q *q, int i);
+/* Ends the statement's current execution (its rows are gone). */
+void store__reset(store_q *q);
+/* Whether the last error of s broke a constraint (a unique key). */
+int store__constraint(store_t *s);
+/* Rows changed by the last write statement of s. */
+int64_t store__changes(store_t *s);
+
+/* Opens the batched write transaction if none is open: SQLite's BEGIN
+ * IMMEDIATE, or on PostgreSQL a BEGIN that takes summit's write lock (an
+ * advisory lock), so every check-then-write of core/store/ is as safe as
+ * on SQLite and the audit chain stays linear. */
 int store__begin(store_t *s);
 /* Drops the open write transaction (after an error inside it). */
 void store__rollback(store_t *s);
-/* Steps a statement that returns no rows; what names it in the error. */
-int store__exec(store_t *s, sqlite3_stmt *st, const char *what);
-/* Records sqlite's error for what; returns STORE_ERR. */
+/* Steps a statement that returns no rows, then resets it; what names it in
+ * the error. */
+int store__exec(store_t *s, store_q *q, const char *what);
+/* Records the database's last error for what; returns STORE_ERR. */
 int store__fail(store_t *s, const char *what);
 /* Records a message of our own; returns STORE_ERR. */
 int store__failf(store_t *s, const char *fmt, ...);
-
-/* Binds v as text, or NULL when v is NULL. */
-static inline void store__bind_text(sqlite3_stmt *st, int i, const char *v) {
-  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
-}
-
-/* Binds v, or NULL when v is 0 (an optional time or pid). */
-static inline void store__bind_opt(sqlite3_stmt *st, int i, int64_t v) {
-  if (v) sqlite3_bind_int64(st, i, v);
-  else sqlite3_bind_null(st, i);
-}
-
-/* Column i as text, owned by st until its next step or reset. */
-static inline const char *store__col_text(sqlite3_stmt *st, int i) {
-  return (const char *)sqlite3_column_text(st, i);
-}
-
-/* Column i as a malloc'd copy, or NULL. */
-char *store__col_dup(sqlite3_stmt *st, int i);
 
 #endif

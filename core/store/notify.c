@@ -13,12 +13,12 @@ static const char *const SQL_STREAK =
 int store_schedule_streak(store_t *s, const char *name, const char *run_id,
                           int64_t *failed) {
   *failed = 0;
-  sqlite3_stmt *st = store__stmt(s, N_STREAK, SQL_STREAK);
+  store_q *st = store__stmt(s, N_STREAK, SQL_STREAK);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, name);
   store__bind_text(st, 2, run_id);
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = store__step(st)) == STORE_ROW) {
     const char *status = store__col_text(st, 0);
     if (!status) continue;
     if (!strcmp(status, "succeeded")) break;
@@ -28,7 +28,7 @@ int store_schedule_streak(store_t *s, const char *name, const char *run_id,
     /* A run that has not ended (another daemon's, or an orphan) neither
      * extends nor breaks the streak. */
   }
-  int done = rc == SQLITE_ROW || rc == SQLITE_DONE;
-  sqlite3_reset(st);
+  int done = rc == STORE_ROW || rc == STORE_DONE;
+  store__reset(st);
   return done ? STORE_OK : store__fail(s, "reading a schedule's runs");
 }

@@ -7,12 +7,14 @@
 #include "store/internal.h"
 
 static const char *const SQL_SOURCE_PUT =
-    "INSERT OR IGNORE INTO sources(sha256, text) VALUES(?1, ?2)";
+    "INSERT INTO sources(sha256, text) VALUES(?1, ?2)"
+    " ON CONFLICT(sha256) DO NOTHING";
 static const char *const SQL_SOURCE_GET =
     "SELECT text FROM sources WHERE sha256 = ?1";
 static const char *const SQL_PIN =
-    "INSERT OR REPLACE INTO run_modules(run_id, name, path, sha256)"
-    " VALUES(?1, ?2, ?3, ?4)";
+    "INSERT INTO run_modules(run_id, name, path, sha256)"
+    " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(run_id, name) DO UPDATE SET"
+    " path = excluded.path, sha256 = excluded.sha256";
 static const char *const SQL_CLEAR = "DELETE FROM run_modules WHERE run_id = ?1";
 static const char *const SQL_EACH =
     "SELECT name, path, sha256 FROM run_modules WHERE run_id = ?1"
@@ -25,8 +27,8 @@ static const char *const SQL_VERSION_GET =
 
 int store_module_pin(store_t *s, const char *id, const char *name,
                      const char *path, const char *sha256, const char *text) {
-  sqlite3_stmt *src = store__stmt(s, M_SOURCE_PUT, SQL_SOURCE_PUT);
-  sqlite3_stmt *pin = store__stmt(s, M_PIN, SQL_PIN);
+  store_q *src = store__stmt(s, M_SOURCE_PUT, SQL_SOURCE_PUT);
+  store_q *pin = store__stmt(s, M_PIN, SQL_PIN);
   if (!src || !pin || store__begin(s) != STORE_OK) return STORE_ERR;
   store__bind_text(src, 1, sha256);
   store__bind_text(src, 2, text);
@@ -40,7 +42,7 @@ int store_module_pin(store_t *s, const char *id, const char *name,
 }
 
 int store_module_clear(store_t *s, const char *id) {
-  sqlite3_stmt *st = store__stmt(s, M_CLEAR, SQL_CLEAR);
+  store_q *st = store__stmt(s, M_CLEAR, SQL_CLEAR);
   if (!st || store__begin(s) != STORE_OK) return STORE_ERR;
   store__bind_text(st, 1, id);
   return store__exec(s, st, "dropping the module pins");
@@ -48,32 +50,32 @@ int store_module_clear(store_t *s, const char *id) {
 
 int store_module_each(store_t *s, const char *id, store_module_cb fn,
                       void *ud) {
-  sqlite3_stmt *st = store__stmt(s, M_EACH, SQL_EACH);
+  store_q *st = store__stmt(s, M_EACH, SQL_EACH);
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, id);
   int rc, ret = STORE_OK;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = store__step(st)) == STORE_ROW) {
     store_module m = {store__col_text(st, 0), store__col_text(st, 1),
                       store__col_text(st, 2)};
     if ((ret = fn(ud, &m))) break;
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  store__reset(st);
+  if (rc == STORE_ERR)
     return store__fail(s, "reading the module pins");
   return ret;
 }
 
 /* The one text column of the single row st selects for key. */
-static int get_text(store_t *s, sqlite3_stmt *st, const char *key,
+static int get_text(store_t *s, store_q *st, const char *key,
                     char **out, const char *what) {
   *out = NULL;
   if (!st) return STORE_ERR;
   store__bind_text(st, 1, key);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) *out = store__col_dup(st, 0);
-  sqlite3_reset(st);
-  if (rc == SQLITE_DONE) return STORE_NOTFOUND;
-  return rc == SQLITE_ROW ? STORE_OK : store__fail(s, what);
+  int rc = store__step(st);
+  if (rc == STORE_ROW) *out = store__col_dup(st, 0);
+  store__reset(st);
+  if (rc == STORE_DONE) return STORE_NOTFOUND;
+  return rc == STORE_ROW ? STORE_OK : store__fail(s, what);
 }
 
 int store_source_get(store_t *s, const char *sha256, char **text) {
@@ -83,7 +85,7 @@ int store_source_get(store_t *s, const char *sha256, char **text) {
 
 int store_run_set_summit_version(store_t *s, const char *id,
                                  const char *version) {
-  sqlite3_stmt *st = store__stmt(s, M_VERSION_SET, SQL_VERSION_SET);
+  store_q *st = store__stmt(s, M_VERSION_SET, SQL_VERSION_SET);
   if (!st || store__begin(s) != STORE_OK) return STORE_ERR;
   store__bind_text(st, 1, id);
   store__bind_text(st, 2, version);

@@ -1,6 +1,7 @@
 #ifndef SUMMIT_STORE_H
 #define SUMMIT_STORE_H
-/* The state store: runs, their journals and leases, in one SQLite database.
+/* The state store: runs, their journals and leases, in one SQLite database
+ * (the default) or a team's PostgreSQL database (DESIGN §11).
  *
  * Every SQL statement of summit lives behind this interface (core/store/). It
  * knows nothing of Lua. Writes are batched in one open transaction that
@@ -27,14 +28,25 @@ enum {
  * PROCESS survives a killed process only (WAL with synchronous=NORMAL). */
 typedef enum { STORE_DURABILITY_FULL, STORE_DURABILITY_PROCESS } store_durability;
 
-/* Opens (create != 0: creates if missing) the database at path, checks that
- * it is a summit database and migrates its schema forward. On failure
- * returns NULL and writes a message naming the file into err; nothing in an
- * existing file is changed when it is not a summit database. */
+/* Opens the store at target: a SQLite file path (create != 0: created if
+ * missing), or a PostgreSQL libpq URL (postgresql://... or postgres://...,
+ * DESIGN §11; the database must exist). Checks that it is a summit
+ * database and migrates its schema forward. On failure returns NULL and
+ * writes a message naming the store (never a password) into err; nothing
+ * in an existing database is changed when it is not summit's. */
 store_t *store_open(const char *path, int create, store_durability dur,
                     char *err, size_t errlen);
 void store_close(store_t *s);
 const char *store_errmsg(store_t *s);
+/* Where the store of state_dir is: $SUMMIT_STORE when set (a PostgreSQL
+ * URL, or a file), else state_dir/state.db. */
+void store_target(const char *state_dir, char *out, size_t n);
+/* Whether target names a PostgreSQL database rather than a file. */
+int store_is_url(const char *target);
+/* "sqlite" or "postgresql". */
+const char *store_kind(store_t *s);
+/* The store as errors name it: the file, or the URL without a password. */
+const char *store_name(store_t *s);
 /* The schema version this build writes (PRAGMA user_version). */
 int store_schema_version(void);
 /* The SQL that takes schema version `from` to from + 1, NULL outside
@@ -57,6 +69,8 @@ typedef struct {
                         * {commit, branch, dirty, dir} (worktree.c) */
   char *start_sig;     /* summit run --sign: the starter's SSH signature of
                         * approval_start_message(), or NULL */
+  char *run_on;        /* summit submit --on: the labels a worker must have
+                        * to take the run (JSON object), or NULL: any */
   int64_t created_ms, updated_ms, finished_ms, wake_ms, lease_expires_ms;
   int64_t owner_pid, heartbeat_ms;
 } store_run;
@@ -342,6 +356,8 @@ typedef struct {
                               * decision came after it suspended), "orphan"
                               * (running; the caller checks the owner),
                               * "restart" (the daemon's stop interrupted it) */
+  const char *run_on;        /* the labels a worker must have (JSON), or
+                              * NULL: any daemon may continue it */
   int64_t updated_ms, owner_pid, lease_expires_ms;
 } store_pending;
 typedef int (*store_pending_cb)(void *ud, const store_pending *p);
@@ -361,6 +377,25 @@ int store_daemon_release(store_t *s, const char *id, const char *by,
                          int restart);
 /* The schedule of run id: *name (caller frees) or NULL. */
 int store_run_schedule(store_t *s, const char *id, char **name);
+
+/* ---- the queue of submitted runs (queue.c, docs/workers.md) --------- */
+
+/* A run waiting for a worker. Strings are valid only during the call. */
+typedef struct {
+  const char *id;
+  const char *run_on;        /* JSON object of required labels, or NULL */
+  int64_t created_ms;
+} store_queued;
+typedef int (*store_queued_cb)(void *ud, const store_queued *q);
+/* Calls fn for each queued run, oldest first, that no claim newer than
+ * stale_ms holds. A nonzero return from fn stops the walk. */
+int store_queue_list(store_t *s, int64_t stale_ms, store_queued_cb fn,
+                     void *ud);
+/* Claims queued run id for by (a worker) if it is still queued and no
+ * claim newer than stale_ms holds it: *won = 1 for one caller only.
+ * Committed at once. store_daemon_release drops the claim. */
+int store_queue_claim(store_t *s, const char *id, int64_t now_ms,
+                      int64_t stale_ms, const char *by, int *won);
 
 /* ---- notifications (notify.c, docs/notifications.md) ----------------- */
 
@@ -399,5 +434,14 @@ int store_run_set_summit_version(store_t *s, const char *id,
 /* *version (caller frees) gets summit's version when run id started,
  * NULL for a run from before schema 6. */
 int store_run_summit_version(store_t *s, const char *id, char **version);
+
+/* ---- copying a state (migrate.c, `summit store migrate`) ------------- */
+
+/* fn(ud, table, rows) after each table is copied. */
+typedef void (*store_copy_cb)(void *ud, const char *table, int64_t rows);
+/* Copies every row of from into to, which must be empty, in one
+ * transaction of to: all of it or nothing. */
+int store_copy(store_t *from, store_t *to, store_copy_cb fn, void *ud,
+               char *err, size_t errlen);
 
 #endif

@@ -34,9 +34,13 @@ kind("", "v1", "events", "Event", true, "event", "ev")
 kind("", "v1", "secrets", "Secret", true, "secret")
 kind("", "v1", "namespaces", "Namespace", false, "namespace", "ns")
 kind("batch", "v1", "jobs", "Job", true, "job")
--- Ingresses carry route weights (summit.rollout's route hook, e.g.
--- ingress-nginx's canary-weight annotation); the sim does not serve them.
+-- Route objects carry traffic weights (summit.rollout's routers): an
+-- Ingress with ingress-nginx's canary annotations, a Gateway API
+-- HTTPRoute, an Istio VirtualService, an SMI TrafficSplit.
 kind("networking.k8s.io", "v1", "ingresses", "Ingress", true, "ingress", "ing")
+kind("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", true, "httproute")
+kind("networking.istio.io", "v1", "virtualservices", "VirtualService", true, "virtualservice", "vs")
+kind("split.smi-spec.io", "v1alpha2", "trafficsplits", "TrafficSplit", true, "trafficsplit", "ts")
 
 local argerr = argcheck.raiser("cluster:")
 
@@ -72,6 +76,29 @@ local function expand_home(p)
   return p
 end
 
+-- summit test's knobs (docs/testing.md) laid over the cluster's scenario:
+-- objects merge key by key, anything else (lists, values) is replaced.
+local function merge(base, over)
+  if type(base) ~= "table" or type(over) ~= "table" or over[1] ~= nil or base[1] ~= nil then
+    return over
+  end
+  local t = {}
+  for k, v in pairs(base) do t[k] = v end
+  for k, v in pairs(over) do t[k] = merge(base[k], v) end
+  return t
+end
+
+local function test_knobs(scn)
+  local over = T.test_scenario()
+  if not over then return scn end
+  if type(scn) == "string" then
+    local t, err = require("summit.sim.scenario").load_file(scn)
+    if not t then error(errors.new("ESCENARIO", err), 0) end
+    scn = t
+  end
+  return merge(scn or {}, json.decode(over))
+end
+
 -- Starts (once) the in-process simulated cluster named `name`.
 local function sim_url(name, spec)
   if not sims[name] then
@@ -79,7 +106,7 @@ local function sim_url(name, spec)
     local s = require("summit.sim").start({
       name = name, time_scale = T.time_scale(),
       -- A file name is relative to summit.lua (docs/sim.md).
-      scenario = require("summit.sim.scenario").resolve(spec.scenario, config.path),
+      scenario = test_knobs(require("summit.sim.scenario").resolve(spec.scenario, config.path)),
       state_file = state and (state .. "/sim-" .. name .. ".json") or nil,
     })
     sims[name] = s

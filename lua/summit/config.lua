@@ -22,7 +22,7 @@ local ENV = {
   cluster = "string", namespace = "string", traffic = "number",
   approval = "table", url = "string", vars = "table", description = "string",
   windows = "table", deployment = "string", app = "string",
-  metrics = "table",
+  metrics = "table", route = "table",
 }
 local CLUSTER = {
   sim = "boolean", kubeconfig = "string", context = "string",
@@ -33,7 +33,7 @@ local CLUSTER = {
 local HTTP = { max_per_host = "number", max_total = "number" }
 local LIMITS = { load = true, memory = true }   -- limits: watchdog budgets
 local METRICS = { url = "string", queries = "table", headers = "table", timeout = "string",
-                  cluster = "string" }
+                  cluster = "string", provider = "string", providers = "table" }
 
 -- The first line of src that assigns key (for error positions).
 local function line_of(src, key)
@@ -110,8 +110,21 @@ local function check(path, src, cfg)
       bad("cluster", "%s.cluster names '%s', which is not in clusters", where, m.cluster)
     end
     for name, q in pairs(type(m.queries) == "table" and m.queries or {}) do
-      if type(q) ~= "string" then
-        bad(name, "%s.queries.%s must be a PromQL string, not a %s", where, tostring(name), type(q))
+      if type(q) == "table" then
+        -- A template of another provider: { provider = NAME, query = ... }.
+        if type(q.provider) ~= "string" or q.query == nil then
+          bad(name, "%s.queries.%s: a table template needs provider (a name) and query", where,
+            tostring(name))
+        end
+      elseif type(q) ~= "string" then
+        bad(name, "%s.queries.%s must be a PromQL string, not a %s (or a table { provider =, query = })",
+          where, tostring(name), type(q))
+      end
+    end
+    -- Providers other than Prometheus; their module checks their keys.
+    if type(m.providers) == "table" then
+      for _, why in ipairs(require("summit.metrics.providers").check(where .. ".providers", m.providers)) do
+        bad("providers", "%s", why)
       end
     end
   end

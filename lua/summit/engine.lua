@@ -172,6 +172,11 @@ function M.replaying()
   return entries[J.child(c.prefix, c.n + 1)] ~= nil
 end
 
+-- journaled(key) -> true when the journal the run started with holds an
+-- entry at key (summit.fleet: a target started before a crash is started
+-- again, whatever its error budget says now).
+function M.journaled(key) return entries[key] ~= nil end
+
 local function divergence(key, prev, kind, name, args, why, fn)
   local site = M.site(fn)
   T.halt({

@@ -1,7 +1,9 @@
 -- The metrics primitive: PromQL over Prometheus's HTTP API (docs/metrics.md),
--- on summit's HTTP layer (summit.c.http, the binding `http` uses). Every
--- query is one journal entry of kind "metrics", so a resumed analysis
--- replays the values it already saw instead of asking again.
+-- on summit's HTTP layer (summit.c.http, the binding `http` uses), and the
+-- other providers a query may select (`web`, `datadog`, `cloudwatch`:
+-- lua/summit/metrics/*.lua), whose answers are kept in the same form.
+-- Every query is one journal entry of kind "metrics", so a resumed
+-- analysis replays the values it already saw instead of asking again.
 --
 -- What the journal holds is Prometheus's answer with its sample values
 -- as the strings Prometheus wrote ("0.03", "NaN", "+Inf", "-Inf"): that
@@ -9,7 +11,6 @@
 -- -math.huge) on a first run and on a replay alike.
 local E = require("summit.engine")
 local T = require("summit.c.task")
-local H = require("summit.c.http")
 local util = require("summit.util")
 local argcheck = require("summit.args")
 local json = require("summit.json")
@@ -57,10 +58,12 @@ function M.escape(v)
   return (tostring(v):gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
 end
 
--- expand(text, vars, what) -> text with every {{name}} replaced by the
--- escaped vars[name]. A name vars lacks raises ETEMPLATE naming it.
-local function expand(text, vars, what)
+-- expand(text, vars, what [, esc]) -> text with every {{name}} replaced by
+-- esc(vars[name]) (default: escaped for PromQL). A name vars lacks raises
+-- ETEMPLATE naming it.
+local function expand(text, vars, what, esc)
   vars = vars or {}
+  esc = esc or M.escape
   return (text:gsub("{{%s*([^{}]-)%s*}}", function(name)
     if not name:match("^[%a_][%w_]*$") then
       error(errors.new("ETEMPLATE", string.format("%s: '{{%s}}' is not a variable "
@@ -78,7 +81,7 @@ local function expand(text, vars, what)
     if type(v) == "number" and v == math.floor(v) and math.abs(v) < 2 ^ 53 then
       v = string.format("%d", v)
     end
-    return M.escape(v)
+    return esc(v)
   end))
 end
 
@@ -87,11 +90,11 @@ end
 -- over it, and a client's own spec over both.
 
 local function merged(spec)
-  local s = { queries = {}, headers = {} }
+  local s = { queries = {}, headers = {}, providers = {} }
   local function over(t)
     if type(t) ~= "table" then return end
     for k, v in pairs(t) do
-      if k == "queries" or k == "headers" then
+      if k == "queries" or k == "headers" or k == "providers" then
         for qk, qv in pairs(v) do s[k][qk] = qv end
       else
         s[k] = v
@@ -159,10 +162,10 @@ end
 local ERROR_RETRYABLE = { bad_data = false, execution = false, not_found = false }
 
 local OUT = require("summit.c.out")
+local R = require("summit.metrics.request")
 
 local function call(s, path, params, promql)
   local url = base_url(s) .. path
-  local shown = redact.url(url)
   local headers = { ["Content-Type"] = "application/x-www-form-urlencoded",
                     Accept = "application/json" }
   local secrets = {}
@@ -171,17 +174,11 @@ local function call(s, path, params, promql)
     if redact.is_secret_header(tostring(k)) then secrets[#secrets + 1] = tostring(v) end
   end
   for cred in url:gmatch("^%a[%w+.-]*://([^/@]+)@") do secrets[#secrets + 1] = cred end
-  local timeout_ms = T.duration_ms(s.timeout or DEFAULT_TIMEOUT)
-  params[#params + 1] = { "timeout", fmt_num(timeout_ms / 1000) }
-  local r, code, msg = H.request({
-    method = "POST", url = url, headers = headers, body = form(params),
-    timeout_ms = timeout_ms, deadline_ms = E.deadline(),
-    max_per_host = (config.http_caps()), max_total = select(2, config.http_caps()),
-  })
-  if not r then
-    error(errors.new(code, redact.text(string.format("metrics: POST %s: %s", shown, msg), secrets),
-      { url = shown, query = promql }), 0)
-  end
+  local timeout = s.timeout or DEFAULT_TIMEOUT
+  params[#params + 1] = { "timeout", fmt_num(T.duration_ms(timeout) / 1000) }
+  local r = R.send{ method = "POST", url = url, headers = headers, body = form(params),
+                    timeout = timeout, secrets = secrets, fields = { query = promql } }
+  local shown = r.shown
   local ok, doc = pcall(json.decode, r.body)
   if ok and type(doc) == "table" and doc.status == "error" then
     local etype = tostring(doc.errorType or "unknown")
@@ -238,12 +235,6 @@ end
 
 -- ---------------------------------------------------------------------
 -- Argument checks
-
-local function check_query(fname, promql)
-  if type(promql) ~= "string" or not promql:find("%S") then
-    argerr(fname, "promql", "a non-empty PromQL string expected")
-  end
-end
 
 local function check_opts(fname, opts)
   if opts ~= nil and type(opts) ~= "table" then argerr(fname, "opts", "a table expected") end
@@ -318,51 +309,115 @@ local function value_of(st, what)
 end
 
 -- ---------------------------------------------------------------------
+-- Providers: which system a query asks. "prometheus" is summit.lua's
+-- metrics (url, headers, cluster); any other name is one of
+-- metrics.providers, whose `type` names its module.
+
+local PROVIDERS = require("summit.metrics.providers")
+
+-- provider(s, name) -> name, settings, module (nil for Prometheus).
+local function provider(s, name)
+  name = name or s.provider or "prometheus"
+  if name == "prometheus" and s.providers.prometheus == nil then return name, s, nil end
+  local p = s.providers[name]
+  if type(p) ~= "table" then
+    error(errors.new("ENOMETRICS", string.format("metrics: no provider '%s' in metrics.providers "
+      .. "of summit.lua (known: prometheus%s)", tostring(name),
+      next(s.providers) and (", " .. argcheck.known(s.providers)) or "")), 0)
+  end
+  if p.type == "prometheus" then
+    local ps = { headers = p.headers or {}, url = p.url, cluster = p.cluster, timeout = p.timeout }
+    return name, ps, nil
+  end
+  local mod = PROVIDERS.MODULES[p.type]
+  if not mod then
+    error(errors.new("ENOMETRICS", string.format("metrics.providers.%s: unknown type '%s' "
+      .. "(known: %s)", name, tostring(p.type), argcheck.known(PROVIDERS.MODULES))), 0)
+  end
+  return name, p, require(mod)
+end
+
+-- The provider a call selects, checked at the call: opts.provider, else
+-- the client's, else summit.lua's default.
+local function selected(self, fname, q, pname)
+  local s = merged(self.spec)
+  local name, _, mod = provider(s, pname)
+  if mod then
+    local why = mod.check_query(q)
+    if why then argerr(fname, "query", why .. " (provider " .. name .. ")") end
+  elseif type(q) ~= "string" or not q:find("%S") then
+    argerr(fname, "promql", "a non-empty PromQL string expected")
+  end
+  return name, mod
+end
+
+-- ---------------------------------------------------------------------
 -- Clients
 
 local Client = {}
 -- The methods are not the metatable (see summit.cluster).
 local ClientMT = { __index = Client }
 
+-- The journal identity of a query: what it was before providers for a
+-- Prometheus one (so a run started by an older summit replays), with
+-- the provider's name otherwise.
+local function ident_of(kind, pname, q, ...)
+  if pname == "prometheus" then return json.encode({ kind, q, ... }) end
+  return json.encode({ kind, pname, q, ... })
+end
+
 -- An instant query as one journal entry; returns what the journal holds.
-local function instant(self, fname, name, promql, o)
+local function instant(self, fname, name, q, o, pname)
   local t = time_arg(fname, "time", o.time)
-  local ident = json.encode({ "query", promql, t or json.null })
-  local shown = json.encode({ query = promql, time = t })
+  local prov = selected(self, fname, q, pname)
+  local ident = ident_of("query", prov, q, t or json.null)
+  local shown = json.encode({ query = q, time = t, provider = prov ~= "prometheus" and prov or nil })
   return E.entry("metrics", name, ident, {
     effect = true, durable = false, stored = function() return shown end,
   }, function()
-    local s = merged(self.spec)
+    local _, s, mod = provider(merged(self.spec), prov)
     local at = t or now_s()
-    local doc = call(s, "/api/v1/query", { { "query", promql },
-      { "time", type(at) == "number" and fmt_num(at) or at } }, promql)
-    local st = stored_result(doc)
+    local st
+    if mod then
+      if type(at) ~= "number" then
+        error(errors.new("EMETRICS", "metrics: provider " .. prov .. " needs time as unix seconds"), 0)
+      end
+      st = mod.instant(s, q, at)
+    else
+      local doc = call(s, "/api/v1/query", { { "query", q },
+        { "time", type(at) == "number" and fmt_num(at) or at } }, q)
+      st = stored_result(doc)
+    end
     st.time = at
     return st
   end)
 end
 
--- query(promql [, {time =}]) -> { {labels =, value =, time =}, ...,
---   type =, time = }
-function Client:query(promql, opts)
-  check_query("query", promql)
+local function provider_opt(fname, o)
+  if o.provider ~= nil and (type(o.provider) ~= "string" or o.provider == "") then
+    argerr(fname, "provider", "a provider name (a key of metrics.providers, or \"prometheus\") expected")
+  end
+  return o.provider
+end
+
+-- query(q [, {time =, provider =}]) -> { {labels =, value =, time =}, ... }
+function Client:query(q, opts)
   local o = check_opts("query", opts)
-  return vector_of(instant(self, "query", "query", promql, o))
+  return vector_of(instant(self, "query", "query", q, o, provider_opt("query", o)))
 end
 
--- value(promql [, {time =}]) -> number, or nil when there is no data.
-function Client:value(promql, opts)
-  check_query("value", promql)
+-- value(q [, {time =, provider =}]) -> number, or nil when there is no data.
+function Client:value(q, opts)
   local o = check_opts("value", opts)
-  local st = instant(self, "value", "value", promql, o)
-  return value_of(st, "the query " .. promql)
+  local st = instant(self, "value", "value", q, o, provider_opt("value", o))
+  return value_of(st, "the query " .. (type(q) == "string" and q or json.encode(q)))
 end
 
--- range(promql, {start =, stop =, step =}) -> { {labels =, values =
---   { {t, v}, ... }}, ..., start =, stop =, step = }
-function Client:range(promql, opts)
-  check_query("range", promql)
+-- range(q, {start =, stop =, step =, provider =}) -> { {labels =, values =
+--   { {t, v}, ... }}, ... }
+function Client:range(q, opts)
   local o = check_opts("range", opts)
+  local pname = provider_opt("range", o)
   local start = time_arg("range", "start", o.start)
   local stop = time_arg("range", "stop", o.stop)
   local since = o.since ~= nil and seconds_arg("range", "since", o.since) or nil
@@ -372,13 +427,15 @@ function Client:range(promql, opts)
   if type(start) == "number" and type(stop) == "number" and stop < start then
     argerr("range", "stop", "must not be before start")
   end
-  local ident = json.encode({ "range", promql, start or json.null, stop or json.null,
-                              since or json.null, step or json.null })
-  local shown = json.encode({ query = promql, start = start, stop = stop, since = since, step = step })
+  local prov = selected(self, "range", q, pname)
+  local ident = ident_of("range", prov, q, start or json.null, stop or json.null,
+                         since or json.null, step or json.null)
+  local shown = json.encode({ query = q, start = start, stop = stop, since = since, step = step,
+                              provider = prov ~= "prometheus" and prov or nil })
   local st = E.entry("metrics", "range", ident, {
     effect = true, durable = false, stored = function() return shown end,
   }, function()
-    local s = merged(self.spec)
+    local _, s, mod = provider(merged(self.spec), prov)
     local to = stop or now_s()
     local from = start or (type(to) == "number" and to - since)
     if type(from) ~= "number" and since then
@@ -392,10 +449,19 @@ function Client:range(promql, opts)
         st_step = 60
       end
     end
-    local function enc(x) return type(x) == "number" and fmt_num(x) or x end
-    local doc = call(s, "/api/v1/query_range", { { "query", promql }, { "start", enc(from) },
-      { "end", enc(to) }, { "step", fmt_num(st_step) } }, promql)
-    local r = stored_result(doc)
+    local r
+    if mod then
+      if type(from) ~= "number" or type(to) ~= "number" then
+        error(errors.new("EMETRICS", "metrics.range: provider " .. prov .. " needs start and stop "
+          .. "as unix seconds"), 0)
+      end
+      r = mod.range(s, q, from, to, st_step)
+    else
+      local function enc(x) return type(x) == "number" and fmt_num(x) or x end
+      local doc = call(s, "/api/v1/query_range", { { "query", q }, { "start", enc(from) },
+        { "end", enc(to) }, { "step", fmt_num(st_step) } }, q)
+      r = stored_result(doc)
+    end
     if r.type ~= "matrix" then
       error(errors.new("EMETRICS", string.format("metrics.range: Prometheus answered a %s, "
         .. "not a matrix", tostring(r.type))), 0)
@@ -412,40 +478,55 @@ function Client:range(promql, opts)
   return out
 end
 
--- render(name, vars) -> the PromQL of the named template with vars
--- substituted (escaped for label matchers). Not journaled.
+-- template(s, name) -> the query text (or table) of a named template and
+-- the provider it selects (nil: the client's default).
+local function template(s, name)
+  local tpl = s.queries[name]
+  if type(tpl) == "string" then return tpl, nil end
+  if type(tpl) == "table" and tpl.query ~= nil then return tpl.query, tpl.provider end
+  error(errors.new("ETEMPLATE", string.format("no query template '%s' in metrics.queries "
+    .. "(known: %s)", name, argcheck.known(s.queries)),
+    { template = name }), 0)
+end
+
+-- render(name, vars) -> the query of the named template with vars
+-- substituted (escaped as its provider needs: for label matchers in
+-- PromQL), and the provider's name. Not journaled.
 function Client:render(name, vars)
   if type(name) ~= "string" or name == "" then argerr("render", "name", "a template name expected") end
   if vars ~= nil and type(vars) ~= "table" then argerr("render", "vars", "a table expected") end
   local s = merged(self.spec)
-  local text = s.queries[name]
-  if type(text) ~= "string" then
-    error(errors.new("ETEMPLATE", string.format("no query template '%s' in metrics.queries "
-      .. "(known: %s)", name, argcheck.known(s.queries)),
-      { template = name }), 0)
-  end
-  local ok, res = pcall(expand, text, vars, "query template '" .. name .. "'")
+  local text, pname = template(s, name)
+  local what = "query template '" .. name .. "'"
+  local pn, _, mod = provider(s, pname)
+  local ok, res = pcall(function()
+    if mod then
+      return mod.expand(text, vars, function(t, v, esc) return expand(t, v, what, esc) end)
+    end
+    return expand(text, vars, what)
+  end)
   if not ok then
     if type(res) == "table" then res.template = name end
     error(res, 0)
   end
-  return res
+  return res, pn
 end
 
 -- get(name, vars [, {time =}]) -> number or nil: value() of a template.
 -- The journal entry is named after the template.
 function Client:get(name, vars, opts)
-  local promql = self:render(name, vars)
+  local q, pname = self:render(name, vars)
   local o = check_opts("get", opts)
-  local st = instant(self, "get", name, promql, o)
-  return value_of(st, "the query template '" .. name .. "' (" .. promql .. ")")
+  local st = instant(self, "get", name, q, o, pname)
+  return value_of(st, "the query template '" .. name .. "' ("
+    .. (type(q) == "string" and q or json.encode(q)) .. ")")
 end
 
 local function client_spec(spec)
   if spec == nil then return nil end
   if type(spec) ~= "table" then argerr("client", "spec", "a table expected") end
   local known = { url = "string", headers = "table", timeout = true, queries = "table",
-                  cluster = true }
+                  cluster = true, provider = "string", providers = "table" }
   for k, v in pairs(spec) do
     local want = known[k]
     if not want then argerr("client", tostring(k), "unknown option (known: " .. argcheck.known(known) .. ")") end
@@ -455,21 +536,25 @@ local function client_spec(spec)
   if spec.cluster ~= nil and type(spec.cluster) ~= "string" and type(spec.cluster) ~= "table" then
     argerr("client", "cluster", "a cluster name or a cluster() value expected")
   end
+  if spec.providers ~= nil then
+    local probs = PROVIDERS.check("providers", spec.providers)
+    if probs[1] then argerr("client", "providers", probs[1]) end
+  end
   return spec
 end
 
--- client{ url =, headers =, timeout =, queries =, cluster = } -> a client
--- with :query, :value, :range, :get and :render; what it leaves out comes
--- from summit.lua.
+-- client{ url =, headers =, timeout =, queries =, cluster =, provider =,
+-- providers = } -> a client with :query, :value, :range, :get and
+-- :render; what it leaves out comes from summit.lua.
 function M.client(spec)
   return setmetatable({ spec = client_spec(spec) }, ClientMT)
 end
 
 local default = setmetatable({}, ClientMT)
 
-function M.query(promql, opts) return Client.query(default, promql, opts) end
-function M.value(promql, opts) return Client.value(default, promql, opts) end
-function M.range(promql, opts) return Client.range(default, promql, opts) end
+function M.query(q, opts) return Client.query(default, q, opts) end
+function M.value(q, opts) return Client.value(default, q, opts) end
+function M.range(q, opts) return Client.range(default, q, opts) end
 function M.get(name, vars, opts) return Client.get(default, name, vars, opts) end
 function M.render(name, vars) return Client.render(default, name, vars) end
 

@@ -140,6 +140,8 @@ function M.start(o)
   sim.controller = CTL.new{ store = store, events = sim.events, scenario = sim.scenario,
                             time_scale = sim.time_scale, rng = sim.rng }
   sim.api = API.new(sim)
+  -- Pod request rates follow the route objects' weights (sim/traffic.lua).
+  require("summit.sim.traffic").attach(sim, require("summit.sim.metrics").own_rps(sim))
   if not loaded then
     sim.api:ensure_namespace("default")
     seed_objects(sim)

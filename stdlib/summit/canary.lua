@@ -14,6 +14,7 @@
 local api = require("summit.api")
 local T = require("summit.c.task")
 local errors = require("summit.errors")
+local json = require("summit.json")
 local stats = require("summit.stats")
 local argcheck = require("summit.args")
 
@@ -56,7 +57,10 @@ end
 local function source_arg(arg, q, t, vars)
   if q ~= nil and t ~= nil then bad(arg, "give either query or template, not both") end
   if q ~= nil then
-    if type(q) ~= "string" or q == "" then bad(arg .. ".query", "a PromQL string expected") end
+    -- A table is the query of a web or CloudWatch provider (summit.metrics checks it).
+    if (type(q) ~= "string" or q == "") and type(q) ~= "table" then
+      bad(arg .. ".query", "a PromQL string (or a provider's query) expected")
+    end
     return { query = q }
   end
   if t ~= nil then
@@ -100,6 +104,7 @@ local THRESHOLDS = argcheck.schema{
 -- check_metric checks them.
 local METRIC = argcheck.schema{
   { "name" }, { "query" }, { "template" }, { "vars" }, { "baseline" },
+  { "provider", type = "string", msg = "a provider name of metrics.providers expected" },
   { "max", type = "number" },
   { "min", type = "number" },
   { "max_increase", type = "number", min = 0, msg = FRACTION },
@@ -208,10 +213,17 @@ local function sources(a, s, m, o)
   if not m.source then bad(a, "a query (PromQL) or a template is needed") end
   if m.source.query and s.vars ~= nil then bad(a .. ".vars", "variables are for a template, not a query") end
   if m.source.template then m.source.vars = merge(o.vars, s.vars) end
+  if s.provider ~= nil then
+    if m.source.template then
+      bad(a .. ".provider", "a template names its provider in summit.lua (metrics.queries)")
+    end
+    m.source.provider = s.provider
+  end
   local b = s.baseline
   if b == nil then return end
   if type(b) == "string" then
     m.baseline = source_arg(a .. ".baseline", b, nil)
+    m.baseline.provider = s.provider
     return
   end
   if type(b) ~= "table" then
@@ -221,6 +233,7 @@ local function sources(a, s, m, o)
   if k ~= nil then bad(a .. ".baseline." .. tostring(k), "unknown option (known: query, template, vars)") end
   vars_arg(a .. ".baseline.vars", b.vars)
   m.baseline = source_arg(a .. ".baseline", b.query, b.template)
+  if m.baseline and m.baseline.query then m.baseline.provider = s.provider end
   if not m.baseline then
     -- Only vars: the metric's own template with them.
     if not m.source.template then
@@ -309,6 +322,7 @@ end
 local function finite(v) return type(v) == "number" and v == v and v > -math.huge and v < math.huge end
 
 local function shown_query(src)
+  if type(src.query) == "table" then return json.encode(src.query) end
   if src.query then return src.query end
   local keys = {}
   for k in pairs(src.vars or {}) do keys[#keys + 1] = k end
@@ -339,14 +353,16 @@ end
 -- series); a range request gives series. Also returns the PromQL text.
 local function from_metrics(req)
   local mx = metrics_api()
-  local q = promql(req)
+  local q, pname = promql(req)
+  pname = req.provider or pname
+  local text = type(q) == "string" and q or json.encode(q)
   if req.range then
     local series = mx.range(q, { start = req.range.start, stop = req.range.stop,
-                                 step = req.range.step })
-    return series, q
+                                 step = req.range.step, provider = pname })
+    return series, text
   end
-  if req.template then return mx.get(req.template, req.vars), q end
-  return mx.value(q), q
+  if req.template then return mx.get(req.template, req.vars), text end
+  return mx.value(q, { provider = pname }), text
 end
 
 -- A sample value as Prometheus writes it ("NaN", "+Inf", "-Inf", "0.5").
@@ -583,7 +599,7 @@ local function measure_metric(o, m, round, at)
   local source = o.measure or from_metrics
   local function ask(src, side, range)
     local req = { metric = m.name, side = side, round = round, query = src.query,
-                  template = src.template, vars = src.vars, range = range }
+                  template = src.template, vars = src.vars, range = range, provider = src.provider }
     local r, text = source(req)
     if text then
       if side == "canary" then rec.query = text else rec.baseline_query = text end

@@ -156,7 +156,7 @@ function M.env(name)
   return r
 end
 
--- target(role, s) -> { env, name, k, namespace, app, deployment, url }:
+-- target(role, s) -> { env, name, k, namespace, app, deployment, url, traffic, route }:
 -- where a phase acts. role is "staging", "canary" or "production" (mapped
 -- through s.environments), or an environment's name.
 function M.target(role, s)
@@ -166,7 +166,7 @@ function M.target(role, s)
   local k = e.cluster and api.cluster(e.cluster) or api.cluster()
   return { env = e, name = envname, k = k, namespace = e.namespace,
            app = e.app or s.app, deployment = e.deployment or s.deployment or e.app or s.app,
-           url = e.url, traffic = e.traffic }
+           url = e.url, traffic = e.traffic, route = e.route }
 end
 
 -- environments(role, ...) is a runbook's `environment` field for the
@@ -450,6 +450,8 @@ local function analysis_metrics(s)
     { name = "memory", template = "memory", baseline = prod, max_increase = s.canary_resource_increase,
       optional = true },
     { name = "cpu", template = "cpu", baseline = prod, max_increase = 0.25, dry_run = true, optional = true },
+    -- the canary's share of the requests (percent), watched: what a route's weight gave it
+    { name = "traffic", template = "traffic", dry_run = true, optional = true },
   }
 end
 
@@ -506,7 +508,9 @@ end
 function M.canary(s)
   local t = M.target("canary", s)
   local weight = tonumber(t.traffic or s.canary_weight)
-  rollout.canary(rollout_opts(t, s, { image = image_ref(s), weight = weight }))
+  -- With the environment's traffic router (route = { gateway = "httproute/web" },
+  -- docs/stdlib/rollout.md), the weight is the route's share of the requests.
+  rollout.canary(rollout_opts(t, s, { image = image_ref(s), weight = weight, route = t.route }))
   local v = M.analyze(s, t)
   if v.verdict == "inconclusive" and s.canary_inconclusive == "ask" then
     -- As Argo Rollouts does: an inconclusive analysis pauses for a human.
@@ -522,7 +526,7 @@ function M.canary(s)
     return v
   end
   if v.verdict ~= "successful" then
-    rollout.abort(rollout_opts(t, s))
+    rollout.abort(rollout_opts(t, s, { route = t.route }))
     M.notify("canary_rolled_back", { version = s.version, verdict = v.verdict, reason = v.reason })
     error(errors.new("ECANARY", string.format("canary analysis %s: %s", v.verdict, v.reason),
       { verdict = v.verdict }), 0)
@@ -581,11 +585,11 @@ function M.production(s)
   local strat = s.strategy
   if strat == "progressive" or strat == "canary" then
     local steps = strat == "progressive" and s.progressive_steps or s.canary_steps
-    return rollout.progressive(rollout_opts(t, s, { image = image, steps = steps,
+    return rollout.progressive(rollout_opts(t, s, { image = image, steps = steps, route = t.route,
       between = function(w) M.monitor(s, t, string.format("production at %g%%", w)) end }))
   elseif strat == "blue-green" then
     local st = rollout.status{ name = t.deployment, cluster = t.k, namespace = t.namespace }
-    if st.canary then rollout.abort(rollout_opts(t, s)) end
+    if st.canary then rollout.abort(rollout_opts(t, s, { route = t.route })) end
     local r = rollout.blue_green(rollout_opts(t, s, { image = image, service = s.service }))
     M.monitor(s, t, "production " .. r.active, "stable")
     return r

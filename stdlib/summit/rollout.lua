@@ -23,6 +23,7 @@ local json = require("summit.json")
 local errors = require("summit.errors")
 local argcheck = require("summit.args")
 local util = require("summit.util")
+local routers = require("summit.routers")
 
 local M = {}
 
@@ -89,10 +90,14 @@ local function timeout_arg(o)
   return v or "10m"
 end
 
--- route = { ref =, annotation = } | { ref =, patch = fn(weight), type = } | fn(weight)
-local function route_arg(r)
+-- route = { gateway|istio|nginx|smi = REF, stable =, canary =, port = } (a router,
+-- summit.routers) | { ref =, annotation = } | { ref =, patch = fn(weight), type = }
+-- | fn(weight)
+local function route_arg(r, name)
   if r == nil or type(r) == "function" then return r end
   if type(r) ~= "table" then bad("route", "a table or a function expected") end
+  local rt = routers.parse(r, name, bad)
+  if rt then return rt end
   if type(r.ref) ~= "string" and type(r.ref) ~= "table" then
     bad("route.ref", "the object to patch, e.g. \"service/web\"")
   end
@@ -206,22 +211,37 @@ end
 -- ---- routes (the hook for an ingress controller or a mesh) ----
 
 local function route_read(c, r)
-  if type(r) ~= "table" or r.patch then return nil end
+  if type(r) ~= "table" or r.patch or r.router then return nil end
   local obj = c.k:get(r.ref, c.nso)
   local a = obj.metadata and obj.metadata.annotations
   return a and a[r.annotation] or nil
 end
 
+-- The audit record of a hook's weight (a router records its own, with
+-- both Services' weights).
+local function hook_audit(c, r, value)
+  local w = tonumber(value)
+  api.audit.record("rollout.route", {
+    deployment = c.name, namespace = c.namespace,
+    route = type(r) == "table" and (type(r.ref) == "string" and r.ref or json.encode(r.ref)) or "function",
+    weights = { canary = w, stable = w and (100 - w) or nil },
+  })
+end
+
 -- Sets the route to `value`: a weight (number), or when restoring an
 -- annotation its exact previous text (json.null removes it).
 local function route_set(c, r, value)
-  if type(r) == "function" then return r(value) end
-  if r.patch then
-    return c.k:patch(r.ref, r.patch(value), { type = r.type or "merge", namespace = c.namespace })
+  if type(r) == "table" and r.router then return routers.set(c, r, value) end
+  if type(r) == "function" then
+    r(value)
+  elseif r.patch then
+    c.k:patch(r.ref, r.patch(value), { type = r.type or "merge", namespace = c.namespace })
+  else
+    local v = type(value) == "number" and string.format("%g", value) or value
+    c.k:patch(r.ref, { metadata = { annotations = { [r.annotation] = v } } },
+      { type = "merge", namespace = c.namespace })
   end
-  local v = type(value) == "number" and string.format("%g", value) or value
-  return c.k:patch(r.ref, { metadata = { annotations = { [r.annotation] = v } } },
-    { type = "merge", namespace = c.namespace })
+  hook_audit(c, r, value)
 end
 
 -- ---- snapshots and their undo ----
@@ -419,7 +439,7 @@ end
 local function canary_opts(fname, o)
   local c = common(fname, o)
   c.canary = c.name .. "-canary"
-  c.route = route_arg(o.route)
+  c.route = route_arg(o.route, c.name)
   if o.total ~= nil and (type(o.total) ~= "number" or o.total < 1 or o.total % 1 ~= 0) then
     bad("total", "a whole number >= 1 expected")
   end
@@ -437,7 +457,10 @@ local function canary_snapshot(c)
   local stable = must_get(c, "deployment/" .. c.name)
   local canary = get_or_nil(c, "deployment/" .. c.canary)
   local s = { stable = dep_state(stable), canary = dep_state(canary) }
-  if c.route then
+  if c.route and c.route.router then
+    s.router = routers.read(c, c.route)
+    s.services = routers.services_read(c, c.route)
+  elseif c.route then
     local ok, v = pcall(route_read, c, c.route)
     s.route = ok and v or nil
     if type(c.route) ~= "table" or c.route.patch then
@@ -452,7 +475,10 @@ end
 local function canary_restore(c, s)
   -- Capacity first: the stable as it was, then the route, then the canary.
   restore_dep(c, c.name, s.stable)
-  if c.route then
+  if c.route and c.route.router then
+    routers.restore(c, c.route, s.router)
+    routers.services_restore(c, c.route, s.services)
+  elseif c.route then
     local value = s.route_weight or 0
     if type(c.route) == "table" and not c.route.patch then value = s.route or json.null end
     -- A route object that is not there has no weight to put back.
@@ -467,6 +493,15 @@ end
 local function record(c, what)
   return api.step{ what .. ": saved state", function() return canary_snapshot(c) end,
     undo = function(s) canary_restore(c, s) end }
+end
+
+-- With a router: the stable and canary Services select the pods of their
+-- own Deployment (with no canary, both the stable's), by pod-template hash.
+local function services_step(c, tag, canary_there)
+  local rt = c.route
+  api.step(string.format("%sservices %s, %s by pod-template hash", tag, rt.stable, rt.canary), function()
+    return routers.services_point(c, rt, canary_there)
+  end)
 end
 
 -- Sets the canary to `weight`: the canary Deployment (created from the
@@ -493,6 +528,7 @@ local function apply_weight(c, tag, image, weight, total)
     local dep = must_get(c, "deployment/" .. c.name)
     if dep.spec.replicas ~= keep then scale(c, c.name, keep) end
   end)
+  if c.route and c.route.router then services_step(c, tag, true) end
   if c.route then
     api.step(string.format("%sroute %g%%", tag, weight), function() route_set(c, c.route, weight) end)
   end
@@ -536,9 +572,16 @@ function M.canary(o)
 end
 
 -- The stable takes the canary's image at full size; the route goes back to
--- 0 and the canary Deployment is deleted.
-local function do_promote(c, tag, image, total)
+-- 0 and the canary Deployment is deleted. With a router, as Argo Rollouts
+-- finishes a canary: all traffic to the canary first (when it has pods),
+-- then the stable's update, the stable Service to its new pods, the
+-- weight back to the stable, the canary deleted.
+local function do_promote(c, tag, image, total, canary_pods)
   tag = tag and (tag .. ": ") or ""
+  local router = c.route and c.route.router
+  if router and canary_pods then
+    api.step(tag .. "route 100%", function() route_set(c, c.route, 100) end)
+  end
   api.step(string.format("%s%s to %s at %d replicas", tag, c.name, image, total), function()
     local dep = must_get(c, "deployment/" .. c.name)
     local x = container_of(c, dep)
@@ -546,6 +589,7 @@ local function do_promote(c, tag, image, total)
     if dep.spec.replicas ~= total then scale(c, c.name, total) end
   end)
   api.step(tag .. "wait for " .. c.name, function() return wait(c, c.name) end)
+  if router then services_step(c, tag, false) end
   if c.route then api.step(tag .. "route 0%", function() route_set(c, c.route, 0) end) end
   api.step(tag .. "delete " .. c.canary, function()
     return delete_if_there(c, "deployment/" .. c.canary)
@@ -560,7 +604,8 @@ function M.promote(o)
   end)
   local tag = "promote " .. c.name
   local s = record(c, tag)
-  return do_promote(c, tag, canary_image(c, o, s), total_of(c, s))
+  return do_promote(c, tag, canary_image(c, o, s), total_of(c, s),
+    s.canary ~= nil and s.canary.replicas > 0)
 end
 
 -- abort{ name, total = } -> { replicas }: the stable back to full size,
@@ -570,12 +615,19 @@ function M.abort(o)
   local tag = "abort canary " .. c.name
   local s = record(c, tag)
   local total = total_of(c, s)
+  local router = c.route and c.route.router
+  -- A router's stable keeps its replicas: the traffic goes back to it first.
+  if router then api.step(tag .. ": route 0%", function() route_set(c, c.route, 0) end) end
   api.step(string.format("%s: %s at %d replicas", tag, c.name, total), function()
     local dep = must_get(c, "deployment/" .. c.name)
     if dep.spec.replicas ~= total then scale(c, c.name, total) end
   end)
   api.step(tag .. ": wait for " .. c.name, function() return wait(c, c.name) end)
-  if c.route then api.step(tag .. ": route 0%", function() route_set(c, c.route, 0) end) end
+  if router then
+    services_step(c, tag .. ": ", false)
+  elseif c.route then
+    api.step(tag .. ": route 0%", function() route_set(c, c.route, 0) end)
+  end
   api.step(tag .. ": delete " .. c.canary, function()
     return delete_if_there(c, "deployment/" .. c.canary)
   end)
@@ -615,7 +667,8 @@ function M.progressive(o)
   end
   local promoted = false
   if o.promote ~= false and last == 100 then
-    api.step(tag .. ": promote", function() do_promote(c, nil, image, total) end)
+    -- The last weight (100) already sent every request to the canary.
+    api.step(tag .. ": promote", function() do_promote(c, nil, image, total, false) end)
     promoted = true
   end
   return { weights = done, promoted = promoted, total = total }

@@ -672,8 +672,9 @@ function git.merge(ref, opts) end
 function git.pull(remote, branch, opts) end
 
 -- ---------------------------------------------------------------------
--- metrics (docs/metrics.md): PromQL over Prometheus's HTTP API, one
--- journal entry per query. Values are numbers: NaN (test with v ~= v),
+-- metrics (docs/metrics.md): PromQL over Prometheus's HTTP API, or a
+-- query of another provider (web, datadog, cloudwatch), one journal
+-- entry per query. Values are numbers: NaN (test with v ~= v),
 -- math.huge and -math.huge are kept distinct; no data is nil.
 
 ---@class summit.MetricsSample
@@ -692,12 +693,20 @@ function git.pull(remote, branch, opts) end
 
 ---@class summit.MetricsQueryOptions
 ---@field time? number|string Evaluation time: unix seconds or RFC 3339 (default: now, recorded in the journal)
+---@field provider? string A name of metrics.providers (default: summit.lua's metrics.provider, else "prometheus")
+
+---A PromQL or Datadog query, a CloudWatch expression, a web URL or path;
+---or a table: a web query { url|path, json_path, method, body, headers }
+---or a CloudWatch one { namespace, metric, stat, dimensions, period } /
+---{ expression } / { queries = MetricDataQueries }.
+---@alias summit.MetricsQuery string|table
 
 ---@class summit.MetricsRangeOptions
 ---@field start? number|string First point: unix seconds or RFC 3339 (or give since)
 ---@field since? summit.Duration Instead of start: this long before stop
 ---@field stop? number|string Last point (default: now, recorded in the journal)
 ---@field step? summit.Duration Resolution (default: (stop - start) / 100, at least 1 s)
+---@field provider? string A name of metrics.providers
 
 ---@class summit.MetricsSpec
 ---@field url? string Prometheus base URL, e.g. "http://127.0.0.1:9090"
@@ -705,18 +714,20 @@ function git.pull(remote, branch, opts) end
 ---@field timeout? summit.Duration Per query (default "10s"), also sent as Prometheus's timeout
 ---@field queries? table<string, string> Named templates with {{variable}} placeholders
 ---@field cluster? string|table A simulated cluster (its name in summit.lua, or a cluster{ sim = true } value) whose own query API to use
+---@field provider? string The provider of queries that name none
+---@field providers? table<string, table> name = { type = "web"|"datadog"|"cloudwatch"|"prometheus", ... } (docs/metrics.md#providers)
 
 ---@class summit.MetricsClient
 local MetricsClient = {}
----@param promql string
+---@param promql summit.MetricsQuery
 ---@param opts? summit.MetricsQueryOptions
 ---@return summit.MetricsVector
 function MetricsClient:query(promql, opts) end
----@param promql string
+---@param promql summit.MetricsQuery
 ---@param opts? summit.MetricsQueryOptions
 ---@return number|nil
 function MetricsClient:value(promql, opts) end
----@param promql string
+---@param promql summit.MetricsQuery
 ---@param opts summit.MetricsRangeOptions
 ---@return summit.MetricsMatrix
 function MetricsClient:range(promql, opts) end
@@ -727,17 +738,18 @@ function MetricsClient:range(promql, opts) end
 function MetricsClient:get(name, vars, opts) end
 ---@param name string
 ---@param vars? table<string, string|number|boolean>
----@return string
+---@return summit.MetricsQuery query
+---@return string provider
 function MetricsClient:render(name, vars) end
 
----Prometheus queries (summit.lua `metrics`, the environment's `metrics` over
----it). Raises EPROMQL (error_type), EHTTP, EBADJSON, ECONNREFUSED,
+---Prometheus queries, and other providers' (summit.lua `metrics`, the
+---environment's `metrics` over it). Raises EPROMQL (error_type), EHTTP, EBADJSON, ECONNREFUSED,
 ---ETIMEDOUT..., EMETRICS, ETEMPLATE, ENOMETRICS.
 ---@class summit.metrics
 metrics = {}
 
 ---Instant query: the series of the result, each { labels, value }.
----@param promql string
+---@param promql summit.MetricsQuery
 ---@param opts? summit.MetricsQueryOptions
 ---@return summit.MetricsVector
 function metrics.query(promql, opts) end
@@ -745,13 +757,13 @@ function metrics.query(promql, opts) end
 ---Instant query of one value: a number (NaN, math.huge, -math.huge
 ---included), or nil when the result is empty. More than one series raises
 ---EMETRICS.
----@param promql string
+---@param promql summit.MetricsQuery
 ---@param opts? summit.MetricsQueryOptions
 ---@return number|nil
 function metrics.value(promql, opts) end
 
 ---Range query: one series per label set, each with its {t, v} points.
----@param promql string
+---@param promql summit.MetricsQuery
 ---@param opts summit.MetricsRangeOptions
 ---@return summit.MetricsMatrix
 function metrics.range(promql, opts) end
@@ -768,7 +780,8 @@ function metrics.get(name, vars, opts) end
 ---"..." label values. Raises ETEMPLATE naming a missing variable.
 ---@param name string
 ---@param vars? table<string, string|number|boolean>
----@return string
+---@return summit.MetricsQuery query
+---@return string provider
 function metrics.render(name, vars) end
 
 ---Fills {{name}} placeholders of a PromQL text, escaped as in templates.

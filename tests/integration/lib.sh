@@ -13,7 +13,8 @@
 # them. Tests read state through summit's --json commands (runs, status,
 # log, audit export, schedule list), so that a schema change breaks only
 # the tests of the store; state_sql is the one way around that, for what
-# no command shows.
+# no command shows. pg_start and the other pg_* helpers (lib_pg.sh) give a
+# test a PostgreSQL server of its own, stopped on exit like the rest.
 
 if [[ $# -lt 1 || -z ${1:-} ]]; then
   echo "usage: bash $(basename "$0") PATH-TO-SUMMIT-BINARY" >&2
@@ -36,6 +37,8 @@ export NO_COLOR=1
 # fail: a leak is a bug. (The values are those of `make test`.)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# shellcheck source=tests/integration/lib_pg.sh
+source "$HERE/lib_pg.sh"
 BG_PIDS=()
 N_CHECKS=0
 SOFT_FAILS=()
@@ -56,6 +59,8 @@ _cleanup() {
     pid=$(cat "$f" 2>/dev/null)
     [[ $pid =~ ^[0-9]+$ ]] && kill -9 "$pid" 2>/dev/null
   done
+  # A PostgreSQL server of the test (pg_start) is no child of the shell.
+  pg_cleanup
   wait 2>/dev/null
   # Every summit run by `sm`/`bg_start` leaves its stderr in $T/*.err: a
   # sanitizer report there fails the test even when the exit code passed.
@@ -85,6 +90,16 @@ trap _cleanup EXIT
 # A test stopped by a signal (a timeout) still cleans up.
 trap 'exit 143' TERM
 trap 'exit 130' INT
+
+# SUMMIT_TEST_STORE=postgresql runs the whole test on a PostgreSQL store of
+# its own (ctest's integration/pg/* entries): every summit it starts gets
+# SUMMIT_STORE. Only tests that read state through summit's commands can
+# run so (not those that use state_sql, which reads the SQLite file).
+if [[ ${SUMMIT_TEST_STORE:-} == postgresql ]]; then
+  pg_start >/dev/null
+  export SUMMIT_STORE=$PG_URL
+  echo "store: $PG_URL"
+fi
 
 say() { printf '\n== %s\n' "$*"; }
 ok() { N_CHECKS=$((N_CHECKS + 1)); printf '  ok: %s\n' "$*"; }
@@ -427,15 +442,6 @@ start_http_server() {
   URL=http://$HOSTPORT
 }
 
-# free_port: a TCP port of 127.0.0.1 that nothing listens on now.
-free_port() {
-  py 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
-
 # started_rows RUN KEY: how many 'started' rows the journal of RUN has for KEY.
 started_rows() {
   "$SUMMIT" log "$1" --json | py 'import json,sys
@@ -498,6 +504,13 @@ audit_verify() {
 # owner): it ties the test to the schema, so read state through the
 # --json commands wherever one shows it.
 state_sql() {
+  # On a PostgreSQL store (SUMMIT_TEST_STORE) the same SQL goes to psql;
+  # parameters are SQLite's only.
+  if [[ ${SUMMIT_TEST_STORE:-} == postgresql ]]; then
+    [[ $# -eq 1 ]] || die "state_sql: parameters are for SQLite only"
+    pg_sql "$1"
+    return
+  fi
   py 'import sqlite3,sys
 c = sqlite3.connect(sys.argv[1])
 rows = c.execute(sys.argv[2], sys.argv[3:]).fetchall()
@@ -581,6 +594,24 @@ stop_sim() {
   ok "sim stopped cleanly on SIGTERM (exit 0)"
   hasnt "$T/$1.err" "failed:" "no Lua errors in the sim's log"
   hasnt "$T/$1.err" "internal error" "no internal errors in the sim's log"
+}
+
+# sim_workdir RUNBOOK...: $W (the work directory) with copies of the
+# runbooks and a summit.lua whose environment prod is namespace prod of
+# the sim (through $T/kubeconfig), plus any Lua table fields given in
+# SUMMIT_EXTRA; cds there.
+sim_workdir() {
+  W=$T/wd
+  local f
+  for f in "$@"; do cp "$RUNBOOKS/$f" "$W"/; done
+  cat >"$W/summit.lua" <<LUA
+return {
+  environments = { prod = { cluster = "k", namespace = "prod" } },
+  clusters = { k = { kubeconfig = "../kubeconfig" } },
+  ${SUMMIT_EXTRA:-}
+}
+LUA
+  cd "$W"
 }
 
 # k NAME ARGS...: kubectl against the sim; stdout/stderr to $T/NAME.out

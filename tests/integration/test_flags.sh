@@ -18,15 +18,7 @@ return { namespaces = { "prod" } }
 LUA
 start_sim sim --memory --scenario "$T/scenario.lua" --time-scale 50 --kubeconfig "$T/kubeconfig"
 
-W=$T/wd
-cp "$RUNBOOKS"/flags_*.lua "$W"/
-cat >"$W/summit.lua" <<'LUA'
-return {
-  environments = { prod = { cluster = "k", namespace = "prod" } },
-  clusters = { k = { kubeconfig = "../kubeconfig" } },
-}
-LUA
-cd "$W"
+sim_workdir flags_set.lua flags_bad.lua
 
 # data CONFIGMAP: its data as sorted JSON ("" when it does not exist).
 data() {

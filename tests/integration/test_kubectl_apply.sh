@@ -2,7 +2,7 @@
 # Issue 14 item 6 / `kubectl apply` against `summit sim serve` with its
 # defaults (docs/sim.md, "OpenAPI, validation and server-side apply").
 #
-#  1. /openapi/v3 lists api/v1 and apis/apps/v1; the apps document's
+#  1. /openapi/v3 lists api/v1, apis/apps/v1 and the route kinds' groups; the apps document's
 #     Deployment PATCH takes fieldValidation (what kubectl looks for).
 #  2. kubectl apply -f (default --validate=strict) creates, then updates;
 #     a manifest with misspelt fields is refused with the API server's
@@ -58,7 +58,9 @@ EOF
 say "1. OpenAPI v3"
 start_sim sim --memory --kubeconfig "$T/kubeconfig" --time-scale 100
 curl -fsS "$URL/openapi/v3" -o "$T/oa.json"
-eq "$(jq_py "$T/oa.json" 'sorted(d["paths"])')" '["api/v1", "apis/apps/v1"]' "the index lists both group-versions"
+eq "$(jq_py "$T/oa.json" 'sorted(d["paths"])')" \
+  '["api/v1", "apis/apps/v1", "apis/gateway.networking.k8s.io/v1", "apis/networking.istio.io/v1", "apis/networking.k8s.io/v1", "apis/split.smi-spec.io/v1alpha2"]' \
+  "the index lists every group-version (core, apps and the route objects' groups)"
 APPS_URL=$(jq_py "$T/oa.json" 'd["paths"]["apis/apps/v1"]["serverRelativeURL"]')
 [[ $APPS_URL == /openapi/v3/apis/apps/v1\?hash=* ]] || die "apps/v1 URL: $APPS_URL"
 ok "apps/v1 document URL carries a hash"

@@ -7,7 +7,8 @@
 #  2. canary at 5% of 20 replicas: web-canary 1 (track=canary), web 19; a
 #     failing analysis at 25% goes back to 1/19; 25% with a route hook
 #     writes the weight annotation, its undo removes it; an Ingress route
-#     goes to networking.k8s.io; abort; status; a canary at 25% whose
+#     goes to networking.k8s.io (no such Ingress: rolled back); abort;
+#     status; a canary at 25% whose
 #     summit.canary analysis fails on the sim's metrics (3% errors on the
 #     canary image) is rolled back, production untouched.
 #  3. progressive 10/50/100 killed (SIGKILL) in the pause at 50%: the
@@ -146,7 +147,7 @@ eq "$(kget prod cm/web-route "{.metadata.annotations['example\.com/canary-weight
 eq "$(kget prod deploy/web-canary '{.spec.replicas}')" 5 "web-canary at ceil(20 x 25%) = 5"
 eq "$(kget prod deploy/web '{.spec.replicas}')" 20 "the stable keeps its 20 replicas when a route splits traffic"
 sm ing run rollout_canary.lua --env prod -p weight=10 -p route=ingress
-expect_rc 1 ing "a route on an Ingress the sim does not serve"
+expect_rc 1 ing "a route on an Ingress that is not there"
 has "$T/sim.err" "PATCH /apis/networking.k8s.io/v1/namespaces/prod/ingresses/web-canary" \
   "the route patch went to the Ingress's API path"
 expect_status "$(newest_run)" rolled_back "the run whose route failed"

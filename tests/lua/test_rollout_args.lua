@@ -49,6 +49,22 @@ local function rollout_misuse()
     rollout.canary{ name = "web", weight = 5, cluster = fake,
                     route = { ref = "svc/x", annotation = "a", type = "yaml" } }
   end, "bad argument 'route.type'")
+  -- The built-in routers (summit.routers).
+  local function routed(route) return function()
+    rollout.canary{ name = "web", weight = 5, cluster = fake, route = route }
+  end end
+  raises(routed{ gateway = "ingress/web" },
+    "bad argument 'route.gateway' %(a httproute expected, e.g. \"httproute/web\", got ingress/web%)")
+  raises(routed{ istio = 5 }, "bad argument 'route.istio' %(a virtualservice expected")
+  raises(routed{ gateway = "httproute/web", smi = "trafficsplit/web" },
+    "bad argument 'route' %(one router expected, got both 'gateway' and 'smi'%)")
+  raises(routed{ nginx = "ingress/web", stabel = "web-stable" },
+    "bad argument 'route.stabel' %(unknown key")
+  raises(routed{ smi = "trafficsplit/web", canary = "web-stable", stable = "web-stable" },
+    "bad argument 'route.canary' %(the canary Service must differ")
+  raises(routed{ istio = "vs/web", port = 0 }, "bad argument 'route.port' %(a port number expected%)")
+  raises(function() rollout.abort{ name = "web", cluster = fake, route = { gateway = "" } } end,
+    "rollout.abort: bad argument 'route.gateway'")
   raises(function() rollout.rolling{ name = "service/api", image = "x", cluster = fake } end,
     "rollout.rolling: bad argument 'name' %(a Deployment")
   raises(function() rollout.rolling{ name = "Web_1", image = "x", cluster = fake } end,

@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +20,75 @@
 
 /* The test's temp directory and the state database's path in it. */
 static char dir[64];
-static char dbpath[128];
+static char dbpath[512];
 
-/* .init: a fresh /tmp/summit-unit-XXXXXX as dir, dbpath = dir/state.db. */
+/* With SUMMIT_TEST_PG_URL set (tests/integration/test_pg_unit.sh), the
+ * same tests run on PostgreSQL: each gets a schema of its own there, and
+ * dbpath is the URL that makes it the connection's search_path. */
+static char pg_schema[32];
+
+static inline const char *pg_base(void) {
+  const char *u = getenv("SUMMIT_TEST_PG_URL");
+  return u && *u ? u : NULL;
+}
+
+static inline void pg_quiet(void *arg, const char *m) {
+  (void)arg;
+  (void)m;  /* NOTICEs of DROP ... CASCADE */
+}
+
+/* Runs sql on url with libpq; fails the test on an error. */
+static inline void pg_exec(const char *url, const char *sql) {
+  PGconn *c = PQconnectdb(url);
+  cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+  PQsetNoticeProcessor(c, pg_quiet, NULL);
+  PGresult *r = PQexec(c, sql);
+  ExecStatusType st = PQresultStatus(r);
+  cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
+            PQresultErrorMessage(r));
+  PQclear(r);
+  PQfinish(c);
+}
+
+
+/* .init: a fresh /tmp/summit-unit-XXXXXX as dir, dbpath = dir/state.db
+ * (or the test's schema on PostgreSQL). */
 static inline void tmpdir_setup(void) {
   snprintf(dir, sizeof dir, "/tmp/summit-unit-XXXXXX");
   cr_assert_not_null(mkdtemp(dir));
   snprintf(dbpath, sizeof dbpath, "%s/state.db", dir);
+  const char *base = pg_base();
+  if (!base) return;
+  char sql[128];
+  snprintf(pg_schema, sizeof pg_schema, "unit_%d", (int)getpid());
+  snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; "
+           "CREATE SCHEMA %s", pg_schema, pg_schema);
+  pg_exec(base, sql);
+  snprintf(dbpath, sizeof dbpath, "%s%coptions=-csearch_path%%3D%s", base,
+           strchr(base, '?') ? '&' : '?', pg_schema);
 }
 
-/* .fini: removes dir and all in it. */
+/* A test of what only SQLite has (a file, PRAGMAs, old schemas). A
+ * skipped test gets no .fini: its schema goes here. */
+static inline void sqlite_only(void) {
+  if (!pg_base()) return;
+  char sql[128];
+  snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", pg_schema);
+  pg_exec(pg_base(), sql);
+  snprintf(sql, sizeof sql, "rm -rf '%s'", dir);
+  cr_assert_eq(system(sql), 0);
+  cr_skip_test("SQLite only");
+}
+
+/* .fini: removes dir and all in it (and the test's schema). */
 static inline void tmpdir_teardown(void) {
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   cr_assert_eq(system(cmd), 0);
+  if (pg_base()) {
+    snprintf(cmd, sizeof cmd, "DROP SCHEMA %s CASCADE", pg_schema);
+    pg_exec(pg_base(), cmd);
+  }
 }
 
 /* The store on dbpath (created when create is set); fails the test when it

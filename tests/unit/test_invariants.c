@@ -18,7 +18,7 @@ static store_t *open_memory(void) {
 
 Test(invariants, a_statement_slot_keeps_its_sql) {
   store_t *s = open_memory();
-  sqlite3_stmt *a = store__stmt(s, N_STREAK, "SELECT 1");
+  store_q *a = store__stmt(s, N_STREAK, "SELECT 1");
   cr_assert_not_null(a, "%s", store_errmsg(s));
   cr_assert_eq(store__stmt(s, N_STREAK, "SELECT 1"), a, "prepared once");
   store_close(s);

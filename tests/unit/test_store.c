@@ -36,8 +36,13 @@ static void spit(const char *path, const void *data, size_t len) {
   fclose(f);
 }
 
-/* Runs SQL on the file with the raw SQLite API (no summit involved). */
+/* Runs SQL on the file with the raw SQLite API (no summit involved), or
+ * on the test's PostgreSQL schema with libpq. */
 static void raw_sql(const char *path, const char *sql) {
+  if (pg_base()) {
+    pg_exec(path, sql);
+    return;
+  }
   sqlite3 *db;
   cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
   char *msg = NULL;
@@ -48,6 +53,17 @@ static void raw_sql(const char *path, const char *sql) {
 }
 
 static int raw_int(const char *path, const char *sql) {
+  if (pg_base()) {
+    PGconn *c = PQconnectdb(path);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql,
+                 PQresultErrorMessage(r));
+    int v = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return v;
+  }
   sqlite3 *db;
   sqlite3_stmt *st;
   cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
@@ -64,6 +80,7 @@ static int raw_int(const char *path, const char *sql) {
 /* ---- opening and schema ---------------------------------------------- */
 
 Test(store, create_sets_schema_version_and_wal) {
+  sqlite_only();
   cr_assert_gt(store_schema_version(), 0);
   cr_assert_not(file_exists(dbpath));
   store_t *s = open_db(1);
@@ -86,6 +103,7 @@ Test(store, create_sets_schema_version_and_wal) {
 }
 
 Test(store, reopen_keeps_data_and_version) {
+  sqlite_only();
   store_t *s = open_db(1);
   store_run r = sample_run("r1", 1000);
   cr_assert_eq(store_run_create(s, &r), STORE_OK);
@@ -100,6 +118,7 @@ Test(store, reopen_keeps_data_and_version) {
 }
 
 Test(store, missing_file_without_create_fails) {
+  sqlite_only();
   char err[512] = "";
   store_t *s = store_open(dbpath, 0, STORE_DURABILITY_FULL, err, sizeof err);
   cr_assert_null(s);
@@ -108,6 +127,7 @@ Test(store, missing_file_without_create_fails) {
 }
 
 Test(store, empty_sqlite_db_is_migrated) {
+  sqlite_only();
   /* A version-0 database with no tables (e.g. made by `sqlite3 f ''`). */
   raw_sql(dbpath, "PRAGMA user_version = 0");
   store_t *s = open_db(0);
@@ -140,7 +160,7 @@ static void assert_refused(const char *expect_in_msg) {
   char *after = slurp(dbpath, &after_len);
   cr_assert_eq(after_len, before_len, "size changed");
   cr_assert(memcmp(before, after, before_len) == 0, "bytes changed");
-  char side[160];
+  char side[600];
   snprintf(side, sizeof side, "%s-wal", dbpath);
   cr_assert_not(file_exists(side), "a WAL file was created next to it");
   free(before);
@@ -148,6 +168,7 @@ static void assert_refused(const char *expect_in_msg) {
 }
 
 Test(store, garbage_file_is_refused_untouched) {
+  sqlite_only();
   char buf[8192];
   for (size_t i = 0; i < sizeof buf; i++) buf[i] = (char)('a' + i % 26);
   spit(dbpath, buf, sizeof buf);
@@ -155,12 +176,14 @@ Test(store, garbage_file_is_refused_untouched) {
 }
 
 Test(store, short_text_file_is_refused_untouched) {
+  sqlite_only();
   const char *txt = "these are my notes, not a database\n";
   spit(dbpath, txt, strlen(txt));
   assert_refused(NULL);
 }
 
 Test(store, foreign_sqlite_db_is_refused_untouched) {
+  sqlite_only();
   raw_sql(dbpath, "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);"
                   "INSERT INTO notes(body) VALUES('keep me');");
   assert_refused("not summit");
@@ -169,6 +192,7 @@ Test(store, foreign_sqlite_db_is_refused_untouched) {
 }
 
 Test(store, newer_schema_is_refused_untouched) {
+  sqlite_only();
   char sql[64];
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d",
            store_schema_version() + 1);
@@ -1001,6 +1025,7 @@ Test(store, fence_new_acquisition_rearms) {
 /* ---- schema migration ------------------------------------------------- */
 
 Test(store, migrates_version_1_forward_keeping_data) {
+  sqlite_only();
   /* The schema of version 1: the first migration, which no release
    * changes. */
   const char *v1 = store_migration(0);
@@ -1051,6 +1076,7 @@ static int count_module(void *ud, const store_module *m) {
 }
 
 Test(store, migrates_version_5_runs_without_module_pins) {
+  sqlite_only();
   make_schema_5();
   store_t *s = open_db(0);
   cr_assert_eq(raw_int(dbpath, "PRAGMA user_version"), store_schema_version());

@@ -215,12 +215,24 @@ end
 
 -- ---- discovery ---------------------------------------------------------------------
 
+-- The core resources, and the named groups in the order discovery lists
+-- them: { { name, version, defs }, ... } (one served version per group).
 local function groups()
-  local core, apps = {}, {}
+  local core, named, by = {}, {}, {}
   for _, def in ipairs(R.list) do
-    if def.group == "" then core[#core + 1] = def else apps[#apps + 1] = def end
+    if def.group == "" then
+      core[#core + 1] = def
+    else
+      local g = by[def.group]
+      if not g then
+        g = { name = def.group, version = def.version, defs = {} }
+        by[def.group] = g
+        named[#named + 1] = g
+      end
+      g.defs[#g.defs + 1] = def
+    end
   end
-  return core, apps
+  return core, named, by
 end
 
 local function v2_resource(def)
@@ -245,12 +257,12 @@ local function v2_resource(def)
   }
 end
 
-local function v2_group(name, defs)
+local function v2_group(name, version, defs)
   local res = U.A()
   for _, def in ipairs(defs) do res[#res + 1] = v2_resource(def) end
   return {
     metadata = name and { name = name } or {},
-    versions = U.A({ { version = "v1", resources = res, freshness = "Current" } }),
+    versions = U.A({ { version = version, resources = res, freshness = "Current" } }),
   }
 end
 
@@ -277,53 +289,59 @@ local function resource_list(gv, defs)
            resources = res }
 end
 
-local APPS_GROUP = {
-  name = "apps",
-  versions = U.A({ { groupVersion = "apps/v1", version = "v1" } }),
-  preferredVersion = { groupVersion = "apps/v1", version = "v1" },
-}
+-- An APIGroup as /apis lists it.
+local function api_group(g)
+  local gv = { groupVersion = g.name .. "/" .. g.version, version = g.version }
+  return { name = g.name, versions = U.A({ gv }), preferredVersion = U.copy(gv) }
+end
 
--- The resource types of group ("" or "apps"), nil for another group.
+-- The resource types of group ("" or a named group), nil for another.
 local function defs_of_group(group)
-  local core, apps = groups()
-  if group == "" then return core elseif group == "apps" then return apps end
+  local core, _, by = groups()
+  if group == "" then return core end
+  return by[group] and by[group].defs
 end
 
 -- Answers the discovery paths; false if path is not one.
 function Api:discovery(c, path)
-  local core, apps = groups()
+  local core, named, by = groups()
   -- Aggregated discovery only for clients that ask for v2 (kubectl 1.28
   -- asks for v2beta1 only and fails on a v2 body).
   local v2 = (c.req.headers.accept or ""):find("v=v2;", 1, true) ~= nil
+  local gname, gver = path:match("^/apis/([^/]+)/?([^/]*)$")
+  local g = gname and by[gname]
   if path == "/version" then
     send(c, 200, M.VERSION)
   elseif path == "/api" then
     if v2 then
       send(c, 200, { kind = "APIGroupDiscoveryList",
                      apiVersion = "apidiscovery.k8s.io/v2", metadata = {},
-                     items = U.A({ v2_group(nil, core) }) }, V2_TYPE)
+                     items = U.A({ v2_group(nil, "v1", core) }) }, V2_TYPE)
     else
       send(c, 200, { kind = "APIVersions", versions = U.A({ "v1" }),
                      serverAddressByClientCIDRs = U.A({ {
                        clientCIDR = "0.0.0.0/0", serverAddress = "127.0.0.1" } }) })
     end
   elseif path == "/apis" then
+    local items = U.A()
+    for _, x in ipairs(named) do
+      items[#items + 1] = v2 and v2_group(x.name, x.version, x.defs) or api_group(x)
+    end
     if v2 then
       send(c, 200, { kind = "APIGroupDiscoveryList",
                      apiVersion = "apidiscovery.k8s.io/v2", metadata = {},
-                     items = U.A({ v2_group("apps", apps) }) }, V2_TYPE)
+                     items = items }, V2_TYPE)
     else
-      local g = U.copy(APPS_GROUP)
-      send(c, 200, { kind = "APIGroupList", apiVersion = "v1", groups = U.A({ g }) })
+      send(c, 200, { kind = "APIGroupList", apiVersion = "v1", groups = items })
     end
   elseif path == "/api/v1" then
     send(c, 200, resource_list("v1", core))
-  elseif path == "/apis/apps/v1" then
-    send(c, 200, resource_list("apps/v1", apps))
-  elseif path == "/apis/apps" then
-    local g = U.copy(APPS_GROUP)
-    g.kind, g.apiVersion = "APIGroup", "v1"
-    send(c, 200, g)
+  elseif g and gver == g.version then
+    send(c, 200, resource_list(g.name .. "/" .. g.version, g.defs))
+  elseif g and gver == "" then
+    local doc = api_group(g)
+    doc.kind, doc.apiVersion = "APIGroup", "v1"
+    send(c, 200, doc)
   elseif path == "/healthz" or path == "/livez" or path == "/readyz" then
     respond(c, 200, "ok", "text/plain; charset=utf-8")
   elseif path == "/openapi/v3" then
@@ -412,8 +430,11 @@ local function split_path(path)
   local group, rest
   if segs[1] == "api" and segs[2] == "v1" then
     group, rest = "", { unpack(segs, 3) }
-  elseif segs[1] == "apis" and segs[2] == "apps" and segs[3] == "v1" then
-    group, rest = "apps", { unpack(segs, 4) }
+  elseif segs[1] == "apis" and segs[2] and segs[3] then
+    -- A named group at the version the sim serves it in.
+    local defs = defs_of_group(segs[2])
+    if not defs or defs[1].version ~= segs[3] then return nil end
+    group, rest = segs[2], { unpack(segs, 4) }
   else
     return nil
   end

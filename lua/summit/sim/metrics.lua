@@ -19,11 +19,14 @@
 -- Counters are functions of the simulated seconds since a pod became
 -- ready: each traffic stream runs at its mean rate times a slow wave
 -- (1 + variation * sin(2 pi s / period + phase)), whose integral has a
--- closed form; the phase comes from the pod's uid. Counts are floored to
--- whole requests. A pod that is not ready has no series.
+-- closed form; the phase comes from the pod's uid. A pod behind a route
+-- has a rate history instead of one rate (sim/traffic.lua), integrated
+-- segment by segment. Counts are floored to whole requests. A pod that is
+-- not ready has no series.
 
 local U = require("summit.sim.util")
 local promql = require("summit.sim.promql")
+local TRAFFIC = require("summit.sim.traffic")
 
 -- Sample values and label sets as Prometheus has them.
 local format_value = promql.format_value
@@ -195,7 +198,7 @@ local function pods_of(sim)
       local track = tostring(U.dig(pod, { "metadata", "labels", "track" }) or "stable")
       local uid = pod.metadata.uid or pod.metadata.name
       out[#out + 1] = {
-        since = since, uid = uid,
+        since = since, uid = uid, segs = TRAFFIC.segments(sim, uid),
         p = profile(m, track, c1.image),
         labels = { namespace = pod.metadata.namespace, app = app_of(sim.store, pod),
                    track = track, pod = pod.metadata.name },
@@ -208,13 +211,42 @@ local function pods_of(sim)
   return out
 end
 
+-- The requests of pod c in its first s simulated seconds of readiness on
+-- the wave of period P and phase ph: its own rate throughout, or, when
+-- routes set its rate (sim/traffic.lua), the sum over the segments of its
+-- rate history.
+local function requests(c, s, scale, P, ph)
+  local p = c.p
+  if not c.segs then return p.requests_per_second * wave(s, p.variation, P, ph) end
+  local n, segs = 0, c.segs
+  for i, seg in ipairs(segs) do
+    local from = math.max(0, (seg[1] - c.since) / 1000 * scale)
+    local to = segs[i + 1] and math.min(s, (segs[i + 1][1] - c.since) / 1000 * scale) or s
+    if to > from then
+      local r = seg[2] == TRAFFIC.OWN and p.requests_per_second or seg[2]
+      n = n + r * (wave(to, p.variation, P, ph) - wave(from, p.variation, P, ph))
+    end
+  end
+  return n
+end
+
+-- own_rps(sim) -> function(pod): the requests per second a pod serves
+-- without routes (its profile's), what a route's demand adds up.
+function M.own_rps(sim)
+  return function(pod)
+    local c1 = U.dig(pod, { "spec", "containers", 1 }) or {}
+    local track = tostring(U.dig(pod, { "metadata", "labels", "track" }) or "stable")
+    return profile(sim.scenario.metrics, track, c1.image).requests_per_second
+  end
+end
+
 -- Traffic of pod c after s simulated seconds of readiness.
-local function traffic(c, s)
-  local p, a = c.p, c.p.variation
-  local R, e, f = p.requests_per_second, p.error_rate, p.slow_fraction
-  local n_err = R * e * wave(s, a, P_ERR, c.ph.err)
-  local n_fast = R * (1 - e) * (1 - f) * wave(s, a, P_OK, c.ph.ok)
-  local n_slow = R * (1 - e) * f * wave(s, a, P_SLOW, c.ph.slow)
+local function traffic(c, s, scale)
+  local p = c.p
+  local e, f = p.error_rate, p.slow_fraction
+  local n_err = e * requests(c, s, scale, P_ERR, c.ph.err)
+  local n_fast = (1 - e) * (1 - f) * requests(c, s, scale, P_OK, c.ph.ok)
+  local n_slow = (1 - e) * f * requests(c, s, scale, P_SLOW, c.ph.slow)
   local ok, bad = math.floor(n_fast + n_slow), math.floor(n_err)
   return { fast = n_fast + n_err, slow = n_slow, ok = ok, err = bad, count = ok + bad }
 end
@@ -272,7 +304,7 @@ function M.series(sim, t_ms, pods)
     if c.since <= t_ms then
       local s = (t_ms - c.since) / 1000 * scale
       local p = c.p
-      local tr = traffic(c, s)
+      local tr = traffic(c, s, scale)
       local req = out.http_requests_total
       req[#req + 1] = { labels = with(c.labels, "code", "200"), value = tr.ok }
       req[#req + 1] = { labels = with(c.labels, "code", "500"), value = tr.err }

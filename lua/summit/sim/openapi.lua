@@ -19,7 +19,16 @@ local PREFIX = {
   core = "io.k8s.api.core.v1.",
   apps = "io.k8s.api.apps.v1.",
   intstr = "io.k8s.apimachinery.pkg.util.intstr.",
+  net = "io.k8s.api.networking.v1.",
+  gw = "io.k8s.networking.gateway.v1.",
+  istio = "io.istio.networking.v1.",
+  smi = "io.smi-spec.split.v1alpha2.",
 }
+
+-- The schema prefix of each group's kinds (short names "net.Ingress", ...).
+local GROUP_SHORT = { [""] = "core", apps = "apps", ["networking.k8s.io"] = "net",
+                      ["gateway.networking.k8s.io"] = "gw", ["networking.istio.io"] = "istio",
+                      ["split.smi-spec.io"] = "smi" }
 
 -- Field types: "string", "integer" (int32), "int64", "boolean", "time",
 -- "any" (an object kept as it is), "map" (string to string), "intstr",
@@ -248,6 +257,103 @@ M.SCHEMAS = {
     { "spec", "any", "The behavior of the namespace (finalizers)." },
     { "status", "any", "The status of the namespace." },
   }),
+  -- Route objects (sim/routes.lua): the fields the traffic generator and
+  -- summit.rollout's routers read are listed; the rest of each spec (TLS,
+  -- matches, filters, retries...) is kept as it is.
+  ["net.Ingress"] = kind({ group = "networking.k8s.io", version = "v1", kind = "Ingress" },
+    "Ingress is a collection of rules that allow inbound connections to reach the endpoints defined by a backend.", {
+    { "spec", "net.IngressSpec", "Spec is the desired state of the Ingress." },
+    { "status", "any", "Status is the current state of the Ingress." },
+  }),
+  ["net.IngressSpec"] = { desc = "IngressSpec describes the Ingress the user wishes to exist.", fields = {
+    { "ingressClassName", "string", "The name of an IngressClass cluster resource." },
+    { "defaultBackend", "any", "The backend that should handle requests that don't match any rule." },
+    { "tls", "[]any", "TLS configuration." },
+    { "rules", "[]net.IngressRule", "A list of host rules used to configure the Ingress." },
+  } },
+  ["net.IngressRule"] = { desc = "Maps the paths under a specified host to the related backend services.", fields = {
+    { "host", "string", "The fully qualified domain name of a network host." },
+    { "http", "net.HTTPIngressRuleValue", "A list of http selectors pointing to backends." },
+  } },
+  ["net.HTTPIngressRuleValue"] = { desc = "A list of http selectors pointing to backends.", fields = {
+    { "paths", "[]net.HTTPIngressPath", "A collection of paths that map requests to backends." },
+  } },
+  ["net.HTTPIngressPath"] = { desc = "Associates a path with a backend.", fields = {
+    { "path", "string", "Matched against the path of an incoming request." },
+    { "pathType", "string", "Exact, Prefix or ImplementationSpecific." },
+    { "backend", "any", "The referenced service endpoint to which the traffic will be forwarded." },
+  } },
+  ["gw.HTTPRoute"] = kind({ group = "gateway.networking.k8s.io", version = "v1", kind = "HTTPRoute" },
+    "HTTPRoute provides a way to route HTTP requests.", {
+    { "spec", "gw.HTTPRouteSpec", "Spec defines the desired state of HTTPRoute." },
+    { "status", "any", "Status defines the current state of HTTPRoute." },
+  }),
+  ["gw.HTTPRouteSpec"] = { desc = "The desired state of HTTPRoute.", fields = {
+    { "parentRefs", "[]any", "The resources (usually Gateways) that a Route wants to be attached to." },
+    { "hostnames", "[]string", "Hostnames matched against the HTTP Host header." },
+    { "rules", "[]gw.HTTPRouteRule", "Rules are a list of HTTP matchers, filters and actions." },
+  } },
+  ["gw.HTTPRouteRule"] = { desc = "Semantics for matching an HTTP request and forwarding it.", fields = {
+    { "name", "string", "The name of the route rule." },
+    { "matches", "[]any", "Conditions used for matching the rule against incoming HTTP requests." },
+    { "filters", "[]any", "Filters applied to requests that match this rule." },
+    { "backendRefs", "[]gw.HTTPBackendRef", "The backend(s) where matching requests should be sent." },
+    { "timeouts", "any", "Timeouts for the rule." },
+    { "retry", "any", "Retry configuration." },
+    { "sessionPersistence", "any", "Session persistence configuration." },
+  } },
+  ["gw.HTTPBackendRef"] = { desc = "How an HTTPRoute forwards an HTTP request.", fields = {
+    { "group", "string", "The group of the referent; \"\" (core) for a Service." },
+    { "kind", "string", "The kind of the referent. Defaults to \"Service\"." },
+    { "name", "string", "The name of the referent." },
+    { "namespace", "string", "The namespace of the backend; defaults to the route's." },
+    { "port", "integer", "The destination port number." },
+    { "weight", "integer", "The proportion of requests forwarded to this backend: weight / (sum of the rule's weights). Defaults to 1." },
+    { "filters", "[]any", "Filters applied to requests sent to this backend." },
+  } },
+  ["istio.VirtualService"] = kind({ group = "networking.istio.io", version = "v1", kind = "VirtualService" },
+    "Configuration affecting traffic routing.", {
+    { "spec", "istio.VirtualServiceSpec", "Configuration affecting traffic routing." },
+    { "status", "any", "The status of the resource." },
+  }),
+  ["istio.VirtualServiceSpec"] = { desc = "Configuration affecting traffic routing.", fields = {
+    { "hosts", "[]string", "The destination hosts to which traffic is being sent." },
+    { "gateways", "[]string", "The gateways and sidecars that should apply these routes." },
+    { "http", "[]istio.HTTPRoute", "An ordered list of route rules for HTTP traffic." },
+    { "tls", "[]any", "Route rules for non-terminated TLS and HTTPS traffic." },
+    { "tcp", "[]any", "Route rules for opaque TCP traffic." },
+    { "exportTo", "[]string", "Namespaces to which this virtual service is exported." },
+  } },
+  ["istio.HTTPRoute"] = { desc = "Match conditions and actions for HTTP traffic.", fields = {
+    { "name", "string", "The name assigned to the route for debugging purposes." },
+    { "match", "[]any", "Match conditions to be satisfied for the rule to be activated." },
+    { "route", "[]istio.HTTPRouteDestination", "Destinations the traffic is forwarded to, by weight." },
+    { "redirect", "any", "An HTTP 301 redirect." },
+    { "rewrite", "any", "Rewrite HTTP URIs and Authority headers." },
+    { "timeout", "string", "Timeout for HTTP requests." },
+    { "retries", "any", "Retry policy for HTTP requests." },
+    { "fault", "any", "Fault injection policy." },
+    { "mirror", "any", "Mirror HTTP traffic to another destination." },
+    { "headers", "any", "Header manipulation rules." },
+    { "corsPolicy", "any", "Cross-Origin Resource Sharing policy." },
+  } },
+  ["istio.HTTPRouteDestination"] = { desc = "A destination and the share of the traffic it gets.", fields = {
+    { "destination", "any", "The destination: host (a Service name or FQDN), subset, port.number." },
+    { "weight", "integer", "The proportion of traffic to be forwarded to the destination, in percent." },
+    { "headers", "any", "Header manipulation rules." },
+  } },
+  ["smi.TrafficSplit"] = kind({ group = "split.smi-spec.io", version = "v1alpha2", kind = "TrafficSplit" },
+    "TrafficSplit allows users to incrementally direct percentages of traffic between various services.", {
+    { "spec", "smi.TrafficSplitSpec", "The traffic split specification." },
+  }),
+  ["smi.TrafficSplitSpec"] = { desc = "The traffic split specification.", fields = {
+    { "service", "string", "The root service (its FQDN) that clients use to communicate." },
+    { "backends", "[]smi.TrafficSplitBackend", "The backends the traffic is split between." },
+  } },
+  ["smi.TrafficSplitBackend"] = { desc = "A backend Service and its weight.", fields = {
+    { "service", "string", "The name of the Kubernetes Service." },
+    { "weight", "integer", "The traffic to this backend, relative to the others' weights." },
+  } },
   ["core.Event"] = kind({ group = "", version = "v1", kind = "Event" },
     "Event is a report of an event somewhere in the cluster.", {
     { "involvedObject", "any", "The object this event is about." },
@@ -334,7 +440,7 @@ local function components(group)
 end
 
 local function short_of(def)
-  return (def.group == "" and "core." or (def.group .. ".")) .. def.kind
+  return GROUP_SHORT[def.group] .. "." .. def.kind
 end
 
 local function param(name, where, desc)
@@ -391,14 +497,15 @@ end
 
 local cache = {}
 
--- The document of group-version path "api/v1" or "apis/apps/v1" (a JSON
--- string), nil for another path.
+-- The document of group-version path "api/v1" or "apis/GROUP/VERSION" (a
+-- JSON string), nil for another path.
 function M.document(gv_path, defs_of_group)
   if cache[gv_path] then return cache[gv_path] end
-  local group = gv_path == "api/v1" and "" or gv_path:match("^apis/([^/]+)/v1$")
+  local group, version = "", "v1"
+  if gv_path ~= "api/v1" then group, version = gv_path:match("^apis/([^/]+)/([^/]+)$") end
   if not group then return nil end
   local defs = defs_of_group(group)
-  if not defs then return nil end
+  if not defs or defs[1].version ~= version then return nil end
   local doc = {
     openapi = "3.0.0",
     info = { title = "Kubernetes (summit sim)", version = "v1.32.0" },
@@ -413,7 +520,12 @@ end
 -- hash changes when the document does, which is what clients cache by.
 function M.index(defs_of_group)
   local out = {}
-  for _, gv in ipairs({ "api/v1", "apis/apps/v1" }) do
+  local gvs, seen = { "api/v1" }, {}
+  for _, def in ipairs(require("summit.sim.resources").list) do
+    local gv = "apis/" .. def.group .. "/" .. def.version
+    if def.group ~= "" and not seen[gv] then seen[gv] = true; gvs[#gvs + 1] = gv end
+  end
+  for _, gv in ipairs(gvs) do
     local doc = M.document(gv, defs_of_group)
     out[gv] = { serverRelativeURL = string.format("/openapi/v3/%s?hash=%08X%08X", gv,
                                                   U.fnv32a(doc), U.fnv32a(doc:reverse())) }

@@ -46,6 +46,22 @@ M.list = {
     subresources = {
       { name = "status", kind = "ReplicaSet", verbs = { "get" } },
     } },
+  -- Route objects: what the traffic generator sends requests through
+  -- (sim/traffic.lua) and summit.rollout's routers set weights on. The
+  -- last three are custom resources in a real cluster (Gateway API, Istio,
+  -- SMI); the sim serves them as built in, in their own groups.
+  { name = "ingresses", singular = "ingress", kind = "Ingress",
+    group = "networking.k8s.io", version = "v1", namespaced = true,
+    short = { "ing" }, verbs = RW },
+  { name = "httproutes", singular = "httproute", kind = "HTTPRoute",
+    group = "gateway.networking.k8s.io", version = "v1", namespaced = true,
+    categories = { "gateway-api" }, verbs = RW },
+  { name = "virtualservices", singular = "virtualservice", kind = "VirtualService",
+    group = "networking.istio.io", version = "v1", namespaced = true,
+    short = { "vs" }, categories = { "istio-io", "networking-istio-io" }, verbs = RW },
+  { name = "trafficsplits", singular = "trafficsplit", kind = "TrafficSplit",
+    group = "split.smi-spec.io", version = "v1alpha2", namespaced = true,
+    short = { "ts" }, verbs = RW },
 }
 
 M.by_name = {}
@@ -550,6 +566,10 @@ function M.validate(kind, obj)
   end
   local f = VALIDATE[kind]
   if f then f(obj, causes) end
+  for _, e in ipairs(require("summit.sim.routes").check(kind, obj)) do
+    cause(causes, e.field, e.message:match("^Required") and "FieldValueRequired" or "FieldValueInvalid",
+          e.message)
+  end
   return causes
 end
 

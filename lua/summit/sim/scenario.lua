@@ -198,7 +198,9 @@ function M.initial_objects(s)
     out[#out + 1] = { apiVersion = "v1", kind = "Namespace",
                       metadata = { name = ns } }
   end
-  for _, o in ipairs(s.objects or {}) do out[#out + 1] = U.copy(o) end
+  -- Through JSON, so a Lua list is a list as an API body's is (a JSON
+  -- patch indexes it: /spec/rules/0/...).
+  for _, o in ipairs(s.objects or {}) do out[#out + 1] = U.decode(U.encode(o)) end
   for _, d in ipairs(s.deployments or {}) do
     local labels = U.copy(d.labels or { app = d.name })
     local containers = d.containers and U.A(U.copy(d.containers))

@@ -208,7 +208,9 @@ function Store:unwatch(w) self.watchers[w] = nil end
 
 -- ---- persistence ----------------------------------------------------------------
 
--- Debounced: a burst of changes is written once, ~100 ms after the first.
+-- Debounced: a burst of changes is written once, ~100 ms after the first
+-- (of real time: under summit test's virtual clock hours of cluster time
+-- may pass in that while, and are written once).
 function Store:mark_dirty()
   if not self.file then return end
   self.dirty = true
@@ -216,7 +218,7 @@ function Store:mark_dirty()
     self.save_timer = S.timer(100, function()
       self.save_timer = nil
       self:save()
-    end)
+    end, 0, true)
   end
 end
 

@@ -5,6 +5,7 @@
 
 local U = require("summit.sim.util")
 local SEL = require("summit.sim.selector")
+local ROUTES = require("summit.sim.routes")
 
 local M = {}
 
@@ -145,6 +146,50 @@ function ROW.services(sv, now)
            "<none>", #ports > 0 and table.concat(ports, ",") or "<none>",
            U.age(sv.metadata.creationTimestamp, now),
            #sel > 0 and table.concat(sel, ",") or "<none>" }
+end
+
+-- Route objects: the columns of their CRDs' additionalPrinterColumns (and
+-- kubectl's Ingress printer), plus a wide Backends column of the weights.
+local BACKENDS = col("Backends", "string", 1, "", "The backend Services and their weights.")
+local function backends_cell(rules)
+  local parts = {}
+  for _, list in ipairs(rules) do
+    for _, b in ipairs(list) do parts[#parts + 1] = b.service .. "=" .. tostring(b.weight) end
+  end
+  return #parts > 0 and table.concat(parts, ",") or "<none>"
+end
+local function joined(list) return list and #list > 0 and table.concat(list, ",") or "" end
+
+COLUMNS.httproutes = { NAME, col("Hostnames", "string", 0, "", "Hostnames of the route."), AGE, BACKENDS }
+function ROW.httproutes(r, now)
+  return { r.metadata.name, joined(U.dig(r, { "spec", "hostnames" })),
+           U.age(r.metadata.creationTimestamp, now), backends_cell(ROUTES.rules("httproutes", r)) }
+end
+COLUMNS.virtualservices = {
+  NAME, col("Gateways", "string", 0, "", "The names of gateways and sidecars that should apply these routes"),
+  col("Hosts", "string", 0, "", "The destination hosts to which traffic is being sent"), AGE, BACKENDS,
+}
+function ROW.virtualservices(v, now)
+  return { v.metadata.name, joined(U.dig(v, { "spec", "gateways" })), joined(U.dig(v, { "spec", "hosts" })),
+           U.age(v.metadata.creationTimestamp, now), backends_cell(ROUTES.rules("virtualservices", v)) }
+end
+COLUMNS.trafficsplits = { NAME, col("Service", "string", 0, "", "The apex service of this split."), AGE, BACKENDS }
+function ROW.trafficsplits(t, now)
+  return { t.metadata.name, U.dig(t, { "spec", "service" }) or "",
+           U.age(t.metadata.creationTimestamp, now), backends_cell(ROUTES.rules("trafficsplits", t)) }
+end
+COLUMNS.ingresses = {
+  NAME, col("Class", "string", 0, "", "The name of the IngressClass resource."),
+  col("Hosts", "string", 0, "", "Hosts that incoming requests are matched against."),
+  col("Address", "string", 0, "", "Address is a list containing ingress points for the load-balancer."),
+  col("Ports", "string", 0, "", "Ports of TLS configurations that open."), AGE,
+}
+function ROW.ingresses(ing, now)
+  local hosts = {}
+  for _, r in ipairs(U.dig(ing, { "spec", "rules" }) or {}) do hosts[#hosts + 1] = r.host or "*" end
+  return { ing.metadata.name, U.dig(ing, { "spec", "ingressClassName" }) or "<none>",
+           #hosts > 0 and table.concat(hosts, ",") or "*", "",
+           U.dig(ing, { "spec", "tls" }) and "80, 443" or "80", U.age(ing.metadata.creationTimestamp, now) }
 end
 
 COLUMNS.configmaps = {

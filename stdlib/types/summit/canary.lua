@@ -26,8 +26,9 @@
 ---One metric of an analysis.
 ---@class summit.canary.Metric
 ---@field name? string Required in a list; the key in a table by name
----@field query? string PromQL for the canary (or template)
----@field template? string A metrics.queries template for the canary
+---@field query? string|table PromQL for the canary, or the query of its provider (or template)
+---@field provider? string A metrics provider of summit.lua (metrics.providers) for query and baseline
+---@field template? string A metrics.queries template for the canary (it selects its provider)
 ---@field vars? table<string, string|number|boolean> Template variables, over the analysis' vars
 ---@field baseline? string|summit.canary.Baseline PromQL, or a baseline spec (needed by max_increase, max_decrease, compare)
 ---@field max? number Fails when the value is above

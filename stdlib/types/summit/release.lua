@@ -24,6 +24,7 @@
 ---@field deployment string
 ---@field url? string
 ---@field traffic? number
+---@field route? summit.rollout.Route The environment's traffic router (summit.lua route =)
 
 ---@class summit.release.Verdict
 ---@field ok boolean

@@ -9,7 +9,18 @@
 ---@field patch? fun(weight: number): table A patch for the weight, instead of the annotation
 ---@field type? "merge"|"strategic"|"json" The patch type (default "merge")
 
----@alias summit.rollout.Route summit.rollout.RouteSpec|fun(weight: number)
+---A built-in traffic router (summit.routers): exactly one of gateway,
+---istio, nginx, smi, naming the route object.
+---@class summit.rollout.Router
+---@field gateway? string A Gateway API HTTPRoute ("httproute/web"): backendRefs[].weight
+---@field istio? string An Istio VirtualService ("virtualservice/web"): http[].route[].weight
+---@field nginx? string The primary Ingress ("ingress/web"); summit manages ingress/web-canary with ingress-nginx's canary annotations
+---@field smi? string An SMI TrafficSplit ("trafficsplit/web"): backends[].weight
+---@field stable? string The stable Service (default "<name>-stable"), selecting the stable's pods by pod-template hash
+---@field canary? string The canary Service (default "<name>-canary")
+---@field port? integer The port of the Services summit creates (default: the Service <name>'s ports, else the container's)
+
+---@alias summit.rollout.Route summit.rollout.Router|summit.rollout.RouteSpec|fun(weight: number)
 
 ---Options every call takes.
 ---@class summit.rollout.Common

@@ -2,7 +2,8 @@
 # Shared set-up of test_deploy*.sh, test_hotfix.sh and test_verify.sh,
 # sourced after lib.sh: `summit sim serve` with the platform team's two
 # namespaces (the real kubectl asserts the cluster through $T/kubeconfig),
-# a summit.lua like examples/summit.lua but pointing at that server, and
+# a summit.lua like examples/summit.lua but pointing at that server (its
+# canary and production environments take ROUTE, e.g. a traffic router), and
 # `drive`, which runs a runbook and answers its approval gates as named
 # people, as an operator would (summit approve from another shell).
 command -v kubectl >/dev/null || die "kubectl is needed (the real peer of this test)"
@@ -56,9 +57,9 @@ return {
   environments = {
     staging = { cluster = "k", namespace = "summit-staging", app = "web", url = os.getenv("SIM_URL") },
     canary = { cluster = "k", namespace = "summit-production", app = "${CANARY_APP:-web}", deployment = "web",
-               traffic = 5 },
+               traffic = 5, ${ROUTE:-} },
     production = { cluster = "k", namespace = "summit-production", app = "web",
-                   approval = { count = 2, distinct = true } },
+                   approval = { count = 2, distinct = true }, ${ROUTE:-} },
   },
   clusters = { k = { kubeconfig = "../kubeconfig" } },
   metrics = { url = os.getenv("SIM_URL"), queries = {
@@ -71,6 +72,8 @@ return {
       .. sel .. '}[1m])))',
     cpu = 'avg(rate(container_cpu_usage_seconds_total{' .. sel .. '}[1m]))',
     memory = 'max(container_memory_working_set_bytes{' .. sel .. '})',
+    traffic = 'sum(rate(http_requests_total{' .. sel .. '}[1m])) * 100'
+      .. ' / sum(rate(http_requests_total{namespace="{{namespace}}",app="{{app}}"}[1m]))',
   } },
   approvers = { alice = { "platform-lead" }, bob = { "senior-engineer" }, carol = { "sre" } },
   commands = {

@@ -10,9 +10,9 @@ return runbook {
     route = { enum = { "none", "annotation", "ingress" }, default = "none" },
   },
   run = function(p)
-    -- The route hook: the weight as an annotation (here on a ConfigMap the
-    -- sim serves; for ingress-nginx, the canary Ingress's canary-weight,
-    -- which the sim cannot serve).
+    -- The route hook: the weight as an annotation (here on a ConfigMap;
+    -- for ingress-nginx, the canary Ingress's canary-weight, an Ingress
+    -- this test never creates). The built-in routers: rollout_router.lua.
     local route
     if p.route == "annotation" then
       route = { ref = "configmap/web-route", annotation = "example.com/canary-weight" }
