@@ -211,8 +211,11 @@ int store_flush(store_t *s) {
     return STORE_ERR;
   }
   s->in_txn = 0;
+  s->commits++;
   return STORE_OK;
 }
+
+uint64_t store_commits(store_t *s) { return s->commits; }
 
 void store__fence_arm(store_t *s, const char *id, int64_t epoch) {
   assert(id && epoch > 0);
