@@ -8,13 +8,24 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* 1 when out is /dev/null: nobody reads the stream, so formatting it and
+ * a write per event (two per step) would be work for nothing. */
+static int null_device(FILE *out) {
+  struct stat st, null;
+  return fstat(fileno(out), &st) == 0 && S_ISCHR(st.st_mode) &&
+         stat("/dev/null", &null) == 0 && S_ISCHR(null.st_mode) &&
+         st.st_rdev == null.st_rdev;
+}
 
 void events_init(events_t *ev, FILE *out, int json) {
   memset(ev, 0, sizeof *ev);
   ev->out = out;
   ev->json = json;
+  ev->quiet = null_device(out);
   ev->tty = !json && isatty(fileno(out));
   const char *nc = getenv("NO_COLOR");
   ev->color = ev->tty && !(nc && *nc);

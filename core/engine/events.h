@@ -11,12 +11,13 @@ typedef struct events {
   int json;      /* --json */
   int tty;       /* out is a terminal: live progress */
   int color;     /* tty and no NO_COLOR */
-  int quiet;     /* emit nothing (summit validate, benches) */
+  int quiet;     /* emit nothing (summit validate; out is /dev/null) */
   const char *run_id;
   int live_line; /* a progress line is on screen and must be erased */
 } events_t;
 
-/* Fills ev for writing to out, reading NO_COLOR and isatty. */
+/* Fills ev for writing to out, reading NO_COLOR and isatty; quiet when
+ * out is /dev/null (nobody reads it). */
 void events_init(events_t *ev, FILE *out, int json);
 
 /* Emits event with its fields (owned by the caller, may be NULL). Adds

@@ -52,6 +52,10 @@ static void on_signal(void *ud, int signum) {
  * step that computes past the lease loses the run (DESIGN §11 fencing). */
 static void on_busy(void *ud) {
   ctx_t *c = ud;
+  /* What is written waits for the next commit (a step's started row
+   * waits for its first effect or its end): commit it now, so the write
+   * lock is not held for as long as Lua computes. */
+  store_flush(c->rt.store);
   on_cancel_poll(&c->cancel_poll);
 }
 

@@ -51,7 +51,7 @@ int ctx_open(ctx_t *c, const engine_opts *o, int leased) {
   }
   c->ttl_ms = ttl;
   events_init(&c->ev, stdout, o->json);
-  c->ev.quiet = o->quiet;
+  c->ev.quiet = c->ev.quiet || o->quiet;  /* stdout may be /dev/null */
   c->rt.user = o->user;
   gethostname(c->host, sizeof c->host - 1);
   return 0;

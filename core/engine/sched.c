@@ -38,7 +38,7 @@ struct sched {
   task_t *all;
   task_t *ready_head, *ready_tail;
   task_t *current, *root;
-  int n_active, n_durable;
+  int n_active, n_durable, n_commit;
   int stop, root_done;
   int in_loop;          /* inside sched_run's uv_run */
   int root_result_ref;
@@ -139,7 +139,8 @@ static void unwait(sched_t *s, task_t *t) {
   if (!t->waiting) return;
   if (t->wkind == WAIT_ACTIVE) s->n_active--;
   else if (t->wkind == WAIT_DURABLE) s->n_durable--;
-  assert(s->n_active >= 0 && s->n_durable >= 0);
+  else if (t->wkind == WAIT_COMMIT) s->n_commit--;
+  assert(s->n_active >= 0 && s->n_durable >= 0 && s->n_commit >= 0);
   t->waiting = 0;
   t->cancel = NULL;
   t->cdata = NULL;
@@ -177,7 +178,10 @@ void task_wait(task_t *t, wait_kind kind, task_cancel_fn cancel, void *data,
   t->wake_ms = wake_ms;
   if (kind == WAIT_ACTIVE) s->n_active++;
   else if (kind == WAIT_DURABLE) s->n_durable++;
+  else if (kind == WAIT_COMMIT) s->n_commit++;
 }
+
+int sched_others_ready(sched_t *s) { return s->ready_head != NULL; }
 
 static void deadline_fired(uv_timer_t *tm) {
   task_t *t = tm->data;
@@ -289,6 +293,23 @@ static int64_t earliest_wake(sched_t *s) {
   return w;
 }
 
+/* Wakes the tasks that waited for the commit just made, oldest task
+ * first: the ready queue is empty here, and s->all is newest first, so
+ * each is put at the queue's head. */
+static void wake_committed(sched_t *s) {
+  assert(!s->ready_head);
+  for (task_t *t = s->all; t; t = t->next) {
+    if (!t->waiting || t->wkind != WAIT_COMMIT) continue;
+    unwait(s, t);
+    t->ready = 1;
+    t->nargs = 0;
+    t->next_ready = s->ready_head;
+    s->ready_head = t;
+    if (!s->ready_tail) s->ready_tail = t;
+  }
+  assert(s->n_commit == 0);
+}
+
 sched_outcome sched_run(sched_t *s, int detach, int64_t *wake_ms) {
   lua_State *L = s->L;
   for (;;) {
@@ -342,6 +363,12 @@ sched_outcome sched_run(sched_t *s, int detach, int64_t *wake_ms) {
     /* The commit may have been refused (a lost lease stops the run): what
      * it would have made durable must not start on the loop. */
     if (s->stop) return SCHED_STOPPED;
+    if (s->n_commit > 0) {
+      /* One commit made the rows of every task that waited for it
+       * durable: they carry on (start their effects) in this turn. */
+      wake_committed(s);
+      continue;
+    }
     /* summit test: time passes without waiting (testmode.h); a run
      * whose tasks all wait, one at a gate, suspends as below. */
     if (testmode.on && !(s->n_active == 0 && testmode.gates > 0) &&

@@ -21,7 +21,8 @@ typedef void (*task_cancel_fn)(void *data);
 typedef enum {
   WAIT_ACTIVE,   /* an effect in flight: a process, a transfer */
   WAIT_DURABLE,  /* a durable wait (sleep): the run may suspend on it */
-  WAIT_TASKS     /* waits for other tasks (parallel): counts as neither */
+  WAIT_TASKS,    /* waits for other tasks (parallel): counts as neither */
+  WAIT_COMMIT    /* waits for the group commit that ends this loop turn */
 } wait_kind;
 
 typedef enum {
@@ -63,6 +64,13 @@ void task_deadline(task_t *t, int64_t deadline_ms);
 void sched_interrupt(task_t *t, const char *code, const char *message);
 /* Interrupts every task waiting on an effect or a timer (cancellation). */
 void sched_interrupt_all(sched_t *s, const char *code, const char *message);
+
+/* Group commit (DESIGN §10): 1 when another task is ready to run in this
+ * turn, so a task about to commit can instead wait (WAIT_COMMIT) for one
+ * commit shared with what the others write. When no task is ready the
+ * scheduler calls before_wait (the commit) and then wakes every task in
+ * WAIT_COMMIT, with no results, before it runs any of them or the loop. */
+int sched_others_ready(sched_t *s);
 
 /* Makes t ready; its coroutine resumes with the top nargs values of its own
  * stack (pushed by the caller) as the results of its yield. */

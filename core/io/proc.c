@@ -1,7 +1,10 @@
 /* Child processes on the libuv loop (see proc.h).
  *
  * Each proc_t owns six handles: the process, three stdio pipes and two
- * timers (the timeout and the SIGTERM -> SIGKILL grace). Once the process
+ * timers (the timeout and the SIGTERM -> SIGKILL grace). The process is
+ * started with posix_spawn and watched through a pidfd on a uv_poll_t
+ * (io/spawn.h: no fork of our address space), or, on a kernel without
+ * pidfds, with uv_spawn and its uv_process_t. Once the process
  * has exited and both output pipes are drained, every handle is closed and
  * done runs from the last close callback, so done is never re-entrant and
  * the memory is released only after libuv is finished with it. A spawn
@@ -20,9 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io/file.h"
+#include "io/spawn.h"
 
 #define DEFAULT_CAP ((size_t)1 << 20)
 #define DEFAULT_GRACE_MS 5000
@@ -44,7 +49,6 @@ typedef struct {
   size_t prefix_len;
   char *pend;         /* with a log filter: the line not yet logged */
   size_t pend_len, pend_cap;
-  char rbuf[READ_CHUNK];
 } stream;
 
 struct proc {
@@ -52,13 +56,20 @@ struct proc {
   proc_done_cb done;
   void *ud;
 
-  uv_process_t proc;
+  uv_process_t proc;     /* uv_spawn's child (without pidfds) */
+  uv_poll_t pidpoll;     /* io_spawn's child: its pidfd */
+  pid_t pid;
+  int pidfd;             /* -1 with uv_spawn */
   uv_pipe_t in;
   uv_write_t wreq;
   uv_timer_t timeout;
   uv_timer_t grace;
   stream s[2];
 
+  /* What libuv reads into, shared by both pipes (a read is handed to
+   * on_read before the next is allocated), made on the first read: a
+   * process that prints nothing costs no buffer, and none is zeroed. */
+  char *rbuf;
   char *input;          /* our copy: the caller's may not outlive the write */
   size_t input_len;
   uint64_t timeout_ms, grace_ms;
@@ -67,7 +78,7 @@ struct proc {
   int log_mid;          /* stream with a partial line in the log, or -1 */
   char *(*log_filter)(const char *, size_t, size_t *);
 
-  int has_proc;         /* the process handle was initialised */
+  int has_proc;         /* the process handle (proc or pidpoll) is open */
   int spawned, exited, closing, finalizing, abandoned;
   int kill_stage;
   int nopen;            /* handles not yet through their close callback */
@@ -84,7 +95,7 @@ static void close_h(uv_handle_t *h) {
 static void kill_group(proc_t *p, int sig) {
   /* The pid is the process group id too (detached). Once the group is
    * empty this is ESRCH, which is fine. */
-  if (p->spawned && p->proc.pid > 0) kill(-p->proc.pid, sig);
+  if (p->spawned && p->pid > 0) kill(-p->pid, sig);
 }
 
 static void free_proc(proc_t *p) {
@@ -93,8 +104,15 @@ static void free_proc(proc_t *p) {
     free(p->s[i].prefix);
     free(p->s[i].pend);
   }
+  free(p->rbuf);
   free(p->input);
+  if (p->pidfd >= 0) close(p->pidfd);
   free(p);
+}
+
+/* The handle that stands for the process. */
+static uv_handle_t *proc_handle(proc_t *p) {
+  return p->pidfd >= 0 ? (uv_handle_t *)&p->pidpoll : (uv_handle_t *)&p->proc;
 }
 
 /* Closes everything; done follows from the last close callback. The
@@ -109,8 +127,7 @@ static void begin_close(proc_t *p) {
   close_h((uv_handle_t *)&p->s[S_ERR].pipe);
   close_h((uv_handle_t *)&p->timeout);
   close_h((uv_handle_t *)&p->grace);
-  if (p->has_proc && (p->exited || !p->spawned))
-    close_h((uv_handle_t *)&p->proc);
+  if (p->has_proc && (p->exited || !p->spawned)) close_h(proc_handle(p));
 }
 
 static void maybe_finish(proc_t *p) {
@@ -278,9 +295,12 @@ static void capture(proc_t *p, stream *s, const char *b, size_t n) {
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  stream *s = (stream *)h;  /* the pipe is the first member */
+  proc_t *p = h->data;
   (void)hint;
-  *buf = uv_buf_init(s->rbuf, sizeof s->rbuf);
+  if (!p->rbuf) p->rbuf = malloc(READ_CHUNK);
+  /* Out of memory: a zero-length buffer makes libuv report UV_ENOBUFS,
+   * which on_read takes as the end of the stream. */
+  *buf = uv_buf_init(p->rbuf, p->rbuf ? READ_CHUNK : 0);
 }
 
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
@@ -303,13 +323,32 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
 
 /* ---- process and timers ---- */
 
-static void on_proc_exit(uv_process_t *h, int64_t status, int sig) {
-  proc_t *p = h->data;
+static void exited(proc_t *p, int64_t status, int sig) {
   p->exited = 1;
   p->r.term_signal = sig;
   p->r.exit_code = sig ? -1 : status;
-  if (p->closing) close_h((uv_handle_t *)h);  /* abandoned: reaped now */
+  if (p->closing) close_h(proc_handle(p));  /* abandoned: reaped now */
   else maybe_finish(p);
+}
+
+static void on_proc_exit(uv_process_t *h, int64_t status, int sig) {
+  exited(h->data, status, sig);
+}
+
+/* The pidfd is readable: the child has exited; reap it. */
+static void on_pidfd(uv_poll_t *h, int status, int events) {
+  proc_t *p = h->data;
+  int st = 0;
+  (void)status;
+  (void)events;
+  pid_t r;
+  do r = waitpid(p->pid, &st, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) return;  /* not yet (a spurious wake-up) */
+  uv_poll_stop(h);
+  if (r < 0) exited(p, -1, 0);  /* reaped by someone else: unknown */
+  else if (WIFSIGNALED(st)) exited(p, -1, WTERMSIG(st));
+  else exited(p, WEXITSTATUS(st), 0);
 }
 
 static void on_write(uv_write_t *req, int status) {
@@ -382,6 +421,7 @@ static proc_t *proc_new(uv_loop_t *loop, const proc_opts *o,
   p->log_fd = o->log_fd;
   p->log_filter = o->log_filter;
   p->log_mid = -1;
+  p->pidfd = -1;
   p->r.exit_code = -1;
 
   int fail = 0;
@@ -402,6 +442,28 @@ static proc_t *proc_new(uv_loop_t *loop, const proc_opts *o,
     return NULL;
   }
   return p;
+}
+
+/* io_spawn (posix_spawn, a pidfd): 0 when it is not available here (the
+ * caller uses uv_spawn), else 1 with *rc its result. */
+static int spawn_fast(proc_t *p, const proc_opts *o, int *rc) {
+  io_child c;
+  io_child_umask_begin();  /* the child writes the user's files */
+  *rc = io_spawn(o->argv, o->cwd, o->env, &c);
+  io_child_umask_end();
+  if (*rc == UV_ENOSYS) return 0;
+  if (*rc != 0) return 1;
+  p->pid = c.pid;
+  p->pidfd = c.pidfd;
+  uv_pipe_open(&p->in, c.in);
+  uv_pipe_open(&p->s[S_OUT].pipe, c.out);
+  uv_pipe_open(&p->s[S_ERR].pipe, c.err);
+  uv_poll_init(p->loop, &p->pidpoll, c.pidfd);
+  p->pidpoll.data = p;
+  p->has_proc = 1;
+  p->nopen++;
+  uv_poll_start(&p->pidpoll, UV_READABLE, on_pidfd);
+  return 1;
 }
 
 /* Spawns o->argv with p's pipes as its stdio; returns uv_spawn's result
@@ -429,6 +491,7 @@ static int spawn(proc_t *p, const proc_opts *o) {
   po.stdio = stdio;
 
   int rc = UV_EINVAL;
+  if (po.file && spawn_fast(p, o, &rc)) return rc;
   if (po.file) {
     /* uv_spawn initialises the handle even when it fails, so it must be
      * closed either way. */
@@ -437,6 +500,7 @@ static int spawn(proc_t *p, const proc_opts *o) {
     io_child_umask_end();
     p->has_proc = 1;
     p->nopen++;
+    p->pid = p->proc.pid;
   }
   p->proc.data = p;
   return rc;

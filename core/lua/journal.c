@@ -154,7 +154,32 @@ static const char *redacted(lua_State *L, int idx) {
   return lua_tostring(L, idx);
 }
 
-/* start(key, attempt, kind, name, hash, args, site, note, durable) */
+/* Makes everything written so far durable before the caller goes on.
+ * When other tasks are ready in this loop turn (the branches of a
+ * parallel) the calling task waits instead for the commit the scheduler
+ * makes once they have all run (sched.h): one fsync for the rows of
+ * every entry that starts together (DESIGN §10, group commit). Returns
+ * as the primitive's results: nothing, or nil, code, message when the
+ * wait was interrupted (a cancel) -- the rows are committed regardless. */
+static int group_commit(lua_State *L) {
+  runtime_t *rt = rt_store(L);
+  task_t *t = rt->sched ? sched_current(rt->sched) : NULL;
+  /* Not from where a yield cannot cross (a step called from a sort
+   * comparator or a gsub callback): that one commits on its own. */
+  if (t && task_thread(t) == L && sched_others_ready(rt->sched) &&
+      lua_isyieldable(L)) {
+    task_wait(t, WAIT_COMMIT, NULL, NULL, 0);
+    lua_settop(L, 0);
+    return lua_yield(L, 0);
+  }
+  if (store_flush(rt->store) != STORE_OK)
+    return luaL_error(L, "writing the journal: %s", store_errmsg(rt->store));
+  return 0;
+}
+
+/* start(key, attempt, kind, name, hash, args, site, note, durable): with
+ * durable, the row is committed (with every task starting in this turn)
+ * before start returns; see group_commit for what it returns. */
 static int l_start(lua_State *L) {
   store_entry e = {.state = "started"};
   lua_settop(L, 9);
@@ -163,9 +188,19 @@ static int l_start(lua_State *L) {
   e.args = redacted(L, 6);
   e.site = luaL_optstring(L, 7, NULL);
   e.note = redacted(L, 8);
-  append(L, &e, lua_toboolean(L, 9));
+  append(L, &e, 0);
   if (killed_here(L, rt_store(L))) return lua_yield(L, 0);
-  return 0;
+  return lua_toboolean(L, 9) ? group_commit(L) : 0;
+}
+
+/* sync(): commits what is written (group_commit). */
+static int l_sync(lua_State *L) { return group_commit(L); }
+
+/* commits() -> how many commits the run's store connection has made:
+ * a step asks whether its rows were committed while it ran. */
+static int l_commits(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)store_commits(rt_store(L)->store));
+  return 1;
 }
 
 /* complete(key, attempt, kind, name, results, first, last) -> the row's
@@ -373,7 +408,8 @@ static const luaL_Reg funcs[] = {
   {"split", l_split},
   {"load", l_load},       {"start", l_start}, {"complete", l_complete},
   {"fail", l_fail},       {"skip", l_skip},   {"results", l_results},
-  {"hash", l_hash},       {"sha256", l_sha256},
+  {"hash", l_hash},       {"sha256", l_sha256},   {"sync", l_sync},
+  {"commits", l_commits},
   {NULL, NULL}
 };
 

@@ -87,28 +87,35 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
   if (!actor || !action) return store__failf(s, "audit record without %s",
                                              actor ? "an action" : "an actor");
   if (store__begin(s) != STORE_OK) return STORE_ERR;
-  /* Inside the write transaction (store__begin: the write lock): no other process can
-   * append between reading the head and writing after it. */
-  store_q *st = store__stmt(s, A_LAST, SQL_LAST);
-  if (!st) return STORE_ERR;
+  /* Inside the write transaction (store__begin: the write lock): no other
+   * process can append between reading the head and writing after it, so
+   * the head is read once a transaction and then kept (store__audit_head). */
   int64_t seq = 1;
   char prev[65];
-  memcpy(prev, STORE_AUDIT_GENESIS, sizeof prev);
-  int rc = store__step(st);
-  if (rc == STORE_ROW) {
-    const char *h = store__col_text(st, 1);
-    seq = store__col_int64(st, 0) + 1;
-    snprintf(prev, sizeof prev, "%s", h ? h : "");
+  int rc = STORE_DONE;
+  if (store__audit_head(s, &seq, prev)) {
+    seq++;  /* the head's seq (0: the chain is empty) */
+  } else {
+    store_q *st = store__stmt(s, A_LAST, SQL_LAST);
+    if (!st) return STORE_ERR;
+    seq = 1;
+    memcpy(prev, STORE_AUDIT_GENESIS, sizeof prev);
+    rc = store__step(st);
+    if (rc == STORE_ROW) {
+      const char *h = store__col_text(st, 1);
+      seq = store__col_int64(st, 0) + 1;
+      snprintf(prev, sizeof prev, "%s", h ? h : "");
+    }
+    store__reset(st);
+    if (rc == STORE_ERR)
+      return store__fail(s, "reading the audit trail");
   }
-  store__reset(st);
-  if (rc == STORE_ERR)
-    return store__fail(s, "reading the audit trail");
   char *record = store_audit_record(seq, ts_ms, actor, run_id, action,
                                     detail, prev);
   if (!record) return store__failf(s, "audit record: out of memory");
   char hash[65];
   store_audit_hash(prev, record, hash);
-  st = store__stmt(s, A_INSERT, SQL_INSERT);
+  store_q *st = store__stmt(s, A_INSERT, SQL_INSERT);
   if (!st) {
     free(record);
     return STORE_ERR;
@@ -124,6 +131,7 @@ int store_audit_append(store_t *s, int64_t ts_ms, const char *actor,
   rc = store__exec(s, st, "appending to the audit trail");
   free(record);
   if (rc != STORE_OK) return rc;
+  store__audit_keep(s, seq, hash);
   return commit ? store_flush(s) : STORE_OK;
 }
 

@@ -27,6 +27,10 @@ typedef struct store_backend {
   /* Opens, commits or drops the write transaction. */
   int (*begin)(store_t *s);
   int (*commit)(store_t *s);
+  /* Commits only if run is still at epoch, checked by the server in the
+   * same round trip: STORE_OK, STORE_FENCED (nothing kept, transaction
+   * ended) or STORE_ERR. NULL: store.c checks with a SELECT first. */
+  int (*commit_fenced)(store_t *s, const char *run, int64_t epoch);
   void (*rollback)(store_t *s);
   /* The database's message for the last error, and a note of our own on
    * what it most likely means ("" if none). */
@@ -57,8 +61,14 @@ struct store {
   store_q q[STORE_NSTMT];  /* prepared on first use */
   int in_txn;        /* a write transaction is open (see store_flush) */
   int migrated;      /* this connection created or migrated the schema */
+  uint64_t commits;  /* transactions store_flush committed (store_commits) */
   int64_t changes;   /* rows changed by the last write statement */
   int64_t last_id;   /* the id of the newest journal row appended */
+  /* The audit head as this transaction knows it (audit_known: 0 when it
+   * must be read; audit_seq 0 is the empty chain). */
+  int audit_known;
+  int64_t audit_seq;
+  char audit_hash[65];
   char err[1024];
   char *path;        /* named in every error: a file, or a URL without
                       * its password */

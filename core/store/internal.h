@@ -87,6 +87,12 @@ int store__constraint(store_t *s);
 /* Rows changed by the last write statement of s. */
 int64_t store__changes(store_t *s);
 
+/* The audit chain's head as this write transaction knows it: 1 with it in
+ * *seq (0: empty) and hash when known (read by the backend's BEGIN, or
+ * written by an append of this transaction), 0 when it must be read. store__audit_keep records a new head; both are
+ * forgotten when the transaction ends. */
+int store__audit_head(store_t *s, int64_t *seq, char hash[65]);
+void store__audit_keep(store_t *s, int64_t seq, const char *hash);
 /* Opens the batched write transaction if none is open: SQLite's BEGIN
  * IMMEDIATE, or on PostgreSQL a BEGIN that takes summit's write lock (an
  * advisory lock), so every check-then-write of core/store/ is as safe as

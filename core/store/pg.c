@@ -288,17 +288,30 @@ static void pg_close(store_t *s) {
   free(d);
 }
 
+/* BEGIN, the write lock and the audit chain's head, in one round trip:
+ * most write transactions append an audit record, and under the lock
+ * the head read here stays the head (store__audit_head). */
+#define BEGIN_SQL                                                         \
+  "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK ");"                  \
+  "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+
 static int pg_begin(store_t *s) {
   pgdb *d = PG(s);
   d->lost_in_txn = 0;
   if (ready(d) != STORE_OK) return STORE_ERR;
-  int rc = simple(d, "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK ")",
-                  NULL);
+  PGresult *r = NULL;
+  int rc = simple(d, BEGIN_SQL, &r);
   if (rc != STORE_OK && d->lost && reconnect(d) == STORE_OK)
-    rc = simple(d, "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK ")",
-                NULL);
-  if (rc == STORE_OK) d->in_txn = 1;
-  return rc;
+    rc = simple(d, BEGIN_SQL, &r);
+  if (rc != STORE_OK) return rc;
+  d->in_txn = 1;
+  if (PQntuples(r) == 1)
+    store__audit_keep(s, strtoll(PQgetvalue(r, 0, 0), NULL, 10),
+                      PQgetvalue(r, 0, 1));
+  else
+    store__audit_keep(s, 0, STORE_AUDIT_GENESIS);
+  PQclear(r);
+  return STORE_OK;
 }
 
 static int pg_commit(store_t *s) {
@@ -310,6 +323,41 @@ static int pg_commit(store_t *s) {
             "08006");
   d->in_txn = 0;
   return rc;
+}
+
+/* The fence check and COMMIT in one round trip (summit_fence, schema.c):
+ * when the check raises, the COMMIT after it in the same query string is
+ * not run and the transaction is rolled back here. */
+static int pg_commit_fenced(store_t *s, const char *run, int64_t epoch) {
+  pgdb *d = PG(s);
+  if (d->lost_in_txn) {
+    d->in_txn = 0;
+    return STORE_ERR;
+  }
+  char *lit = PQescapeLiteral(d->conn, run, strlen(run));
+  if (!lit) {
+    set_err(d, PQerrorMessage(d->conn), NULL);
+    return STORE_ERR;
+  }
+  char sql[512];
+  snprintf(sql, sizeof sql, "SELECT summit_fence(%s, %lld); COMMIT", lit,
+           (long long)epoch);
+  PQfreemem(lit);
+  int rc = simple(d, sql, NULL);
+  if (rc == STORE_OK) {
+    d->in_txn = 0;
+    return STORE_OK;
+  }
+  if (!strcmp(d->state, "SF001")) {
+    PQclear(PQexec(d->conn, "ROLLBACK"));
+    d->in_txn = 0;
+    return STORE_FENCED;
+  }
+  if (d->lost)
+    set_err(d, "the connection to the database was lost before COMMIT "
+               "answered: the transaction may or may not have been kept",
+            "08006");
+  return STORE_ERR;
 }
 
 static void pg_rollback(store_t *s) {
@@ -484,7 +532,8 @@ static int pg_after_copy(store_t *s) {
 const store_backend store_pg = {
   .kind = "postgresql",
   .open = pg_open, .close = pg_close,
-  .begin = pg_begin, .commit = pg_commit, .rollback = pg_rollback,
+  .begin = pg_begin, .commit = pg_commit, .commit_fenced = pg_commit_fenced,
+  .rollback = pg_rollback,
   .errmsg = pg_errmsg, .hint = pg_hint, .constraint = pg_constraint,
   .prepare = pg_prepare, .finalize = pg_finalize,
   .bind_text = pg_bind_text, .bind_int64 = pg_bind_int64,

@@ -13,7 +13,7 @@
   X(errorMessage) X(exec) X(setNoticeProcessor) X(resultErrorMessage)        \
   X(resultErrorField) X(prepare) X(ntuples) X(nfields) X(freemem)            \
   X(execPrepared) X(conninfoParse) X(conninfoFree) X(connectdbParams)        \
-  X(cmdTuples)
+  X(cmdTuples) X(escapeLiteral)
 
 #define PQ_LAZY_FIELD(name) __typeof__(PQ##name) *name;
 struct pq_lazy_api {
@@ -47,5 +47,6 @@ const char *pq_lazy_load(void);
 #define PQconninfoFree pq_lazy.conninfoFree
 #define PQconnectdbParams pq_lazy.connectdbParams
 #define PQcmdTuples pq_lazy.cmdTuples
+#define PQescapeLiteral pq_lazy.escapeLiteral
 
 #endif

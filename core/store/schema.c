@@ -194,6 +194,15 @@ static const char PG_BASE_SQL[] =
   "  name TEXT NOT NULL, path TEXT,"
   "  sha256 TEXT NOT NULL REFERENCES sources(sha256),"
   "  PRIMARY KEY(run_id, name));"
+  /* The fence of a commit (pg.c commit_fenced): raises when the run is not
+   * at the epoch the committing process holds, so the COMMIT sent with it
+   * in one round trip is not carried out. */
+  "CREATE FUNCTION summit_fence(run TEXT, want BIGINT) RETURNS void"
+  "  LANGUAGE plpgsql AS $$ BEGIN"
+  "  IF NOT EXISTS (SELECT 1 FROM runs WHERE id = run AND epoch = want) THEN"
+  "    RAISE EXCEPTION 'the lease of run % was lost', run"
+  "      USING ERRCODE = 'SF001';"
+  "  END IF; END $$;"
   "INSERT INTO summit_schema(version) VALUES(7);";
 #define PG_BASE 7
 

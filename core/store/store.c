@@ -79,8 +79,22 @@ static int fence_refuse(store_t *s) {
   return STORE_FENCED;
 }
 
+int store__audit_head(store_t *s, int64_t *seq, char hash[65]) {
+  if (!s->in_txn || !s->audit_known) return 0;
+  *seq = s->audit_seq;
+  memcpy(hash, s->audit_hash, 65);
+  return 1;
+}
+
+void store__audit_keep(store_t *s, int64_t seq, const char *hash) {
+  s->audit_known = 1;
+  s->audit_seq = seq;
+  snprintf(s->audit_hash, sizeof s->audit_hash, "%s", hash);
+}
+
 int store__begin(store_t *s) {
   if (s->in_txn) return STORE_OK;
+  s->audit_known = 0;  /* another process may have appended since */
   if (s->fenced) return fence_refuse(s);
   if (s->be->begin(s) != STORE_OK) return store__fail(s, "begin");
   s->in_txn = 1;
@@ -90,6 +104,7 @@ int store__begin(store_t *s) {
 void store__rollback(store_t *s) {
   s->be->rollback(s);
   s->in_txn = 0;
+  s->audit_known = 0;
 }
 
 int store__exec(store_t *s, store_q *q, const char *what) {
@@ -107,7 +122,7 @@ int store__exec(store_t *s, store_q *q, const char *what) {
  * the open transaction), drops that transaction and fences s for good.
  * Returns STORE_FENCED. */
 static int fence_fail(store_t *s, store_q *q) {
-  assert(s->in_txn && s->fence_run);
+  assert(s->fence_run);
   int64_t epoch = -1, pid = 0;
   char host[256] = "", status[64] = "";
   if (q) {
@@ -121,7 +136,7 @@ static int fence_fail(store_t *s, store_q *q) {
     }
     store__reset(q);
   }
-  store__rollback(s);
+  if (s->in_txn) store__rollback(s);
   if (epoch < 0)
     snprintf(s->fence_msg, sizeof s->fence_msg,
              "run %s is gone from state database %s; this process no "
@@ -165,6 +180,21 @@ static int fence_check(store_t *s) {
 
 int store_flush(store_t *s) {
   if (!s->in_txn) return STORE_OK;
+  if (s->fence_run && s->be->commit_fenced) {
+    assert(s->fence_epoch > 0);
+    int rc = s->be->commit_fenced(s, s->fence_run, s->fence_epoch);
+    if (rc == STORE_OK) {
+      s->in_txn = 0;
+      return STORE_OK;
+    }
+    if (rc == STORE_FENCED) {
+      s->in_txn = 0;  /* the backend ended it: nothing was kept */
+      return store__fence_lost(s);
+    }
+    store__fail(s, "commit");
+    store__rollback(s);
+    return STORE_ERR;
+  }
   if (s->fence_run) {
     /* Armed only by an acquisition, whose epoch counts from 1. */
     assert(s->fence_epoch > 0);
@@ -181,8 +211,11 @@ int store_flush(store_t *s) {
     return STORE_ERR;
   }
   s->in_txn = 0;
+  s->commits++;
   return STORE_OK;
 }
+
+uint64_t store_commits(store_t *s) { return s->commits; }
 
 void store__fence_arm(store_t *s, const char *id, int64_t epoch) {
   assert(id && epoch > 0);

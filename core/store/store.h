@@ -56,6 +56,9 @@ const char *store_migration(int from);
 
 /* Commits the open write transaction, if any. */
 int store_flush(store_t *s);
+/* How many transactions store_flush has committed on s: the engine asks
+ * whether anything was committed since a step started (group commit). */
+uint64_t store_commits(store_t *s);
 
 /* A run record. Strings are owned by the record (store_run_free). */
 typedef struct {

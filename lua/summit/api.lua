@@ -65,7 +65,7 @@ function api.step(a, b)
   end
   if type(name) ~= "string" or name == "" then argerr("step", "name", "a non-empty string expected") end
   if type(fn) ~= "function" then argerr("step", "fn", "a function expected") end
-  local opts = { scope = true, idempotent = o.idempotent, fn = fn }
+  local opts = { scope = true, lazy = true, idempotent = o.idempotent, fn = fn }
   if o.retries ~= nil then
     if type(o.retries) ~= "number" or o.retries < 0 or o.retries ~= math.floor(o.retries) then
       argerr("step", "retries", "a whole number >= 0")
@@ -122,7 +122,7 @@ function api.parallel(branches)
   end
   local desc = {}
   for i, k in ipairs(names) do desc[i] = tostring(k) end
-  return E.entry("parallel", "parallel", table.concat(desc, ","), { scope = true },
+  return E.entry("parallel", "parallel", table.concat(desc, ","), { scope = true, lazy = true },
     function(_, _, key)
       local parent = T.self()
       local inherited = E.scope_state()

@@ -240,6 +240,10 @@ local function complete(a, r, ms)
   local stored_r = pack(J.complete(a.key, a.attempt, a.kind, a.name, keep, 2, keep.n))
   local seq, why = stored_r[1], stored_r[2]
   if not seq then return nil, why end
+  -- A scope that committed nothing while it ran (pure Lua) commits now,
+  -- its started and completed rows together: one commit per step, shared
+  -- with the branches that end in the same turn.
+  if opts.lazy and J.commits() == a.commits then J.sync() end
   if a.kind == "step" then
     out.emit("step.completed", { key = a.key, name = a.name, attempt = a.attempt, duration_ms = ms })
   end
@@ -277,8 +281,23 @@ local function attempt_once(a, c, site)
     stored = opts.stored and opts.stored(a.prev) or a.args
   end
   if not a.resumed then
-    J.start(key, a.attempt, a.kind, a.name, a.hash, stored, site, a.note, opts.durable ~= false)
+    -- A scope's started row (opts.lazy) waits for the next commit: the
+    -- first effect or wait inside it, or its end (complete). An effect's
+    -- row is committed now, in one commit with the rows of every task
+    -- that starts in this loop turn; a cancel can cut that wait short.
+    local durable = opts.durable ~= false and not opts.lazy
+    local before = J.commits()
+    local _, code, msg = J.start(key, a.attempt, a.kind, a.name, a.hash, stored, site,
+      a.note, durable)
+    if code then return { false, errors.new(code, msg), n = 2 } end
+    -- Woken after the group commit: it must have happened (a commit the
+    -- store refused leaves the count unchanged); the effect must not start.
+    if durable and J.commits() == before then
+      error(string.format("writing the journal: the commit before %s '%s' (%s) failed",
+        a.kind, a.name, key), 0)
+    end
   end
+  a.commits = J.commits()
   if a.kind == "step" then
     out.emit("step.started", { key = key, name = a.name, attempt = a.attempt,
                                resumed = a.resumed or nil })
@@ -406,6 +425,10 @@ end
 --     is idempotent = false: then the run stops as needs_attention
 --   opts.idempotent: false -> see above
 --   opts.durable: commit the started row before body runs (default true)
+--   opts.lazy: a scope with no effect of its own (step, parallel): its
+--     started row rides with the next commit -- the first effect or wait
+--     in body, or the entry's end -- so a step that runs one exec costs
+--     one commit, not two (docs/journal.md "Durability and commits")
 --   opts.stored(prev): the text to store as the entry's args (default args)
 --   opts.on_skip(): the result of an entry an operator skipped
 --   opts.secret_result(results...) -> what the journal keeps instead of
@@ -445,7 +468,7 @@ local function run_undos()
   local list = undos
   undos = {}
   for _, u in ipairs(list) do
-    local ok, err = pcall(M.entry, "step", "undo " .. u.name, u.key, { scope = true },
+    local ok, err = pcall(M.entry, "step", "undo " .. u.name, u.key, { scope = true, lazy = true },
       function() return u.fn(unpack(u.results, 1, u.results.n)) end)
     if not ok then return false, errors.normalize(err) end
   end

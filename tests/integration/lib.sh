@@ -348,6 +348,36 @@ bg_wait() {
   BG_PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
+# kill_cycle K RUN DELAY_MS INFLIGHT: the crash tests' cycle K. Unless K
+# is 1 (the launch, already started as $BG_PID), starts `resume RUN` in the
+# background; then SIGKILLs it after DELAY_MS and waits. Sets RC (137: the
+# kill landed) and appends "K KEY" to file INFLIGHT for every entry the
+# journal holds in flight (started, not finished) after the kill. Dies
+# when summit exited with anything but 137 or 0 (finished first).
+kill_cycle() {
+  local k=$1 run=$2 d=$3 inflight=$4 pid=$BG_PID
+  if ((k > 1)); then
+    bg_start "resume$k" resume "$run"
+    pid=$BG_PID
+  fi
+  ms_sleep "$d"
+  kill -9 "$pid" 2>/dev/null || true
+  bg_wait "$pid"
+  if [[ $RC -eq 137 ]]; then
+    "$SUMMIT" status "$run" --json | py 'import json,sys
+d = json.load(sys.stdin)
+for e in d["entries"]:
+    if e["state"] == "started":
+        print(sys.argv[1], e["key"])' "$k" >>"$inflight"
+    echo "  kill $k after ${d} ms: in flight: $(awk -v k="$k" '$1==k{printf "%s ", $2}' "$inflight")"
+  elif [[ $RC -eq 0 ]]; then
+    echo "  kill $k after ${d} ms: the run had already finished"
+  else
+    show launch "resume$k"
+    die "cycle $k: summit exited $RC before the kill (expected to be killed, 137)"
+  fi
+}
+
 # bg_run NAME ARGS...: bg_start NAME ARGS (a command that makes a run, such
 # as `run`), then waits for that run; sets BG_PID and NEW_RUN.
 bg_run() {

@@ -31,36 +31,14 @@ kill_delay() { echo $((40 + RANDOM % 200)); }
 
 say "launch $rb and kill it $KILLS times at random points"
 bg_run launch run "$rb" -p dir="$work" -p steps=$STEPS -p pause=0.05
-pid=$BG_PID
 run=$NEW_RUN
 echo "run id: $run"
 
 landed=0
 for ((k = 1; k <= KILLS; k++)); do
-  if ((k > 1)); then
-    bg_start "resume$k" resume "$run"
-    pid=$BG_PID
-  fi
-  d=$(kill_delay)
-  ms_sleep "$d"
-  kill -9 "$pid" 2>/dev/null || true
-  bg_wait "$pid"
-  if [[ $RC -eq 137 ]]; then
-    landed=$((landed + 1))
-    # What was in flight at this kill (entries left `started`).
-    "$SUMMIT" status "$run" --json | py 'import json,sys
-d = json.load(sys.stdin)
-for e in d["entries"]:
-    if e["state"] == "started":
-        print(sys.argv[1], e["key"])' "$k" >>"$inflight"
-    echo "  kill $k after ${d} ms: in flight: $(awk -v k="$k" '$1==k{printf "%s ", $2}' "$inflight")"
-  elif [[ $RC -eq 0 ]]; then
-    echo "  kill $k after ${d} ms: the run had already finished"
-    break
-  else
-    show launch "resume$k"
-    die "cycle $k: summit exited $RC before the kill (expected to be killed, 137)"
-  fi
+  kill_cycle "$k" "$run" "$(kill_delay)" "$inflight"
+  [[ $RC -eq 137 ]] || break
+  landed=$((landed + 1))
   # The killed summit's child (its own process group) may still be about
   # to append its line; let it, so its line lands before the resume's.
   sleep 0.1

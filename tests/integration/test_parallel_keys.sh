@@ -136,3 +136,11 @@ if ! diff -u "$T/keys1" "$T/keys3" >&2; then
   die "the resumed run's (key, kind, name) set differs from a clean run's"
 fi
 ok "the resumed run has the same keys as the clean runs"
+
+say "a step where a yield cannot cross (gsub callback) in a parallel branch"
+sm noyield run "$RUNBOOKS/parallel_noyield.lua"
+expect_rc 0 noyield "a step inside a gsub callback beside another branch"
+"$SUMMIT" status "$(newest_run)" --json | py 'import json,sys
+d = json.load(sys.stdin)
+sys.exit(0 if d.get("result") == "ABCx" else 1)' || die "the run did not return ABCx"
+ok "the steps in the gsub callback ran and committed (result ABCx)"

@@ -1,6 +1,7 @@
 /* Unit tests for core/io/proc.c: capture, exit codes, stdin, cwd, env, the
  * capture cap and the log, timeouts that kill the whole process group,
- * spawn failures, cancel and abandon. Each test runs its own loop and
+ * spawn failures, cancel and abandon, and what the child inherits
+ * (signals, session, the PATH of its env). Each test runs its own loop and
  * checks it closes cleanly (no handle left behind). */
 #include <criterion/criterion.h>
 
@@ -550,4 +551,84 @@ Test(proc, many_concurrent) {
     cr_assert_str_eq(res[i].r.out, want);
     res_free(&res[i]);
   }
+}
+
+/* ---- what the child gets (io/spawn.c, posix_spawn) ---- */
+
+/* A signal we ignore (SIGPIPE) or block is back to normal in the child,
+ * which leads its own session (and so its own process group). */
+Test(proc, child_signals_and_session) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  /* SigBlk, SigIgn (masks of signals 1..64 as hex; SIGPIPE is 13, bit
+   * 0x1000; SIGUSR1 is 10, bit 0x200) and "pid sid" of the child itself
+   * (awk, not a shell: a shell blocks signals while it forks). */
+  const char *argv[] = {
+    "awk",
+    "FILENAME ~ /status$/ && /^Sig(Blk|Ign):/ {print $2} "
+    "FILENAME ~ /stat$/ {print $1, $6}",
+    "/proc/self/status", "/proc/self/stat", NULL};
+  proc_opts o = opts(argv);
+  res_t res;
+  run(&o, &res);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  cr_assert_eq(res.r.exit_code, 0, "%s", res.r.err);
+  unsigned long long blk = 0, ign = 0;
+  int pid = 0, sid = -1;
+  cr_assert_eq(sscanf(res.r.out, "%llx %llx %d %d", &blk, &ign, &pid, &sid),
+               4, "%s", res.r.out);
+  cr_assert_eq(blk, 0, "signals blocked in the child: %llx", blk);
+  cr_assert_eq(ign & 0x1000, 0, "SIGPIPE ignored in the child: %llx", ign);
+  cr_assert_eq(pid, sid, "the child leads its own session");
+  res_free(&res);
+}
+
+/* argv[0] is looked up in the PATH of the child's env (not ours), past
+ * directories that lack it; a file without #! is run by /bin/sh; a
+ * relative PATH entry is relative to the child's cwd. */
+Test(proc, path_of_the_child_env) {
+  char dir[64], bin[96], tool[128];
+  cr_assert_eq(make_tmpdir(dir, sizeof dir), 0);
+  snprintf(bin, sizeof bin, "%s/bin", dir);
+  cr_assert_eq(mkdir(bin, 0755), 0);
+  snprintf(tool, sizeof tool, "%s/summit-test-tool", bin);
+  FILE *f = fopen(tool, "w");
+  cr_assert_not_null(f);
+  fputs("echo \"tool:$1\"\n", f);
+  fclose(f);
+  cr_assert_eq(chmod(tool, 0755), 0);
+
+  char path[160];
+  snprintf(path, sizeof path, "PATH=/nonexistent:%s", bin);
+  const char *argv[] = {"summit-test-tool", "x", NULL};
+  const char *env[] = {path, NULL};
+  proc_opts o = opts(argv);
+  o.env = env;
+  res_t res;
+  run(&o, &res);
+  cr_assert_eq(res.r.spawn_error, 0);
+  cr_assert_eq(res.r.exit_code, 0, "%s", res.r.err);
+  cr_assert_str_eq(res.r.out, "tool:x\n");
+  res_free(&res);
+
+  const char *rel[] = {"PATH=bin", NULL};
+  o.env = rel;
+  o.cwd = dir;
+  run(&o, &res);
+  cr_assert_str_eq(res.r.out, "tool:x\n");
+  res_free(&res);
+
+  /* Not in that PATH (ours has no such tool either). */
+  const char *none[] = {"PATH=/nonexistent", NULL};
+  o.env = none;
+  o.cwd = NULL;
+  run(&o, &res);
+  cr_assert_eq(res.r.spawn_error, UV_ENOENT);
+  res_free(&res);
+
+  unlink(tool);
+  rmdir(bin);
+  rmdir(dir);
 }

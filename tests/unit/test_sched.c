@@ -184,6 +184,25 @@ static int l_tick(lua_State *co) {
 
 static void count_before_wait(void *ud) { ++*(int *)ud; }
 
+/* commit() -> the number of before_waits (commits) made when it returns:
+ * the group-commit pattern of core/lua/journal.c. With other tasks ready
+ * the task waits (WAIT_COMMIT) for the commit that ends the turn; alone,
+ * it "commits" at once (counted as a before_wait too). */
+static int l_commit(lua_State *co) {
+  task_t *t = self(co);
+  if (sched_others_ready(S)) {
+    task_wait(t, WAIT_COMMIT, NULL, NULL, 0);
+    return lua_yield(co, 0);
+  }
+  before_waits++;
+  return 0;
+}
+
+static int l_commits(lua_State *co) {
+  lua_pushinteger(co, before_waits);
+  return 1;
+}
+
 /* ---- fixture ----------------------------------------------------------- */
 
 static void setup(void) {
@@ -204,7 +223,8 @@ static void setup(void) {
     {"spawn", l_spawn},   {"cancel", l_cancel},   {"is_task", l_is_task},
     {"stop", l_stop},     {"interrupt", l_interrupt},
     {"interrupt_all", l_interrupt_all}, {"fired", l_fired},
-    {"tick", l_tick}, {NULL, NULL}};
+    {"tick", l_tick}, {"commit", l_commit}, {"commits", l_commits},
+    {NULL, NULL}};
   for (const luaL_Reg *f = fns; f->name; f++) {
     lua_pushcfunction(L, f->func);
     lua_setglobal(L, f->name);
@@ -337,6 +357,45 @@ Test(sched, yield_across_pcall) {
        "return tostring(ok) .. ':' .. v .. ',' .. tostring(ok2) .. ':' .. e");
   cr_assert_eq(run(0, NULL), SCHED_DONE);
   cr_assert_str_eq(result(), "true:val,false:inner");
+  finish();
+}
+
+/* ---- group commit ------------------------------------------------------- */
+
+/* 100 branches that each commit before their "effect": one commit covers
+ * them all, and no branch goes on before it (each records the number of
+ * commits made when it carries on). */
+Test(sched, group_commit_one_commit_for_a_turn) {
+  root("local hs = {} "
+       "for i = 1, 100 do hs[i] = spawn(function() "
+       "  commit() rec(commits()) "
+       "end) end "
+       "wait(1)");
+  cr_assert_eq(run(0, NULL), SCHED_DONE);
+  /* The last branch to run finds nobody ready and commits itself (1);
+   * the 99 before it waited and went on after the scheduler's commit
+   * (2), not one commit each. */
+  cr_assert_eq(luaL_dostring(L, "local n = {} for _, v in ipairs(order) do "
+                                "  n[v] = (n[v] or 0) + 1 end "
+                                "return (n['0'] or 0) .. ',' .. (n['1'] or 0)"
+                                " .. ',' .. (n['2'] or 0) .. ',' .. #order"),
+               0);
+  cr_assert_str_eq(lua_tostring(L, -1), "0,1,99,100");
+  lua_pop(L, 1);
+  finish();
+}
+
+/* Woken in the order they waited (oldest task first), and a commit wait
+ * can be interrupted (a cancel) like any other. */
+Test(sched, group_commit_order_and_interrupt) {
+  root("local hs = {} "
+       "for i = 1, 3 do hs[i] = spawn(function() "
+       "  local r, code = commit() rec(i .. ':' .. tostring(code)) "
+       "end) end "
+       "hs[4] = spawn(function() interrupt(hs[2], 'ECANCELED', 'x') end) "
+       "wait(1)");
+  cr_assert_eq(run(0, NULL), SCHED_DONE);
+  cr_assert_str_eq(order(), "2:ECANCELED,1:nil,3:nil");
   finish();
 }
 
