@@ -185,6 +185,7 @@ int store_flush(store_t *s) {
     int rc = s->be->commit_fenced(s, s->fence_run, s->fence_epoch);
     if (rc == STORE_OK) {
       s->in_txn = 0;
+      s->commits++;
       return STORE_OK;
     }
     if (rc == STORE_FENCED) {
