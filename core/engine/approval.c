@@ -523,7 +523,7 @@ char *approval_start_message(const char *run, const char *source_sha256,
   cJSON_Delete(params);
   if (!canon) return NULL;
   unsigned char md[32];
-  sha256(canon, strlen(canon), md);
+  sm_sha256(canon, strlen(canon), md);
   free(canon);
   char hex[65];
   sha256_hex(md, hex);

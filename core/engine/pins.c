@@ -10,7 +10,7 @@
 
 void pins_sha256_hex(const char *data, size_t len, char out[65]) {
   unsigned char md[32];
-  sha256(data, len, md);
+  sm_sha256(data, len, md);
   sha256_hex(md, out);
 }
 

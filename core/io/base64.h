@@ -1,9 +1,9 @@
 #ifndef SUMMIT_IO_BASE64_H
 #define SUMMIT_IO_BASE64_H
-/* Standard base64 (RFC 4648 §4, padded), in place of OpenSSL's
- * EVP_EncodeBlock/EVP_DecodeBlock: with it and io/sha256.c, io/sha1.c
- * summit links no libcrypto, whose ~4,000 symbol relocations cost every
- * process ~1 ms before main() (docs/performance.md). */
+/* Standard base64 (RFC 4648 §4, padded), by Nettle, in place of OpenSSL's
+ * EVP_EncodeBlock/EVP_DecodeBlock: with io/sha256.c and io/sha1.c summit
+ * links no libcrypto, whose ~4,000 symbol relocations cost every process
+ * ~1 ms before main() (docs/performance.md). */
 #include <stddef.h>
 
 /* Writes 4 * ((n + 2) / 3) characters and a NUL to out; returns how many

@@ -212,7 +212,7 @@ int ws_accept(const char *key, char out[29]) {
   if (!buf) return -1;
   memcpy(buf, key, kl);
   memcpy(buf + kl, GUID, sizeof GUID);
-  sha1(buf, kl + sizeof GUID - 1, md);
+  sm_sha1(buf, kl + sizeof GUID - 1, md);
   free(buf);
   base64_encode(out, md, 20);   /* 28 chars + NUL */
   return 0;

@@ -1,8 +1,8 @@
 /* summit.c.crypto: the digests request signing needs (AWS SigV4 of the
  * CloudWatch metrics provider, lua/summit/sigv4.lua), from io/sha256.c
  * (summit links no libcrypto: docs/performance.md):
- *   sha256(data) -> 64 hex digits
- *   hmac_sha256(key, data [, "hex"]) -> the 32-byte MAC (raw), or hex */
+ *   sm_sha256(data) -> 64 hex digits
+ *   sm_hmac_sha256(key, data [, "hex"]) -> the 32-byte MAC (raw), or hex */
 #include <lauxlib.h>
 
 #include "io/sha256.h"
@@ -18,7 +18,7 @@ static int l_sha256(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   unsigned char md[32];
-  sha256(s, len, md);
+  sm_sha256(s, len, md);
   push_hex(L, md);
   return 1;
 }
@@ -29,7 +29,7 @@ static int l_hmac_sha256(lua_State *L) {
   const char *data = luaL_checklstring(L, 2, &dlen);
   const char *enc = luaL_optstring(L, 3, "raw");
   unsigned char md[32];
-  hmac_sha256(key, klen, data, dlen, md);
+  sm_hmac_sha256(key, klen, data, dlen, md);
   if (enc[0] == 'h') push_hex(L, md);
   else lua_pushlstring(L, (const char *)md, 32);
   return 1;

@@ -292,14 +292,14 @@ static int l_fail(lua_State *L) {
   return 0;
 }
 
-/* sha256(text) -> 64 hex digits: what the journal keeps of a secret
+/* sm_sha256(text) -> 64 hex digits: what the journal keeps of a secret
  * output. */
 static int l_sha256(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   unsigned char md[32];
   char hex[65];
-  sha256(s, len, md);
+  sm_sha256(s, len, md);
   sha256_hex(md, hex);
   lua_pushlstring(L, hex, 64);
   return 1;

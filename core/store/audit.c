@@ -39,12 +39,12 @@ const char STORE_AUDIT_GENESIS[65] =
 void store_audit_hash(const char *prev_hash, const char *record,
                       char out[65]) {
   unsigned char md[32];
-  sha256_ctx c;
-  sha256_init(&c);
-  sha256_update(&c, prev_hash, strlen(prev_hash));
-  sha256_update(&c, "\n", 1);
-  sha256_update(&c, record, strlen(record));
-  sha256_final(&c, md);
+  sm_sha256_ctx c;
+  sm_sha256_init(&c);
+  sm_sha256_update(&c, prev_hash, strlen(prev_hash));
+  sm_sha256_update(&c, "\n", 1);
+  sm_sha256_update(&c, record, strlen(record));
+  sm_sha256_final(&c, md);
   sha256_hex(md, out);
 }
 

@@ -21,16 +21,16 @@ static void hex(const unsigned char *md, size_t n, char *out) {
 Test(sha256, fips_vectors) {
   unsigned char md[32];
   char h[65];
-  sha256("", 0, md);
+  sm_sha256("", 0, md);
   sha256_hex(md, h);
   cr_assert_str_eq(
       h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  sha256("abc", 3, md);
+  sm_sha256("abc", 3, md);
   sha256_hex(md, h);
   cr_assert_str_eq(
       h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-  sha256(two, strlen(two), md);
+  sm_sha256(two, strlen(two), md);
   sha256_hex(md, h);
   cr_assert_str_eq(
       h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
@@ -42,16 +42,16 @@ Test(sha256, every_length_and_split_matches_openssl) {
   for (size_t n = 0; n <= sizeof buf; n++) {
     unsigned char ours[32], theirs[32];
     SHA256(buf, n, theirs);
-    sha256(buf, n, ours);
+    sm_sha256(buf, n, ours);
     cr_assert_eq(memcmp(ours, theirs, 32), 0, "length %zu", n);
     /* the same bytes in three pieces, cut anywhere */
     size_t a = n / 3, b = n - n / 5;
-    sha256_ctx c;
-    sha256_init(&c);
-    sha256_update(&c, buf, a);
-    sha256_update(&c, buf + a, b - a);
-    sha256_update(&c, buf + b, n - b);
-    sha256_final(&c, ours);
+    sm_sha256_ctx c;
+    sm_sha256_init(&c);
+    sm_sha256_update(&c, buf, a);
+    sm_sha256_update(&c, buf + a, b - a);
+    sm_sha256_update(&c, buf + b, n - b);
+    sm_sha256_final(&c, ours);
     cr_assert_eq(memcmp(ours, theirs, 32), 0, "length %zu in pieces", n);
   }
 }
@@ -60,7 +60,7 @@ Test(hmac_sha256, rfc4231_and_openssl) {
   unsigned char md[32], theirs[32];
   char h[65];
   /* RFC 4231 test case 2 */
-  hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, md);
+  sm_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, md);
   sha256_hex(md, h);
   cr_assert_str_eq(
       h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
@@ -71,7 +71,7 @@ Test(hmac_sha256, rfc4231_and_openssl) {
   for (size_t kl = 0; kl <= sizeof key; kl += 10) {
     for (size_t dl = 0; dl <= sizeof data; dl += 37) {
       unsigned int n = 0;
-      hmac_sha256(key, kl, data, dl, md);
+      sm_hmac_sha256(key, kl, data, dl, md);
       HMAC(EVP_sha256(), key, (int)kl, data, dl, theirs, &n);
       cr_assert_eq(n, 32u);
       cr_assert_eq(memcmp(md, theirs, 32), 0, "key %zu, data %zu", kl, dl);
@@ -82,13 +82,13 @@ Test(hmac_sha256, rfc4231_and_openssl) {
 Test(sha1, vectors_and_openssl) {
   unsigned char md[20], theirs[20];
   char h[41];
-  sha1("abc", 3, md);
+  sm_sha1("abc", 3, md);
   hex(md, 20, h);
   cr_assert_str_eq(h, "a9993e364706816aba3e25717850c26c9cd0d89d");
   unsigned char buf[300];
   for (size_t i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)(i * 17 + 3);
   for (size_t n = 0; n <= sizeof buf; n++) {
-    sha1(buf, n, md);
+    sm_sha1(buf, n, md);
     SHA1(buf, n, theirs);
     cr_assert_eq(memcmp(md, theirs, 20), 0, "length %zu", n);
   }
