@@ -11,7 +11,8 @@ SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 DEBS := gcc make cmake pkg-config git libluajit-5.1-dev luajit libuv1-dev \
         libcurl4-openssl-dev libcjson-dev libsqlite3-dev sqlite3 libyaml-dev \
         libssl-dev libhttp-parser-dev libcriterion-dev prometheus python3 curl \
-        nginx-light clang libclang-rt-14-dev lua-check postgresql libpq-dev
+        nginx-light clang libclang-rt-14-dev lua-check postgresql libpq-dev \
+        nettle-dev
 
 .PHONY: all build asan deps test demo bench clean
 

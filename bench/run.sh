@@ -206,29 +206,45 @@ echo
 #   summit validate one.lua + a lua_State, embedded modules, the runbook
 #   summit run one.lua      a whole one-step run: a new run in a state dir
 #                           whose database exists (first run untimed)
+#   the same, --durability process   without its fsyncs (what is CPU)
+#   the same, the runbook in a git work tree   (+ `git status`, provenance)
 # then 10 one-step runs in fresh state dirs (creating the database).
+# The runbook and state of these runs live in a temporary directory outside
+# any git work tree (the build directory is inside one): a runbook in a
+# work tree makes summit start `git status` (docs/provenance.md), which is
+# timed separately. Same filesystem as the rest unless TMPDIR says otherwise.
 echo "(c) cold start: one-step run vs luajit -e '', x$COLD each"
-sC=$WORK/state-cold
-timed_summit 0 "$sC" run "$WORK/one.lua" >/dev/null
+COLD_DIR=$(mktemp -d "${TMPDIR:-/tmp}/summit-bench-cold.XXXXXX")
+trap 'rm -rf "$WORK" "$COLD_DIR"' EXIT
+cp "$WORK/one.lua" "$COLD_DIR/one.lua"
+sC=$COLD_DIR/state-cold
+timed_summit 0 "$sC" run "$COLD_DIR/one.lua" >/dev/null
+timed_summit 0 "$WORK/state-git" run "$WORK/one.lua" >/dev/null
 : >"$WORK/c.summit"; : >"$WORK/c.luajit"; : >"$WORK/c.version"
-: >"$WORK/c.validate"
+: >"$WORK/c.validate"; : >"$WORK/c.nosync"; : >"$WORK/c.git"
 for r in $(seq "$COLD"); do
   t0=${EPOCHREALTIME/./}; "$LUAJIT" -e ''; t1=${EPOCHREALTIME/./}
   calc "($t1 - $t0) / 1e3" >>"$WORK/c.luajit"
   timed_summit 0 "$sC" version >>"$WORK/c.version"
-  timed_summit 0 "$sC" validate "$WORK/one.lua" >>"$WORK/c.validate"
-  timed_summit 0 "$sC" run "$WORK/one.lua" >>"$WORK/c.summit"
+  timed_summit 0 "$sC" validate "$COLD_DIR/one.lua" >>"$WORK/c.validate"
+  timed_summit 0 "$sC" run "$COLD_DIR/one.lua" >>"$WORK/c.summit"
+  timed_summit 0 "$sC" run --durability process "$COLD_DIR/one.lua" >>"$WORK/c.nosync"
+  timed_summit 0 "$WORK/state-git" run "$WORK/one.lua" >>"$WORK/c.git"
 done
 C_SUMMIT=$(median <"$WORK/c.summit"); C_LUAJIT=$(median <"$WORK/c.luajit")
 C_SUMMIT_MIN=$(minimum <"$WORK/c.summit")
 C_VERSION=$(median <"$WORK/c.version"); C_VALIDATE=$(median <"$WORK/c.validate")
+C_NOSYNC=$(median <"$WORK/c.nosync"); C_GIT=$(median <"$WORK/c.git")
+# p25-p75 of a list of timings (the spread docs/performance.md quotes)
+spread() { sort -g | awk '{a[NR] = $1} END {printf "%.2f-%.2f", a[int((NR + 3) / 4)], a[int((3 * NR + 3) / 4)]}'; }
+C_SPREAD=$(spread <"$WORK/c.summit")
 : >"$WORK/c.fresh"
 for r in $(seq 10); do
-  timed_summit 0 "$WORK/state-fresh-$r" run "$WORK/one.lua" >>"$WORK/c.fresh"
-  rm -rf "$WORK/state-fresh-$r"
+  timed_summit 0 "$COLD_DIR/state-fresh-$r" run "$COLD_DIR/one.lua" >>"$WORK/c.fresh"
+  rm -rf "$COLD_DIR/state-fresh-$r"
 done
 C_FRESH=$(median <"$WORK/c.fresh")
-echo "  medians: run $(fmt "$C_SUMMIT" 2) ms (min $(fmt "$C_SUMMIT_MIN" 2)), version $(fmt "$C_VERSION" 2) ms, validate $(fmt "$C_VALIDATE" 2) ms, luajit -e '' $(fmt "$C_LUAJIT" 2) ms, run in a fresh state dir $(fmt "$C_FRESH" 2) ms"
+echo "  medians: run $(fmt "$C_SUMMIT" 2) ms (min $(fmt "$C_SUMMIT_MIN" 2), p25-p75 $C_SPREAD), run --durability process $(fmt "$C_NOSYNC" 2) ms, version $(fmt "$C_VERSION" 2) ms, validate $(fmt "$C_VALIDATE" 2) ms, luajit -e '' $(fmt "$C_LUAJIT" 2) ms, run in a fresh state dir $(fmt "$C_FRESH" 2) ms"
 echo
 
 # ---- table --------------------------------------------------------------------
@@ -253,7 +269,9 @@ line "cold start, one-step run" "$(fmt "$C_SUMMIT" 2) ms" \
      "luajit -e '' $(fmt "$C_LUAJIT" 2) ms" \
      "$(fmt "$(calc "$C_SUMMIT / $C_LUAJIT")" 1)x" "< 5 ms" \
      "$(verdict "$C_SUMMIT < 5")"
-for row in "run in a fresh state dir:$C_FRESH" "summit version (exec+link):$C_VERSION" \
+for row in "run, --durability process:$C_NOSYNC" \
+           "run, runbook in a git work tree:$C_GIT" \
+           "run in a fresh state dir:$C_FRESH" "summit version (exec+link):$C_VERSION" \
            "summit validate (+ Lua, runbook):$C_VALIDATE"; do
   line "  ${row%%:*}" "$(fmt "${row##*:}" 2) ms" \
        "luajit -e '' $(fmt "$C_LUAJIT" 2) ms" \

@@ -9,7 +9,6 @@
 #include <cJSON.h>
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "io/base64.h"
 #include "engine/events.h"
 #include "store/store.h"
 
@@ -115,8 +115,7 @@ static void digest_subjects(cJSON *subjects, const cJSON *v,
 static char *provenance_base64(const char *text) {
   size_t n = strlen(text);
   char *out = malloc(4 * ((n + 2) / 3) + 1);
-  if (out) EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)text,
-                           (int)n);
+  if (out) base64_encode(out, text, n);
   return out;
 }
 

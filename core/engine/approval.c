@@ -12,12 +12,13 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "io/sha256.h"
 
 #define MAX_NEED 1000
 #define MAX_GROUPS 64
@@ -521,12 +522,11 @@ char *approval_start_message(const char *run, const char *source_sha256,
   char *canon = params ? approval_canonical(params) : NULL;
   cJSON_Delete(params);
   if (!canon) return NULL;
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256((const unsigned char *)canon, strlen(canon), md);
+  unsigned char md[32];
+  sm_sha256(canon, strlen(canon), md);
   free(canon);
-  char hex[2 * SHA256_DIGEST_LENGTH + 1];
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  char hex[65];
+  sha256_hex(md, hex);
   const char *fmt =
       "summit-start v1\n"
       "run: %s\n"

@@ -1,19 +1,17 @@
 /* The closure a run pins: which module sources it loaded (see pins.h). */
 #include "engine/pins.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/runtime.h"
+#include "io/sha256.h"
 
 void pins_sha256_hex(const char *data, size_t len, char out[65]) {
   unsigned char md[32];
-  unsigned int mdlen = 0;
-  EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-  for (unsigned i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", md[i]);
-  out[64] = '\0';
+  sm_sha256(data, len, md);
+  sha256_hex(md, out);
 }
 
 static pin_t *pin_new(const char *name, const char *path, const char *sha,

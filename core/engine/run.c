@@ -170,8 +170,9 @@ static int record_run(new_run_t *s, int64_t t0) {
     r.owner_pid = r.heartbeat_ms = r.lease_expires_ms = 0;
     r.owner_host = NULL;
   }
-  /* run.started is committed with the run's row (store_run_create joins
-   * the transaction the record opened). Params are left out: they may
+  /* run.started is committed with the run's row and its pinned modules
+   * (store_run_create joins the transaction the record opened; the
+   * store_flush below commits all three). Params are left out: they may
    * hold secrets that no key name gives away. */
   cJSON *ad = cJSON_CreateObject();
   cJSON_AddStringToObject(ad, "runbook", r.name);

@@ -28,13 +28,12 @@
 #include <assert.h>
 #include <ctype.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
+#include "io/curl_lazy.h"  /* <curl/curl.h>, loaded on first use */
 
 #define DEFAULT_MAX_RESPONSE ((size_t)16 << 20)
 #define DEFAULT_MAX_REDIRECTS 10L
@@ -107,13 +106,6 @@ struct http_req {
   uint64_t t0;
   char errbuf[CURL_ERROR_SIZE];
 };
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void global_init(void) {
-  global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 const char *http_error_code(int error) {
   switch (error) {
@@ -615,9 +607,13 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *ud,
 
 /* ---- public API ---- */
 
+const char *http_client_error(void) {
+  const char *why = curl_lazy_load();
+  return why ? why : "out of memory";
+}
+
 http_client *http_client_new(uv_loop_t *loop) {
-  pthread_once(&global_once, global_init);
-  if (global_rc != CURLE_OK) return NULL;
+  if (curl_lazy_load()) return NULL;  /* the first client loads libcurl */
   http_client *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->loop = loop;
@@ -1071,7 +1067,7 @@ http_raw *http_raw_open(uv_loop_t *loop, const http_opts *o,
   w->hc = http_client_new(loop);
   if (!w->hc) {
     free(w);
-    set_err(errmsg, errlen, "cannot start libcurl", NULL);
+    set_err(errmsg, errlen, http_client_error(), NULL);
     return NULL;
   }
   http_opts co = *o;

@@ -85,7 +85,10 @@ const char *http_error_code(int error);
  * backlog drops connections beyond it, which then stall for seconds of
  * SYN retransmits. */
 #define HTTP_DEFAULT_MAX_PER_HOST 6L
+/* NULL when libcurl cannot be loaded (the first client dlopens it:
+ * io/curl_lazy.h) or memory runs out; http_client_error() says which. */
 http_client *http_client_new(uv_loop_t *loop);
+const char *http_client_error(void);
 /* Connection caps (CURLMOPT_MAX_HOST_CONNECTIONS and
  * CURLMOPT_MAX_TOTAL_CONNECTIONS); 0 means unlimited. Applies to requests
  * that start a connection from now on. */

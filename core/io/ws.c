@@ -10,10 +10,12 @@
 #include "io/ws.h"
 
 #include <assert.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+
+#include "io/base64.h"
+#include "io/sha1.h"
 
 static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -204,16 +206,14 @@ failed:
 }
 
 int ws_accept(const char *key, char out[29]) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
+  unsigned char md[20];
   size_t kl = strlen(key);
   char *buf = malloc(kl + sizeof GUID);
   if (!buf) return -1;
   memcpy(buf, key, kl);
   memcpy(buf + kl, GUID, sizeof GUID);
-  int ok = EVP_Digest(buf, kl + sizeof GUID - 1, md, &mdlen, EVP_sha1(), NULL);
+  sm_sha1(buf, kl + sizeof GUID - 1, md);
   free(buf);
-  if (!ok || mdlen != 20) return -1;
-  EVP_EncodeBlock((unsigned char *)out, md, 20);   /* 28 chars + NUL */
+  base64_encode(out, md, 20);   /* 28 chars + NUL */
   return 0;
 }

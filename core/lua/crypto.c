@@ -1,29 +1,25 @@
 /* summit.c.crypto: the digests request signing needs (AWS SigV4 of the
- * CloudWatch metrics provider, lua/summit/sigv4.lua), from OpenSSL:
- *   sha256(data) -> 64 hex digits
- *   hmac_sha256(key, data [, "hex"]) -> the 32-byte MAC (raw), or hex */
+ * CloudWatch metrics provider, lua/summit/sigv4.lua), from io/sha256.c
+ * (summit links no libcrypto: docs/performance.md):
+ *   sm_sha256(data) -> 64 hex digits
+ *   sm_hmac_sha256(key, data [, "hex"]) -> the 32-byte MAC (raw), or hex */
 #include <lauxlib.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <stdio.h>
-
+#include "io/sha256.h"
 #include "lua/bindings.h"
 
-static void push_hex(lua_State *L, const unsigned char *md, unsigned n) {
-  char hex[2 * EVP_MAX_MD_SIZE + 1];
-  for (unsigned i = 0; i < n; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  lua_pushlstring(L, hex, 2 * n);
+static void push_hex(lua_State *L, const unsigned char md[32]) {
+  char hex[65];
+  sha256_hex(md, hex);
+  lua_pushlstring(L, hex, 64);
 }
 
 static int l_sha256(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  if (!EVP_Digest(s, len, md, &n, EVP_sha256(), NULL))
-    return luaL_error(L, "sha256: OpenSSL failed");
-  push_hex(L, md, n);
+  unsigned char md[32];
+  sm_sha256(s, len, md);
+  push_hex(L, md);
   return 1;
 }
 
@@ -32,12 +28,10 @@ static int l_hmac_sha256(lua_State *L) {
   const char *key = luaL_checklstring(L, 1, &klen);
   const char *data = luaL_checklstring(L, 2, &dlen);
   const char *enc = luaL_optstring(L, 3, "raw");
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  if (!HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)data, dlen, md, &n))
-    return luaL_error(L, "hmac_sha256: OpenSSL failed");
-  if (enc[0] == 'h') push_hex(L, md, n);
-  else lua_pushlstring(L, (const char *)md, n);
+  unsigned char md[32];
+  sm_hmac_sha256(key, klen, data, dlen, md);
+  if (enc[0] == 'h') push_hex(L, md);
+  else lua_pushlstring(L, (const char *)md, 32);
   return 1;
 }
 

@@ -188,7 +188,8 @@ static int l_request(lua_State *L) {
     free(w);
     lua_pushnil(L);
     lua_pushstring(L, "EINVAL");
-    lua_pushstring(L, err[0] ? err : "cannot start the request");
+    lua_pushstring(L, err[0] ? err
+                      : hc ? "cannot start the request" : http_client_error());
     return 3;
   }
   task_wait(t, WAIT_ACTIVE, http_cancel_wait, w, 0);
@@ -320,7 +321,8 @@ static int l_stream(lua_State *L) {
   if (!st->req) {
     lua_pushnil(L);
     lua_pushstring(L, "EINVAL");
-    lua_pushstring(L, err[0] ? err : "cannot start the request");
+    lua_pushstring(L, err[0] ? err
+                      : hc ? "cannot start the request" : http_client_error());
     return 3;
   }
   lua_settop(L, 2);

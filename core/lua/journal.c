@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 #include "engine/keys.h"
+#include "io/sha256.h"
 #include "engine/runtime.h"
 #include "engine/secrets.h"
 #include "engine/testmode.h"
@@ -292,16 +292,15 @@ static int l_fail(lua_State *L) {
   return 0;
 }
 
-/* sha256(text) -> 64 hex digits: what the journal keeps of a secret
+/* sm_sha256(text) -> 64 hex digits: what the journal keeps of a secret
  * output. */
 static int l_sha256(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   unsigned char md[32];
-  unsigned int n = 0;
   char hex[65];
-  EVP_Digest(s, len, md, &n, EVP_sha256(), NULL);
-  for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  sm_sha256(s, len, md);
+  sha256_hex(md, hex);
   lua_pushlstring(L, hex, 64);
   return 1;
 }

@@ -3,10 +3,10 @@
  * credential plugins' output. Credentials go into the Lua tables the
  * client uses for its requests and nowhere else. */
 #include <lauxlib.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/base64.h"
 #include "io/kubeconfig.h"
 #include "lua/bindings.h"
 
@@ -155,10 +155,10 @@ static int l_parse_credential(lua_State *L) {
 static int l_base64(lua_State *L) {
   size_t len;
   const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
-  unsigned char *out = malloc(4 * ((len + 2) / 3) + 1);
+  char *out = malloc(4 * ((len + 2) / 3) + 1);
   if (!out) return luaL_error(L, "out of memory");
-  int n = EVP_EncodeBlock(out, s, (int)len);
-  lua_pushlstring(L, (const char *)out, (size_t)n);
+  size_t n = base64_encode(out, s, len);
+  lua_pushlstring(L, out, n);
   free(out);
   return 1;
 }

@@ -14,12 +14,12 @@
  *
  * The decoder's buffers belong to its userdata and are freed by __gc. */
 #include <lauxlib.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <uv.h>
 
+#include "io/base64.h"
 #include "io/ws.h"
 #include "lua/bindings.h"
 
@@ -54,11 +54,12 @@ static int l_frame(lua_State *L) {
 
 /* key() -> a fresh Sec-WebSocket-Key: base64 of 16 random bytes */
 static int l_key(lua_State *L) {
-  unsigned char raw[16], out[25];
+  unsigned char raw[16];
+  char out[25];
   if (uv_random(NULL, NULL, raw, sizeof raw, 0, NULL) != 0)
     return luaL_error(L, "ws.key: no random bytes");
-  EVP_EncodeBlock(out, raw, sizeof raw);
-  lua_pushstring(L, (const char *)out);
+  base64_encode(out, raw, sizeof raw);
+  lua_pushstring(L, out);
   return 1;
 }
 

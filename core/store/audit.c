@@ -9,13 +9,13 @@
  * edited one. */
 #include <assert.h>
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "io/sha256.h"
 #include "store/internal.h"
 
 static const char *const SQL_LAST =
@@ -38,23 +38,14 @@ const char STORE_AUDIT_GENESIS[65] =
 
 void store_audit_hash(const char *prev_hash, const char *record,
                       char out[65]) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_MD_CTX *c = EVP_MD_CTX_new();
-  if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL) ||
-      !EVP_DigestUpdate(c, prev_hash, strlen(prev_hash)) ||
-      !EVP_DigestUpdate(c, "\n", 1) ||
-      !EVP_DigestUpdate(c, record, strlen(record)) ||
-      !EVP_DigestFinal_ex(c, md, &n))
-    n = 0;
-  EVP_MD_CTX_free(c);
-  assert(n == 0 || n == 32);  /* SHA-256: 64 hex digits fill out */
-  static const char HEX[] = "0123456789abcdef";
-  for (unsigned i = 0; i < n && i < 32; i++) {
-    out[2 * i] = HEX[md[i] >> 4];
-    out[2 * i + 1] = HEX[md[i] & 15];
-  }
-  out[n ? 64 : 0] = '\0';
+  unsigned char md[32];
+  sm_sha256_ctx c;
+  sm_sha256_init(&c);
+  sm_sha256_update(&c, prev_hash, strlen(prev_hash));
+  sm_sha256_update(&c, "\n", 1);
+  sm_sha256_update(&c, record, strlen(record));
+  sm_sha256_final(&c, md);
+  sha256_hex(md, out);
 }
 
 /* A JSON string literal for s (cJSON's escaping), or "null"; malloc'd. */

@@ -60,6 +60,7 @@ struct store {
   void *db;          /* the backend's connection */
   store_q q[STORE_NSTMT];  /* prepared on first use */
   int in_txn;        /* a write transaction is open (see store_flush) */
+  int migrated;      /* this connection created or migrated the schema */
   uint64_t commits;  /* transactions store_flush committed (store_commits) */
   int64_t changes;   /* rows changed by the last write statement */
   int64_t last_id;   /* the id of the newest journal row appended */

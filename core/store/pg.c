@@ -14,13 +14,13 @@
  * and a COMMIT whose answer was lost may or may not have happened, so the
  * caller stops and a resume reads the journal again (docs/team.md). */
 #include <assert.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "store/backend.h"
+#include "store/pq_lazy.h"  /* <libpq-fe.h>, loaded on first use */
 
 #define MAXP 48  /* the widest statement: migrate.c's copy of runs */
 /* pg_advisory_xact_lock's key for summit's write lock: "summit" in ASCII. */
@@ -236,6 +236,12 @@ error:
 static int pg_open(store_t *s, const char *target, int create,
                    store_durability dur, char *err, size_t errlen) {
   (void)create;  /* the database is the team's: summit never creates it */
+  const char *why = pq_lazy_load();  /* the first PostgreSQL store */
+  if (why) {
+    snprintf(err, errlen, "cannot open a PostgreSQL state database: %s",
+             why);
+    return STORE_ERR;
+  }
   pgdb *d = calloc(1, sizeof *d);
   s->path = display_name(target);
   if (!d || !s->path || !(d->target = strdup(target))) {

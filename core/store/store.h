@@ -76,6 +76,8 @@ typedef struct {
 } store_run;
 
 void store_run_free(store_run *r);
+/* Not committed until store_flush: the run's pinned modules ride in the
+ * same commit (one fsync for a new run, not two). */
 int store_run_create(store_t *s, const store_run *r);
 /* Fills *out (caller frees with store_run_free); STORE_NOTFOUND if absent. */
 int store_run_get(store_t *s, const char *id, store_run *out);

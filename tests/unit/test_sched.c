@@ -150,6 +150,38 @@ static int l_interrupt_all(lua_State *co) {
   return 0;
 }
 
+/* fired() -> how many timers have fired and woken their task so far */
+static int l_fired(lua_State *co) {
+  lua_pushinteger(co, completions);
+  return 1;
+}
+
+/* tick(ms): like wait, on one timer that stays open after it fires (as
+ * io/http.c's timer for curl does): a handle closed in its callback would
+ * itself keep the loop's next poll from blocking. */
+static uv_timer_t tick_tm;
+static task_t *tick_task;
+
+static void tick_fired(uv_timer_t *tm) {
+  completions++;
+  task_t *t = tick_task;
+  tick_task = NULL;
+  sched_wake(t, 0);
+}
+
+static void tick_cancel(void *data) {
+  uv_timer_stop(&tick_tm);
+  tick_task = NULL;
+}
+
+static int l_tick(lua_State *co) {
+  cr_assert_null(tick_task, "one tick at a time");
+  tick_task = self(co);
+  uv_timer_start(&tick_tm, tick_fired, (uint64_t)luaL_checkint(co, 1), 0);
+  task_wait(tick_task, WAIT_ACTIVE, tick_cancel, NULL, 0);
+  return lua_yield(co, 0);
+}
+
 static void count_before_wait(void *ud) { ++*(int *)ud; }
 
 /* commit() -> the number of before_waits (commits) made when it returns:
@@ -179,6 +211,8 @@ static void setup(void) {
   cr_assert_not_null(L);
   luaL_openlibs(L);
   cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(uv_timer_init(&loop, &tick_tm), 0);
+  tick_task = NULL;
   S = sched_new(L, &loop);
   cr_assert_not_null(S);
   cr_assert_eq(sched_loop(S), &loop);
@@ -188,8 +222,9 @@ static void setup(void) {
     {"wait", l_wait},     {"park", l_park},       {"wake", l_wake},
     {"spawn", l_spawn},   {"cancel", l_cancel},   {"is_task", l_is_task},
     {"stop", l_stop},     {"interrupt", l_interrupt},
-    {"interrupt_all", l_interrupt_all}, {"commit", l_commit},
-    {"commits", l_commits}, {NULL, NULL}};
+    {"interrupt_all", l_interrupt_all}, {"fired", l_fired},
+    {"tick", l_tick}, {"commit", l_commit}, {"commits", l_commits},
+    {NULL, NULL}};
   for (const luaL_Reg *f = fns; f->name; f++) {
     lua_pushcfunction(L, f->func);
     lua_setglobal(L, f->name);
@@ -205,6 +240,7 @@ static void setup(void) {
 static void finish(void) {
   sched_free(S);
   S = NULL;
+  uv_close((uv_handle_t *)&tick_tm, NULL);
   while (uv_run(&loop, UV_RUN_NOWAIT)) {}
   lua_close(L);
   L = NULL;
@@ -216,6 +252,8 @@ static void teardown(void) {
   if (finished) return;
   /* A failed assertion got here first: release what we can. */
   if (S) sched_free(S);
+  if (!uv_is_closing((uv_handle_t *)&tick_tm))
+    uv_close((uv_handle_t *)&tick_tm, NULL);
   while (uv_run(&loop, UV_RUN_NOWAIT)) {}
   if (L) lua_close(L);
   uv_loop_close(&loop);
@@ -297,6 +335,19 @@ Test(sched, many_sequential_waits) {
   cr_assert_eq(run(0, NULL), SCHED_DONE);
   cr_assert_str_eq(result(), "200");
   cr_assert_eq(completions, 200);
+  finish();
+}
+
+/* A timer callback runs before the loop's poll in the same uv_run turn. A
+ * task it wakes must run right after that turn, not once the poll has
+ * waited for the next event (here a child's 1.5 s timer, which would have
+ * fired, and been counted, by the time the root ran again). */
+Test(sched, task_woken_by_a_timer_runs_before_the_next_event) {
+  root("spawn(function() wait(1500, 'late') end) "
+       "tick(0) return fired()");
+  cr_assert_eq(run(0, NULL), SCHED_DONE);
+  cr_assert_str_eq(result(), "1",
+                   "the root ran again only after the child's timer fired");
   finish();
 }
 

@@ -261,6 +261,9 @@ Test(store, run_get_missing_and_duplicate) {
   cr_assert_eq(store_run_get(s, "nope", &g), STORE_NOTFOUND);
   store_run r = sample_run("dup", 1);
   cr_assert_eq(store_run_create(s, &r), STORE_OK);
+  /* Committed first: a failed statement ends PostgreSQL's transaction,
+   * and store_run_create is buffered until store_flush. */
+  cr_assert_eq(store_flush(s), STORE_OK);
   cr_assert_eq(store_run_create(s, &r), STORE_ERR);
   cr_assert_not_null(strstr(store_errmsg(s), "creating the run"), "%s",
                      store_errmsg(s));
@@ -569,8 +572,13 @@ Test(store, flush_batches_writes) {
   cr_assert_eq(store_run_create(w, &r), STORE_OK);
   store_t *rd = open_db(0);
   store_run g;
+  /* Buffered like the other writes, so a new run's pinned modules share
+   * its commit (engine/run.c record_run). */
+  cr_assert_eq(store_run_get(rd, "r", &g), STORE_NOTFOUND,
+               "store_run_create waits for store_flush");
+  cr_assert_eq(store_flush(w), STORE_OK);
   cr_assert_eq(store_run_get(rd, "r", &g), STORE_OK,
-               "store_run_create commits at once");
+               "store_flush commits the new run");
   store_run_free(&g);
 
   cr_assert_eq(store_flush(w), STORE_OK, "flush with nothing open is fine");
@@ -1180,6 +1188,7 @@ Test(store, cancel_request_committed_at_once) {
   store_t *s = open_db(1);
   store_run r = sample_run("r", 1);
   cr_assert_eq(store_run_create(s, &r), STORE_OK);
+  cr_assert_eq(store_flush(s), STORE_OK);
   store_t *exec = open_db(0);
   char *mode = (char *)"sentinel";
   cr_assert_eq(store_run_cancel_requested(exec, "r", &mode), STORE_OK);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/base64.h"
 #include "io/kube/internal.h"
 
 /* Writes a formatted message to err (when there is room for one). Always
@@ -203,7 +203,7 @@ char *kc_dir_of(const char *path) {
   return abs;
 }
 
-/* Decodes base64 (whitespace ignored, padding optional) with OpenSSL.
+/* Decodes base64 (whitespace ignored, padding optional).
  * Empty input gives *out = NULL. Returns 0, or -1 for bad base64 or no
  * memory (*nomem set). The result is NUL-terminated. */
 int kc_b64_decode(const char *s, size_t n, char **out, size_t *outlen,
@@ -246,7 +246,7 @@ int kc_b64_decode(const char *s, size_t n, char **out, size_t *outlen,
     *nomem = 1;
     return -1;
   }
-  int r = EVP_DecodeBlock(dst, (const unsigned char *)clean, (int)total);
+  long r = base64_decode(dst, clean, total);
   free(clean);
   if (r < 0 || (size_t)r != total / 4 * 3) {
     free(dst);
