@@ -46,7 +46,18 @@ static int load_row(void *ud, const store_entry *e) {
     lua_setfield(L, -3, e->key);        /* entries[key] = row */
   }
   /* Later rows of a key override its state; fields they lack (a completed
-   * row has no args) keep the values of earlier rows. */
+   * row has no args) keep the values of earlier rows. nocall: no started
+   * row of the key was kept, so the journal does not know the call's
+   * arguments (a failure recorded after the transaction that held its
+   * started row was lost with the database connection). */
+  int started = !strcmp(e->state, "started");
+  lua_getfield(L, -1, "state");         /* nil: the key's first row */
+  int first = lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (first || started) {
+    lua_pushboolean(L, !started);
+    lua_setfield(L, -2, "nocall");
+  }
   set_str(L, "state", e->state);
   lua_pushnumber(L, (lua_Number)e->id);
   lua_setfield(L, -2, "seq");

@@ -54,8 +54,10 @@ function M.entry(prev, key, kind, name, hash, opts, scope, run)
     if run.cancelling() == "cancelling" then return { action = "cancelled", attempt = 1 } end
     return NEW
   end
+  -- nocall: the journal kept no started row of this key (only an outcome
+  -- written after its transaction was lost), so it knows no arguments.
   if prev.kind ~= kind or (prev.name ~= name and prev.name ~= run.redact(name))
-      or prev.hash ~= hash then
+      or (prev.hash ~= hash and not prev.nocall) then
     return { action = "diverged",
              why = "the code asks for something other than what the journal recorded" }
   end
