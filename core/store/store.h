@@ -441,4 +441,23 @@ typedef void (*store_copy_cb)(void *ud, const char *table, int64_t rows);
 int store_copy(store_t *from, store_t *to, store_copy_cb fn, void *ud,
                char *err, size_t errlen);
 
+/* ---- API tokens of summit serve (tokens.c, docs/serve.md) ---------- */
+
+/* A token: hash is hex(SHA-256(token)); the token itself is never
+ * stored. Times in ms (0: none). Strings valid only during a callback. */
+typedef struct {
+  const char *name, *role, *hash, *created_by;
+  int64_t created_ms, expires_ms, revoked_ms;
+} store_token;
+typedef int (*store_token_cb)(void *ud, const store_token *t);
+/* Adds t; committed at once. STORE_BUSY (message set) if the name is
+ * taken, even by a revoked token. */
+int store_token_add(store_t *s, const store_token *t);
+/* Calls fn for every token (revoked and expired ones too), by name. A
+ * non-zero return from fn stops the walk and is returned. */
+int store_token_list(store_t *s, store_token_cb fn, void *ud);
+/* Marks the token revoked at now_ms; committed at once. STORE_NOTFOUND if
+ * there is no such token or it was revoked already. */
+int store_token_revoke(store_t *s, const char *name, int64_t now_ms);
+
 #endif
