@@ -103,6 +103,9 @@ void cli_pins_print(const struct cJSON *pins);
 
 /* ---- the JSON shapes of a run (runjson.c), for --json and serve ---- */
 
+/* Adds v as k unless v is NULL; the time ms (RFC 3339) unless it is 0. */
+void cli_json_str(struct cJSON *o, const char *k, const char *v);
+void cli_json_time(struct cJSON *o, const char *k, int64_t ms);
 /* A run's own fields, as one line of `summit runs --json`. */
 struct cJSON *cli_run_json(const store_run *r);
 /* A journal row, as one line of `summit log --json`. */

@@ -11,11 +11,11 @@
 #include "io/strbuf.h"
 #include "store/store.h"
 
-static void add_str(cJSON *o, const char *k, const char *v) {
+void cli_json_str(cJSON *o, const char *k, const char *v) {
   if (v) cJSON_AddStringToObject(o, k, v);
 }
 
-static void add_time(cJSON *o, const char *k, int64_t ms) {
+void cli_json_time(cJSON *o, const char *k, int64_t ms) {
   char ts[40];
   if (!ms) return;
   events_rfc3339(ms, ts, sizeof ts);
@@ -24,30 +24,30 @@ static void add_time(cJSON *o, const char *k, int64_t ms) {
 
 cJSON *cli_run_json(const store_run *r) {
   cJSON *o = cJSON_CreateObject();
-  add_str(o, "run", r->id);
-  add_str(o, "runbook", r->name);
-  add_str(o, "version", r->version);
-  add_str(o, "status", r->status);
-  add_str(o, "file", r->source_path);
-  add_str(o, "source_sha256", r->source_sha256);
-  add_str(o, "started_by", r->started_by);
-  add_str(o, "env", r->env);
-  add_str(o, "rerun_of", r->rerun_of);
-  add_time(o, "created", r->created_ms);
-  add_time(o, "updated", r->updated_ms);
-  add_time(o, "finished", r->finished_ms);
-  add_time(o, "wake", r->wake_ms);
+  cli_json_str(o, "run", r->id);
+  cli_json_str(o, "runbook", r->name);
+  cli_json_str(o, "version", r->version);
+  cli_json_str(o, "status", r->status);
+  cli_json_str(o, "file", r->source_path);
+  cli_json_str(o, "source_sha256", r->source_sha256);
+  cli_json_str(o, "started_by", r->started_by);
+  cli_json_str(o, "env", r->env);
+  cli_json_str(o, "rerun_of", r->rerun_of);
+  cli_json_time(o, "created", r->created_ms);
+  cli_json_time(o, "updated", r->updated_ms);
+  cli_json_time(o, "finished", r->finished_ms);
+  cli_json_time(o, "wake", r->wake_ms);
   if (r->params) cJSON_AddItemToObject(o, "params", cJSON_Parse(r->params));
   if (r->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(r->error));
-  add_str(o, "failed_key", r->failed_key);
+  cli_json_str(o, "failed_key", r->failed_key);
   /* submit --on: the labels a worker must have (docs/workers.md). */
   if (r->run_on) cJSON_AddItemToObject(o, "on", cJSON_Parse(r->run_on));
   if (r->owner_pid) {
     cJSON *own = cJSON_CreateObject();
     cJSON_AddNumberToObject(own, "pid", (double)r->owner_pid);
-    add_str(own, "host", r->owner_host);
-    add_time(own, "lease_expires", r->lease_expires_ms);
-    add_time(own, "heartbeat", r->heartbeat_ms);
+    cli_json_str(own, "host", r->owner_host);
+    cli_json_time(own, "lease_expires", r->lease_expires_ms);
+    cli_json_time(own, "heartbeat", r->heartbeat_ms);
     cJSON_AddItemToObject(o, "owner", own);
   }
   return o;
@@ -55,14 +55,14 @@ cJSON *cli_run_json(const store_run *r) {
 
 cJSON *cli_log_json(const store_entry *e) {
   cJSON *o = cJSON_CreateObject();
-  add_time(o, "ts", e->ts_ms);
+  cli_json_time(o, "ts", e->ts_ms);
   cJSON_AddStringToObject(o, "key", e->key);
   cJSON_AddStringToObject(o, "state", e->state);
   cJSON_AddNumberToObject(o, "attempt", (double)e->attempt);
-  add_str(o, "kind", e->kind);
-  add_str(o, "name", e->name);
-  add_str(o, "site", e->site);
-  add_str(o, "note", e->note);
+  cli_json_str(o, "kind", e->kind);
+  cli_json_str(o, "name", e->name);
+  cli_json_str(o, "site", e->site);
+  cli_json_str(o, "note", e->note);
   if (e->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(e->error));
   return o;
 }
@@ -70,15 +70,15 @@ cJSON *cli_log_json(const store_entry *e) {
 static cJSON *entry_json(const fold_entry *x) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "key", x->key);
-  add_str(o, "kind", x->kind);
-  add_str(o, "name", x->name);
-  add_str(o, "site", x->site);
-  add_time(o, "started", x->started_ms);
+  cli_json_str(o, "kind", x->kind);
+  cli_json_str(o, "name", x->name);
+  cli_json_str(o, "site", x->site);
+  cli_json_time(o, "started", x->started_ms);
   cJSON_AddStringToObject(o, "state", x->state);
   cJSON_AddNumberToObject(o, "attempt", (double)x->attempt);
-  add_time(o, "ended", x->ended_ms);
+  cli_json_time(o, "ended", x->ended_ms);
   if (x->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(x->error));
-  add_str(o, "note", x->note);
+  cli_json_str(o, "note", x->note);
   return o;
 }
 
@@ -118,25 +118,30 @@ static void status_text(strbuf *b, const store_run *r, const char *result,
   strbuf_put(b, "}", 1);
 }
 
+int run_view_load(store_t *s, const store_run *r, run_view *v) {
+  memset(v, 0, sizeof *v);
+  int rc = store_journal_each(s, r->id, journal_fold_row, &v->fold);
+  if (rc != STORE_OK || v->fold.oom) return STORE_ERR;
+  v->waits = cJSON_CreateArray();
+  cli_waits(s, r->id, add_wait, v->waits);
+  v->pins = cli_pins(s, r->id);
+  store_run_result(s, r->id, &v->result);
+  return STORE_OK;
+}
+
+void run_view_free(run_view *v) {
+  free(v->result);
+  cJSON_Delete(v->pins);
+  cJSON_Delete(v->waits);
+  journal_fold_free(&v->fold);
+}
+
 char *cli_status_json(struct store *s, const store_run *r, int *oom) {
-  journal_fold c = {0};
-  *oom = 0;
-  int rc = store_journal_each(s, r->id, journal_fold_row, &c);
-  if (rc != STORE_OK || c.oom) {
-    *oom = c.oom;
-    journal_fold_free(&c);
-    return NULL;
-  }
-  cJSON *waits = cJSON_CreateArray();
-  cli_waits(s, r->id, add_wait, waits);
-  cJSON *pins = cli_pins(s, r->id);
-  char *result = NULL;
-  store_run_result(s, r->id, &result);
+  run_view v;
+  int rc = run_view_load(s, r, &v);
+  *oom = v.fold.oom;
   strbuf b = {0};
-  status_text(&b, r, result, &c, waits, pins);
-  free(result);
-  cJSON_Delete(pins);
-  cJSON_Delete(waits);
-  journal_fold_free(&c);
+  if (rc == STORE_OK) status_text(&b, r, v.result, &v.fold, v.waits, v.pins);
+  run_view_free(&v);
   return b.p;
 }

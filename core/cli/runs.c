@@ -14,17 +14,6 @@
 #include "io/term.h"
 #include "store/store.h"
 
-static void add_str(cJSON *o, const char *k, const char *v) {
-  if (v) cJSON_AddStringToObject(o, k, v);
-}
-
-static void add_time(cJSON *o, const char *k, int64_t ms) {
-  char ts[40];
-  if (!ms) return;
-  events_rfc3339(ms, ts, sizeof ts);
-  cJSON_AddStringToObject(o, k, ts);
-}
-
 static void print_json(cJSON *o) {
   char *s = cJSON_PrintUnformatted(o);
   if (s) puts(s);
@@ -103,10 +92,10 @@ static int waiting_sleep(void *ud, const store_run *r) {
   c->count++;
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "run", r->id);
-  add_str(o, "runbook", r->name);
-  add_str(o, "status", r->status);
+  cli_json_str(o, "runbook", r->name);
+  cli_json_str(o, "status", r->status);
   cJSON_AddStringToObject(o, "kind", "sleep");
-  add_time(o, "wake", r->wake_ms);
+  cli_json_time(o, "wake", r->wake_ms);
   char cmd[200];
   snprintf(cmd, sizeof cmd, "summit resume %s", r->id);
   cJSON_AddStringToObject(o, "command", cmd);
@@ -191,11 +180,6 @@ static int with_run(const char *cmd, int argc, char **argv,
   return code;
 }
 
-static int add_wait(void *ud, cJSON *w) {
-  cJSON_AddItemToArray(ud, w);
-  return 0;
-}
-
 /* status for people: the run, each entry's newest state, what it waits on. */
 static void status_print(const store_run *r, const char *result,
                          const journal_fold *c, cJSON *waits,
@@ -260,23 +244,14 @@ static int show_status(store_t *s, const store_run *r, int json) {
     free(text);
     return EXIT_OK;
   }
-  journal_fold c = {0};
-  int rc = store_journal_each(s, r->id, journal_fold_row, &c);
-  if (rc != STORE_OK || c.oom) {
-    fprintf(stderr, "summit: %s\n", c.oom ? "out of memory" : store_errmsg(s));
-    journal_fold_free(&c);
+  run_view v;
+  if (run_view_load(s, r, &v) != STORE_OK) {
+    fprintf(stderr, "summit: %s\n", v.fold.oom ? "out of memory" : store_errmsg(s));
+    run_view_free(&v);
     return EXIT_FAILED;
   }
-  cJSON *waits = cJSON_CreateArray();
-  cli_waits(s, r->id, add_wait, waits);
-  cJSON *pins = cli_pins(s, r->id);
-  char *result = NULL;
-  store_run_result(s, r->id, &result);
-  status_print(r, result, &c, waits, pins);
-  free(result);
-  cJSON_Delete(pins);
-  cJSON_Delete(waits);
-  journal_fold_free(&c);
+  status_print(r, v.result, &v.fold, v.waits, v.pins);
+  run_view_free(&v);
   return EXIT_OK;
 }
 
@@ -375,9 +350,9 @@ static int lock_row(void *ud, const store_lock *l) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "lock", l->name);
     cJSON_AddStringToObject(o, "run", l->run_id);
-    add_str(o, "runbook", l->runbook);
-    add_str(o, "status", l->status);
-    add_time(o, "acquired", l->acquired_ms);
+    cli_json_str(o, "runbook", l->runbook);
+    cli_json_str(o, "status", l->status);
+    cli_json_time(o, "acquired", l->acquired_ms);
     cJSON_AddBoolToObject(o, "held", alive);
     print_json(o);
     return 0;

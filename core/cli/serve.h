@@ -34,6 +34,8 @@ void serve_json(serve_ctx *c, http_exchange *x, int status, struct cJSON *o);
 void serve_error(serve_ctx *c, http_exchange *x, int status, const char *code,
                  const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The value of the request's header name (lower case), or NULL. */
+const char *serve_header(const http_request *r, const char *name);
 /* JSON text made safe to embed in HTML too: '<', '>' and '&' (which can
  * only occur inside strings) become \u003c, \u003e, \u0026. malloc'd. */
 char *serve_json_text(const struct cJSON *o);

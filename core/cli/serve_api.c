@@ -70,7 +70,7 @@ void serve_error(serve_ctx *c, http_exchange *x, int status, const char *code,
   serve_json(c, x, status, o);
 }
 
-static const char *header(const http_request *r, const char *name) {
+const char *serve_header(const http_request *r, const char *name) {
   for (size_t i = 0; i < r->n_headers; i++)
     if (!strcmp(r->header_names[i], name)) return r->header_values[i];
   return NULL;
@@ -101,7 +101,7 @@ static int token_row(void *ud, const store_token *t) {
 /* 1 if the request carries a valid bearer token; else answers 401 (or
  * 500) and returns 0. */
 static int authorized(serve_ctx *c, http_exchange *x, const http_request *r) {
-  const char *h = header(r, "authorization");
+  const char *h = serve_header(r, "authorization");
   if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
     serve_error(c, x, 401, "EAUTH", "this needs Authorization: Bearer TOKEN "
                 "(summit token create NAME --role viewer)");
@@ -277,8 +277,10 @@ static void get_run(serve_ctx *c, http_exchange *x, const char *id) {
   char *text = cli_status_json(c->store, &run, &oom);
   store_run_free(&run);
   cJSON *o = text ? cJSON_Parse(text) : NULL;
+  /* text that does not parse back: cJSON ran out of memory. */
+  int nomem = oom || (text && !o);
   free(text);
-  if (!o) serve_error(c, x, 500, "ESTORE", "%s", oom || text ? "out of memory"
+  if (!o) serve_error(c, x, 500, "ESTORE", "%s", nomem ? "out of memory"
                       : store_errmsg(c->store));
   else serve_json(c, x, 200, o);
 }

@@ -126,16 +126,10 @@ static int catch_up(sse_client *k) {
   return 0;
 }
 
-static const char *header(const http_request *r, const char *name) {
-  for (size_t i = 0; i < r->n_headers; i++)
-    if (!strcmp(r->header_names[i], name)) return r->header_values[i];
-  return NULL;
-}
-
 void serve_events(serve_ctx *c, http_exchange *x, const http_request *r,
                   const char *run_id) {
   int64_t last = 0;
-  const char *h = header(r, "last-event-id");
+  const char *h = serve_header(r, "last-event-id");
   if (h && *h) {
     char *end;
     long long v = strtoll(h, &end, 10);

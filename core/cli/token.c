@@ -85,13 +85,6 @@ static int token_create(int argc, char **argv) {
   return EXIT_OK;
 }
 
-static void add_time(cJSON *o, const char *k, int64_t ms) {
-  char ts[40];
-  if (!ms) return;
-  events_rfc3339(ms, ts, sizeof ts);
-  cJSON_AddStringToObject(o, k, ts);
-}
-
 static int list_row(void *ud, const store_token *t) {
   int json = *(int *)ud;
   int64_t now = runtime_now_ms();
@@ -104,9 +97,9 @@ static int list_row(void *ud, const store_token *t) {
     cJSON_AddStringToObject(o, "role", t->role);
     cJSON_AddStringToObject(o, "state", state);
     if (t->created_by) cJSON_AddStringToObject(o, "created_by", t->created_by);
-    add_time(o, "created", t->created_ms);
-    add_time(o, "expires", t->expires_ms);
-    add_time(o, "revoked", t->revoked_ms);
+    cli_json_time(o, "created", t->created_ms);
+    cli_json_time(o, "expires", t->expires_ms);
+    cli_json_time(o, "revoked", t->revoked_ms);
     char *s = cJSON_PrintUnformatted(o);
     if (s) puts(s);
     free(s);
