@@ -39,10 +39,10 @@ static void on_grace(uv_timer_t *t) {
   uv_close((uv_handle_t *)&c->sig_int, NULL);
 }
 
-/* SIGTERM/SIGINT: new requests get 503 from now on, every event stream
- * is ended (its last event sent), and the connections are closed once
- * they are idle or the grace period is over. A second signal ends at
- * once. */
+/* SIGTERM/SIGINT: the listener closes (new connections are refused),
+ * requests on open connections get 503, every event stream is ended (its
+ * last event sent), and the connections are closed once their clients
+ * have gone or the grace period is over. A second signal ends at once. */
 static void on_signal(uv_signal_t *sg, int signum) {
   serve_ctx *c = sg->data;
   if (c->stopping) {
@@ -51,6 +51,7 @@ static void on_signal(uv_signal_t *sg, int signum) {
     return;
   }
   c->stopping = 1;
+  http_server_unlisten(c->srv);
   fprintf(stderr, "summit serve: signal %d: finishing open responses\n",
           signum);
   serve_sse_end_all(c);

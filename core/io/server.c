@@ -199,6 +199,8 @@ struct http_server {
   http_server_opts o;  /* every field set (defaults filled in) */
   int port;
   int stopping;
+  int unlistened;      /* http_server_unlisten: the listener is closed,
+                        * and holds one nopen until http_server_stop */
   int nopen;           /* listener + connections not yet freed */
   size_t nconns;       /* connections not yet freed */
   conn *conns;
@@ -1133,10 +1135,18 @@ int http_server_port(http_server *s) { return s ? s->port : -1; }
 
 size_t http_server_connections(http_server *s) { return s ? s->nconns : 0; }
 
+void http_server_unlisten(http_server *s) {
+  if (!s || s->stopping || s->unlistened) return;
+  s->unlistened = 1;
+  s->nopen++;   /* s stays until http_server_stop, whatever closes first */
+  uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+}
+
 void http_server_stop(http_server *s) {
   if (!s || s->stopping) return;
   s->stopping = 1;
-  uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+  if (s->unlistened) server_release(s);
+  else uv_close((uv_handle_t *)&s->listener, on_listener_closed);
   /* Connections stay listed until their close callbacks. */
   for (conn *c = s->conns; c; c = c->next) conn_abort(c);
 }

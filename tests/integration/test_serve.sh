@@ -197,7 +197,22 @@ eq "$CODE" 404 "events of an unknown run"
 get evbad "/api/v1/runs/$SID/events" -H "Last-Event-ID: x<y"
 eq "$CODE" 400 "a malformed Last-Event-ID"
 
+# http_on_fd4 PATH: a keep-alive GET on the raw connection of fd 4; the
+# status line -> $STATUS_LINE (the body is read and dropped).
+http_on_fd4() {
+  printf 'GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n' "$1" "$TOKEN" >&4
+  local line len=0
+  IFS= read -r -t 10 STATUS_LINE <&4
+  while IFS= read -r -t 10 line <&4 && [[ $line != $'\r' ]]; do
+    [[ $line =~ ^Content-Length:\ ([0-9]+) ]] && len=${BASH_REMATCH[1]}
+  done
+  ((len == 0)) || read -r -t 10 -N "$len" line <&4
+}
+
 say "SIGTERM while a client streams: the stream ends, summit serve exits 0"
+exec 4<>"/dev/tcp/127.0.0.1/${URL##*:}"
+http_on_fd4 /healthz
+[[ $STATUS_LINE == "HTTP/1.1 200"* ]] || die "keep-alive request: '$STATUS_LINE'"
 rm -f "$WD/pids/slow"
 bg_run slow2 run "$RUNBOOKS/slow.lua" -p dir="$WD"
 RUN2=$BG_PID
@@ -209,6 +224,13 @@ wait_until 30 "the client to follow" grep -q '^id: ' "$T/ev3"
 kill -TERM "$SERVE_PID"
 wait_until 30 "the stream to end" sh -c "! kill -0 $CURL3 2>/dev/null"
 has "$T/ev3" "event: shutdown" "the client is told"
+CRC=0
+curl -s -o /dev/null "$URL/healthz" || CRC=$?
+eq "$CRC" 7 "after the signal new connections are refused"
+http_on_fd4 /api/v1/runs
+[[ $STATUS_LINE == "HTTP/1.1 503"* ]] || die "a request on an open connection after the signal: '$STATUS_LINE'"
+ok "a request on an open connection gets 503"
+exec 4<&- 4>&-
 bg_wait "$SERVE_PID"
 expect_rc 0 serve "summit serve after SIGTERM"
 touch "$WD/release"
