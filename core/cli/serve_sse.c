@@ -4,7 +4,8 @@
  * `summit log --json` prints for the row; a client that reconnects with
  * Last-Event-ID gets the rows after that one, none twice and none
  * skipped. The server polls the store (any process may be appending,
- * through either backend); when the run has finished and every row has
+ * through either backend), reading only the rows after the last one sent
+ * (store_journal_since); when the run has finished and every row has
  * been sent, an `end` event carries its status and the stream ends. */
 #include <cJSON.h>
 #include <stdio.h>
@@ -72,7 +73,6 @@ typedef struct {
 
 static int send_row(void *ud, const store_entry *e) {
   batch *b = ud;
-  if (e->id <= b->k->last) return 0;
   cJSON *o = cli_log_json(e);
   char *s = serve_json_text(o);
   cJSON_Delete(o);
@@ -100,7 +100,7 @@ static int catch_up(sse_client *k) {
   snprintf(status, sizeof status, "%s", r.status ? r.status : "");
   store_run_free(&r);
   batch b = {.k = k};
-  if (store_journal_each(c->store, k->run, send_row, &b) != STORE_OK) {
+  if (store_journal_since(c->store, k->run, k->last, send_row, &b) != STORE_OK) {
     free(b.out.p);
     return 0;
   }

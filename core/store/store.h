@@ -150,6 +150,11 @@ int64_t store_last_id(store_t *s);
 typedef int (*store_entry_cb)(void *ud, const store_entry *e);
 int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
                        void *ud);
+/* store_journal_each for the rows after the row after_id only (0: all):
+ * what a follower that has seen up to after_id needs (summit serve's
+ * event streams), read through the (run_id, id) index. */
+int store_journal_since(store_t *s, const char *run_id, int64_t after_id,
+                        store_entry_cb fn, void *ud);
 
 /* Cancellation: `summit cancel` records mode ("cancel" or "rollback");
  * the run's executor polls for it. Committed at once. */
