@@ -128,6 +128,10 @@ static int catch_up(sse_client *k) {
 
 void serve_events(serve_ctx *c, http_exchange *x, const http_request *r,
                   const char *run_id) {
+  if (strcmp(r->method, "GET")) {
+    serve_error(c, x, 405, "EMETHOD", "an event stream is for GET");
+    return;
+  }
   int64_t last = 0;
   const char *h = serve_header(r, "last-event-id");
   if (h && *h) {
