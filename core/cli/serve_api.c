@@ -209,18 +209,25 @@ static int parse_runs_query(serve_ctx *c, http_exchange *x, const char *q,
 
 typedef struct {
   const runs_query *q;
-  int past_cursor;       /* the before= run has gone by (or none given) */
+  int64_t before_ms;     /* the cursor run's creation time, or 0 */
   cJSON *runs;
   long n;
   int more;
 } page_ctx;
 
+/* Whether r comes after the cursor run in the listing's order (created
+ * newest first, then id descending, as store_run_list lists them). The
+ * cursor is a position, not a member of the page: a run whose status
+ * changed between two pages does not break the walk. */
+static int after_cursor(const page_ctx *p, const store_run *r) {
+  if (!p->q->before[0]) return 1;
+  return r->created_ms < p->before_ms ||
+         (r->created_ms == p->before_ms && strcmp(r->id, p->q->before) < 0);
+}
+
 static int page_row(void *ud, const store_run *r) {
   page_ctx *p = ud;
-  if (!p->past_cursor) {
-    p->past_cursor = !strcmp(r->id, p->q->before);
-    return 0;
-  }
+  if (!after_cursor(p, r)) return 0;
   if (p->q->runbook[0] && (!r->name || strcmp(r->name, p->q->runbook)))
     return 0;
   if (p->n == p->q->limit) {
@@ -232,21 +239,35 @@ static int page_row(void *ud, const store_run *r) {
   return 0;
 }
 
+/* The creation time of the before= run into p; answers 400 (no such
+ * run) or 500 and returns -1. */
+static int find_cursor(serve_ctx *c, http_exchange *x, page_ctx *p) {
+  if (!p->q->before[0]) return 0;
+  store_run cur;
+  int rc = store_run_get(c->store, p->q->before, &cur);
+  if (rc == STORE_OK) {
+    p->before_ms = cur.created_ms;
+    store_run_free(&cur);
+    return 0;
+  }
+  if (rc == STORE_NOTFOUND)
+    serve_error(c, x, 400, "EINPUT", "before=%s: no such run (use the "
+                "\"next\" of the previous page)", p->q->before);
+  else
+    serve_error(c, x, 500, "ESTORE", "%s", store_errmsg(c->store));
+  return -1;
+}
+
 static void get_runs(serve_ctx *c, http_exchange *x, const http_request *r) {
   runs_query q;
   if (parse_runs_query(c, x, r->query, &q) != 0) return;
-  page_ctx p = {.q = &q, .past_cursor = !q.before[0],
-                .runs = cJSON_CreateArray()};
+  page_ctx p = {.q = &q};
+  if (find_cursor(c, x, &p) != 0) return;
+  p.runs = cJSON_CreateArray();
   int rc = store_run_list(c->store, q.status[0] ? q.status : NULL, page_row, &p);
   if (rc != STORE_OK && rc != 1) {
     cJSON_Delete(p.runs);
     serve_error(c, x, 500, "ESTORE", "listing runs: %s", store_errmsg(c->store));
-    return;
-  }
-  if (!p.past_cursor) {
-    cJSON_Delete(p.runs);
-    serve_error(c, x, 400, "EINPUT", "before=%s: no such run in this listing "
-                "(use the \"next\" of the previous page)", q.before);
     return;
   }
   cJSON *o = cJSON_CreateObject();
