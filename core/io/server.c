@@ -535,12 +535,15 @@ static void put_connection(sbuf *h, const http_exchange *x, int close) {
   else if (x->http10) sb_str(h, "Connection: keep-alive\r\n");
 }
 
-/* Sends a canned error answer and closes. */
+/* Sends a canned error answer and closes. nosniff and no-store as on
+ * every answer of summit serve: these are its answers too. */
 static void send_error(conn *c, int status) {
-  char b[256];
+  char b[320];
   const char *r = reason(status);
   int n = snprintf(b, sizeof b,
                    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+                   "X-Content-Type-Options: nosniff\r\n"
+                   "Cache-Control: no-store\r\n"
                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
                    status, r, strlen(r) + 1, r);
   if (send_bytes(c, b, (size_t)n, NULL, 0) == 0) begin_shutdown(c);

@@ -141,8 +141,9 @@ CODE=$(curl -s -o "$T/h3" -w '%{http_code}' "$URL/<script>")
 eq "$CODE" 404 "an unknown page"
 hasnt "$T/h3" "<script>" "escaped"
 head -c 9000000 /dev/zero >"$T/big"
-CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" --data-binary @"$T/big" "$URL/api/v1/runs")
+CODE=$(curl -s -D "$T/big.h" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" --data-binary @"$T/big" "$URL/api/v1/runs")
 eq "$CODE" 413 "a huge body"
+has "$T/big.h" "X-Content-Type-Options: nosniff" "the HTTP layer's own answers are nosniff too"
 CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "X-Big: $(head -c 90000 /dev/zero | tr '\0' a)" "$URL/api/v1/runs")
 eq "$CODE" 431 "huge headers"
 exec 3<>"/dev/tcp/127.0.0.1/${URL##*:}"
