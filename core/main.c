@@ -21,6 +21,7 @@ static const struct {
   {"daemon", cmd_daemon},   {"result", cmd_result},
   {"init", cmd_init},       {"store", cmd_store},
   {"submit", cmd_submit},   {"test", cmd_test},
+  {"token", cmd_token},     {"serve", cmd_serve},
 };
 
 int main(int argc, char **argv) {

@@ -40,10 +40,10 @@ static int is_hash(const char *h) {
   return 1;
 }
 
-/* The result of `verify --json`: one line. head is the --head given (or
- * NULL), ts the broken record's time. */
-static void verify_json(const store_audit_check *c, const char *head,
-                        int head_lost, const char *ts) {
+cJSON *cli_audit_verify_json(const store_audit_check *c, const char *head) {
+  int head_lost = head && !c->bad_seq && !c->want_head_seq;
+  char ts[40] = "";
+  if (c->bad_seq) events_rfc3339(c->bad_ts_ms, ts, sizeof ts);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddBoolToObject(o, "ok", !c->bad_seq && !head_lost);
   cJSON_AddNumberToObject(o, "records", (double)c->count);
@@ -67,6 +67,12 @@ static void verify_json(const store_audit_check *c, const char *head,
       cJSON_AddNumberToObject(o, "want_head_seq", (double)c->want_head_seq);
     else cJSON_AddNullToObject(o, "want_head_seq");
   }
+  return o;
+}
+
+/* The result of `verify --json`: one line. */
+static void verify_json(const store_audit_check *c, const char *head) {
+  cJSON *o = cli_audit_verify_json(c, head);
   char *text = cJSON_PrintUnformatted(o);
   if (text) puts(text);
   free(text);
@@ -145,7 +151,7 @@ static int verify(int argc, char **argv) {
   int head_lost = head && !c.bad_seq && !c.want_head_seq;
   char ts[40] = "";
   if (c.bad_seq) events_rfc3339(c.bad_ts_ms, ts, sizeof ts);
-  if (json) verify_json(&c, head, head_lost, ts);
+  if (json) verify_json(&c, head);
   else if (c.bad_seq) verify_print_broken(&c, ts);
   else verify_print_intact(&c, head, head_lost);
   return c.bad_seq || head_lost ? EXIT_FAILED : EXIT_OK;

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "store/store.h"
+
 int cmd_run(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
@@ -29,6 +31,8 @@ int cmd_daemon(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_test(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 
@@ -55,6 +59,10 @@ int cli_flag(char **argv, int i, const char *name);
  * otherwise, -1 after a usage error naming cmd. */
 int cli_time_scale(const char *cmd, int argc, char **argv, int *i,
                    double *scale);
+/* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (host: default_host) into
+ * host (static storage) and port; -1 if it is none of these. */
+int cli_parse_listen(const char *v, const char *default_host,
+                     const char **host, int *port);
 /* Prints "summit CMD: msg" and the command's usage line; returns 2. */
 int cli_usage(const char *cmd, const char *fmt, ...);
 
@@ -62,6 +70,9 @@ int cli_usage(const char *cmd, const char *fmt, ...);
  * inspection commands. Prints why and returns NULL on failure. */
 struct store;
 struct store *cli_open_store(void);
+/* Opens (creating it and the state directory if need be) the store for
+ * a command that writes; prints why and returns NULL on failure. */
+struct store *cli_open_store_rw(const char *cmd);
 
 /* Runs a program (argv[0] looked up in PATH; no shell) to completion with
  * input on its stdin and fills *out (free with cli_output_free). Returns
@@ -93,5 +104,24 @@ void cli_wait_print(const struct cJSON *wait, const char *indent);
 struct cJSON *cli_pins(struct store *s, const char *run_id);
 /* Prints cli_pins' object for people (summit status). */
 void cli_pins_print(const struct cJSON *pins);
+
+/* ---- the JSON shapes of a run (runjson.c), for --json and serve ---- */
+
+/* Adds v as k unless v is NULL; the time ms (RFC 3339) unless it is 0. */
+void cli_json_str(struct cJSON *o, const char *k, const char *v);
+void cli_json_time(struct cJSON *o, const char *k, int64_t ms);
+/* A run's own fields, as one line of `summit runs --json`. */
+struct cJSON *cli_run_json(const store_run *r);
+/* A journal row, as one line of `summit log --json`. */
+struct cJSON *cli_log_json(const store_entry *e);
+/* The run with its entries, waits, pins and result: `summit status
+ * --json` (one line, no newline; caller frees). NULL when the store
+ * could not be read (store_errmsg) or, with *oom set, out of memory. */
+char *cli_status_json(struct store *s, const store_run *r, int *oom);
+/* What `summit audit verify --json` prints for c (audit.c): ok, records,
+ * head_seq, head, bad {...} when broken, want_head(_seq) when head (the
+ * --head given) is not NULL. Caller deletes. */
+struct cJSON *cli_audit_verify_json(const store_audit_check *c,
+                                    const char *head);
 
 #endif

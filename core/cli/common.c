@@ -3,6 +3,7 @@
 
 #include <pwd.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,47 @@ struct store *cli_open_store(void) {
   store_t *s = store_open(path, 0, STORE_DURABILITY_FULL, err, sizeof err);
   if (!s) fprintf(stderr, "summit: %s\n", err);
   return s;
+}
+
+struct store *cli_open_store_rw(const char *cmd) {
+  const char *dir = cli_state_dir();
+  char path[4200], err[1024];
+  if (io_private_dir(dir) != 0) {
+    fprintf(stderr, "summit %s: cannot create state directory %s: %s\n", cmd,
+            dir, strerror(errno));
+    return NULL;
+  }
+  if (cli_store_target(path, sizeof path) != 0) return NULL;
+  store_t *s = store_open(path, 1, STORE_DURABILITY_FULL, err, sizeof err);
+  if (!s) fprintf(stderr, "summit %s: %s\n", cmd, err);
+  return s;
+}
+
+/* ---- --listen ------------------------------------------------------ */
+
+int cli_parse_listen(const char *v, const char *default_host,
+                     const char **host, int *port) {
+  static char buf[256];
+  const char *colon = strrchr(v, ':');
+  const char *ps = colon ? colon + 1 : v;
+  char *end;
+  long p = strtol(ps, &end, 10);
+  if (!*ps || *end || p < 0 || p > 65535) return -1;
+  *port = (int)p;
+  if (!colon || colon == v) {
+    *host = default_host;
+    return 0;
+  }
+  size_t n = (size_t)(colon - v);
+  if (v[0] == '[' && n >= 2 && v[n - 1] == ']') {
+    v++;
+    n -= 2;
+  }
+  if (n == 0 || n >= sizeof buf) return -1;
+  memcpy(buf, v, n);
+  buf[n] = '\0';
+  *host = buf;
+  return 0;
 }
 
 /* ---- running a helper program (ssh-keygen) ------------------------- */

@@ -33,4 +33,19 @@ typedef struct {
 int journal_fold_row(void *fold, const store_entry *e);
 void journal_fold_free(journal_fold *f);
 
+/* What summit status shows of a run (runjson.c): its folded entries, its
+ * open waits (a JSON array), its pins (cli_pins) and its result (JSON
+ * text or NULL). */
+struct cJSON;
+typedef struct {
+  journal_fold fold;
+  struct cJSON *waits, *pins;
+  char *result;
+} run_view;
+/* Fills *v (free with run_view_free, whatever it returns). Returns
+ * STORE_OK, or STORE_ERR with v->fold.oom set when out of memory, else
+ * the store's error (store_errmsg). */
+int run_view_load(store_t *s, const store_run *r, run_view *v);
+void run_view_free(run_view *v);
+
 #endif

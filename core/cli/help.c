@@ -156,6 +156,18 @@ static const struct {
    "lib/ (team modules), and .luacheckrc. An existing file is skipped and\n"
    "listed as such unless --force. A directory that cannot be written: exit 1.\n"
    "See docs/authoring.md \"Editor setup\"."},
+  {"serve", "summit serve [--listen HOST:PORT] [--plain-http]",
+   "Serves the store's runs over HTTP (default 127.0.0.1:7800) until SIGTERM or\n"
+   "SIGINT: GET /healthz, /metrics (Prometheus), /api/v1/runs, /api/v1/runs/ID,\n"
+   "/api/v1/runs/ID/events (Server-Sent Events), /api/v1/audit/verify. /api/\n"
+   "needs `Authorization: Bearer TOKEN` (summit token). Read-only; it never\n"
+   "executes runs. No TLS yet: an address other machines can reach needs\n"
+   "--plain-http, behind a TLS-terminating proxy. See docs/serve.md."},
+  {"token", "summit token create NAME --role viewer|operator [--expires 30d]\n"
+            "           | list [--json] | revoke NAME",
+   "API tokens of summit serve. create prints a new token once (the store keeps\n"
+   "only its SHA-256); list shows names, roles and states (active, expired,\n"
+   "revoked), never tokens; revoke makes one useless at once. See docs/serve.md."},
   {"version", "summit version", "Prints the versions of summit and its libraries."},
   {"help", "summit help [COMMAND]", "Shows this help, or one command's."},
 };

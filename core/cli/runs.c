@@ -14,53 +14,11 @@
 #include "io/term.h"
 #include "store/store.h"
 
-static void add_str(cJSON *o, const char *k, const char *v) {
-  if (v) cJSON_AddStringToObject(o, k, v);
-}
-
-static void add_time(cJSON *o, const char *k, int64_t ms) {
-  char ts[40];
-  if (!ms) return;
-  events_rfc3339(ms, ts, sizeof ts);
-  cJSON_AddStringToObject(o, k, ts);
-}
-
 static void print_json(cJSON *o) {
   char *s = cJSON_PrintUnformatted(o);
   if (s) puts(s);
   free(s);
   cJSON_Delete(o);
-}
-
-static cJSON *run_json(const store_run *r) {
-  cJSON *o = cJSON_CreateObject();
-  add_str(o, "run", r->id);
-  add_str(o, "runbook", r->name);
-  add_str(o, "version", r->version);
-  add_str(o, "status", r->status);
-  add_str(o, "file", r->source_path);
-  add_str(o, "source_sha256", r->source_sha256);
-  add_str(o, "started_by", r->started_by);
-  add_str(o, "env", r->env);
-  add_str(o, "rerun_of", r->rerun_of);
-  add_time(o, "created", r->created_ms);
-  add_time(o, "updated", r->updated_ms);
-  add_time(o, "finished", r->finished_ms);
-  add_time(o, "wake", r->wake_ms);
-  if (r->params) cJSON_AddItemToObject(o, "params", cJSON_Parse(r->params));
-  if (r->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(r->error));
-  add_str(o, "failed_key", r->failed_key);
-  /* submit --on: the labels a worker must have (docs/workers.md). */
-  if (r->run_on) cJSON_AddItemToObject(o, "on", cJSON_Parse(r->run_on));
-  if (r->owner_pid) {
-    cJSON *own = cJSON_CreateObject();
-    cJSON_AddNumberToObject(own, "pid", (double)r->owner_pid);
-    add_str(own, "host", r->owner_host);
-    add_time(own, "lease_expires", r->lease_expires_ms);
-    add_time(own, "heartbeat", r->heartbeat_ms);
-    cJSON_AddItemToObject(o, "owner", own);
-  }
-  return o;
 }
 
 typedef struct {
@@ -71,7 +29,7 @@ static int list_one(void *ud, const store_run *r) {
   list_ctx *c = ud;
   c->count++;
   if (c->json) {
-    print_json(run_json(r));
+    print_json(cli_run_json(r));
     return 0;
   }
   char ts[40] = "";
@@ -134,10 +92,10 @@ static int waiting_sleep(void *ud, const store_run *r) {
   c->count++;
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "run", r->id);
-  add_str(o, "runbook", r->name);
-  add_str(o, "status", r->status);
+  cli_json_str(o, "runbook", r->name);
+  cli_json_str(o, "status", r->status);
   cJSON_AddStringToObject(o, "kind", "sleep");
-  add_time(o, "wake", r->wake_ms);
+  cli_json_time(o, "wake", r->wake_ms);
   char cmd[200];
   snprintf(cmd, sizeof cmd, "summit resume %s", r->id);
   cJSON_AddStringToObject(o, "command", cmd);
@@ -193,58 +151,6 @@ int cmd_runs(int argc, char **argv) {
 
 /* ---- status: the newest state of each entry ------------------------ */
 
-static cJSON *entry_json(const fold_entry *x) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "key", x->key);
-  add_str(o, "kind", x->kind);
-  add_str(o, "name", x->name);
-  add_str(o, "site", x->site);
-  add_time(o, "started", x->started_ms);
-  cJSON_AddStringToObject(o, "state", x->state);
-  cJSON_AddNumberToObject(o, "attempt", (double)x->attempt);
-  add_time(o, "ended", x->ended_ms);
-  if (x->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(x->error));
-  add_str(o, "note", x->note);
-  return o;
-}
-
-/* Prints o, without its closing brace, as the start of a JSON line. */
-static void print_open(cJSON *o) {
-  char *s = cJSON_PrintUnformatted(o);
-  size_t n = s ? strlen(s) : 0;
-  if (n) fwrite(s, 1, n - 1, stdout);
-  free(s);
-  cJSON_Delete(o);
-}
-
-/* The run as one JSON line: the run's fields, "entries" and "waits".
- * Entries are printed one at a time (each by cJSON) instead of building one
- * tree of the whole journal. */
-static void status_json(const store_run *r, const char *result,
-                        const journal_fold *c, cJSON *waits, cJSON *pins) {
-  cJSON *o = run_json(r);
-  cJSON *v = cJSON_DetachItemFromObject(pins, "summit_version");
-  if (v) cJSON_AddItemToObject(o, "summit_version", v);
-  cJSON_AddItemToObject(o, "modules", cJSON_DetachItemFromObject(pins, "modules"));
-  cJSON *res = result ? cJSON_Parse(result) : NULL;
-  if (res) cJSON_AddItemToObject(o, "result", res);
-  print_open(o);
-  fputs(",\"entries\":[", stdout);
-  for (size_t i = 0; i < c->n; i++) {
-    cJSON *o = entry_json(&c->v[i]);
-    char *s = cJSON_PrintUnformatted(o);
-    if (i) putchar(',');
-    if (s) fputs(s, stdout);
-    free(s);
-    cJSON_Delete(o);
-  }
-  fputs("],\"waits\":", stdout);
-  char *s = cJSON_PrintUnformatted(waits);
-  fputs(s ? s : "[]", stdout);
-  free(s);
-  fputs("}\n", stdout);
-}
-
 /* `summit CMD RUN [--json]`: reads the run named in argv and hands it, with
  * the open store, to show; returns what show returns, or the exit code of
  * a usage error or a run that cannot be read. */
@@ -272,11 +178,6 @@ static int with_run(const char *cmd, int argc, char **argv,
   }
   store_close(s);
   return code;
-}
-
-static int add_wait(void *ud, cJSON *w) {
-  cJSON_AddItemToArray(ud, w);
-  return 0;
 }
 
 /* status for people: the run, each entry's newest state, what it waits on. */
@@ -332,26 +233,25 @@ static void status_print(const store_run *r, const char *result,
 }
 
 static int show_status(store_t *s, const store_run *r, int json) {
-  journal_fold c = {0};
-  int rc = store_journal_each(s, r->id, journal_fold_row, &c);
-  if (rc != STORE_OK || c.oom) {
-    fprintf(stderr, "summit: %s\n", c.oom ? "out of memory" : store_errmsg(s));
-    journal_fold_free(&c);
+  if (json) {
+    int oom;
+    char *text = cli_status_json(s, r, &oom);
+    if (!text) {
+      fprintf(stderr, "summit: %s\n", oom ? "out of memory" : store_errmsg(s));
+      return EXIT_FAILED;
+    }
+    puts(text);
+    free(text);
+    return EXIT_OK;
+  }
+  run_view v;
+  if (run_view_load(s, r, &v) != STORE_OK) {
+    fprintf(stderr, "summit: %s\n", v.fold.oom ? "out of memory" : store_errmsg(s));
+    run_view_free(&v);
     return EXIT_FAILED;
   }
-  cJSON *waits = cJSON_CreateArray();
-  cli_waits(s, r->id, add_wait, waits);
-  cJSON *pins = cli_pins(s, r->id);
-  char *result = NULL;
-  store_run_result(s, r->id, &result);
-  if (json)
-    status_json(r, result, &c, waits, pins);
-  else
-    status_print(r, result, &c, waits, pins);
-  free(result);
-  cJSON_Delete(pins);
-  cJSON_Delete(waits);
-  journal_fold_free(&c);
+  status_print(r, v.result, &v.fold, v.waits, v.pins);
+  run_view_free(&v);
   return EXIT_OK;
 }
 
@@ -408,17 +308,7 @@ int cmd_result(int argc, char **argv) {
 static int log_row(void *ud, const store_entry *e) {
   int json = *(int *)ud;
   if (json) {
-    cJSON *o = cJSON_CreateObject();
-    add_time(o, "ts", e->ts_ms);
-    cJSON_AddStringToObject(o, "key", e->key);
-    cJSON_AddStringToObject(o, "state", e->state);
-    cJSON_AddNumberToObject(o, "attempt", (double)e->attempt);
-    add_str(o, "kind", e->kind);
-    add_str(o, "name", e->name);
-    add_str(o, "site", e->site);
-    add_str(o, "note", e->note);
-    if (e->error) cJSON_AddItemToObject(o, "error", cJSON_Parse(e->error));
-    print_json(o);
+    print_json(cli_log_json(e));
     return 0;
   }
   char ts[40];
@@ -460,9 +350,9 @@ static int lock_row(void *ud, const store_lock *l) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "lock", l->name);
     cJSON_AddStringToObject(o, "run", l->run_id);
-    add_str(o, "runbook", l->runbook);
-    add_str(o, "status", l->status);
-    add_time(o, "acquired", l->acquired_ms);
+    cli_json_str(o, "runbook", l->runbook);
+    cli_json_str(o, "status", l->status);
+    cli_json_time(o, "acquired", l->acquired_ms);
     cJSON_AddBoolToObject(o, "held", alive);
     print_json(o);
     return 0;

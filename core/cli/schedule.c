@@ -27,19 +27,7 @@
   "           [--env E] [--tz ZONE] [--missed skip|run-once] [--paused]"
 
 /* Opens (creating it if needed) the state database. */
-static store_t *open_rw(void) {
-  const char *dir = cli_state_dir();
-  char path[4200], err[1024];
-  if (io_private_dir(dir) != 0) {
-    fprintf(stderr, "summit schedule: cannot create state directory %s: "
-            "%s\n", dir, strerror(errno));
-    return NULL;
-  }
-  if (cli_store_target(path, sizeof path) != 0) return NULL;
-  store_t *s = store_open(path, 1, STORE_DURABILITY_FULL, err, sizeof err);
-  if (!s) fprintf(stderr, "summit schedule: %s\n", err);
-  return s;
-}
+static store_t *open_rw(void) { return cli_open_store_rw("schedule"); }
 
 static int valid_name(const char *n) {
   size_t len = strlen(n);

@@ -13,32 +13,6 @@
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 8080
 
-/* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" into host (static) and
- * port; -1 if it is none of these. */
-static int parse_listen(const char *v, const char **host, int *port) {
-  static char buf[256];
-  const char *colon = strrchr(v, ':');
-  const char *ps = colon ? colon + 1 : v;
-  char *end;
-  long p = strtol(ps, &end, 10);
-  if (!*ps || *end || p < 0 || p > 65535) return -1;
-  *port = (int)p;
-  if (!colon || colon == v) {
-    *host = DEFAULT_HOST;
-    return 0;
-  }
-  size_t n = (size_t)(colon - v);
-  if (v[0] == '[' && n >= 2 && v[n - 1] == ']') {
-    v++;
-    n -= 2;
-  }
-  if (n == 0 || n >= sizeof buf) return -1;
-  memcpy(buf, v, n);
-  buf[n] = '\0';
-  *host = buf;
-  return 0;
-}
-
 int cmd_sim(int argc, char **argv) {
   if (argc < 1 || strcmp(argv[0], "serve") != 0) {
     return cli_usage("sim", argc < 1 ? "which sim command? (serve)"
@@ -57,7 +31,7 @@ int cmd_sim(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if ((r = cli_opt(argc, argv, &i, "--listen", &v))) {
       if (r < 0) return EXIT_USAGE;
-      if (parse_listen(v, &o.host, &o.port) != 0)
+      if (cli_parse_listen(v, DEFAULT_HOST, &o.host, &o.port) != 0)
         return cli_usage("sim", "--listen wants HOST:PORT, not '%s'", v);
     } else if ((r = cli_opt(argc, argv, &i, "--state", &v))) {
       if (r < 0) return EXIT_USAGE;

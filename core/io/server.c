@@ -199,6 +199,8 @@ struct http_server {
   http_server_opts o;  /* every field set (defaults filled in) */
   int port;
   int stopping;
+  int unlistened;      /* http_server_unlisten: the listener is closed,
+                        * and holds one nopen until http_server_stop */
   int nopen;           /* listener + connections not yet freed */
   size_t nconns;       /* connections not yet freed */
   conn *conns;
@@ -533,12 +535,15 @@ static void put_connection(sbuf *h, const http_exchange *x, int close) {
   else if (x->http10) sb_str(h, "Connection: keep-alive\r\n");
 }
 
-/* Sends a canned error answer and closes. */
+/* Sends a canned error answer and closes. nosniff and no-store as on
+ * every answer of summit serve: these are its answers too. */
 static void send_error(conn *c, int status) {
-  char b[256];
+  char b[320];
   const char *r = reason(status);
   int n = snprintf(b, sizeof b,
                    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+                   "X-Content-Type-Options: nosniff\r\n"
+                   "Cache-Control: no-store\r\n"
                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
                    status, r, strlen(r) + 1, r);
   if (send_bytes(c, b, (size_t)n, NULL, 0) == 0) begin_shutdown(c);
@@ -1133,10 +1138,18 @@ int http_server_port(http_server *s) { return s ? s->port : -1; }
 
 size_t http_server_connections(http_server *s) { return s ? s->nconns : 0; }
 
+void http_server_unlisten(http_server *s) {
+  if (!s || s->stopping || s->unlistened) return;
+  s->unlistened = 1;
+  s->nopen++;   /* s stays until http_server_stop, whatever closes first */
+  uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+}
+
 void http_server_stop(http_server *s) {
   if (!s || s->stopping) return;
   s->stopping = 1;
-  uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+  if (s->unlistened) server_release(s);
+  else uv_close((uv_handle_t *)&s->listener, on_listener_closed);
   /* Connections stay listed until their close callbacks. */
   for (conn *c = s->conns; c; c = c->next) conn_abort(c);
 }

@@ -78,6 +78,10 @@ http_server *http_server_start(uv_loop_t *loop, const char *host, int port,
 size_t http_server_connections(http_server *s);
 /* The port actually bound. */
 int http_server_port(http_server *s);
+/* Stops listening only: new connections are refused by the kernel,
+ * open ones are served on (a graceful shutdown: let them finish, then
+ * http_server_stop, which must still be called). */
+void http_server_unlisten(http_server *s);
 /* Stops listening, closes every connection (open exchanges get their
  * on_close callback), frees the server once its handles are closed (run
  * the loop afterwards). */

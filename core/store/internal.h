@@ -6,7 +6,7 @@
  * and PostgreSQL (pg.c, a team's shared store). The table groups (runs and
  * the journal in runs.c, the audit trail in audit.c, approvals in
  * approvals.c, schedules and the daemon's claims in schedules.c, the
- * queue of submitted runs in queue.c, what notifications read in notify.c, the modules a run pinned in pins.c) are
+ * queue of submitted runs in queue.c, what notifications read in notify.c, the modules a run pinned in pins.c, serve's API tokens in tokens.c) are
  * written once, against the small statement interface below, in SQL both
  * databases run: `?N` placeholders (pg.c turns them into `$N`), standard
  * upserts, RETURNING, and a CAST where PostgreSQL cannot infer a
@@ -27,7 +27,7 @@ enum store_stmt {
   Q_RUN_LIST, Q_RUN_LIST_STATUS,
   Q_LEASE_GET, Q_LEASE_SET, Q_LEASE_RENEW, Q_LEASE_RELEASE,
   Q_LEASE_FIRST, Q_FENCE_GET,
-  Q_JOURNAL_APPEND, Q_JOURNAL_EACH,
+  Q_JOURNAL_APPEND, Q_JOURNAL_EACH, Q_JOURNAL_SINCE,
   Q_CANCEL_SET, Q_CANCEL_GET,
   Q_LOCK_GET, Q_LOCK_SET, Q_LOCK_RELEASE, Q_LOCK_RELEASE_RUN, Q_LOCK_LIST,
   /* audit.c */
@@ -47,6 +47,8 @@ enum store_stmt {
   /* pins.c: module sources (M_) */
   M_SOURCE_PUT, M_SOURCE_GET, M_PIN, M_CLEAR, M_EACH, M_VERSION_SET,
   M_VERSION_GET,
+  /* tokens.c: the API tokens of summit serve */
+  K_ADD, K_LIST, K_REVOKE,
   /* migrate.c: per table, a row count, a width check, the read and the
    * write of `summit store migrate` */
 #define X_TABLES 9

@@ -74,6 +74,9 @@ static const char *const SQL[] = {
   [Q_JOURNAL_EACH] = "SELECT id, key, attempt, state, kind, name, args_hash,"
                      " args, result, error, site, note, ts_ms FROM journal"
                      " WHERE run_id = ?1 ORDER BY id",
+  [Q_JOURNAL_SINCE] = "SELECT id, key, attempt, state, kind, name, args_hash,"
+                      " args, result, error, site, note, ts_ms FROM journal"
+                      " WHERE run_id = ?1 AND id > ?2 ORDER BY id",
 };
 
 /* Returns the prepared statement q of this file, reset and unbound. */
@@ -400,11 +403,8 @@ int store_journal_append(store_t *s, const char *run_id, const store_entry *e,
 int64_t store_last_id(store_t *s) { return s->last_id; }
 
 
-int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
-                       void *ud) {
-  store_q *st = stmt(s, Q_JOURNAL_EACH);
-  if (!st) return STORE_ERR;
-  bind_text(st, 1, run_id);
+/* Calls fn for each journal row st selects. */
+static int journal_walk(store_t *s, store_q *st, store_entry_cb fn, void *ud) {
   int rc, ret = STORE_OK;
   while ((rc = store__step(st)) == STORE_ROW) {
     store_entry e = {
@@ -428,6 +428,23 @@ int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
   store__reset(st);
   if (rc == STORE_ERR) return store__fail(s, "reading the journal");
   return ret;
+}
+
+int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
+                       void *ud) {
+  store_q *st = stmt(s, Q_JOURNAL_EACH);
+  if (!st) return STORE_ERR;
+  bind_text(st, 1, run_id);
+  return journal_walk(s, st, fn, ud);
+}
+
+int store_journal_since(store_t *s, const char *run_id, int64_t after_id,
+                        store_entry_cb fn, void *ud) {
+  store_q *st = stmt(s, Q_JOURNAL_SINCE);
+  if (!st) return STORE_ERR;
+  bind_text(st, 1, run_id);
+  store__bind_int64(st, 2, after_id);
+  return journal_walk(s, st, fn, ud);
 }
 
 /* ---- cancellation requests ----------------------------------------- */

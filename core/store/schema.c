@@ -117,6 +117,12 @@ static const char *const MIGRATIONS[] = {
    * to take a run submitted with `summit submit --on` (a JSON object;
    * NULL: any worker). */
   "ALTER TABLE runs ADD COLUMN run_on TEXT;",
+  /* 8 -> 9: the API tokens of summit serve (DESIGN §12, tokens.c): only
+   * each token's SHA-256 is kept. */
+  "CREATE TABLE tokens("
+  "  name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL,"
+  "  created_ms INTEGER NOT NULL, expires_ms INTEGER, revoked_ms INTEGER,"
+  "  created_by TEXT);",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -212,6 +218,12 @@ static const char *const PG_MIGRATIONS[] = {
   /* 7 -> 8 */
   "ALTER TABLE runs ADD COLUMN run_on TEXT;"
   "UPDATE summit_schema SET version = 8;",
+  /* 8 -> 9 */
+  "CREATE TABLE tokens("
+  "  name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL,"
+  "  created_ms BIGINT NOT NULL, expires_ms BIGINT, revoked_ms BIGINT,"
+  "  created_by TEXT);"
+  "UPDATE summit_schema SET version = 9;",
   NULL};
 #define NPG ((int)(sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0]) - 1)
 

@@ -155,6 +155,11 @@ int64_t store_last_id(store_t *s);
 typedef int (*store_entry_cb)(void *ud, const store_entry *e);
 int store_journal_each(store_t *s, const char *run_id, store_entry_cb fn,
                        void *ud);
+/* store_journal_each for the rows after the row after_id only (0: all):
+ * what a follower that has seen up to after_id needs (summit serve's
+ * event streams), read through the (run_id, id) index. */
+int store_journal_since(store_t *s, const char *run_id, int64_t after_id,
+                        store_entry_cb fn, void *ud);
 
 /* Cancellation: `summit cancel` records mode ("cancel" or "rollback");
  * the run's executor polls for it. Committed at once. */
@@ -445,5 +450,24 @@ typedef void (*store_copy_cb)(void *ud, const char *table, int64_t rows);
  * transaction of to: all of it or nothing. */
 int store_copy(store_t *from, store_t *to, store_copy_cb fn, void *ud,
                char *err, size_t errlen);
+
+/* ---- API tokens of summit serve (tokens.c, docs/serve.md) ---------- */
+
+/* A token: hash is hex(SHA-256(token)); the token itself is never
+ * stored. Times in ms (0: none). Strings valid only during a callback. */
+typedef struct {
+  const char *name, *role, *hash, *created_by;
+  int64_t created_ms, expires_ms, revoked_ms;
+} store_token;
+typedef int (*store_token_cb)(void *ud, const store_token *t);
+/* Adds t; committed at once. STORE_BUSY (message set) if the name is
+ * taken, even by a revoked token. */
+int store_token_add(store_t *s, const store_token *t);
+/* Calls fn for every token (revoked and expired ones too), by name. A
+ * non-zero return from fn stops the walk and is returned. */
+int store_token_list(store_t *s, store_token_cb fn, void *ud);
+/* Marks the token revoked at now_ms; committed at once. STORE_NOTFOUND if
+ * there is no such token or it was revoked already. */
+int store_token_revoke(store_t *s, const char *name, int64_t now_ms);
 
 #endif

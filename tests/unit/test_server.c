@@ -236,6 +236,10 @@ static void handler(void *ud, http_exchange *x, const http_request *r) {
   } else if (!strcmp(p, "/text")) {
     T.answered++;
     http_respond(x, 200, NULL, NULL, 0, "hello world", 11);
+  } else if (!strcmp(p, "/unlisten")) {
+    T.answered++;
+    http_server_unlisten(T.srv);
+    http_respond(x, 200, NULL, NULL, 0, "unlistened", 10);
   } else if (!strncmp(p, "/status/", 8)) {
     T.answered++;
     http_respond(x, atoi(p + 8), NULL, NULL, 0, "st", 2);
@@ -1630,4 +1634,29 @@ static void c_upgrade_stop(void) {
 Test(server, upgraded_open_at_stop) {
   run(c_upgrade_stop, 0);
   cr_assert_eq(T.closes, 1, "on_close from http_server_stop");
+}
+
+/* http_server_unlisten (a graceful stop): new connections are refused at
+ * once, an open one is still served; http_server_stop frees the server
+ * afterwards (ASan: no leak, no use after free). */
+static void c_unlisten(void) {
+  rconn *c = rc_open();
+  resp r;
+  CHECK(c->fd >= 0, "connect");
+  CHECK(rc_sends(c, "GET /unlisten HTTP/1.1\r\nHost: x\r\n\r\n") == 0, "send");
+  CHECK(rc_resp(c, 0, &r) == 0 && r.status == 200, "unlisten answered");
+  resp_free(&r);
+  rconn *late = rc_open();
+  CHECK(late->fd < 0, "a connection after unlisten was accepted");
+  rc_close(late);
+  CHECK(rc_sends(c, "GET /text HTTP/1.1\r\nHost: x\r\n\r\n") == 0, "send");
+  CHECK(rc_resp(c, 0, &r) == 0 && !strcmp(r.body, "hello world"),
+        "the open connection is served on");
+  resp_free(&r);
+  rc_close(c);
+}
+
+Test(server, unlisten_then_stop) {
+  run(c_unlisten, 0);
+  cr_assert_eq(T.nseen, 2);
 }

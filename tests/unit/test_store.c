@@ -528,6 +528,37 @@ Test(store, journal_append_each_order_fields_nulls) {
   cr_assert_eq(raw_int(dbpath, "SELECT count(*) FROM journal"), 4);
 }
 
+/* store_journal_since: only the run's rows after the id given (summit
+ * serve's event streams resume there). */
+Test(store, journal_since_after_id) {
+  store_t *s = open_db(1);
+  store_run r = sample_run("r", 1);
+  cr_assert_eq(store_run_create(s, &r), STORE_OK);
+  r = sample_run("other", 2);
+  cr_assert_eq(store_run_create(s, &r), STORE_OK);
+  const char *keys[] = {"1", "2", "3"};
+  for (int i = 0; i < 3; i++) {
+    store_entry e = entry(keys[i], "started");
+    cr_assert_eq(store_journal_append(s, "r", &e, 0), STORE_OK);
+    e = entry(keys[i], "started");
+    cr_assert_eq(store_journal_append(s, "other", &e, 0), STORE_OK);
+  }
+  jacc a;
+  memset(&a, 0, sizeof a);
+  cr_assert_eq(store_journal_since(s, "r", 0, journal_cb, &a), STORE_OK);
+  cr_assert_eq(a.n, 3, "0: every row of the run");
+  int64_t first = a.ids[0], second = a.ids[1];
+  memset(&a, 0, sizeof a);
+  cr_assert_eq(store_journal_since(s, "r", first, journal_cb, &a), STORE_OK);
+  cr_assert_eq(a.n, 2, "the rows after the first, of this run only");
+  cr_assert_eq(a.ids[0], second);
+  int64_t last = a.ids[1];
+  memset(&a, 0, sizeof a);
+  cr_assert_eq(store_journal_since(s, "r", last, journal_cb, &a), STORE_OK);
+  cr_assert_eq(a.n, 0, "none after the last");
+  store_close(s);
+}
+
 Test(store, journal_requires_existing_run) {
   store_t *s = open_db(1);
   store_entry e = entry("1", "started");
