@@ -163,11 +163,13 @@ static const struct {
    "needs `Authorization: Bearer TOKEN` (summit token). Read-only; it never\n"
    "executes runs. No TLS yet: an address other machines can reach needs\n"
    "--plain-http, behind a TLS-terminating proxy. See docs/serve.md."},
-  {"token", "summit token create NAME --role viewer|operator [--expires 30d]\n"
-            "           | list [--json] | revoke NAME",
-   "API tokens of summit serve. create prints a new token once (the store keeps\n"
-   "only its SHA-256); list shows names, roles and states (active, expired,\n"
-   "revoked), never tokens; revoke makes one useless at once. See docs/serve.md."},
+  {"token", "summit token create --user U [--roles r,...] [--expires 30d]\n"
+            "           | list [--json] | revoke U",
+   "API tokens of summit serve. create prints a new token once for user U (the\n"
+   "store keeps only its SHA-256); --roles: viewer (the default) and/or\n"
+   "operator; `create U --role R` is the same. list shows users, roles\n"
+   "and states (active, expired, revoked), never tokens; revoke makes one\n"
+   "useless at once. See docs/serve.md."},
   {"version", "summit version", "Prints the versions of summit and its libraries."},
   {"help", "summit help [COMMAND]", "Shows this help, or one command's."},
 };

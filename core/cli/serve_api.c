@@ -81,7 +81,7 @@ const char *serve_header(const http_request *r, const char *name) {
 typedef struct {
   char hash[65];
   int found, revoked, expired;
-  char name[80], role[16];
+  char name[80], role[256];
 } token_match;
 
 /* Compares every token's hash in constant time (no early exit on a
@@ -104,7 +104,7 @@ static int authorized(serve_ctx *c, http_exchange *x, const http_request *r) {
   const char *h = serve_header(r, "authorization");
   if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
     serve_error(c, x, 401, "EAUTH", "this needs Authorization: Bearer TOKEN "
-                "(summit token create NAME --role viewer)");
+                "(summit token create --user NAME --roles viewer)");
     return 0;
   }
   token_match m = {0};

@@ -39,23 +39,51 @@ static int new_token(char out[72]) {
   return 0;
 }
 
+/* --roles r1,r2: each viewer or operator, the roles this version of the
+ * server knows (approval roles come with approvals over HTTP), no empty
+ * item. */
+static int valid_roles(const char *roles) {
+  if (!*roles || strlen(roles) > 255) return 0;
+  const char *p = roles;
+  for (;;) {
+    size_t n = strcspn(p, ",");
+    if (!((n == 6 && !strncmp(p, "viewer", 6)) ||
+          (n == 8 && !strncmp(p, "operator", 8))))
+      return 0;
+    if (!p[n]) return 1;
+    p += n + 1;
+  }
+}
+
+/* DESIGN §12: summit token create --user U [--roles r,...] [--expires D];
+ * NAME and --role are the same thing said the first way serve.md did. */
 static int token_create(int argc, char **argv) {
-  const char *name = NULL, *role = NULL, *expires = NULL;
+  const char *name = NULL, *user = NULL, *role = NULL, *roles = NULL,
+             *expires = NULL;
   for (int i = 0; i < argc; i++) {
     int r;
-    if ((r = cli_opt(argc, argv, &i, "--role", &role)) ||
+    if ((r = cli_opt(argc, argv, &i, "--user", &user)) ||
+        (r = cli_opt(argc, argv, &i, "--roles", &roles)) ||
+        (r = cli_opt(argc, argv, &i, "--role", &role)) ||
         (r = cli_opt(argc, argv, &i, "--expires", &expires))) {
       if (r < 0) return EXIT_USAGE;
     } else if (argv[i][0] == '-' || name) {
-      return cli_usage("token", "unknown argument %s", argv[i]);
+      return cli_usage("token", "unknown argument %s", term_str(argv[i]));
     } else name = argv[i];
   }
-  if (!name) return cli_usage("token", "which name? summit token create NAME --role viewer|operator");
+  if (name && user && strcmp(name, user))
+    return cli_usage("token", "two names: %s and --user %s", term_str(name),
+                     term_str(user));
+  if (!name) name = user;
+  if (!name) return cli_usage("token", "for whom? summit token create --user NAME [--roles viewer|operator,...]");
   if (!valid_name(name))
-    return cli_usage("token", "token name '%s': use 1-64 letters, digits, '.', '_', '-', '@'", term_str(name));
-  if (!role || (strcmp(role, "viewer") && strcmp(role, "operator")))
-    return cli_usage("token", "--role wants viewer or operator%s%s",
-                     role ? ", not " : "", role ? term_str(role) : "");
+    return cli_usage("token", "token user '%s': use 1-64 letters, digits, '.', '_', '-', '@'", term_str(name));
+  if (role && roles)
+    return cli_usage("token", "--role and --roles together: give --roles r1,r2");
+  if (!role) role = roles ? roles : "viewer";
+  if (!valid_roles(role))
+    return cli_usage("token", "--roles %s: each role wants viewer or operator "
+                     "(a comma-separated list)", term_str(role));
   double ttl = 0;
   char err[200] = "";
   if (expires && duration_parse(expires, &ttl, err, sizeof err) != 0)
@@ -94,7 +122,16 @@ static int list_row(void *ud, const store_token *t) {
   if (json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", t->name);
+    cJSON_AddStringToObject(o, "user", t->name);
     cJSON_AddStringToObject(o, "role", t->role);
+    cJSON *roles = cJSON_AddArrayToObject(o, "roles");
+    for (const char *p = t->role; p && *p;) {
+      size_t n = strcspn(p, ",");
+      char one[65];
+      snprintf(one, sizeof one, "%.*s", (int)(n < 64 ? n : 64), p);
+      cJSON_AddItemToArray(roles, cJSON_CreateString(one));
+      p += n + (p[n] ? 1 : 0);
+    }
     cJSON_AddStringToObject(o, "state", state);
     if (t->created_by) cJSON_AddStringToObject(o, "created_by", t->created_by);
     cli_json_time(o, "created", t->created_ms);

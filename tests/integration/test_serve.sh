@@ -31,6 +31,21 @@ say "tokens: created once, stored hashed"
 sm tok_bad token create x --role admin
 expect_rc 2 tok_bad "an unknown role"
 has "$T/tok_bad.err" "viewer or operator" "the error names the roles"
+sm tokd token create --user alice --roles viewer,operator --expires 1d
+expect_rc 0 tokd "token create --user --roles (DESIGN §12's form)"
+sm tokdl token list --json
+py 'import json,sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+a = [r for r in rows if r["user"] == "alice"][0]
+assert a["roles"] == ["viewer", "operator"] and a["name"] == "alice", a' "$T/tokdl.out" ||
+  die "token list --json: $(cat "$T/tokdl.out")"
+ok "list shows alice's user and roles"
+sm tokd2 token create --user bob --roles "operator,,viewer"
+expect_rc 2 tokd2 "an empty role in --roles"
+sm tokd3 token create --user bob --role viewer --roles operator
+expect_rc 2 tokd3 "--role and --roles together"
+sm tokd4 token create bob --user carol
+expect_rc 2 tokd4 "two names"
 sm tok token create ci --role viewer
 expect_rc 0 tok "token create"
 TOKEN=$(<"$T/tok.out")
