@@ -136,6 +136,15 @@ start_clusters d
 bg_run d run fleet_sim.lua -p image=registry/web:v3 -p hold=8s -p hold_at=us -p trace="$T/trace-d"
 RUN_D=$NEW_RUN
 wait_until 60 "eu and us to finish their rollouts" grep -qx us "$T/trace-d"
+# us's trace line is written by an exec: kill only once the run holds at
+# its sleep, so that exec is completed in the journal and not in flight (an
+# effect in flight at a kill rightly runs again).
+holding() {
+  "$SUMMIT" status "$RUN_D" --json | py 'import json,sys
+d = json.load(sys.stdin)
+sys.exit(0 if any(e["kind"] == "sleep" and e["state"] == "started" for e in d["entries"]) else 1)'
+}
+wait_until 60 "the run to hold at us's sleep" holding
 kill -KILL "$BG_PID"
 bg_wait "$BG_PID"
 eq "$RC" 137 "summit was SIGKILLed"
