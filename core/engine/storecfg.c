@@ -57,7 +57,11 @@ int engine_store_target(const char *state_dir, const char *config_path,
                         lua_State *loaded, char *out, size_t n, char *err,
                         size_t errlen) {
   const char *env = getenv("SUMMIT_STORE");
-  if ((env && *env) || (!config_path && !loaded)) {
+  if (env && *env) {
+    snprintf(out, n, "%s", env);
+    return 0;
+  }
+  if (!config_path && !loaded) {
     store_target(state_dir, out, n);
     return 0;
   }

@@ -14,9 +14,7 @@ static const char SQL_FENCE_GET[] =
     "SELECT epoch, epoch_pid, epoch_host, status FROM runs WHERE id = ?1";
 
 void store_target(const char *state_dir, char *out, size_t n) {
-  const char *env = getenv("SUMMIT_STORE");
-  if (env && *env) snprintf(out, n, "%s", env);
-  else snprintf(out, n, "%s/state.db", state_dir);
+  snprintf(out, n, "%s/state.db", state_dir);
 }
 
 int store_is_url(const char *target) {

@@ -38,8 +38,9 @@ store_t *store_open(const char *path, int create, store_durability dur,
                     char *err, size_t errlen);
 void store_close(store_t *s);
 const char *store_errmsg(store_t *s);
-/* Where the store of state_dir is: $SUMMIT_STORE when set (a PostgreSQL
- * URL, or a file), else state_dir/state.db. */
+/* The embedded store of state_dir: state_dir/state.db. Which store a
+ * command opens ($SUMMIT_STORE, summit.lua's store, or this) is decided in
+ * one place, core/engine/storecfg.c. */
 void store_target(const char *state_dir, char *out, size_t n);
 /* Whether target names a PostgreSQL database rather than a file. */
 int store_is_url(const char *target);
